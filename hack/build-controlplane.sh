@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds etcd, kube-apiserver, kube-controller-manager and kubectl from the Go module
+# proxy, at the versions pinned in hack/controlplane/go.mod, into a cache folder outside
+# target/ (so `cargo clean` keeps it). A second run with unchanged pins does nothing.
+#
+# Prints the folder holding the binaries on its last line of stdout.
+# Cache root: $OC_CACHE_DIR (default ~/.cache/oc-operator).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+module="$here/controlplane"
+cache_root="${OC_CACHE_DIR:-$HOME/.cache/oc-operator}"
+key="$(cat "$module/go.mod" "$module/go.sum" "$module/tools.go" "$module/cmd/etcd/main.go" "$0" | sha256sum | cut -c1-16)"
+out="$cache_root/controlplane/$key"
+
+if [[ -x "$out/etcd" && -x "$out/kube-apiserver" && -x "$out/kube-controller-manager" && -x "$out/kubectl" ]]; then
+  echo "$out"
+  exit 0
+fi
+
+command -v go >/dev/null || { echo "build-controlplane: Go is required (https://go.dev/dl)" >&2; exit 1; }
+echo "build-controlplane: building the control plane into $out (first run: several minutes)" >&2
+tmp="$out.partial.$$"
+rm -rf "$tmp"; mkdir -p "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+cd "$module"
+export CGO_ENABLED=0
+flags=(-trimpath "-ldflags=-s -w")
+go build "${flags[@]}" -o "$tmp/etcd" ./cmd/etcd
+go build "${flags[@]}" -o "$tmp/" \
+  k8s.io/kubernetes/cmd/kube-apiserver \
+  k8s.io/kubernetes/cmd/kube-controller-manager \
+  k8s.io/kubernetes/cmd/kubectl
+rm -rf "$out"
+mv "$tmp" "$out"
+trap - EXIT
+echo "build-controlplane: done" >&2
+echo "$out"

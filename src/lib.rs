@@ -1,0 +1,8 @@
+//! oc-operator: Microsoft Teams Operator Connect customers declared as Kubernetes
+//! resources, made real through the Live Platform REST API.
+
+pub mod backoff;
+pub mod casing;
+pub mod liveplatform;
+pub mod secret;
+pub mod simulator;

@@ -1,0 +1,112 @@
+//! What can go wrong in a Live Platform call, told apart the way a controller must act
+//! on it: fix the spec, wait and retry, or look the state up before writing again.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::action::Action;
+
+/// An error of one Live Platform call. Every variant names the action that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// HTTP 400 with field messages: the request itself is wrong.
+    #[error("{action}: the platform rejected the request: {}", format_fields(.fields))]
+    Validation { action: Action, fields: BTreeMap<String, Vec<String>> },
+
+    /// A 4xx other than the ones below, with the platform's explanation.
+    #[error("{action}: the platform refused the request (HTTP {status}): {detail}")]
+    Rejected { action: Action, status: u16, detail: String },
+
+    /// The object named in the request does not exist.
+    #[error("{action}: not found: {detail}")]
+    NotFound { action: Action, detail: String },
+
+    /// The credentials were refused, or a fresh token was refused again.
+    #[error("{action}: unauthorized: {detail}")]
+    Unauthorized { action: Action, detail: String },
+
+    /// The customer's licence does not allow the action (OC Essentials).
+    #[error("{action}: the customer's licence does not allow this: {detail}")]
+    LicenseRequired { action: Action, detail: String },
+
+    /// HTTP 429 after the retries the client allows itself.
+    #[error("{action}: rate limited by the platform, retry after {retry_after:?}")]
+    RateLimited { action: Action, retry_after: Duration },
+
+    /// 5xx, timeout or connection failure of a call that changed nothing (a read, or a
+    /// write that was never sent).
+    #[error("{action}: the platform is unavailable: {detail}")]
+    Transient { action: Action, detail: String },
+
+    /// A write was sent but its answer is unknown (timeout, dropped connection, 5xx).
+    /// It may or may not have taken effect: look the state up before writing again.
+    #[error("{action}: the outcome of the write is unknown ({detail}); look the state up before retrying")]
+    OutcomeUnknown { action: Action, detail: String },
+
+    /// The answer had a shape the client does not understand.
+    #[error("{action}: unexpected answer: {detail}")]
+    UnexpectedAnswer { action: Action, detail: String },
+
+    /// The client's configuration is unusable (bad URL, plain http to a remote host).
+    #[error("Live Platform client configuration: {0}")]
+    Config(String),
+}
+
+fn format_fields(fields: &BTreeMap<String, Vec<String>>) -> String {
+    if fields.is_empty() {
+        return "no details given".to_owned();
+    }
+    fields
+        .iter()
+        .map(|(field, messages)| format!("{field}: {}", messages.join("; ")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Error {
+    /// The action that failed, when the error belongs to one.
+    pub fn action(&self) -> Option<Action> {
+        match self {
+            Error::Validation { action, .. }
+            | Error::Rejected { action, .. }
+            | Error::NotFound { action, .. }
+            | Error::Unauthorized { action, .. }
+            | Error::LicenseRequired { action, .. }
+            | Error::RateLimited { action, .. }
+            | Error::Transient { action, .. }
+            | Error::OutcomeUnknown { action, .. }
+            | Error::UnexpectedAnswer { action, .. } => Some(*action),
+            Error::Config(_) => None,
+        }
+    }
+
+    /// Worth trying again later without a change of input.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::RateLimited { .. } | Error::Transient { .. } | Error::OutcomeUnknown { .. }
+        )
+    }
+
+    /// How long the platform asked us to wait, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
+    /// The field messages of a validation error, flattened, for matching by callers
+    /// (for example "already exists").
+    pub fn messages(&self) -> Vec<String> {
+        match self {
+            Error::Validation { fields, .. } => fields.values().flatten().cloned().collect(),
+            Error::Rejected { detail, .. }
+            | Error::NotFound { detail, .. }
+            | Error::LicenseRequired { detail, .. } => vec![detail.clone()],
+            _ => Vec::new(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

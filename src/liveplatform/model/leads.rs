@@ -1,0 +1,191 @@
+//! Leads (consentless "direct" leads) and channels.
+
+use serde::{Deserialize, Serialize};
+
+use super::common::{lenient_bool, lenient_i64};
+
+/// Body of Create Consentless Lead.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateLead {
+    pub tenant_id: String,
+    pub company_name: String,
+}
+
+/// A lead as the platform reports it.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Lead {
+    pub id: String,
+    pub tenant_id: String,
+    #[serde(deserialize_with = "lenient_bool")]
+    pub is_direct_lead: bool,
+    /// `Active`, `Suspended` or `Removed`.
+    pub status: String,
+    pub ump_customer_guid: Option<String>,
+    #[serde(deserialize_with = "lenient_bool")]
+    pub is_not_active: bool,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub channel_id: Option<i64>,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub ovoc_channel_id: Option<i64>,
+    pub tenant_origin: Option<String>,
+    pub operator_id: Option<String>,
+    pub consented_on: Option<String>,
+    pub last_modified_on: Option<String>,
+    pub consented_countries: Vec<String>,
+    pub comments: Option<String>,
+    pub contact_details: Option<ContactDetails>,
+    pub contacts: Vec<serde_json::Value>,
+    pub civic_addresses: Vec<CivicAddress>,
+}
+
+impl Lead {
+    pub fn is_active(&self) -> bool {
+        self.status.eq_ignore_ascii_case("Active")
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ContactDetails {
+    pub full_name: Option<String>,
+    pub email: Option<String>,
+    pub phone_number: Option<String>,
+    pub company_name: Option<String>,
+    pub company_size: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct CivicAddress {
+    pub id: Option<String>,
+    pub country: Option<String>,
+    pub house_number: Option<String>,
+    pub house_number_suffix: Option<String>,
+    pub pre_directional: Option<String>,
+    pub street_name: Option<String>,
+    pub street_suffix: Option<String>,
+    pub post_directional: Option<String>,
+    pub state_or_province: Option<String>,
+    pub county_or_district: Option<String>,
+    pub city_or_town: Option<String>,
+    pub city_or_town_alias: Option<String>,
+    pub postal_or_zip_code: Option<String>,
+    pub description: Option<String>,
+    pub company_name: Option<String>,
+    pub company_id: Option<String>,
+    pub default_location_id: Option<String>,
+    pub validation_status: Option<String>,
+    pub tenant_id: Option<String>,
+    pub partner_id: Option<String>,
+    pub locations: Vec<Location>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Location {
+    pub id: Option<String>,
+    pub civic_address_id: Option<String>,
+    pub description: Option<String>,
+    pub additional_info: Option<String>,
+    #[serde(deserialize_with = "lenient_bool")]
+    pub is_default: bool,
+    pub elin: Option<String>,
+}
+
+/// Query of Get All OC Leads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LeadQuery {
+    pub ms_tenant_id: Option<String>,
+    pub page_number: Option<u32>,
+    pub page_size: Option<u32>,
+    pub check_online: Option<bool>,
+}
+
+/// Which lead Assign to Channel means: exactly one of the three [doc].
+#[derive(Debug, Clone, PartialEq)]
+pub enum LeadRef {
+    MsTenantId(String),
+    LeadId(String),
+    UmpCustomerGuid(String),
+}
+
+/// Body of Assign Consentless Lead to Channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssignChannel {
+    pub lead: LeadRef,
+    pub channel_id: i64,
+}
+
+impl Serialize for AssignChannel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(2))?;
+        match &self.lead {
+            LeadRef::MsTenantId(v) => map.serialize_entry("leadMsTenantId", v)?,
+            LeadRef::LeadId(v) => map.serialize_entry("leadId", v)?,
+            LeadRef::UmpCustomerGuid(v) => map.serialize_entry("umpCustomerGuid", v)?,
+        }
+        map.serialize_entry("channelId", &self.channel_id)?;
+        map.end()
+    }
+}
+
+/// Answer of Assign Consentless Lead to Channel.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ChannelAssigned {
+    pub status: Option<String>,
+    #[serde(deserialize_with = "lenient_bool")]
+    pub succeeded: bool,
+    pub message: Option<String>,
+}
+
+/// Answer of Remove Lead from Channel.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ChannelRemoved {
+    #[serde(deserialize_with = "lenient_bool")]
+    pub status: bool,
+    pub data: Option<String>,
+}
+
+/// Body of Create Channel.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateChannel {
+    pub name: String,
+    pub tenant_id: i64,
+    pub ms_tenant_id: String,
+}
+
+/// Answer of Create Channel.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ChannelCreated {
+    #[serde(deserialize_with = "lenient_i64")]
+    pub id: Option<i64>,
+    pub url: Option<String>,
+}
+
+/// A channel of the topology.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Channel {
+    #[serde(deserialize_with = "lenient_i64")]
+    pub id: Option<i64>,
+    pub name: Option<String>,
+    #[serde(deserialize_with = "lenient_i64")]
+    pub tenant_id: Option<i64>,
+    pub ms_tenant_id: Option<String>,
+}
+
+/// Result of Validate Tenant Id.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TenantValidation {
+    /// The tenant exists; its issuer as Entra ID reports it.
+    Valid { issuer: String },
+    /// Entra ID does not know the tenant.
+    Unknown { error: String },
+}
