@@ -6,3 +6,4 @@ pub mod casing;
 pub mod liveplatform;
 pub mod secret;
 pub mod simulator;
+pub mod telemetry;

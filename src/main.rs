@@ -1,1 +1,137 @@
-fn main() {}
+//! The `oc-operator` command.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use oc_operator::simulator::{Faults, Seed, Simulator};
+use oc_operator::telemetry::{self, LogFormat};
+
+#[derive(Debug, Parser)]
+#[command(name = "oc-operator", version, about = "Microsoft Teams Operator Connect customers as Kubernetes resources")]
+struct Cli {
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value = "json", env = "OC_LOG_FORMAT")]
+    log_format: LogFormat,
+    /// Log level or filter directive (RUST_LOG wins when set).
+    #[arg(long, global = true, default_value = "info", env = "OC_LOG_LEVEL")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the Live Platform simulator (API, identity endpoints and admin side).
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SimulateArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "OC_SIM_LISTEN")]
+    listen: SocketAddr,
+    /// Seed data (JSON); the built-in default when absent.
+    #[arg(long, env = "OC_SIM_SEED")]
+    seed: Option<PathBuf>,
+    /// Initial fault injection settings (JSON); none when absent.
+    #[arg(long, env = "OC_SIM_FAULTS")]
+    faults: Option<PathBuf>,
+    /// Task duration in milliseconds, overriding the seed.
+    #[arg(long)]
+    task_delay_ms: Option<u64>,
+    /// Accept every well-formed tenant id (load tests).
+    #[arg(long)]
+    accept_any_tenant: bool,
+    /// Write the chosen address to this file once listening (for scripts).
+    #[arg(long)]
+    address_file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("reading {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("parsing {path}: {source}")]
+    Parse { path: PathBuf, source: serde_json::Error },
+    #[error("simulator: cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("writing {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &PathBuf) -> Result<T, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::Read { path: path.clone(), source })?;
+    serde_json::from_str(&text).map_err(|source| CliError::Parse { path: path.clone(), source })
+}
+
+async fn simulate(args: SimulateArgs) -> Result<(), CliError> {
+    let mut seed: Seed = match &args.seed {
+        Some(path) => read_json(path)?,
+        None => Seed::default(),
+    };
+    if let Some(ms) = args.task_delay_ms {
+        seed.task_delay_ms = ms;
+    }
+    seed.accept_any_tenant |= args.accept_any_tenant;
+    let faults: Faults = match &args.faults {
+        Some(path) => read_json(path)?,
+        None => Faults::default(),
+    };
+    let sim = Simulator::start(args.listen, seed, faults)
+        .await
+        .map_err(|source| CliError::Listen { addr: args.listen, source })?;
+    if let Some(path) = &args.address_file {
+        std::fs::write(path, sim.addr().to_string()).map_err(|source| CliError::Write { path: path.clone(), source })?;
+    }
+    tracing::info!(
+        api = %sim.base_url(),
+        identity = %sim.identity_base(),
+        admin = %sim.admin_url(),
+        "Live Platform simulator listening"
+    );
+    shutdown_signal().await;
+    tracing::info!("simulator stopping");
+    sim.stop();
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init_logging(cli.log_format, &cli.log_level);
+    let result = match cli.command {
+        Command::Simulate(args) => simulate(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "oc-operator failed");
+            eprintln!("oc-operator: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
