@@ -29,7 +29,11 @@ impl Backoff {
         let ceiling = self.ceiling(attempt);
         let half = ceiling / 2;
         let spread = ceiling.saturating_sub(half).as_millis() as u64;
-        let extra = if spread == 0 { 0 } else { rand::rng().random_range(0..=spread) };
+        let extra = if spread == 0 {
+            0
+        } else {
+            rand::rng().random_range(0..=spread)
+        };
         half + Duration::from_millis(extra)
     }
 
@@ -55,7 +59,10 @@ mod tests {
         assert_eq!(b.ceiling(20), Duration::from_secs(5));
         for attempt in 0..10 {
             let d = b.delay(attempt);
-            assert!(d <= b.ceiling(attempt) && d >= b.ceiling(attempt) / 2, "{attempt}: {d:?}");
+            assert!(
+                d <= b.ceiling(attempt) && d >= b.ceiling(attempt) / 2,
+                "{attempt}: {d:?}"
+            );
         }
     }
 

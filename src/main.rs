@@ -9,10 +9,20 @@ use oc_operator::simulator::{Faults, Seed, Simulator};
 use oc_operator::telemetry::{self, LogFormat};
 
 #[derive(Debug, Parser)]
-#[command(name = "oc-operator", version, about = "Microsoft Teams Operator Connect customers as Kubernetes resources")]
+#[command(
+    name = "oc-operator",
+    version,
+    about = "Microsoft Teams Operator Connect customers as Kubernetes resources"
+)]
 struct Cli {
     /// Log format.
-    #[arg(long, global = true, value_enum, default_value = "json", env = "OC_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "json",
+        env = "OC_LOG_FORMAT"
+    )]
     log_format: LogFormat,
     /// Log level or filter directive (RUST_LOG wins when set).
     #[arg(long, global = true, default_value = "info", env = "OC_LOG_LEVEL")]
@@ -52,18 +62,36 @@ struct SimulateArgs {
 #[derive(Debug, thiserror::Error)]
 enum CliError {
     #[error("reading {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("parsing {path}: {source}")]
-    Parse { path: PathBuf, source: serde_json::Error },
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
     #[error("simulator: cannot listen on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("writing {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &PathBuf) -> Result<T, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CliError::Read { path: path.clone(), source })?;
-    serde_json::from_str(&text).map_err(|source| CliError::Parse { path: path.clone(), source })
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|source| CliError::Parse {
+        path: path.clone(),
+        source,
+    })
 }
 
 async fn simulate(args: SimulateArgs) -> Result<(), CliError> {
@@ -81,9 +109,15 @@ async fn simulate(args: SimulateArgs) -> Result<(), CliError> {
     };
     let sim = Simulator::start(args.listen, seed, faults)
         .await
-        .map_err(|source| CliError::Listen { addr: args.listen, source })?;
+        .map_err(|source| CliError::Listen {
+            addr: args.listen,
+            source,
+        })?;
     if let Some(path) = &args.address_file {
-        std::fs::write(path, sim.addr().to_string()).map_err(|source| CliError::Write { path: path.clone(), source })?;
+        std::fs::write(path, sim.addr().to_string()).map_err(|source| CliError::Write {
+            path: path.clone(),
+            source,
+        })?;
     }
     tracing::info!(
         api = %sim.base_url(),

@@ -45,10 +45,10 @@ fn detail_of(body: &Value) -> String {
         Value::String(s) => excerpt(s),
         Value::Object(map) => {
             for key in ["detail", "title", "message", "error_description", "error"] {
-                if let Some(Value::String(s)) = map.get(key) {
-                    if !s.is_empty() {
-                        return excerpt(s);
-                    }
+                if let Some(Value::String(s)) = map.get(key)
+                    && !s.is_empty()
+                {
+                    return excerpt(s);
                 }
             }
             excerpt(&body.to_string())
@@ -81,30 +81,60 @@ pub fn retry_after(header: Option<&str>) -> Duration {
     header
         .and_then(|h| h.trim().parse::<f64>().ok())
         .filter(|s| s.is_finite() && *s >= 0.0)
-        .map_or(Duration::from_secs(1), |s| Duration::from_secs_f64(s.min(3600.0)))
+        .map_or(Duration::from_secs(1), |s| {
+            Duration::from_secs_f64(s.min(3600.0))
+        })
 }
 
 /// Classifies a complete HTTP answer. 2xx gives the parsed body; 401, 429 and 5xx
 /// give the errors the retry loop acts on; the rest are terminal.
-pub fn classify(action: Action, status: u16, retry_after_header: Option<&str>, body: &[u8]) -> Result<Value> {
+pub fn classify(
+    action: Action,
+    status: u16,
+    retry_after_header: Option<&str>,
+    body: &[u8],
+) -> Result<Value> {
     let value = parse_body(body);
     match status {
         200..=299 => Ok(value),
         400 => match validation_fields(&value) {
             Some(fields) => Err(Error::Validation { action, fields }),
-            None => Err(Error::Rejected { action, status, detail: detail_of(&value) }),
+            None => Err(Error::Rejected {
+                action,
+                status,
+                detail: detail_of(&value),
+            }),
         },
-        401 => Err(Error::Unauthorized { action, detail: "the platform refused the bearer token".into() }),
+        401 => Err(Error::Unauthorized {
+            action,
+            detail: "the platform refused the bearer token".into(),
+        }),
         403 => {
-            let code = value.get("error_code").and_then(Value::as_str).unwrap_or_default();
+            let code = value
+                .get("error_code")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             if code.eq_ignore_ascii_case(LICENSE_REQUIRED_CODE) {
-                Err(Error::LicenseRequired { action, detail: detail_of(&value) })
+                Err(Error::LicenseRequired {
+                    action,
+                    detail: detail_of(&value),
+                })
             } else {
-                Err(Error::Rejected { action, status, detail: detail_of(&value) })
+                Err(Error::Rejected {
+                    action,
+                    status,
+                    detail: detail_of(&value),
+                })
             }
         }
-        404 => Err(Error::NotFound { action, detail: detail_of(&value) }),
-        429 => Err(Error::RateLimited { action, retry_after: retry_after(retry_after_header) }),
+        404 => Err(Error::NotFound {
+            action,
+            detail: detail_of(&value),
+        }),
+        429 => Err(Error::RateLimited {
+            action,
+            retry_after: retry_after(retry_after_header),
+        }),
         500..=599 => {
             let detail = format!("HTTP {status}: {}", detail_of(&value));
             if action.is_write() {
@@ -113,15 +143,21 @@ pub fn classify(action: Action, status: u16, retry_after_header: Option<&str>, b
                 Err(Error::Transient { action, detail })
             }
         }
-        _ => Err(Error::Rejected { action, status, detail: detail_of(&value) }),
+        _ => Err(Error::Rejected {
+            action,
+            status,
+            detail: detail_of(&value),
+        }),
     }
 }
 
 /// Deserialises a normalised answer into `T`.
 pub fn decode<T: DeserializeOwned>(action: Action, value: Value) -> Result<T> {
     let shape = shape_of(&value);
-    serde_json::from_value(value)
-        .map_err(|e| Error::UnexpectedAnswer { action, detail: format!("{e} (got {shape})") })
+    serde_json::from_value(value).map_err(|e| Error::UnexpectedAnswer {
+        action,
+        detail: format!("{e} (got {shape})"),
+    })
 }
 
 fn shape_of(value: &Value) -> &'static str {
@@ -204,7 +240,10 @@ mod tests {
             "errors":{"TenantId":["This MsTenant already exists as an UMP lead!"]},"traceId":"00-a-b-00"}"#;
         match classify(Action::CreateLead, 400, None, body) {
             Err(Error::Validation { fields, .. }) => {
-                assert_eq!(fields["TenantId"], vec!["This MsTenant already exists as an UMP lead!"]);
+                assert_eq!(
+                    fields["TenantId"],
+                    vec!["This MsTenant already exists as an UMP lead!"]
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -216,23 +255,40 @@ mod tests {
             classify(Action::DeleteLead, 404, None, br#""Invalild lead""#),
             Err(Error::NotFound { detail, .. }) if detail == "Invalild lead"
         ));
-        assert_eq!(classify(Action::DeleteLead, 200, None, b"1").ok(), Some(Value::from(1)));
+        assert_eq!(
+            classify(Action::DeleteLead, 200, None, b"1").ok(),
+            Some(Value::from(1))
+        );
         assert!(matches!(
-            classify(Action::ChangeLicense, 400, None, br#""Invalid change for License Type!""#),
+            classify(
+                Action::ChangeLicense,
+                400,
+                None,
+                br#""Invalid change for License Type!""#
+            ),
             Err(Error::Rejected { status: 400, .. })
         ));
     }
 
     #[test]
     fn server_errors_make_writes_unknown_and_reads_transient() {
-        assert!(matches!(classify(Action::UploadNumbers, 502, None, b""), Err(Error::OutcomeUnknown { .. })));
-        assert!(matches!(classify(Action::ListNumbersV2, 502, None, b""), Err(Error::Transient { .. })));
+        assert!(matches!(
+            classify(Action::UploadNumbers, 502, None, b""),
+            Err(Error::OutcomeUnknown { .. })
+        ));
+        assert!(matches!(
+            classify(Action::ListNumbersV2, 502, None, b""),
+            Err(Error::Transient { .. })
+        ));
     }
 
     #[test]
     fn licence_required_is_told_apart() {
         let body = br#"{"status":403,"title":"Forbidden","detail":"needs Plus","errorCode":"LicenseRequired"}"#;
-        assert!(matches!(classify(Action::ListEndUsers, 403, None, body), Err(Error::LicenseRequired { .. })));
+        assert!(matches!(
+            classify(Action::ListEndUsers, 403, None, body),
+            Err(Error::LicenseRequired { .. })
+        ));
     }
 
     #[test]
@@ -245,8 +301,17 @@ mod tests {
 
     #[test]
     fn task_ids_in_all_shapes() {
-        for body in [&br#""tsk_12""#[..], br#"{"taskId":"tsk_12"}"#, br#"{"jobId":"tsk_12"}"#] {
-            assert_eq!(decode_task_id(Action::UpgradeLicense, parse_body(body)).unwrap().0, "tsk_12");
+        for body in [
+            &br#""tsk_12""#[..],
+            br#"{"taskId":"tsk_12"}"#,
+            br#"{"jobId":"tsk_12"}"#,
+        ] {
+            assert_eq!(
+                decode_task_id(Action::UpgradeLicense, parse_body(body))
+                    .unwrap()
+                    .0,
+                "tsk_12"
+            );
         }
         assert!(decode_task_id(Action::UpgradeLicense, parse_body(b"1")).is_err());
     }

@@ -42,11 +42,22 @@ pub struct TokenSource {
 }
 
 impl TokenSource {
-    pub fn new(http: reqwest::Client, identity_base: &url::Url, sp_tenant_id: &str, credentials: Credentials) -> Result<Self> {
+    pub fn new(
+        http: reqwest::Client,
+        identity_base: &url::Url,
+        sp_tenant_id: &str,
+        credentials: Credentials,
+    ) -> Result<Self> {
         let base = identity_base.as_str().trim_end_matches('/');
-        let token_url = url::Url::parse(&format!("{base}{}", contract::token_path(sp_tenant_id)))
-            .map_err(|e| Error::Config(format!("identity base {identity_base}: {e}")))?;
-        Ok(Self { http, token_url, credentials: RwLock::new(credentials), cached: Mutex::new(None) })
+        let token_url =
+            url::Url::parse(&format!("{base}{}", contract::token_path(sp_tenant_id)))
+                .map_err(|e| Error::Config(format!("identity base {identity_base}: {e}")))?;
+        Ok(Self {
+            http,
+            token_url,
+            credentials: RwLock::new(credentials),
+            cached: Mutex::new(None),
+        })
     }
 
     /// Replaces the credentials (a rotated Secret); the cached token is dropped.
@@ -65,10 +76,10 @@ impl TokenSource {
     /// A valid token, from the cache or freshly fetched.
     pub async fn token(&self) -> Result<Secret> {
         let mut cached = self.cached.lock().await;
-        if let Some(c) = cached.as_ref() {
-            if Instant::now() < c.renew_at {
-                return Ok(c.token.clone());
-            }
+        if let Some(c) = cached.as_ref()
+            && Instant::now() < c.renew_at
+        {
+            return Ok(c.token.clone());
         }
         let fresh = self.fetch().await?;
         let token = fresh.token.clone();
@@ -86,7 +97,11 @@ impl TokenSource {
 
     async fn fetch(&self) -> Result<CachedToken> {
         let action = Action::GetToken;
-        let credentials = self.credentials.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let credentials = self
+            .credentials
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", credentials.client_id.as_str()),
@@ -100,17 +115,20 @@ impl TokenSource {
             .form(&form)
             .send()
             .await
-            .map_err(|e| Error::Transient { action, detail: super::client::describe_transport(&e) })?;
+            .map_err(|e| Error::Transient {
+                action,
+                detail: super::client::describe_transport(&e),
+            })?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| Error::Transient { action, detail: super::client::describe_transport(&e) })?;
+        let body = response.bytes().await.map_err(|e| Error::Transient {
+            action,
+            detail: super::client::describe_transport(&e),
+        })?;
         let value = match status {
             // Entra answers a bad client with 400/401 and an OAuth error body.
             400 | 401 => {
@@ -123,20 +141,32 @@ impl TokenSource {
                         .to_owned(),
                     _ => "the identity endpoint refused the client credentials".to_owned(),
                 };
-                return Err(Error::Unauthorized { action, detail: format!("client {}: {detail}", credentials.client_id) });
+                return Err(Error::Unauthorized {
+                    action,
+                    detail: format!("client {}: {detail}", credentials.client_id),
+                });
             }
             _ => answer::classify(action, status, retry_after.as_deref(), &body)?,
         };
         let answer: TokenAnswer = answer::decode(action, value)?;
         if answer.access_token.is_empty() {
-            return Err(Error::UnexpectedAnswer { action, detail: "empty access_token".into() });
+            return Err(Error::UnexpectedAnswer {
+                action,
+                detail: "empty access_token".into(),
+            });
         }
         let lifetime = answer
             .expires_in
-            .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+            .and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            })
             .map_or(contract::TOKEN_LIFETIME, Duration::from_secs);
         // Renew early: at the margin before expiry, or halfway for short-lived tokens.
         let margin = TOKEN_REFRESH_MARGIN.min(lifetime / 2);
-        Ok(CachedToken { token: Secret::new(answer.access_token), renew_at: started + lifetime - margin })
+        Ok(CachedToken {
+            token: Secret::new(answer.access_token),
+            renew_at: started + lifetime - margin,
+        })
     }
 }

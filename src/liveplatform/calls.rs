@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::action::Action;
 use super::answer::{self, decode, decode_leads, decode_list, decode_task_id};
-use super::client::{describe_transport, LivePlatformClient, Request};
+use super::client::{LivePlatformClient, Request, describe_transport};
 use super::contract;
 use super::error::{Error, Result};
 use super::model::*;
@@ -17,7 +17,8 @@ impl LivePlatformClient {
     pub async fn validate_tenant(&self, tenant_id: &str) -> Result<TenantValidation> {
         let action = Action::ValidateTenant;
         let base = self.config().identity_base.as_str().trim_end_matches('/');
-        let mut url = url::Url::parse(base).map_err(|e| Error::Config(format!("identity base: {e}")))?;
+        let mut url =
+            url::Url::parse(base).map_err(|e| Error::Config(format!("identity base: {e}")))?;
         url.path_segments_mut()
             .map_err(|()| Error::Config("identity base cannot take a path".into()))?
             .pop_if_empty()
@@ -30,20 +31,31 @@ impl LivePlatformClient {
             let outcome = match self.http().get(url.clone()).send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();
-                    self.observer().call(action, Some(status), started.elapsed());
+                    self.observer()
+                        .call(action, Some(status), started.elapsed());
                     match response.bytes().await {
                         Ok(body) => Ok((status, answer::parse_body(&body))),
-                        Err(e) => Err(Error::Transient { action, detail: describe_transport(&e) }),
+                        Err(e) => Err(Error::Transient {
+                            action,
+                            detail: describe_transport(&e),
+                        }),
                     }
                 }
                 Err(e) => {
                     self.observer().call(action, None, started.elapsed());
-                    Err(Error::Transient { action, detail: describe_transport(&e) })
+                    Err(Error::Transient {
+                        action,
+                        detail: describe_transport(&e),
+                    })
                 }
             };
             let result = match outcome {
                 Ok((200, body)) => {
-                    let issuer = body.get("issuer").and_then(Value::as_str).unwrap_or_default().to_owned();
+                    let issuer = body
+                        .get("issuer")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
                     return Ok(TenantValidation::Valid { issuer });
                 }
                 Ok((400 | 404, body)) => {
@@ -55,17 +67,25 @@ impl LivePlatformClient {
                         .to_owned();
                     return Ok(TenantValidation::Unknown { error });
                 }
-                Ok((status, body)) => answer::classify(action, status, None, body.to_string().as_bytes()).map(|_| ()),
+                Ok((status, body)) => {
+                    answer::classify(action, status, None, body.to_string().as_bytes()).map(|_| ())
+                }
                 Err(e) => Err(e),
             };
             match result {
                 Err(e) if e.is_transient() && attempt < policy.max_attempts => {
                     self.observer().retry(action);
-                    tokio::time::sleep(policy.backoff.delay_honouring(attempt - 1, e.retry_after())).await;
+                    tokio::time::sleep(
+                        policy.backoff.delay_honouring(attempt - 1, e.retry_after()),
+                    )
+                    .await;
                 }
                 Err(e) => return Err(e),
                 Ok(()) => {
-                    return Err(Error::UnexpectedAnswer { action, detail: "unexpected status".into() });
+                    return Err(Error::UnexpectedAnswer {
+                        action,
+                        detail: "unexpected status".into(),
+                    });
                 }
             }
         }
@@ -75,7 +95,9 @@ impl LivePlatformClient {
 
     pub async fn create_lead(&self, body: &CreateLead) -> Result<Option<Lead>> {
         let action = Action::CreateLead;
-        let value = self.send(Request::new(action, Method::POST, &["v2", "oc", "lead"]).json(body)?).await?;
+        let value = self
+            .send(Request::new(action, Method::POST, &["v2", "oc", "lead"]).json(body)?)
+            .await?;
         // 200 without a task [doc]; the body is the lead [chosen], tolerated if absent.
         match value {
             Value::Object(_) => decode(action, value).map(Some),
@@ -86,13 +108,16 @@ impl LivePlatformClient {
     /// Get Specific OC Lead: the lead of a tenant, if there is one.
     pub async fn get_lead(&self, ms_tenant_id: &str) -> Result<Option<Lead>> {
         let action = Action::GetLead;
-        let request = Request::new(action, Method::GET, &["v2", "oc", "lead"]).query("msTenantId", ms_tenant_id);
+        let request = Request::new(action, Method::GET, &["v2", "oc", "lead"])
+            .query("msTenantId", ms_tenant_id);
         let leads = match self.send(request).await {
             Ok(value) => decode_leads(action, value)?,
             Err(Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        Ok(leads.into_iter().find(|l| l.tenant_id.eq_ignore_ascii_case(ms_tenant_id)))
+        Ok(leads
+            .into_iter()
+            .find(|l| l.tenant_id.eq_ignore_ascii_case(ms_tenant_id)))
     }
 
     /// Get All OC Leads, one page.
@@ -108,8 +133,8 @@ impl LivePlatformClient {
 
     /// Delete Consentless Lead. A missing lead is [`Error::NotFound`].
     pub async fn delete_lead(&self, ms_tenant_id: &str) -> Result<Ack> {
-        let request =
-            Request::new(Action::DeleteLead, Method::DELETE, &["v2", "oc", "lead"]).query("msTenantId", ms_tenant_id);
+        let request = Request::new(Action::DeleteLead, Method::DELETE, &["v2", "oc", "lead"])
+            .query("msTenantId", ms_tenant_id);
         Ok(Ack(self.send(request).await?))
     }
 
@@ -117,27 +142,49 @@ impl LivePlatformClient {
 
     pub async fn assign_channel(&self, body: &AssignChannel) -> Result<ChannelAssigned> {
         let action = Action::AssignChannel;
-        let request = Request::new(action, Method::PUT, &["v3", "ovoc", "channel", "action", "assign"]).json(body)?;
+        let request = Request::new(
+            action,
+            Method::PUT,
+            &["v3", "ovoc", "channel", "action", "assign"],
+        )
+        .json(body)?;
         decode(action, self.send(request).await?)
     }
 
     pub async fn remove_channel(&self, ms_tenant_id: &str) -> Result<ChannelRemoved> {
         let action = Action::RemoveChannel;
-        let request = Request::new(action, Method::PUT, &["v3", "ovoc", "channel", "action", "remove", ""])
-            .query("msTenantId", ms_tenant_id);
+        let request = Request::new(
+            action,
+            Method::PUT,
+            &["v3", "ovoc", "channel", "action", "remove", ""],
+        )
+        .query("msTenantId", ms_tenant_id);
         decode(action, self.send(request).await?)
     }
 
     pub async fn create_channel(&self, body: &CreateChannel) -> Result<ChannelCreated> {
         let action = Action::CreateChannel;
-        let request = Request::new(action, Method::POST, &["ovoc", "v1", "topology", "channels", ""]).json(body)?;
+        let request = Request::new(
+            action,
+            Method::POST,
+            &["ovoc", "v1", "topology", "channels", ""],
+        )
+        .json(body)?;
         decode(action, self.send(request).await?)
     }
 
     pub async fn get_channel(&self, id: i64) -> Result<Channel> {
         let action = Action::GetChannel;
         let id = id.to_string();
-        decode(action, self.send(Request::new(action, Method::GET, &["ovoc", "v1", "topology", "channels", &id])).await?)
+        decode(
+            action,
+            self.send(Request::new(
+                action,
+                Method::GET,
+                &["ovoc", "v1", "topology", "channels", &id],
+            ))
+            .await?,
+        )
     }
 
     // ---- 5. licences and customers -------------------------------------------
@@ -152,80 +199,135 @@ impl LivePlatformClient {
     /// Upgrade OC Customer License (from OC Essentials to 4 or 5): a task.
     pub async fn upgrade_license(&self, customer: &str, body: &LicenseChange) -> Result<TaskId> {
         let action = Action::UpgradeLicense;
-        let request =
-            Request::new(action, Method::POST, &["v2", "customer", customer, "action", "upgrade"]).json(body)?;
+        let request = Request::new(
+            action,
+            Method::POST,
+            &["v2", "customer", customer, "action", "upgrade"],
+        )
+        .json(body)?;
         decode_task_id(action, self.send(request).await?)
     }
 
     /// Upgrade or Downgrade License (between 4 and 5, or a new count).
     pub async fn change_license(&self, customer: &str, body: &LicenseChange) -> Result<Ack> {
-        let request = Request::new(Action::ChangeLicense, Method::PATCH, &["v3", "customer", customer]).json(body)?;
+        let request = Request::new(
+            Action::ChangeLicense,
+            Method::PATCH,
+            &["v3", "customer", customer],
+        )
+        .json(body)?;
         Ok(Ack(self.send(request).await?))
     }
 
     pub async fn license_info(&self, customer: &str, months: u32) -> Result<Vec<LicenseInfo>> {
         let action = Action::GetLicenseInfo;
-        let request = Request::new(action, Method::GET, &["v3", "customer", customer, "licenseinfo"])
-            .query("nrOfMonths", months);
+        let request = Request::new(
+            action,
+            Method::GET,
+            &["v3", "customer", customer, "licenseinfo"],
+        )
+        .query("nrOfMonths", months);
         decode_list(action, self.send(request).await?)
     }
 
     /// Get Services Brief (V3).
     pub async fn list_services(&self, all_details: bool) -> Result<Vec<Service>> {
         let action = Action::ListServices;
-        let request = Request::new(action, Method::GET, &["v3", "customer"]).query("allDetails", all_details);
+        let request =
+            Request::new(action, Method::GET, &["v3", "customer"]).query("allDetails", all_details);
         decode_list(action, self.send(request).await?)
     }
 
     /// Get Customers Brief (V2).
     pub async fn list_customers_brief(&self) -> Result<Vec<CustomerBrief>> {
         let action = Action::ListCustomersBrief;
-        decode_list(action, self.send(Request::new(action, Method::GET, &["v2", "customer"])).await?)
+        decode_list(
+            action,
+            self.send(Request::new(action, Method::GET, &["v2", "customer"]))
+                .await?,
+        )
     }
 
     /// Get Specific Customer; a missing customer is [`Error::NotFound`].
     pub async fn get_customer(&self, customer: &str, all_details: bool) -> Result<CustomerDetails> {
         let action = Action::GetCustomer;
-        let request =
-            Request::new(action, Method::GET, &["v3", "customer", customer]).query("allDetails", all_details);
+        let request = Request::new(action, Method::GET, &["v3", "customer", customer])
+            .query("allDetails", all_details);
         decode(action, self.send(request).await?)
     }
 
     /// Delete Service; also removes its site locations and dial plans [doc].
     pub async fn delete_service(&self, customer: &str) -> Result<Ack> {
-        Ok(Ack(self.send(Request::new(Action::DeleteService, Method::DELETE, &["v2", "customer", customer])).await?))
+        Ok(Ack(self
+            .send(Request::new(
+                Action::DeleteService,
+                Method::DELETE,
+                &["v2", "customer", customer],
+            ))
+            .await?))
     }
 
     // ---- 6. numbers -----------------------------------------------------------
 
     pub async fn calling_profiles(&self) -> Result<Vec<CallingProfile>> {
         let action = Action::GetCallingProfiles;
-        decode_list(action, self.send(Request::new(action, Method::GET, &["v2", "oc", "callingprofile"])).await?)
+        decode_list(
+            action,
+            self.send(Request::new(
+                action,
+                Method::GET,
+                &["v2", "oc", "callingprofile"],
+            ))
+            .await?,
+        )
     }
 
     pub async fn sbc_mapping(&self) -> Result<Vec<SbcMapping>> {
         let action = Action::GetSbcMapping;
-        let segments: Vec<&str> = contract::SBC_MAPPING_PATH.trim_start_matches('/').split('/').collect();
-        decode_list(action, self.send(Request::new(action, Method::GET, &segments)).await?)
+        let segments: Vec<&str> = contract::SBC_MAPPING_PATH
+            .trim_start_matches('/')
+            .split('/')
+            .collect();
+        decode_list(
+            action,
+            self.send(Request::new(action, Method::GET, &segments))
+                .await?,
+        )
     }
 
     /// Validate Single Number (it takes a list). A read, though sent as POST.
     pub async fn validate_numbers(&self, body: &ValidateNumbers) -> Result<NumberValidation> {
         let action = Action::ValidateNumbers;
-        let request = Request::new(action, Method::POST, &["v2", "oc", "numbers", "action", "number-status"]).json(body)?;
+        let request = Request::new(
+            action,
+            Method::POST,
+            &["v2", "oc", "numbers", "action", "number-status"],
+        )
+        .json(body)?;
         decode(action, self.send(request).await?)
     }
 
     pub async fn upload_numbers(&self, ms_tenant_id: &str, body: &UploadNumbers) -> Result<TaskId> {
-        self.numbers_action(Action::UploadNumbers, "upload", ms_tenant_id, body).await
+        self.numbers_action(Action::UploadNumbers, "upload", ms_tenant_id, body)
+            .await
     }
 
-    pub async fn release_numbers(&self, ms_tenant_id: &str, body: &ReleaseNumbers) -> Result<TaskId> {
-        self.numbers_action(Action::ReleaseNumbers, "release", ms_tenant_id, body).await
+    pub async fn release_numbers(
+        &self,
+        ms_tenant_id: &str,
+        body: &ReleaseNumbers,
+    ) -> Result<TaskId> {
+        self.numbers_action(Action::ReleaseNumbers, "release", ms_tenant_id, body)
+            .await
     }
 
-    pub async fn unassign_numbers(&self, ms_tenant_id: &str, body: &UnassignNumbers) -> Result<TaskId> {
-        self.numbers_action(Action::UnassignNumbers, "unassign", ms_tenant_id, body).await
+    pub async fn unassign_numbers(
+        &self,
+        ms_tenant_id: &str,
+        body: &UnassignNumbers,
+    ) -> Result<TaskId> {
+        self.numbers_action(Action::UnassignNumbers, "unassign", ms_tenant_id, body)
+            .await
     }
 
     async fn numbers_action(
@@ -235,36 +337,56 @@ impl LivePlatformClient {
         ms_tenant_id: &str,
         body: &impl serde::Serialize,
     ) -> Result<TaskId> {
-        let request = Request::new(action, Method::POST, &["v2", "oc", "numbers", "action", verb])
-            .query("msTenantId", ms_tenant_id)
-            .json(body)?;
+        let request = Request::new(
+            action,
+            Method::POST,
+            &["v2", "oc", "numbers", "action", verb],
+        )
+        .query("msTenantId", ms_tenant_id)
+        .json(body)?;
         decode_task_id(action, self.send(request).await?)
     }
 
     /// Get Customer Numbers (V2): all numbers of a tenant.
     pub async fn numbers_v2(&self, ms_tenant_id: &str) -> Result<Vec<NumberRecord>> {
         let action = Action::ListNumbersV2;
-        let request = Request::new(action, Method::GET, &["v2", "oc", "numbers"]).query("msTenantId", ms_tenant_id);
+        let request = Request::new(action, Method::GET, &["v2", "oc", "numbers"])
+            .query("msTenantId", ms_tenant_id);
         decode_list(action, self.send(request).await?)
     }
 
     /// Get Customer Numbers (V3), one page.
-    pub async fn numbers_v3(&self, ms_tenant_id: &str, query: &NumbersQuery) -> Result<Page<NumberRecord>> {
+    pub async fn numbers_v3(
+        &self,
+        ms_tenant_id: &str,
+        query: &NumbersQuery,
+    ) -> Result<Page<NumberRecord>> {
         let action = Action::ListNumbersV3;
         let request = Request::new(action, Method::GET, &["v3", "oc", "numbers"])
             .query("msTenantId", ms_tenant_id)
-            .query_opt("acquiredNumberStatus", query.acquired_number_status.as_deref())
+            .query_opt(
+                "acquiredNumberStatus",
+                query.acquired_number_status.as_deref(),
+            )
             .query_opt("PageNumber", query.page_number)
             .query_opt("PageSize", query.page_size);
         decode(action, self.send(request).await?)
     }
 
     /// Every number of a tenant, paging through V3.
-    pub async fn all_numbers(&self, ms_tenant_id: &str, page_size: u32) -> Result<Vec<NumberRecord>> {
+    pub async fn all_numbers(
+        &self,
+        ms_tenant_id: &str,
+        page_size: u32,
+    ) -> Result<Vec<NumberRecord>> {
         let mut all = Vec::new();
         let mut page_number = 1;
         loop {
-            let query = NumbersQuery { page_number: Some(page_number), page_size: Some(page_size), ..Default::default() };
+            let query = NumbersQuery {
+                page_number: Some(page_number),
+                page_size: Some(page_size),
+                ..Default::default()
+            };
             let page = self.numbers_v3(ms_tenant_id, &query).await?;
             let count = page.data.len();
             all.extend(page.data);
@@ -277,33 +399,73 @@ impl LivePlatformClient {
 
     // ---- 7. SIP connections ---------------------------------------------------
 
-    pub async fn add_sip_connection(&self, customer: &str, body: &AddSipConnection) -> Result<SipConnectionAdded> {
+    pub async fn add_sip_connection(
+        &self,
+        customer: &str,
+        body: &AddSipConnection,
+    ) -> Result<SipConnectionAdded> {
         let action = Action::AddSipConnection;
-        let request =
-            Request::new(action, Method::POST, &["v2", "customer", customer, "sitelocation", ""]).json(body)?;
+        let request = Request::new(
+            action,
+            Method::POST,
+            &["v2", "customer", customer, "sitelocation", ""],
+        )
+        .json(body)?;
         decode(action, self.send(request).await?)
     }
 
-    pub async fn modify_sip_connection(&self, customer: &str, body: &ModifySipConnection) -> Result<TaskId> {
+    pub async fn modify_sip_connection(
+        &self,
+        customer: &str,
+        body: &ModifySipConnection,
+    ) -> Result<TaskId> {
         let action = Action::ModifySipConnection;
-        let request =
-            Request::new(action, Method::PATCH, &["v2", "customer", customer, "sitelocation", ""]).json(body)?;
+        let request = Request::new(
+            action,
+            Method::PATCH,
+            &["v2", "customer", customer, "sitelocation", ""],
+        )
+        .json(body)?;
         decode_task_id(action, self.send(request).await?)
     }
 
     pub async fn get_sip_connection(&self, site_location_id: &str) -> Result<SipConnection> {
         let action = Action::GetSipConnection;
-        decode(action, self.send(Request::new(action, Method::GET, &["v2", "sitelocation", site_location_id])).await?)
+        decode(
+            action,
+            self.send(Request::new(
+                action,
+                Method::GET,
+                &["v2", "sitelocation", site_location_id],
+            ))
+            .await?,
+        )
     }
 
-    pub async fn delete_sip_connection(&self, site_location_id: &str) -> Result<SipConnectionDeleted> {
+    pub async fn delete_sip_connection(
+        &self,
+        site_location_id: &str,
+    ) -> Result<SipConnectionDeleted> {
         let action = Action::DeleteSipConnection;
-        decode(action, self.send(Request::new(action, Method::DELETE, &["v2", "sitelocation", site_location_id])).await?)
+        decode(
+            action,
+            self.send(Request::new(
+                action,
+                Method::DELETE,
+                &["v2", "sitelocation", site_location_id],
+            ))
+            .await?,
+        )
     }
 
     // ---- 8. end users ---------------------------------------------------------
 
-    pub async fn list_end_users(&self, customer: &str, page_number: u32, page_size: u32) -> Result<Page<EndUser>> {
+    pub async fn list_end_users(
+        &self,
+        customer: &str,
+        page_number: u32,
+        page_size: u32,
+    ) -> Result<Page<EndUser>> {
         let action = Action::ListEndUsers;
         let request = Request::new(action, Method::GET, &["v3", "customer", customer, "user"])
             .query("PageNumber", page_number)
@@ -311,40 +473,100 @@ impl LivePlatformClient {
         decode(action, self.send(request).await?)
     }
 
-    pub async fn provision_end_user(&self, customer: &str, sip_address: &str, body: &ProvisionEndUser) -> Result<TaskId> {
+    pub async fn provision_end_user(
+        &self,
+        customer: &str,
+        sip_address: &str,
+        body: &ProvisionEndUser,
+    ) -> Result<TaskId> {
         let action = Action::ProvisionEndUser;
-        let request =
-            Request::new(action, Method::PUT, &["v2", "customer", customer, "user", sip_address, "script"]).json(body)?;
+        let request = Request::new(
+            action,
+            Method::PUT,
+            &["v2", "customer", customer, "user", sip_address, "script"],
+        )
+        .json(body)?;
         decode_task_id(action, self.send(request).await?)
     }
 
     // ---- 9. dial plans --------------------------------------------------------
 
-    pub async fn get_dial_plan(&self, customer: &str, site: &str, dial_plan: &str) -> Result<Vec<DialPlan>> {
+    pub async fn get_dial_plan(
+        &self,
+        customer: &str,
+        site: &str,
+        dial_plan: &str,
+    ) -> Result<Vec<DialPlan>> {
         let action = Action::GetDialPlan;
-        let segments = ["v2", "customer", customer, "sitelocation", site, "dialplan", dial_plan];
-        let value = self.send(Request::new(action, Method::GET, &segments)).await?;
+        let segments = [
+            "v2",
+            "customer",
+            customer,
+            "sitelocation",
+            site,
+            "dialplan",
+            dial_plan,
+        ];
+        let value = self
+            .send(Request::new(action, Method::GET, &segments))
+            .await?;
         match value {
             Value::Object(_) => Ok(vec![decode(action, value)?]),
             other => decode_list(action, other),
         }
     }
 
-    pub async fn modify_dial_plan(&self, customer: &str, site: &str, body: &ModifyDialPlan) -> Result<Ack> {
-        let segments = ["v2", "customer", customer, "sitelocation", site, "dialplan", &body.dial_plan_id];
+    pub async fn modify_dial_plan(
+        &self,
+        customer: &str,
+        site: &str,
+        body: &ModifyDialPlan,
+    ) -> Result<Ack> {
+        let segments = [
+            "v2",
+            "customer",
+            customer,
+            "sitelocation",
+            site,
+            "dialplan",
+            &body.dial_plan_id,
+        ];
         let request = Request::new(Action::ModifyDialPlan, Method::PATCH, &segments).json(body)?;
         Ok(Ack(self.send(request).await?))
     }
 
-    pub async fn delete_dial_plan(&self, customer: &str, site: &str, dial_plan: &str) -> Result<Ack> {
-        let segments = ["v2", "customer", customer, "sitelocation", site, "dialplan", dial_plan];
-        Ok(Ack(self.send(Request::new(Action::DeleteDialPlan, Method::DELETE, &segments)).await?))
+    pub async fn delete_dial_plan(
+        &self,
+        customer: &str,
+        site: &str,
+        dial_plan: &str,
+    ) -> Result<Ack> {
+        let segments = [
+            "v2",
+            "customer",
+            customer,
+            "sitelocation",
+            site,
+            "dialplan",
+            dial_plan,
+        ];
+        Ok(Ack(self
+            .send(Request::new(
+                Action::DeleteDialPlan,
+                Method::DELETE,
+                &segments,
+            ))
+            .await?))
     }
 
     // ---- 10. tasks ------------------------------------------------------------
 
     pub async fn get_task(&self, id: &TaskId) -> Result<Task> {
         let action = Action::GetTask;
-        decode(action, self.send(Request::new(action, Method::GET, &["v2", "task", &id.0])).await?)
+        decode(
+            action,
+            self.send(Request::new(action, Method::GET, &["v2", "task", &id.0]))
+                .await?,
+        )
     }
 }

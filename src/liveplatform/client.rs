@@ -38,7 +38,11 @@ pub struct ClientConfig {
 
 impl ClientConfig {
     /// A configuration with the documented defaults.
-    pub fn new(base_url: url::Url, sp_tenant_id: impl Into<String>, credentials: Credentials) -> Result<Self> {
+    pub fn new(
+        base_url: url::Url,
+        sp_tenant_id: impl Into<String>,
+        credentials: Credentials,
+    ) -> Result<Self> {
         let identity_base = url::Url::parse(contract::DEFAULT_IDENTITY_BASE)
             .map_err(|e| Error::Config(format!("default identity base: {e}")))?;
         Ok(Self {
@@ -119,7 +123,13 @@ pub(super) struct Request {
 impl Request {
     pub fn new(action: Action, method: Method, segments: &[&str]) -> Self {
         let segments = segments.iter().map(|s| (*s).to_owned()).collect();
-        Self { action, method, segments, query: Vec::new(), body: None }
+        Self {
+            action,
+            method,
+            segments,
+            query: Vec::new(),
+            body: None,
+        }
     }
 
     pub fn query(mut self, name: &'static str, value: impl ToString) -> Self {
@@ -137,8 +147,10 @@ impl Request {
     pub fn json(mut self, body: &impl Serialize) -> Result<Self> {
         let action = self.action;
         self.body = Some(
-            serde_json::to_value(body)
-                .map_err(|e| Error::UnexpectedAnswer { action, detail: format!("request body: {e}") })?,
+            serde_json::to_value(body).map_err(|e| Error::UnexpectedAnswer {
+                action,
+                detail: format!("request body: {e}"),
+            })?,
         );
         Ok(self)
     }
@@ -185,7 +197,9 @@ fn check_scheme(what: &str, url: &url::Url, allow_insecure: bool) -> Result<()> 
         "http" => Err(Error::Config(format!(
             "{what} {url} uses plain http to a host that is not loopback; use https (or allow insecure http explicitly for a test platform)"
         ))),
-        other => Err(Error::Config(format!("{what} {url}: unsupported scheme {other}"))),
+        other => Err(Error::Config(format!(
+            "{what} {url}: unsupported scheme {other}"
+        ))),
     }
 }
 
@@ -196,20 +210,42 @@ impl LivePlatformClient {
 
     pub fn with_observer(config: ClientConfig, observer: Arc<dyn CallObserver>) -> Result<Self> {
         check_scheme("base URL", &config.base_url, config.allow_insecure_http)?;
-        check_scheme("identity base", &config.identity_base, config.allow_insecure_http)?;
+        check_scheme(
+            "identity base",
+            &config.identity_base,
+            config.allow_insecure_http,
+        )?;
         if config.sp_tenant_id.trim().is_empty() {
-            return Err(Error::Config("the service provider tenant id is empty".into()));
+            return Err(Error::Config(
+                "the service provider tenant id is empty".into(),
+            ));
         }
+        // Any plain http was vetted by check_scheme above; otherwise refuse it outright.
+        let uses_plain_http =
+            config.base_url.scheme() == "http" || config.identity_base.scheme() == "http";
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(Duration::from_secs(10))
-            .https_only(!config.allow_insecure_http && !(is_loopback(&config.base_url) && is_loopback(&config.identity_base)))
+            .https_only(!uses_plain_http)
             .user_agent(concat!("oc-operator/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
-        let tokens = TokenSource::new(http.clone(), &config.identity_base, &config.sp_tenant_id, config.credentials.clone())?;
+        let tokens = TokenSource::new(
+            http.clone(),
+            &config.identity_base,
+            &config.sp_tenant_id,
+            config.credentials.clone(),
+        )?;
         let limiter = RateLimiter::new(config.budget);
-        Ok(Self { inner: Arc::new(Inner { http, config, tokens, limiter, observer }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                config,
+                tokens,
+                limiter,
+                observer,
+            }),
+        })
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -237,9 +273,12 @@ impl LivePlatformClient {
     fn url(&self, segments: &[String], query: &[(&'static str, String)]) -> Result<url::Url> {
         let mut url = self.inner.config.base_url.clone();
         {
-            let mut path = url
-                .path_segments_mut()
-                .map_err(|()| Error::Config(format!("base URL {} cannot take a path", self.inner.config.base_url)))?;
+            let mut path = url.path_segments_mut().map_err(|()| {
+                Error::Config(format!(
+                    "base URL {} cannot take a path",
+                    self.inner.config.base_url
+                ))
+            })?;
             path.pop_if_empty();
             for segment in segments {
                 path.push(segment);
@@ -287,7 +326,11 @@ impl LivePlatformClient {
                     if attempt < policy.max_attempts && *retry_after <= policy.max_inline_wait =>
                 {
                     self.observer().rate_limit_wait(action, *retry_after);
-                    Some(policy.backoff.delay_honouring(attempt - 1, Some(*retry_after)))
+                    Some(
+                        policy
+                            .backoff
+                            .delay_honouring(attempt - 1, Some(*retry_after)),
+                    )
                 }
                 Err(Error::Transient { .. }) if attempt < policy.max_attempts => {
                     Some(policy.backoff.delay(attempt - 1))
@@ -297,7 +340,12 @@ impl LivePlatformClient {
             match retry_delay {
                 Some(delay) => {
                     self.observer().retry(action);
-                    tracing::debug!(action = action.label(), attempt, ?delay, "retrying Live Platform call");
+                    tracing::debug!(
+                        action = action.label(),
+                        attempt,
+                        ?delay,
+                        "retrying Live Platform call"
+                    );
                     tokio::time::sleep(delay).await;
                 }
                 None => return result,
@@ -305,7 +353,13 @@ impl LivePlatformClient {
         }
     }
 
-    async fn exchange(&self, action: Action, request: &Request, url: url::Url, token: &crate::secret::Secret) -> Result<Value> {
+    async fn exchange(
+        &self,
+        action: Action,
+        request: &Request,
+        url: url::Url,
+        token: &crate::secret::Secret,
+    ) -> Result<Value> {
         let mut builder = self
             .inner
             .http
@@ -343,11 +397,13 @@ impl LivePlatformClient {
         let body = match response.bytes().await {
             Ok(b) => b,
             Err(e) => {
-                self.observer().call(action, Some(status), started.elapsed());
+                self.observer()
+                    .call(action, Some(status), started.elapsed());
                 return Err(lost(e));
             }
         };
-        self.observer().call(action, Some(status), started.elapsed());
+        self.observer()
+            .call(action, Some(status), started.elapsed());
         answer::classify(action, status, retry_after.as_deref(), &body)
     }
 }
@@ -360,7 +416,10 @@ mod tests {
         ClientConfig::new(
             url::Url::parse(base).unwrap(),
             "sp",
-            Credentials { client_id: "id".into(), client_secret: "s".into() },
+            Credentials {
+                client_id: "id".into(),
+                client_secret: "s".into(),
+            },
         )
         .unwrap()
     }
@@ -371,7 +430,8 @@ mod tests {
         let mut local = config("http://127.0.0.1:8080/tenantui/api");
         local.identity_base = url::Url::parse("http://127.0.0.1:8080").unwrap();
         assert!(LivePlatformClient::new(local).is_ok());
-        let err = LivePlatformClient::new(config("http://lp.example.com/tenantui/api")).unwrap_err();
+        let err =
+            LivePlatformClient::new(config("http://lp.example.com/tenantui/api")).unwrap_err();
         assert!(err.to_string().contains("plain http"), "{err}");
         let mut allowed = config("http://lp.example.com/tenantui/api");
         allowed.allow_insecure_http = true;
@@ -382,9 +442,19 @@ mod tests {
     fn segments_are_encoded() {
         let c = LivePlatformClient::new(config("https://lp.example.com/tenantui/api")).unwrap();
         let segs = |s: &[&str]| s.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>();
-        let url = c.url(&segs(&["v2", "customer", "g", "user", "a b@x.com", "script"]), &[("msTenantId", "t".into())]).unwrap();
-        assert_eq!(url.as_str(), "https://lp.example.com/tenantui/api/v2/customer/g/user/a%20b@x.com/script?msTenantId=t");
-        let trailing = c.url(&segs(&["v2", "customer", "g", "sitelocation", ""]), &[]).unwrap();
+        let url = c
+            .url(
+                &segs(&["v2", "customer", "g", "user", "a b@x.com", "script"]),
+                &[("msTenantId", "t".into())],
+            )
+            .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://lp.example.com/tenantui/api/v2/customer/g/user/a%20b@x.com/script?msTenantId=t"
+        );
+        let trailing = c
+            .url(&segs(&["v2", "customer", "g", "sitelocation", ""]), &[])
+            .unwrap();
         assert!(trailing.as_str().ends_with("/sitelocation/"));
     }
 

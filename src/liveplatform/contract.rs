@@ -33,12 +33,20 @@ pub const SBC_MAPPING_PATH: &str = "/v2/oc/callingprofile/sbcmapping";
 pub const MAX_NUMBERS_PER_REQUEST: usize = 1000;
 
 /// Release Numbers: 10 requests per 10 seconds for the platform [doc].
-pub const RELEASE_LIMIT: WindowLimit = WindowLimit { calls: 10, window: Duration::from_secs(10) };
+pub const RELEASE_LIMIT: WindowLimit = WindowLimit {
+    calls: 10,
+    window: Duration::from_secs(10),
+};
 /// Assign Lead to Channel: 300 calls a minute for the platform [doc].
-pub const CHANNEL_ASSIGN_LIMIT: WindowLimit =
-    WindowLimit { calls: 300, window: Duration::from_secs(60) };
+pub const CHANNEL_ASSIGN_LIMIT: WindowLimit = WindowLimit {
+    calls: 300,
+    window: Duration::from_secs(60),
+};
 /// General per-credential budget: 20 requests a second, burst 40 [chosen].
-pub const DEFAULT_BUDGET: Budget = Budget { per_second: 20.0, burst: 40 };
+pub const DEFAULT_BUDGET: Budget = Budget {
+    per_second: 20.0,
+    burst: 40,
+};
 
 /// Token lifetime the identity endpoint grants [doc example].
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3599);

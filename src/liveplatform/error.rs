@@ -11,11 +11,18 @@ use super::action::Action;
 pub enum Error {
     /// HTTP 400 with field messages: the request itself is wrong.
     #[error("{action}: the platform rejected the request: {}", format_fields(.fields))]
-    Validation { action: Action, fields: BTreeMap<String, Vec<String>> },
+    Validation {
+        action: Action,
+        fields: BTreeMap<String, Vec<String>>,
+    },
 
     /// A 4xx other than the ones below, with the platform's explanation.
     #[error("{action}: the platform refused the request (HTTP {status}): {detail}")]
-    Rejected { action: Action, status: u16, detail: String },
+    Rejected {
+        action: Action,
+        status: u16,
+        detail: String,
+    },
 
     /// The object named in the request does not exist.
     #[error("{action}: not found: {detail}")]
@@ -31,7 +38,10 @@ pub enum Error {
 
     /// HTTP 429 after the retries the client allows itself.
     #[error("{action}: rate limited by the platform, retry after {retry_after:?}")]
-    RateLimited { action: Action, retry_after: Duration },
+    RateLimited {
+        action: Action,
+        retry_after: Duration,
+    },
 
     /// 5xx, timeout or connection failure of a call that changed nothing (a read, or a
     /// write that was never sent).
@@ -40,7 +50,9 @@ pub enum Error {
 
     /// A write was sent but its answer is unknown (timeout, dropped connection, 5xx).
     /// It may or may not have taken effect: look the state up before writing again.
-    #[error("{action}: the outcome of the write is unknown ({detail}); look the state up before retrying")]
+    #[error(
+        "{action}: the outcome of the write is unknown ({detail}); look the state up before retrying"
+    )]
     OutcomeUnknown { action: Action, detail: String },
 
     /// The answer had a shape the client does not understand.

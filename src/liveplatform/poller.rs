@@ -13,7 +13,10 @@ pub enum TaskOutcome {
     /// `CompletedSuccess`, with no number failed.
     Succeeded(Task),
     /// Completed, but some numbers failed; their outcomes.
-    PartlyFailed { task: Task, failed: Vec<NumberOutcome> },
+    PartlyFailed {
+        task: Task,
+        failed: Vec<NumberOutcome>,
+    },
     /// `Failed` or `Cancelled`.
     Failed(Task),
     /// Not final when the patience ran out; poll again later.
@@ -25,7 +28,11 @@ impl TaskOutcome {
     pub fn of(task: Task) -> Self {
         match task.status {
             TaskStatus::CompletedSuccess | TaskStatus::CompletedWithErrors => {
-                let failed: Vec<NumberOutcome> = task.number_outcomes().into_iter().filter(|o| !o.succeeded()).collect();
+                let failed: Vec<NumberOutcome> = task
+                    .number_outcomes()
+                    .into_iter()
+                    .filter(|o| !o.succeeded())
+                    .collect();
                 if failed.is_empty() && task.status == TaskStatus::CompletedSuccess {
                     TaskOutcome::Succeeded(task)
                 } else {
@@ -55,7 +62,10 @@ pub struct PollOptions {
 
 impl Default for PollOptions {
     fn default() -> Self {
-        Self { backoff: Backoff::new(Duration::from_millis(250), Duration::from_secs(5)), patience: Duration::from_secs(300) }
+        Self {
+            backoff: Backoff::new(Duration::from_millis(250), Duration::from_secs(5)),
+            patience: Duration::from_secs(300),
+        }
     }
 }
 
@@ -70,7 +80,10 @@ impl LivePlatformClient {
             if task.status.is_final() || Instant::now() >= deadline {
                 return Ok(TaskOutcome::of(task));
             }
-            let delay = options.backoff.delay(attempt).min(deadline.saturating_duration_since(Instant::now()));
+            let delay = options
+                .backoff
+                .delay(attempt)
+                .min(deadline.saturating_duration_since(Instant::now()));
             attempt += 1;
             tokio::time::sleep(delay).await;
         }

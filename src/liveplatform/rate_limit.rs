@@ -37,7 +37,10 @@ impl RateLimiter {
 
     /// Takes a permit for `action` now if one is free, else says how long to wait.
     pub fn try_acquire(&self, action: Action, now: Instant) -> Result<(), Duration> {
-        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let budget = state.budget;
         let elapsed = now.saturating_duration_since(state.refilled).as_secs_f64();
         state.tokens = (state.tokens + elapsed * budget.per_second).min(f64::from(budget.burst));
@@ -50,13 +53,20 @@ impl RateLimiter {
         }
         if let Some(limit) = action.window_limit() {
             let calls = state.windows.entry(action).or_default();
-            while calls.front().is_some_and(|t| now.saturating_duration_since(*t) >= limit.window) {
+            while calls
+                .front()
+                .is_some_and(|t| now.saturating_duration_since(*t) >= limit.window)
+            {
                 calls.pop_front();
             }
-            if calls.len() >= limit.calls as usize {
-                if let Some(oldest) = calls.front() {
-                    wait = wait.max(limit.window.saturating_sub(now.saturating_duration_since(*oldest)));
-                }
+            if calls.len() >= limit.calls as usize
+                && let Some(oldest) = calls.front()
+            {
+                wait = wait.max(
+                    limit
+                        .window
+                        .saturating_sub(now.saturating_duration_since(*oldest)),
+                );
             }
         }
         if wait > Duration::ZERO {
@@ -85,27 +95,57 @@ mod tests {
 
     #[test]
     fn bucket_allows_burst_then_paces() {
-        let limiter = RateLimiter::new(Budget { per_second: 10.0, burst: 3 });
+        let limiter = RateLimiter::new(Budget {
+            per_second: 10.0,
+            burst: 3,
+        });
         let now = Instant::now();
         for _ in 0..3 {
             assert!(limiter.try_acquire(Action::GetTask, now).is_ok());
         }
         let wait = limiter.try_acquire(Action::GetTask, now).unwrap_err();
-        assert!(wait > Duration::from_millis(50) && wait <= Duration::from_millis(100), "{wait:?}");
-        assert!(limiter.try_acquire(Action::GetTask, now + Duration::from_millis(100)).is_ok());
+        assert!(
+            wait > Duration::from_millis(50) && wait <= Duration::from_millis(100),
+            "{wait:?}"
+        );
+        assert!(
+            limiter
+                .try_acquire(Action::GetTask, now + Duration::from_millis(100))
+                .is_ok()
+        );
     }
 
     #[test]
     fn release_window_is_ten_per_ten_seconds() {
-        let limiter = RateLimiter::new(Budget { per_second: 1000.0, burst: 1000 });
+        let limiter = RateLimiter::new(Budget {
+            per_second: 1000.0,
+            burst: 1000,
+        });
         let now = Instant::now();
         for i in 0..10 {
-            assert!(limiter.try_acquire(Action::ReleaseNumbers, now + Duration::from_millis(i)).is_ok());
+            assert!(
+                limiter
+                    .try_acquire(Action::ReleaseNumbers, now + Duration::from_millis(i))
+                    .is_ok()
+            );
         }
-        let wait = limiter.try_acquire(Action::ReleaseNumbers, now + Duration::from_secs(1)).unwrap_err();
-        assert!(wait <= Duration::from_secs(9) && wait > Duration::from_secs(8), "{wait:?}");
+        let wait = limiter
+            .try_acquire(Action::ReleaseNumbers, now + Duration::from_secs(1))
+            .unwrap_err();
+        assert!(
+            wait <= Duration::from_secs(9) && wait > Duration::from_secs(8),
+            "{wait:?}"
+        );
         // Other actions are not held back by the release window.
-        assert!(limiter.try_acquire(Action::UploadNumbers, now + Duration::from_secs(1)).is_ok());
-        assert!(limiter.try_acquire(Action::ReleaseNumbers, now + Duration::from_secs(10)).is_ok());
+        assert!(
+            limiter
+                .try_acquire(Action::UploadNumbers, now + Duration::from_secs(1))
+                .is_ok()
+        );
+        assert!(
+            limiter
+                .try_acquire(Action::ReleaseNumbers, now + Duration::from_secs(10))
+                .is_ok()
+        );
     }
 }

@@ -15,14 +15,13 @@
 use axum::extract::{Path, State as AxState};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::App;
 use super::faults::Faults;
 use super::problem::ApiError;
-use super::request::{self, is_e164, is_guid};
-use super::App;
+use super::request::{self, RawBody, is_e164, is_guid};
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -40,7 +39,10 @@ async fn get_faults(AxState(app): AxState<App>) -> Json<Faults> {
     Json(app.lock_faults().clone())
 }
 
-async fn put_faults(AxState(app): AxState<App>, body: Bytes) -> Result<Json<Faults>, ApiError> {
+async fn put_faults(
+    AxState(app): AxState<App>,
+    RawBody(body): RawBody,
+) -> Result<Json<Faults>, ApiError> {
     let faults: Faults = serde_json::from_slice(&body)
         .map_err(|e| ApiError::field("$", format!("Not a fault configuration: {e}")))?;
     *app.lock_faults() = faults.clone();
@@ -58,7 +60,9 @@ async fn reset_counters(AxState(app): AxState<App>) -> Json<Value> {
 
 async fn dump(AxState(app): AxState<App>) -> Result<Json<Value>, ApiError> {
     let state = app.lock_state();
-    serde_json::to_value(&*state).map(Json).map_err(|e| ApiError::unavailable(format!("state dump: {e}")))
+    serde_json::to_value(&*state)
+        .map(Json)
+        .map_err(|e| ApiError::unavailable(format!("state dump: {e}")))
 }
 
 #[derive(Deserialize)]
@@ -66,12 +70,17 @@ struct Tenant {
     tenant_id: String,
 }
 
-async fn add_tenant(AxState(app): AxState<App>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn add_tenant(
+    AxState(app): AxState<App>,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, ApiError> {
     let body: Tenant = request::body(&body)?;
     if !is_guid(&body.tenant_id) {
         return Err(ApiError::field("tenantId", "Not a GUID."));
     }
-    app.lock_state().known_tenants.insert(body.tenant_id.to_ascii_lowercase());
+    app.lock_state()
+        .known_tenants
+        .insert(body.tenant_id.to_ascii_lowercase());
     Ok(Json(json!(1)))
 }
 
@@ -80,13 +89,23 @@ struct Status {
     status: String,
 }
 
-async fn lead_status(AxState(app): AxState<App>, Path(tenant): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn lead_status(
+    AxState(app): AxState<App>,
+    Path(tenant): Path<String>,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, ApiError> {
     let body: Status = request::body(&body)?;
     if !["Active", "Suspended", "Removed"].contains(&body.status.as_str()) {
-        return Err(ApiError::field("status", "One of Active, Suspended, Removed."));
+        return Err(ApiError::field(
+            "status",
+            "One of Active, Suspended, Removed.",
+        ));
     }
     let mut state = app.lock_state();
-    let lead = state.leads.get_mut(&tenant.to_ascii_lowercase()).ok_or_else(|| ApiError::not_found("no such lead"))?;
+    let lead = state
+        .leads
+        .get_mut(&tenant.to_ascii_lowercase())
+        .ok_or_else(|| ApiError::not_found("no such lead"))?;
     lead.status = body.status;
     Ok(Json(json!(1)))
 }
@@ -96,16 +115,33 @@ struct Assignment {
     assignment_status: String,
 }
 
-async fn number_assignment(AxState(app): AxState<App>, Path(number): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn number_assignment(
+    AxState(app): AxState<App>,
+    Path(number): Path<String>,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, ApiError> {
     let body: Assignment = request::body(&body)?;
-    if !["Unassigned", "UserAssigned", "ConferenceAssigned", "VoiceApp"].contains(&body.assignment_status.as_str()) {
-        return Err(ApiError::field("assignmentStatus", "One of Unassigned, UserAssigned, ConferenceAssigned, VoiceApp."));
+    if ![
+        "Unassigned",
+        "UserAssigned",
+        "ConferenceAssigned",
+        "VoiceApp",
+    ]
+    .contains(&body.assignment_status.as_str())
+    {
+        return Err(ApiError::field(
+            "assignmentStatus",
+            "One of Unassigned, UserAssigned, ConferenceAssigned, VoiceApp.",
+        ));
     }
     if !is_e164(&number) {
         return Err(ApiError::field("number", "Not an E.164 number."));
     }
     let mut state = app.lock_state();
-    let rec = state.numbers.get_mut(&number).ok_or_else(|| ApiError::not_found("no such number"))?;
+    let rec = state
+        .numbers
+        .get_mut(&number)
+        .ok_or_else(|| ApiError::not_found("no such number"))?;
     rec.assignment_status = body.assignment_status;
     Ok(Json(json!(1)))
 }

@@ -4,22 +4,24 @@ use axum::extract::{Extension, Path, State as AxState};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::App;
 use super::gate::ChannelScope;
 use super::problem::{ApiError, FieldErrors};
-use super::request::{self, Query, is_guid};
+use super::request::{self, Query, RawBody, is_guid};
 use super::state::{CustomerRec, State, TaskKind, now_text};
-use super::App;
 
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/v3/customer", post(create_customer).get(list_services))
         .route("/v2/customer", get(list_customers_brief))
         .route("/v2/customer/{guid}/action/upgrade", post(upgrade_license))
-        .route("/v3/customer/{guid}", get(get_customer).patch(change_license))
+        .route(
+            "/v3/customer/{guid}",
+            get(get_customer).patch(change_license),
+        )
         .route("/v3/customer/{guid}/licenseinfo", get(license_info))
         .route("/v2/customer/{guid}", axum::routing::delete(delete_service))
 }
@@ -27,11 +29,17 @@ pub fn routes() -> Router<App> {
 pub const CONFIGURATIONS: [&str; 2] = ["OcEssential_TENANT_TYPE", "OcEssential_IPGROUP_TYPE"];
 
 pub fn customer_not_found(guid: &str) -> ApiError {
-    ApiError::Bare(StatusCode::NOT_FOUND, format!("Customer with {guid} not found"))
+    ApiError::Bare(
+        StatusCode::NOT_FOUND,
+        format!("Customer with {guid} not found"),
+    )
 }
 
 fn invalid_license_change() -> ApiError {
-    ApiError::Bare(StatusCode::BAD_REQUEST, "Invalid change for License Type!".into())
+    ApiError::Bare(
+        StatusCode::BAD_REQUEST,
+        "Invalid change for License Type!".into(),
+    )
 }
 
 /// The platform's short-name rule [doc]: 3-15 characters, no spaces or dots, none of
@@ -41,8 +49,13 @@ pub fn short_name_problem(name: &str) -> Option<&'static str> {
     if !(3..=15).contains(&len) {
         return Some("The customer short name must be 3 to 15 characters long.");
     }
-    if name.chars().any(|c| c.is_whitespace() || c == '.' || "\\/:*?\"<>|".contains(c)) {
-        return Some("The customer short name must not contain spaces, dots or any of \\ / : * ? \" < > |.");
+    if name
+        .chars()
+        .any(|c| c.is_whitespace() || c == '.' || "\\/:*?\"<>|".contains(c))
+    {
+        return Some(
+            "The customer short name must not contain spaces, dots or any of \\ / : * ? \" < > |.",
+        );
     }
     None
 }
@@ -57,12 +70,21 @@ struct CreateCustomer {
     script_parameters: Option<Map<String, Value>>,
 }
 
-async fn create_customer(AxState(app): AxState<App>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn create_customer(
+    AxState(app): AxState<App>,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, ApiError> {
     let body: CreateCustomer = request::body(&body)?;
     let mut errors = FieldErrors::default();
     let configuration = body.configuration_name.unwrap_or_default();
     if !CONFIGURATIONS.contains(&configuration.as_str()) {
-        errors.add("ConfigurationName", format!("The configuration name must be one of {}.", CONFIGURATIONS.join(", ")));
+        errors.add(
+            "ConfigurationName",
+            format!(
+                "The configuration name must be one of {}.",
+                CONFIGURATIONS.join(", ")
+            ),
+        );
     }
     let short = body.customer_short_name.unwrap_or_default();
     if let Some(problem) = short_name_problem(&short) {
@@ -70,7 +92,10 @@ async fn create_customer(AxState(app): AxState<App>, body: Bytes) -> Result<Json
     }
     let full = body.customer_full_name.unwrap_or_default();
     if full.trim().is_empty() || full.chars().count() > 256 {
-        errors.add("CustomerFullName", "The customer full name is required (at most 256 characters).");
+        errors.add(
+            "CustomerFullName",
+            "The customer full name is required (at most 256 characters).",
+        );
     }
     let tenant = body.ms_tenant_id.unwrap_or_default().to_ascii_lowercase();
     if !is_guid(&tenant) {
@@ -87,18 +112,33 @@ async fn create_customer(AxState(app): AxState<App>, body: Bytes) -> Result<Json
             !t.is_final() && matches!(&t.kind, TaskKind::CreateCustomer { customer } if customer.short_name.eq_ignore_ascii_case(&short))
         });
     if taken {
-        errors.add("CustomerShortName", format!("The customer short name '{short}' is already used."));
+        errors.add(
+            "CustomerShortName",
+            format!("The customer short name '{short}' is already used."),
+        );
     }
     match state.leads.get(&tenant) {
-        None => errors.add("MsTenantID", "No lead exists for this tenant; create the consentless lead first."),
+        None => errors.add(
+            "MsTenantID",
+            "No lead exists for this tenant; create the consentless lead first.",
+        ),
         Some(lead) if lead.status != "Active" => {
-            errors.add("MsTenantID", format!("The lead is {}; only an Active lead can become a customer.", lead.status));
+            errors.add(
+                "MsTenantID",
+                format!(
+                    "The lead is {}; only an Active lead can become a customer.",
+                    lead.status
+                ),
+            );
         }
         Some(lead) if lead.ump_customer_guid.is_some() => {
             errors.add("MsTenantID", "A customer already exists for this lead.");
         }
         Some(lead) if lead.pending_customer_task.is_some() => {
-            errors.add("MsTenantID", "A customer is already being created for this lead.");
+            errors.add(
+                "MsTenantID",
+                "A customer is already being created for this lead.",
+            );
         }
         Some(_) => {}
     }
@@ -117,7 +157,15 @@ async fn create_customer(AxState(app): AxState<App>, body: Bytes) -> Result<Json
         pending_upgrade_task: None,
     };
     let id = format!("wst_{}", uuid::Uuid::new_v4());
-    state.add_task(id.clone(), TaskKind::CreateCustomer { customer: Box::new(customer) }, delay, fails, None);
+    state.add_task(
+        id.clone(),
+        TaskKind::CreateCustomer {
+            customer: Box::new(customer),
+        },
+        delay,
+        fails,
+        None,
+    );
     if let Some(lead) = state.leads.get_mut(&tenant) {
         lead.pending_customer_task = Some(id.clone());
     }
@@ -130,37 +178,58 @@ struct LicenseChange {
     license_count: Option<i64>,
 }
 
-fn read_change(body: &Bytes) -> Result<(i64, i64), ApiError> {
+fn read_change(body: &bytes::Bytes) -> Result<(i64, i64), ApiError> {
     let body: LicenseChange = request::body(body)?;
     let mut errors = FieldErrors::default();
     if body.upgrade_to_license.is_none() {
-        errors.add("UpgradeToLicense", "The UpgradeToLicense field is required.");
+        errors.add(
+            "UpgradeToLicense",
+            "The UpgradeToLicense field is required.",
+        );
     }
     match body.license_count {
         Some(n) if n >= 1 => {}
         _ => errors.add("LicenseCount", "The LicenseCount must be 1 or more."),
     }
     errors.into_result()?;
-    Ok((body.upgrade_to_license.unwrap_or_default(), body.license_count.unwrap_or_default()))
+    Ok((
+        body.upgrade_to_license.unwrap_or_default(),
+        body.license_count.unwrap_or_default(),
+    ))
 }
 
 async fn upgrade_license(
     AxState(app): AxState<App>,
     Extension(scope): Extension<ChannelScope>,
     Path(guid): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     let (to, count) = read_change(&body)?;
     let delay = app.task_delay();
     let fails = app.lock_faults().task_fails();
     let mut state = app.lock_state();
-    let customer = state.customer(scope.0, &guid).ok_or_else(|| customer_not_found(&guid))?;
-    if customer.license_type != 3 || !(4..=5).contains(&to) || customer.pending_upgrade_task.is_some() {
+    let customer = state
+        .customer(scope.0, &guid)
+        .ok_or_else(|| customer_not_found(&guid))?;
+    if customer.license_type != 3
+        || !(4..=5).contains(&to)
+        || customer.pending_upgrade_task.is_some()
+    {
         return Err(invalid_license_change());
     }
     let guid = customer.guid.clone();
     let id = state.next_int_task_id();
-    state.add_task(id.clone(), TaskKind::UpgradeLicense { customer_guid: guid.clone(), license_type: to, license_count: count }, delay, fails, None);
+    state.add_task(
+        id.clone(),
+        TaskKind::UpgradeLicense {
+            customer_guid: guid.clone(),
+            license_type: to,
+            license_count: count,
+        },
+        delay,
+        fails,
+        None,
+    );
     if let Some(c) = state.customers.get_mut(&guid) {
         c.pending_upgrade_task = Some(id.clone());
     }
@@ -171,12 +240,18 @@ async fn change_license(
     AxState(app): AxState<App>,
     Extension(scope): Extension<ChannelScope>,
     Path(guid): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     let (to, count) = read_change(&body)?;
     let mut state = app.lock_state();
-    let key = state.customer(scope.0, &guid).map(|c| c.guid.clone()).ok_or_else(|| customer_not_found(&guid))?;
-    let customer = state.customers.get_mut(&key).ok_or_else(|| customer_not_found(&guid))?;
+    let key = state
+        .customer(scope.0, &guid)
+        .map(|c| c.guid.clone())
+        .ok_or_else(|| customer_not_found(&guid))?;
+    let customer = state
+        .customers
+        .get_mut(&key)
+        .ok_or_else(|| customer_not_found(&guid))?;
     if !(4..=5).contains(&customer.license_type) || !(4..=5).contains(&to) {
         return Err(invalid_license_change());
     }
@@ -193,13 +268,30 @@ async fn license_info(
 ) -> Result<Json<Value>, ApiError> {
     let months = query.int("nrOfMonths", 1)?;
     if !(1..=12).contains(&months) {
-        return Err(ApiError::field("nrOfMonths", "nrOfMonths must be between 1 and 12."));
+        return Err(ApiError::field(
+            "nrOfMonths",
+            "nrOfMonths must be between 1 and 12.",
+        ));
     }
     let state = app.lock_state();
-    let customer = state.customer(scope.0, &guid).ok_or_else(|| customer_not_found(&guid))?;
-    let users = state.users.values().filter(|u| u.customer_guid == customer.guid).count();
-    let voice = state.users.values().filter(|u| u.customer_guid == customer.guid && u.enterprise_voice_enabled).count();
-    let numbers = state.numbers.values().filter(|n| n.tenant_id == customer.tenant_id).count();
+    let customer = state
+        .customer(scope.0, &guid)
+        .ok_or_else(|| customer_not_found(&guid))?;
+    let users = state
+        .users
+        .values()
+        .filter(|u| u.customer_guid == customer.guid)
+        .count();
+    let voice = state
+        .users
+        .values()
+        .filter(|u| u.customer_guid == customer.guid && u.enterprise_voice_enabled)
+        .count();
+    let numbers = state
+        .numbers
+        .values()
+        .filter(|n| n.tenant_id == customer.tenant_id)
+        .count();
     let now = jiff::Timestamp::now();
     let age_days = customer
         .created
@@ -210,7 +302,9 @@ async fn license_info(
     let records: Vec<Value> = (0..count)
         .map(|i| {
             let day = now.as_second() - i * 86_400;
-            let date = jiff::Timestamp::from_second(day).map(|t| t.to_string()).unwrap_or_default();
+            let date = jiff::Timestamp::from_second(day)
+                .map(|t| t.to_string())
+                .unwrap_or_default();
             json!({
                 "acquiredLicenses": customer.license_count,
                 "totalMonitoredUsers": users,
@@ -227,7 +321,11 @@ async fn license_info(
 
 /// A customer in the V3 PascalCase shape.
 fn service_json(state: &State, c: &CustomerRec, all_details: bool) -> Value {
-    let active = state.users.values().filter(|u| u.customer_guid == c.guid && u.enterprise_voice_enabled).count();
+    let active = state
+        .users
+        .values()
+        .filter(|u| u.customer_guid == c.guid && u.enterprise_voice_enabled)
+        .count();
     let mut v = json!({
         "UmpCustomerGuid": c.guid,
         "CustomerShortName": c.short_name,
@@ -252,7 +350,11 @@ fn service_json(state: &State, c: &CustomerRec, all_details: bool) -> Value {
     v
 }
 
-async fn list_services(AxState(app): AxState<App>, Extension(scope): Extension<ChannelScope>, query: Query) -> Result<Json<Value>, ApiError> {
+async fn list_services(
+    AxState(app): AxState<App>,
+    Extension(scope): Extension<ChannelScope>,
+    query: Query,
+) -> Result<Json<Value>, ApiError> {
     let all = query.bool("allDetails")?;
     let state = app.lock_state();
     let list: Vec<Value> = state
@@ -264,7 +366,10 @@ async fn list_services(AxState(app): AxState<App>, Extension(scope): Extension<C
     Ok(Json(Value::Array(list)))
 }
 
-async fn list_customers_brief(AxState(app): AxState<App>, Extension(scope): Extension<ChannelScope>) -> Json<Value> {
+async fn list_customers_brief(
+    AxState(app): AxState<App>,
+    Extension(scope): Extension<ChannelScope>,
+) -> Json<Value> {
     let state = app.lock_state();
     let list: Vec<Value> = state
         .customers
@@ -283,18 +388,30 @@ async fn get_customer(
 ) -> Result<Json<Value>, ApiError> {
     let all = query.bool("allDetails")?;
     let state = app.lock_state();
-    let c = state.customer(scope.0, &guid).ok_or_else(|| customer_not_found(&guid))?;
+    let c = state
+        .customer(scope.0, &guid)
+        .ok_or_else(|| customer_not_found(&guid))?;
     let mut v = service_json(&state, c, all);
-    v["MsDefaultDomain"] = json!(format!("{}.onmicrosoft.com", c.short_name.to_ascii_lowercase()));
+    v["MsDefaultDomain"] = json!(format!(
+        "{}.onmicrosoft.com",
+        c.short_name.to_ascii_lowercase()
+    ));
     v["ApplicationClientId"] = json!(c.application_client_id);
     v["ApplicationClientSecret"] = json!(crate::liveplatform::contract::MASKED_SECRET);
     v["ClientSecretExpirationDate"] = json!("2099-12-31T00:00:00Z");
     Ok(Json(v))
 }
 
-async fn delete_service(AxState(app): AxState<App>, Extension(scope): Extension<ChannelScope>, Path(guid): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn delete_service(
+    AxState(app): AxState<App>,
+    Extension(scope): Extension<ChannelScope>,
+    Path(guid): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let mut state = app.lock_state();
-    let c = state.customer(scope.0, &guid).cloned().ok_or_else(|| customer_not_found(&guid))?;
+    let c = state
+        .customer(scope.0, &guid)
+        .cloned()
+        .ok_or_else(|| customer_not_found(&guid))?;
     state.customers.remove(&c.guid);
     state.sites.retain(|_, s| s.customer_guid != c.guid);
     state.dial_plans.retain(|_, p| p.customer_guid != c.guid);

@@ -4,16 +4,15 @@ use axum::extract::{Extension, Path, State as AxState};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::App;
 use super::customers::customer_not_found;
 use super::gate::ChannelScope;
 use super::problem::{ApiError, FieldErrors};
-use super::request::{self, Query, is_e164};
+use super::request::{self, Query, RawBody, is_e164};
 use super::state::{CustomerRec, State, TaskKind, UserRec};
-use super::App;
 use crate::liveplatform::contract::LICENSE_REQUIRED_CODE;
 
 pub fn routes() -> Router<App> {
@@ -24,7 +23,10 @@ pub fn routes() -> Router<App> {
 
 /// The customer, if its licence allows end users.
 fn licensed(state: &State, scope: ChannelScope, guid: &str) -> Result<CustomerRec, ApiError> {
-    let customer = state.customer(scope.0, guid).cloned().ok_or_else(|| customer_not_found(guid))?;
+    let customer = state
+        .customer(scope.0, guid)
+        .cloned()
+        .ok_or_else(|| customer_not_found(guid))?;
     if !(4..=5).contains(&customer.license_type) {
         return Err(ApiError::Problem {
             status: StatusCode::FORBIDDEN,
@@ -63,16 +65,31 @@ async fn list_users(
     let page = query.int("PageNumber", 1)?;
     let size = query.int("PageSize", 100)?;
     if page < 1 {
-        return Err(ApiError::field("PageNumber", "PageNumber must be 1 or more."));
+        return Err(ApiError::field(
+            "PageNumber",
+            "PageNumber must be 1 or more.",
+        ));
     }
     if !(2..=10_000).contains(&size) {
-        return Err(ApiError::field("PageSize", "PageSize must be between 2 and 10000."));
+        return Err(ApiError::field(
+            "PageSize",
+            "PageSize must be between 2 and 10000.",
+        ));
     }
     let state = app.lock_state();
     let customer = licensed(&state, scope, &guid)?;
-    let users: Vec<&UserRec> = state.users.values().filter(|u| u.customer_guid == customer.guid).collect();
+    let users: Vec<&UserRec> = state
+        .users
+        .values()
+        .filter(|u| u.customer_guid == customer.guid)
+        .collect();
     let total = users.len() as i64;
-    let data: Vec<Value> = users.iter().skip(((page - 1) * size) as usize).take(size as usize).map(|u| user_json(u)).collect();
+    let data: Vec<Value> = users
+        .iter()
+        .skip(((page - 1) * size) as usize)
+        .take(size as usize)
+        .map(|u| user_json(u))
+        .collect();
     Ok(Json(json!({
         "currentPage": page, "pageSize": size, "totalPages": (total + size - 1) / size,
         "totalRecords": total, "data": data,
@@ -99,32 +116,46 @@ struct Provision {
 }
 
 fn valid_line_uri(uri: &str) -> bool {
-    let Some(rest) = uri.strip_prefix("tel:") else { return false };
+    let Some(rest) = uri.strip_prefix("tel:") else {
+        return false;
+    };
     let number = rest.split(';').next().unwrap_or_default();
-    is_e164(number) && rest[number.len()..].chars().all(|c| c.is_ascii_alphanumeric() || ";=".contains(c))
+    is_e164(number)
+        && rest[number.len()..]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ";=".contains(c))
 }
 
 async fn provision(
     AxState(app): AxState<App>,
     Extension(scope): Extension<ChannelScope>,
     Path((guid, sip)): Path<(String, String)>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     let body: Provision = request::body(&body)?;
     let mut errors = FieldErrors::default();
     let sip = sip.trim_start_matches("sip:").to_owned();
     if !sip.contains('@') || sip.len() > 256 {
-        errors.add("SipAddress", format!("'{sip}' is not a SIP address (user@domain)."));
+        errors.add(
+            "SipAddress",
+            format!("'{sip}' is not a SIP address (user@domain)."),
+        );
     }
-    if let Some(uri) = &body.line_uri {
-        if !valid_line_uri(uri) {
-            errors.add("LineURI", format!("'{uri}' is not a line URI of the form tel:+<E.164>[;ext=<digits>]."));
-        }
+    if let Some(uri) = &body.line_uri
+        && !valid_line_uri(uri)
+    {
+        errors.add(
+            "LineURI",
+            format!("'{uri}' is not a line URI of the form tel:+<E.164>[;ext=<digits>]."),
+        );
     }
-    if let Some(loc) = &body.usage_location {
-        if loc.len() != 2 || !loc.chars().all(|c| c.is_ascii_uppercase()) {
-            errors.add("UsageLocation", "The usage location is an ISO 3166 alpha-2 country code, such as US.");
-        }
+    if let Some(loc) = &body.usage_location
+        && (loc.len() != 2 || !loc.chars().all(|c| c.is_ascii_uppercase()))
+    {
+        errors.add(
+            "UsageLocation",
+            "The usage location is an ISO 3166 alpha-2 country code, such as US.",
+        );
     }
     errors.into_result()?;
     let delay = app.task_delay();
@@ -137,7 +168,9 @@ async fn provision(
                 if customer_guid == &customer.guid && sip_address.eq_ignore_ascii_case(&sip))
     });
     if running {
-        return Err(ApiError::conflict(format!("A provisioning task for {sip} is already running.")));
+        return Err(ApiError::conflict(format!(
+            "A provisioning task for {sip} is already running."
+        )));
     }
     let mut settings = Map::new();
     let mut put = |k: &str, v: Option<Value>| {
@@ -154,15 +187,28 @@ async fn provision(
     put("StateOrProvince", body.state_or_province.map(Value::String));
     put("StreetAddress", body.street_address.map(Value::String));
     put("UsageLocation", body.usage_location.map(Value::String));
-    put("EnterpriseVoiceEnabled", body.enterprise_voice_enabled.map(Value::Bool));
-    put("TeamsCallingPolicy", body.teams_calling_policy.map(Value::String));
-    put("OnlineVoiceRoutingPolicy", body.online_voice_routing_policy.map(Value::String));
+    put(
+        "EnterpriseVoiceEnabled",
+        body.enterprise_voice_enabled.map(Value::Bool),
+    );
+    put(
+        "TeamsCallingPolicy",
+        body.teams_calling_policy.map(Value::String),
+    );
+    put(
+        "OnlineVoiceRoutingPolicy",
+        body.online_voice_routing_policy.map(Value::String),
+    );
     put("HostedVoiceMail", body.hosted_voice_mail.map(Value::Bool));
     put("LineURI", body.line_uri.map(Value::String));
     let task = state.next_int_task_id();
     state.add_task(
         task.clone(),
-        TaskKind::ProvisionUser { customer_guid: customer.guid, sip_address: sip, settings },
+        TaskKind::ProvisionUser {
+            customer_guid: customer.guid,
+            sip_address: sip,
+            settings,
+        },
         delay,
         fails,
         None,

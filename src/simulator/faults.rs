@@ -75,7 +75,9 @@ impl Faults {
             return RequestFault::None;
         }
         if take(&mut self.rate_limit_burst) {
-            return RequestFault::RateLimit { retry_after_secs: self.retry_after_secs.max(1) };
+            return RequestFault::RateLimit {
+                retry_after_secs: self.retry_after_secs.max(1),
+            };
         }
         if take(&mut self.drop_burst) || roll(self.drop_rate) {
             return RequestFault::Drop;

@@ -7,10 +7,10 @@ use axum::Json;
 use axum::extract::{Path, State as AxState};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use serde_json::json;
 
 use super::App;
+use super::request::RawBody;
 use super::request::is_guid;
 use super::state::IssuedToken;
 use crate::liveplatform::contract;
@@ -21,10 +21,15 @@ fn oauth_error(status: StatusCode, error: &str, description: String) -> Response
 }
 
 /// `POST /{tenant}/oauth2/v2.0/token` with a client-credentials form.
-pub async fn token(AxState(app): AxState<App>, Path(tenant): Path<String>, body: Bytes) -> Response {
-    app.count("POST /{tenant}/oauth2/v2.0/token", "total");
-    let form: std::collections::HashMap<String, String> =
-        url::form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+pub async fn token(
+    AxState(app): AxState<App>,
+    Path(tenant): Path<String>,
+    RawBody(body): RawBody,
+) -> Response {
+    app.arrive("POST /{tenant}/oauth2/v2.0/token");
+    let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
     let lifetime = {
         let override_secs = app.lock_faults().token_lifetime_secs;
@@ -33,7 +38,9 @@ pub async fn token(AxState(app): AxState<App>, Path(tenant): Path<String>, body:
             return oauth_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
-                format!("AADSTS90002: Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID."),
+                format!(
+                    "AADSTS90002: Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID."
+                ),
             );
         }
         Duration::from_secs(override_secs.unwrap_or(state.seed.token_lifetime_secs))
@@ -42,30 +49,43 @@ pub async fn token(AxState(app): AxState<App>, Path(tenant): Path<String>, body:
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
-            "AADSTS70003: The app requested an unsupported grant type; use client_credentials.".into(),
+            "AADSTS70003: The app requested an unsupported grant type; use client_credentials."
+                .into(),
         );
     }
     if field("scope") != contract::SCOPE {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_scope",
-            format!("AADSTS70011: The provided value for the input parameter 'scope' is not valid. Use {}.", contract::SCOPE),
+            format!(
+                "AADSTS70011: The provided value for the input parameter 'scope' is not valid. Use {}.",
+                contract::SCOPE
+            ),
         );
     }
     let client_id = field("client_id").to_owned();
     let mut state = app.lock_state();
-    let Some(known) = state.seed.credentials.iter().find(|c| c.client_id == client_id) else {
+    let Some(known) = state
+        .seed
+        .credentials
+        .iter()
+        .find(|c| c.client_id == client_id)
+    else {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "unauthorized_client",
-            format!("AADSTS700016: Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant."),
+            format!(
+                "AADSTS700016: Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant."
+            ),
         );
     };
     if known.client_secret != field("client_secret") {
         return oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
-            format!("AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value for app '{client_id}'."),
+            format!(
+                "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value for app '{client_id}'."
+            ),
         );
     }
     let access_token = format!(
@@ -74,24 +94,39 @@ pub async fn token(AxState(app): AxState<App>, Path(tenant): Path<String>, body:
         uuid::Uuid::new_v4().simple()
     );
     state.tokens.retain(|_, t| Instant::now() < t.expires);
-    state.tokens.insert(access_token.clone(), IssuedToken { client_id, expires: Instant::now() + lifetime });
+    state.tokens.insert(
+        access_token.clone(),
+        IssuedToken {
+            client_id,
+            expires: Instant::now() + lifetime,
+        },
+    );
     let secs = lifetime.as_secs();
     Json(json!({"token_type": "Bearer", "expires_in": secs, "ext_expires_in": secs, "access_token": access_token}))
         .into_response()
 }
 
 /// `GET /{tenant}/.well-known/openid-configuration`.
-pub async fn openid_configuration(AxState(app): AxState<App>, Path(tenant): Path<String>, headers: HeaderMap) -> Response {
-    app.count("GET /{tenant}/.well-known/openid-configuration", "total");
+pub async fn openid_configuration(
+    AxState(app): AxState<App>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    app.arrive("GET /{tenant}/.well-known/openid-configuration");
     let known = is_guid(&tenant) && app.lock_state().knows_tenant(&tenant);
     if !known {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_tenant",
-            format!("AADSTS90002: Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."),
+            format!(
+                "AADSTS90002: Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+            ),
         );
     }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
     let base = format!("http://{host}/{tenant}");
     Json(json!({
         "issuer": format!("https://login.microsoftonline.com/{tenant}/v2.0"),

@@ -5,24 +5,32 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::App;
 use super::gate::ChannelScope;
 use super::problem::{ApiError, FieldErrors};
-use super::request::{self, Query, is_guid, required_guid};
+use super::request::{self, Query, RawBody, is_guid, required_guid};
 use super::state::{LeadRec, State, now_text};
-use super::App;
 
 pub fn routes() -> Router<App> {
     Router::new()
-        .route("/v2/oc/lead", get(get_leads).post(create_lead).delete(delete_lead))
+        .route(
+            "/v2/oc/lead",
+            get(get_leads).post(create_lead).delete(delete_lead),
+        )
         .route("/v3/ovoc/channel/action/assign", put(assign_channel))
         .route("/v3/ovoc/channel/action/remove/", put(remove_channel))
         .route("/v3/ovoc/channel/action/remove", put(remove_channel))
-        .route("/ovoc/v1/topology/channels/", axum::routing::post(create_channel))
-        .route("/ovoc/v1/topology/channels", axum::routing::post(create_channel))
+        .route(
+            "/ovoc/v1/topology/channels/",
+            axum::routing::post(create_channel),
+        )
+        .route(
+            "/ovoc/v1/topology/channels",
+            axum::routing::post(create_channel),
+        )
         .route("/ovoc/v1/topology/channels/{id}", get(get_channel))
 }
 
@@ -62,32 +70,55 @@ struct CreateLead {
     company_name: Option<String>,
 }
 
-async fn create_lead(AxState(app): AxState<App>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn create_lead(
+    AxState(app): AxState<App>,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, ApiError> {
     let body: CreateLead = request::body(&body)?;
     let mut errors = FieldErrors::default();
-    let tenant = body.tenant_id.unwrap_or_default().trim().to_ascii_lowercase();
+    let tenant = body
+        .tenant_id
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     let company = body.company_name.unwrap_or_default().trim().to_owned();
     if tenant.is_empty() {
         errors.add("TenantId", "The TenantId field is required.");
     } else if !is_guid(&tenant) {
-        errors.add("TenantId", format!("The value '{tenant}' is not a valid GUID."));
+        errors.add(
+            "TenantId",
+            format!("The value '{tenant}' is not a valid GUID."),
+        );
     }
     if company.is_empty() {
         errors.add("CompanyName", "The CompanyName field is required.");
     } else if company.chars().count() > 256 {
-        errors.add("CompanyName", "The CompanyName must be at most 256 characters.");
+        errors.add(
+            "CompanyName",
+            "The CompanyName must be at most 256 characters.",
+        );
     }
     errors.into_result()?;
     let mut state = app.lock_state();
     let mut errors = FieldErrors::default();
     if !state.knows_tenant(&tenant) {
-        errors.add("TenantId", format!("The tenant '{tenant}' was not found in Microsoft Entra ID."));
+        errors.add(
+            "TenantId",
+            format!("The tenant '{tenant}' was not found in Microsoft Entra ID."),
+        );
     }
     if state.leads.contains_key(&tenant) {
         errors.add("TenantId", "This MsTenant already exists as an UMP lead!");
     }
-    if state.leads.values().any(|l| l.company_name.eq_ignore_ascii_case(&company)) {
-        errors.add("CompanyName", "Company name is already used for an UMP lead.");
+    if state
+        .leads
+        .values()
+        .any(|l| l.company_name.eq_ignore_ascii_case(&company))
+    {
+        errors.add(
+            "CompanyName",
+            "Company name is already used for an UMP lead.",
+        );
     }
     errors.into_result()?;
     let now = now_text();
@@ -107,7 +138,11 @@ async fn create_lead(AxState(app): AxState<App>, body: Bytes) -> Result<Json<Val
     Ok(Json(answer))
 }
 
-async fn get_leads(AxState(app): AxState<App>, Extension(scope): Extension<ChannelScope>, query: Query) -> Result<Json<Value>, ApiError> {
+async fn get_leads(
+    AxState(app): AxState<App>,
+    Extension(scope): Extension<ChannelScope>,
+    query: Query,
+) -> Result<Json<Value>, ApiError> {
     let state = app.lock_state();
     if query.get("msTenantId").is_some() {
         // Get Specific OC Lead: a plain array.
@@ -125,10 +160,16 @@ async fn get_leads(AxState(app): AxState<App>, Extension(scope): Extension<Chann
     let page = query.int("PageNumber", 1)?;
     let size = query.int("PageSize", 10)?;
     if page < 1 {
-        return Err(ApiError::field("PageNumber", "PageNumber must be 1 or more."));
+        return Err(ApiError::field(
+            "PageNumber",
+            "PageNumber must be 1 or more.",
+        ));
     }
     if !(1..=20_000).contains(&size) {
-        return Err(ApiError::field("PageSize", "PageSize must be between 1 and 20000."));
+        return Err(ApiError::field(
+            "PageSize",
+            "PageSize must be between 1 and 20000.",
+        ));
     }
     query.bool("checkOnline")?;
     let leads: Vec<Value> = state
@@ -164,43 +205,75 @@ struct AssignChannel {
     channel_id: Option<Value>,
 }
 
-async fn assign_channel(AxState(app): AxState<App>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn assign_channel(
+    AxState(app): AxState<App>,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, ApiError> {
     let body: AssignChannel = request::body(&body)?;
-    let refs = [&body.lead_ms_tenant_id, &body.lead_id, &body.ump_customer_guid]
-        .iter()
-        .filter(|r| r.as_deref().is_some_and(|s| !s.is_empty()))
-        .count();
+    let refs = [
+        &body.lead_ms_tenant_id,
+        &body.lead_id,
+        &body.ump_customer_guid,
+    ]
+    .iter()
+    .filter(|r| r.as_deref().is_some_and(|s| !s.is_empty()))
+    .count();
     if refs != 1 {
-        return Err(ApiError::field("Lead", "Give exactly one of leadMsTenantId, leadId or umpCustomerGuid."));
+        return Err(ApiError::field(
+            "Lead",
+            "Give exactly one of leadMsTenantId, leadId or umpCustomerGuid.",
+        ));
     }
     let channel_id = match &body.channel_id {
         Some(Value::Number(n)) => n.as_i64(),
         Some(Value::String(s)) => s.trim().parse().ok(),
         _ => None,
     }
-    .ok_or_else(|| ApiError::field("ChannelId", "The ChannelId field is required and must be an integer."))?;
+    .ok_or_else(|| {
+        ApiError::field(
+            "ChannelId",
+            "The ChannelId field is required and must be an integer.",
+        )
+    })?;
     let mut state = app.lock_state();
     let tenant = if let Some(t) = &body.lead_ms_tenant_id {
         Some(t.to_ascii_lowercase())
     } else if let Some(id) = &body.lead_id {
-        state.leads.values().find(|l| l.id.eq_ignore_ascii_case(id)).map(|l| l.tenant_id.clone())
+        state
+            .leads
+            .values()
+            .find(|l| l.id.eq_ignore_ascii_case(id))
+            .map(|l| l.tenant_id.clone())
     } else {
         body.ump_customer_guid
             .as_deref()
             .and_then(|g| state.customers.get(&g.to_ascii_lowercase()))
             .map(|c| c.tenant_id.clone())
     };
-    let tenant = tenant.filter(|t| state.leads.contains_key(t)).ok_or_else(invalid_lead)?;
+    let tenant = tenant
+        .filter(|t| state.leads.contains_key(t))
+        .ok_or_else(invalid_lead)?;
     if !state.channels.contains_key(&channel_id) {
-        return Err(ApiError::field("ChannelId", format!("Channel {channel_id} does not exist.")));
+        return Err(ApiError::field(
+            "ChannelId",
+            format!("Channel {channel_id} does not exist."),
+        ));
     }
     let lead = state.leads.get_mut(&tenant).ok_or_else(invalid_lead)?;
     if lead.status != "Active" {
-        return Err(ApiError::field("Lead", format!("The lead is {}; only an Active lead can be assigned to a channel.", lead.status)));
+        return Err(ApiError::field(
+            "Lead",
+            format!(
+                "The lead is {}; only an Active lead can be assigned to a channel.",
+                lead.status
+            ),
+        ));
     }
     lead.channel_id = Some(channel_id);
     lead.last_modified_on = now_text();
-    Ok(Json(json!({"status": "Success", "succeeded": true, "message": "Lead successfully assigned to the channel"})))
+    Ok(Json(
+        json!({"status": "Success", "succeeded": true, "message": "Lead successfully assigned to the channel"}),
+    ))
 }
 
 async fn remove_channel(AxState(app): AxState<App>, query: Query) -> Result<Json<Value>, ApiError> {
@@ -208,10 +281,15 @@ async fn remove_channel(AxState(app): AxState<App>, query: Query) -> Result<Json
     let mut state = app.lock_state();
     let lead = state.leads.get_mut(&tenant).ok_or_else(invalid_lead)?;
     let Some(channel) = lead.channel_id.take() else {
-        return Err(ApiError::Bare(StatusCode::BAD_REQUEST, "The lead is not assigned to a channel.".into()));
+        return Err(ApiError::Bare(
+            StatusCode::BAD_REQUEST,
+            "The lead is not assigned to a channel.".into(),
+        ));
     };
     lead.last_modified_on = now_text();
-    Ok(Json(json!({"status": true, "data": format!("Removed channel {channel}")})))
+    Ok(Json(
+        json!({"status": true, "data": format!("Removed channel {channel}")}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -221,7 +299,10 @@ struct CreateChannel {
     ms_tenant_id: Option<String>,
 }
 
-async fn create_channel(AxState(app): AxState<App>, body: Bytes) -> Result<Response, ApiError> {
+async fn create_channel(
+    AxState(app): AxState<App>,
+    RawBody(body): RawBody,
+) -> Result<Response, ApiError> {
     let body: CreateChannel = request::body(&body)?;
     let mut errors = FieldErrors::default();
     let name = body.name.unwrap_or_default();
@@ -237,20 +318,45 @@ async fn create_channel(AxState(app): AxState<App>, body: Bytes) -> Result<Respo
     }
     errors.into_result()?;
     let mut state = app.lock_state();
-    if state.channels.values().any(|c| c.name.eq_ignore_ascii_case(&name)) {
-        return Err(ApiError::conflict(format!("A channel named '{name}' already exists.")));
+    if state
+        .channels
+        .values()
+        .any(|c| c.name.eq_ignore_ascii_case(&name))
+    {
+        return Err(ApiError::conflict(format!(
+            "A channel named '{name}' already exists."
+        )));
     }
     let id = state.next_channel_id();
     state.channels.insert(
         id,
-        super::state::ChannelRec { id, name, tenant_id: body.tenant_id.unwrap_or_default(), ms_tenant_id: ms_tenant.to_ascii_lowercase() },
+        super::state::ChannelRec {
+            id,
+            name,
+            tenant_id: body.tenant_id.unwrap_or_default(),
+            ms_tenant_id: ms_tenant.to_ascii_lowercase(),
+        },
     );
-    Ok((StatusCode::CREATED, Json(json!({"id": id, "url": format!("ovoc/v1/topology/channels/{id}")}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": id, "url": format!("ovoc/v1/topology/channels/{id}")})),
+    )
+        .into_response())
 }
 
-async fn get_channel(AxState(app): AxState<App>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let id: i64 = id.parse().map_err(|_| ApiError::field("id", "The channel id must be an integer."))?;
+async fn get_channel(
+    AxState(app): AxState<App>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::field("id", "The channel id must be an integer."))?;
     let state = app.lock_state();
-    let c = state.channels.get(&id).ok_or_else(|| ApiError::not_found(format!("Channel {id} not found")))?;
-    Ok(Json(json!({"id": c.id, "name": c.name, "tenantId": c.tenant_id, "msTenantId": c.ms_tenant_id})))
+    let c = state
+        .channels
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found(format!("Channel {id} not found")))?;
+    Ok(Json(
+        json!({"id": c.id, "name": c.name, "tenantId": c.tenant_id, "msTenantId": c.ms_tenant_id}),
+    ))
 }

@@ -84,14 +84,17 @@ impl Sim {
         lock(&self.limits)
     }
 
+    /// Counts one request of `endpoint` on arrival, under `total`; its outcome is
+    /// counted by [`Sim::count`] (a request abandoned by its client has none).
+    pub fn arrive(&self, endpoint: &str) {
+        self.count(endpoint, "total");
+    }
+
     /// Counts one request of `endpoint` under `outcome` (a status code or event).
     pub fn count(&self, endpoint: &str, outcome: &str) {
         let mut counters = lock(&self.counters);
         let entry = counters.entry(endpoint.to_owned()).or_default();
         *entry.entry(outcome.to_owned()).or_default() += 1;
-        if outcome.parse::<u16>().is_ok() || outcome == "dropped" {
-            *entry.entry("total".to_owned()).or_default() += 1;
-        }
     }
 
     pub fn counters(&self) -> BTreeMap<String, BTreeMap<String, u64>> {
@@ -123,14 +126,23 @@ pub fn router(app: App) -> Router {
         .route("/v2/task/{task_id}", get(tasks::get_task))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(app.clone(), gate::api_gate));
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            gate::api_gate,
+        ));
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(identity::token))
-        .route("/{tenant}/.well-known/openid-configuration", get(identity::openid_configuration))
+        .route(
+            "/{tenant}/.well-known/openid-configuration",
+            get(identity::openid_configuration),
+        )
         .nest(API_ROOT, api)
         .nest("/admin", admin::routes())
         .route("/healthz", get(|| async { "ok" }))
-        .route("/", put(method_not_allowed).get(|| async { "Live Platform simulator (oc-operator)" }))
+        .route(
+            "/",
+            put(method_not_allowed).get(|| async { "Live Platform simulator (oc-operator)" }),
+        )
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app)
@@ -165,7 +177,11 @@ impl Simulator {
         let app: App = Arc::new(Sim::new(seed, faults));
         let (shutdown, rx) = watch::channel(false);
         tokio::spawn(server::serve(listener, router(app.clone()), rx));
-        Ok(Self { addr, app, shutdown })
+        Ok(Self {
+            addr,
+            app,
+            shutdown,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {

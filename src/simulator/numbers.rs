@@ -5,19 +5,21 @@ use std::collections::{BTreeMap, BTreeSet};
 use axum::extract::{Extension, State as AxState};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::App;
 use super::gate::ChannelScope;
 use super::problem::{ApiError, FieldErrors};
-use super::request::{self, Query, is_e164, is_guid, required_guid};
+use super::request::{self, Query, RawBody, is_e164, is_guid, required_guid};
 use super::state::{NumberRec, State, TaskKind, now_text};
-use super::App;
 
 pub fn routes() -> Router<App> {
     Router::new()
-        .route("/v2/oc/numbers/action/number-status", post(validate_numbers))
+        .route(
+            "/v2/oc/numbers/action/number-status",
+            post(validate_numbers),
+        )
         .route("/v2/oc/numbers/action/upload", post(upload))
         .route("/v2/oc/numbers/action/release", post(release))
         .route("/v2/oc/numbers/action/unassign", post(unassign))
@@ -25,16 +27,35 @@ pub fn routes() -> Router<App> {
         .route("/v3/oc/numbers", get(list_v3))
 }
 
-pub const USAGES: [&str; 4] =
-    ["CallingUserAssignment", "ConferenceAssignment", "FirstPartyAppAssignment", "ThirdPartyAppAssignment"];
-pub const CAPABILITIES: [&str; 7] =
-    ["InboundCalling", "OutboundCalling", "Office365", "UserAssignment", "FirstPartyAppAssignment", "ConferenceAssignment", "TollFree"];
+pub const USAGES: [&str; 4] = [
+    "CallingUserAssignment",
+    "ConferenceAssignment",
+    "FirstPartyAppAssignment",
+    "ThirdPartyAppAssignment",
+];
+pub const CAPABILITIES: [&str; 7] = [
+    "InboundCalling",
+    "OutboundCalling",
+    "Office365",
+    "UserAssignment",
+    "FirstPartyAppAssignment",
+    "ConferenceAssignment",
+    "TollFree",
+];
 
 fn iso_country(number: &str) -> Option<&'static str> {
-    [("+1", "US"), ("+44", "GB"), ("+49", "DE"), ("+33", "FR"), ("+61", "AU"), ("+31", "NL"), ("+46", "SE")]
-        .iter()
-        .find(|(prefix, _)| number.starts_with(prefix))
-        .map(|(_, iso)| *iso)
+    [
+        ("+1", "US"),
+        ("+44", "GB"),
+        ("+49", "DE"),
+        ("+33", "FR"),
+        ("+61", "AU"),
+        ("+31", "NL"),
+        ("+46", "SE"),
+    ]
+    .iter()
+    .find(|(prefix, _)| number.starts_with(prefix))
+    .map(|(_, iso)| *iso)
 }
 
 fn number_json(state: &State, n: &NumberRec, v3: bool) -> Value {
@@ -80,7 +101,10 @@ fn number_json(state: &State, n: &NumberRec, v3: bool) -> Value {
 fn require_customer(state: &State, scope: ChannelScope, tenant: &str) -> Result<(), ApiError> {
     match state.customer_of_tenant(tenant) {
         Some(c) if state.channel_allows(scope.0, &c.tenant_id) => Ok(()),
-        _ => Err(ApiError::field("msTenantId", "No customer exists for this tenant; create the customer from its lead first.")),
+        _ => Err(ApiError::field(
+            "msTenantId",
+            "No customer exists for this tenant; create the customer from its lead first.",
+        )),
     }
 }
 
@@ -91,7 +115,10 @@ struct ValidateBody {
     ms_tenant_id: Option<String>,
 }
 
-async fn validate_numbers(AxState(app): AxState<App>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn validate_numbers(
+    AxState(app): AxState<App>,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, ApiError> {
     let body: ValidateBody = request::body(&body)?;
     let tenant = body.ms_tenant_id.unwrap_or_default().to_ascii_lowercase();
     let mut errors = FieldErrors::default();
@@ -110,11 +137,28 @@ async fn validate_numbers(AxState(app): AxState<App>, body: Bytes) -> Result<Jso
         .map(|number| {
             let record = state.numbers.get(number);
             let (result, detail, action): (&str, Vec<&str>, Option<&str>) = if !is_e164(number) {
-                ("Failed", vec!["The number is not in E.164 format."], Some("Correct the number format"))
+                (
+                    "Failed",
+                    vec!["The number is not in E.164 format."],
+                    Some("Correct the number format"),
+                )
             } else if record.is_some_and(|r| r.tenant_id != tenant) {
-                ("Failed", vec!["The number is acquired by another tenant."], Some("Release the number from the other tenant"))
-            } else if state.seed.unsupported_country_prefixes.iter().any(|p| number.starts_with(p.as_str())) {
-                ("Failed", vec!["The number's country code is not supported."], Some("Use a supported country"))
+                (
+                    "Failed",
+                    vec!["The number is acquired by another tenant."],
+                    Some("Release the number from the other tenant"),
+                )
+            } else if state
+                .seed
+                .unsupported_country_prefixes
+                .iter()
+                .any(|p| number.starts_with(p.as_str()))
+            {
+                (
+                    "Failed",
+                    vec!["The number's country code is not supported."],
+                    Some("Use a supported country"),
+                )
             } else {
                 ("Success", vec![], None)
             };
@@ -133,7 +177,9 @@ async fn validate_numbers(AxState(app): AxState<App>, body: Bytes) -> Result<Jso
             })
         })
         .collect();
-    Ok(Json(json!({"validationResult": if all_ok { "Success" } else { "Failed" }, "telephoneNumbers": items})))
+    Ok(Json(
+        json!({"validationResult": if all_ok { "Success" } else { "Failed" }, "telephoneNumbers": items}),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -154,12 +200,21 @@ fn check_numbers(errors: &mut FieldErrors, field: &str, numbers: &[String], max:
         errors.add(field, "Give at least one telephone number.");
     }
     if numbers.len() > max {
-        errors.add(field, format!("At most {max} numbers are allowed per request; got {}.", numbers.len()));
+        errors.add(
+            field,
+            format!(
+                "At most {max} numbers are allowed per request; got {}.",
+                numbers.len()
+            ),
+        );
     }
     let mut seen = BTreeSet::new();
     for n in numbers {
         if !is_e164(n) {
-            errors.add(field, format!("{n}: not an E.164 number (+ and 2 to 15 digits)."));
+            errors.add(
+                field,
+                format!("{n}: not an E.164 number (+ and 2 to 15 digits)."),
+            );
         } else if !seen.insert(n) {
             errors.add(field, format!("{n}: listed twice."));
         }
@@ -169,12 +224,20 @@ fn check_numbers(errors: &mut FieldErrors, field: &str, numbers: &[String], max:
 fn check_not_busy(state: &State, errors: &mut FieldErrors, field: &str, numbers: &[String]) {
     for n in numbers {
         if let Some(task) = state.busy_numbers.get(n) {
-            errors.add(field, format!("{n}: the number is in another running operation ({task})."));
+            errors.add(
+                field,
+                format!("{n}: the number is in another running operation ({task})."),
+            );
         }
     }
 }
 
-async fn upload(AxState(app): AxState<App>, Extension(scope): Extension<ChannelScope>, query: Query, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn upload(
+    AxState(app): AxState<App>,
+    Extension(scope): Extension<ChannelScope>,
+    query: Query,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, ApiError> {
     let tenant = required_guid(&query, "msTenantId")?;
     let body: UploadBody = request::body(&body)?;
     let (delay, fails, injected) = {
@@ -183,19 +246,35 @@ async fn upload(AxState(app): AxState<App>, Extension(scope): Extension<ChannelS
         let injected: BTreeMap<String, String> = body
             .phone_numbers_list
             .iter()
-            .filter_map(|n| faults.number_failures.get(n).map(|c| (n.clone(), c.clone())))
+            .filter_map(|n| {
+                faults
+                    .number_failures
+                    .get(n)
+                    .map(|c| (n.clone(), c.clone()))
+            })
             .collect();
         (delay, faults.task_fails(), injected)
     };
     let mut state = app.lock_state();
     let mut errors = FieldErrors::default();
     let profile = body.calling_profile.unwrap_or_default();
-    if !state.seed.calling_profiles.iter().any(|p| p.id.eq_ignore_ascii_case(&profile)) {
-        errors.add("CallingProfile", format!("Calling profile '{profile}' does not exist; see GET /v2/oc/callingprofile."));
+    if !state
+        .seed
+        .calling_profiles
+        .iter()
+        .any(|p| p.id.eq_ignore_ascii_case(&profile))
+    {
+        errors.add(
+            "CallingProfile",
+            format!("Calling profile '{profile}' does not exist; see GET /v2/oc/callingprofile."),
+        );
     }
     let usage = body.usage.unwrap_or_default();
     if !USAGES.contains(&usage.as_str()) {
-        errors.add("Usage", format!("Usage must be one of {}.", USAGES.join(", ")));
+        errors.add(
+            "Usage",
+            format!("Usage must be one of {}.", USAGES.join(", ")),
+        );
     }
     for c in &body.capabilities {
         if !CAPABILITIES.contains(&c.as_str()) {
@@ -206,11 +285,19 @@ async fn upload(AxState(app): AxState<App>, Extension(scope): Extension<ChannelS
         errors.add("LocationId", "A location needs its civic address id.");
     }
     let numbers = body.phone_numbers_list;
-    check_numbers(&mut errors, "PhoneNumbersList", &numbers, state.seed.max_numbers_per_request);
+    check_numbers(
+        &mut errors,
+        "PhoneNumbersList",
+        &numbers,
+        state.seed.max_numbers_per_request,
+    );
     check_not_busy(&state, &mut errors, "PhoneNumbersList", &numbers);
     for n in &numbers {
         if state.numbers.get(n).is_some_and(|r| r.tenant_id == tenant) {
-            errors.add("PhoneNumbersList", format!("{n}: already acquired by this tenant."));
+            errors.add(
+                "PhoneNumbersList",
+                format!("{n}: already acquired by this tenant."),
+            );
         }
     }
     errors.into_result()?;
@@ -243,7 +330,17 @@ async fn upload(AxState(app): AxState<App>, Extension(scope): Extension<ChannelS
         );
     }
     let total = numbers.len() as i64;
-    state.add_task(id.clone(), TaskKind::Upload { tenant_id: tenant, numbers, injected_failures: injected }, delay, fails, Some(total));
+    state.add_task(
+        id.clone(),
+        TaskKind::Upload {
+            tenant_id: tenant,
+            numbers,
+            injected_failures: injected,
+        },
+        delay,
+        fails,
+        Some(total),
+    );
     Ok(Json(json!({"taskId": id})))
 }
 
@@ -266,7 +363,10 @@ fn expand(errors: &mut FieldErrors, range: &Range, max: usize, out: &mut Vec<Str
         return;
     };
     if !is_e164(start) || !is_e164(end) || start.len() != end.len() {
-        errors.add("PhoneNumberRanges", format!("{start}..{end}: both ends must be E.164 numbers of the same length."));
+        errors.add(
+            "PhoneNumberRanges",
+            format!("{start}..{end}: both ends must be E.164 numbers of the same length."),
+        );
         return;
     }
     let (Ok(a), Ok(b)) = (start[1..].parse::<u64>(), end[1..].parse::<u64>()) else {
@@ -274,18 +374,29 @@ fn expand(errors: &mut FieldErrors, range: &Range, max: usize, out: &mut Vec<Str
         return;
     };
     if a > b {
-        errors.add("PhoneNumberRanges", format!("{start}..{end}: the start is after the end."));
+        errors.add(
+            "PhoneNumberRanges",
+            format!("{start}..{end}: the start is after the end."),
+        );
         return;
     }
     if (b - a) as usize >= max.saturating_sub(out.len()) {
-        errors.add("PhoneNumberRanges", format!("At most {max} numbers are allowed per request."));
+        errors.add(
+            "PhoneNumberRanges",
+            format!("At most {max} numbers are allowed per request."),
+        );
         return;
     }
     let width = start.len() - 1;
     out.extend((a..=b).map(|n| format!("+{n:0width$}")));
 }
 
-async fn release(AxState(app): AxState<App>, Extension(scope): Extension<ChannelScope>, query: Query, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn release(
+    AxState(app): AxState<App>,
+    Extension(scope): Extension<ChannelScope>,
+    query: Query,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, ApiError> {
     let tenant = required_guid(&query, "msTenantId")?;
     let body: ReleaseBody = request::body(&body)?;
     let delay = app.task_delay();
@@ -303,14 +414,26 @@ async fn release(AxState(app): AxState<App>, Extension(scope): Extension<Channel
     check_not_busy(&state, &mut errors, "TelephoneNumbers", &numbers);
     for n in &numbers {
         match state.numbers.get(n) {
-            Some(r) if r.tenant_id != tenant => errors.add("TelephoneNumbers", format!("{n}: not a number of this tenant.")),
-            None => errors.add("TelephoneNumbers", format!("{n}: not a number of this tenant.")),
+            Some(r) if r.tenant_id != tenant => errors.add(
+                "TelephoneNumbers",
+                format!("{n}: not a number of this tenant."),
+            ),
+            None => errors.add(
+                "TelephoneNumbers",
+                format!("{n}: not a number of this tenant."),
+            ),
             Some(r) if r.assignment_status != "Unassigned" => errors.add(
                 "TelephoneNumbers",
-                format!("{n}: the number is {}; unassign it before release.", r.assignment_status),
+                format!(
+                    "{n}: the number is {}; unassign it before release.",
+                    r.assignment_status
+                ),
             ),
             Some(r) if r.acquired_number_status != "Active" => {
-                errors.add("TelephoneNumbers", format!("{n}: the number is {}.", r.acquired_number_status));
+                errors.add(
+                    "TelephoneNumbers",
+                    format!("{n}: the number is {}.", r.acquired_number_status),
+                );
             }
             Some(_) => {}
         }
@@ -325,7 +448,16 @@ async fn release(AxState(app): AxState<App>, Extension(scope): Extension<Channel
         }
     }
     let total = numbers.len() as i64;
-    state.add_task(id.clone(), TaskKind::Release { tenant_id: tenant, numbers }, delay, fails, Some(total));
+    state.add_task(
+        id.clone(),
+        TaskKind::Release {
+            tenant_id: tenant,
+            numbers,
+        },
+        delay,
+        fails,
+        Some(total),
+    );
     Ok(Json(json!({"taskId": id})))
 }
 
@@ -335,7 +467,12 @@ struct UnassignBody {
     telephone_numbers: Vec<String>,
 }
 
-async fn unassign(AxState(app): AxState<App>, Extension(scope): Extension<ChannelScope>, query: Query, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn unassign(
+    AxState(app): AxState<App>,
+    Extension(scope): Extension<ChannelScope>,
+    query: Query,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, ApiError> {
     let tenant = required_guid(&query, "msTenantId")?;
     let body: UnassignBody = request::body(&body)?;
     let delay = app.task_delay();
@@ -343,11 +480,19 @@ async fn unassign(AxState(app): AxState<App>, Extension(scope): Extension<Channe
     let mut state = app.lock_state();
     let mut errors = FieldErrors::default();
     let numbers = body.telephone_numbers;
-    check_numbers(&mut errors, "TelephoneNumbers", &numbers, state.seed.max_numbers_per_request);
+    check_numbers(
+        &mut errors,
+        "TelephoneNumbers",
+        &numbers,
+        state.seed.max_numbers_per_request,
+    );
     check_not_busy(&state, &mut errors, "TelephoneNumbers", &numbers);
     for n in &numbers {
-        if !state.numbers.get(n).is_some_and(|r| r.tenant_id == tenant) {
-            errors.add("TelephoneNumbers", format!("{n}: not a number of this tenant."));
+        if state.numbers.get(n).is_none_or(|r| r.tenant_id != tenant) {
+            errors.add(
+                "TelephoneNumbers",
+                format!("{n}: not a number of this tenant."),
+            );
         }
     }
     errors.into_result()?;
@@ -357,35 +502,73 @@ async fn unassign(AxState(app): AxState<App>, Extension(scope): Extension<Channe
         state.busy_numbers.insert(n.clone(), id.clone());
     }
     let total = numbers.len() as i64;
-    state.add_task(id.clone(), TaskKind::Unassign { tenant_id: tenant, numbers }, delay, fails, Some(total));
+    state.add_task(
+        id.clone(),
+        TaskKind::Unassign {
+            tenant_id: tenant,
+            numbers,
+        },
+        delay,
+        fails,
+        Some(total),
+    );
     Ok(Json(json!({"taskId": id})))
 }
 
-fn tenant_numbers<'a>(state: &'a State, scope: ChannelScope, tenant: &'a str) -> impl Iterator<Item = &'a NumberRec> {
+fn tenant_numbers<'a>(
+    state: &'a State,
+    scope: ChannelScope,
+    tenant: &'a str,
+) -> impl Iterator<Item = &'a NumberRec> {
     let visible = state.channel_allows(scope.0, tenant);
-    state.numbers.values().filter(move |n| visible && n.tenant_id == tenant)
+    state
+        .numbers
+        .values()
+        .filter(move |n| visible && n.tenant_id == tenant)
 }
 
-async fn list_v2(AxState(app): AxState<App>, Extension(scope): Extension<ChannelScope>, query: Query) -> Result<Json<Value>, ApiError> {
+async fn list_v2(
+    AxState(app): AxState<App>,
+    Extension(scope): Extension<ChannelScope>,
+    query: Query,
+) -> Result<Json<Value>, ApiError> {
     let tenant = required_guid(&query, "msTenantId")?;
     let state = app.lock_state();
-    Ok(Json(Value::Array(tenant_numbers(&state, scope, &tenant).map(|n| number_json(&state, n, false)).collect())))
+    Ok(Json(Value::Array(
+        tenant_numbers(&state, scope, &tenant)
+            .map(|n| number_json(&state, n, false))
+            .collect(),
+    )))
 }
 
-async fn list_v3(AxState(app): AxState<App>, Extension(scope): Extension<ChannelScope>, query: Query) -> Result<Json<Value>, ApiError> {
+async fn list_v3(
+    AxState(app): AxState<App>,
+    Extension(scope): Extension<ChannelScope>,
+    query: Query,
+) -> Result<Json<Value>, ApiError> {
     let tenant = required_guid(&query, "msTenantId")?;
     let page = query.int("PageNumber", 1)?;
     let size = query.int("PageSize", 200)?;
     if page < 1 {
-        return Err(ApiError::field("PageNumber", "PageNumber must be 1 or more."));
+        return Err(ApiError::field(
+            "PageNumber",
+            "PageNumber must be 1 or more.",
+        ));
     }
     if !(1..=10_000).contains(&size) {
-        return Err(ApiError::field("PageSize", "PageSize must be between 1 and 10000."));
+        return Err(ApiError::field(
+            "PageSize",
+            "PageSize must be between 1 and 10000.",
+        ));
     }
     let status = query.get("acquiredNumberStatus").map(str::to_owned);
     let state = app.lock_state();
     let matching: Vec<&NumberRec> = tenant_numbers(&state, scope, &tenant)
-        .filter(|n| status.as_deref().is_none_or(|s| n.acquired_number_status.eq_ignore_ascii_case(s)))
+        .filter(|n| {
+            status
+                .as_deref()
+                .is_none_or(|s| n.acquired_number_status.eq_ignore_ascii_case(s))
+        })
         .collect();
     let total = matching.len() as i64;
     let data: Vec<Value> = matching

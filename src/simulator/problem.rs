@@ -15,7 +15,12 @@ pub enum ApiError {
     /// Any status with a bare JSON string body (`"Invalild lead"`).
     Bare(StatusCode, String),
     /// Any status with a ProblemDetails body.
-    Problem { status: StatusCode, title: String, detail: String, error_code: Option<String> },
+    Problem {
+        status: StatusCode,
+        title: String,
+        detail: String,
+        error_code: Option<String>,
+    },
     /// 401 with an empty body.
     Unauthorized,
     /// 429 ProblemDetails with Retry-After in seconds.
@@ -30,11 +35,21 @@ impl ApiError {
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {
-        ApiError::Problem { status: StatusCode::NOT_FOUND, title: "Not Found".into(), detail: detail.into(), error_code: None }
+        ApiError::Problem {
+            status: StatusCode::NOT_FOUND,
+            title: "Not Found".into(),
+            detail: detail.into(),
+            error_code: None,
+        }
     }
 
     pub fn conflict(detail: impl Into<String>) -> Self {
-        ApiError::Problem { status: StatusCode::CONFLICT, title: "Conflict".into(), detail: detail.into(), error_code: None }
+        ApiError::Problem {
+            status: StatusCode::CONFLICT,
+            title: "Conflict".into(),
+            detail: detail.into(),
+            error_code: None,
+        }
     }
 
     pub fn unavailable(detail: impl Into<String>) -> Self {
@@ -53,11 +68,18 @@ pub struct FieldErrors(BTreeMap<String, Vec<String>>);
 
 impl FieldErrors {
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.entry(field.to_owned()).or_default().push(message.into());
+        self.0
+            .entry(field.to_owned())
+            .or_default()
+            .push(message.into());
     }
 
     pub fn into_result(self) -> Result<(), ApiError> {
-        if self.0.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.0)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self.0))
+        }
     }
 }
 

@@ -10,7 +10,9 @@ use super::seed::{CallingProfileSeed, SbcSeed};
 use crate::liveplatform::contract::SBC_MAPPING_PATH;
 
 pub fn routes() -> Router<App> {
-    Router::new().route("/v2/oc/callingprofile", get(calling_profiles)).route(SBC_MAPPING_PATH, get(sbc_mapping))
+    Router::new()
+        .route("/v2/oc/callingprofile", get(calling_profiles))
+        .route(SBC_MAPPING_PATH, get(sbc_mapping))
 }
 
 fn sbc_json(s: &SbcSeed) -> Value {
@@ -37,7 +39,14 @@ fn profile_json(p: &CallingProfileSeed) -> Value {
 
 async fn calling_profiles(AxState(app): AxState<App>) -> Json<Value> {
     let state = app.lock_state();
-    Json(Value::Array(state.seed.calling_profiles.iter().map(profile_json).collect()))
+    Json(Value::Array(
+        state
+            .seed
+            .calling_profiles
+            .iter()
+            .map(profile_json)
+            .collect(),
+    ))
 }
 
 async fn sbc_mapping(AxState(app): AxState<App>) -> Json<Value> {

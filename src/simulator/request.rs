@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{FromRequestParts, RawQuery};
+use axum::extract::{FromRequest, FromRequestParts, RawQuery, Request};
 use axum::http::request::Parts;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -12,10 +12,34 @@ use serde_json::Value;
 use super::problem::ApiError;
 use crate::casing::{normalize_keys, snake_case};
 
+/// The raw request body; a body that cannot be read (too large, cut off) is answered
+/// as a ProblemDetails like every other error.
+#[derive(Debug)]
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(request, state)
+            .await
+            .map(RawBody)
+            .map_err(|e| ApiError::Problem {
+                status: e.status(),
+                title: "The request body could not be read.".into(),
+                detail: e.body_text(),
+                error_code: None,
+            })
+    }
+}
+
 /// Parses a JSON body into `T` after normalising property names to snake_case.
 pub fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::field("$", "A non-empty request body is required."));
+        return Err(ApiError::field(
+            "$",
+            "A non-empty request body is required.",
+        ));
     }
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::field("$", format!("The JSON value could not be converted: {e}")))?;
@@ -41,16 +65,19 @@ impl Query {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(&fold(name)).map(String::as_str).filter(|v| !v.is_empty())
+        self.0
+            .get(&fold(name))
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// A non-negative integer parameter, with a default; junk is a 400.
     pub fn int(&self, name: &str, default: i64) -> Result<i64, ApiError> {
         match self.get(name) {
             None => Ok(default),
-            Some(v) => v
-                .parse::<i64>()
-                .map_err(|_| ApiError::field(name, format!("The value '{v}' is not valid for {name}."))),
+            Some(v) => v.parse::<i64>().map_err(|_| {
+                ApiError::field(name, format!("The value '{v}' is not valid for {name}."))
+            }),
         }
     }
 
@@ -59,7 +86,10 @@ impl Query {
             None => Ok(false),
             Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
             Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
-            Some(v) => Err(ApiError::field(name, format!("The value '{v}' is not valid for {name}."))),
+            Some(v) => Err(ApiError::field(
+                name,
+                format!("The value '{v}' is not valid for {name}."),
+            )),
         }
     }
 }
@@ -86,7 +116,9 @@ pub fn is_guid(s: &str) -> bool {
 
 /// E.164 as the platform checks it: `^\+[1-9][0-9]{1,14}$`.
 pub fn is_e164(s: &str) -> bool {
-    let Some(digits) = s.strip_prefix('+') else { return false };
+    let Some(digits) = s.strip_prefix('+') else {
+        return false;
+    };
     (2..=15).contains(&digits.len())
         && digits.bytes().all(|b| b.is_ascii_digit())
         && !digits.starts_with('0')
@@ -95,8 +127,14 @@ pub fn is_e164(s: &str) -> bool {
 /// A GUID query parameter that must be present.
 pub fn required_guid(query: &Query, name: &str) -> Result<String, ApiError> {
     match query.get(name) {
-        None => Err(ApiError::field(name, format!("The {name} field is required."))),
-        Some(v) if !is_guid(v) => Err(ApiError::field(name, format!("The value '{v}' is not a valid GUID."))),
+        None => Err(ApiError::field(
+            name,
+            format!("The {name} field is required."),
+        )),
+        Some(v) if !is_guid(v) => Err(ApiError::field(
+            name,
+            format!("The value '{v}' is not a valid GUID."),
+        )),
         Some(v) => Ok(v.to_ascii_lowercase()),
     }
 }

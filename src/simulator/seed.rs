@@ -112,7 +112,10 @@ impl Default for Seed {
                     environment: "Production".into(),
                     region: "NOAM".into(),
                     carrier: "Sandbox Carrier".into(),
-                    offer_types: vec!["CallingUserAssignment".into(), "ConferenceAssignment".into()],
+                    offer_types: vec![
+                        "CallingUserAssignment".into(),
+                        "ConferenceAssignment".into(),
+                    ],
                     is_emergency_profile: false,
                     trunks: vec![TrunkSeed {
                         id: "101".into(),
@@ -136,9 +139,24 @@ impl Default for Seed {
                 },
             ],
             channels: vec![
-                ChannelSeed { id: 1574, name: "Direct".into(), tenant_id: 1, ms_tenant_id: SANDBOX_SP_TENANT.into() },
-                ChannelSeed { id: 1575, name: "Reseller North".into(), tenant_id: 2, ms_tenant_id: SANDBOX_SP_TENANT.into() },
-                ChannelSeed { id: 1576, name: "Reseller South".into(), tenant_id: 3, ms_tenant_id: SANDBOX_SP_TENANT.into() },
+                ChannelSeed {
+                    id: 1574,
+                    name: "Direct".into(),
+                    tenant_id: 1,
+                    ms_tenant_id: SANDBOX_SP_TENANT.into(),
+                },
+                ChannelSeed {
+                    id: 1575,
+                    name: "Reseller North".into(),
+                    tenant_id: 2,
+                    ms_tenant_id: SANDBOX_SP_TENANT.into(),
+                },
+                ChannelSeed {
+                    id: 1576,
+                    name: "Reseller South".into(),
+                    tenant_id: 3,
+                    ms_tenant_id: SANDBOX_SP_TENANT.into(),
+                },
             ],
             unsupported_country_prefixes: vec!["+999".into(), "+888".into()],
             max_numbers_per_request: contract::MAX_NUMBERS_PER_REQUEST,
@@ -165,6 +183,10 @@ impl Seed {
     }
 
     pub fn knows_tenant(&self, tenant: &str) -> bool {
-        self.accept_any_tenant || self.known_tenants.iter().any(|t| t.eq_ignore_ascii_case(tenant))
+        self.accept_any_tenant
+            || self
+                .known_tenants
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(tenant))
     }
 }

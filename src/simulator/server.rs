@@ -46,7 +46,12 @@ pub async fn serve(listener: TcpListener, router: Router, mut shutdown: watch::R
     }
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, router: Router, mut shutdown: watch::Receiver<bool>) {
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let kill = Arc::new(Notify::new());
     let switch = ConnectionKill(kill.clone());
     let service = router.map_request(move |mut request: Request<Incoming>| {

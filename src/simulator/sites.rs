@@ -3,22 +3,27 @@
 use axum::extract::{Extension, Path, State as AxState};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::App;
 use super::customers::customer_not_found;
 use super::gate::ChannelScope;
 use super::problem::{ApiError, FieldErrors};
-use super::request;
+use super::request::{self, RawBody};
 use super::state::{SiteRec, State, TaskKind};
-use super::App;
 use crate::liveplatform::contract::{MASKED_SECRET, deployment_state};
 
 pub fn routes() -> Router<App> {
     Router::new()
-        .route("/v2/customer/{guid}/sitelocation/", post(add_site).patch(modify_site))
-        .route("/v2/customer/{guid}/sitelocation", post(add_site).patch(modify_site))
+        .route(
+            "/v2/customer/{guid}/sitelocation/",
+            post(add_site).patch(modify_site),
+        )
+        .route(
+            "/v2/customer/{guid}/sitelocation",
+            post(add_site).patch(modify_site),
+        )
         .route("/v2/sitelocation/{id}", get(get_site).delete(delete_site))
 }
 
@@ -39,7 +44,10 @@ fn site_not_found(id: &str) -> ApiError {
 }
 
 fn param<'a>(params: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).and_then(|(_, v)| v.as_str())
+    params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .and_then(|(_, v)| v.as_str())
 }
 
 #[derive(Deserialize)]
@@ -63,23 +71,48 @@ async fn add_site(
     AxState(app): AxState<App>,
     Extension(scope): Extension<ChannelScope>,
     Path(guid): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     let body: AddSite = request::body(&body)?;
     let delay = app.task_delay();
     let fails = app.lock_faults().task_fails();
     let mut state = app.lock_state();
-    let customer = state.customer(scope.0, &guid).cloned().ok_or_else(|| customer_not_found(&guid))?;
+    let customer = state
+        .customer(scope.0, &guid)
+        .cloned()
+        .ok_or_else(|| customer_not_found(&guid))?;
     let mut errors = FieldErrors::default();
-    let name = body.site_location_name.unwrap_or_default().trim().to_owned();
+    let name = body
+        .site_location_name
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
     if name.is_empty() || name.chars().count() > 64 {
-        errors.add("SiteLocationName", "The site location name is required (at most 64 characters).");
-    } else if state.sites.values().any(|s| s.customer_guid == customer.guid && s.name.eq_ignore_ascii_case(&name)) {
-        errors.add("SiteLocationName", format!("The customer already has a site location named '{name}'."));
+        errors.add(
+            "SiteLocationName",
+            "The site location name is required (at most 64 characters).",
+        );
+    } else if state
+        .sites
+        .values()
+        .any(|s| s.customer_guid == customer.guid && s.name.eq_ignore_ascii_case(&name))
+    {
+        errors.add(
+            "SiteLocationName",
+            format!("The customer already has a site location named '{name}'."),
+        );
     }
-    let customer_type = body.ovoc_customer_type.unwrap_or_else(|| "IPGROUP_TYPE".into());
+    let customer_type = body
+        .ovoc_customer_type
+        .unwrap_or_else(|| "IPGROUP_TYPE".into());
     if !CUSTOMER_TYPES.contains(&customer_type.as_str()) {
-        errors.add("OvocCustomerType", format!("The customer type must be one of {}.", CUSTOMER_TYPES.join(", ")));
+        errors.add(
+            "OvocCustomerType",
+            format!(
+                "The customer type must be one of {}.",
+                CUSTOMER_TYPES.join(", ")
+            ),
+        );
     }
     let sbc = text(&body.sbc_id).unwrap_or_default();
     check_sbc(&state, &mut errors, &sbc);
@@ -116,7 +149,15 @@ async fn add_site(
             pending_tasks: vec![task.clone()],
         },
     );
-    state.add_task(task.clone(), TaskKind::AddSite { site_id: site_id.clone() }, delay, fails, None);
+    state.add_task(
+        task.clone(),
+        TaskKind::AddSite {
+            site_id: site_id.clone(),
+        },
+        delay,
+        fails,
+        None,
+    );
     Ok(Json(json!({"siteLocationId": site_id, "taskId": task})))
 }
 
@@ -135,16 +176,22 @@ async fn modify_site(
     AxState(app): AxState<App>,
     Extension(scope): Extension<ChannelScope>,
     Path(guid): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     let body: ModifySite = request::body(&body)?;
     let delay = app.task_delay();
     let fails = app.lock_faults().task_fails();
     let mut state = app.lock_state();
-    let customer = state.customer(scope.0, &guid).cloned().ok_or_else(|| customer_not_found(&guid))?;
+    let customer = state
+        .customer(scope.0, &guid)
+        .cloned()
+        .ok_or_else(|| customer_not_found(&guid))?;
     let site_id = body.site_location_id.clone().unwrap_or_default();
     if site_id.is_empty() {
-        return Err(ApiError::field("SiteLocationId", "The SiteLocationId field is required."));
+        return Err(ApiError::field(
+            "SiteLocationId",
+            "The SiteLocationId field is required.",
+        ));
     }
     let site = state
         .sites
@@ -152,7 +199,9 @@ async fn modify_site(
         .filter(|s| s.customer_guid == customer.guid)
         .ok_or_else(|| site_not_found(&site_id))?;
     if let Some(pending) = site.pending_tasks.first() {
-        return Err(ApiError::conflict(format!("Site location {site_id} has a running task ({pending}); wait for it to end.")));
+        return Err(ApiError::conflict(format!(
+            "Site location {site_id} has a running task ({pending}); wait for it to end."
+        )));
     }
     let mut changes = Map::new();
     let mut errors = FieldErrors::default();
@@ -166,8 +215,14 @@ async fn modify_site(
     for (key, value) in [
         ("cac_profile", body.cac_profile.map(Value::String)),
         ("enable_cac", body.enable_cac.map(Value::Bool)),
-        ("flag_configure_sbc", body.flag_configure_sbc.map(Value::Bool)),
-        ("flag_carrier_registration", body.flag_carrier_registration.map(Value::Bool)),
+        (
+            "flag_configure_sbc",
+            body.flag_configure_sbc.map(Value::Bool),
+        ),
+        (
+            "flag_carrier_registration",
+            body.flag_carrier_registration.map(Value::Bool),
+        ),
     ] {
         if let Some(value) = value {
             changes.insert(key.into(), value);
@@ -179,11 +234,21 @@ async fn modify_site(
         site.sbc_deployment_state = deployment_state::DEPLOYING;
         site.pending_tasks.push(task.clone());
     }
-    state.add_task(task.clone(), TaskKind::ModifySite { site_id, changes }, delay, fails, None);
+    state.add_task(
+        task.clone(),
+        TaskKind::ModifySite { site_id, changes },
+        delay,
+        fails,
+        None,
+    );
     Ok(Json(json!({"taskId": task})))
 }
 
-async fn get_site(AxState(app): AxState<App>, Extension(scope): Extension<ChannelScope>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn get_site(
+    AxState(app): AxState<App>,
+    Extension(scope): Extension<ChannelScope>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let state = app.lock_state();
     let s = state
         .sites
@@ -221,7 +286,11 @@ async fn get_site(AxState(app): AxState<App>, Extension(scope): Extension<Channe
     })))
 }
 
-async fn delete_site(AxState(app): AxState<App>, Extension(scope): Extension<ChannelScope>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn delete_site(
+    AxState(app): AxState<App>,
+    Extension(scope): Extension<ChannelScope>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let delay = app.task_delay();
     let fails = app.lock_faults().task_fails();
     let mut state = app.lock_state();
@@ -232,7 +301,9 @@ async fn delete_site(AxState(app): AxState<App>, Extension(scope): Extension<Cha
         .ok_or_else(|| site_not_found(&id))?;
     if site.sbc_deployment_state == deployment_state::REMOVING {
         let pending = site.pending_tasks.first().cloned().unwrap_or_default();
-        return Err(ApiError::conflict(format!("Site location {id} is already being removed ({pending}).")));
+        return Err(ApiError::conflict(format!(
+            "Site location {id} is already being removed ({pending})."
+        )));
     }
     let task = state.next_int_task_id();
     if let Some(site) = state.sites.get_mut(&id) {
@@ -240,6 +311,14 @@ async fn delete_site(AxState(app): AxState<App>, Extension(scope): Extension<Cha
         site.m365_deployment_state = deployment_state::REMOVING;
         site.pending_tasks = vec![task.clone()];
     }
-    state.add_task(task.clone(), TaskKind::DeleteSite { site_id: id }, delay, fails, None);
-    Ok(Json(json!({"status": true, "msg": "queued", "sbcCleanupTaskId": task, "o365CleanupTask": "tsk_0"})))
+    state.add_task(
+        task.clone(),
+        TaskKind::DeleteSite { site_id: id },
+        delay,
+        fails,
+        None,
+    );
+    Ok(Json(
+        json!({"status": true, "msg": "queued", "sbcCleanupTaskId": task, "o365CleanupTask": "tsk_0"}),
+    ))
 }

@@ -138,15 +138,42 @@ pub struct ChannelRec {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum TaskKind {
-    CreateCustomer { customer: Box<CustomerRec> },
-    UpgradeLicense { customer_guid: String, license_type: i64, license_count: i64 },
-    Upload { tenant_id: String, numbers: Vec<String>, injected_failures: BTreeMap<String, String> },
-    Release { tenant_id: String, numbers: Vec<String> },
-    Unassign { tenant_id: String, numbers: Vec<String> },
-    AddSite { site_id: String },
-    ModifySite { site_id: String, changes: Map<String, Value> },
-    DeleteSite { site_id: String },
-    ProvisionUser { customer_guid: String, sip_address: String, settings: Map<String, Value> },
+    CreateCustomer {
+        customer: Box<CustomerRec>,
+    },
+    UpgradeLicense {
+        customer_guid: String,
+        license_type: i64,
+        license_count: i64,
+    },
+    Upload {
+        tenant_id: String,
+        numbers: Vec<String>,
+        injected_failures: BTreeMap<String, String>,
+    },
+    Release {
+        tenant_id: String,
+        numbers: Vec<String>,
+    },
+    Unassign {
+        tenant_id: String,
+        numbers: Vec<String>,
+    },
+    AddSite {
+        site_id: String,
+    },
+    ModifySite {
+        site_id: String,
+        changes: Map<String, Value>,
+    },
+    DeleteSite {
+        site_id: String,
+    },
+    ProvisionUser {
+        customer_guid: String,
+        sip_address: String,
+        settings: Map<String, Value>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -170,7 +197,10 @@ pub struct TaskRec {
 
 impl TaskRec {
     pub fn is_final(&self) -> bool {
-        matches!(self.status.as_str(), "CompletedSuccess" | "CompletedWithErrors" | "Failed" | "Cancelled")
+        matches!(
+            self.status.as_str(),
+            "CompletedSuccess" | "CompletedWithErrors" | "Failed" | "Cancelled"
+        )
     }
 }
 
@@ -215,12 +245,24 @@ pub fn user_key(customer: &str, sip: &str) -> String {
 
 impl State {
     pub fn new(seed: Seed) -> Self {
-        let known_tenants = seed.known_tenants.iter().map(|t| t.to_ascii_lowercase()).collect();
+        let known_tenants = seed
+            .known_tenants
+            .iter()
+            .map(|t| t.to_ascii_lowercase())
+            .collect();
         let channels: BTreeMap<i64, ChannelRec> = seed
             .channels
             .iter()
             .map(|c| {
-                (c.id, ChannelRec { id: c.id, name: c.name.clone(), tenant_id: c.tenant_id, ms_tenant_id: c.ms_tenant_id.clone() })
+                (
+                    c.id,
+                    ChannelRec {
+                        id: c.id,
+                        name: c.name.clone(),
+                        tenant_id: c.tenant_id,
+                        ms_tenant_id: c.ms_tenant_id.clone(),
+                    },
+                )
             })
             .collect();
         let next_channel = channels.keys().max().copied().unwrap_or(1000) + 1;
@@ -262,14 +304,19 @@ impl State {
     pub fn channel_allows(&self, channel: Option<i64>, tenant: &str) -> bool {
         match channel {
             None => true,
-            Some(c) => self.leads.get(tenant).is_some_and(|l| l.channel_id == Some(c)),
+            Some(c) => self
+                .leads
+                .get(tenant)
+                .is_some_and(|l| l.channel_id == Some(c)),
         }
     }
 
     /// The customer for a guid, visible to the caller's channel.
     pub fn customer(&self, channel: Option<i64>, guid: &str) -> Option<&CustomerRec> {
         let guid = guid.to_ascii_lowercase();
-        self.customers.get(&guid).filter(|c| self.channel_allows(channel, &c.tenant_id))
+        self.customers
+            .get(&guid)
+            .filter(|c| self.channel_allows(channel, &c.tenant_id))
     }
 
     pub fn customer_of_tenant(&self, tenant: &str) -> Option<&CustomerRec> {
@@ -277,7 +324,14 @@ impl State {
     }
 
     /// Registers a task; it ends after `delay`, failing if `will_fail`.
-    pub fn add_task(&mut self, id: String, kind: TaskKind, delay: Duration, will_fail: bool, total_numbers: Option<i64>) -> String {
+    pub fn add_task(
+        &mut self,
+        id: String,
+        kind: TaskKind,
+        delay: Duration,
+        will_fail: bool,
+        total_numbers: Option<i64>,
+    ) -> String {
         let now = Instant::now();
         let task = TaskRec {
             id: id.clone(),
@@ -311,10 +365,15 @@ impl State {
                 None
             })
             .collect();
-        for t in self.tasks.values_mut().filter(|t| !t.is_final() && t.status == "Queued") {
+        for t in self
+            .tasks
+            .values_mut()
+            .filter(|t| !t.is_final() && t.status == "Queued")
+        {
             if now >= t.started + (t.due.saturating_duration_since(t.started)) / 4 {
                 t.status = "InProgress".into();
-                t.messages.push(("Information".into(), "Task started".into()));
+                t.messages
+                    .push(("Information".into(), "Task started".into()));
             }
         }
         for id in due {
@@ -324,7 +383,12 @@ impl State {
 
     /// Ends every running task now (admin fast-forward).
     pub fn finish_all_tasks(&mut self) {
-        let running: Vec<String> = self.tasks.values().filter(|t| !t.is_final()).map(|t| t.id.clone()).collect();
+        let running: Vec<String> = self
+            .tasks
+            .values()
+            .filter(|t| !t.is_final())
+            .map(|t| t.id.clone())
+            .collect();
         for id in running {
             self.finish_task(&id);
         }
@@ -333,7 +397,9 @@ impl State {
     /// Drops finished tasks older than a day (they stay readable at least 24 h).
     pub fn prune_tasks(&mut self) {
         let now = Instant::now();
-        self.tasks.retain(|_, t| !t.is_final() || now.saturating_duration_since(t.due) < Duration::from_secs(86_400));
+        self.tasks.retain(|_, t| {
+            !t.is_final() || now.saturating_duration_since(t.due) < Duration::from_secs(86_400)
+        });
     }
 
     pub fn release_busy(&mut self, task_id: &str) {

@@ -15,7 +15,9 @@ pub const NUMBERS_DIAL_PLAN: &str = "OCDialPlan";
 impl State {
     /// Ends task `id`: final status, output data, and its effect on the platform.
     pub fn finish_task(&mut self, id: &str) {
-        let Some(task) = self.tasks.get(id) else { return };
+        let Some(task) = self.tasks.get(id) else {
+            return;
+        };
         if task.is_final() {
             return;
         }
@@ -23,20 +25,32 @@ impl State {
         let fails = task.will_fail;
         let (status, output, mut messages) = match kind {
             TaskKind::CreateCustomer { customer } => self.end_create_customer(*customer, fails),
-            TaskKind::UpgradeLicense { customer_guid, license_type, license_count } => {
-                self.end_upgrade(&customer_guid, license_type, license_count, fails)
+            TaskKind::UpgradeLicense {
+                customer_guid,
+                license_type,
+                license_count,
+            } => self.end_upgrade(&customer_guid, license_type, license_count, fails),
+            TaskKind::Upload {
+                tenant_id,
+                numbers,
+                injected_failures,
+            } => self.end_upload(id, &tenant_id, &numbers, &injected_failures, fails),
+            TaskKind::Release { tenant_id, numbers } => {
+                self.end_release(&tenant_id, &numbers, fails)
             }
-            TaskKind::Upload { tenant_id, numbers, injected_failures } => {
-                self.end_upload(id, &tenant_id, &numbers, &injected_failures, fails)
+            TaskKind::Unassign { tenant_id, numbers } => {
+                self.end_unassign(&tenant_id, &numbers, fails)
             }
-            TaskKind::Release { tenant_id, numbers } => self.end_release(&tenant_id, &numbers, fails),
-            TaskKind::Unassign { tenant_id, numbers } => self.end_unassign(&tenant_id, &numbers, fails),
             TaskKind::AddSite { site_id } => self.end_add_site(&site_id, fails),
-            TaskKind::ModifySite { site_id, changes } => self.end_modify_site(&site_id, &changes, fails),
-            TaskKind::DeleteSite { site_id } => self.end_delete_site(&site_id, fails),
-            TaskKind::ProvisionUser { customer_guid, sip_address, settings } => {
-                self.end_provision(&customer_guid, &sip_address, settings, fails)
+            TaskKind::ModifySite { site_id, changes } => {
+                self.end_modify_site(&site_id, &changes, fails)
             }
+            TaskKind::DeleteSite { site_id } => self.end_delete_site(&site_id, fails),
+            TaskKind::ProvisionUser {
+                customer_guid,
+                sip_address,
+                settings,
+            } => self.end_provision(&customer_guid, &sip_address, settings, fails),
         };
         self.release_busy(id);
         for site in self.sites.values_mut() {
@@ -50,7 +64,11 @@ impl State {
         }
     }
 
-    fn end_create_customer(&mut self, customer: super::state::CustomerRec, fails: bool) -> (&'static str, Value, Vec<(String, String)>) {
+    fn end_create_customer(
+        &mut self,
+        customer: super::state::CustomerRec,
+        fails: bool,
+    ) -> (&'static str, Value, Vec<(String, String)>) {
         if let Some(lead) = self.leads.get_mut(&customer.tenant_id) {
             lead.pending_customer_task = None;
             if !fails {
@@ -62,25 +80,51 @@ impl State {
             return (
                 "Failed",
                 json!({}),
-                vec![err("Customer creation failed: the tenant onboarding script returned an error. Retry the request.")],
+                vec![err(
+                    "Customer creation failed: the tenant onboarding script returned an error. Retry the request.",
+                )],
             );
         }
         let guid = customer.guid.clone();
         self.customers.insert(guid.clone(), customer);
-        ("CompletedSuccess", json!({"umpCustomerGuid": guid}), vec![info("Customer created")])
+        (
+            "CompletedSuccess",
+            json!({"umpCustomerGuid": guid}),
+            vec![info("Customer created")],
+        )
     }
 
-    fn end_upgrade(&mut self, guid: &str, license_type: i64, count: i64, fails: bool) -> (&'static str, Value, Vec<(String, String)>) {
+    fn end_upgrade(
+        &mut self,
+        guid: &str,
+        license_type: i64,
+        count: i64,
+        fails: bool,
+    ) -> (&'static str, Value, Vec<(String, String)>) {
         let Some(customer) = self.customers.get_mut(guid) else {
-            return ("Failed", json!({}), vec![err("The customer no longer exists.")]);
+            return (
+                "Failed",
+                json!({}),
+                vec![err("The customer no longer exists.")],
+            );
         };
         customer.pending_upgrade_task = None;
         if fails {
-            return ("Failed", json!({}), vec![err("Licence upgrade failed at Microsoft. Retry the request.")]);
+            return (
+                "Failed",
+                json!({}),
+                vec![err(
+                    "Licence upgrade failed at Microsoft. Retry the request.",
+                )],
+            );
         }
         customer.license_type = license_type;
         customer.license_count = count;
-        ("CompletedSuccess", json!({"umpCustomerGuid": guid, "licenseType": license_type}), vec![info("Licence upgraded")])
+        (
+            "CompletedSuccess",
+            json!({"umpCustomerGuid": guid, "licenseType": license_type}),
+            vec![info("Licence upgraded")],
+        )
     }
 
     fn end_upload(
@@ -91,7 +135,11 @@ impl State {
         injected: &std::collections::BTreeMap<String, String>,
         fails: bool,
     ) -> (&'static str, Value, Vec<(String, String)>) {
-        let started = self.tasks.get(task_id).map(|t| t.create_time.clone()).unwrap_or_default();
+        let started = self
+            .tasks
+            .get(task_id)
+            .map(|t| t.create_time.clone())
+            .unwrap_or_default();
         let customer = self.customer_of_tenant(tenant).map(|c| c.guid.clone());
         let mut results = Vec::with_capacity(numbers.len());
         let mut ok = 0usize;
@@ -100,16 +148,29 @@ impl State {
                 Some(number_error::INTERNAL_ERROR.to_owned())
             } else if let Some(code) = injected.get(number) {
                 Some(code.clone())
-            } else if self.seed.unsupported_country_prefixes.iter().any(|p| number.starts_with(p.as_str())) {
+            } else if self
+                .seed
+                .unsupported_country_prefixes
+                .iter()
+                .any(|p| number.starts_with(p.as_str()))
+            {
                 Some(number_error::UNKNOWN_COUNTRY_CODE.to_owned())
-            } else if self.numbers.get(number).is_some_and(|n| n.tenant_id != tenant) {
+            } else if self
+                .numbers
+                .get(number)
+                .is_some_and(|n| n.tenant_id != tenant)
+            {
                 Some(number_error::NUMBER_IN_USE.to_owned())
             } else {
                 None
             };
             match failure {
                 Some(code) => {
-                    if self.numbers.get(number).is_some_and(|n| n.upload_to_account_job_id == task_id) {
+                    if self
+                        .numbers
+                        .get(number)
+                        .is_some_and(|n| n.upload_to_account_job_id == task_id)
+                    {
                         self.numbers.remove(number);
                     }
                     results.push(json!({
@@ -139,7 +200,10 @@ impl State {
         };
         let mut messages = vec![info(format!("{ok} of {} numbers uploaded", numbers.len()))];
         if ok < numbers.len() {
-            messages.push(err(format!("{} numbers failed to upload; see OcUploadNumberResult", numbers.len() - ok)));
+            messages.push(err(format!(
+                "{} numbers failed to upload; see OcUploadNumberResult",
+                numbers.len() - ok
+            )));
         }
         let output = json!({
             "NumbersUploaded": ok,
@@ -153,18 +217,30 @@ impl State {
 
     fn push_number_rule(&mut self, customer: &str, number: &str) {
         let key = dial_plan_key(customer, customer, NUMBERS_DIAL_PLAN);
-        let plan = self.dial_plans.entry(key).or_insert_with(|| super::state::DialPlanRec {
-            customer_guid: customer.to_owned(),
-            site_location_id: customer.to_owned(),
-            dial_plan_id: NUMBERS_DIAL_PLAN.into(),
-            rules: Vec::new(),
-        });
+        let plan = self
+            .dial_plans
+            .entry(key)
+            .or_insert_with(|| super::state::DialPlanRec {
+                customer_guid: customer.to_owned(),
+                site_location_id: customer.to_owned(),
+                dial_plan_id: NUMBERS_DIAL_PLAN.into(),
+                rules: Vec::new(),
+            });
         if !plan.rules.iter().any(|r| r.prefix == number) {
-            plan.rules.push(RuleRec { name: format!("OC{}", number.trim_start_matches('+')), prefix: number.to_owned(), tag: "OC".into() });
+            plan.rules.push(RuleRec {
+                name: format!("OC{}", number.trim_start_matches('+')),
+                prefix: number.to_owned(),
+                tag: "OC".into(),
+            });
         }
     }
 
-    fn end_release(&mut self, tenant: &str, numbers: &[String], fails: bool) -> (&'static str, Value, Vec<(String, String)>) {
+    fn end_release(
+        &mut self,
+        tenant: &str,
+        numbers: &[String],
+        fails: bool,
+    ) -> (&'static str, Value, Vec<(String, String)>) {
         let job = uuid::Uuid::new_v4().to_string();
         if fails {
             for number in numbers {
@@ -173,24 +249,45 @@ impl State {
                 }
             }
             let output = json!({"MsReleaseJobId": job, "MsTenantId": tenant, "MsReleaseJobStatus": "Failed", "UmpReleaseJobStatus": "Failed"});
-            return ("Failed", output, vec![err("Microsoft refused the release job. Retry the request.")]);
+            return (
+                "Failed",
+                output,
+                vec![err("Microsoft refused the release job. Retry the request.")],
+            );
         }
         let customer = self.customer_of_tenant(tenant).map(|c| c.guid.clone());
         for number in numbers {
             self.numbers.remove(number);
-            if let Some(guid) = &customer {
-                if let Some(plan) = self.dial_plans.get_mut(&dial_plan_key(guid, guid, NUMBERS_DIAL_PLAN)) {
-                    plan.rules.retain(|r| &r.prefix != number);
-                }
+            if let Some(guid) = &customer
+                && let Some(plan) =
+                    self.dial_plans
+                        .get_mut(&dial_plan_key(guid, guid, NUMBERS_DIAL_PLAN))
+            {
+                plan.rules.retain(|r| &r.prefix != number);
             }
         }
         let output = json!({"MsReleaseJobId": job, "MsTenantId": tenant, "MsReleaseJobStatus": "Completed", "UmpReleaseJobStatus": "Completed"});
-        ("CompletedSuccess", output, vec![info(format!("{} numbers released", numbers.len()))])
+        (
+            "CompletedSuccess",
+            output,
+            vec![info(format!("{} numbers released", numbers.len()))],
+        )
     }
 
-    fn end_unassign(&mut self, tenant: &str, numbers: &[String], fails: bool) -> (&'static str, Value, Vec<(String, String)>) {
+    fn end_unassign(
+        &mut self,
+        tenant: &str,
+        numbers: &[String],
+        fails: bool,
+    ) -> (&'static str, Value, Vec<(String, String)>) {
         if fails {
-            return ("Failed", json!({"MsTenantId": tenant}), vec![err("Microsoft refused the unassign job. Retry the request.")]);
+            return (
+                "Failed",
+                json!({"MsTenantId": tenant}),
+                vec![err(
+                    "Microsoft refused the unassign job. Retry the request.",
+                )],
+            );
         }
         for number in numbers {
             if let Some(rec) = self.numbers.get_mut(number) {
@@ -203,29 +300,64 @@ impl State {
                 }
             }
         }
-        ("CompletedSuccess", json!({"MsTenantId": tenant, "NumbersUnassigned": numbers.len()}), vec![info("Numbers unassigned")])
+        (
+            "CompletedSuccess",
+            json!({"MsTenantId": tenant, "NumbersUnassigned": numbers.len()}),
+            vec![info("Numbers unassigned")],
+        )
     }
 
-    fn end_add_site(&mut self, site_id: &str, fails: bool) -> (&'static str, Value, Vec<(String, String)>) {
+    fn end_add_site(
+        &mut self,
+        site_id: &str,
+        fails: bool,
+    ) -> (&'static str, Value, Vec<(String, String)>) {
         let Some(site) = self.sites.get_mut(site_id) else {
-            return ("Failed", json!({}), vec![err("The site location no longer exists.")]);
+            return (
+                "Failed",
+                json!({}),
+                vec![err("The site location no longer exists.")],
+            );
         };
         if fails {
             site.sbc_deployment_state = deployment_state::FAILED;
             site.m365_deployment_state = deployment_state::FAILED;
-            return ("Failed", json!({"siteLocationId": site_id}), vec![err("SBC onboarding script failed. Fix the script parameters and modify the SIP connection.")]);
+            return (
+                "Failed",
+                json!({"siteLocationId": site_id}),
+                vec![err(
+                    "SBC onboarding script failed. Fix the script parameters and modify the SIP connection.",
+                )],
+            );
         }
         site.sbc_deployment_state = deployment_state::DEPLOYED;
         site.m365_deployment_state = deployment_state::DEPLOYED;
-        ("CompletedSuccess", json!({"siteLocationId": site_id}), vec![info("SBC and Microsoft 365 configured")])
+        (
+            "CompletedSuccess",
+            json!({"siteLocationId": site_id}),
+            vec![info("SBC and Microsoft 365 configured")],
+        )
     }
 
-    fn end_modify_site(&mut self, site_id: &str, changes: &serde_json::Map<String, Value>, fails: bool) -> (&'static str, Value, Vec<(String, String)>) {
+    fn end_modify_site(
+        &mut self,
+        site_id: &str,
+        changes: &serde_json::Map<String, Value>,
+        fails: bool,
+    ) -> (&'static str, Value, Vec<(String, String)>) {
         let Some(site) = self.sites.get_mut(site_id) else {
-            return ("Failed", json!({}), vec![err("The site location no longer exists.")]);
+            return (
+                "Failed",
+                json!({}),
+                vec![err("The site location no longer exists.")],
+            );
         };
         if fails {
-            return ("Failed", json!({"siteLocationId": site_id}), vec![err("SBC reconfiguration failed. Retry the request.")]);
+            return (
+                "Failed",
+                json!({"siteLocationId": site_id}),
+                vec![err("SBC reconfiguration failed. Retry the request.")],
+            );
         }
         for (key, value) in changes {
             match key.as_str() {
@@ -234,44 +366,90 @@ impl State {
                 "cac_profile" => site.cac_profile = value.as_str().map(str::to_owned),
                 "enable_cac" => site.enable_cac = value.as_bool().unwrap_or(false),
                 "flag_configure_sbc" => site.flag_configure_sbc = value.as_bool().unwrap_or(false),
-                "flag_carrier_registration" => site.flag_carrier_registration = value.as_bool().unwrap_or(false),
+                "flag_carrier_registration" => {
+                    site.flag_carrier_registration = value.as_bool().unwrap_or(false)
+                }
                 _ => {}
             }
         }
         site.sbc_deployment_state = deployment_state::DEPLOYED;
-        ("CompletedSuccess", json!({"siteLocationId": site_id}), vec![info("SIP connection modified")])
+        (
+            "CompletedSuccess",
+            json!({"siteLocationId": site_id}),
+            vec![info("SIP connection modified")],
+        )
     }
 
-    fn end_delete_site(&mut self, site_id: &str, fails: bool) -> (&'static str, Value, Vec<(String, String)>) {
+    fn end_delete_site(
+        &mut self,
+        site_id: &str,
+        fails: bool,
+    ) -> (&'static str, Value, Vec<(String, String)>) {
         if fails {
             if let Some(site) = self.sites.get_mut(site_id) {
                 site.sbc_deployment_state = deployment_state::DEPLOYED;
             }
-            return ("Failed", json!({"siteLocationId": site_id}), vec![err("SBC cleanup script failed. Retry the delete.")]);
+            return (
+                "Failed",
+                json!({"siteLocationId": site_id}),
+                vec![err("SBC cleanup script failed. Retry the delete.")],
+            );
         }
         if let Some(site) = self.sites.remove(site_id) {
-            self.dial_plans.retain(|_, p| !(p.customer_guid == site.customer_guid && p.site_location_id == site.id));
+            self.dial_plans.retain(|_, p| {
+                !(p.customer_guid == site.customer_guid && p.site_location_id == site.id)
+            });
         }
-        ("CompletedSuccess", json!({"siteLocationId": site_id}), vec![info("SIP connection removed")])
+        (
+            "CompletedSuccess",
+            json!({"siteLocationId": site_id}),
+            vec![info("SIP connection removed")],
+        )
     }
 
-    fn end_provision(&mut self, guid: &str, sip: &str, settings: serde_json::Map<String, Value>, fails: bool) -> (&'static str, Value, Vec<(String, String)>) {
+    fn end_provision(
+        &mut self,
+        guid: &str,
+        sip: &str,
+        settings: serde_json::Map<String, Value>,
+        fails: bool,
+    ) -> (&'static str, Value, Vec<(String, String)>) {
         let Some(tenant) = self.customers.get(guid).map(|c| c.tenant_id.clone()) else {
-            return ("Failed", json!({}), vec![err("The customer no longer exists.")]);
+            return (
+                "Failed",
+                json!({}),
+                vec![err("The customer no longer exists.")],
+            );
         };
         if fails {
-            return ("Failed", json!({"sipAddress": sip}), vec![err("The Teams PowerShell script failed. Retry the request.")]);
+            return (
+                "Failed",
+                json!({"sipAddress": sip}),
+                vec![err(
+                    "The Teams PowerShell script failed. Retry the request.",
+                )],
+            );
         }
-        let line_uri = settings.get("LineURI").and_then(Value::as_str).map(str::to_owned);
+        let line_uri = settings
+            .get("LineURI")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         if let Some(uri) = &line_uri {
-            let number = uri.trim_start_matches("tel:").split(';').next().unwrap_or_default().to_owned();
+            let number = uri
+                .trim_start_matches("tel:")
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             match self.numbers.get(&number) {
                 Some(rec) if rec.tenant_id == tenant && rec.acquired_number_status == "Active" => {}
                 _ => {
                     return (
                         "Failed",
                         json!({"sipAddress": sip}),
-                        vec![err(format!("LineURI {uri}: {number} is not an active number of this customer; upload it first."))],
+                        vec![err(format!(
+                            "LineURI {uri}: {number} is not an active number of this customer; upload it first."
+                        ))],
                     );
                 }
             }
@@ -285,29 +463,45 @@ impl State {
             }
         }
         if let Some(uri) = &line_uri {
-            let number = uri.trim_start_matches("tel:").split(';').next().unwrap_or_default().to_owned();
+            let number = uri
+                .trim_start_matches("tel:")
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             if let Some(rec) = self.numbers.get_mut(&number) {
                 rec.assignment_status = "UserAssigned".into();
             }
         }
-        let user = self.users.entry(key).or_insert_with(|| super::state::UserRec {
-            customer_guid: guid.to_owned(),
-            sip_address: sip.to_owned(),
-            object_id: uuid::Uuid::new_v4().to_string(),
-            ..Default::default()
-        });
+        let user = self
+            .users
+            .entry(key)
+            .or_insert_with(|| super::state::UserRec {
+                customer_guid: guid.to_owned(),
+                sip_address: sip.to_owned(),
+                object_id: uuid::Uuid::new_v4().to_string(),
+                ..Default::default()
+            });
         let text = |k: &str| settings.get(k).and_then(Value::as_str).map(str::to_owned);
         user.line_uri = line_uri;
         user.usage_location = text("UsageLocation").or(user.usage_location.take());
         user.teams_calling_policy = text("TeamsCallingPolicy").or(user.teams_calling_policy.take());
-        user.online_voice_routing_policy = text("OnlineVoiceRoutingPolicy").or(user.online_voice_routing_policy.take());
-        if let Some(v) = settings.get("EnterpriseVoiceEnabled").and_then(Value::as_bool) {
+        user.online_voice_routing_policy =
+            text("OnlineVoiceRoutingPolicy").or(user.online_voice_routing_policy.take());
+        if let Some(v) = settings
+            .get("EnterpriseVoiceEnabled")
+            .and_then(Value::as_bool)
+        {
             user.enterprise_voice_enabled = v;
         }
         for (k, v) in settings {
             user.settings.insert(k, v);
         }
-        ("CompletedSuccess", json!({"sipAddress": sip}), vec![info("End user provisioned")])
+        (
+            "CompletedSuccess",
+            json!({"sipAddress": sip}),
+            vec![info("End user provisioned")],
+        )
     }
 }
 
@@ -321,18 +515,32 @@ fn err(message: impl Into<String>) -> (String, String) {
 
 fn number_error_message(code: &str) -> &'static str {
     match code {
-        number_error::UNKNOWN_COUNTRY_CODE => "The number's country code is not supported by the calling profile.",
-        number_error::UNABLE_TO_RETRIEVE_LOCATION => "The civic address or location could not be found.",
+        number_error::UNKNOWN_COUNTRY_CODE => {
+            "The number's country code is not supported by the calling profile."
+        }
+        number_error::UNABLE_TO_RETRIEVE_LOCATION => {
+            "The civic address or location could not be found."
+        }
         number_error::NUMBER_IN_USE => "The number is already acquired by another tenant.",
         _ => "An internal error occurred while uploading the number.",
     }
 }
 
 /// `GET /v2/task/{taskId}`.
-pub async fn get_task(AxState(app): AxState<App>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get_task(
+    AxState(app): AxState<App>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let state = app.lock_state();
-    let task = state.tasks.get(&id).ok_or_else(|| ApiError::not_found(format!("Task {id} not found")))?;
-    let messages: Vec<Value> = task.messages.iter().map(|(l, m)| json!({"level": l, "message": m})).collect();
+    let task = state
+        .tasks
+        .get(&id)
+        .ok_or_else(|| ApiError::not_found(format!("Task {id} not found")))?;
+    let messages: Vec<Value> = task
+        .messages
+        .iter()
+        .map(|(l, m)| json!({"level": l, "message": m}))
+        .collect();
     Ok(Json(json!({
         "id": task.id,
         "status": task.status,

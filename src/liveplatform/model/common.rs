@@ -30,7 +30,13 @@ pub struct Page<T> {
 
 impl<T> Default for Page<T> {
     fn default() -> Self {
-        Self { current_page: 0, page_size: 0, total_pages: 0, total_records: 0, data: Vec::new() }
+        Self {
+            current_page: 0,
+            page_size: 0,
+            total_pages: 0,
+            total_records: 0,
+            data: Vec::new(),
+        }
     }
 }
 

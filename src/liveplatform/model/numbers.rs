@@ -157,7 +157,8 @@ pub struct NumberRecord {
 
 impl NumberRecord {
     pub fn is_assigned(&self) -> bool {
-        !self.assignment_status.is_empty() && !self.assignment_status.eq_ignore_ascii_case("Unassigned")
+        !self.assignment_status.is_empty()
+            && !self.assignment_status.eq_ignore_ascii_case("Unassigned")
     }
 
     pub fn is_active(&self) -> bool {

@@ -28,7 +28,10 @@ impl Serialize for AddSipConnection {
         use serde::ser::SerializeMap;
         let mut params = self.script_parameters.clone();
         if let Some(password) = &self.carrier_password {
-            params.insert("CarrierUserPassword".into(), Value::String(password.expose().to_owned()));
+            params.insert(
+                "CarrierUserPassword".into(),
+                Value::String(password.expose().to_owned()),
+            );
         }
         let mut map = s.serialize_map(None)?;
         map.serialize_entry("siteLocationName", &self.site_location_name)?;

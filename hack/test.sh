@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The project's test command (README "Run the tests"; .ci/run runs exactly this):
+# format check, clippy with warnings as errors, then every test.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export RUST_BACKTRACE="${RUST_BACKTRACE:-0}"
+
+echo "==> cargo fmt --check"
+cargo fmt --all --check
+echo "==> cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --locked -- -D warnings
+echo "==> cargo test"
+mkdir -p target
+set +e
+cargo test --locked --no-fail-fast 2>&1 | tee target/test-output.log
+status=${PIPESTATUS[0]}
+set -e
+# End with one summary line over all test binaries.
+awk -v status="$status" '/^test result:/ { split($0, a, /[ .;]+/); for (i = 1; i in a; i++) { if (a[i+1] == "passed") p += a[i]; if (a[i+1] == "failed") f += a[i]; if (a[i+1] == "ignored") g += a[i] } }
+     END { printf "test result: %s. %d passed; %d failed; %d ignored (all test binaries)\n", ((f || status != 0) ? "FAILED" : "ok"), p, f, g }' target/test-output.log
+exit "$status"

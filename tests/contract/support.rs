@@ -1,0 +1,202 @@
+//! A simulator on a free loopback port and a client configured for it.
+
+use std::time::Duration;
+
+use oc_operator::liveplatform::model::{ConfigurationType, CreateCustomer, CreateLead, TaskId};
+use oc_operator::liveplatform::{
+    ClientConfig, Credentials, LivePlatformClient, PollOptions, RetryPolicy, TaskOutcome,
+};
+use oc_operator::simulator::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET};
+use oc_operator::simulator::{Faults, Seed, Simulator};
+use serde_json::Value;
+
+pub const TENANT_A: &str = "0b7e6c1a-2f3d-4e5b-8a9c-1d2e3f4a5b6c";
+pub const TENANT_B: &str = "1c8f7d2b-3a4e-4f6c-9b0d-2e3f4a5b6c7d";
+pub const TENANT_C: &str = "2d9a8e3c-4b5f-4a7d-8c1e-3f4a5b6c7d8e";
+pub const UNKNOWN_TENANT: &str = "9f9f9f9f-0000-4000-8000-000000000001";
+pub const PROFILE_US: &str = "a3f1e2d4-6b7c-4d8e-9f0a-1b2c3d4e5f60";
+
+pub struct Env {
+    pub sim: Simulator,
+    pub client: LivePlatformClient,
+    admin: reqwest::Client,
+}
+
+pub fn quick_seed() -> Seed {
+    Seed {
+        task_delay_ms: 150,
+        ..Seed::default()
+    }
+}
+
+pub fn config_for(sim: &Simulator) -> ClientConfig {
+    let credentials = Credentials {
+        client_id: SANDBOX_CLIENT_ID.into(),
+        client_secret: SANDBOX_CLIENT_SECRET.into(),
+    };
+    let mut config = ClientConfig::new(sim.base_url(), Seed::default().sp_tenant_id, credentials)
+        .expect("config");
+    config.identity_base = sim.identity_base();
+    config.retry = RetryPolicy {
+        backoff: oc_operator::backoff::Backoff::new(
+            Duration::from_millis(50),
+            Duration::from_secs(2),
+        ),
+        ..RetryPolicy::default()
+    };
+    config
+}
+
+pub fn quick_poll() -> PollOptions {
+    PollOptions {
+        backoff: oc_operator::backoff::Backoff::new(
+            Duration::from_millis(50),
+            Duration::from_millis(300),
+        ),
+        patience: Duration::from_secs(20),
+    }
+}
+
+impl Env {
+    pub async fn start() -> Self {
+        Self::with_seed(quick_seed()).await
+    }
+
+    pub async fn with_seed(seed: Seed) -> Self {
+        let sim = Simulator::start(
+            "127.0.0.1:0".parse().expect("addr"),
+            seed,
+            Faults::default(),
+        )
+        .await
+        .expect("simulator");
+        let client = LivePlatformClient::new(config_for(&sim)).expect("client");
+        Self {
+            sim,
+            client,
+            admin: reqwest::Client::new(),
+        }
+    }
+
+    fn admin(&self, path: &str) -> String {
+        format!("{}{path}", self.sim.admin_url())
+    }
+
+    pub async fn set_faults(&self, faults: Value) {
+        let r = self
+            .admin
+            .put(self.admin("/faults"))
+            .json(&faults)
+            .send()
+            .await
+            .expect("faults");
+        assert!(
+            r.status().is_success(),
+            "faults refused: {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+
+    pub async fn admin_post(&self, path: &str, body: Value) {
+        let r = self
+            .admin
+            .post(self.admin(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("admin post");
+        assert!(
+            r.status().is_success(),
+            "{path}: {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+
+    pub async fn admin_put(&self, path: &str, body: Value) {
+        let r = self
+            .admin
+            .put(self.admin(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("admin put");
+        assert!(
+            r.status().is_success(),
+            "{path}: {}",
+            r.text().await.unwrap_or_default()
+        );
+    }
+
+    pub async fn counters(&self) -> Value {
+        self.admin
+            .get(self.admin("/counters"))
+            .send()
+            .await
+            .expect("counters")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// Requests of `endpoint` that ended in `outcome` (a status code, "total", "dropped").
+    pub async fn count(&self, endpoint: &str, outcome: &str) -> u64 {
+        self.counters().await[endpoint][outcome]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    pub async fn state(&self) -> Value {
+        self.admin
+            .get(self.admin("/state"))
+            .send()
+            .await
+            .expect("state")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    pub async fn lead(&self, tenant: &str, company: &str) {
+        self.client
+            .create_lead(&CreateLead {
+                tenant_id: tenant.into(),
+                company_name: company.into(),
+            })
+            .await
+            .expect("create lead");
+    }
+
+    /// A lead and a licensed (OC Essentials) customer for `tenant`; the customer id.
+    pub async fn customer(&self, tenant: &str, short: &str) -> String {
+        self.lead(tenant, &format!("{short} Inc")).await;
+        let task = self
+            .client
+            .create_customer(&CreateCustomer {
+                configuration: ConfigurationType::TenantType,
+                customer_short_name: short.into(),
+                customer_full_name: format!("{short} Incorporated"),
+                ms_tenant_id: tenant.into(),
+                script_parameters: Default::default(),
+            })
+            .await
+            .expect("create customer");
+        let outcome = self.finish(&task).await;
+        let TaskOutcome::Succeeded(task) = outcome else {
+            panic!("customer creation: {outcome:?}")
+        };
+        task.output_str("ump_customer_guid")
+            .expect("customer guid in task output")
+            .to_owned()
+    }
+
+    pub async fn finish(&self, task: &TaskId) -> TaskOutcome {
+        self.client
+            .poll_task(task, quick_poll())
+            .await
+            .expect("poll")
+    }
+
+    pub fn raw(&self) -> &reqwest::Client {
+        &self.admin
+    }
+}
