@@ -18,6 +18,6 @@ cargo test --locked --no-fail-fast 2>&1 | tee target/test-output.log
 status=${PIPESTATUS[0]}
 set -e
 # End with one summary line over all test binaries.
-awk -v status="$status" '/^test result:/ { split($0, a, /[ .;]+/); for (i = 1; i in a; i++) { if (a[i+1] == "passed") p += a[i]; if (a[i+1] == "failed") f += a[i]; if (a[i+1] == "ignored") g += a[i] } }
+awk -v status="$status" '/^test result:/ { n = split($0, a, /[ .;]+/); for (i = 1; i < n; i++) { if (a[i+1] == "passed") p += a[i]; if (a[i+1] == "failed") f += a[i]; if (a[i+1] == "ignored") g += a[i] } }
      END { printf "test result: %s. %d passed; %d failed; %d ignored (all test binaries)\n", ((f || status != 0) ? "FAILED" : "ok"), p, f, g }' target/test-output.log
 exit "$status"

@@ -12,3 +12,4 @@ mod leads;
 mod malformed;
 mod numbers;
 mod sites;
+mod tasks;
