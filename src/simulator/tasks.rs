@@ -64,11 +64,7 @@ impl State {
         }
     }
 
-    fn end_create_customer(
-        &mut self,
-        customer: super::state::CustomerRec,
-        fails: bool,
-    ) -> (&'static str, Value, Vec<(String, String)>) {
+    fn end_create_customer(&mut self, customer: super::state::CustomerRec, fails: bool) -> Ending {
         if let Some(lead) = self.leads.get_mut(&customer.tenant_id) {
             lead.pending_customer_task = None;
             if !fails {
@@ -77,53 +73,32 @@ impl State {
             }
         }
         if fails {
-            return (
-                "Failed",
+            return failed(
                 json!({}),
-                vec![err(
-                    "Customer creation failed: the tenant onboarding script returned an error. Retry the request.",
-                )],
+                "Customer creation failed: the tenant onboarding script returned an error. Retry the request.",
             );
         }
         let guid = customer.guid.clone();
         self.customers.insert(guid.clone(), customer);
-        (
-            "CompletedSuccess",
-            json!({"umpCustomerGuid": guid}),
-            vec![info("Customer created")],
-        )
+        succeeded(json!({"umpCustomerGuid": guid}), "Customer created")
     }
 
-    fn end_upgrade(
-        &mut self,
-        guid: &str,
-        license_type: i64,
-        count: i64,
-        fails: bool,
-    ) -> (&'static str, Value, Vec<(String, String)>) {
+    fn end_upgrade(&mut self, guid: &str, license_type: i64, count: i64, fails: bool) -> Ending {
         let Some(customer) = self.customers.get_mut(guid) else {
-            return (
-                "Failed",
-                json!({}),
-                vec![err("The customer no longer exists.")],
-            );
+            return failed(json!({}), "The customer no longer exists.");
         };
         customer.pending_upgrade_task = None;
         if fails {
-            return (
-                "Failed",
+            return failed(
                 json!({}),
-                vec![err(
-                    "Licence upgrade failed at Microsoft. Retry the request.",
-                )],
+                "Licence upgrade failed at Microsoft. Retry the request.",
             );
         }
         customer.license_type = license_type;
         customer.license_count = count;
-        (
-            "CompletedSuccess",
+        succeeded(
             json!({"umpCustomerGuid": guid, "licenseType": license_type}),
-            vec![info("Licence upgraded")],
+            "Licence upgraded",
         )
     }
 
@@ -134,7 +109,7 @@ impl State {
         numbers: &[String],
         injected: &std::collections::BTreeMap<String, String>,
         fails: bool,
-    ) -> (&'static str, Value, Vec<(String, String)>) {
+    ) -> Ending {
         let started = self
             .tasks
             .get(task_id)
@@ -235,12 +210,7 @@ impl State {
         }
     }
 
-    fn end_release(
-        &mut self,
-        tenant: &str,
-        numbers: &[String],
-        fails: bool,
-    ) -> (&'static str, Value, Vec<(String, String)>) {
+    fn end_release(&mut self, tenant: &str, numbers: &[String], fails: bool) -> Ending {
         let job = uuid::Uuid::new_v4().to_string();
         if fails {
             for number in numbers {
@@ -274,19 +244,11 @@ impl State {
         )
     }
 
-    fn end_unassign(
-        &mut self,
-        tenant: &str,
-        numbers: &[String],
-        fails: bool,
-    ) -> (&'static str, Value, Vec<(String, String)>) {
+    fn end_unassign(&mut self, tenant: &str, numbers: &[String], fails: bool) -> Ending {
         if fails {
-            return (
-                "Failed",
+            return failed(
                 json!({"MsTenantId": tenant}),
-                vec![err(
-                    "Microsoft refused the unassign job. Retry the request.",
-                )],
+                "Microsoft refused the unassign job. Retry the request.",
             );
         }
         for number in numbers {
@@ -300,42 +262,29 @@ impl State {
                 }
             }
         }
-        (
-            "CompletedSuccess",
+        succeeded(
             json!({"MsTenantId": tenant, "NumbersUnassigned": numbers.len()}),
-            vec![info("Numbers unassigned")],
+            "Numbers unassigned",
         )
     }
 
-    fn end_add_site(
-        &mut self,
-        site_id: &str,
-        fails: bool,
-    ) -> (&'static str, Value, Vec<(String, String)>) {
+    fn end_add_site(&mut self, site_id: &str, fails: bool) -> Ending {
         let Some(site) = self.sites.get_mut(site_id) else {
-            return (
-                "Failed",
-                json!({}),
-                vec![err("The site location no longer exists.")],
-            );
+            return failed(json!({}), "The site location no longer exists.");
         };
         if fails {
             site.sbc_deployment_state = deployment_state::FAILED;
             site.m365_deployment_state = deployment_state::FAILED;
-            return (
-                "Failed",
+            return failed(
                 json!({"siteLocationId": site_id}),
-                vec![err(
-                    "SBC onboarding script failed. Fix the script parameters and modify the SIP connection.",
-                )],
+                "SBC onboarding script failed. Fix the script parameters and modify the SIP connection.",
             );
         }
         site.sbc_deployment_state = deployment_state::DEPLOYED;
         site.m365_deployment_state = deployment_state::DEPLOYED;
-        (
-            "CompletedSuccess",
+        succeeded(
             json!({"siteLocationId": site_id}),
-            vec![info("SBC and Microsoft 365 configured")],
+            "SBC and Microsoft 365 configured",
         )
     }
 
@@ -344,19 +293,14 @@ impl State {
         site_id: &str,
         changes: &serde_json::Map<String, Value>,
         fails: bool,
-    ) -> (&'static str, Value, Vec<(String, String)>) {
+    ) -> Ending {
         let Some(site) = self.sites.get_mut(site_id) else {
-            return (
-                "Failed",
-                json!({}),
-                vec![err("The site location no longer exists.")],
-            );
+            return failed(json!({}), "The site location no longer exists.");
         };
         if fails {
-            return (
-                "Failed",
+            return failed(
                 json!({"siteLocationId": site_id}),
-                vec![err("SBC reconfiguration failed. Retry the request.")],
+                "SBC reconfiguration failed. Retry the request.",
             );
         }
         for (key, value) in changes {
@@ -373,26 +317,20 @@ impl State {
             }
         }
         site.sbc_deployment_state = deployment_state::DEPLOYED;
-        (
-            "CompletedSuccess",
+        succeeded(
             json!({"siteLocationId": site_id}),
-            vec![info("SIP connection modified")],
+            "SIP connection modified",
         )
     }
 
-    fn end_delete_site(
-        &mut self,
-        site_id: &str,
-        fails: bool,
-    ) -> (&'static str, Value, Vec<(String, String)>) {
+    fn end_delete_site(&mut self, site_id: &str, fails: bool) -> Ending {
         if fails {
             if let Some(site) = self.sites.get_mut(site_id) {
                 site.sbc_deployment_state = deployment_state::DEPLOYED;
             }
-            return (
-                "Failed",
+            return failed(
                 json!({"siteLocationId": site_id}),
-                vec![err("SBC cleanup script failed. Retry the delete.")],
+                "SBC cleanup script failed. Retry the delete.",
             );
         }
         if let Some(site) = self.sites.remove(site_id) {
@@ -400,11 +338,7 @@ impl State {
                 !(p.customer_guid == site.customer_guid && p.site_location_id == site.id)
             });
         }
-        (
-            "CompletedSuccess",
-            json!({"siteLocationId": site_id}),
-            vec![info("SIP connection removed")],
-        )
+        succeeded(json!({"siteLocationId": site_id}), "SIP connection removed")
     }
 
     fn end_provision(
@@ -413,21 +347,14 @@ impl State {
         sip: &str,
         settings: serde_json::Map<String, Value>,
         fails: bool,
-    ) -> (&'static str, Value, Vec<(String, String)>) {
+    ) -> Ending {
         let Some(tenant) = self.customers.get(guid).map(|c| c.tenant_id.clone()) else {
-            return (
-                "Failed",
-                json!({}),
-                vec![err("The customer no longer exists.")],
-            );
+            return failed(json!({}), "The customer no longer exists.");
         };
         if fails {
-            return (
-                "Failed",
+            return failed(
                 json!({"sipAddress": sip}),
-                vec![err(
-                    "The Teams PowerShell script failed. Retry the request.",
-                )],
+                "The Teams PowerShell script failed. Retry the request.",
             );
         }
         let line_uri = settings
@@ -444,12 +371,11 @@ impl State {
             match self.numbers.get(&number) {
                 Some(rec) if rec.tenant_id == tenant && rec.acquired_number_status == "Active" => {}
                 _ => {
-                    return (
-                        "Failed",
+                    return failed(
                         json!({"sipAddress": sip}),
-                        vec![err(format!(
+                        format!(
                             "LineURI {uri}: {number} is not an active number of this customer; upload it first."
-                        ))],
+                        ),
                     );
                 }
             }
@@ -497,12 +423,19 @@ impl State {
         for (k, v) in settings {
             user.settings.insert(k, v);
         }
-        (
-            "CompletedSuccess",
-            json!({"sipAddress": sip}),
-            vec![info("End user provisioned")],
-        )
+        succeeded(json!({"sipAddress": sip}), "End user provisioned")
     }
+}
+
+/// How a task ended: its final status, output data and execution messages.
+type Ending = (&'static str, Value, Vec<(String, String)>);
+
+fn failed(output: Value, message: impl Into<String>) -> Ending {
+    ("Failed", output, vec![err(message)])
+}
+
+fn succeeded(output: Value, message: impl Into<String>) -> Ending {
+    ("CompletedSuccess", output, vec![info(message)])
 }
 
 fn info(message: impl Into<String>) -> (String, String) {

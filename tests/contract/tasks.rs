@@ -8,11 +8,22 @@ use crate::support::*;
 
 #[tokio::test]
 async fn tasks_move_queued_in_progress_then_final_and_stay_readable() {
-    let env = Env::with_seed(Seed { task_delay_ms: 800, ..Seed::default() }).await;
+    let env = Env::with_seed(Seed {
+        task_delay_ms: 800,
+        ..Seed::default()
+    })
+    .await;
     env.customer(TENANT_A, "contoso").await;
     let id = env
         .client
-        .upload_numbers(TENANT_A, &UploadNumbers::new(PROFILE_US, Usage::CallingUserAssignment, vec!["+14255551100".into()]))
+        .upload_numbers(
+            TENANT_A,
+            &UploadNumbers::new(
+                PROFILE_US,
+                Usage::CallingUserAssignment,
+                vec!["+14255551100".into()],
+            ),
+        )
         .await
         .unwrap();
     let first = env.client.get_task(&id).await.unwrap();
@@ -20,18 +31,33 @@ async fn tasks_move_queued_in_progress_then_final_and_stay_readable() {
     assert_eq!(first.total_numbers_count, Some(1));
     assert!(first.create_time.is_some() && first.complete_time.is_none());
     tokio::time::sleep(Duration::from_millis(350)).await;
-    assert_eq!(env.client.get_task(&id).await.unwrap().status, TaskStatus::InProgress);
+    assert_eq!(
+        env.client.get_task(&id).await.unwrap().status,
+        TaskStatus::InProgress
+    );
     tokio::time::sleep(Duration::from_millis(600)).await;
     let done = env.client.get_task(&id).await.unwrap();
     assert_eq!(done.status, TaskStatus::CompletedSuccess);
     assert!(done.complete_time.is_some());
-    assert!(done.execution_messages.iter().any(|m| m.level == "Information"));
-    assert_eq!(env.client.get_task(&id).await.unwrap(), done, "a finished task stays as it ended");
+    assert!(
+        done.execution_messages
+            .iter()
+            .any(|m| m.level == "Information")
+    );
+    assert_eq!(
+        env.client.get_task(&id).await.unwrap(),
+        done,
+        "a finished task stays as it ended"
+    );
 }
 
 #[tokio::test]
 async fn an_unknown_task_is_not_found() {
     let env = Env::start().await;
-    let err = env.client.get_task(&TaskId("tsk_424242".into())).await.unwrap_err();
+    let err = env
+        .client
+        .get_task(&TaskId("tsk_424242".into()))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
 }
