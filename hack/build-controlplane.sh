@@ -25,7 +25,14 @@ rm -rf "$tmp"; mkdir -p "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 cd "$module"
 export CGO_ENABLED=0
-flags=(-trimpath "-ldflags=-s -w")
+# Stamp the Kubernetes version, as release builds do (tools such as helm read it).
+kube_version="$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' go.mod)"
+minor="$(echo "$kube_version" | cut -d. -f2)"
+ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  ldflags+=" -X $pkg.gitVersion=$kube_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+done
+flags=(-trimpath "-ldflags=$ldflags")
 go build "${flags[@]}" -o "$tmp/etcd" ./cmd/etcd
 go build "${flags[@]}" -o "$tmp/" \
   k8s.io/kubernetes/cmd/kube-apiserver \

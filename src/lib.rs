@@ -1,9 +1,11 @@
 //! oc-operator: Microsoft Teams Operator Connect customers declared as Kubernetes
 //! resources, made real through the Live Platform REST API.
 
+pub mod api;
 pub mod backoff;
 pub mod casing;
 pub mod liveplatform;
 pub mod secret;
 pub mod simulator;
 pub mod telemetry;
+pub mod testenv;

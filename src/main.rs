@@ -33,8 +33,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Print the CustomResourceDefinitions of every kind as YAML.
+    Crds(CrdsArgs),
     /// Serve the Live Platform simulator (API, identity endpoints and admin side).
     Simulate(SimulateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct CrdsArgs {
+    /// Write one file a CRD into this folder (`<plural>.<group>.yaml`) instead of
+    /// printing them.
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -76,6 +86,8 @@ enum CliError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("rendering the CRDs: {0}")]
+    Crds(#[from] serde_yaml_ng::Error),
     #[error("writing {path}: {source}")]
     Write {
         path: PathBuf,
@@ -131,6 +143,19 @@ async fn simulate(args: SimulateArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+fn crds(args: CrdsArgs) -> Result<(), CliError> {
+    let Some(dir) = args.out_dir else {
+        print!("{}", oc_operator::api::crds_yaml()?);
+        return Ok(());
+    };
+    std::fs::create_dir_all(&dir).map_err(|source| CliError::Write { path: dir.clone(), source })?;
+    for (file, yaml) in oc_operator::api::crd_files()? {
+        let path = dir.join(file);
+        std::fs::write(&path, yaml).map_err(|source| CliError::Write { path, source })?;
+    }
+    Ok(())
+}
+
 /// Resolves on SIGINT or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -158,6 +183,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init_logging(cli.log_format, &cli.log_level);
     let result = match cli.command {
+        Command::Crds(args) => crds(args),
         Command::Simulate(args) => simulate(args).await,
     };
     match result {

@@ -1,0 +1,44 @@
+//! The condition vocabulary every kind shares: types, reasons, and how to read them.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
+/// The platform matches the spec of `observedGeneration`.
+pub const READY: &str = "Ready";
+/// The last reconcile reached the API and did what it meant to.
+pub const SYNCED: &str = "Synced";
+/// OCCustomer: the licence matches the spec.
+pub const LICENSED: &str = "Licensed";
+/// OCCustomer: the lead is in the declared channel.
+pub const CHANNEL_ASSIGNED: &str = "ChannelAssigned";
+/// OCNumberBlock: every declared number is on the platform.
+pub const NUMBERS_UPLOADED: &str = "NumbersUploaded";
+
+/// Reasons of `Ready`.
+pub mod reason {
+    pub const AVAILABLE: &str = "Available";
+    pub const CREATING: &str = "Creating";
+    pub const UPDATING: &str = "Updating";
+    pub const DELETING: &str = "Deleting";
+    pub const WAITING_FOR_CUSTOMER: &str = "WaitingForCustomer";
+    pub const WAITING_FOR_TASK: &str = "WaitingForTask";
+    pub const INVALID_SPEC: &str = "InvalidSpec";
+    pub const REJECTED: &str = "Rejected";
+    pub const CONFLICT: &str = "Conflict";
+    pub const PAUSED: &str = "Paused";
+    /// Reasons of `Synced`.
+    pub const SUCCEEDED: &str = "Succeeded";
+    pub const THROTTLED: &str = "Throttled";
+    pub const API_UNAVAILABLE: &str = "ApiUnavailable";
+    pub const UNAUTHORIZED: &str = "Unauthorized";
+    pub const RECONCILE_ERROR: &str = "ReconcileError";
+}
+
+/// The condition of `type_` in `conditions`, if present.
+pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
+    conditions.iter().find(|c| c.type_ == type_)
+}
+
+/// Whether `type_` is `True` and was written for `generation`.
+pub fn is_true_for(conditions: &[Condition], type_: &str, generation: Option<i64>) -> bool {
+    find(conditions, type_).is_some_and(|c| c.status == "True" && c.observed_generation == generation)
+}

@@ -1,0 +1,192 @@
+//! `OCCustomer`: one Microsoft tenant as a consentless lead and a licensed customer.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use super::common::{DeletionPolicy, Operation, PlatformRef};
+
+/// One enterprise on Operator Connect: its Microsoft tenant becomes a consentless lead
+/// on the Live Platform, is put in a channel, and is licensed as a customer.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "operatorconnect.io",
+    version = "v1alpha1",
+    kind = "OCCustomer",
+    plural = "occustomers",
+    shortname = "occ",
+    category = "operatorconnect",
+    namespaced,
+    status = "OCCustomerStatus",
+    doc = "A Microsoft tenant on Operator Connect: consentless lead, channel, and licensed customer.",
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
+    printcolumn(name = "Tenant", type_ = "string", json_path = ".spec.tenantId"),
+    printcolumn(name = "Customer ID", type_ = "string", json_path = ".status.customerId"),
+    printcolumn(name = "License", type_ = "string", json_path = ".status.license.type"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct OCCustomerSpec {
+    /// The OCPlatform (cluster-scoped) this customer lives on. The platform must allow
+    /// this namespace. Cannot change.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("platformRef is immutable; create a new OCCustomer instead"))]
+    pub platform_ref: PlatformRef,
+
+    /// The customer's Microsoft Entra tenant id (a GUID). Cannot change.
+    #[schemars(regex(pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("tenantId is immutable; create a new OCCustomer instead"))]
+    pub tenant_id: String,
+
+    /// The company name of the lead; unique on the platform.
+    #[schemars(length(min = 1, max = 256))]
+    pub company_name: String,
+
+    /// The channel the lead belongs to. Changing it moves the lead; removing it takes
+    /// the lead out of its channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub channel_id: Option<i64>,
+
+    /// The customer's short name on the platform: 3 to 15 characters, no spaces, dots
+    /// or any of `\ / : * ? " < > |`; unique on the platform. Cannot change.
+    #[schemars(regex(pattern = r#"^[^\s.\\/:*?"<>|]{3,15}$"#))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("shortName is immutable; create a new OCCustomer instead"))]
+    pub short_name: String,
+
+    /// The customer's full name on the platform.
+    #[schemars(length(min = 1, max = 256))]
+    pub full_name: String,
+
+    /// How the customer is configured on the platform. Cannot change.
+    #[serde(default)]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("configurationType is immutable; create a new OCCustomer instead"))]
+    pub configuration_type: ConfigurationType,
+
+    /// Parameters of the platform's onboarding script for this customer. Secrets do
+    /// not belong here.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 64))]
+    pub script_parameters: BTreeMap<String, String>,
+
+    /// The licence: its type, and for OC Essentials Plus and OC Pro, how many.
+    #[serde(default)]
+    pub license: License,
+
+    /// `Delete` (default) deletes the service and the lead when this object is
+    /// deleted; `Orphan` leaves them on the platform.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// `configurationName` of the platform's customer creation.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+pub enum ConfigurationType {
+    /// `OcEssential_TENANT_TYPE`: the customer's Teams tenant is configured directly.
+    #[default]
+    TenantType,
+    /// `OcEssential_IPGROUP_TYPE`: the customer gets IP groups on a shared SBC.
+    IpGroupType,
+}
+
+/// The customer's licence.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.type == 'OcEssentials' || has(self.count)").message("license.count is required for OcEssentialsPlus and OcPro"))]
+#[x_kube(validation = Rule::new("self.type != 'OcEssentials' || !has(self.count)").message("license.count applies only to OcEssentialsPlus and OcPro"))]
+#[x_kube(validation = Rule::new("oldSelf.type == 'OcEssentials' || self.type != 'OcEssentials'").message("a licence cannot go back to OcEssentials once upgraded"))]
+pub struct License {
+    /// `OcEssentials` (the licence a new customer gets), `OcEssentialsPlus` or `OcPro`.
+    /// An OcEssentials customer is upgraded once; after that it switches between
+    /// OcEssentialsPlus and OcPro.
+    #[serde(default, rename = "type")]
+    pub type_: LicenseType,
+    /// Number of licences (OcEssentialsPlus and OcPro only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000000))]
+    pub count: Option<i64>,
+}
+
+/// Licence types a declared customer may have.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema)]
+pub enum LicenseType {
+    /// OC Essentials (platform code 3).
+    #[default]
+    OcEssentials,
+    /// OC Essentials Plus (platform code 4); needed for end users.
+    OcEssentialsPlus,
+    /// OC Pro (platform code 5); needed for end users.
+    OcPro,
+}
+
+impl LicenseType {
+    /// The platform's numeric code.
+    pub fn code(self) -> i64 {
+        match self {
+            LicenseType::OcEssentials => 3,
+            LicenseType::OcEssentialsPlus => 4,
+            LicenseType::OcPro => 5,
+        }
+    }
+
+    pub fn from_code(code: i64) -> Option<Self> {
+        match code {
+            3 => Some(LicenseType::OcEssentials),
+            4 => Some(LicenseType::OcEssentialsPlus),
+            5 => Some(LicenseType::OcPro),
+            _ => None,
+        }
+    }
+}
+
+/// What the operator last saw of the customer on the platform.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OCCustomerStatus {
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`, `Synced`, `Licensed`, `ChannelAssigned`.
+    #[serde(default)]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+    /// The lead's id on the platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lead_id: Option<String>,
+    /// The customer's id on the platform (`umpCustomerGuid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    /// The channel the lead is in on the platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<i64>,
+    /// The licence on the platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<LicenseStatus>,
+    /// The customer's default domain (`MsDefaultDomain`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_domain: Option<String>,
+    /// A write in flight, recorded before it is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<Operation>,
+}
+
+/// The licence as the platform reports it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseStatus {
+    #[serde(rename = "type")]
+    pub type_: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<i64>,
+    /// Licensed users, from the latest licence info record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currently_licensed: Option<i64>,
+    /// Numbers the platform manages for the customer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_service_numbers: Option<i64>,
+    /// Date of the latest licence info record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_update: Option<String>,
+}

@@ -1,0 +1,185 @@
+//! `OCNumberBlock`: a set of phone numbers of one customer.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use super::common::{DeletionPolicy, LocalObjectRef, Operation};
+
+/// Phone numbers acquired for one customer: explicit numbers and ranges, uploaded to
+/// the Live Platform with one calling profile, usage and set of capabilities, and
+/// released when they leave the spec or the block is deleted.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "operatorconnect.io",
+    version = "v1alpha1",
+    kind = "OCNumberBlock",
+    plural = "ocnumberblocks",
+    shortname = "ocnb",
+    category = "operatorconnect",
+    namespaced,
+    status = "OCNumberBlockStatus",
+    doc = "Phone numbers of one Operator Connect customer.",
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
+    printcolumn(name = "Customer", type_ = "string", json_path = ".spec.customerRef.name"),
+    printcolumn(name = "Declared", type_ = "integer", json_path = ".status.counts.declared"),
+    printcolumn(name = "Active", type_ = "integer", json_path = ".status.counts.active"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[x_kube(validation = Rule::new("(has(self.numbers) ? size(self.numbers) : 0) + (has(self.ranges) ? size(self.ranges) : 0) > 0").message("give at least one number or range"))]
+#[x_kube(validation = Rule::new("!has(self.locationId) || has(self.civicAddressId)").message("locationId needs civicAddressId"))]
+#[serde(rename_all = "camelCase")]
+pub struct OCNumberBlockSpec {
+    /// The OCCustomer (same namespace) the numbers belong to. Cannot change.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("customerRef is immutable; create a new OCNumberBlock instead"))]
+    pub customer_ref: LocalObjectRef,
+
+    /// Numbers in E.164 form (`+` then 2 to 15 digits, no leading zero).
+    #[serde(default)]
+    #[schemars(length(max = 5000))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub numbers: Vec<E164>,
+
+    /// Inclusive ranges of numbers, each at most 10000 numbers that differ only in
+    /// their last four digits.
+    #[serde(default)]
+    #[schemars(length(max = 50))]
+    pub ranges: Vec<NumberRange>,
+
+    /// The calling profile to upload with (see the OCPlatform's
+    /// `status.callingProfiles`).
+    #[schemars(regex(pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"))]
+    pub calling_profile_id: String,
+
+    /// What the numbers are for.
+    pub usage: Usage,
+
+    /// Capabilities to acquire with the numbers.
+    #[serde(default)]
+    #[schemars(length(max = 7))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub capabilities: Vec<Capability>,
+
+    /// Emergency civic address id for the numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub civic_address_id: Option<String>,
+
+    /// Location id inside the civic address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub location_id: Option<String>,
+
+    /// What to do when a number to release is assigned in Teams: `Keep` (default)
+    /// leaves it and says so in a condition; `Unassign` unassigns it first.
+    #[serde(default)]
+    pub assigned_number_policy: AssignedNumberPolicy,
+
+    /// `Delete` (default) releases the numbers when the block is deleted; `Orphan`
+    /// leaves them with the customer.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// A number in E.164 form.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, schemars::JsonSchema)]
+#[serde(transparent)]
+pub struct E164(#[schemars(length(min = 3, max = 16), regex(pattern = r"^\+[1-9][0-9]{1,14}$"))] pub String);
+
+/// An inclusive range of numbers.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("size(self.start) == size(self.end)").message("start and end must have the same number of digits"))]
+#[x_kube(validation = Rule::new("self.start <= self.end").message("start must not come after end"))]
+#[x_kube(validation = Rule::new(
+    "size(self.start) != size(self.end) || self.start.substring(0, size(self.start) - 4) == self.end.substring(0, size(self.end) - 4)"
+).message("start and end must differ only in their last four digits (at most 10000 numbers, same country and area prefix)"))]
+pub struct NumberRange {
+    /// First number of the range (E.164, at least 7 digits).
+    #[schemars(length(min = 8, max = 16), regex(pattern = r"^\+[1-9][0-9]{6,14}$"))]
+    pub start: String,
+    /// Last number of the range (E.164, same length as `start`).
+    #[schemars(length(min = 8, max = 16), regex(pattern = r"^\+[1-9][0-9]{6,14}$"))]
+    pub end: String,
+}
+
+/// Number usage.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum Usage {
+    CallingUserAssignment,
+    ConferenceAssignment,
+    FirstPartyAppAssignment,
+    ThirdPartyAppAssignment,
+}
+
+/// Number capability.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema)]
+pub enum Capability {
+    InboundCalling,
+    OutboundCalling,
+    Office365,
+    UserAssignment,
+    FirstPartyAppAssignment,
+    ConferenceAssignment,
+    TollFree,
+}
+
+/// Release handling of numbers that are assigned in Teams.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+pub enum AssignedNumberPolicy {
+    /// Leave assigned numbers in place; a condition names them.
+    #[default]
+    Keep,
+    /// Unassign them, then release them.
+    Unassign,
+}
+
+/// What the operator last saw of the numbers on the platform.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OCNumberBlockStatus {
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`, `Synced`, `NumbersUploaded`.
+    #[serde(default)]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+    /// Numbers by state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<NumberCounts>,
+    /// The active numbers, compressed as ranges (`+14255550100-+14255550199`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub active: Vec<String>,
+    /// Numbers the platform refused, with the reason (at most 50 listed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<FailedNumber>,
+    /// A write in flight, recorded before it is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<Operation>,
+}
+
+/// Numbers of the block by state.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NumberCounts {
+    pub declared: i64,
+    pub active: i64,
+    pub uploading: i64,
+    pub failed: i64,
+    pub releasing: i64,
+    /// Numbers left out of a release because they are assigned (policy `Keep`).
+    pub retained: i64,
+}
+
+/// A number the platform refused.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedNumber {
+    pub number: String,
+    /// The platform's error code, such as `number_in_use`.
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}

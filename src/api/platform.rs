@@ -1,0 +1,213 @@
+//! `OCPlatform`: one Live Platform endpoint and the credentials to use it.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+/// One Live Platform (REST API for Operator Connect) that customers can use: where it
+/// is, who the service provider is, which credentials to use, how fast to call it, and
+/// which namespaces may declare customers on it.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "operatorconnect.io",
+    version = "v1alpha1",
+    kind = "OCPlatform",
+    plural = "ocplatforms",
+    shortname = "ocp",
+    category = "operatorconnect",
+    status = "OCPlatformStatus",
+    doc = "A Live Platform endpoint for Microsoft Teams Operator Connect, with its credentials and budget.",
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
+    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
+    printcolumn(name = "Base URL", type_ = "string", json_path = ".spec.baseUrl"),
+    printcolumn(name = "Profiles", type_ = "integer", json_path = ".status.callingProfileCount"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[x_kube(validation = Rule::new(
+    "self.baseUrl.startsWith('https://') || self.allowInsecureHttp || self.baseUrl.matches('^http://(127\\\\.[0-9.]+|localhost|\\\\[::1\\\\])(:[0-9]+)?(/.*)?$')"
+).message("baseUrl must use https (plain http only to loopback, or with allowInsecureHttp for a test platform)"))]
+#[x_kube(validation = Rule::new(
+    "self.identityBaseUrl.startsWith('https://') || self.allowInsecureHttp || self.identityBaseUrl.matches('^http://(127\\\\.[0-9.]+|localhost|\\\\[::1\\\\])(:[0-9]+)?(/.*)?$')"
+).message("identityBaseUrl must use https (plain http only to loopback, or with allowInsecureHttp for a test platform)"))]
+#[serde(rename_all = "camelCase")]
+pub struct OCPlatformSpec {
+    /// REST root of the platform, for example `https://lp.example.net/tenantui/api`.
+    #[schemars(length(min = 8, max = 512), regex(pattern = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"))]
+    pub base_url: String,
+
+    /// Base URL of Microsoft Entra ID, where tokens are issued and tenant ids validated.
+    #[serde(default = "default_identity_base")]
+    #[schemars(length(min = 8, max = 512), regex(pattern = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"))]
+    pub identity_base_url: String,
+
+    /// The service provider's own Microsoft Entra tenant id (a GUID); tokens are
+    /// requested in this tenant.
+    #[schemars(regex(pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"))]
+    pub service_provider_tenant_id: String,
+
+    /// The Secret, in the operator's own namespace, holding the client id and secret
+    /// of the service provider's Entra application. A changed Secret takes effect
+    /// without a restart.
+    pub credentials_secret_ref: CredentialsSecretRef,
+
+    /// Restricts every call to the customers of this channel (sent as the
+    /// `X-Ovoc-Channel-Id` header). Leave unset to see all customers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub channel_id: Option<i64>,
+
+    /// How fast the operator may call this platform.
+    #[serde(default)]
+    pub rate_limit: RateLimit,
+
+    /// Namespaces whose OCCustomers may use this platform; `*` allows every
+    /// namespace. A customer in any other namespace gets a clear condition and causes
+    /// no call.
+    #[schemars(length(min = 1, max = 1000))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub allowed_namespaces: Vec<AllowedNamespace>,
+
+    /// Allow plain `http://` to a host that is not loopback. Only for test platforms.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+
+    /// How often, in seconds, objects that are Ready are checked against the platform
+    /// for drift (with jitter).
+    #[serde(default = "default_drift_seconds")]
+    #[schemars(range(min = 30, max = 86400))]
+    pub drift_check_seconds: i64,
+}
+
+/// A namespace name, or `*` for every namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(transparent)]
+pub struct AllowedNamespace(
+    #[schemars(length(min = 1, max = 63), regex(pattern = r"^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$"))] pub String,
+);
+
+fn default_identity_base() -> String {
+    crate::liveplatform::contract::DEFAULT_IDENTITY_BASE.to_owned()
+}
+
+fn default_drift_seconds() -> i64 {
+    600
+}
+
+/// Where the platform credentials are.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsSecretRef {
+    /// Name of the Secret in the operator's namespace.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"))]
+    pub name: String,
+    /// Key of the client id.
+    #[serde(default = "default_client_id_key")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
+    pub client_id_key: String,
+    /// Key of the client secret.
+    #[serde(default = "default_client_secret_key")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]
+    pub client_secret_key: String,
+}
+
+fn default_client_id_key() -> String {
+    "clientId".into()
+}
+
+fn default_client_secret_key() -> String {
+    "clientSecret".into()
+}
+
+/// The operator's call budget for one platform.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimit {
+    /// Steady rate of calls a second.
+    #[serde(default = "default_rps")]
+    #[schemars(range(min = 0.1, max = 1000.0))]
+    pub requests_per_second: f64,
+    /// Calls allowed in a burst above the steady rate.
+    #[serde(default = "default_burst")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub burst: i64,
+    /// Calls in flight at once.
+    #[serde(default = "default_concurrency")]
+    #[schemars(range(min = 1, max = 256))]
+    pub max_concurrent_requests: i64,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self { requests_per_second: default_rps(), burst: default_burst(), max_concurrent_requests: default_concurrency() }
+    }
+}
+
+fn default_rps() -> f64 {
+    crate::liveplatform::contract::DEFAULT_BUDGET.per_second
+}
+
+fn default_burst() -> i64 {
+    i64::from(crate::liveplatform::contract::DEFAULT_BUDGET.burst)
+}
+
+fn default_concurrency() -> i64 {
+    8
+}
+
+/// What the operator last saw of the platform.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OCPlatformStatus {
+    /// The generation of the spec this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready` and `Synced`, with reasons and messages that say what to do.
+    #[serde(default)]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+    /// How many calling profiles the platform offers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calling_profile_count: Option<i64>,
+    /// The calling profiles, with their trunks and the SBCs each maps to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calling_profiles: Vec<CallingProfileStatus>,
+    /// When the platform last answered a probe (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_probe_time: Option<String>,
+}
+
+/// A calling profile as published in status.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallingProfileStatus {
+    /// The calling profile id to use in OCNumberBlock `callingProfileId`.
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    #[serde(default)]
+    pub emergency: bool,
+    /// Offer types (number usages) of the profile.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offer_types: Vec<String>,
+    /// SBCs this profile maps to; an OCSipConnection's `sbcId` must be one of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sbcs: Vec<SbcStatus>,
+}
+
+/// An SBC a calling profile maps to.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SbcStatus {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fqdn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The trunk the SBC is enrolled through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trunk_fqdn: Option<String>,
+}

@@ -1,0 +1,99 @@
+//! One control plane per test process, started on first use with the project's CRDs
+//! installed, and stopped (folder removed) when the process exits.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+use super::{ControlPlane, Error};
+
+/// The control plane shared by a test process.
+#[derive(Debug)]
+pub struct Shared {
+    kubeconfig: PathBuf,
+    bin: PathBuf,
+    dir: PathBuf,
+}
+
+static PLANE: OnceLock<Mutex<Option<ControlPlane>>> = OnceLock::new();
+static SHARED: OnceLock<Result<Shared, String>> = OnceLock::new();
+
+extern "C" fn stop_at_exit() {
+    if let Some(plane) = PLANE.get() {
+        if let Some(mut plane) = plane.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            plane.stop();
+        }
+    }
+}
+
+/// The shared control plane, started (and the CRDs of `crds/` installed) on first
+/// call. An error is returned to every caller, so each test says why it cannot run.
+pub fn shared() -> Result<&'static Shared, String> {
+    SHARED
+        .get_or_init(|| start().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+fn start() -> Result<Shared, Error> {
+    let bin = super::binaries()?;
+    let plane = ControlPlane::start(&bin)?;
+    let shared = Shared { kubeconfig: plane.kubeconfig().to_owned(), bin, dir: plane.dir().to_owned() };
+    let _ = PLANE.set(Mutex::new(Some(plane)));
+    // SAFETY: registering a plain extern "C" function with no captured state.
+    unsafe {
+        libc::atexit(stop_at_exit);
+    }
+    shared.install_crds()?;
+    Ok(shared)
+}
+
+impl Shared {
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// The folder with the components' logs.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A `kubectl` bound to the control plane as admin.
+    pub fn kubectl(&self) -> Command {
+        let mut command = Command::new(self.bin.join("kubectl"));
+        command.arg(format!("--kubeconfig={}", self.kubeconfig.display()));
+        command
+    }
+
+    /// A new admin client; make one per test (a client belongs to one runtime).
+    pub async fn client(&self) -> Result<kube::Client, Error> {
+        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig).map_err(|e| Error::Client(e.to_string()))?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+            .await
+            .map_err(|e| Error::Client(e.to_string()))?;
+        kube::Client::try_from(config).map_err(|e| Error::Client(e.to_string()))
+    }
+
+    fn install_crds(&self) -> Result<(), Error> {
+        let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+        for args in [
+            vec!["apply".to_owned(), "--server-side".to_owned(), "-f".to_owned(), crds.display().to_string()],
+            vec!["wait".into(), "--for=condition=Established".into(), "--timeout=60s".into(), "crd".into(), "--all".into()],
+        ] {
+            let output = self
+                .kubectl()
+                .args(&args)
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|source| Error::Io { what: "running kubectl".into(), source })?;
+            if !output.status.success() {
+                return Err(Error::Client(format!(
+                    "kubectl {}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&output.stderr)
+                )));
+            }
+        }
+        Ok(())
+    }
+}
