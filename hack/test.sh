@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # The project's test command (README "Run the tests"; .ci/run runs exactly this):
-# format check, clippy with warnings as errors, then every test.
+# build (or reuse) the test control plane, format check, clippy with warnings as
+# errors, then every test.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-0}"
 
+echo "==> control plane binaries (hack/build-controlplane.sh; cached after the first run)"
+OC_CONTROLPLANE_BIN="$(bash hack/build-controlplane.sh | tail -n 1)"
+export OC_CONTROLPLANE_BIN
+echo "    $OC_CONTROLPLANE_BIN"
 echo "==> cargo fmt --check"
 cargo fmt --all --check
 echo "==> cargo clippy --all-targets -- -D warnings"

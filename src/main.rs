@@ -148,7 +148,10 @@ fn crds(args: CrdsArgs) -> Result<(), CliError> {
         print!("{}", oc_operator::api::crds_yaml()?);
         return Ok(());
     };
-    std::fs::create_dir_all(&dir).map_err(|source| CliError::Write { path: dir.clone(), source })?;
+    std::fs::create_dir_all(&dir).map_err(|source| CliError::Write {
+        path: dir.clone(),
+        source,
+    })?;
     for (file, yaml) in oc_operator::api::crd_files()? {
         let path = dir.join(file);
         std::fs::write(&path, yaml).map_err(|source| CliError::Write { path, source })?;

@@ -5,7 +5,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Regular expression of a Microsoft Entra tenant id (a GUID).
-pub const GUID_PATTERN: &str = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+pub const GUID_PATTERN: &str =
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
 /// Regular expression of an E.164 number as the platform checks it.
 pub const E164_PATTERN: &str = r"^\+[1-9][0-9]{1,14}$";
 /// Regular expression of a Kubernetes object name (DNS subdomain).
@@ -16,7 +17,10 @@ pub const NAME_PATTERN: &str = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$";
 #[serde(rename_all = "camelCase")]
 pub struct LocalObjectRef {
     /// Name of the referenced object, in the same namespace as this one.
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+    )]
     pub name: String,
 }
 
@@ -25,7 +29,10 @@ pub struct LocalObjectRef {
 #[serde(rename_all = "camelCase")]
 pub struct PlatformRef {
     /// Name of the OCPlatform (cluster-scoped) whose Live Platform serves this customer.
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+    )]
     pub name: String,
 }
 
@@ -34,7 +41,10 @@ pub struct PlatformRef {
 #[serde(rename_all = "camelCase")]
 pub struct SecretKeyRef {
     /// Name of the Secret.
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+    )]
     pub name: String,
     /// Key inside the Secret's data.
     #[schemars(length(min = 1, max = 253), regex(pattern = r"^[-._a-zA-Z0-9]+$"))]

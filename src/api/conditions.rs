@@ -40,5 +40,6 @@ pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Conditio
 
 /// Whether `type_` is `True` and was written for `generation`.
 pub fn is_true_for(conditions: &[Condition], type_: &str, generation: Option<i64>) -> bool {
-    find(conditions, type_).is_some_and(|c| c.status == "True" && c.observed_generation == generation)
+    find(conditions, type_)
+        .is_some_and(|c| c.status == "True" && c.observed_generation == generation)
 }

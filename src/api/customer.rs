@@ -21,12 +21,28 @@ use super::common::{DeletionPolicy, Operation, PlatformRef};
     namespaced,
     status = "OCCustomerStatus",
     doc = "A Microsoft tenant on Operator Connect: consentless lead, channel, and licensed customer.",
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
     printcolumn(name = "Tenant", type_ = "string", json_path = ".spec.tenantId"),
-    printcolumn(name = "Customer ID", type_ = "string", json_path = ".status.customerId"),
+    printcolumn(
+        name = "Customer ID",
+        type_ = "string",
+        json_path = ".status.customerId"
+    ),
     printcolumn(name = "License", type_ = "string", json_path = ".status.license.type"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct OCCustomerSpec {
@@ -36,7 +52,9 @@ pub struct OCCustomerSpec {
     pub platform_ref: PlatformRef,
 
     /// The customer's Microsoft Entra tenant id (a GUID). Cannot change.
-    #[schemars(regex(pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"))]
+    #[schemars(regex(
+        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    ))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("tenantId is immutable; create a new OCCustomer instead"))]
     pub tenant_id: String,
 
@@ -82,7 +100,9 @@ pub struct OCCustomerSpec {
 }
 
 /// `configurationName` of the platform's customer creation.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
 pub enum ConfigurationType {
     /// `OcEssential_TENANT_TYPE`: the customer's Teams tenant is configured directly.
     #[default]
@@ -110,7 +130,19 @@ pub struct License {
 }
 
 /// Licence types a declared customer may have.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    schemars::JsonSchema,
+)]
 pub enum LicenseType {
     /// OC Essentials (platform code 3).
     #[default]

@@ -19,11 +19,23 @@ use super::common::{DeletionPolicy, LocalObjectRef};
     namespaced,
     status = "OCDialPlanStatus",
     doc = "The rules of a dial plan on an Operator Connect customer's site.",
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
     printcolumn(name = "Dial Plan", type_ = "string", json_path = ".spec.dialPlanId"),
     printcolumn(name = "Rules", type_ = "integer", json_path = ".status.ruleCount"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(validation = Rule::new(
     "(has(self.sipConnectionRef) == has(oldSelf.sipConnectionRef)) && (!has(self.sipConnectionRef) || self.sipConnectionRef == oldSelf.sipConnectionRef)"
@@ -63,7 +75,18 @@ pub struct OCDialPlanSpec {
 }
 
 /// One dial plan rule.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema)]
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct DialPlanRule {
     /// Unique name of the rule in the dial plan.
@@ -79,7 +102,9 @@ pub struct DialPlanRule {
 }
 
 /// Handling of rules the object does not declare.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
 pub enum UnmanagedRules {
     /// Leave them and report them in status.
     #[default]

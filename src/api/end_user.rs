@@ -19,11 +19,23 @@ use super::common::{DeletionPolicy, LocalObjectRef, Operation};
     namespaced,
     status = "OCEndUserStatus",
     doc = "The voice settings of one Teams user of an Operator Connect customer.",
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
     printcolumn(name = "SIP Address", type_ = "string", json_path = ".spec.sipAddress"),
     printcolumn(name = "Line URI", type_ = "string", json_path = ".spec.lineUri"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct OCEndUserSpec {

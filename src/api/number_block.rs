@@ -20,12 +20,36 @@ use super::common::{DeletionPolicy, LocalObjectRef, Operation};
     namespaced,
     status = "OCNumberBlockStatus",
     doc = "Phone numbers of one Operator Connect customer.",
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
-    printcolumn(name = "Customer", type_ = "string", json_path = ".spec.customerRef.name"),
-    printcolumn(name = "Declared", type_ = "integer", json_path = ".status.counts.declared"),
-    printcolumn(name = "Active", type_ = "integer", json_path = ".status.counts.active"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(
+        name = "Customer",
+        type_ = "string",
+        json_path = ".spec.customerRef.name"
+    ),
+    printcolumn(
+        name = "Declared",
+        type_ = "integer",
+        json_path = ".status.counts.declared"
+    ),
+    printcolumn(
+        name = "Active",
+        type_ = "integer",
+        json_path = ".status.counts.active"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(validation = Rule::new("(has(self.numbers) ? size(self.numbers) : 0) + (has(self.ranges) ? size(self.ranges) : 0) > 0").message("give at least one number or range"))]
 #[x_kube(validation = Rule::new("!has(self.locationId) || has(self.civicAddressId)").message("locationId needs civicAddressId"))]
@@ -49,7 +73,9 @@ pub struct OCNumberBlockSpec {
 
     /// The calling profile to upload with (see the OCPlatform's
     /// `status.callingProfiles`).
-    #[schemars(regex(pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"))]
+    #[schemars(regex(
+        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    ))]
     pub calling_profile_id: String,
 
     /// What the numbers are for.
@@ -83,9 +109,13 @@ pub struct OCNumberBlockSpec {
 }
 
 /// A number in E.164 form.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, schemars::JsonSchema,
+)]
 #[serde(transparent)]
-pub struct E164(#[schemars(length(min = 3, max = 16), regex(pattern = r"^\+[1-9][0-9]{1,14}$"))] pub String);
+pub struct E164(
+    #[schemars(length(min = 3, max = 16), regex(pattern = r"^\+[1-9][0-9]{1,14}$"))] pub String,
+);
 
 /// An inclusive range of numbers.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
@@ -114,7 +144,9 @@ pub enum Usage {
 }
 
 /// Number capability.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema,
+)]
 pub enum Capability {
     InboundCalling,
     OutboundCalling,
@@ -126,7 +158,9 @@ pub enum Capability {
 }
 
 /// Release handling of numbers that are assigned in Teams.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
 pub enum AssignedNumberPolicy {
     /// Leave assigned numbers in place; a condition names them.
     #[default]

@@ -17,11 +17,27 @@ use serde::{Deserialize, Serialize};
     category = "operatorconnect",
     status = "OCPlatformStatus",
     doc = "A Live Platform endpoint for Microsoft Teams Operator Connect, with its credentials and budget.",
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
     printcolumn(name = "Base URL", type_ = "string", json_path = ".spec.baseUrl"),
-    printcolumn(name = "Profiles", type_ = "integer", json_path = ".status.callingProfileCount"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Profiles",
+        type_ = "integer",
+        json_path = ".status.callingProfileCount"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(validation = Rule::new(
     "self.baseUrl.startsWith('https://') || self.allowInsecureHttp || self.baseUrl.matches('^http://(127\\\\.[0-9.]+|localhost|\\\\[::1\\\\])(:[0-9]+)?(/.*)?$')"
@@ -32,17 +48,25 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct OCPlatformSpec {
     /// REST root of the platform, for example `https://lp.example.net/tenantui/api`.
-    #[schemars(length(min = 8, max = 512), regex(pattern = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"))]
+    #[schemars(
+        length(min = 8, max = 512),
+        regex(pattern = r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    )]
     pub base_url: String,
 
     /// Base URL of Microsoft Entra ID, where tokens are issued and tenant ids validated.
     #[serde(default = "default_identity_base")]
-    #[schemars(length(min = 8, max = 512), regex(pattern = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"))]
+    #[schemars(
+        length(min = 8, max = 512),
+        regex(pattern = r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    )]
     pub identity_base_url: String,
 
     /// The service provider's own Microsoft Entra tenant id (a GUID); tokens are
     /// requested in this tenant.
-    #[schemars(regex(pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"))]
+    #[schemars(regex(
+        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    ))]
     pub service_provider_tenant_id: String,
 
     /// The Secret, in the operator's own namespace, holding the client id and secret
@@ -82,7 +106,11 @@ pub struct OCPlatformSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct AllowedNamespace(
-    #[schemars(length(min = 1, max = 63), regex(pattern = r"^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$"))] pub String,
+    #[schemars(
+        length(min = 1, max = 63),
+        regex(pattern = r"^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$")
+    )]
+    pub String,
 );
 
 fn default_identity_base() -> String {
@@ -98,7 +126,10 @@ fn default_drift_seconds() -> i64 {
 #[serde(rename_all = "camelCase")]
 pub struct CredentialsSecretRef {
     /// Name of the Secret in the operator's namespace.
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+    )]
     pub name: String,
     /// Key of the client id.
     #[serde(default = "default_client_id_key")]
@@ -119,8 +150,11 @@ fn default_client_secret_key() -> String {
 }
 
 /// The operator's call budget for one platform.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+// The schema's minimum alone lets an integer 0 through (the apiserver compares it as
+// an integer), so the floor is also a rule.
+#[x_kube(validation = Rule::new("self.requestsPerSecond >= 0.1").message("rateLimit.requestsPerSecond must be at least 0.1"))]
 pub struct RateLimit {
     /// Steady rate of calls a second.
     #[serde(default = "default_rps")]
@@ -138,7 +172,11 @@ pub struct RateLimit {
 
 impl Default for RateLimit {
     fn default() -> Self {
-        Self { requests_per_second: default_rps(), burst: default_burst(), max_concurrent_requests: default_concurrency() }
+        Self {
+            requests_per_second: default_rps(),
+            burst: default_burst(),
+            max_concurrent_requests: default_concurrency(),
+        }
     }
 }
 

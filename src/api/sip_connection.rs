@@ -21,11 +21,27 @@ use super::common::{DeletionPolicy, LocalObjectRef, Operation, SecretKeyRef};
     namespaced,
     status = "OCSipConnectionStatus",
     doc = "A SIP connection (site location on an SBC) of an Operator Connect customer.",
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason"),
-    printcolumn(name = "Site ID", type_ = "string", json_path = ".status.siteLocationId"),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
+    ),
+    printcolumn(
+        name = "Site ID",
+        type_ = "string",
+        json_path = ".status.siteLocationId"
+    ),
     printcolumn(name = "SBC", type_ = "string", json_path = ".spec.sbcId"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(validation = Rule::new(
     "(has(self.onboardingScript) == has(oldSelf.onboardingScript)) && (!has(self.onboardingScript) || self.onboardingScript == oldSelf.onboardingScript)"
@@ -105,7 +121,9 @@ fn default_true() -> bool {
 }
 
 /// `ovocCustomerType` of a site.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
 pub enum SiteCustomerType {
     /// `IPGROUP_TYPE`
     #[default]

@@ -20,20 +20,36 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// The binaries a control plane needs.
-pub const BINARIES: [&str; 4] = ["etcd", "kube-apiserver", "kube-controller-manager", "kubectl"];
+pub const BINARIES: [&str; 4] = [
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kubectl",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("control plane binaries: {0}")]
     Binaries(String),
     #[error("{what}: {source}")]
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
     #[error("control plane certificates: {0}")]
     Certs(#[from] rcgen::Error),
     #[error("{component} did not become ready within {secs} s; its log is {log}")]
-    NotReady { component: &'static str, secs: u64, log: PathBuf },
+    NotReady {
+        component: &'static str,
+        secs: u64,
+        log: PathBuf,
+    },
     #[error("{component} exited while starting ({status}); its log is {log}")]
-    Exited { component: &'static str, status: String, log: PathBuf },
+    Exited {
+        component: &'static str,
+        status: String,
+        log: PathBuf,
+    },
     #[error("client for the control plane: {0}")]
     Client(String),
 }
@@ -56,7 +72,11 @@ pub fn binaries() -> Result<PathBuf, Error> {
                 .output()
                 .map_err(io(format!("running {}", script.display())))?;
             if !output.status.success() {
-                return Err(Error::Binaries(format!("{} failed ({})", script.display(), output.status)));
+                return Err(Error::Binaries(format!(
+                    "{} failed ({})",
+                    script.display(),
+                    output.status
+                )));
             }
             let stdout = String::from_utf8_lossy(&output.stdout);
             let last = stdout.lines().last().unwrap_or_default().trim().to_owned();
@@ -65,7 +85,10 @@ pub fn binaries() -> Result<PathBuf, Error> {
     };
     for name in BINARIES {
         if !dir.join(name).is_file() {
-            return Err(Error::Binaries(format!("{} has no {name}; run hack/build-controlplane.sh", dir.display())));
+            return Err(Error::Binaries(format!(
+                "{} has no {name}; run hack/build-controlplane.sh",
+                dir.display()
+            )));
         }
     }
     Ok(dir)
@@ -83,16 +106,25 @@ pub struct ControlPlane {
 
 fn free_port() -> Result<u16, Error> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(io("finding a free port"))?;
-    Ok(listener.local_addr().map_err(io("finding a free port"))?.port())
+    Ok(listener
+        .local_addr()
+        .map_err(io("finding a free port"))?
+        .port())
 }
 
 /// Removes folders of earlier runs whose process is gone (killed before cleanup).
 fn remove_stale_dirs(root: &Path) {
-    let Ok(entries) = std::fs::read_dir(root) else { return };
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix("oc-controlplane-") else { continue };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        let Some(rest) = name.strip_prefix("oc-controlplane-") else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
         if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
             let _ = std::fs::remove_dir_all(entry.path());
         }
@@ -101,14 +133,21 @@ fn remove_stale_dirs(root: &Path) {
 
 fn log_file(path: &Path) -> Result<(Stdio, Stdio), Error> {
     let file = std::fs::File::create(path).map_err(io(format!("creating {}", path.display())))?;
-    let err = file.try_clone().map_err(io(format!("opening {}", path.display())))?;
+    let err = file
+        .try_clone()
+        .map_err(io(format!("opening {}", path.display())))?;
     Ok((Stdio::from(file), Stdio::from(err)))
 }
 
 fn etcd_healthy(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    if stream.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
+    if stream
+        .write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
         return false;
     }
     let mut answer = String::new();
@@ -123,7 +162,11 @@ impl ControlPlane {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let root = std::env::temp_dir();
         remove_stale_dirs(&root);
-        let dir = root.join(format!("oc-controlplane-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst)));
+        let dir = root.join(format!(
+            "oc-controlplane-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        ));
         std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
         let mut plane = ControlPlane {
             kubeconfig: dir.join("admin.kubeconfig"),
@@ -146,7 +189,12 @@ impl ControlPlane {
         let log = self.dir.join(format!("{component}.log"));
         let (out, err) = log_file(&log)?;
         let mut command = Command::new(self.bin.join(component));
-        command.args(args).stdin(Stdio::null()).stdout(out).stderr(err).current_dir(&self.dir);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .current_dir(&self.dir);
         let child = processes::spawn(command).map_err(io(format!("starting {component}")))?;
         self.children.push((component, child));
         Ok(())
@@ -154,15 +202,24 @@ impl ControlPlane {
 
     fn check_alive(&mut self, component: &'static str) -> Result<(), Error> {
         let log = self.dir.join(format!("{component}.log"));
-        if let Some((_, child)) = self.children.iter_mut().find(|(c, _)| *c == component) {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Err(Error::Exited { component, status: status.to_string(), log });
-            }
+        if let Some((_, child)) = self.children.iter_mut().find(|(c, _)| *c == component)
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            return Err(Error::Exited {
+                component,
+                status: status.to_string(),
+                log,
+            });
         }
         Ok(())
     }
 
-    fn wait_until(&mut self, component: &'static str, limit: Duration, mut ready: impl FnMut(&Self) -> bool) -> Result<(), Error> {
+    fn wait_until(
+        &mut self,
+        component: &'static str,
+        limit: Duration,
+        mut ready: impl FnMut(&Self) -> bool,
+    ) -> Result<(), Error> {
         let deadline = Instant::now() + limit;
         loop {
             if ready(self) {
@@ -170,7 +227,11 @@ impl ControlPlane {
             }
             self.check_alive(component)?;
             if Instant::now() >= deadline {
-                return Err(Error::NotReady { component, secs: limit.as_secs(), log: self.dir.join(format!("{component}.log")) });
+                return Err(Error::NotReady {
+                    component,
+                    secs: limit.as_secs(),
+                    log: self.dir.join(format!("{component}.log")),
+                });
             }
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -244,7 +305,8 @@ impl ControlPlane {
             "kube-controller-manager",
             vec![
                 format!("--kubeconfig={}", self.kubeconfig.display()),
-                "--controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token".into(),
+                "--controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token"
+                    .into(),
                 "--leader-elect=false".into(),
                 "--secure-port=0".into(),
                 format!("--service-account-private-key-file={}", path(&sa_key)),
@@ -297,10 +359,14 @@ impl ControlPlane {
 
     /// A kube client with the admin identity.
     pub async fn client(&self) -> Result<kube::Client, Error> {
-        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig).map_err(|e| Error::Client(e.to_string()))?;
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
-            .await
+        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig)
             .map_err(|e| Error::Client(e.to_string()))?;
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .map_err(|e| Error::Client(e.to_string()))?;
         kube::Client::try_from(config).map_err(|e| Error::Client(e.to_string()))
     }
 

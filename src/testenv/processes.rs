@@ -15,15 +15,17 @@ fn owner() -> &'static Mutex<mpsc::Sender<Request>> {
     static OWNER: OnceLock<Mutex<mpsc::Sender<Request>>> = OnceLock::new();
     OWNER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<Request>();
-        let spawned = std::thread::Builder::new().name("oc-child-owner".into()).spawn(move || {
-            for (mut command, reply) in rx {
-                let _ = reply.send(spawn_with_death_signal(&mut command));
-            }
-            // The sender lives in a static, so the loop never ends; park just in case.
-            loop {
-                std::thread::park();
-            }
-        });
+        let spawned = std::thread::Builder::new()
+            .name("oc-child-owner".into())
+            .spawn(move || {
+                for (mut command, reply) in rx {
+                    let _ = reply.send(spawn_with_death_signal(&mut command));
+                }
+                // The sender lives in a static, so the loop never ends; park just in case.
+                loop {
+                    std::thread::park();
+                }
+            });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the child-process owner thread");
         }
@@ -65,7 +67,8 @@ pub fn spawn(command: Command) -> std::io::Result<Child> {
         .unwrap_or_else(|p| p.into_inner())
         .send((command, tx))
         .map_err(|_| std::io::Error::other("the child-process owner thread is gone"))?;
-    rx.recv().map_err(|_| std::io::Error::other("the child-process owner thread did not answer"))?
+    rx.recv()
+        .map_err(|_| std::io::Error::other("the child-process owner thread did not answer"))?
 }
 
 /// Stops a child: SIGTERM, a grace period, then SIGKILL; always reaps it.

@@ -19,10 +19,10 @@ static PLANE: OnceLock<Mutex<Option<ControlPlane>>> = OnceLock::new();
 static SHARED: OnceLock<Result<Shared, String>> = OnceLock::new();
 
 extern "C" fn stop_at_exit() {
-    if let Some(plane) = PLANE.get() {
-        if let Some(mut plane) = plane.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            plane.stop();
-        }
+    if let Some(plane) = PLANE.get()
+        && let Some(mut plane) = plane.lock().unwrap_or_else(|p| p.into_inner()).take()
+    {
+        plane.stop();
     }
 }
 
@@ -38,7 +38,11 @@ pub fn shared() -> Result<&'static Shared, String> {
 fn start() -> Result<Shared, Error> {
     let bin = super::binaries()?;
     let plane = ControlPlane::start(&bin)?;
-    let shared = Shared { kubeconfig: plane.kubeconfig().to_owned(), bin, dir: plane.dir().to_owned() };
+    let shared = Shared {
+        kubeconfig: plane.kubeconfig().to_owned(),
+        bin,
+        dir: plane.dir().to_owned(),
+    };
     let _ = PLANE.set(Mutex::new(Some(plane)));
     // SAFETY: registering a plain extern "C" function with no captured state.
     unsafe {
@@ -67,25 +71,43 @@ impl Shared {
 
     /// A new admin client; make one per test (a client belongs to one runtime).
     pub async fn client(&self) -> Result<kube::Client, Error> {
-        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig).map_err(|e| Error::Client(e.to_string()))?;
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
-            .await
+        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig)
             .map_err(|e| Error::Client(e.to_string()))?;
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .map_err(|e| Error::Client(e.to_string()))?;
         kube::Client::try_from(config).map_err(|e| Error::Client(e.to_string()))
     }
 
     fn install_crds(&self) -> Result<(), Error> {
         let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
         for args in [
-            vec!["apply".to_owned(), "--server-side".to_owned(), "-f".to_owned(), crds.display().to_string()],
-            vec!["wait".into(), "--for=condition=Established".into(), "--timeout=60s".into(), "crd".into(), "--all".into()],
+            vec![
+                "apply".to_owned(),
+                "--server-side".to_owned(),
+                "-f".to_owned(),
+                crds.display().to_string(),
+            ],
+            vec![
+                "wait".into(),
+                "--for=condition=Established".into(),
+                "--timeout=60s".into(),
+                "crd".into(),
+                "--all".into(),
+            ],
         ] {
             let output = self
                 .kubectl()
                 .args(&args)
                 .stdin(Stdio::null())
                 .output()
-                .map_err(|source| Error::Io { what: "running kubectl".into(), source })?;
+                .map_err(|source| Error::Io {
+                    what: "running kubectl".into(),
+                    source,
+                })?;
             if !output.status.success() {
                 return Err(Error::Client(format!(
                     "kubectl {}: {}",

@@ -20,14 +20,27 @@ pub async fn client() -> kube::Client {
 /// A new namespace named after the test.
 pub fn namespace(test: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    let name = format!("{test}-{}-{}", std::process::id() % 10000, N.fetch_add(1, Ordering::SeqCst));
+    let name = format!(
+        "{test}-{}-{}",
+        std::process::id() % 10000,
+        N.fetch_add(1, Ordering::SeqCst)
+    );
     let output = kubectl(&["create", "namespace", &name]);
-    assert!(output.status.success(), "create namespace: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "create namespace: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     name
 }
 
 pub fn kubectl(args: &[&str]) -> Output {
-    plane().kubectl().args(args).stdin(Stdio::null()).output().expect("kubectl runs")
+    plane()
+        .kubectl()
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("kubectl runs")
 }
 
 /// `kubectl apply -f file` in `namespace`; the output.
