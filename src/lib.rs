@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod backoff;
+pub mod controller;
 pub mod casing;
 pub mod liveplatform;
 pub mod secret;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use oc_operator::controller::{self, Context, OperatorConfig};
 use oc_operator::simulator::{Faults, Seed, Simulator};
 use oc_operator::telemetry::{self, LogFormat};
 
@@ -33,10 +34,33 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the controllers against the cluster of the current kubeconfig (or the
+    /// in-cluster service account).
+    Run(RunArgs),
     /// Print the CustomResourceDefinitions of every kind as YAML.
     Crds(CrdsArgs),
     /// Serve the Live Platform simulator (API, identity endpoints and admin side).
     Simulate(SimulateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The operator's own namespace: platform credential Secrets are read only here.
+    #[arg(long, env = "OC_OPERATOR_NAMESPACE", default_value = "oc-operator-system")]
+    operator_namespace: String,
+    /// Watch only this namespace for namespaced kinds (default: all namespaces).
+    #[arg(long, env = "OC_WATCH_NAMESPACE")]
+    namespace: Option<String>,
+    /// Manage only the OCPlatforms matching this label selector (and the objects on
+    /// them), so that several operators can share a cluster.
+    #[arg(long, env = "OC_PLATFORM_SELECTOR")]
+    platform_selector: Option<String>,
+    /// Seconds between polls of a running platform task.
+    #[arg(long, env = "OC_TASK_POLL_SECONDS", default_value_t = 2)]
+    task_poll_seconds: u64,
+    /// Seconds between looks at a missing dependency (customer, platform).
+    #[arg(long, env = "OC_WAIT_SECONDS", default_value_t = 10)]
+    wait_seconds: u64,
 }
 
 #[derive(Debug, clap::Args)]
@@ -86,6 +110,8 @@ enum CliError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("connecting to Kubernetes: {0}")]
+    Kube(#[from] kube::Error),
     #[error("rendering the CRDs: {0}")]
     Crds(#[from] serde_yaml_ng::Error),
     #[error("writing {path}: {source}")]
@@ -159,6 +185,19 @@ fn crds(args: CrdsArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+async fn run(args: RunArgs) -> Result<(), CliError> {
+    let client = kube::Client::try_default().await?;
+    let mut config = OperatorConfig::new(args.operator_namespace);
+    config.watch_namespace = args.namespace;
+    config.platform_selector = args.platform_selector;
+    config.task_poll = std::time::Duration::from_secs(args.task_poll_seconds.max(1));
+    config.wait_requeue = std::time::Duration::from_secs(args.wait_seconds.max(1));
+    tracing::info!(operator_namespace = %config.operator_namespace, watch_namespace = ?config.watch_namespace, "oc-operator starting");
+    let ctx = Context::new(client, config);
+    controller::run(ctx, shutdown_signal()).await;
+    Ok(())
+}
+
 /// Resolves on SIGINT or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -187,6 +226,7 @@ async fn main() -> ExitCode {
     telemetry::init_logging(cli.log_format, &cli.log_level);
     let result = match cli.command {
         Command::Crds(args) => crds(args),
+        Command::Run(args) => run(args).await,
         Command::Simulate(args) => simulate(args).await,
     };
     match result {

@@ -25,6 +25,9 @@ pub mod reason {
     pub const REJECTED: &str = "Rejected";
     pub const CONFLICT: &str = "Conflict";
     pub const PAUSED: &str = "Paused";
+    pub const WAITING_FOR_PLATFORM: &str = "WaitingForPlatform";
+    pub const WAITING_FOR_DEPENDENCY: &str = "WaitingForDependency";
+    pub const NAMESPACE_NOT_ALLOWED: &str = "NamespaceNotAllowed";
     /// Reasons of `Synced`.
     pub const SUCCEEDED: &str = "Succeeded";
     pub const THROTTLED: &str = "Throttled";

@@ -8,6 +8,7 @@
 //! - admin (tests and benchmarks): `/admin/...`, see `admin.rs`
 
 mod admin;
+pub mod admin_client;
 mod customers;
 mod dial_plans;
 mod end_users;

@@ -1,0 +1,55 @@
+//! Per-object retry delays: exponential with jitter, reset on success, never shorter
+//! than a platform's Retry-After.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use crate::backoff::Backoff;
+
+#[derive(Debug)]
+pub struct ObjectBackoff {
+    backoff: Backoff,
+    attempts: Mutex<HashMap<String, u32>>,
+}
+
+impl ObjectBackoff {
+    pub fn new(base: Duration, max: Duration) -> Self {
+        Self { backoff: Backoff::new(base, max), attempts: Mutex::new(HashMap::new()) }
+    }
+
+    /// The delay before the next try of `key` after one more failure.
+    pub fn failed(&self, key: &str, retry_after: Option<Duration>) -> Duration {
+        let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        let n = attempts.entry(key.to_owned()).or_insert(0);
+        let delay = self.backoff.delay_honouring(*n, retry_after);
+        *n = n.saturating_add(1);
+        delay
+    }
+
+    pub fn succeeded(&self, key: &str) {
+        self.attempts.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+    }
+
+    pub fn attempts(&self, key: &str) -> u32 {
+        self.attempts.lock().unwrap_or_else(|p| p.into_inner()).get(key).copied().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grows_per_object_and_resets() {
+        let b = ObjectBackoff::new(Duration::from_millis(100), Duration::from_secs(10));
+        let first = b.failed("a", None);
+        let _ = b.failed("a", None);
+        let third = b.failed("a", None);
+        assert!(first <= Duration::from_millis(100) && third >= Duration::from_millis(200));
+        assert!(b.failed("b", None) <= Duration::from_millis(100), "other objects start fresh");
+        b.succeeded("a");
+        assert_eq!(b.attempts("a"), 0);
+        assert!(b.failed("a", Some(Duration::from_secs(3))) >= Duration::from_secs(3));
+    }
+}

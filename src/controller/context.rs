@@ -1,0 +1,103 @@
+//! What every reconcile shares: the Kubernetes client, the operator's settings, the
+//! Live Platform clients, caches, backoff and events.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::Store;
+
+use super::backoff::ObjectBackoff;
+use super::kind::Kind;
+use super::numbers::NumbersCache;
+use super::platforms::PlatformRegistry;
+use crate::api::OCNumberBlock;
+
+/// Settings of a running operator.
+#[derive(Debug, Clone)]
+pub struct OperatorConfig {
+    /// Where the operator runs; platform credential Secrets are read only here.
+    pub operator_namespace: String,
+    /// Watch only this namespace for namespaced kinds (all when `None`).
+    pub watch_namespace: Option<String>,
+    /// Manage only the OCPlatforms matching this label selector (all when `None`),
+    /// so that several operators can share a cluster.
+    pub platform_selector: Option<String>,
+    /// How often a running task is polled.
+    pub task_poll: Duration,
+    /// How often an object waiting for another (its customer, its platform) looks again.
+    pub wait_requeue: Duration,
+    /// First and longest per-object retry delay after an error.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// How long a tenant's numbers listing is reused by the blocks of that customer.
+    pub numbers_cache_ttl: Duration,
+    /// Accepted on every platform client: plain http to non-loopback (tests only).
+    pub allow_insecure_http: bool,
+}
+
+impl OperatorConfig {
+    pub fn new(operator_namespace: impl Into<String>) -> Self {
+        Self {
+            operator_namespace: operator_namespace.into(),
+            watch_namespace: None,
+            platform_selector: None,
+            task_poll: Duration::from_secs(2),
+            wait_requeue: Duration::from_secs(10),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+            numbers_cache_ttl: Duration::from_secs(2),
+            allow_insecure_http: false,
+        }
+    }
+}
+
+/// Shared state of all controllers.
+pub struct Context {
+    pub client: kube::Client,
+    pub config: OperatorConfig,
+    pub platforms: PlatformRegistry,
+    pub numbers: NumbersCache,
+    pub backoff: ObjectBackoff,
+    recorder: Recorder,
+    /// Every OCNumberBlock the operator sees (for conflicts and customer deletion).
+    pub blocks: OnceLock<Store<OCNumberBlock>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Context {
+    pub fn new(client: kube::Client, config: OperatorConfig) -> Arc<Self> {
+        let reporter = Reporter {
+            controller: "oc-operator".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Arc::new(Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            platforms: PlatformRegistry::default(),
+            numbers: NumbersCache::new(config.numbers_cache_ttl),
+            backoff: ObjectBackoff::new(config.backoff_base, config.backoff_max),
+            blocks: OnceLock::new(),
+            client,
+            config,
+        })
+    }
+
+    /// Publishes a Kubernetes Event on `obj`. Failures are logged, never fatal.
+    pub async fn event<K: Kind>(&self, obj: &K, warning: bool, reason: &str, action: &str, note: impl Into<String>) {
+        let event = Event {
+            type_: if warning { EventType::Warning } else { EventType::Normal },
+            reason: reason.to_owned(),
+            note: Some(note.into()),
+            action: action.to_owned(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+            tracing::warn!(object = %super::kind::key(obj), error = %e, "could not publish an event");
+        }
+    }
+}

@@ -1,0 +1,369 @@
+//! The life of an `OCCustomer`: validate the tenant; create (or adopt) the consentless
+//! lead; put it in its channel; create (or adopt) the customer and follow the task;
+//! bring the licence to the spec; publish licence info. On delete: delete its number
+//! blocks and wait for them, then delete the service and the lead (or orphan them).
+
+use std::sync::Arc;
+
+use kube::api::{Api, DeleteParams};
+use kube::runtime::controller::Action;
+use kube::ResourceExt;
+
+use super::context::Context;
+use super::error::{Error, Result};
+use super::finalizer;
+use super::platform::drift_requeue;
+use super::platforms;
+use super::status::{StatusDraft, namespaced_api};
+use super::tasks;
+use super::drive;
+use crate::api::common::DeletionPolicy;
+use crate::api::conditions::{CHANNEL_ASSIGNED, LICENSED, READY, reason};
+use crate::api::customer::{LicenseStatus, LicenseType};
+use crate::api::{OCCustomer, OCNumberBlock};
+use crate::liveplatform::model::{
+    AssignChannel, ConfigurationType, CreateCustomer, CreateLead, LeadRef, LicenseChange, TenantValidation,
+};
+use crate::liveplatform::{Action as PlatformAction, Error as PlatformError, LivePlatformClient, TaskOutcome};
+
+type Draft = StatusDraft<OCCustomer>;
+
+pub async fn reconcile(obj: Arc<OCCustomer>, ctx: Arc<Context>) -> Result<Action> {
+    let api = namespaced_api(&ctx.client, &*obj);
+    drive(obj, ctx, api, |obj, ctx, api, mut draft| async move {
+        let result = if finalizer::is_deleting(&*obj) {
+            cleanup(&obj, &ctx, &api, &mut draft).await
+        } else {
+            apply(&obj, &ctx, &api, &mut draft).await
+        };
+        (draft, result)
+    })
+    .await
+}
+
+fn tenant(obj: &OCCustomer) -> String {
+    obj.spec.tenant_id.to_ascii_lowercase()
+}
+
+async fn apply(obj: &OCCustomer, ctx: &Context, api: &Api<OCCustomer>, draft: &mut Draft) -> Result<Action> {
+    let ns = obj.namespace().unwrap_or_default();
+    let Some((client, platform)) = platforms::access(ctx, &ns, &obj.spec.platform_ref.name, draft).await? else {
+        return Ok(Action::requeue(ctx.config.wait_requeue));
+    };
+    finalizer::add(api, obj).await?;
+    let tenant = tenant(obj);
+
+    // The tenant must exist in Entra ID; asked once, before there is a lead.
+    if draft.status.lead_id.is_none() {
+        if let TenantValidation::Unknown { error } = client.validate_tenant(&tenant).await? {
+            return Err(Error::Rejected(format!(
+                "tenant {tenant} is unknown to Microsoft Entra ID ({error}); check spec.tenantId"
+            )));
+        }
+    }
+
+    // The lead: looked up first (adoption, and safety after a lost answer).
+    let lead = match client.get_lead(&tenant).await? {
+        Some(lead) => {
+            if draft.status.lead_id.is_none() && tasks::is(draft, PlatformAction::CreateLead).is_none() {
+                ctx.event(obj, false, "Adopted", "AdoptLead", format!("adopted the existing lead {} of tenant {tenant}", lead.id)).await;
+            }
+            lead
+        }
+        None => {
+            draft.condition(READY, false, reason::CREATING, "creating the consentless lead");
+            tasks::begin(api, obj, draft, PlatformAction::CreateLead, vec![tenant.clone()]).await?;
+            client
+                .create_lead(&CreateLead { tenant_id: tenant.clone(), company_name: obj.spec.company_name.clone() })
+                .await?;
+            ctx.event(obj, false, "LeadCreated", "CreateLead", format!("created the consentless lead of tenant {tenant}")).await;
+            client.get_lead(&tenant).await?.ok_or_else(|| {
+                Error::TaskFailed(format!("the lead of tenant {tenant} was created but the platform does not list it yet"))
+            })?
+        }
+    };
+    if tasks::is(draft, PlatformAction::CreateLead).is_some() {
+        tasks::finish(draft);
+    }
+    draft.status.lead_id = Some(lead.id.clone());
+    if !lead.is_active() {
+        draft.condition(
+            READY,
+            false,
+            reason::REJECTED,
+            format!("the lead of tenant {tenant} is {} on the platform; it must be Active (ask the platform operator)", lead.status),
+        );
+        return Ok(Action::requeue(ctx.config.wait_requeue * 6));
+    }
+
+    channel(obj, ctx, &client, draft, lead.channel_id).await?;
+
+    // The customer.
+    let customer = match lead.ump_customer_guid.clone() {
+        Some(guid) => {
+            if draft.status.customer_id.is_none() && tasks::is(draft, PlatformAction::CreateCustomer).is_none() {
+                ctx.event(obj, false, "Adopted", "AdoptCustomer", format!("adopted the existing customer {guid}")).await;
+            }
+            if tasks::is(draft, PlatformAction::CreateCustomer).is_some() {
+                tasks::finish(draft);
+            }
+            guid
+        }
+        None => match create_customer(obj, ctx, api, &client, draft).await? {
+            Some(guid) => guid,
+            None => return Ok(Action::requeue(ctx.config.task_poll)),
+        },
+    };
+    draft.status.customer_id = Some(customer.clone());
+
+    if !license(obj, ctx, api, &client, draft, &customer).await? {
+        return Ok(Action::requeue(ctx.config.task_poll));
+    }
+
+    let was_ready = crate::api::conditions::is_true_for(draft.conditions(), READY, draft.generation);
+    let message = format!("lead {}, customer {customer}, licence {:?}", lead.id, obj.spec.license.type_);
+    draft.condition(READY, true, reason::AVAILABLE, message.clone());
+    if !was_ready {
+        ctx.event(obj, false, reason::AVAILABLE, "Reconcile", message).await;
+    }
+    Ok(drift_requeue(platform.spec.drift_check_seconds))
+}
+
+async fn channel(obj: &OCCustomer, ctx: &Context, client: &LivePlatformClient, draft: &mut Draft, have: Option<i64>) -> Result<()> {
+    let tenant = tenant(obj);
+    match (obj.spec.channel_id, have) {
+        (Some(want), Some(have)) if want == have => {
+            draft.condition(CHANNEL_ASSIGNED, true, reason::AVAILABLE, format!("the lead is in channel {want}"));
+        }
+        (Some(want), _) => {
+            client.assign_channel(&AssignChannel { lead: LeadRef::MsTenantId(tenant), channel_id: want }).await?;
+            draft.condition(CHANNEL_ASSIGNED, true, reason::AVAILABLE, format!("the lead is in channel {want}"));
+            ctx.event(obj, false, "ChannelAssigned", "AssignChannel", format!("put the lead in channel {want}")).await;
+        }
+        (None, Some(have)) => {
+            client.remove_channel(&tenant).await?;
+            draft.condition(CHANNEL_ASSIGNED, false, "NoChannel", "spec.channelId is not set; the lead is in no channel");
+            ctx.event(obj, false, "ChannelRemoved", "RemoveChannel", format!("took the lead out of channel {have}")).await;
+        }
+        (None, None) => {
+            draft.condition(CHANNEL_ASSIGNED, false, "NoChannel", "spec.channelId is not set; the lead is in no channel");
+        }
+    }
+    draft.status.channel_id = obj.spec.channel_id;
+    Ok(())
+}
+
+/// Creates the customer, or follows its creation. `None` while the task runs.
+async fn create_customer(
+    obj: &OCCustomer,
+    ctx: &Context,
+    api: &Api<OCCustomer>,
+    client: &LivePlatformClient,
+    draft: &mut Draft,
+) -> Result<Option<String>> {
+    let tenant = tenant(obj);
+    if let Some(op) = tasks::is(draft, PlatformAction::CreateCustomer) {
+        match op.task_id {
+            Some(task) => match tasks::poll(client, &task).await? {
+                TaskOutcome::StillRunning(_) => {
+                    draft.condition(READY, false, reason::WAITING_FOR_TASK, format!("creating the customer (task {task})"));
+                    return Ok(None);
+                }
+                TaskOutcome::Succeeded(t) | TaskOutcome::PartlyFailed { task: t, .. } => {
+                    tasks::finish(draft);
+                    let guid = t.output_str("ump_customer_guid").map(str::to_owned);
+                    if let Some(guid) = &guid {
+                        ctx.event(obj, false, "CustomerCreated", "CreateCustomer", format!("created customer {guid}")).await;
+                    }
+                    return Ok(guid);
+                }
+                TaskOutcome::Failed(t) => {
+                    tasks::finish(draft);
+                    return Err(Error::TaskFailed(format!("creating the customer failed (task {task}): {}", t.error_summary())));
+                }
+            },
+            // The answer was lost. The lead shows no customer yet (checked by the
+            // caller); a job that is still running makes the platform refuse a second
+            // request, which is handled below, so asking again is safe.
+            None => tasks::finish(draft),
+        }
+    }
+    draft.condition(READY, false, reason::CREATING, "creating the customer from the lead");
+    tasks::begin(api, obj, draft, PlatformAction::CreateCustomer, vec![tenant.clone()]).await?;
+    let request = CreateCustomer {
+        configuration: match obj.spec.configuration_type {
+            crate::api::customer::ConfigurationType::TenantType => ConfigurationType::TenantType,
+            crate::api::customer::ConfigurationType::IpGroupType => ConfigurationType::IpGroupType,
+        },
+        customer_short_name: obj.spec.short_name.clone(),
+        customer_full_name: obj.spec.full_name.clone(),
+        ms_tenant_id: tenant,
+        script_parameters: obj.spec.script_parameters.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect(),
+    };
+    match client.create_customer(&request).await {
+        Ok(task) => {
+            tasks::started(api, obj, draft, &task).await?;
+            draft.condition(READY, false, reason::WAITING_FOR_TASK, format!("creating the customer (task {task})"));
+            Ok(None)
+        }
+        Err(PlatformError::Validation { fields, .. })
+            if fields.values().flatten().any(|m| m.contains("already being created")) =>
+        {
+            // A creation started before (its answer lost) is still running.
+            tasks::finish(draft);
+            draft.condition(READY, false, reason::WAITING_FOR_TASK, "the customer is being created by an earlier request");
+            Ok(None)
+        }
+        Err(e) => {
+            if !matches!(e, PlatformError::OutcomeUnknown { .. }) {
+                tasks::finish(draft);
+            }
+            Err(e.into())
+        }
+    }
+}
+
+/// Brings the licence to the spec; `false` while an upgrade task runs.
+async fn license(
+    obj: &OCCustomer,
+    ctx: &Context,
+    api: &Api<OCCustomer>,
+    client: &LivePlatformClient,
+    draft: &mut Draft,
+    customer: &str,
+) -> Result<bool> {
+    if let Some(op) = tasks::is(draft, PlatformAction::UpgradeLicense) {
+        if let Some(task) = op.task_id {
+            match tasks::poll(client, &task).await? {
+                TaskOutcome::StillRunning(_) => {
+                    draft.condition(LICENSED, false, reason::WAITING_FOR_TASK, format!("upgrading the licence (task {task})"));
+                    draft.condition(READY, false, reason::UPDATING, format!("upgrading the licence (task {task})"));
+                    return Ok(false);
+                }
+                TaskOutcome::Failed(t) => {
+                    tasks::finish(draft);
+                    return Err(Error::TaskFailed(format!("the licence upgrade failed (task {task}): {}", t.error_summary())));
+                }
+                _ => {
+                    tasks::finish(draft);
+                    ctx.event(obj, false, "LicenseUpgraded", "UpgradeLicense", "the licence upgrade finished").await;
+                }
+            }
+        } else {
+            // Lost answer: the customer's licence (read below) tells whether it happened.
+            tasks::finish(draft);
+        }
+    }
+    let details = client.get_customer(customer, false).await?;
+    draft.status.default_domain = details.ms_default_domain.clone();
+    let code = details.service.license_type.unwrap_or(-1);
+    let have = LicenseType::from_code(code)
+        .ok_or_else(|| Error::Rejected(format!("customer {customer} has licence type {code}, which the operator does not manage")))?;
+    let want = obj.spec.license.type_;
+    let want_count = obj.spec.license.count;
+    let have_count = details.service.licensed_users_count;
+    match (want, have) {
+        (LicenseType::OcEssentials, LicenseType::OcEssentials) => {}
+        (LicenseType::OcEssentials, other) => {
+            return Err(Error::Rejected(format!(
+                "customer {customer} has licence {other:?}; a licence cannot go back to OcEssentials, so set spec.license.type to OcEssentialsPlus or OcPro"
+            )));
+        }
+        (want, LicenseType::OcEssentials) => {
+            let count = want_count.unwrap_or(1);
+            draft.condition(READY, false, reason::UPDATING, format!("upgrading the licence to {want:?}"));
+            tasks::begin(api, obj, draft, PlatformAction::UpgradeLicense, vec![format!("{want:?}:{count}")]).await?;
+            let task = client.upgrade_license(customer, &LicenseChange { upgrade_to_license: want.code(), license_count: count }).await?;
+            tasks::started(api, obj, draft, &task).await?;
+            draft.condition(LICENSED, false, reason::WAITING_FOR_TASK, format!("upgrading the licence (task {task})"));
+            return Ok(false);
+        }
+        (want, have) if want != have || (want_count.is_some() && want_count != have_count) => {
+            let count = want_count.or(have_count).unwrap_or(1);
+            client.change_license(customer, &LicenseChange { upgrade_to_license: want.code(), license_count: count }).await?;
+            ctx.event(obj, false, "LicenseChanged", "ChangeLicense", format!("licence changed from {have:?} to {want:?} x{count}")).await;
+        }
+        _ => {}
+    }
+    let info = client.license_info(customer, 1).await?;
+    let latest = info.into_iter().max_by(|a, b| a.last_update.cmp(&b.last_update));
+    draft.status.license = Some(LicenseStatus {
+        type_: format!("{want:?}"),
+        count: want_count,
+        currently_licensed: latest.as_ref().and_then(|l| l.currently_licensed),
+        managed_service_numbers: latest.as_ref().and_then(|l| l.managed_service_numbers),
+        last_update: latest.and_then(|l| l.last_update),
+    });
+    draft.condition(LICENSED, true, reason::AVAILABLE, format!("licence {want:?}{}", want_count.map(|c| format!(" x{c}")).unwrap_or_default()));
+    Ok(true)
+}
+
+/// The number blocks of a customer.
+fn blocks_of(ctx: &Context, obj: &OCCustomer) -> Vec<Arc<OCNumberBlock>> {
+    let ns = obj.namespace();
+    let name = obj.name_any();
+    ctx.blocks
+        .get()
+        .map(|store| {
+            store
+                .state()
+                .into_iter()
+                .filter(|b| b.namespace() == ns && b.spec.customer_ref.name == name)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn cleanup(obj: &OCCustomer, ctx: &Context, api: &Api<OCCustomer>, draft: &mut Draft) -> Result<Action> {
+    if obj.spec.deletion_policy == DeletionPolicy::Orphan {
+        ctx.event(obj, false, "Orphaned", "Delete", "deletionPolicy is Orphan: the lead and the customer stay on the platform").await;
+        finalizer::remove(api, obj).await?;
+        return Ok(Action::await_change());
+    }
+    if !finalizer::has(obj) {
+        return Ok(Action::await_change());
+    }
+    // Dependents go first: number blocks release their numbers.
+    let blocks = blocks_of(ctx, obj);
+    if !blocks.is_empty() {
+        let ns = obj.namespace().unwrap_or_default();
+        let block_api: Api<OCNumberBlock> = Api::namespaced(ctx.client.clone(), &ns);
+        for block in blocks.iter().filter(|b| b.metadata.deletion_timestamp.is_none()) {
+            match block_api.delete(&block.name_any(), &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(e) if super::error::is_not_found(&e) => {}
+                Err(e) => return Err(Error::kube(format!("deleting OCNumberBlock {ns}/{}", block.name_any()))(e)),
+            }
+        }
+        let names: Vec<String> = blocks.iter().map(|b| b.name_any()).collect();
+        draft.condition(READY, false, reason::DELETING, format!("waiting for number blocks {} to release their numbers and go", names.join(", ")));
+        return Ok(Action::requeue(ctx.config.task_poll));
+    }
+    let ns = obj.namespace().unwrap_or_default();
+    let Some((client, _)) = platforms::access(ctx, &ns, &obj.spec.platform_ref.name, draft).await? else {
+        draft.condition(READY, false, reason::DELETING, "cannot reach the platform to delete the service and the lead; the finalizer stays until it can");
+        return Ok(Action::requeue(ctx.config.wait_requeue));
+    };
+    draft.condition(READY, false, reason::DELETING, "deleting the service and the lead");
+    let tenant = tenant(obj);
+    let lead = client.get_lead(&tenant).await?;
+    let customer = lead.as_ref().and_then(|l| l.ump_customer_guid.clone()).or_else(|| draft.status.customer_id.clone());
+    if let Some(customer) = customer {
+        match client.delete_service(&customer).await {
+            Ok(_) | Err(PlatformError::NotFound { .. }) => {
+                ctx.event(obj, false, "ServiceDeleted", "DeleteService", format!("deleted customer {customer}")).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if lead.is_some() {
+        match client.delete_lead(&tenant).await {
+            Ok(_) | Err(PlatformError::NotFound { .. }) => {
+                ctx.event(obj, false, "LeadDeleted", "DeleteLead", format!("deleted the lead of tenant {tenant}")).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    finalizer::remove(api, obj).await?;
+    Ok(Action::await_change())
+}

@@ -1,0 +1,49 @@
+//! The operator's finalizer: added before anything is created on the platform, removed
+//! only when the platform side is undone (or orphaned).
+
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::json;
+
+use super::error::{Error, Result};
+use super::kind::Kind;
+
+pub const FINALIZER: &str = "operatorconnect.io/cleanup";
+
+pub fn has<K: Kind>(obj: &K) -> bool {
+    obj.meta().finalizers.as_ref().is_some_and(|f| f.iter().any(|x| x == FINALIZER))
+}
+
+pub fn is_deleting<K: Kind>(obj: &K) -> bool {
+    obj.meta().deletion_timestamp.is_some()
+}
+
+/// Writes the finalizer list. The patch carries the object's `resourceVersion`, so a
+/// concurrent change is refused (409) rather than overwritten.
+async fn write<K: Kind>(api: &Api<K>, obj: &K, finalizers: Vec<String>, what: &str) -> Result<()> {
+    let name = obj.meta().name.clone().unwrap_or_default();
+    let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.meta().resource_version}});
+    match api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        Ok(_) => Ok(()),
+        Err(e) if super::error::is_not_found(&e) => Ok(()),
+        Err(e) => Err(Error::kube(format!("{what} of {} {name}", K::kind(&())))(e)),
+    }
+}
+
+/// Adds the finalizer if missing.
+pub async fn add<K: Kind>(api: &Api<K>, obj: &K) -> Result<()> {
+    if has(obj) || is_deleting(obj) {
+        return Ok(());
+    }
+    let mut list = obj.meta().finalizers.clone().unwrap_or_default();
+    list.push(FINALIZER.to_owned());
+    write(api, obj, list, "adding the finalizer").await
+}
+
+/// Removes the finalizer; the object then goes.
+pub async fn remove<K: Kind>(api: &Api<K>, obj: &K) -> Result<()> {
+    if !has(obj) {
+        return Ok(());
+    }
+    let list: Vec<String> = obj.meta().finalizers.iter().flatten().filter(|f| *f != FINALIZER).cloned().collect();
+    write(api, obj, list, "removing the finalizer").await
+}

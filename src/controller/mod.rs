@@ -1,0 +1,221 @@
+//! The controllers. Each kind's whole life is in its own file; what every kind shares
+//! (conditions, finalizer, per-object backoff, events, the platform clients) is in the
+//! other modules and used through [`drive`].
+
+mod backoff;
+pub mod context;
+pub mod customer;
+pub mod error;
+pub mod finalizer;
+pub mod kind;
+pub mod number_block;
+pub mod number_set;
+mod numbers;
+pub mod platform;
+pub mod platforms;
+pub mod status;
+pub mod tasks;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{Controller, watcher};
+use kube::ResourceExt;
+
+pub use context::{Context, OperatorConfig};
+pub use error::{Error, Result};
+
+use crate::api::conditions::{self, READY, SYNCED, reason};
+use crate::api::{OCCustomer, OCNumberBlock, OCPlatform};
+use kind::Kind;
+use status::StatusDraft;
+
+/// Annotation that pauses reconciliation of an object (value `"true"`).
+pub const PAUSE_ANNOTATION: &str = "operatorconnect.io/paused";
+
+pub fn is_paused<K: Kind>(obj: &K) -> bool {
+    obj.annotations().get(PAUSE_ANNOTATION).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// Runs one reconcile of `obj` through the shared rules:
+/// - a paused object is left alone (`Synced=False`, reason `Paused`);
+/// - an object whose spec the platform rejected is not retried until the spec changes;
+/// - errors become conditions whose message says what to do, and a per-object
+///   backoff (terminal ones wait for a spec change);
+/// - the status is written once at the end (and by `logic` wherever it must record an
+///   intent first).
+pub async fn drive<K, F, Fut>(obj: Arc<K>, ctx: Arc<Context>, api: Api<K>, logic: F) -> Result<Action>
+where
+    K: Kind,
+    F: FnOnce(Arc<K>, Arc<Context>, Api<K>, StatusDraft<K>) -> Fut,
+    Fut: Future<Output = (StatusDraft<K>, Result<Action>)>,
+{
+    let key = kind::key(&*obj);
+    let mut draft = StatusDraft::of(&*obj);
+    if is_paused(&*obj) {
+        draft.condition(SYNCED, false, reason::PAUSED, format!("reconciliation is paused; remove the {PAUSE_ANNOTATION} annotation to resume"));
+        status::save(&api, &*obj, &mut draft).await?;
+        return Ok(Action::await_change());
+    }
+    if !finalizer::is_deleting(&*obj) && rejected_for_this_generation(&draft) {
+        return Ok(Action::await_change());
+    }
+    let span = tracing::info_span!("reconcile", object = %key);
+    let _ = &span;
+    let (mut draft, result) = logic(obj.clone(), ctx.clone(), api.clone(), draft).await;
+    match result {
+        Ok(action) => {
+            ctx.backoff.succeeded(&key);
+            draft.condition(SYNCED, true, reason::SUCCEEDED, "the last reconcile reached the platform and did what it meant to");
+            save_unless_gone(&api, &*obj, &mut draft).await?;
+            Ok(action)
+        }
+        Err(e) => {
+            let verdict = e.verdict();
+            let advice = e.advice();
+            tracing::warn!(object = %key, error = %e, "reconcile failed");
+            let was = conditions::find(draft.conditions(), SYNCED).map(|c| (c.reason.clone(), c.message.clone()));
+            draft.condition(SYNCED, false, verdict.synced_reason, advice.clone());
+            if let Some(ready_reason) = verdict.ready_reason {
+                draft.condition(READY, false, ready_reason, advice.clone());
+            }
+            if was != Some((verdict.synced_reason.to_owned(), advice.clone())) {
+                ctx.event(&*obj, true, verdict.synced_reason, "Reconcile", advice).await;
+            }
+            save_unless_gone(&api, &*obj, &mut draft).await?;
+            if verdict.terminal {
+                Ok(Action::await_change())
+            } else {
+                Ok(Action::requeue(ctx.backoff.failed(&key, verdict.retry_after)))
+            }
+        }
+    }
+}
+
+fn rejected_for_this_generation<K: Kind>(draft: &StatusDraft<K>) -> bool {
+    conditions::find(draft.conditions(), READY).is_some_and(|c| {
+        c.status == "False"
+            && (c.reason == reason::REJECTED || c.reason == reason::INVALID_SPEC)
+            && c.observed_generation == draft.generation
+    })
+}
+
+async fn save_unless_gone<K: Kind>(api: &Api<K>, obj: &K, draft: &mut StatusDraft<K>) -> Result<()> {
+    match status::save(api, obj, draft).await {
+        Err(Error::Kube { source, .. }) if error::is_not_found(&source) => Ok(()),
+        other => other,
+    }
+}
+
+/// What happens after an error that `drive` could not turn into status (the status
+/// write itself failed): try again after a while.
+pub fn error_policy<K: Kind>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
+    let key = kind::key(&*obj);
+    tracing::warn!(object = %key, error = %error, "reconcile error");
+    Action::requeue(ctx.backoff.failed(&key, None))
+}
+
+fn namespaced<K>(ctx: &Context) -> Api<K>
+where
+    K: Kind + kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+{
+    match &ctx.config.watch_namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    }
+}
+
+fn log_result<K: Kind>(result: std::result::Result<(ObjectRef<K>, Action), kube::runtime::controller::Error<Error, watcher::Error>>) {
+    match result {
+        Ok((object, _)) => tracing::debug!(%object, "reconciled"),
+        Err(kube::runtime::controller::Error::ObjectNotFound(object)) => tracing::debug!(%object, "object gone"),
+        Err(e) => tracing::warn!(error = %e, "controller"),
+    }
+}
+
+/// Runs every controller until `shutdown` resolves; running reconciles finish first.
+pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+    let wc = watcher::Config::default().any_semantic();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|v| *v).await;
+        }
+    };
+
+    let platform_wc = match &ctx.config.platform_selector {
+        Some(selector) => wc.clone().labels(selector),
+        None => wc.clone(),
+    };
+    // OCPlatform: also on changes of Secrets in the operator's namespace.
+    let platforms = Controller::new(Api::<OCPlatform>::all(ctx.client.clone()), platform_wc.clone());
+    let platform_store = platforms.store();
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ctx.config.operator_namespace);
+    let platforms = platforms
+        .watches(secrets, wc.clone(), move |secret| {
+            let name = secret.name_any();
+            platform_store
+                .state()
+                .into_iter()
+                .filter(move |p| p.spec.credentials_secret_ref.name == name)
+                .map(|p| ObjectRef::from_obj(&*p))
+                .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(stopped())
+        .run(platform::reconcile, error_policy, ctx.clone())
+        .for_each(|r| async move { log_result(r) });
+
+    // OCCustomer: also when its number blocks change (deletion waits for them) and when
+    // its platform changes.
+    let customers = Controller::new(namespaced::<OCCustomer>(&ctx), wc.clone());
+    let customer_store = customers.store();
+    let customers = customers
+        .watches(namespaced::<OCNumberBlock>(&ctx), wc.clone(), |block| {
+            let ns = block.namespace().unwrap_or_default();
+            Some(ObjectRef::new(&block.spec.customer_ref.name).within(&ns))
+        })
+        .watches(Api::<OCPlatform>::all(ctx.client.clone()), platform_wc, move |platform| {
+            let name = platform.name_any();
+            customer_store
+                .state()
+                .into_iter()
+                .filter(move |c| c.spec.platform_ref.name == name)
+                .map(|c| ObjectRef::from_obj(&*c))
+                .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(stopped())
+        .run(customer::reconcile, error_policy, ctx.clone())
+        .for_each(|r| async move { log_result(r) });
+
+    // OCNumberBlock: also when its customer changes.
+    let blocks = Controller::new(namespaced::<OCNumberBlock>(&ctx), wc.clone());
+    let block_store = blocks.store();
+    let _ = ctx.blocks.set(block_store.clone());
+    let blocks = blocks
+        .watches(namespaced::<OCCustomer>(&ctx), wc, move |customer| {
+            let ns = customer.namespace().unwrap_or_default();
+            let name = customer.name_any();
+            block_store
+                .state()
+                .into_iter()
+                .filter(move |b| b.namespace().as_deref() == Some(ns.as_str()) && b.spec.customer_ref.name == name)
+                .map(|b| ObjectRef::from_obj(&*b))
+                .collect::<Vec<_>>()
+        })
+        .graceful_shutdown_on(stopped())
+        .run(number_block::reconcile, error_policy, ctx.clone())
+        .for_each(|r| async move { log_result(r) });
+
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    futures::join!(platforms, customers, blocks);
+    tracing::info!("controllers stopped");
+}

@@ -1,0 +1,419 @@
+//! The life of an `OCNumberBlock`: expand the declared numbers; refuse numbers another
+//! block declared first; upload the missing ones in requests of at most the platform's
+//! limit, following each task; release numbers that left the spec (unassigning first
+//! when the policy allows); on delete, release everything and keep the finalizer until
+//! the release succeeded. One write at a time, recorded before it is sent.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::ResourceExt;
+
+use super::context::Context;
+use super::error::{Error, Result};
+use super::finalizer;
+use super::number_set::{compress, declared, decompress};
+use super::platform::drift_requeue;
+use super::platforms;
+use super::status::{StatusDraft, namespaced_api};
+use super::tasks;
+use super::drive;
+use crate::api::common::DeletionPolicy;
+use crate::api::conditions::{NUMBERS_UPLOADED, READY, reason};
+use crate::api::number_block::{AssignedNumberPolicy, FailedNumber, NumberCounts};
+use crate::api::{OCCustomer, OCNumberBlock};
+use crate::liveplatform::contract::MAX_NUMBERS_PER_REQUEST;
+use crate::liveplatform::model::{NumberRecord, ReleaseNumbers, UnassignNumbers, UploadNumbers};
+use crate::liveplatform::{Action as PlatformAction, LivePlatformClient, TaskOutcome};
+
+type Draft = StatusDraft<OCNumberBlock>;
+
+/// At most this many failed numbers are listed in status.
+const FAILED_LISTED: usize = 50;
+/// Status of numbers of an upload that is still running [chosen, see contract.rs].
+const UPLOAD_REQUESTED: &str = "Upload Requested";
+const RELEASE_REQUESTED: &str = "Release Requested";
+
+pub async fn reconcile(obj: Arc<OCNumberBlock>, ctx: Arc<Context>) -> Result<Action> {
+    let api = namespaced_api(&ctx.client, &*obj);
+    drive(obj, ctx, api, |obj, ctx, api, mut draft| async move {
+        let result = run(&obj, &ctx, &api, &mut draft).await;
+        (draft, result)
+    })
+    .await
+}
+
+/// What the block works with on the platform.
+struct Scope {
+    client: LivePlatformClient,
+    tenant: String,
+    drift_seconds: i64,
+}
+
+async fn run(obj: &OCNumberBlock, ctx: &Context, api: &Api<OCNumberBlock>, draft: &mut Draft) -> Result<Action> {
+    let deleting = finalizer::is_deleting(obj);
+    if deleting && (obj.spec.deletion_policy == DeletionPolicy::Orphan || !finalizer::has(obj)) {
+        if finalizer::has(obj) {
+            ctx.event(obj, false, "Orphaned", "Delete", "deletionPolicy is Orphan: the numbers stay with the customer").await;
+        }
+        finalizer::remove(api, obj).await?;
+        return Ok(Action::await_change());
+    }
+    let Some(scope) = scope(obj, ctx, draft).await? else {
+        if deleting && owned(draft).is_empty() {
+            finalizer::remove(api, obj).await?;
+            return Ok(Action::await_change());
+        }
+        return Ok(Action::requeue(ctx.config.wait_requeue));
+    };
+    if !deleting {
+        finalizer::add(api, obj).await?;
+        if let Some(rival) = conflict(obj, ctx) {
+            draft.condition(READY, false, reason::CONFLICT, rival);
+            return Ok(Action::requeue(ctx.config.wait_requeue));
+        }
+    }
+    if let Some(wait) = in_flight(obj, ctx, api, draft, &scope).await? {
+        return Ok(wait);
+    }
+    let records = ctx.numbers.list(&scope.client, &scope.tenant).await?;
+    let by_number: HashMap<&str, &NumberRecord> = records.iter().map(|r| (r.telephone_number.as_str(), r)).collect();
+    if deleting {
+        return cleanup(obj, ctx, api, draft, &scope, &by_number).await;
+    }
+    apply(obj, ctx, api, draft, &scope, &by_number).await
+}
+
+/// The customer's tenant and the platform client, or `None` with a waiting condition.
+async fn scope(obj: &OCNumberBlock, ctx: &Context, draft: &mut Draft) -> Result<Option<Scope>> {
+    let ns = obj.namespace().unwrap_or_default();
+    let name = &obj.spec.customer_ref.name;
+    let customers: Api<OCCustomer> = Api::namespaced(ctx.client.clone(), &ns);
+    let customer = customers.get_opt(name).await.map_err(Error::kube(format!("reading OCCustomer {ns}/{name}")))?;
+    let Some(customer) = customer else {
+        draft.condition(READY, false, reason::WAITING_FOR_CUSTOMER, format!("OCCustomer {name} does not exist; create it or fix customerRef"));
+        return Ok(None);
+    };
+    if customer.status.as_ref().and_then(|s| s.customer_id.as_ref()).is_none() {
+        draft.condition(READY, false, reason::WAITING_FOR_CUSTOMER, format!("OCCustomer {name} is not a customer on the platform yet"));
+        return Ok(None);
+    }
+    let Some((client, platform)) = platforms::access(ctx, &ns, &customer.spec.platform_ref.name, draft).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Scope { client, tenant: customer.spec.tenant_id.to_ascii_lowercase(), drift_seconds: platform.spec.drift_check_seconds }))
+}
+
+/// Numbers this block has on the platform as far as its status knows.
+fn owned(draft: &Draft) -> BTreeSet<String> {
+    decompress(&draft.status.active)
+}
+
+/// The earlier block (by creation, then name) that declares one of this block's numbers.
+fn conflict(obj: &OCNumberBlock, ctx: &Context) -> Option<String> {
+    let store = ctx.blocks.get()?;
+    let mine = declared(&obj.spec);
+    let me = (obj.metadata.creation_timestamp.clone(), obj.namespace(), obj.name_any());
+    let mut rivals: Vec<_> = store
+        .state()
+        .into_iter()
+        .filter(|b| b.metadata.uid != obj.metadata.uid && b.metadata.deletion_timestamp.is_none())
+        .filter(|b| (b.metadata.creation_timestamp.clone(), b.namespace(), b.name_any()) < me)
+        .filter_map(|b| {
+            let shared: Vec<String> = declared(&b.spec).intersection(&mine).cloned().collect();
+            (!shared.is_empty()).then(|| (b, shared))
+        })
+        .collect();
+    rivals.sort_by_key(|(b, _)| (b.metadata.creation_timestamp.clone(), b.name_any()));
+    let (rival, shared) = rivals.into_iter().next()?;
+    Some(format!(
+        "{} numbers ({}) are also declared by OCNumberBlock {}/{}, which came first; nothing is uploaded until one block drops them",
+        shared.len(),
+        compress(&shared).join(", "),
+        rival.namespace().unwrap_or_default(),
+        rival.name_any()
+    ))
+}
+
+/// Follows a write in flight. `Some(action)` while it is not over.
+async fn in_flight(obj: &OCNumberBlock, ctx: &Context, api: &Api<OCNumberBlock>, draft: &mut Draft, scope: &Scope) -> Result<Option<Action>> {
+    let Some(op) = tasks::current(draft) else { return Ok(None) };
+    let items: BTreeSet<String> = decompress(&op.items);
+    let waiting = |draft: &mut Draft, what: String| {
+        draft.condition(READY, false, reason::WAITING_FOR_TASK, what);
+        Ok(Some(Action::requeue(ctx.config.task_poll)))
+    };
+    let Some(task) = op.task_id.clone() else {
+        // The answer was lost: look the numbers up before writing anything again.
+        ctx.numbers.invalidate(&scope.tenant).await;
+        let records = ctx.numbers.list(&scope.client, &scope.tenant).await?;
+        let mine: Vec<&NumberRecord> = records.iter().filter(|r| items.contains(&r.telephone_number)).collect();
+        if op.action == PlatformAction::UploadNumbers.title() {
+            if let Some(job) = mine.iter().find_map(|r| r.upload_to_account_job_id.clone().filter(|j| !j.is_empty())) {
+                tasks::started(api, obj, draft, &crate::liveplatform::model::TaskId(job.clone())).await?;
+                return waiting(draft, format!("following upload task {job}, found after its answer was lost"));
+            }
+        } else if op.action == PlatformAction::ReleaseNumbers.title() {
+            if mine.iter().any(|r| r.acquired_number_status == RELEASE_REQUESTED) {
+                return waiting(draft, "a release whose answer was lost is still running".into());
+            }
+        } else if op.action == PlatformAction::UnassignNumbers.title() && mine.iter().any(|r| r.is_assigned()) {
+            // Not visible yet whether it happened; writing again is harmless for an
+            // unassign, so fall through and let the plan decide.
+        }
+        tasks::finish(draft);
+        return Ok(None);
+    };
+    match tasks::poll(&scope.client, &task).await? {
+        TaskOutcome::StillRunning(t) => waiting(draft, format!("{} (task {task}, {})", op.action, t.status.as_str())),
+        outcome => {
+            tasks::finish(draft);
+            ctx.numbers.invalidate(&scope.tenant).await;
+            match outcome {
+                TaskOutcome::Succeeded(_) => {
+                    ctx.event(obj, false, "TaskSucceeded", &op.action, format!("{} of {} numbers succeeded (task {task})", op.action, items.len())).await;
+                    Ok(None)
+                }
+                TaskOutcome::PartlyFailed { failed, .. } => {
+                    record_failures(draft, failed.iter().map(|f| (f.telephone_number.clone(), f.error_code.clone().unwrap_or_default(), f.error_message.clone())));
+                    ctx.event(obj, true, "NumbersFailed", &op.action, format!("{} of {} numbers failed (task {task})", failed.len(), items.len())).await;
+                    Ok(None)
+                }
+                TaskOutcome::Failed(t) => {
+                    if op.action == PlatformAction::UploadNumbers.title() {
+                        let outcomes = t.number_outcomes();
+                        if !outcomes.is_empty() {
+                            record_failures(draft, outcomes.iter().filter(|o| !o.succeeded()).map(|f| (f.telephone_number.clone(), f.error_code.clone().unwrap_or_default(), f.error_message.clone())));
+                            ctx.event(obj, true, "NumbersFailed", &op.action, format!("the upload failed (task {task}): {}", t.error_summary())).await;
+                            return Ok(None);
+                        }
+                    }
+                    Err(Error::TaskFailed(format!("{} failed (task {task}): {}", op.action, t.error_summary())))
+                }
+                TaskOutcome::StillRunning(_) => Ok(None),
+            }
+        }
+    }
+}
+
+fn record_failures(draft: &mut Draft, failures: impl Iterator<Item = (String, String, Option<String>)>) {
+    for (number, code, message) in failures {
+        draft.status.failed.retain(|f| f.number != number);
+        draft.status.failed.push(FailedNumber { number, reason: code, message });
+    }
+    draft.status.failed.sort_by(|a, b| a.number.cmp(&b.number));
+}
+
+async fn apply(
+    obj: &OCNumberBlock,
+    ctx: &Context,
+    api: &Api<OCNumberBlock>,
+    draft: &mut Draft,
+    scope: &Scope,
+    records: &HashMap<&str, &NumberRecord>,
+) -> Result<Action> {
+    // A new spec gets a new chance for numbers that failed before.
+    if draft.status.observed_generation != draft.generation {
+        draft.status.failed.clear();
+    }
+    let declared = declared(&obj.spec);
+    let failed: BTreeSet<String> = draft.status.failed.iter().map(|f| f.number.clone()).collect();
+    let owned = owned(draft);
+
+    let removed: Vec<String> = owned.difference(&declared).filter(|n| records.contains_key(n.as_str())).cloned().collect();
+    let (assigned, releasable): (Vec<String>, Vec<String>) =
+        removed.iter().cloned().partition(|n| records.get(n.as_str()).is_some_and(|r| r.is_assigned()));
+    let unassign = obj.spec.assigned_number_policy == AssignedNumberPolicy::Unassign;
+    let to_upload: Vec<String> =
+        declared.iter().filter(|n| !records.contains_key(n.as_str()) && !failed.contains(*n)).cloned().collect();
+
+    if unassign && !assigned.is_empty() {
+        return write(obj, ctx, api, draft, scope, PlatformAction::UnassignNumbers, assigned).await;
+    }
+    let releasable: Vec<String> = releasable.into_iter().filter(|n| records.get(n.as_str()).is_some_and(|r| r.is_active())).collect();
+    if !releasable.is_empty() {
+        return write(obj, ctx, api, draft, scope, PlatformAction::ReleaseNumbers, releasable).await;
+    }
+    if !to_upload.is_empty() {
+        return write(obj, ctx, api, draft, scope, PlatformAction::UploadNumbers, to_upload).await;
+    }
+
+    // Nothing to write: report.
+    let retained: Vec<String> = if unassign { Vec::new() } else { assigned };
+    let mut active: BTreeSet<String> = declared.iter().filter(|n| records.get(n.as_str()).is_some_and(|r| r.is_active())).cloned().collect();
+    active.extend(retained.iter().cloned());
+    draft.status.active = compress(&active);
+    draft.status.failed.truncate(FAILED_LISTED);
+    draft.status.counts = Some(NumberCounts {
+        declared: declared.len() as i64,
+        active: active.len() as i64,
+        uploading: declared.iter().filter(|n| records.get(n.as_str()).is_some_and(|r| r.acquired_number_status == UPLOAD_REQUESTED)).count() as i64,
+        failed: failed.len() as i64,
+        releasing: owned.iter().filter(|n| records.get(n.as_str()).is_some_and(|r| r.acquired_number_status == RELEASE_REQUESTED)).count() as i64,
+        retained: retained.len() as i64,
+    });
+    let waiting = declared.len() - failed.len().min(declared.len()) > active.len() - retained.len().min(active.len());
+    if waiting {
+        draft.condition(NUMBERS_UPLOADED, false, reason::WAITING_FOR_TASK, "numbers are still being processed by the platform");
+        draft.condition(READY, false, reason::WAITING_FOR_TASK, "numbers are still being processed by the platform");
+        return Ok(Action::requeue(ctx.config.task_poll));
+    }
+    if !failed.is_empty() {
+        let list: Vec<String> = draft.status.failed.iter().take(5).map(|f| format!("{} ({})", f.number, f.reason)).collect();
+        let message = format!(
+            "{} of {} numbers were refused by the platform: {}{}; remove them from the spec or fix the cause, then change the spec to retry",
+            failed.len(),
+            declared.len(),
+            list.join(", "),
+            if failed.len() > 5 { ", ..." } else { "" }
+        );
+        draft.condition(NUMBERS_UPLOADED, false, "PartlyFailed", message.clone());
+        draft.condition(READY, false, reason::REJECTED, message);
+        return Ok(Action::await_change());
+    }
+    draft.condition(NUMBERS_UPLOADED, true, reason::AVAILABLE, format!("all {} declared numbers are active", declared.len()));
+    if !retained.is_empty() {
+        draft.condition(
+            READY,
+            false,
+            "NumbersAssigned",
+            format!(
+                "numbers {} left the spec but are assigned in Teams, so they stay; unassign them or set assignedNumberPolicy: Unassign",
+                compress(&retained).join(", ")
+            ),
+        );
+        return Ok(Action::requeue(ctx.config.wait_requeue * 6));
+    }
+    let was_ready = crate::api::conditions::is_true_for(draft.conditions(), READY, draft.generation);
+    draft.condition(READY, true, reason::AVAILABLE, format!("{} numbers active", active.len()));
+    if !was_ready {
+        ctx.event(obj, false, reason::AVAILABLE, "Reconcile", format!("{} numbers active", active.len())).await;
+    }
+    Ok(drift_requeue(scope.drift_seconds))
+}
+
+/// Starts one write of at most the platform's per-request limit, recording the intent
+/// first and the task id right after.
+async fn write(
+    obj: &OCNumberBlock,
+    ctx: &Context,
+    api: &Api<OCNumberBlock>,
+    draft: &mut Draft,
+    scope: &Scope,
+    action: PlatformAction,
+    mut numbers: Vec<String>,
+) -> Result<Action> {
+    numbers.truncate(MAX_NUMBERS_PER_REQUEST);
+    let items = compress(&numbers);
+    let what = format!("{} ({} numbers)", action.title(), numbers.len());
+    draft.condition(READY, false, if action == PlatformAction::UploadNumbers { reason::CREATING } else { reason::UPDATING }, what.clone());
+    if action == PlatformAction::UploadNumbers {
+        // Keep tracking what this block brings to the platform.
+        let mut active = owned(draft);
+        active.extend(numbers.iter().cloned());
+        draft.status.active = compress(&active);
+    }
+    tasks::begin(api, obj, draft, action, items).await?;
+    let sent = match action {
+        PlatformAction::UploadNumbers => {
+            let mut body = UploadNumbers::new(obj.spec.calling_profile_id.clone(), usage(obj), numbers.clone());
+            body.capabilities = obj.spec.capabilities.iter().map(|c| capability(*c)).collect();
+            body.civic_address_id = obj.spec.civic_address_id.clone();
+            body.location_id = obj.spec.location_id.clone();
+            scope.client.upload_numbers(&scope.tenant, &body).await
+        }
+        PlatformAction::ReleaseNumbers => scope.client.release_numbers(&scope.tenant, &ReleaseNumbers::Numbers(numbers.clone())).await,
+        _ => scope.client.unassign_numbers(&scope.tenant, &UnassignNumbers { telephone_numbers: numbers.clone() }).await,
+    };
+    ctx.numbers.invalidate(&scope.tenant).await;
+    let task = match sent {
+        Ok(task) => task,
+        Err(e) => {
+            // Refused: nothing happened, so the intent goes. Unknown: it stays, and the
+            // next reconcile looks the numbers up before writing again.
+            if !matches!(e, crate::liveplatform::Error::OutcomeUnknown { .. }) {
+                tasks::finish(draft);
+                if action == PlatformAction::UploadNumbers {
+                    let mut active = owned(draft);
+                    for n in &numbers {
+                        active.remove(n);
+                    }
+                    draft.status.active = compress(&active);
+                }
+            }
+            return Err(e.into());
+        }
+    };
+    tasks::started(api, obj, draft, &task).await?;
+    ctx.event(obj, false, "TaskStarted", action.title(), format!("{what}: task {task}")).await;
+    draft.condition(READY, false, reason::WAITING_FOR_TASK, format!("{what}: task {task}"));
+    Ok(Action::requeue(ctx.config.task_poll))
+}
+
+async fn cleanup(
+    obj: &OCNumberBlock,
+    ctx: &Context,
+    api: &Api<OCNumberBlock>,
+    draft: &mut Draft,
+    scope: &Scope,
+    records: &HashMap<&str, &NumberRecord>,
+) -> Result<Action> {
+    let mut mine = owned(draft);
+    mine.extend(declared(&obj.spec));
+    let left: Vec<&NumberRecord> = mine.iter().filter_map(|n| records.get(n.as_str()).copied()).collect();
+    if left.is_empty() {
+        ctx.event(obj, false, "Released", "Delete", "every number of the block is released").await;
+        finalizer::remove(api, obj).await?;
+        return Ok(Action::await_change());
+    }
+    draft.status.active = compress(left.iter().map(|r| &r.telephone_number));
+    let assigned: Vec<String> = left.iter().filter(|r| r.is_assigned()).map(|r| r.telephone_number.clone()).collect();
+    if !assigned.is_empty() {
+        if obj.spec.assigned_number_policy == AssignedNumberPolicy::Unassign {
+            return write(obj, ctx, api, draft, scope, PlatformAction::UnassignNumbers, assigned).await;
+        }
+        draft.condition(
+            READY,
+            false,
+            reason::DELETING,
+            format!(
+                "numbers {} are assigned in Teams and policy Keep leaves them; unassign them or set assignedNumberPolicy: Unassign, and the release goes on",
+                compress(&assigned).join(", ")
+            ),
+        );
+        return Ok(Action::requeue(ctx.config.wait_requeue));
+    }
+    let active: Vec<String> = left.iter().filter(|r| r.is_active()).map(|r| r.telephone_number.clone()).collect();
+    if active.is_empty() {
+        draft.condition(READY, false, reason::DELETING, "waiting for the platform to finish processing the numbers");
+        return Ok(Action::requeue(ctx.config.task_poll));
+    }
+    write(obj, ctx, api, draft, scope, PlatformAction::ReleaseNumbers, active).await
+}
+
+fn usage(obj: &OCNumberBlock) -> crate::liveplatform::model::Usage {
+    use crate::api::number_block::Usage as U;
+    use crate::liveplatform::model::Usage as P;
+    match obj.spec.usage {
+        U::CallingUserAssignment => P::CallingUserAssignment,
+        U::ConferenceAssignment => P::ConferenceAssignment,
+        U::FirstPartyAppAssignment => P::FirstPartyAppAssignment,
+        U::ThirdPartyAppAssignment => P::ThirdPartyAppAssignment,
+    }
+}
+
+fn capability(c: crate::api::number_block::Capability) -> crate::liveplatform::model::Capability {
+    use crate::api::number_block::Capability as C;
+    use crate::liveplatform::model::Capability as P;
+    match c {
+        C::InboundCalling => P::InboundCalling,
+        C::OutboundCalling => P::OutboundCalling,
+        C::Office365 => P::Office365,
+        C::UserAssignment => P::UserAssignment,
+        C::FirstPartyAppAssignment => P::FirstPartyAppAssignment,
+        C::ConferenceAssignment => P::ConferenceAssignment,
+        C::TollFree => P::TollFree,
+    }
+}

@@ -1,0 +1,89 @@
+//! Sets of E.164 numbers: expanding a block's spec, and compressing sets into ranges
+//! (`+14255550100-+14255550199`) for status.
+
+use std::collections::BTreeSet;
+
+use crate::api::number_block::OCNumberBlockSpec;
+
+/// Every number a block declares (list and ranges).
+pub fn declared(spec: &OCNumberBlockSpec) -> BTreeSet<String> {
+    let mut set: BTreeSet<String> = spec.numbers.iter().map(|n| n.0.clone()).collect();
+    for range in &spec.ranges {
+        set.extend(expand(&range.start, &range.end));
+    }
+    set
+}
+
+/// `start..=end` (same length, digits after `+`); empty when malformed.
+pub fn expand(start: &str, end: &str) -> Vec<String> {
+    let (Some(a), Some(b)) = (start.strip_prefix('+'), end.strip_prefix('+')) else { return Vec::new() };
+    if a.len() != b.len() {
+        return Vec::new();
+    }
+    let (Ok(x), Ok(y)) = (a.parse::<u64>(), b.parse::<u64>()) else { return Vec::new() };
+    if x > y || y - x > 100_000 {
+        return Vec::new();
+    }
+    let width = a.len();
+    (x..=y).map(|n| format!("+{n:0width$}")).collect()
+}
+
+/// Runs of consecutive numbers of the same length, as `a-b` (or `a` alone).
+pub fn compress<'a>(numbers: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    let mut sorted: Vec<(usize, u64, &str)> = numbers
+        .into_iter()
+        .filter_map(|n| n.strip_prefix('+').and_then(|d| d.parse::<u64>().ok().map(|v| (d.len(), v, n.as_str()))))
+        .collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let mut j = i;
+        while j + 1 < sorted.len() && sorted[j + 1].0 == sorted[i].0 && sorted[j + 1].1 == sorted[j].1 + 1 {
+            j += 1;
+        }
+        if i == j {
+            out.push(sorted[i].2.to_owned());
+        } else {
+            out.push(format!("{}-{}", sorted[i].2, sorted[j].2));
+        }
+        i = j + 1;
+    }
+    out
+}
+
+/// The inverse of [`compress`].
+pub fn decompress(ranges: &[String]) -> BTreeSet<String> {
+    let mut set = BTreeSet::new();
+    for r in ranges {
+        match r.split_once("-+") {
+            Some((a, b)) => set.extend(expand(a, &format!("+{b}"))),
+            None => {
+                set.insert(r.clone());
+            }
+        }
+    }
+    set
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compress_and_back() {
+        let set: BTreeSet<String> =
+            ["+14255550100", "+14255550101", "+14255550102", "+14255550200", "+442071234567"].iter().map(|s| s.to_string()).collect();
+        let ranges = compress(&set);
+        assert_eq!(ranges, vec!["+14255550100-+14255550102", "+14255550200", "+442071234567"]);
+        assert_eq!(decompress(&ranges), set);
+    }
+
+    #[test]
+    fn expand_keeps_leading_digits() {
+        assert_eq!(expand("+14255550098", "+14255550101").len(), 4);
+        assert!(expand("+1425", "+14255").is_empty());
+        assert!(expand("+2", "+1").is_empty());
+    }
+}

@@ -1,0 +1,154 @@
+//! One Live Platform client per OCPlatform, shared by every object on that platform
+//! (one token cache, one rate limiter). Rebuilt when the platform's spec changes; a
+//! rotated credentials Secret is swapped in without a new client.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::ResourceExt;
+
+use super::context::Context;
+use super::error::{Error, Result};
+use crate::api::OCPlatform;
+use crate::liveplatform::contract::Budget;
+use crate::liveplatform::{ClientConfig, Credentials, LivePlatformClient};
+use crate::secret::Secret as SecretString;
+
+#[derive(Debug, Clone)]
+struct Entry {
+    client: LivePlatformClient,
+    generation: Option<i64>,
+    secret_version: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct PlatformRegistry {
+    entries: RwLock<HashMap<String, Entry>>,
+}
+
+impl PlatformRegistry {
+    fn get(&self, name: &str) -> Option<Entry> {
+        self.entries.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+    }
+
+    fn put(&self, name: &str, entry: Entry) {
+        self.entries.write().unwrap_or_else(|p| p.into_inner()).insert(name.to_owned(), entry);
+    }
+
+    pub fn forget(&self, name: &str) {
+        self.entries.write().unwrap_or_else(|p| p.into_inner()).remove(name);
+    }
+}
+
+/// Whether `namespace` may use `platform`.
+pub fn allows(platform: &OCPlatform, namespace: &str) -> bool {
+    platform.spec.allowed_namespaces.iter().any(|n| n.0 == "*" || n.0 == namespace)
+}
+
+/// Reads the platform's credentials from its Secret in the operator's namespace.
+async fn credentials(ctx: &Context, platform: &OCPlatform) -> Result<(Credentials, Option<String>)> {
+    let ns = &ctx.config.operator_namespace;
+    let reference = &platform.spec.credentials_secret_ref;
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let secret = match secrets.get_opt(&reference.name).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return Err(Error::Dependency(format!(
+                "Secret {ns}/{} (the platform credentials) does not exist; create it with keys {} and {}",
+                reference.name, reference.client_id_key, reference.client_secret_key
+            )));
+        }
+        Err(e) => return Err(Error::kube(format!("reading Secret {ns}/{}", reference.name))(e)),
+    };
+    let value = |key: &str| -> Result<String> {
+        let data = secret.data.as_ref().and_then(|d| d.get(key)).map(|b| String::from_utf8_lossy(&b.0).trim().to_owned());
+        let string = secret.string_data.as_ref().and_then(|d| d.get(key)).map(|s| s.trim().to_owned());
+        data.or(string).filter(|v| !v.is_empty()).ok_or_else(|| {
+            Error::Dependency(format!("Secret {ns}/{} has no (or an empty) key {key}", reference.name))
+        })
+    };
+    let credentials = Credentials {
+        client_id: value(&reference.client_id_key)?,
+        client_secret: SecretString::new(value(&reference.client_secret_key)?),
+    };
+    Ok((credentials, secret.metadata.resource_version.clone()))
+}
+
+fn config(ctx: &Context, platform: &OCPlatform, credentials: Credentials) -> Result<ClientConfig> {
+    let spec = &platform.spec;
+    let parse = |what: &str, text: &str| {
+        url::Url::parse(text).map_err(|e| Error::InvalidSpec(format!("{what} {text:?} is not a URL: {e}")))
+    };
+    let mut config = ClientConfig::new(parse("baseUrl", &spec.base_url)?, spec.service_provider_tenant_id.clone(), credentials)?;
+    config.identity_base = parse("identityBaseUrl", &spec.identity_base_url)?;
+    config.channel_id = spec.channel_id;
+    config.budget = Budget {
+        per_second: spec.rate_limit.requests_per_second,
+        burst: u32::try_from(spec.rate_limit.burst).unwrap_or(1).max(1),
+    };
+    config.allow_insecure_http = spec.allow_insecure_http || ctx.config.allow_insecure_http;
+    Ok(config)
+}
+
+/// The client of `platform`: the cached one while the platform's generation is the
+/// same, else a new one.
+pub async fn client_for(ctx: &Context, platform: &OCPlatform) -> Result<LivePlatformClient> {
+    let name = platform.name_any();
+    if let Some(entry) = ctx.platforms.get(&name) {
+        if entry.generation == platform.metadata.generation {
+            return Ok(entry.client);
+        }
+    }
+    refresh(ctx, platform).await
+}
+
+/// Reads the Secret again and brings the cached client up to date: new credentials
+/// are swapped in; a changed spec gives a new client.
+pub async fn refresh(ctx: &Context, platform: &OCPlatform) -> Result<LivePlatformClient> {
+    let name = platform.name_any();
+    let (credentials, secret_version) = credentials(ctx, platform).await?;
+    if let Some(mut entry) = ctx.platforms.get(&name) {
+        if entry.generation == platform.metadata.generation {
+            if entry.secret_version != secret_version {
+                entry.client.set_credentials(credentials).await;
+                entry.secret_version = secret_version;
+                ctx.platforms.put(&name, entry.clone());
+            }
+            return Ok(entry.client);
+        }
+    }
+    let client = LivePlatformClient::new(config(ctx, platform, credentials)?)?;
+    ctx.platforms.put(&name, Entry { client: client.clone(), generation: platform.metadata.generation, secret_version });
+    Ok(client)
+}
+
+/// The client an object in `namespace` may use on platform `name`, or `None` with
+/// `Ready=False` saying why (no such platform, or the namespace is not allowed) and
+/// no call made.
+pub async fn access<K: super::kind::Kind>(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    draft: &mut super::status::StatusDraft<K>,
+) -> Result<Option<(LivePlatformClient, OCPlatform)>> {
+    use crate::api::conditions::{READY, reason};
+    let platforms: Api<OCPlatform> = Api::all(ctx.client.clone());
+    let platform = platforms.get_opt(name).await.map_err(Error::kube(format!("reading OCPlatform {name}")))?;
+    let Some(platform) = platform else {
+        draft.condition(READY, false, reason::WAITING_FOR_PLATFORM, format!("OCPlatform {name} does not exist; create it or fix platformRef"));
+        return Ok(None);
+    };
+    if !allows(&platform, namespace) {
+        draft.condition(
+            READY,
+            false,
+            reason::NAMESPACE_NOT_ALLOWED,
+            format!("OCPlatform {name} does not allow namespace {namespace}; add it to the platform's spec.allowedNamespaces"),
+        );
+        return Ok(None);
+    }
+    let client = client_for(ctx, &platform).await?;
+    Ok(Some((client, platform)))
+}

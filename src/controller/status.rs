@@ -1,0 +1,138 @@
+//! Conditions with `observedGeneration`, and status written with server-side apply on
+//! the status subresource. `spec` is never written.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Api, Patch, PatchParams};
+use kube::core::NamespaceResourceScope;
+use kube::Resource;
+use serde_json::json;
+
+use super::error::{Error, Result};
+use super::kind::Kind;
+
+/// The field manager of everything the operator writes.
+pub const MANAGER: &str = "oc-operator";
+
+/// Sets condition `type_` in `conditions`, keeping `lastTransitionTime` when the
+/// status does not change.
+pub fn set_condition(
+    conditions: &mut Vec<Condition>,
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: impl Into<String>,
+    generation: Option<i64>,
+) {
+    let status = if status { "True" } else { "False" }.to_owned();
+    let mut message: String = message.into();
+    if message.len() > 2048 {
+        let mut end = 2045;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push_str("...");
+    }
+    let now = Time(jiff::Timestamp::now());
+    match conditions.iter_mut().find(|c| c.type_ == type_) {
+        Some(c) => {
+            if c.status != status {
+                c.last_transition_time = now;
+            }
+            c.status = status;
+            c.reason = reason.to_owned();
+            c.message = message;
+            c.observed_generation = generation;
+        }
+        None => conditions.push(Condition {
+            type_: type_.to_owned(),
+            status,
+            reason: reason.to_owned(),
+            message,
+            observed_generation: generation,
+            last_transition_time: now,
+        }),
+    }
+}
+
+/// The status to write next, starting from the object's current one.
+#[derive(Debug, Clone)]
+pub struct StatusDraft<K: Kind> {
+    pub status: K::Status,
+    pub generation: Option<i64>,
+    original: Option<K::Status>,
+}
+
+impl<K: Kind> StatusDraft<K> {
+    pub fn of(obj: &K) -> Self {
+        let original = obj.status().cloned();
+        Self { status: original.clone().unwrap_or_default(), generation: obj.meta().generation, original }
+    }
+
+    pub fn condition(&mut self, type_: &str, status: bool, reason: &str, message: impl Into<String>) -> &mut Self {
+        let generation = self.generation;
+        set_condition(K::conditions_mut(&mut self.status), type_, status, reason, message, generation);
+        self
+    }
+
+    pub fn conditions(&self) -> &[Condition] {
+        K::conditions(&self.status)
+    }
+
+    pub fn changed(&self) -> bool {
+        self.original.as_ref() != Some(&self.status)
+    }
+}
+
+fn patch_body<K: Kind>(status: &K::Status) -> serde_json::Value {
+    json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    })
+}
+
+/// Writes the draft (with `observedGeneration`) when it differs from what is stored.
+pub async fn save<K>(api: &Api<K>, obj: &K, draft: &mut StatusDraft<K>) -> Result<()>
+where
+    K: Kind,
+{
+    K::set_observed_generation(&mut draft.status, draft.generation);
+    if !draft.changed() {
+        return Ok(());
+    }
+    let name = obj.meta().name.clone().unwrap_or_default();
+    let params = PatchParams::apply(MANAGER).force();
+    api.patch_status(&name, &params, &Patch::Apply(patch_body::<K>(&draft.status)))
+        .await
+        .map_err(Error::kube(format!("writing the status of {} {name}", K::kind(&()))))?;
+    draft.original = Some(draft.status.clone());
+    Ok(())
+}
+
+/// An `Api` for a namespaced kind in the object's namespace.
+pub fn namespaced_api<K>(client: &kube::Client, obj: &K) -> Api<K>
+where
+    K: Kind + Resource<Scope = NamespaceResourceScope>,
+{
+    Api::namespaced(client.clone(), obj.meta().namespace.as_deref().unwrap_or("default"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transition_time_moves_only_when_status_changes() {
+        let mut conditions = Vec::new();
+        set_condition(&mut conditions, "Ready", false, "Creating", "a", Some(1));
+        let first = conditions[0].last_transition_time.clone();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        set_condition(&mut conditions, "Ready", false, "WaitingForTask", "b", Some(2));
+        assert_eq!(conditions[0].last_transition_time, first);
+        assert_eq!((conditions[0].reason.as_str(), conditions[0].observed_generation), ("WaitingForTask", Some(2)));
+        set_condition(&mut conditions, "Ready", true, "Available", "c", Some(2));
+        assert_ne!(conditions[0].last_transition_time, first);
+        assert_eq!(conditions.len(), 1);
+    }
+}

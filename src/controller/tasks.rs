@@ -1,0 +1,55 @@
+//! Task tracking, the "nothing lost" rules of every kind:
+//! 1. the intent is recorded in `status.operation` (and saved) before a write whose
+//!    answer could be lost;
+//! 2. the task id is saved the moment the platform answers;
+//! 3. the task is polled to its end on later reconciles;
+//! 4. an intent without a task id (the answer was lost, or the operator stopped) is
+//!    resolved by looking the platform up before anything is written again.
+
+use kube::api::Api;
+
+use super::error::Result;
+use super::kind::Kind;
+use super::status::{StatusDraft, save};
+use crate::api::common::Operation;
+use crate::liveplatform::model::TaskId;
+use crate::liveplatform::{Action as PlatformAction, LivePlatformClient, TaskOutcome};
+
+/// The write in flight, if any.
+pub fn current<K: Kind>(draft: &mut StatusDraft<K>) -> Option<Operation> {
+    K::operation_mut(&mut draft.status).and_then(|op| op.clone())
+}
+
+/// Whether the write in flight is `action`.
+pub fn is<K: Kind>(draft: &mut StatusDraft<K>, action: PlatformAction) -> Option<Operation> {
+    current(draft).filter(|op| op.action == action.title())
+}
+
+/// Records and saves the intent to perform `action` on `items`.
+pub async fn begin<K: Kind>(api: &Api<K>, obj: &K, draft: &mut StatusDraft<K>, action: PlatformAction, items: Vec<String>) -> Result<()> {
+    if let Some(slot) = K::operation_mut(&mut draft.status) {
+        *slot = Some(Operation { action: action.title().to_owned(), started_at: jiff::Timestamp::now().to_string(), task_id: None, items });
+    }
+    save(api, obj, draft).await
+}
+
+/// Records and saves the task id of the write in flight.
+pub async fn started<K: Kind>(api: &Api<K>, obj: &K, draft: &mut StatusDraft<K>, task: &TaskId) -> Result<()> {
+    if let Some(Some(op)) = K::operation_mut(&mut draft.status) {
+        op.task_id = Some(task.0.clone());
+    }
+    save(api, obj, draft).await
+}
+
+/// The write in flight is over (its result is in the rest of the status).
+pub fn finish<K: Kind>(draft: &mut StatusDraft<K>) {
+    if let Some(slot) = K::operation_mut(&mut draft.status) {
+        *slot = None;
+    }
+}
+
+/// One look at a task.
+pub async fn poll(client: &LivePlatformClient, task: &str) -> Result<TaskOutcome> {
+    let task = client.get_task(&TaskId(task.to_owned())).await?;
+    Ok(TaskOutcome::of(task))
+}

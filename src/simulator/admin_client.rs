@@ -1,0 +1,67 @@
+//! A client of the simulator's admin side, for tests, the sandbox and benchmarks.
+
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("simulator admin {path}: {source}")]
+    Http { path: String, source: reqwest::Error },
+    #[error("simulator admin {path}: HTTP {status}: {body}")]
+    Status { path: String, status: u16, body: String },
+}
+
+/// Talks to `http://host:port/admin`.
+#[derive(Debug, Clone)]
+pub struct AdminClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl AdminClient {
+    pub fn new(admin_url: &url::Url) -> Self {
+        Self { base: admin_url.as_str().trim_end_matches('/').to_owned(), http: reqwest::Client::new() }
+    }
+
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, AdminError> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let err = |source| AdminError::Http { path: path.to_owned(), source };
+        let response = request.send().await.map_err(err)?;
+        let status = response.status().as_u16();
+        let text = response.text().await.map_err(err)?;
+        if !(200..300).contains(&status) {
+            return Err(AdminError::Status { path: path.to_owned(), status, body: text });
+        }
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Replaces the fault settings (see `Faults`).
+    pub async fn set_faults(&self, faults: Value) -> Result<(), AdminError> {
+        self.send(reqwest::Method::PUT, "/faults", Some(&faults)).await.map(|_| ())
+    }
+
+    pub async fn counters(&self) -> Result<Value, AdminError> {
+        self.send(reqwest::Method::GET, "/counters", None).await
+    }
+
+    /// Requests of `endpoint` (`"POST /v2/oc/lead"`) that ended in `outcome`
+    /// (`"total"`, a status code, `"dropped"`, `"answer-dropped"`).
+    pub async fn count(&self, endpoint: &str, outcome: &str) -> Result<u64, AdminError> {
+        Ok(self.counters().await?[endpoint][outcome].as_u64().unwrap_or(0))
+    }
+
+    /// The whole state as JSON.
+    pub async fn state(&self) -> Result<Value, AdminError> {
+        self.send(reqwest::Method::GET, "/state", None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Result<Value, AdminError> {
+        self.send(reqwest::Method::POST, path, Some(&body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Result<Value, AdminError> {
+        self.send(reqwest::Method::PUT, path, Some(&body)).await
+    }
+}

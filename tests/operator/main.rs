@@ -1,0 +1,11 @@
+//! End-to-end tests of the controllers: a real control plane (shared by this binary),
+//! a simulator per test over real HTTP, and an operator per test running in this
+//! process, watching only the test's namespace and platform.
+
+mod support;
+
+mod crash;
+mod customer;
+mod faults;
+mod number_block;
+mod platform;

@@ -1,0 +1,290 @@
+//! A world per test: a namespace, a simulator, credentials, an OCPlatform, and an
+//! operator that can be stopped (as by a crash) and started again.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::core::NamespaceResourceScope;
+use kube::{Resource, ResourceExt};
+use oc_operator::api::conditions;
+use oc_operator::api::OCPlatform;
+use oc_operator::controller::{self, Context, OperatorConfig};
+use oc_operator::liveplatform::LivePlatformClient;
+use oc_operator::simulator::admin_client::AdminClient;
+use oc_operator::simulator::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_SP_TENANT};
+use oc_operator::simulator::{Faults, Seed, Simulator};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::json;
+
+pub const TENANT_A: &str = "0b7e6c1a-2f3d-4e5b-8a9c-1d2e3f4a5b6c";
+pub const TENANT_B: &str = "1c8f7d2b-3a4e-4f6c-9b0d-2e3f4a5b6c7d";
+pub const PROFILE_US: &str = "a3f1e2d4-6b7c-4d8e-9f0a-1b2c3d4e5f60";
+
+pub struct World {
+    pub ns: String,
+    pub sim: Simulator,
+    pub admin: AdminClient,
+    pub client: kube::Client,
+    operator: Option<(tokio::task::JoinHandle<()>, tokio::sync::oneshot::Sender<()>)>,
+}
+
+pub fn plane() -> &'static oc_operator::testenv::Shared {
+    oc_operator::testenv::shared().unwrap_or_else(|e| panic!("the test control plane could not start: {e}"))
+}
+
+impl World {
+    pub async fn new(test: &str) -> Self {
+        Self::with_seed(test, Seed { task_delay_ms: 300, ..Seed::default() }).await
+    }
+
+    pub async fn with_seed(test: &str, seed: Seed) -> Self {
+        let client = plane().client().await.expect("admin client");
+        let ns = format!("{test}-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+        namespaces
+            .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap())
+            .await
+            .expect("namespace");
+        let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), seed, Faults::default()).await.expect("simulator");
+        let admin = AdminClient::new(&sim.admin_url());
+        let world = Self { ns, sim, admin, client, operator: None };
+        world.put_secret(SANDBOX_CLIENT_SECRET).await;
+        world.put_platform(json!([world.ns])).await;
+        world
+    }
+
+    /// The name of this world's OCPlatform (and its label value).
+    pub fn platform(&self) -> String {
+        format!("p-{}", self.ns)
+    }
+
+    pub async fn put_secret(&self, client_secret: &str) {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.ns);
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": "credentials"},
+            "stringData": {"clientId": SANDBOX_CLIENT_ID, "clientSecret": client_secret},
+        }))
+        .unwrap();
+        secrets.patch("credentials", &PatchParams::apply("test").force(), &Patch::Apply(&secret)).await.expect("secret");
+    }
+
+    pub async fn put_platform(&self, allowed: serde_json::Value) {
+        let platforms: Api<OCPlatform> = Api::all(self.client.clone());
+        let platform = json!({
+            "apiVersion": "operatorconnect.io/v1alpha1",
+            "kind": "OCPlatform",
+            "metadata": {"name": self.platform(), "labels": {"oc-test": self.ns}},
+            "spec": {
+                "baseUrl": self.sim.base_url().as_str(),
+                "identityBaseUrl": self.sim.identity_base().as_str(),
+                "serviceProviderTenantId": SANDBOX_SP_TENANT,
+                "credentialsSecretRef": {"name": "credentials"},
+                "allowedNamespaces": allowed,
+                "rateLimit": {"requestsPerSecond": 200, "burst": 200},
+            },
+        });
+        platforms.patch(&self.platform(), &PatchParams::apply("test").force(), &Patch::Apply(&platform)).await.expect("platform");
+    }
+
+    pub fn config(&self) -> OperatorConfig {
+        let mut config = OperatorConfig::new(self.ns.clone());
+        config.watch_namespace = Some(self.ns.clone());
+        config.platform_selector = Some(format!("oc-test={}", self.ns));
+        config.task_poll = Duration::from_millis(300);
+        config.wait_requeue = Duration::from_millis(700);
+        config.backoff_base = Duration::from_millis(200);
+        config.backoff_max = Duration::from_secs(3);
+        config.numbers_cache_ttl = Duration::from_millis(200);
+        config
+    }
+
+    /// Starts the operator (in this process).
+    pub async fn start(&mut self) {
+        let ctx = Context::new(self.client.clone(), self.config());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(controller::run(ctx, async move {
+            let _ = rx.await;
+        }));
+        self.operator = Some((handle, tx));
+    }
+
+    /// Stops the operator at once, as a crash would: running reconciles are dropped
+    /// wherever they are.
+    pub async fn crash(&mut self) {
+        if let Some((handle, _tx)) = self.operator.take() {
+            handle.abort();
+            let _ = handle.await;
+        }
+    }
+
+    /// A client of this world's simulator, as the operator would have.
+    pub fn platform_client(&self) -> LivePlatformClient {
+        let credentials = oc_operator::liveplatform::Credentials {
+            client_id: SANDBOX_CLIENT_ID.into(),
+            client_secret: SANDBOX_CLIENT_SECRET.into(),
+        };
+        let mut config = oc_operator::liveplatform::ClientConfig::new(self.sim.base_url(), SANDBOX_SP_TENANT, credentials).unwrap();
+        config.identity_base = self.sim.identity_base();
+        LivePlatformClient::new(config).unwrap()
+    }
+
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    {
+        Api::namespaced(self.client.clone(), &self.ns)
+    }
+
+    /// Creates or updates an object of this namespace from JSON (server-side apply).
+    pub async fn apply<K>(&self, value: serde_json::Value) -> K
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug,
+    {
+        let name = value["metadata"]["name"].as_str().expect("name").to_owned();
+        self.api::<K>().patch(&name, &PatchParams::apply("test").force(), &Patch::Apply(&value)).await.expect("apply")
+    }
+
+    pub async fn delete<K>(&self, name: &str)
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    {
+        self.api::<K>().delete(name, &DeleteParams::default()).await.expect("delete");
+    }
+
+    /// Waits until `check` holds for the object (or panics after `secs`, showing it).
+    pub async fn wait<K>(&self, name: &str, secs: u64, what: &str, check: impl Fn(&K) -> bool) -> K
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let api = self.api::<K>();
+        loop {
+            let obj = api.get_opt(name).await.expect("get");
+            if let Some(obj) = &obj {
+                if check(obj) {
+                    return obj.clone();
+                }
+            }
+            if Instant::now() > deadline {
+                panic!("{name}: not {what} within {secs} s: {obj:#?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits until the object is gone.
+    pub async fn wait_gone<K>(&self, name: &str, secs: u64)
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + Debug,
+    {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let obj = self.api::<K>().get_opt(name).await.expect("get");
+            if obj.is_none() {
+                return;
+            }
+            if Instant::now() > deadline {
+                panic!("{name}: still there after {secs} s: {obj:#?}");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Waits for `Ready=True` for the current generation.
+    pub async fn ready<K>(&self, name: &str, secs: u64) -> K
+    where
+        K: oc_operator::controller::kind::Kind + Resource<Scope = NamespaceResourceScope>,
+    {
+        self.wait::<K>(name, secs, "Ready", |o| is_ready(o)).await
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some((handle, _)) = self.operator.take() {
+            handle.abort();
+        }
+    }
+}
+
+pub fn condition<K: oc_operator::controller::kind::Kind>(obj: &K, type_: &str) -> Option<(String, String, String)> {
+    let status = obj.status()?;
+    conditions::find(K::conditions(status), type_).map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+pub fn is_ready<K: oc_operator::controller::kind::Kind>(obj: &K) -> bool {
+    obj.status().is_some_and(|s| conditions::is_true_for(K::conditions(s), conditions::READY, obj.meta().generation))
+}
+
+pub fn has_reason<K: oc_operator::controller::kind::Kind>(obj: &K, type_: &str, reason: &str) -> bool {
+    condition(obj, type_).is_some_and(|(_, r, _)| r == reason)
+}
+
+pub fn customer_json(name: &str, tenant: &str, short: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut spec = json!({
+        "platformRef": {"name": "PLATFORM"},
+        "tenantId": tenant,
+        "companyName": format!("{short} Ltd"),
+        "shortName": short,
+        "fullName": format!("{short} Limited"),
+        "license": {"type": "OcEssentials"},
+    });
+    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            spec.insert(k.clone(), v.clone());
+        }
+    }
+    json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCCustomer", "metadata": {"name": name}, "spec": spec})
+}
+
+impl World {
+    /// An OCCustomer on this world's platform.
+    pub async fn customer(&self, name: &str, tenant: &str, short: &str, extra: serde_json::Value) -> oc_operator::api::OCCustomer {
+        let mut value = customer_json(name, tenant, short, extra);
+        value["spec"]["platformRef"]["name"] = json!(self.platform());
+        self.apply(value).await
+    }
+
+    /// An OCNumberBlock of customer `customer`.
+    pub async fn block(&self, name: &str, customer: &str, spec: serde_json::Value) -> oc_operator::api::OCNumberBlock {
+        let mut full = json!({
+            "customerRef": {"name": customer},
+            "callingProfileId": PROFILE_US,
+            "usage": "CallingUserAssignment",
+            "capabilities": ["InboundCalling", "OutboundCalling"],
+        });
+        if let (Some(full), Some(spec)) = (full.as_object_mut(), spec.as_object()) {
+            for (k, v) in spec {
+                full.insert(k.clone(), v.clone());
+            }
+        }
+        self.apply(json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCNumberBlock", "metadata": {"name": name}, "spec": full}))
+            .await
+    }
+
+    /// Numbers the simulator holds for `tenant`, with their status.
+    pub async fn platform_numbers(&self, tenant: &str) -> Vec<(String, String)> {
+        let state = self.admin.state().await.expect("state");
+        let mut out: Vec<(String, String)> = state["numbers"]
+            .as_object()
+            .map(|m| {
+                m.values()
+                    .filter(|n| n["tenantId"] == tenant)
+                    .map(|n| (n["telephoneNumber"].as_str().unwrap_or_default().to_owned(), n["acquiredNumberStatus"].as_str().unwrap_or_default().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort();
+        out
+    }
+}
+
+pub fn name_of<K: ResourceExt>(obj: &K) -> String {
+    obj.name_any()
+}
+
+pub type Shared<T> = Arc<T>;
