@@ -78,6 +78,10 @@ async fn run(obj: &OCNumberBlock, ctx: &Context, api: &Api<OCNumberBlock>, draft
     if let Some(wait) = in_flight(obj, ctx, api, draft, &scope).await? {
         return Ok(wait);
     }
+    if draft.status.observed_generation != draft.generation {
+        // A new spec is planned against a fresh listing, not a shared older one.
+        ctx.numbers.invalidate(&scope.tenant).await;
+    }
     let records = ctx.numbers.list(&scope.client, &scope.tenant).await?;
     let by_number: HashMap<&str, &NumberRecord> = records.iter().map(|r| (r.telephone_number.as_str(), r)).collect();
     if deleting {
@@ -333,6 +337,12 @@ async fn write(
         Err(e) => {
             // Refused: nothing happened, so the intent goes. Unknown: it stays, and the
             // next reconcile looks the numbers up before writing again.
+            if state_changed(action, &e) {
+                // The platform's numbers are not what the listing said (assigned in
+                // Teams, busy, already there): look again rather than give up.
+                tasks::finish(draft);
+                return Err(Error::TaskFailed(format!("{e}; the numbers changed on the platform, so the operator lists them again")));
+            }
             if !matches!(e, crate::liveplatform::Error::OutcomeUnknown { .. }) {
                 tasks::finish(draft);
                 if action == PlatformAction::UploadNumbers {
@@ -350,6 +360,16 @@ async fn write(
     ctx.event(obj, false, "TaskStarted", action.title(), format!("{what}: task {task}")).await;
     draft.condition(READY, false, reason::WAITING_FOR_TASK, format!("{what}: task {task}"));
     Ok(Action::requeue(ctx.config.task_poll))
+}
+
+/// A refusal caused by the numbers' state on the platform rather than by the spec.
+fn state_changed(action: PlatformAction, error: &crate::liveplatform::Error) -> bool {
+    let crate::liveplatform::Error::Validation { fields, .. } = error else { return false };
+    let messages: Vec<&String> = fields.values().flatten().collect();
+    match action {
+        PlatformAction::ReleaseNumbers | PlatformAction::UnassignNumbers => !messages.is_empty(),
+        _ => messages.iter().any(|m| m.contains("another running operation") || m.contains("already acquired")),
+    }
 }
 
 async fn cleanup(
