@@ -3,8 +3,8 @@
 
 pub mod api;
 pub mod backoff;
-pub mod controller;
 pub mod casing;
+pub mod controller;
 pub mod liveplatform;
 pub mod secret;
 pub mod simulator;

@@ -46,7 +46,11 @@ enum Command {
 #[derive(Debug, clap::Args)]
 struct RunArgs {
     /// The operator's own namespace: platform credential Secrets are read only here.
-    #[arg(long, env = "OC_OPERATOR_NAMESPACE", default_value = "oc-operator-system")]
+    #[arg(
+        long,
+        env = "OC_OPERATOR_NAMESPACE",
+        default_value = "oc-operator-system"
+    )]
     operator_namespace: String,
     /// Watch only this namespace for namespaced kinds (default: all namespaces).
     #[arg(long, env = "OC_WATCH_NAMESPACE")]

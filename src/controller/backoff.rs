@@ -15,7 +15,10 @@ pub struct ObjectBackoff {
 
 impl ObjectBackoff {
     pub fn new(base: Duration, max: Duration) -> Self {
-        Self { backoff: Backoff::new(base, max), attempts: Mutex::new(HashMap::new()) }
+        Self {
+            backoff: Backoff::new(base, max),
+            attempts: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The delay before the next try of `key` after one more failure.
@@ -28,11 +31,19 @@ impl ObjectBackoff {
     }
 
     pub fn succeeded(&self, key: &str) {
-        self.attempts.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+        self.attempts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
     }
 
     pub fn attempts(&self, key: &str) -> u32 {
-        self.attempts.lock().unwrap_or_else(|p| p.into_inner()).get(key).copied().unwrap_or(0)
+        self.attempts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -47,7 +58,10 @@ mod tests {
         let _ = b.failed("a", None);
         let third = b.failed("a", None);
         assert!(first <= Duration::from_millis(100) && third >= Duration::from_millis(200));
-        assert!(b.failed("b", None) <= Duration::from_millis(100), "other objects start fresh");
+        assert!(
+            b.failed("b", None) <= Duration::from_millis(100),
+            "other objects start fresh"
+        );
         b.succeeded("a");
         assert_eq!(b.attempts("a"), 0);
         assert!(b.failed("a", Some(Duration::from_secs(3))) >= Duration::from_secs(3));

@@ -66,7 +66,9 @@ pub struct Context {
 
 impl std::fmt::Debug for Context {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Context")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -88,9 +90,20 @@ impl Context {
     }
 
     /// Publishes a Kubernetes Event on `obj`. Failures are logged, never fatal.
-    pub async fn event<K: Kind>(&self, obj: &K, warning: bool, reason: &str, action: &str, note: impl Into<String>) {
+    pub async fn event<K: Kind>(
+        &self,
+        obj: &K,
+        warning: bool,
+        reason: &str,
+        action: &str,
+        note: impl Into<String>,
+    ) {
         let event = Event {
-            type_: if warning { EventType::Warning } else { EventType::Normal },
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
             reason: reason.to_owned(),
             note: Some(note.into()),
             action: action.to_owned(),

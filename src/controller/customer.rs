@@ -5,26 +5,29 @@
 
 use std::sync::Arc;
 
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams};
 use kube::runtime::controller::Action;
-use kube::ResourceExt;
 
 use super::context::Context;
+use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
 use super::platform::drift_requeue;
 use super::platforms;
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
-use super::drive;
 use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{CHANNEL_ASSIGNED, LICENSED, READY, reason};
 use crate::api::customer::{LicenseStatus, LicenseType};
 use crate::api::{OCCustomer, OCNumberBlock};
 use crate::liveplatform::model::{
-    AssignChannel, ConfigurationType, CreateCustomer, CreateLead, LeadRef, LicenseChange, TenantValidation,
+    AssignChannel, ConfigurationType, CreateCustomer, CreateLead, LeadRef, LicenseChange,
+    TenantValidation,
 };
-use crate::liveplatform::{Action as PlatformAction, Error as PlatformError, LivePlatformClient, TaskOutcome};
+use crate::liveplatform::{
+    Action as PlatformAction, Error as PlatformError, LivePlatformClient, TaskOutcome,
+};
 
 type Draft = StatusDraft<OCCustomer>;
 
@@ -45,40 +48,80 @@ fn tenant(obj: &OCCustomer) -> String {
     obj.spec.tenant_id.to_ascii_lowercase()
 }
 
-async fn apply(obj: &OCCustomer, ctx: &Context, api: &Api<OCCustomer>, draft: &mut Draft) -> Result<Action> {
+async fn apply(
+    obj: &OCCustomer,
+    ctx: &Context,
+    api: &Api<OCCustomer>,
+    draft: &mut Draft,
+) -> Result<Action> {
     let ns = obj.namespace().unwrap_or_default();
-    let Some((client, platform)) = platforms::access(ctx, &ns, &obj.spec.platform_ref.name, draft).await? else {
+    let Some((client, platform)) =
+        platforms::access(ctx, &ns, &obj.spec.platform_ref.name, draft).await?
+    else {
         return Ok(Action::requeue(ctx.config.wait_requeue));
     };
     finalizer::add(api, obj).await?;
     let tenant = tenant(obj);
 
     // The tenant must exist in Entra ID; asked once, before there is a lead.
-    if draft.status.lead_id.is_none() {
-        if let TenantValidation::Unknown { error } = client.validate_tenant(&tenant).await? {
-            return Err(Error::Rejected(format!(
-                "tenant {tenant} is unknown to Microsoft Entra ID ({error}); check spec.tenantId"
-            )));
-        }
+    if draft.status.lead_id.is_none()
+        && let TenantValidation::Unknown { error } = client.validate_tenant(&tenant).await?
+    {
+        return Err(Error::Rejected(format!(
+            "tenant {tenant} is unknown to Microsoft Entra ID ({error}); check spec.tenantId"
+        )));
     }
 
     // The lead: looked up first (adoption, and safety after a lost answer).
     let lead = match client.get_lead(&tenant).await? {
         Some(lead) => {
-            if draft.status.lead_id.is_none() && tasks::is(draft, PlatformAction::CreateLead).is_none() {
-                ctx.event(obj, false, "Adopted", "AdoptLead", format!("adopted the existing lead {} of tenant {tenant}", lead.id)).await;
+            if draft.status.lead_id.is_none()
+                && tasks::is(draft, PlatformAction::CreateLead).is_none()
+            {
+                ctx.event(
+                    obj,
+                    false,
+                    "Adopted",
+                    "AdoptLead",
+                    format!("adopted the existing lead {} of tenant {tenant}", lead.id),
+                )
+                .await;
             }
             lead
         }
         None => {
-            draft.condition(READY, false, reason::CREATING, "creating the consentless lead");
-            tasks::begin(api, obj, draft, PlatformAction::CreateLead, vec![tenant.clone()]).await?;
+            draft.condition(
+                READY,
+                false,
+                reason::CREATING,
+                "creating the consentless lead",
+            );
+            tasks::begin(
+                api,
+                obj,
+                draft,
+                PlatformAction::CreateLead,
+                vec![tenant.clone()],
+            )
+            .await?;
             client
-                .create_lead(&CreateLead { tenant_id: tenant.clone(), company_name: obj.spec.company_name.clone() })
+                .create_lead(&CreateLead {
+                    tenant_id: tenant.clone(),
+                    company_name: obj.spec.company_name.clone(),
+                })
                 .await?;
-            ctx.event(obj, false, "LeadCreated", "CreateLead", format!("created the consentless lead of tenant {tenant}")).await;
+            ctx.event(
+                obj,
+                false,
+                "LeadCreated",
+                "CreateLead",
+                format!("created the consentless lead of tenant {tenant}"),
+            )
+            .await;
             client.get_lead(&tenant).await?.ok_or_else(|| {
-                Error::TaskFailed(format!("the lead of tenant {tenant} was created but the platform does not list it yet"))
+                Error::TaskFailed(format!(
+                    "the lead of tenant {tenant} was created but the platform does not list it yet"
+                ))
             })?
         }
     };
@@ -101,8 +144,17 @@ async fn apply(obj: &OCCustomer, ctx: &Context, api: &Api<OCCustomer>, draft: &m
     // The customer.
     let customer = match lead.ump_customer_guid.clone() {
         Some(guid) => {
-            if draft.status.customer_id.is_none() && tasks::is(draft, PlatformAction::CreateCustomer).is_none() {
-                ctx.event(obj, false, "Adopted", "AdoptCustomer", format!("adopted the existing customer {guid}")).await;
+            if draft.status.customer_id.is_none()
+                && tasks::is(draft, PlatformAction::CreateCustomer).is_none()
+            {
+                ctx.event(
+                    obj,
+                    false,
+                    "Adopted",
+                    "AdoptCustomer",
+                    format!("adopted the existing customer {guid}"),
+                )
+                .await;
             }
             if tasks::is(draft, PlatformAction::CreateCustomer).is_some() {
                 tasks::finish(draft);
@@ -120,33 +172,83 @@ async fn apply(obj: &OCCustomer, ctx: &Context, api: &Api<OCCustomer>, draft: &m
         return Ok(Action::requeue(ctx.config.task_poll));
     }
 
-    let was_ready = crate::api::conditions::is_true_for(draft.conditions(), READY, draft.generation);
-    let message = format!("lead {}, customer {customer}, licence {:?}", lead.id, obj.spec.license.type_);
+    let was_ready =
+        crate::api::conditions::is_true_for(draft.conditions(), READY, draft.generation);
+    let message = format!(
+        "lead {}, customer {customer}, licence {:?}",
+        lead.id, obj.spec.license.type_
+    );
     draft.condition(READY, true, reason::AVAILABLE, message.clone());
     if !was_ready {
-        ctx.event(obj, false, reason::AVAILABLE, "Reconcile", message).await;
+        ctx.event(obj, false, reason::AVAILABLE, "Reconcile", message)
+            .await;
     }
     Ok(drift_requeue(platform.spec.drift_check_seconds))
 }
 
-async fn channel(obj: &OCCustomer, ctx: &Context, client: &LivePlatformClient, draft: &mut Draft, have: Option<i64>) -> Result<()> {
+async fn channel(
+    obj: &OCCustomer,
+    ctx: &Context,
+    client: &LivePlatformClient,
+    draft: &mut Draft,
+    have: Option<i64>,
+) -> Result<()> {
     let tenant = tenant(obj);
     match (obj.spec.channel_id, have) {
         (Some(want), Some(have)) if want == have => {
-            draft.condition(CHANNEL_ASSIGNED, true, reason::AVAILABLE, format!("the lead is in channel {want}"));
+            draft.condition(
+                CHANNEL_ASSIGNED,
+                true,
+                reason::AVAILABLE,
+                format!("the lead is in channel {want}"),
+            );
         }
         (Some(want), _) => {
-            client.assign_channel(&AssignChannel { lead: LeadRef::MsTenantId(tenant), channel_id: want }).await?;
-            draft.condition(CHANNEL_ASSIGNED, true, reason::AVAILABLE, format!("the lead is in channel {want}"));
-            ctx.event(obj, false, "ChannelAssigned", "AssignChannel", format!("put the lead in channel {want}")).await;
+            client
+                .assign_channel(&AssignChannel {
+                    lead: LeadRef::MsTenantId(tenant),
+                    channel_id: want,
+                })
+                .await?;
+            draft.condition(
+                CHANNEL_ASSIGNED,
+                true,
+                reason::AVAILABLE,
+                format!("the lead is in channel {want}"),
+            );
+            ctx.event(
+                obj,
+                false,
+                "ChannelAssigned",
+                "AssignChannel",
+                format!("put the lead in channel {want}"),
+            )
+            .await;
         }
         (None, Some(have)) => {
             client.remove_channel(&tenant).await?;
-            draft.condition(CHANNEL_ASSIGNED, false, "NoChannel", "spec.channelId is not set; the lead is in no channel");
-            ctx.event(obj, false, "ChannelRemoved", "RemoveChannel", format!("took the lead out of channel {have}")).await;
+            draft.condition(
+                CHANNEL_ASSIGNED,
+                false,
+                "NoChannel",
+                "spec.channelId is not set; the lead is in no channel",
+            );
+            ctx.event(
+                obj,
+                false,
+                "ChannelRemoved",
+                "RemoveChannel",
+                format!("took the lead out of channel {have}"),
+            )
+            .await;
         }
         (None, None) => {
-            draft.condition(CHANNEL_ASSIGNED, false, "NoChannel", "spec.channelId is not set; the lead is in no channel");
+            draft.condition(
+                CHANNEL_ASSIGNED,
+                false,
+                "NoChannel",
+                "spec.channelId is not set; the lead is in no channel",
+            );
         }
     }
     draft.status.channel_id = obj.spec.channel_id;
@@ -166,20 +268,35 @@ async fn create_customer(
         match op.task_id {
             Some(task) => match tasks::poll(client, &task).await? {
                 TaskOutcome::StillRunning(_) => {
-                    draft.condition(READY, false, reason::WAITING_FOR_TASK, format!("creating the customer (task {task})"));
+                    draft.condition(
+                        READY,
+                        false,
+                        reason::WAITING_FOR_TASK,
+                        format!("creating the customer (task {task})"),
+                    );
                     return Ok(None);
                 }
                 TaskOutcome::Succeeded(t) | TaskOutcome::PartlyFailed { task: t, .. } => {
                     tasks::finish(draft);
                     let guid = t.output_str("ump_customer_guid").map(str::to_owned);
                     if let Some(guid) = &guid {
-                        ctx.event(obj, false, "CustomerCreated", "CreateCustomer", format!("created customer {guid}")).await;
+                        ctx.event(
+                            obj,
+                            false,
+                            "CustomerCreated",
+                            "CreateCustomer",
+                            format!("created customer {guid}"),
+                        )
+                        .await;
                     }
                     return Ok(guid);
                 }
                 TaskOutcome::Failed(t) => {
                     tasks::finish(draft);
-                    return Err(Error::TaskFailed(format!("creating the customer failed (task {task}): {}", t.error_summary())));
+                    return Err(Error::TaskFailed(format!(
+                        "creating the customer failed (task {task}): {}",
+                        t.error_summary()
+                    )));
                 }
             },
             // The answer was lost. The lead shows no customer yet (checked by the
@@ -188,8 +305,20 @@ async fn create_customer(
             None => tasks::finish(draft),
         }
     }
-    draft.condition(READY, false, reason::CREATING, "creating the customer from the lead");
-    tasks::begin(api, obj, draft, PlatformAction::CreateCustomer, vec![tenant.clone()]).await?;
+    draft.condition(
+        READY,
+        false,
+        reason::CREATING,
+        "creating the customer from the lead",
+    );
+    tasks::begin(
+        api,
+        obj,
+        draft,
+        PlatformAction::CreateCustomer,
+        vec![tenant.clone()],
+    )
+    .await?;
     let request = CreateCustomer {
         configuration: match obj.spec.configuration_type {
             crate::api::customer::ConfigurationType::TenantType => ConfigurationType::TenantType,
@@ -198,20 +327,38 @@ async fn create_customer(
         customer_short_name: obj.spec.short_name.clone(),
         customer_full_name: obj.spec.full_name.clone(),
         ms_tenant_id: tenant,
-        script_parameters: obj.spec.script_parameters.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect(),
+        script_parameters: obj
+            .spec
+            .script_parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().into()))
+            .collect(),
     };
     match client.create_customer(&request).await {
         Ok(task) => {
             tasks::started(api, obj, draft, &task).await?;
-            draft.condition(READY, false, reason::WAITING_FOR_TASK, format!("creating the customer (task {task})"));
+            draft.condition(
+                READY,
+                false,
+                reason::WAITING_FOR_TASK,
+                format!("creating the customer (task {task})"),
+            );
             Ok(None)
         }
         Err(PlatformError::Validation { fields, .. })
-            if fields.values().flatten().any(|m| m.contains("already being created")) =>
+            if fields
+                .values()
+                .flatten()
+                .any(|m| m.contains("already being created")) =>
         {
             // A creation started before (its answer lost) is still running.
             tasks::finish(draft);
-            draft.condition(READY, false, reason::WAITING_FOR_TASK, "the customer is being created by an earlier request");
+            draft.condition(
+                READY,
+                false,
+                reason::WAITING_FOR_TASK,
+                "the customer is being created by an earlier request",
+            );
             Ok(None)
         }
         Err(e) => {
@@ -236,17 +383,37 @@ async fn license(
         if let Some(task) = op.task_id {
             match tasks::poll(client, &task).await? {
                 TaskOutcome::StillRunning(_) => {
-                    draft.condition(LICENSED, false, reason::WAITING_FOR_TASK, format!("upgrading the licence (task {task})"));
-                    draft.condition(READY, false, reason::UPDATING, format!("upgrading the licence (task {task})"));
+                    draft.condition(
+                        LICENSED,
+                        false,
+                        reason::WAITING_FOR_TASK,
+                        format!("upgrading the licence (task {task})"),
+                    );
+                    draft.condition(
+                        READY,
+                        false,
+                        reason::UPDATING,
+                        format!("upgrading the licence (task {task})"),
+                    );
                     return Ok(false);
                 }
                 TaskOutcome::Failed(t) => {
                     tasks::finish(draft);
-                    return Err(Error::TaskFailed(format!("the licence upgrade failed (task {task}): {}", t.error_summary())));
+                    return Err(Error::TaskFailed(format!(
+                        "the licence upgrade failed (task {task}): {}",
+                        t.error_summary()
+                    )));
                 }
                 _ => {
                     tasks::finish(draft);
-                    ctx.event(obj, false, "LicenseUpgraded", "UpgradeLicense", "the licence upgrade finished").await;
+                    ctx.event(
+                        obj,
+                        false,
+                        "LicenseUpgraded",
+                        "UpgradeLicense",
+                        "the licence upgrade finished",
+                    )
+                    .await;
                 }
             }
         } else {
@@ -257,8 +424,11 @@ async fn license(
     let details = client.get_customer(customer, false).await?;
     draft.status.default_domain = details.ms_default_domain.clone();
     let code = details.service.license_type.unwrap_or(-1);
-    let have = LicenseType::from_code(code)
-        .ok_or_else(|| Error::Rejected(format!("customer {customer} has licence type {code}, which the operator does not manage")))?;
+    let have = LicenseType::from_code(code).ok_or_else(|| {
+        Error::Rejected(format!(
+            "customer {customer} has licence type {code}, which the operator does not manage"
+        ))
+    })?;
     let want = obj.spec.license.type_;
     let want_count = obj.spec.license.count;
     let have_count = details.service.licensed_users_count;
@@ -271,22 +441,64 @@ async fn license(
         }
         (want, LicenseType::OcEssentials) => {
             let count = want_count.unwrap_or(1);
-            draft.condition(READY, false, reason::UPDATING, format!("upgrading the licence to {want:?}"));
-            tasks::begin(api, obj, draft, PlatformAction::UpgradeLicense, vec![format!("{want:?}:{count}")]).await?;
-            let task = client.upgrade_license(customer, &LicenseChange { upgrade_to_license: want.code(), license_count: count }).await?;
+            draft.condition(
+                READY,
+                false,
+                reason::UPDATING,
+                format!("upgrading the licence to {want:?}"),
+            );
+            tasks::begin(
+                api,
+                obj,
+                draft,
+                PlatformAction::UpgradeLicense,
+                vec![format!("{want:?}:{count}")],
+            )
+            .await?;
+            let task = client
+                .upgrade_license(
+                    customer,
+                    &LicenseChange {
+                        upgrade_to_license: want.code(),
+                        license_count: count,
+                    },
+                )
+                .await?;
             tasks::started(api, obj, draft, &task).await?;
-            draft.condition(LICENSED, false, reason::WAITING_FOR_TASK, format!("upgrading the licence (task {task})"));
+            draft.condition(
+                LICENSED,
+                false,
+                reason::WAITING_FOR_TASK,
+                format!("upgrading the licence (task {task})"),
+            );
             return Ok(false);
         }
         (want, have) if want != have || (want_count.is_some() && want_count != have_count) => {
             let count = want_count.or(have_count).unwrap_or(1);
-            client.change_license(customer, &LicenseChange { upgrade_to_license: want.code(), license_count: count }).await?;
-            ctx.event(obj, false, "LicenseChanged", "ChangeLicense", format!("licence changed from {have:?} to {want:?} x{count}")).await;
+            client
+                .change_license(
+                    customer,
+                    &LicenseChange {
+                        upgrade_to_license: want.code(),
+                        license_count: count,
+                    },
+                )
+                .await?;
+            ctx.event(
+                obj,
+                false,
+                "LicenseChanged",
+                "ChangeLicense",
+                format!("licence changed from {have:?} to {want:?} x{count}"),
+            )
+            .await;
         }
         _ => {}
     }
     let info = client.license_info(customer, 1).await?;
-    let latest = info.into_iter().max_by(|a, b| a.last_update.cmp(&b.last_update));
+    let latest = info
+        .into_iter()
+        .max_by(|a, b| a.last_update.cmp(&b.last_update));
     draft.status.license = Some(LicenseStatus {
         type_: format!("{want:?}"),
         count: want_count,
@@ -294,7 +506,15 @@ async fn license(
         managed_service_numbers: latest.as_ref().and_then(|l| l.managed_service_numbers),
         last_update: latest.and_then(|l| l.last_update),
     });
-    draft.condition(LICENSED, true, reason::AVAILABLE, format!("licence {want:?}{}", want_count.map(|c| format!(" x{c}")).unwrap_or_default()));
+    draft.condition(
+        LICENSED,
+        true,
+        reason::AVAILABLE,
+        format!(
+            "licence {want:?}{}",
+            want_count.map(|c| format!(" x{c}")).unwrap_or_default()
+        ),
+    );
     Ok(true)
 }
 
@@ -314,9 +534,21 @@ fn blocks_of(ctx: &Context, obj: &OCCustomer) -> Vec<Arc<OCNumberBlock>> {
         .unwrap_or_default()
 }
 
-async fn cleanup(obj: &OCCustomer, ctx: &Context, api: &Api<OCCustomer>, draft: &mut Draft) -> Result<Action> {
+async fn cleanup(
+    obj: &OCCustomer,
+    ctx: &Context,
+    api: &Api<OCCustomer>,
+    draft: &mut Draft,
+) -> Result<Action> {
     if obj.spec.deletion_policy == DeletionPolicy::Orphan {
-        ctx.event(obj, false, "Orphaned", "Delete", "deletionPolicy is Orphan: the lead and the customer stay on the platform").await;
+        ctx.event(
+            obj,
+            false,
+            "Orphaned",
+            "Delete",
+            "deletionPolicy is Orphan: the lead and the customer stay on the platform",
+        )
+        .await;
         finalizer::remove(api, obj).await?;
         return Ok(Action::await_change());
     }
@@ -328,30 +560,65 @@ async fn cleanup(obj: &OCCustomer, ctx: &Context, api: &Api<OCCustomer>, draft: 
     if !blocks.is_empty() {
         let ns = obj.namespace().unwrap_or_default();
         let block_api: Api<OCNumberBlock> = Api::namespaced(ctx.client.clone(), &ns);
-        for block in blocks.iter().filter(|b| b.metadata.deletion_timestamp.is_none()) {
-            match block_api.delete(&block.name_any(), &DeleteParams::default()).await {
+        for block in blocks
+            .iter()
+            .filter(|b| b.metadata.deletion_timestamp.is_none())
+        {
+            match block_api
+                .delete(&block.name_any(), &DeleteParams::default())
+                .await
+            {
                 Ok(_) => {}
                 Err(e) if super::error::is_not_found(&e) => {}
-                Err(e) => return Err(Error::kube(format!("deleting OCNumberBlock {ns}/{}", block.name_any()))(e)),
+                Err(e) => {
+                    return Err(Error::kube(format!(
+                        "deleting OCNumberBlock {ns}/{}",
+                        block.name_any()
+                    ))(e));
+                }
             }
         }
         let names: Vec<String> = blocks.iter().map(|b| b.name_any()).collect();
-        draft.condition(READY, false, reason::DELETING, format!("waiting for number blocks {} to release their numbers and go", names.join(", ")));
+        draft.condition(
+            READY,
+            false,
+            reason::DELETING,
+            format!(
+                "waiting for number blocks {} to release their numbers and go",
+                names.join(", ")
+            ),
+        );
         return Ok(Action::requeue(ctx.config.task_poll));
     }
     let ns = obj.namespace().unwrap_or_default();
-    let Some((client, _)) = platforms::access(ctx, &ns, &obj.spec.platform_ref.name, draft).await? else {
+    let Some((client, _)) = platforms::access(ctx, &ns, &obj.spec.platform_ref.name, draft).await?
+    else {
         draft.condition(READY, false, reason::DELETING, "cannot reach the platform to delete the service and the lead; the finalizer stays until it can");
         return Ok(Action::requeue(ctx.config.wait_requeue));
     };
-    draft.condition(READY, false, reason::DELETING, "deleting the service and the lead");
+    draft.condition(
+        READY,
+        false,
+        reason::DELETING,
+        "deleting the service and the lead",
+    );
     let tenant = tenant(obj);
     let lead = client.get_lead(&tenant).await?;
-    let customer = lead.as_ref().and_then(|l| l.ump_customer_guid.clone()).or_else(|| draft.status.customer_id.clone());
+    let customer = lead
+        .as_ref()
+        .and_then(|l| l.ump_customer_guid.clone())
+        .or_else(|| draft.status.customer_id.clone());
     if let Some(customer) = customer {
         match client.delete_service(&customer).await {
             Ok(_) | Err(PlatformError::NotFound { .. }) => {
-                ctx.event(obj, false, "ServiceDeleted", "DeleteService", format!("deleted customer {customer}")).await;
+                ctx.event(
+                    obj,
+                    false,
+                    "ServiceDeleted",
+                    "DeleteService",
+                    format!("deleted customer {customer}"),
+                )
+                .await;
             }
             Err(e) => return Err(e.into()),
         }
@@ -359,7 +626,14 @@ async fn cleanup(obj: &OCCustomer, ctx: &Context, api: &Api<OCCustomer>, draft: 
     if lead.is_some() {
         match client.delete_lead(&tenant).await {
             Ok(_) | Err(PlatformError::NotFound { .. }) => {
-                ctx.event(obj, false, "LeadDeleted", "DeleteLead", format!("deleted the lead of tenant {tenant}")).await;
+                ctx.event(
+                    obj,
+                    false,
+                    "LeadDeleted",
+                    "DeleteLead",
+                    format!("deleted the lead of tenant {tenant}"),
+                )
+                .await;
             }
             Err(e) => return Err(e.into()),
         }

@@ -58,20 +58,36 @@ impl Error {
 
     pub fn verdict(&self) -> Verdict {
         use liveplatform::Error as P;
-        let v = |synced_reason, ready_reason, terminal| Verdict { synced_reason, ready_reason, terminal, retry_after: None };
+        let v = |synced_reason, ready_reason, terminal| Verdict {
+            synced_reason,
+            ready_reason,
+            terminal,
+            retry_after: None,
+        };
         match self {
-            Error::Platform(P::RateLimited { retry_after, .. }) => {
-                Verdict { retry_after: Some(*retry_after), ..v(reason::THROTTLED, None, false) }
+            Error::Platform(P::RateLimited { retry_after, .. }) => Verdict {
+                retry_after: Some(*retry_after),
+                ..v(reason::THROTTLED, None, false)
+            },
+            Error::Platform(P::Transient { .. } | P::OutcomeUnknown { .. }) => {
+                v(reason::API_UNAVAILABLE, None, false)
             }
-            Error::Platform(P::Transient { .. } | P::OutcomeUnknown { .. }) => v(reason::API_UNAVAILABLE, None, false),
             Error::Platform(P::Unauthorized { .. }) => v(reason::UNAUTHORIZED, None, false),
-            Error::Platform(P::Validation { .. } | P::Rejected { .. } | P::LicenseRequired { .. }) => {
-                v(reason::RECONCILE_ERROR, Some(reason::REJECTED), true)
+            Error::Platform(
+                P::Validation { .. } | P::Rejected { .. } | P::LicenseRequired { .. },
+            ) => v(reason::RECONCILE_ERROR, Some(reason::REJECTED), true),
+            Error::Platform(P::NotFound { .. } | P::UnexpectedAnswer { .. }) => {
+                v(reason::RECONCILE_ERROR, None, false)
             }
-            Error::Platform(P::NotFound { .. } | P::UnexpectedAnswer { .. }) => v(reason::RECONCILE_ERROR, None, false),
-            Error::Platform(P::Config(_)) | Error::InvalidSpec(_) => v(reason::RECONCILE_ERROR, Some(reason::INVALID_SPEC), true),
+            Error::Platform(P::Config(_)) | Error::InvalidSpec(_) => {
+                v(reason::RECONCILE_ERROR, Some(reason::INVALID_SPEC), true)
+            }
             Error::Rejected(_) => v(reason::RECONCILE_ERROR, Some(reason::REJECTED), true),
-            Error::Dependency(_) => v(reason::RECONCILE_ERROR, Some(reason::WAITING_FOR_DEPENDENCY), false),
+            Error::Dependency(_) => v(
+                reason::RECONCILE_ERROR,
+                Some(reason::WAITING_FOR_DEPENDENCY),
+                false,
+            ),
             Error::TaskFailed(_) | Error::Kube { .. } => v(reason::RECONCILE_ERROR, None, false),
         }
     }
@@ -81,21 +97,32 @@ impl Error {
         use liveplatform::Error as P;
         let what = self.to_string();
         let todo = match self {
-            Error::Platform(P::RateLimited { .. }) => "the operator retries after the platform's Retry-After",
-            Error::Platform(P::Transient { .. }) => "the operator retries with backoff; check the platform's availability if this persists",
-            Error::Platform(P::OutcomeUnknown { .. }) => "the operator looks the platform state up before writing again",
+            Error::Platform(P::RateLimited { .. }) => {
+                "the operator retries after the platform's Retry-After"
+            }
+            Error::Platform(P::Transient { .. }) => {
+                "the operator retries with backoff; check the platform's availability if this persists"
+            }
+            Error::Platform(P::OutcomeUnknown { .. }) => {
+                "the operator looks the platform state up before writing again"
+            }
             Error::Platform(P::Unauthorized { .. }) => {
                 "check the client id and secret in the OCPlatform's credentials Secret; a fixed Secret takes effect without a restart"
             }
             Error::Platform(P::Validation { .. } | P::Rejected { .. }) | Error::Rejected(_) => {
                 "fix the spec; the operator does not retry until the spec changes"
             }
-            Error::Platform(P::LicenseRequired { .. }) => "upgrade the customer's licence to OcEssentialsPlus or OcPro",
-            Error::Platform(P::Config(_)) | Error::InvalidSpec(_) => "fix the spec; nothing is sent to the platform until then",
-            Error::Platform(P::NotFound { .. } | P::UnexpectedAnswer { .. }) | Error::TaskFailed(_) => {
-                "the operator retries with backoff"
+            Error::Platform(P::LicenseRequired { .. }) => {
+                "upgrade the customer's licence to OcEssentialsPlus or OcPro"
             }
-            Error::Kube { .. } => "the operator retries with backoff; check its RBAC if this persists",
+            Error::Platform(P::Config(_)) | Error::InvalidSpec(_) => {
+                "fix the spec; nothing is sent to the platform until then"
+            }
+            Error::Platform(P::NotFound { .. } | P::UnexpectedAnswer { .. })
+            | Error::TaskFailed(_) => "the operator retries with backoff",
+            Error::Kube { .. } => {
+                "the operator retries with backoff; check its RBAC if this persists"
+            }
             Error::Dependency(_) => "the operator retries when it appears",
         };
         format!("{what}; {todo}")

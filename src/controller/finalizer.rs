@@ -10,7 +10,10 @@ use super::kind::Kind;
 pub const FINALIZER: &str = "operatorconnect.io/cleanup";
 
 pub fn has<K: Kind>(obj: &K) -> bool {
-    obj.meta().finalizers.as_ref().is_some_and(|f| f.iter().any(|x| x == FINALIZER))
+    obj.meta()
+        .finalizers
+        .as_ref()
+        .is_some_and(|f| f.iter().any(|x| x == FINALIZER))
 }
 
 pub fn is_deleting<K: Kind>(obj: &K) -> bool {
@@ -22,7 +25,10 @@ pub fn is_deleting<K: Kind>(obj: &K) -> bool {
 async fn write<K: Kind>(api: &Api<K>, obj: &K, finalizers: Vec<String>, what: &str) -> Result<()> {
     let name = obj.meta().name.clone().unwrap_or_default();
     let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.meta().resource_version}});
-    match api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+    match api
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
         Ok(_) => Ok(()),
         Err(e) if super::error::is_not_found(&e) => Ok(()),
         Err(e) => Err(Error::kube(format!("{what} of {} {name}", K::kind(&())))(e)),
@@ -44,6 +50,13 @@ pub async fn remove<K: Kind>(api: &Api<K>, obj: &K) -> Result<()> {
     if !has(obj) {
         return Ok(());
     }
-    let list: Vec<String> = obj.meta().finalizers.iter().flatten().filter(|f| *f != FINALIZER).cloned().collect();
+    let list: Vec<String> = obj
+        .meta()
+        .finalizers
+        .iter()
+        .flatten()
+        .filter(|f| *f != FINALIZER)
+        .cloned()
+        .collect();
     write(api, obj, list, "removing the finalizer").await
 }

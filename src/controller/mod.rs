@@ -21,11 +21,11 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{Controller, watcher};
-use kube::ResourceExt;
 
 pub use context::{Context, OperatorConfig};
 pub use error::{Error, Result};
@@ -39,7 +39,9 @@ use status::StatusDraft;
 pub const PAUSE_ANNOTATION: &str = "operatorconnect.io/paused";
 
 pub fn is_paused<K: Kind>(obj: &K) -> bool {
-    obj.annotations().get(PAUSE_ANNOTATION).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    obj.annotations()
+        .get(PAUSE_ANNOTATION)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 /// Runs one reconcile of `obj` through the shared rules:
@@ -49,7 +51,12 @@ pub fn is_paused<K: Kind>(obj: &K) -> bool {
 ///   backoff (terminal ones wait for a spec change);
 /// - the status is written once at the end (and by `logic` wherever it must record an
 ///   intent first).
-pub async fn drive<K, F, Fut>(obj: Arc<K>, ctx: Arc<Context>, api: Api<K>, logic: F) -> Result<Action>
+pub async fn drive<K, F, Fut>(
+    obj: Arc<K>,
+    ctx: Arc<Context>,
+    api: Api<K>,
+    logic: F,
+) -> Result<Action>
 where
     K: Kind,
     F: FnOnce(Arc<K>, Arc<Context>, Api<K>, StatusDraft<K>) -> Fut,
@@ -58,7 +65,12 @@ where
     let key = kind::key(&*obj);
     let mut draft = StatusDraft::of(&*obj);
     if is_paused(&*obj) {
-        draft.condition(SYNCED, false, reason::PAUSED, format!("reconciliation is paused; remove the {PAUSE_ANNOTATION} annotation to resume"));
+        draft.condition(
+            SYNCED,
+            false,
+            reason::PAUSED,
+            format!("reconciliation is paused; remove the {PAUSE_ANNOTATION} annotation to resume"),
+        );
         status::save(&api, &*obj, &mut draft).await?;
         return Ok(Action::await_change());
     }
@@ -71,7 +83,12 @@ where
     match result {
         Ok(action) => {
             ctx.backoff.succeeded(&key);
-            draft.condition(SYNCED, true, reason::SUCCEEDED, "the last reconcile reached the platform and did what it meant to");
+            draft.condition(
+                SYNCED,
+                true,
+                reason::SUCCEEDED,
+                "the last reconcile reached the platform and did what it meant to",
+            );
             save_unless_gone(&api, &*obj, &mut draft).await?;
             Ok(action)
         }
@@ -79,19 +96,23 @@ where
             let verdict = e.verdict();
             let advice = e.advice();
             tracing::warn!(object = %key, error = %e, "reconcile failed");
-            let was = conditions::find(draft.conditions(), SYNCED).map(|c| (c.reason.clone(), c.message.clone()));
+            let was = conditions::find(draft.conditions(), SYNCED)
+                .map(|c| (c.reason.clone(), c.message.clone()));
             draft.condition(SYNCED, false, verdict.synced_reason, advice.clone());
             if let Some(ready_reason) = verdict.ready_reason {
                 draft.condition(READY, false, ready_reason, advice.clone());
             }
             if was != Some((verdict.synced_reason.to_owned(), advice.clone())) {
-                ctx.event(&*obj, true, verdict.synced_reason, "Reconcile", advice).await;
+                ctx.event(&*obj, true, verdict.synced_reason, "Reconcile", advice)
+                    .await;
             }
             save_unless_gone(&api, &*obj, &mut draft).await?;
             if verdict.terminal {
                 Ok(Action::await_change())
             } else {
-                Ok(Action::requeue(ctx.backoff.failed(&key, verdict.retry_after)))
+                Ok(Action::requeue(
+                    ctx.backoff.failed(&key, verdict.retry_after),
+                ))
             }
         }
     }
@@ -105,7 +126,11 @@ fn rejected_for_this_generation<K: Kind>(draft: &StatusDraft<K>) -> bool {
     })
 }
 
-async fn save_unless_gone<K: Kind>(api: &Api<K>, obj: &K, draft: &mut StatusDraft<K>) -> Result<()> {
+async fn save_unless_gone<K: Kind>(
+    api: &Api<K>,
+    obj: &K,
+    draft: &mut StatusDraft<K>,
+) -> Result<()> {
     match status::save(api, obj, draft).await {
         Err(Error::Kube { source, .. }) if error::is_not_found(&source) => Ok(()),
         other => other,
@@ -130,10 +155,17 @@ where
     }
 }
 
-fn log_result<K: Kind>(result: std::result::Result<(ObjectRef<K>, Action), kube::runtime::controller::Error<Error, watcher::Error>>) {
+fn log_result<K: Kind>(
+    result: std::result::Result<
+        (ObjectRef<K>, Action),
+        kube::runtime::controller::Error<Error, watcher::Error>,
+    >,
+) {
     match result {
         Ok((object, _)) => tracing::debug!(%object, "reconciled"),
-        Err(kube::runtime::controller::Error::ObjectNotFound(object)) => tracing::debug!(%object, "object gone"),
+        Err(kube::runtime::controller::Error::ObjectNotFound(object)) => {
+            tracing::debug!(%object, "object gone")
+        }
         Err(e) => tracing::warn!(error = %e, "controller"),
     }
 }
@@ -154,7 +186,10 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         None => wc.clone(),
     };
     // OCPlatform: also on changes of Secrets in the operator's namespace.
-    let platforms = Controller::new(Api::<OCPlatform>::all(ctx.client.clone()), platform_wc.clone());
+    let platforms = Controller::new(
+        Api::<OCPlatform>::all(ctx.client.clone()),
+        platform_wc.clone(),
+    );
     let platform_store = platforms.store();
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ctx.config.operator_namespace);
     let platforms = platforms
@@ -180,15 +215,19 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             let ns = block.namespace().unwrap_or_default();
             Some(ObjectRef::new(&block.spec.customer_ref.name).within(&ns))
         })
-        .watches(Api::<OCPlatform>::all(ctx.client.clone()), platform_wc, move |platform| {
-            let name = platform.name_any();
-            customer_store
-                .state()
-                .into_iter()
-                .filter(move |c| c.spec.platform_ref.name == name)
-                .map(|c| ObjectRef::from_obj(&*c))
-                .collect::<Vec<_>>()
-        })
+        .watches(
+            Api::<OCPlatform>::all(ctx.client.clone()),
+            platform_wc,
+            move |platform| {
+                let name = platform.name_any();
+                customer_store
+                    .state()
+                    .into_iter()
+                    .filter(move |c| c.spec.platform_ref.name == name)
+                    .map(|c| ObjectRef::from_obj(&*c))
+                    .collect::<Vec<_>>()
+            },
+        )
         .graceful_shutdown_on(stopped())
         .run(customer::reconcile, error_policy, ctx.clone())
         .for_each(|r| async move { log_result(r) });
@@ -204,7 +243,10 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             block_store
                 .state()
                 .into_iter()
-                .filter(move |b| b.namespace().as_deref() == Some(ns.as_str()) && b.spec.customer_ref.name == name)
+                .filter(move |b| {
+                    b.namespace().as_deref() == Some(ns.as_str())
+                        && b.spec.customer_ref.name == name
+                })
                 .map(|b| ObjectRef::from_obj(&*b))
                 .collect::<Vec<_>>()
         })

@@ -7,11 +7,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::ResourceExt;
 
 use super::context::Context;
+use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
 use super::number_set::{compress, declared, decompress};
@@ -19,7 +20,6 @@ use super::platform::drift_requeue;
 use super::platforms;
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
-use super::drive;
 use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{NUMBERS_UPLOADED, READY, reason};
 use crate::api::number_block::{AssignedNumberPolicy, FailedNumber, NumberCounts};
@@ -52,11 +52,23 @@ struct Scope {
     drift_seconds: i64,
 }
 
-async fn run(obj: &OCNumberBlock, ctx: &Context, api: &Api<OCNumberBlock>, draft: &mut Draft) -> Result<Action> {
+async fn run(
+    obj: &OCNumberBlock,
+    ctx: &Context,
+    api: &Api<OCNumberBlock>,
+    draft: &mut Draft,
+) -> Result<Action> {
     let deleting = finalizer::is_deleting(obj);
     if deleting && (obj.spec.deletion_policy == DeletionPolicy::Orphan || !finalizer::has(obj)) {
         if finalizer::has(obj) {
-            ctx.event(obj, false, "Orphaned", "Delete", "deletionPolicy is Orphan: the numbers stay with the customer").await;
+            ctx.event(
+                obj,
+                false,
+                "Orphaned",
+                "Delete",
+                "deletionPolicy is Orphan: the numbers stay with the customer",
+            )
+            .await;
         }
         finalizer::remove(api, obj).await?;
         return Ok(Action::await_change());
@@ -83,7 +95,10 @@ async fn run(obj: &OCNumberBlock, ctx: &Context, api: &Api<OCNumberBlock>, draft
         ctx.numbers.invalidate(&scope.tenant).await;
     }
     let records = ctx.numbers.list(&scope.client, &scope.tenant).await?;
-    let by_number: HashMap<&str, &NumberRecord> = records.iter().map(|r| (r.telephone_number.as_str(), r)).collect();
+    let by_number: HashMap<&str, &NumberRecord> = records
+        .iter()
+        .map(|r| (r.telephone_number.as_str(), r))
+        .collect();
     if deleting {
         return cleanup(obj, ctx, api, draft, &scope, &by_number).await;
     }
@@ -95,19 +110,43 @@ async fn scope(obj: &OCNumberBlock, ctx: &Context, draft: &mut Draft) -> Result<
     let ns = obj.namespace().unwrap_or_default();
     let name = &obj.spec.customer_ref.name;
     let customers: Api<OCCustomer> = Api::namespaced(ctx.client.clone(), &ns);
-    let customer = customers.get_opt(name).await.map_err(Error::kube(format!("reading OCCustomer {ns}/{name}")))?;
+    let customer = customers
+        .get_opt(name)
+        .await
+        .map_err(Error::kube(format!("reading OCCustomer {ns}/{name}")))?;
     let Some(customer) = customer else {
-        draft.condition(READY, false, reason::WAITING_FOR_CUSTOMER, format!("OCCustomer {name} does not exist; create it or fix customerRef"));
+        draft.condition(
+            READY,
+            false,
+            reason::WAITING_FOR_CUSTOMER,
+            format!("OCCustomer {name} does not exist; create it or fix customerRef"),
+        );
         return Ok(None);
     };
-    if customer.status.as_ref().and_then(|s| s.customer_id.as_ref()).is_none() {
-        draft.condition(READY, false, reason::WAITING_FOR_CUSTOMER, format!("OCCustomer {name} is not a customer on the platform yet"));
+    if customer
+        .status
+        .as_ref()
+        .and_then(|s| s.customer_id.as_ref())
+        .is_none()
+    {
+        draft.condition(
+            READY,
+            false,
+            reason::WAITING_FOR_CUSTOMER,
+            format!("OCCustomer {name} is not a customer on the platform yet"),
+        );
         return Ok(None);
     }
-    let Some((client, platform)) = platforms::access(ctx, &ns, &customer.spec.platform_ref.name, draft).await? else {
+    let Some((client, platform)) =
+        platforms::access(ctx, &ns, &customer.spec.platform_ref.name, draft).await?
+    else {
         return Ok(None);
     };
-    Ok(Some(Scope { client, tenant: customer.spec.tenant_id.to_ascii_lowercase(), drift_seconds: platform.spec.drift_check_seconds }))
+    Ok(Some(Scope {
+        client,
+        tenant: customer.spec.tenant_id.to_ascii_lowercase(),
+        drift_seconds: platform.spec.drift_check_seconds,
+    }))
 }
 
 /// Numbers this block has on the platform as far as its status knows.
@@ -119,15 +158,25 @@ fn owned(draft: &Draft) -> BTreeSet<String> {
 fn conflict(obj: &OCNumberBlock, ctx: &Context) -> Option<String> {
     let store = ctx.blocks.get()?;
     let mine = declared(&obj.spec);
-    let me = (obj.metadata.creation_timestamp.clone(), obj.namespace(), obj.name_any());
+    let me = (
+        obj.metadata.creation_timestamp.clone(),
+        obj.namespace(),
+        obj.name_any(),
+    );
     let mut rivals: Vec<_> = store
         .state()
         .into_iter()
         .filter(|b| b.metadata.uid != obj.metadata.uid && b.metadata.deletion_timestamp.is_none())
-        .filter(|b| (b.metadata.creation_timestamp.clone(), b.namespace(), b.name_any()) < me)
+        .filter(|b| {
+            (
+                b.metadata.creation_timestamp.clone(),
+                b.namespace(),
+                b.name_any(),
+            ) < me
+        })
         .filter_map(|b| {
             let shared: Vec<String> = declared(&b.spec).intersection(&mine).cloned().collect();
-            (!shared.is_empty()).then(|| (b, shared))
+            (!shared.is_empty()).then_some((b, shared))
         })
         .collect();
     rivals.sort_by_key(|(b, _)| (b.metadata.creation_timestamp.clone(), b.name_any()));
@@ -142,8 +191,16 @@ fn conflict(obj: &OCNumberBlock, ctx: &Context) -> Option<String> {
 }
 
 /// Follows a write in flight. `Some(action)` while it is not over.
-async fn in_flight(obj: &OCNumberBlock, ctx: &Context, api: &Api<OCNumberBlock>, draft: &mut Draft, scope: &Scope) -> Result<Option<Action>> {
-    let Some(op) = tasks::current(draft) else { return Ok(None) };
+async fn in_flight(
+    obj: &OCNumberBlock,
+    ctx: &Context,
+    api: &Api<OCNumberBlock>,
+    draft: &mut Draft,
+    scope: &Scope,
+) -> Result<Option<Action>> {
+    let Some(op) = tasks::current(draft) else {
+        return Ok(None);
+    };
     let items: BTreeSet<String> = decompress(&op.items);
     let waiting = |draft: &mut Draft, what: String| {
         draft.condition(READY, false, reason::WAITING_FOR_TASK, what);
@@ -153,17 +210,40 @@ async fn in_flight(obj: &OCNumberBlock, ctx: &Context, api: &Api<OCNumberBlock>,
         // The answer was lost: look the numbers up before writing anything again.
         ctx.numbers.invalidate(&scope.tenant).await;
         let records = ctx.numbers.list(&scope.client, &scope.tenant).await?;
-        let mine: Vec<&NumberRecord> = records.iter().filter(|r| items.contains(&r.telephone_number)).collect();
+        let mine: Vec<&NumberRecord> = records
+            .iter()
+            .filter(|r| items.contains(&r.telephone_number))
+            .collect();
         if op.action == PlatformAction::UploadNumbers.title() {
-            if let Some(job) = mine.iter().find_map(|r| r.upload_to_account_job_id.clone().filter(|j| !j.is_empty())) {
-                tasks::started(api, obj, draft, &crate::liveplatform::model::TaskId(job.clone())).await?;
-                return waiting(draft, format!("following upload task {job}, found after its answer was lost"));
+            if let Some(job) = mine
+                .iter()
+                .find_map(|r| r.upload_to_account_job_id.clone().filter(|j| !j.is_empty()))
+            {
+                tasks::started(
+                    api,
+                    obj,
+                    draft,
+                    &crate::liveplatform::model::TaskId(job.clone()),
+                )
+                .await?;
+                return waiting(
+                    draft,
+                    format!("following upload task {job}, found after its answer was lost"),
+                );
             }
         } else if op.action == PlatformAction::ReleaseNumbers.title() {
-            if mine.iter().any(|r| r.acquired_number_status == RELEASE_REQUESTED) {
-                return waiting(draft, "a release whose answer was lost is still running".into());
+            if mine
+                .iter()
+                .any(|r| r.acquired_number_status == RELEASE_REQUESTED)
+            {
+                return waiting(
+                    draft,
+                    "a release whose answer was lost is still running".into(),
+                );
             }
-        } else if op.action == PlatformAction::UnassignNumbers.title() && mine.iter().any(|r| r.is_assigned()) {
+        } else if op.action == PlatformAction::UnassignNumbers.title()
+            && mine.iter().any(|r| r.is_assigned())
+        {
             // Not visible yet whether it happened; writing again is harmless for an
             // unassign, so fall through and let the plan decide.
         }
@@ -171,30 +251,84 @@ async fn in_flight(obj: &OCNumberBlock, ctx: &Context, api: &Api<OCNumberBlock>,
         return Ok(None);
     };
     match tasks::poll(&scope.client, &task).await? {
-        TaskOutcome::StillRunning(t) => waiting(draft, format!("{} (task {task}, {})", op.action, t.status.as_str())),
+        TaskOutcome::StillRunning(t) => waiting(
+            draft,
+            format!("{} (task {task}, {})", op.action, t.status.as_str()),
+        ),
         outcome => {
             tasks::finish(draft);
             ctx.numbers.invalidate(&scope.tenant).await;
             match outcome {
                 TaskOutcome::Succeeded(_) => {
-                    ctx.event(obj, false, "TaskSucceeded", &op.action, format!("{} of {} numbers succeeded (task {task})", op.action, items.len())).await;
+                    ctx.event(
+                        obj,
+                        false,
+                        "TaskSucceeded",
+                        &op.action,
+                        format!(
+                            "{} of {} numbers succeeded (task {task})",
+                            op.action,
+                            items.len()
+                        ),
+                    )
+                    .await;
                     Ok(None)
                 }
                 TaskOutcome::PartlyFailed { failed, .. } => {
-                    record_failures(draft, failed.iter().map(|f| (f.telephone_number.clone(), f.error_code.clone().unwrap_or_default(), f.error_message.clone())));
-                    ctx.event(obj, true, "NumbersFailed", &op.action, format!("{} of {} numbers failed (task {task})", failed.len(), items.len())).await;
+                    record_failures(
+                        draft,
+                        failed.iter().map(|f| {
+                            (
+                                f.telephone_number.clone(),
+                                f.error_code.clone().unwrap_or_default(),
+                                f.error_message.clone(),
+                            )
+                        }),
+                    );
+                    ctx.event(
+                        obj,
+                        true,
+                        "NumbersFailed",
+                        &op.action,
+                        format!(
+                            "{} of {} numbers failed (task {task})",
+                            failed.len(),
+                            items.len()
+                        ),
+                    )
+                    .await;
                     Ok(None)
                 }
                 TaskOutcome::Failed(t) => {
                     if op.action == PlatformAction::UploadNumbers.title() {
                         let outcomes = t.number_outcomes();
                         if !outcomes.is_empty() {
-                            record_failures(draft, outcomes.iter().filter(|o| !o.succeeded()).map(|f| (f.telephone_number.clone(), f.error_code.clone().unwrap_or_default(), f.error_message.clone())));
-                            ctx.event(obj, true, "NumbersFailed", &op.action, format!("the upload failed (task {task}): {}", t.error_summary())).await;
+                            record_failures(
+                                draft,
+                                outcomes.iter().filter(|o| !o.succeeded()).map(|f| {
+                                    (
+                                        f.telephone_number.clone(),
+                                        f.error_code.clone().unwrap_or_default(),
+                                        f.error_message.clone(),
+                                    )
+                                }),
+                            );
+                            ctx.event(
+                                obj,
+                                true,
+                                "NumbersFailed",
+                                &op.action,
+                                format!("the upload failed (task {task}): {}", t.error_summary()),
+                            )
+                            .await;
                             return Ok(None);
                         }
                     }
-                    Err(Error::TaskFailed(format!("{} failed (task {task}): {}", op.action, t.error_summary())))
+                    Err(Error::TaskFailed(format!(
+                        "{} failed (task {task}): {}",
+                        op.action,
+                        t.error_summary()
+                    )))
                 }
                 TaskOutcome::StillRunning(_) => Ok(None),
             }
@@ -202,10 +336,17 @@ async fn in_flight(obj: &OCNumberBlock, ctx: &Context, api: &Api<OCNumberBlock>,
     }
 }
 
-fn record_failures(draft: &mut Draft, failures: impl Iterator<Item = (String, String, Option<String>)>) {
+fn record_failures(
+    draft: &mut Draft,
+    failures: impl Iterator<Item = (String, String, Option<String>)>,
+) {
     for (number, code, message) in failures {
         draft.status.failed.retain(|f| f.number != number);
-        draft.status.failed.push(FailedNumber { number, reason: code, message });
+        draft.status.failed.push(FailedNumber {
+            number,
+            reason: code,
+            message,
+        });
     }
     draft.status.failed.sort_by(|a, b| a.number.cmp(&b.number));
 }
@@ -223,49 +364,128 @@ async fn apply(
         draft.status.failed.clear();
     }
     let declared = declared(&obj.spec);
-    let failed: BTreeSet<String> = draft.status.failed.iter().map(|f| f.number.clone()).collect();
+    let failed: BTreeSet<String> = draft
+        .status
+        .failed
+        .iter()
+        .map(|f| f.number.clone())
+        .collect();
     let owned = owned(draft);
 
-    let removed: Vec<String> = owned.difference(&declared).filter(|n| records.contains_key(n.as_str())).cloned().collect();
-    let (assigned, releasable): (Vec<String>, Vec<String>) =
-        removed.iter().cloned().partition(|n| records.get(n.as_str()).is_some_and(|r| r.is_assigned()));
+    let removed: Vec<String> = owned
+        .difference(&declared)
+        .filter(|n| records.contains_key(n.as_str()))
+        .cloned()
+        .collect();
+    let (assigned, releasable): (Vec<String>, Vec<String>) = removed
+        .iter()
+        .cloned()
+        .partition(|n| records.get(n.as_str()).is_some_and(|r| r.is_assigned()));
     let unassign = obj.spec.assigned_number_policy == AssignedNumberPolicy::Unassign;
-    let to_upload: Vec<String> =
-        declared.iter().filter(|n| !records.contains_key(n.as_str()) && !failed.contains(*n)).cloned().collect();
+    let to_upload: Vec<String> = declared
+        .iter()
+        .filter(|n| !records.contains_key(n.as_str()) && !failed.contains(*n))
+        .cloned()
+        .collect();
 
     if unassign && !assigned.is_empty() {
-        return write(obj, ctx, api, draft, scope, PlatformAction::UnassignNumbers, assigned).await;
+        return write(
+            obj,
+            ctx,
+            api,
+            draft,
+            scope,
+            PlatformAction::UnassignNumbers,
+            assigned,
+        )
+        .await;
     }
-    let releasable: Vec<String> = releasable.into_iter().filter(|n| records.get(n.as_str()).is_some_and(|r| r.is_active())).collect();
+    let releasable: Vec<String> = releasable
+        .into_iter()
+        .filter(|n| records.get(n.as_str()).is_some_and(|r| r.is_active()))
+        .collect();
     if !releasable.is_empty() {
-        return write(obj, ctx, api, draft, scope, PlatformAction::ReleaseNumbers, releasable).await;
+        return write(
+            obj,
+            ctx,
+            api,
+            draft,
+            scope,
+            PlatformAction::ReleaseNumbers,
+            releasable,
+        )
+        .await;
     }
     if !to_upload.is_empty() {
-        return write(obj, ctx, api, draft, scope, PlatformAction::UploadNumbers, to_upload).await;
+        return write(
+            obj,
+            ctx,
+            api,
+            draft,
+            scope,
+            PlatformAction::UploadNumbers,
+            to_upload,
+        )
+        .await;
     }
 
     // Nothing to write: report.
     let retained: Vec<String> = if unassign { Vec::new() } else { assigned };
-    let mut active: BTreeSet<String> = declared.iter().filter(|n| records.get(n.as_str()).is_some_and(|r| r.is_active())).cloned().collect();
+    let mut active: BTreeSet<String> = declared
+        .iter()
+        .filter(|n| records.get(n.as_str()).is_some_and(|r| r.is_active()))
+        .cloned()
+        .collect();
     active.extend(retained.iter().cloned());
     draft.status.active = compress(&active);
     draft.status.failed.truncate(FAILED_LISTED);
     draft.status.counts = Some(NumberCounts {
         declared: declared.len() as i64,
         active: active.len() as i64,
-        uploading: declared.iter().filter(|n| records.get(n.as_str()).is_some_and(|r| r.acquired_number_status == UPLOAD_REQUESTED)).count() as i64,
+        uploading: declared
+            .iter()
+            .filter(|n| {
+                records
+                    .get(n.as_str())
+                    .is_some_and(|r| r.acquired_number_status == UPLOAD_REQUESTED)
+            })
+            .count() as i64,
         failed: failed.len() as i64,
-        releasing: owned.iter().filter(|n| records.get(n.as_str()).is_some_and(|r| r.acquired_number_status == RELEASE_REQUESTED)).count() as i64,
+        releasing: owned
+            .iter()
+            .filter(|n| {
+                records
+                    .get(n.as_str())
+                    .is_some_and(|r| r.acquired_number_status == RELEASE_REQUESTED)
+            })
+            .count() as i64,
         retained: retained.len() as i64,
     });
-    let waiting = declared.len() - failed.len().min(declared.len()) > active.len() - retained.len().min(active.len());
+    let waiting = declared.len() - failed.len().min(declared.len())
+        > active.len() - retained.len().min(active.len());
     if waiting {
-        draft.condition(NUMBERS_UPLOADED, false, reason::WAITING_FOR_TASK, "numbers are still being processed by the platform");
-        draft.condition(READY, false, reason::WAITING_FOR_TASK, "numbers are still being processed by the platform");
+        draft.condition(
+            NUMBERS_UPLOADED,
+            false,
+            reason::WAITING_FOR_TASK,
+            "numbers are still being processed by the platform",
+        );
+        draft.condition(
+            READY,
+            false,
+            reason::WAITING_FOR_TASK,
+            "numbers are still being processed by the platform",
+        );
         return Ok(Action::requeue(ctx.config.task_poll));
     }
     if !failed.is_empty() {
-        let list: Vec<String> = draft.status.failed.iter().take(5).map(|f| format!("{} ({})", f.number, f.reason)).collect();
+        let list: Vec<String> = draft
+            .status
+            .failed
+            .iter()
+            .take(5)
+            .map(|f| format!("{} ({})", f.number, f.reason))
+            .collect();
         let message = format!(
             "{} of {} numbers were refused by the platform: {}{}; remove them from the spec or fix the cause, then change the spec to retry",
             failed.len(),
@@ -277,7 +497,12 @@ async fn apply(
         draft.condition(READY, false, reason::REJECTED, message);
         return Ok(Action::await_change());
     }
-    draft.condition(NUMBERS_UPLOADED, true, reason::AVAILABLE, format!("all {} declared numbers are active", declared.len()));
+    draft.condition(
+        NUMBERS_UPLOADED,
+        true,
+        reason::AVAILABLE,
+        format!("all {} declared numbers are active", declared.len()),
+    );
     if !retained.is_empty() {
         draft.condition(
             READY,
@@ -290,10 +515,23 @@ async fn apply(
         );
         return Ok(Action::requeue(ctx.config.wait_requeue * 6));
     }
-    let was_ready = crate::api::conditions::is_true_for(draft.conditions(), READY, draft.generation);
-    draft.condition(READY, true, reason::AVAILABLE, format!("{} numbers active", active.len()));
+    let was_ready =
+        crate::api::conditions::is_true_for(draft.conditions(), READY, draft.generation);
+    draft.condition(
+        READY,
+        true,
+        reason::AVAILABLE,
+        format!("{} numbers active", active.len()),
+    );
     if !was_ready {
-        ctx.event(obj, false, reason::AVAILABLE, "Reconcile", format!("{} numbers active", active.len())).await;
+        ctx.event(
+            obj,
+            false,
+            reason::AVAILABLE,
+            "Reconcile",
+            format!("{} numbers active", active.len()),
+        )
+        .await;
     }
     Ok(drift_requeue(scope.drift_seconds))
 }
@@ -312,7 +550,16 @@ async fn write(
     numbers.truncate(MAX_NUMBERS_PER_REQUEST);
     let items = compress(&numbers);
     let what = format!("{} ({} numbers)", action.title(), numbers.len());
-    draft.condition(READY, false, if action == PlatformAction::UploadNumbers { reason::CREATING } else { reason::UPDATING }, what.clone());
+    draft.condition(
+        READY,
+        false,
+        if action == PlatformAction::UploadNumbers {
+            reason::CREATING
+        } else {
+            reason::UPDATING
+        },
+        what.clone(),
+    );
     if action == PlatformAction::UploadNumbers {
         // Keep tracking what this block brings to the platform.
         let mut active = owned(draft);
@@ -322,14 +569,38 @@ async fn write(
     tasks::begin(api, obj, draft, action, items).await?;
     let sent = match action {
         PlatformAction::UploadNumbers => {
-            let mut body = UploadNumbers::new(obj.spec.calling_profile_id.clone(), usage(obj), numbers.clone());
-            body.capabilities = obj.spec.capabilities.iter().map(|c| capability(*c)).collect();
+            let mut body = UploadNumbers::new(
+                obj.spec.calling_profile_id.clone(),
+                usage(obj),
+                numbers.clone(),
+            );
+            body.capabilities = obj
+                .spec
+                .capabilities
+                .iter()
+                .map(|c| capability(*c))
+                .collect();
             body.civic_address_id = obj.spec.civic_address_id.clone();
             body.location_id = obj.spec.location_id.clone();
             scope.client.upload_numbers(&scope.tenant, &body).await
         }
-        PlatformAction::ReleaseNumbers => scope.client.release_numbers(&scope.tenant, &ReleaseNumbers::Numbers(numbers.clone())).await,
-        _ => scope.client.unassign_numbers(&scope.tenant, &UnassignNumbers { telephone_numbers: numbers.clone() }).await,
+        PlatformAction::ReleaseNumbers => {
+            scope
+                .client
+                .release_numbers(&scope.tenant, &ReleaseNumbers::Numbers(numbers.clone()))
+                .await
+        }
+        _ => {
+            scope
+                .client
+                .unassign_numbers(
+                    &scope.tenant,
+                    &UnassignNumbers {
+                        telephone_numbers: numbers.clone(),
+                    },
+                )
+                .await
+        }
     };
     ctx.numbers.invalidate(&scope.tenant).await;
     let task = match sent {
@@ -341,7 +612,9 @@ async fn write(
                 // The platform's numbers are not what the listing said (assigned in
                 // Teams, busy, already there): look again rather than give up.
                 tasks::finish(draft);
-                return Err(Error::TaskFailed(format!("{e}; the numbers changed on the platform, so the operator lists them again")));
+                return Err(Error::TaskFailed(format!(
+                    "{e}; the numbers changed on the platform, so the operator lists them again"
+                )));
             }
             if !matches!(e, crate::liveplatform::Error::OutcomeUnknown { .. }) {
                 tasks::finish(draft);
@@ -357,18 +630,34 @@ async fn write(
         }
     };
     tasks::started(api, obj, draft, &task).await?;
-    ctx.event(obj, false, "TaskStarted", action.title(), format!("{what}: task {task}")).await;
-    draft.condition(READY, false, reason::WAITING_FOR_TASK, format!("{what}: task {task}"));
+    ctx.event(
+        obj,
+        false,
+        "TaskStarted",
+        action.title(),
+        format!("{what}: task {task}"),
+    )
+    .await;
+    draft.condition(
+        READY,
+        false,
+        reason::WAITING_FOR_TASK,
+        format!("{what}: task {task}"),
+    );
     Ok(Action::requeue(ctx.config.task_poll))
 }
 
 /// A refusal caused by the numbers' state on the platform rather than by the spec.
 fn state_changed(action: PlatformAction, error: &crate::liveplatform::Error) -> bool {
-    let crate::liveplatform::Error::Validation { fields, .. } = error else { return false };
+    let crate::liveplatform::Error::Validation { fields, .. } = error else {
+        return false;
+    };
     let messages: Vec<&String> = fields.values().flatten().collect();
     match action {
         PlatformAction::ReleaseNumbers | PlatformAction::UnassignNumbers => !messages.is_empty(),
-        _ => messages.iter().any(|m| m.contains("another running operation") || m.contains("already acquired")),
+        _ => messages
+            .iter()
+            .any(|m| m.contains("another running operation") || m.contains("already acquired")),
     }
 }
 
@@ -382,17 +671,40 @@ async fn cleanup(
 ) -> Result<Action> {
     let mut mine = owned(draft);
     mine.extend(declared(&obj.spec));
-    let left: Vec<&NumberRecord> = mine.iter().filter_map(|n| records.get(n.as_str()).copied()).collect();
+    let left: Vec<&NumberRecord> = mine
+        .iter()
+        .filter_map(|n| records.get(n.as_str()).copied())
+        .collect();
     if left.is_empty() {
-        ctx.event(obj, false, "Released", "Delete", "every number of the block is released").await;
+        ctx.event(
+            obj,
+            false,
+            "Released",
+            "Delete",
+            "every number of the block is released",
+        )
+        .await;
         finalizer::remove(api, obj).await?;
         return Ok(Action::await_change());
     }
     draft.status.active = compress(left.iter().map(|r| &r.telephone_number));
-    let assigned: Vec<String> = left.iter().filter(|r| r.is_assigned()).map(|r| r.telephone_number.clone()).collect();
+    let assigned: Vec<String> = left
+        .iter()
+        .filter(|r| r.is_assigned())
+        .map(|r| r.telephone_number.clone())
+        .collect();
     if !assigned.is_empty() {
         if obj.spec.assigned_number_policy == AssignedNumberPolicy::Unassign {
-            return write(obj, ctx, api, draft, scope, PlatformAction::UnassignNumbers, assigned).await;
+            return write(
+                obj,
+                ctx,
+                api,
+                draft,
+                scope,
+                PlatformAction::UnassignNumbers,
+                assigned,
+            )
+            .await;
         }
         draft.condition(
             READY,
@@ -405,12 +717,30 @@ async fn cleanup(
         );
         return Ok(Action::requeue(ctx.config.wait_requeue));
     }
-    let active: Vec<String> = left.iter().filter(|r| r.is_active()).map(|r| r.telephone_number.clone()).collect();
+    let active: Vec<String> = left
+        .iter()
+        .filter(|r| r.is_active())
+        .map(|r| r.telephone_number.clone())
+        .collect();
     if active.is_empty() {
-        draft.condition(READY, false, reason::DELETING, "waiting for the platform to finish processing the numbers");
+        draft.condition(
+            READY,
+            false,
+            reason::DELETING,
+            "waiting for the platform to finish processing the numbers",
+        );
         return Ok(Action::requeue(ctx.config.task_poll));
     }
-    write(obj, ctx, api, draft, scope, PlatformAction::ReleaseNumbers, active).await
+    write(
+        obj,
+        ctx,
+        api,
+        draft,
+        scope,
+        PlatformAction::ReleaseNumbers,
+        active,
+    )
+    .await
 }
 
 fn usage(obj: &OCNumberBlock) -> crate::liveplatform::model::Usage {

@@ -16,11 +16,15 @@ pub fn declared(spec: &OCNumberBlockSpec) -> BTreeSet<String> {
 
 /// `start..=end` (same length, digits after `+`); empty when malformed.
 pub fn expand(start: &str, end: &str) -> Vec<String> {
-    let (Some(a), Some(b)) = (start.strip_prefix('+'), end.strip_prefix('+')) else { return Vec::new() };
+    let (Some(a), Some(b)) = (start.strip_prefix('+'), end.strip_prefix('+')) else {
+        return Vec::new();
+    };
     if a.len() != b.len() {
         return Vec::new();
     }
-    let (Ok(x), Ok(y)) = (a.parse::<u64>(), b.parse::<u64>()) else { return Vec::new() };
+    let (Ok(x), Ok(y)) = (a.parse::<u64>(), b.parse::<u64>()) else {
+        return Vec::new();
+    };
     if x > y || y - x > 100_000 {
         return Vec::new();
     }
@@ -32,7 +36,10 @@ pub fn expand(start: &str, end: &str) -> Vec<String> {
 pub fn compress<'a>(numbers: impl IntoIterator<Item = &'a String>) -> Vec<String> {
     let mut sorted: Vec<(usize, u64, &str)> = numbers
         .into_iter()
-        .filter_map(|n| n.strip_prefix('+').and_then(|d| d.parse::<u64>().ok().map(|v| (d.len(), v, n.as_str()))))
+        .filter_map(|n| {
+            n.strip_prefix('+')
+                .and_then(|d| d.parse::<u64>().ok().map(|v| (d.len(), v, n.as_str())))
+        })
         .collect();
     sorted.sort_unstable();
     sorted.dedup();
@@ -40,7 +47,10 @@ pub fn compress<'a>(numbers: impl IntoIterator<Item = &'a String>) -> Vec<String
     let mut i = 0;
     while i < sorted.len() {
         let mut j = i;
-        while j + 1 < sorted.len() && sorted[j + 1].0 == sorted[i].0 && sorted[j + 1].1 == sorted[j].1 + 1 {
+        while j + 1 < sorted.len()
+            && sorted[j + 1].0 == sorted[i].0
+            && sorted[j + 1].1 == sorted[j].1 + 1
+        {
             j += 1;
         }
         if i == j {
@@ -73,10 +83,21 @@ mod tests {
 
     #[test]
     fn compress_and_back() {
-        let set: BTreeSet<String> =
-            ["+14255550100", "+14255550101", "+14255550102", "+14255550200", "+442071234567"].iter().map(|s| s.to_string()).collect();
+        let set: BTreeSet<String> = [
+            "+14255550100",
+            "+14255550101",
+            "+14255550102",
+            "+14255550200",
+            "+442071234567",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         let ranges = compress(&set);
-        assert_eq!(ranges, vec!["+14255550100-+14255550102", "+14255550200", "+442071234567"]);
+        assert_eq!(
+            ranges,
+            vec!["+14255550100-+14255550102", "+14255550200", "+442071234567"]
+        );
         assert_eq!(decompress(&ranges), set);
     }
 

@@ -21,21 +21,33 @@ const PAGE_SIZE: u32 = 1000;
 
 impl NumbersCache {
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, slots: Mutex::new(HashMap::new()) }
+        Self {
+            ttl,
+            slots: Mutex::new(HashMap::new()),
+        }
     }
 
     fn slot(&self, tenant: &str) -> Slot {
-        self.slots.lock().unwrap_or_else(|p| p.into_inner()).entry(tenant.to_ascii_lowercase()).or_default().clone()
+        self.slots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(tenant.to_ascii_lowercase())
+            .or_default()
+            .clone()
     }
 
     /// The tenant's numbers, fetched at most once per `ttl` however many blocks ask.
-    pub async fn list(&self, client: &LivePlatformClient, tenant: &str) -> Result<Arc<Vec<NumberRecord>>> {
+    pub async fn list(
+        &self,
+        client: &LivePlatformClient,
+        tenant: &str,
+    ) -> Result<Arc<Vec<NumberRecord>>> {
         let slot = self.slot(tenant);
         let mut guard = slot.lock().await;
-        if let Some((at, numbers)) = guard.as_ref() {
-            if at.elapsed() < self.ttl {
-                return Ok(numbers.clone());
-            }
+        if let Some((at, numbers)) = guard.as_ref()
+            && at.elapsed() < self.ttl
+        {
+            return Ok(numbers.clone());
         }
         let numbers = Arc::new(client.all_numbers(tenant, PAGE_SIZE).await?);
         *guard = Some((Instant::now(), numbers.clone()));

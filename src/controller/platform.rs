@@ -10,13 +10,13 @@ use kube::runtime::controller::Action;
 use rand::Rng;
 
 use super::context::Context;
+use super::drive;
 use super::error::Result;
 use super::platforms;
 use super::status::StatusDraft;
-use super::drive;
+use crate::api::OCPlatform;
 use crate::api::conditions::{READY, reason};
 use crate::api::platform::{CallingProfileStatus, SbcStatus};
-use crate::api::OCPlatform;
 
 /// How old `status.lastProbeTime` may get before it is refreshed on its own.
 const PROBE_TIME_REFRESH_SECS: i64 = 300;
@@ -37,7 +37,11 @@ pub fn drift_requeue(seconds: i64) -> Action {
     Action::requeue(base + Duration::from_millis(jitter))
 }
 
-async fn apply(obj: &OCPlatform, ctx: &Context, draft: &mut StatusDraft<OCPlatform>) -> Result<Action> {
+async fn apply(
+    obj: &OCPlatform,
+    ctx: &Context,
+    draft: &mut StatusDraft<OCPlatform>,
+) -> Result<Action> {
     let client = platforms::refresh(ctx, obj).await?;
     client.check_credentials().await?;
     let profiles = client.calling_profiles().await?;
@@ -48,7 +52,14 @@ async fn apply(obj: &OCPlatform, ctx: &Context, draft: &mut StatusDraft<OCPlatfo
         let sbcs = row
             .sbcs
             .into_iter()
-            .filter_map(|s| s.sbc_id.map(|id| SbcStatus { id, fqdn: s.fqdn, name: s.name, trunk_fqdn: None }))
+            .filter_map(|s| {
+                s.sbc_id.map(|id| SbcStatus {
+                    id,
+                    fqdn: s.fqdn,
+                    name: s.name,
+                    trunk_fqdn: None,
+                })
+            })
             .collect();
         mapped.insert(row.calling_profile_id.to_ascii_lowercase(), sbcs);
     }
@@ -59,11 +70,19 @@ async fn apply(obj: &OCPlatform, ctx: &Context, draft: &mut StatusDraft<OCPlatfo
             for trunk in &p.trunks_enrolled {
                 for s in &trunk.matching_sbc_list {
                     if let Some(id) = &s.sbc_id {
-                        sbcs.push(SbcStatus { id: id.clone(), fqdn: s.fqdn.clone(), name: s.name.clone(), trunk_fqdn: trunk.trunk_fqdn.clone() });
+                        sbcs.push(SbcStatus {
+                            id: id.clone(),
+                            fqdn: s.fqdn.clone(),
+                            name: s.name.clone(),
+                            trunk_fqdn: trunk.trunk_fqdn.clone(),
+                        });
                     }
                 }
             }
-            for s in mapped.remove(&p.calling_profile_id.to_ascii_lowercase()).unwrap_or_default() {
+            for s in mapped
+                .remove(&p.calling_profile_id.to_ascii_lowercase())
+                .unwrap_or_default()
+            {
                 if !sbcs.iter().any(|x| x.id == s.id) {
                     sbcs.push(s);
                 }
@@ -74,13 +93,18 @@ async fn apply(obj: &OCPlatform, ctx: &Context, draft: &mut StatusDraft<OCPlatfo
                 region: p.region,
                 carrier: p.carrier,
                 emergency: p.is_emergency_profile,
-                offer_types: p.offer_types.into_iter().filter_map(|o| o.offer_type_name).collect(),
+                offer_types: p
+                    .offer_types
+                    .into_iter()
+                    .filter_map(|o| o.offer_type_name)
+                    .collect(),
                 sbcs,
             }
         })
         .collect();
 
-    let was_ready = crate::api::conditions::is_true_for(draft.conditions(), READY, draft.generation);
+    let was_ready =
+        crate::api::conditions::is_true_for(draft.conditions(), READY, draft.generation);
     draft.status.calling_profile_count = Some(published.len() as i64);
     draft.status.calling_profiles = published;
     // The probe time is refreshed only when it is old or something else changed: a
@@ -90,7 +114,9 @@ async fn apply(obj: &OCPlatform, ctx: &Context, draft: &mut StatusDraft<OCPlatfo
         .last_probe_time
         .as_deref()
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        .is_none_or(|t| jiff::Timestamp::now().as_second() - t.as_second() > PROBE_TIME_REFRESH_SECS);
+        .is_none_or(|t| {
+            jiff::Timestamp::now().as_second() - t.as_second() > PROBE_TIME_REFRESH_SECS
+        });
     if stale || draft.changed() {
         draft.status.last_probe_time = Some(jiff::Timestamp::now().to_string());
     }
@@ -100,7 +126,8 @@ async fn apply(obj: &OCPlatform, ctx: &Context, draft: &mut StatusDraft<OCPlatfo
     );
     draft.condition(READY, true, reason::AVAILABLE, message.clone());
     if !was_ready {
-        ctx.event(obj, false, reason::AVAILABLE, "Probe", message).await;
+        ctx.event(obj, false, reason::AVAILABLE, "Probe", message)
+            .await;
     }
     Ok(drift_requeue(obj.spec.drift_check_seconds))
 }

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::Api;
 use kube::ResourceExt;
+use kube::api::Api;
 
 use super::context::Context;
 use super::error::{Error, Result};
@@ -30,25 +30,42 @@ pub struct PlatformRegistry {
 
 impl PlatformRegistry {
     fn get(&self, name: &str) -> Option<Entry> {
-        self.entries.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+        self.entries
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
     }
 
     fn put(&self, name: &str, entry: Entry) {
-        self.entries.write().unwrap_or_else(|p| p.into_inner()).insert(name.to_owned(), entry);
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name.to_owned(), entry);
     }
 
     pub fn forget(&self, name: &str) {
-        self.entries.write().unwrap_or_else(|p| p.into_inner()).remove(name);
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
     }
 }
 
 /// Whether `namespace` may use `platform`.
 pub fn allows(platform: &OCPlatform, namespace: &str) -> bool {
-    platform.spec.allowed_namespaces.iter().any(|n| n.0 == "*" || n.0 == namespace)
+    platform
+        .spec
+        .allowed_namespaces
+        .iter()
+        .any(|n| n.0 == "*" || n.0 == namespace)
 }
 
 /// Reads the platform's credentials from its Secret in the operator's namespace.
-async fn credentials(ctx: &Context, platform: &OCPlatform) -> Result<(Credentials, Option<String>)> {
+async fn credentials(
+    ctx: &Context,
+    platform: &OCPlatform,
+) -> Result<(Credentials, Option<String>)> {
     let ns = &ctx.config.operator_namespace;
     let reference = &platform.spec.credentials_secret_ref;
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
@@ -60,13 +77,29 @@ async fn credentials(ctx: &Context, platform: &OCPlatform) -> Result<(Credential
                 reference.name, reference.client_id_key, reference.client_secret_key
             )));
         }
-        Err(e) => return Err(Error::kube(format!("reading Secret {ns}/{}", reference.name))(e)),
+        Err(e) => {
+            return Err(Error::kube(format!(
+                "reading Secret {ns}/{}",
+                reference.name
+            ))(e));
+        }
     };
     let value = |key: &str| -> Result<String> {
-        let data = secret.data.as_ref().and_then(|d| d.get(key)).map(|b| String::from_utf8_lossy(&b.0).trim().to_owned());
-        let string = secret.string_data.as_ref().and_then(|d| d.get(key)).map(|s| s.trim().to_owned());
+        let data = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|b| String::from_utf8_lossy(&b.0).trim().to_owned());
+        let string = secret
+            .string_data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .map(|s| s.trim().to_owned());
         data.or(string).filter(|v| !v.is_empty()).ok_or_else(|| {
-            Error::Dependency(format!("Secret {ns}/{} has no (or an empty) key {key}", reference.name))
+            Error::Dependency(format!(
+                "Secret {ns}/{} has no (or an empty) key {key}",
+                reference.name
+            ))
         })
     };
     let credentials = Credentials {
@@ -79,9 +112,14 @@ async fn credentials(ctx: &Context, platform: &OCPlatform) -> Result<(Credential
 fn config(ctx: &Context, platform: &OCPlatform, credentials: Credentials) -> Result<ClientConfig> {
     let spec = &platform.spec;
     let parse = |what: &str, text: &str| {
-        url::Url::parse(text).map_err(|e| Error::InvalidSpec(format!("{what} {text:?} is not a URL: {e}")))
+        url::Url::parse(text)
+            .map_err(|e| Error::InvalidSpec(format!("{what} {text:?} is not a URL: {e}")))
     };
-    let mut config = ClientConfig::new(parse("baseUrl", &spec.base_url)?, spec.service_provider_tenant_id.clone(), credentials)?;
+    let mut config = ClientConfig::new(
+        parse("baseUrl", &spec.base_url)?,
+        spec.service_provider_tenant_id.clone(),
+        credentials,
+    )?;
     config.identity_base = parse("identityBaseUrl", &spec.identity_base_url)?;
     config.channel_id = spec.channel_id;
     config.budget = Budget {
@@ -96,10 +134,10 @@ fn config(ctx: &Context, platform: &OCPlatform, credentials: Credentials) -> Res
 /// same, else a new one.
 pub async fn client_for(ctx: &Context, platform: &OCPlatform) -> Result<LivePlatformClient> {
     let name = platform.name_any();
-    if let Some(entry) = ctx.platforms.get(&name) {
-        if entry.generation == platform.metadata.generation {
-            return Ok(entry.client);
-        }
+    if let Some(entry) = ctx.platforms.get(&name)
+        && entry.generation == platform.metadata.generation
+    {
+        return Ok(entry.client);
     }
     refresh(ctx, platform).await
 }
@@ -109,18 +147,25 @@ pub async fn client_for(ctx: &Context, platform: &OCPlatform) -> Result<LivePlat
 pub async fn refresh(ctx: &Context, platform: &OCPlatform) -> Result<LivePlatformClient> {
     let name = platform.name_any();
     let (credentials, secret_version) = credentials(ctx, platform).await?;
-    if let Some(mut entry) = ctx.platforms.get(&name) {
-        if entry.generation == platform.metadata.generation {
-            if entry.secret_version != secret_version {
-                entry.client.set_credentials(credentials).await;
-                entry.secret_version = secret_version;
-                ctx.platforms.put(&name, entry.clone());
-            }
-            return Ok(entry.client);
+    if let Some(mut entry) = ctx.platforms.get(&name)
+        && entry.generation == platform.metadata.generation
+    {
+        if entry.secret_version != secret_version {
+            entry.client.set_credentials(credentials).await;
+            entry.secret_version = secret_version;
+            ctx.platforms.put(&name, entry.clone());
         }
+        return Ok(entry.client);
     }
     let client = LivePlatformClient::new(config(ctx, platform, credentials)?)?;
-    ctx.platforms.put(&name, Entry { client: client.clone(), generation: platform.metadata.generation, secret_version });
+    ctx.platforms.put(
+        &name,
+        Entry {
+            client: client.clone(),
+            generation: platform.metadata.generation,
+            secret_version,
+        },
+    );
     Ok(client)
 }
 
@@ -135,9 +180,17 @@ pub async fn access<K: super::kind::Kind>(
 ) -> Result<Option<(LivePlatformClient, OCPlatform)>> {
     use crate::api::conditions::{READY, reason};
     let platforms: Api<OCPlatform> = Api::all(ctx.client.clone());
-    let platform = platforms.get_opt(name).await.map_err(Error::kube(format!("reading OCPlatform {name}")))?;
+    let platform = platforms
+        .get_opt(name)
+        .await
+        .map_err(Error::kube(format!("reading OCPlatform {name}")))?;
     let Some(platform) = platform else {
-        draft.condition(READY, false, reason::WAITING_FOR_PLATFORM, format!("OCPlatform {name} does not exist; create it or fix platformRef"));
+        draft.condition(
+            READY,
+            false,
+            reason::WAITING_FOR_PLATFORM,
+            format!("OCPlatform {name} does not exist; create it or fix platformRef"),
+        );
         return Ok(None);
     };
     if !allows(&platform, namespace) {

@@ -2,9 +2,9 @@
 //! the status subresource. `spec` is never written.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::Resource;
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::NamespaceResourceScope;
-use kube::Resource;
 use serde_json::json;
 
 use super::error::{Error, Result};
@@ -66,12 +66,29 @@ pub struct StatusDraft<K: Kind> {
 impl<K: Kind> StatusDraft<K> {
     pub fn of(obj: &K) -> Self {
         let original = obj.status().cloned();
-        Self { status: original.clone().unwrap_or_default(), generation: obj.meta().generation, original }
+        Self {
+            status: original.clone().unwrap_or_default(),
+            generation: obj.meta().generation,
+            original,
+        }
     }
 
-    pub fn condition(&mut self, type_: &str, status: bool, reason: &str, message: impl Into<String>) -> &mut Self {
+    pub fn condition(
+        &mut self,
+        type_: &str,
+        status: bool,
+        reason: &str,
+        message: impl Into<String>,
+    ) -> &mut Self {
         let generation = self.generation;
-        set_condition(K::conditions_mut(&mut self.status), type_, status, reason, message, generation);
+        set_condition(
+            K::conditions_mut(&mut self.status),
+            type_,
+            status,
+            reason,
+            message,
+            generation,
+        );
         self
     }
 
@@ -103,9 +120,16 @@ where
     }
     let name = obj.meta().name.clone().unwrap_or_default();
     let params = PatchParams::apply(MANAGER).force();
-    api.patch_status(&name, &params, &Patch::Apply(patch_body::<K>(&draft.status)))
-        .await
-        .map_err(Error::kube(format!("writing the status of {} {name}", K::kind(&()))))?;
+    api.patch_status(
+        &name,
+        &params,
+        &Patch::Apply(patch_body::<K>(&draft.status)),
+    )
+    .await
+    .map_err(Error::kube(format!(
+        "writing the status of {} {name}",
+        K::kind(&())
+    )))?;
     draft.original = Some(draft.status.clone());
     Ok(())
 }
@@ -115,7 +139,10 @@ pub fn namespaced_api<K>(client: &kube::Client, obj: &K) -> Api<K>
 where
     K: Kind + Resource<Scope = NamespaceResourceScope>,
 {
-    Api::namespaced(client.clone(), obj.meta().namespace.as_deref().unwrap_or("default"))
+    Api::namespaced(
+        client.clone(),
+        obj.meta().namespace.as_deref().unwrap_or("default"),
+    )
 }
 
 #[cfg(test)]
@@ -128,9 +155,22 @@ mod tests {
         set_condition(&mut conditions, "Ready", false, "Creating", "a", Some(1));
         let first = conditions[0].last_transition_time.clone();
         std::thread::sleep(std::time::Duration::from_millis(5));
-        set_condition(&mut conditions, "Ready", false, "WaitingForTask", "b", Some(2));
+        set_condition(
+            &mut conditions,
+            "Ready",
+            false,
+            "WaitingForTask",
+            "b",
+            Some(2),
+        );
         assert_eq!(conditions[0].last_transition_time, first);
-        assert_eq!((conditions[0].reason.as_str(), conditions[0].observed_generation), ("WaitingForTask", Some(2)));
+        assert_eq!(
+            (
+                conditions[0].reason.as_str(),
+                conditions[0].observed_generation
+            ),
+            ("WaitingForTask", Some(2))
+        );
         set_condition(&mut conditions, "Ready", true, "Available", "c", Some(2));
         assert_ne!(conditions[0].last_transition_time, first);
         assert_eq!(conditions.len(), 1);

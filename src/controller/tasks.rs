@@ -26,15 +26,31 @@ pub fn is<K: Kind>(draft: &mut StatusDraft<K>, action: PlatformAction) -> Option
 }
 
 /// Records and saves the intent to perform `action` on `items`.
-pub async fn begin<K: Kind>(api: &Api<K>, obj: &K, draft: &mut StatusDraft<K>, action: PlatformAction, items: Vec<String>) -> Result<()> {
+pub async fn begin<K: Kind>(
+    api: &Api<K>,
+    obj: &K,
+    draft: &mut StatusDraft<K>,
+    action: PlatformAction,
+    items: Vec<String>,
+) -> Result<()> {
     if let Some(slot) = K::operation_mut(&mut draft.status) {
-        *slot = Some(Operation { action: action.title().to_owned(), started_at: jiff::Timestamp::now().to_string(), task_id: None, items });
+        *slot = Some(Operation {
+            action: action.title().to_owned(),
+            started_at: jiff::Timestamp::now().to_string(),
+            task_id: None,
+            items,
+        });
     }
     save(api, obj, draft).await
 }
 
 /// Records and saves the task id of the write in flight.
-pub async fn started<K: Kind>(api: &Api<K>, obj: &K, draft: &mut StatusDraft<K>, task: &TaskId) -> Result<()> {
+pub async fn started<K: Kind>(
+    api: &Api<K>,
+    obj: &K,
+    draft: &mut StatusDraft<K>,
+    task: &TaskId,
+) -> Result<()> {
     if let Some(Some(op)) = K::operation_mut(&mut draft.status) {
         op.task_id = Some(task.0.clone());
     }

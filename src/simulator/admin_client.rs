@@ -5,9 +5,16 @@ use serde_json::Value;
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     #[error("simulator admin {path}: {source}")]
-    Http { path: String, source: reqwest::Error },
+    Http {
+        path: String,
+        source: reqwest::Error,
+    },
     #[error("simulator admin {path}: HTTP {status}: {body}")]
-    Status { path: String, status: u16, body: String },
+    Status {
+        path: String,
+        status: u16,
+        body: String,
+    },
 }
 
 /// Talks to `http://host:port/admin`.
@@ -19,27 +26,44 @@ pub struct AdminClient {
 
 impl AdminClient {
     pub fn new(admin_url: &url::Url) -> Self {
-        Self { base: admin_url.as_str().trim_end_matches('/').to_owned(), http: reqwest::Client::new() }
+        Self {
+            base: admin_url.as_str().trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+        }
     }
 
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Result<Value, AdminError> {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, AdminError> {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(body) = body {
             request = request.json(body);
         }
-        let err = |source| AdminError::Http { path: path.to_owned(), source };
+        let err = |source| AdminError::Http {
+            path: path.to_owned(),
+            source,
+        };
         let response = request.send().await.map_err(err)?;
         let status = response.status().as_u16();
         let text = response.text().await.map_err(err)?;
         if !(200..300).contains(&status) {
-            return Err(AdminError::Status { path: path.to_owned(), status, body: text });
+            return Err(AdminError::Status {
+                path: path.to_owned(),
+                status,
+                body: text,
+            });
         }
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
     /// Replaces the fault settings (see `Faults`).
     pub async fn set_faults(&self, faults: Value) -> Result<(), AdminError> {
-        self.send(reqwest::Method::PUT, "/faults", Some(&faults)).await.map(|_| ())
+        self.send(reqwest::Method::PUT, "/faults", Some(&faults))
+            .await
+            .map(|_| ())
     }
 
     pub async fn counters(&self) -> Result<Value, AdminError> {
@@ -49,7 +73,9 @@ impl AdminClient {
     /// Requests of `endpoint` (`"POST /v2/oc/lead"`) that ended in `outcome`
     /// (`"total"`, a status code, `"dropped"`, `"answer-dropped"`).
     pub async fn count(&self, endpoint: &str, outcome: &str) -> Result<u64, AdminError> {
-        Ok(self.counters().await?[endpoint][outcome].as_u64().unwrap_or(0))
+        Ok(self.counters().await?[endpoint][outcome]
+            .as_u64()
+            .unwrap_or(0))
     }
 
     /// The whole state as JSON.

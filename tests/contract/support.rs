@@ -6,6 +6,7 @@ use oc_operator::liveplatform::model::{ConfigurationType, CreateCustomer, Create
 use oc_operator::liveplatform::{
     ClientConfig, Credentials, LivePlatformClient, PollOptions, RetryPolicy, TaskOutcome,
 };
+use oc_operator::simulator::admin_client::AdminClient;
 use oc_operator::simulator::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET};
 use oc_operator::simulator::{Faults, Seed, Simulator};
 use serde_json::Value;
@@ -19,7 +20,8 @@ pub const PROFILE_US: &str = "a3f1e2d4-6b7c-4d8e-9f0a-1b2c3d4e5f60";
 pub struct Env {
     pub sim: Simulator,
     pub client: LivePlatformClient,
-    admin: reqwest::Client,
+    admin: AdminClient,
+    raw: reqwest::Client,
 }
 
 pub fn quick_seed() -> Seed {
@@ -71,89 +73,34 @@ impl Env {
         .await
         .expect("simulator");
         let client = LivePlatformClient::new(config_for(&sim)).expect("client");
+        let admin = AdminClient::new(&sim.admin_url());
         Self {
             sim,
             client,
-            admin: reqwest::Client::new(),
+            admin,
+            raw: reqwest::Client::new(),
         }
     }
 
-    fn admin(&self, path: &str) -> String {
-        format!("{}{path}", self.sim.admin_url())
-    }
-
     pub async fn set_faults(&self, faults: Value) {
-        let r = self
-            .admin
-            .put(self.admin("/faults"))
-            .json(&faults)
-            .send()
-            .await
-            .expect("faults");
-        assert!(
-            r.status().is_success(),
-            "faults refused: {}",
-            r.text().await.unwrap_or_default()
-        );
+        self.admin.set_faults(faults).await.expect("faults");
     }
 
     pub async fn admin_post(&self, path: &str, body: Value) {
-        let r = self
-            .admin
-            .post(self.admin(path))
-            .json(&body)
-            .send()
-            .await
-            .expect("admin post");
-        assert!(
-            r.status().is_success(),
-            "{path}: {}",
-            r.text().await.unwrap_or_default()
-        );
+        self.admin.post(path, body).await.expect("admin post");
     }
 
     pub async fn admin_put(&self, path: &str, body: Value) {
-        let r = self
-            .admin
-            .put(self.admin(path))
-            .json(&body)
-            .send()
-            .await
-            .expect("admin put");
-        assert!(
-            r.status().is_success(),
-            "{path}: {}",
-            r.text().await.unwrap_or_default()
-        );
-    }
-
-    pub async fn counters(&self) -> Value {
-        self.admin
-            .get(self.admin("/counters"))
-            .send()
-            .await
-            .expect("counters")
-            .json()
-            .await
-            .expect("json")
+        self.admin.put(path, body).await.expect("admin put");
     }
 
     /// Requests of `endpoint` that ended in `outcome` (a status code, "total", "dropped").
     pub async fn count(&self, endpoint: &str, outcome: &str) -> u64 {
-        self.counters().await[endpoint][outcome]
-            .as_u64()
-            .unwrap_or(0)
+        self.admin.count(endpoint, outcome).await.expect("counters")
     }
 
     pub async fn state(&self) -> Value {
-        self.admin
-            .get(self.admin("/state"))
-            .send()
-            .await
-            .expect("state")
-            .json()
-            .await
-            .expect("json")
+        self.admin.state().await.expect("state")
     }
 
     pub async fn lead(&self, tenant: &str, company: &str) {
@@ -197,6 +144,6 @@ impl Env {
     }
 
     pub fn raw(&self) -> &reqwest::Client {
-        &self.admin
+        &self.raw
     }
 }

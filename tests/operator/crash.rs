@@ -1,1 +1,135 @@
+//! Crash safety: the operator stops right after a write, before the write's answer is
+//! recorded; started again, it looks the platform up instead of writing twice.
 
+use std::time::{Duration, Instant};
+
+use oc_operator::api::{OCCustomer, OCNumberBlock};
+use serde_json::json;
+
+use crate::support::*;
+
+async fn wait_count(world: &World, endpoint: &str, outcome: &str, at_least: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while world.admin.count(endpoint, outcome).await.unwrap() < at_least {
+        assert!(
+            Instant::now() < deadline,
+            "{endpoint} {outcome} never reached {at_least}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_upload_whose_answer_was_lost_is_not_sent_again_after_a_restart() {
+    let mut world = World::new("crashupload").await;
+    world.start().await;
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+
+    // The platform performs the upload, then the answer is lost; the operator stops.
+    world
+        .admin
+        .set_faults(
+            json!({"dropAfterWriteBurst": 1, "endpoints": ["POST /v2/oc/numbers/action/upload"]}),
+        )
+        .await
+        .unwrap();
+    world
+        .block(
+            "users",
+            "contoso",
+            json!({"ranges": [{"start": "+14255550900", "end": "+14255550949"}]}),
+        )
+        .await;
+    wait_count(
+        &world,
+        "POST /v2/oc/numbers/action/upload",
+        "answer-dropped",
+        1,
+    )
+    .await;
+    world.crash().await;
+    let b = world.api::<OCNumberBlock>().get("users").await.unwrap();
+    let op = b
+        .status
+        .as_ref()
+        .and_then(|s| s.operation.clone())
+        .expect("the intent was recorded before the write");
+    assert_eq!(op.task_id, None, "the task id could not have been recorded");
+
+    world.admin.set_faults(json!({})).await.unwrap();
+    world.start().await;
+    let b = world.ready::<OCNumberBlock>("users", 60).await;
+    assert_eq!(b.status.unwrap().counts.map(|c| c.active), Some(50));
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v2/oc/numbers/action/upload", "total")
+            .await
+            .unwrap(),
+        1,
+        "the upload was sent twice"
+    );
+    assert_eq!(world.platform_numbers(TENANT_A).await.len(), 50);
+}
+
+#[tokio::test]
+async fn a_lead_whose_answer_was_lost_is_found_not_created_again() {
+    let mut world = World::new("crashlead").await;
+    world
+        .admin
+        .set_faults(json!({"dropAfterWriteBurst": 1, "endpoints": ["POST /v2/oc/lead"]}))
+        .await
+        .unwrap();
+    world.start().await;
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    wait_count(&world, "POST /v2/oc/lead", "answer-dropped", 1).await;
+    world.crash().await;
+    world.admin.set_faults(json!({})).await.unwrap();
+    world.start().await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v2/oc/lead", "total")
+            .await
+            .unwrap(),
+        1,
+        "the lead was created twice"
+    );
+}
+
+#[tokio::test]
+async fn a_customer_creation_whose_answer_was_lost_is_not_duplicated() {
+    let mut world = World::new("crashcustomer").await;
+    world
+        .admin
+        .set_faults(json!({"dropAfterWriteBurst": 1, "endpoints": ["POST /v3/customer"]}))
+        .await
+        .unwrap();
+    world.start().await;
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    wait_count(&world, "POST /v3/customer", "answer-dropped", 1).await;
+    world.crash().await;
+    world.admin.set_faults(json!({})).await.unwrap();
+    world.start().await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    assert_eq!(
+        world.admin.count("POST /v3/customer", "200").await.unwrap(),
+        1,
+        "two customers were created"
+    );
+    assert_eq!(
+        world.admin.state().await.unwrap()["customers"]
+            .as_object()
+            .unwrap()
+            .len(),
+        1
+    );
+}

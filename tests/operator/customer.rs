@@ -1,6 +1,8 @@
-use oc_operator::api::conditions::{CHANNEL_ASSIGNED, LICENSED, READY, reason};
 use oc_operator::api::OCCustomer;
-use oc_operator::liveplatform::model::{ConfigurationType, CreateCustomer, CreateLead, LicenseChange};
+use oc_operator::api::conditions::{CHANNEL_ASSIGNED, LICENSED, READY, reason};
+use oc_operator::liveplatform::model::{
+    ConfigurationType, CreateCustomer, CreateLead, LicenseChange,
+};
 use serde_json::json;
 
 use crate::support::*;
@@ -14,37 +16,102 @@ async fn customer_lifecycle_create_update_delete() {
     let mut world = World::new("customer").await;
     world.start().await;
     world
-        .customer("contoso", TENANT_A, "contoso", json!({"channelId": 1574, "license": {"type": "OcEssentialsPlus", "count": 10}}))
+        .customer(
+            "contoso",
+            TENANT_A,
+            "contoso",
+            json!({"channelId": 1574, "license": {"type": "OcEssentialsPlus", "count": 10}}),
+        )
         .await;
     let c = world.ready::<OCCustomer>("contoso", 60).await;
     let status = c.status.clone().unwrap();
     let guid = status.customer_id.clone().expect("customer id");
     assert!(status.lead_id.is_some());
     assert_eq!(status.channel_id, Some(1574));
-    assert_eq!(status.default_domain.as_deref(), Some("contoso.onmicrosoft.com"));
-    assert!(has_reason(&c, LICENSED, reason::AVAILABLE) && has_reason(&c, CHANNEL_ASSIGNED, reason::AVAILABLE));
+    assert_eq!(
+        status.default_domain.as_deref(),
+        Some("contoso.onmicrosoft.com")
+    );
+    assert!(
+        has_reason(&c, LICENSED, reason::AVAILABLE)
+            && has_reason(&c, CHANNEL_ASSIGNED, reason::AVAILABLE)
+    );
     let license = status.license.expect("licence in status");
-    assert_eq!((license.type_.as_str(), license.count), ("OcEssentialsPlus", Some(10)));
-    assert!(c.metadata.finalizers.as_ref().is_some_and(|f| f.contains(&"operatorconnect.io/cleanup".to_owned())));
+    assert_eq!(
+        (license.type_.as_str(), license.count),
+        ("OcEssentialsPlus", Some(10))
+    );
+    assert!(
+        c.metadata
+            .finalizers
+            .as_ref()
+            .is_some_and(|f| f.contains(&"operatorconnect.io/cleanup".to_owned()))
+    );
     let state = world.admin.state().await.unwrap();
     assert_eq!(lead_of(&state, TENANT_A).unwrap()["channelId"], 1574);
     assert_eq!(state["customers"][&guid]["licenseType"], 4);
-    assert_eq!(world.admin.count("POST /v2/oc/lead", "total").await.unwrap(), 1);
-    assert_eq!(world.admin.count("POST /v3/customer", "total").await.unwrap(), 1);
-    assert_eq!(world.admin.count("POST /v2/customer/{guid}/action/upgrade", "total").await.unwrap(), 1);
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v2/oc/lead", "total")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v3/customer", "total")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v2/customer/{guid}/action/upgrade", "total")
+            .await
+            .unwrap(),
+        1
+    );
 
     // Move the channel, switch to Pro and change the count.
     world
-        .customer("contoso", TENANT_A, "contoso", json!({"channelId": 1575, "license": {"type": "OcPro", "count": 20}}))
+        .customer(
+            "contoso",
+            TENANT_A,
+            "contoso",
+            json!({"channelId": 1575, "license": {"type": "OcPro", "count": 20}}),
+        )
         .await;
     world.ready::<OCCustomer>("contoso", 60).await;
     let state = world.admin.state().await.unwrap();
     assert_eq!(lead_of(&state, TENANT_A).unwrap()["channelId"], 1575);
-    assert_eq!((state["customers"][&guid]["licenseType"].clone(), state["customers"][&guid]["licenseCount"].clone()), (json!(5), json!(20)));
-    assert_eq!(world.admin.count("PATCH /v3/customer/{guid}", "200").await.unwrap(), 1);
+    assert_eq!(
+        (
+            state["customers"][&guid]["licenseType"].clone(),
+            state["customers"][&guid]["licenseCount"].clone()
+        ),
+        (json!(5), json!(20))
+    );
+    assert_eq!(
+        world
+            .admin
+            .count("PATCH /v3/customer/{guid}", "200")
+            .await
+            .unwrap(),
+        1
+    );
 
     // Remove the channel.
-    world.customer("contoso", TENANT_A, "contoso", json!({"license": {"type": "OcPro", "count": 20}})).await;
+    world
+        .customer(
+            "contoso",
+            TENANT_A,
+            "contoso",
+            json!({"license": {"type": "OcPro", "count": 20}}),
+        )
+        .await;
     let c = world.ready::<OCCustomer>("contoso", 60).await;
     assert!(has_reason(&c, CHANNEL_ASSIGNED, "NoChannel"));
     assert!(lead_of(&world.admin.state().await.unwrap(), TENANT_A).unwrap()["channelId"].is_null());
@@ -53,7 +120,11 @@ async fn customer_lifecycle_create_update_delete() {
     world.delete::<OCCustomer>("contoso").await;
     world.wait_gone::<OCCustomer>("contoso", 60).await;
     let state = world.admin.state().await.unwrap();
-    assert!(state["customers"].as_object().unwrap().is_empty(), "{}", state["customers"]);
+    assert!(
+        state["customers"].as_object().unwrap().is_empty(),
+        "{}",
+        state["customers"]
+    );
     assert!(lead_of(&state, TENANT_A).is_none());
 }
 
@@ -61,21 +132,41 @@ async fn customer_lifecycle_create_update_delete() {
 async fn orphan_leaves_the_platform_untouched() {
     let mut world = World::new("orphan").await;
     world.start().await;
-    world.customer("fabrikam", TENANT_B, "fabrikam", json!({"deletionPolicy": "Orphan"})).await;
+    world
+        .customer(
+            "fabrikam",
+            TENANT_B,
+            "fabrikam",
+            json!({"deletionPolicy": "Orphan"}),
+        )
+        .await;
     world.ready::<OCCustomer>("fabrikam", 60).await;
     world.delete::<OCCustomer>("fabrikam").await;
     world.wait_gone::<OCCustomer>("fabrikam", 30).await;
     let state = world.admin.state().await.unwrap();
     assert!(lead_of(&state, TENANT_B).is_some());
     assert_eq!(state["customers"].as_object().unwrap().len(), 1);
-    assert_eq!(world.admin.count("DELETE /v2/customer/{guid}", "total").await.unwrap(), 0);
+    assert_eq!(
+        world
+            .admin
+            .count("DELETE /v2/customer/{guid}", "total")
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 #[tokio::test]
 async fn an_existing_lead_and_customer_are_adopted_not_created() {
     let mut world = World::new("adopt").await;
     let platform = world.platform_client();
-    platform.create_lead(&CreateLead { tenant_id: TENANT_A.into(), company_name: "Contoso Ltd".into() }).await.unwrap();
+    platform
+        .create_lead(&CreateLead {
+            tenant_id: TENANT_A.into(),
+            company_name: "Contoso Ltd".into(),
+        })
+        .await
+        .unwrap();
     let task = platform
         .create_customer(&CreateCustomer {
             configuration: ConfigurationType::TenantType,
@@ -87,33 +178,118 @@ async fn an_existing_lead_and_customer_are_adopted_not_created() {
         .await
         .unwrap();
     world.admin.post("/tasks/finish", json!({})).await.unwrap();
-    let guid = platform.get_task(&task).await.unwrap().output_str("ump_customer_guid").unwrap().to_owned();
-    let t = platform.upgrade_license(&guid, &LicenseChange { upgrade_to_license: 4, license_count: 7 }).await.unwrap();
+    let guid = platform
+        .get_task(&task)
+        .await
+        .unwrap()
+        .output_str("ump_customer_guid")
+        .unwrap()
+        .to_owned();
+    let t = platform
+        .upgrade_license(
+            &guid,
+            &LicenseChange {
+                upgrade_to_license: 4,
+                license_count: 7,
+            },
+        )
+        .await
+        .unwrap();
     world.admin.post("/tasks/finish", json!({})).await.unwrap();
     let _ = platform.get_task(&t).await.unwrap();
     world.admin.set_faults(json!({})).await.unwrap();
-    let before_leads = world.admin.count("POST /v2/oc/lead", "total").await.unwrap();
-    let before_customers = world.admin.count("POST /v3/customer", "total").await.unwrap();
+    let before_leads = world
+        .admin
+        .count("POST /v2/oc/lead", "total")
+        .await
+        .unwrap();
+    let before_customers = world
+        .admin
+        .count("POST /v3/customer", "total")
+        .await
+        .unwrap();
 
     world.start().await;
-    world.customer("contoso", TENANT_A, "contoso", json!({"license": {"type": "OcEssentialsPlus", "count": 7}})).await;
+    world
+        .customer(
+            "contoso",
+            TENANT_A,
+            "contoso",
+            json!({"license": {"type": "OcEssentialsPlus", "count": 7}}),
+        )
+        .await;
     let c = world.ready::<OCCustomer>("contoso", 60).await;
-    assert_eq!(c.status.unwrap().customer_id.as_deref(), Some(guid.as_str()));
-    assert_eq!(world.admin.count("POST /v2/oc/lead", "total").await.unwrap(), before_leads, "a lead was created");
-    assert_eq!(world.admin.count("POST /v3/customer", "total").await.unwrap(), before_customers, "a customer was created");
-    assert_eq!(world.admin.count("PATCH /v3/customer/{guid}", "total").await.unwrap(), 0, "the licence was changed");
+    assert_eq!(
+        c.status.unwrap().customer_id.as_deref(),
+        Some(guid.as_str())
+    );
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v2/oc/lead", "total")
+            .await
+            .unwrap(),
+        before_leads,
+        "a lead was created"
+    );
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v3/customer", "total")
+            .await
+            .unwrap(),
+        before_customers,
+        "a customer was created"
+    );
+    assert_eq!(
+        world
+            .admin
+            .count("PATCH /v3/customer/{guid}", "total")
+            .await
+            .unwrap(),
+        0,
+        "the licence was changed"
+    );
 }
 
 #[tokio::test]
 async fn an_unknown_tenant_is_rejected_without_retries() {
     let mut world = World::new("unknowntenant").await;
     world.start().await;
-    world.customer("ghost", "9f9f9f9f-0000-4000-8000-000000000001", "ghost", json!({})).await;
-    let c = world.wait::<OCCustomer>("ghost", 30, "rejected", |c| has_reason(c, READY, reason::REJECTED)).await;
+    world
+        .customer(
+            "ghost",
+            "9f9f9f9f-0000-4000-8000-000000000001",
+            "ghost",
+            json!({}),
+        )
+        .await;
+    let c = world
+        .wait::<OCCustomer>("ghost", 30, "rejected", |c| {
+            has_reason(c, READY, reason::REJECTED)
+        })
+        .await;
     let (_, _, message) = condition(&c, READY).unwrap();
-    assert!(message.contains("unknown to Microsoft Entra ID") && message.contains("spec.tenantId"), "{message}");
+    assert!(
+        message.contains("unknown to Microsoft Entra ID") && message.contains("spec.tenantId"),
+        "{message}"
+    );
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    let validations = world.admin.count("GET /{tenant}/.well-known/openid-configuration", "total").await.unwrap();
-    assert!(validations <= 2, "a rejected spec was retried {validations} times");
-    assert_eq!(world.admin.count("POST /v2/oc/lead", "total").await.unwrap(), 0);
+    let validations = world
+        .admin
+        .count("GET /{tenant}/.well-known/openid-configuration", "total")
+        .await
+        .unwrap();
+    assert!(
+        validations <= 2,
+        "a rejected spec was retried {validations} times"
+    );
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v2/oc/lead", "total")
+            .await
+            .unwrap(),
+        0
+    );
 }

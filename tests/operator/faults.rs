@@ -1,1 +1,178 @@
+//! Platform faults end in the right conditions and converge once they clear.
 
+use oc_operator::api::conditions::{READY, SYNCED, reason};
+use oc_operator::api::{OCCustomer, OCNumberBlock};
+use serde_json::json;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn a_burst_of_server_errors_shows_then_converges() {
+    let mut world = World::new("fault5xx").await;
+    world
+        .admin
+        .set_faults(json!({"serverErrorRate": 1.0, "endpoints": ["GET /v2/oc/lead"]}))
+        .await
+        .unwrap();
+    world.start().await;
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    let c = world
+        .wait::<OCCustomer>("contoso", 30, "unavailable", |c| {
+            has_reason(c, SYNCED, reason::API_UNAVAILABLE)
+        })
+        .await;
+    let (_, _, message) = condition(&c, SYNCED).unwrap();
+    assert!(
+        message.contains("503") && message.contains("retries with backoff"),
+        "{message}"
+    );
+    world.admin.set_faults(json!({})).await.unwrap();
+    world.ready::<OCCustomer>("contoso", 60).await;
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_honoured() {
+    let mut world = World::new("fault429").await;
+    world
+        .admin
+        .set_faults(
+            json!({"rateLimitBurst": 6, "retryAfterSecs": 1, "endpoints": ["POST /v3/customer"]}),
+        )
+        .await
+        .unwrap();
+    world.start().await;
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    world.ready::<OCCustomer>("contoso", 90).await;
+    assert!(world.admin.count("POST /v3/customer", "429").await.unwrap() >= 4);
+    assert_eq!(
+        world.admin.count("POST /v3/customer", "200").await.unwrap(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn expired_tokens_are_renewed() {
+    let mut world = World::new("faulttoken").await;
+    world.start().await;
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    world.admin.post("/tokens/expire", json!({})).await.unwrap();
+    world
+        .block("users", "contoso", json!({"numbers": ["+14255550700"]}))
+        .await;
+    world.ready::<OCNumberBlock>("users", 60).await;
+    assert!(
+        world
+            .admin
+            .count("POST /{tenant}/oauth2/v2.0/token", "total")
+            .await
+            .unwrap()
+            >= 2
+    );
+}
+
+#[tokio::test]
+async fn a_failed_task_is_retried_and_converges() {
+    let mut world = World::new("faulttask").await;
+    world
+        .admin
+        .set_faults(json!({"failNextTasks": 1}))
+        .await
+        .unwrap();
+    world.start().await;
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    let c = world.ready::<OCCustomer>("contoso", 60).await;
+    assert!(c.status.unwrap().customer_id.is_some());
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v3/customer", "total")
+            .await
+            .unwrap(),
+        2,
+        "one failed task, one retry"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_release_keeps_the_finalizer_until_a_release_succeeds() {
+    let mut world = World::new("faultrelease").await;
+    world.start().await;
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    world
+        .block("users", "contoso", json!({"numbers": ["+14255550800"]}))
+        .await;
+    world.ready::<OCNumberBlock>("users", 60).await;
+    world
+        .admin
+        .set_faults(json!({"taskFailureRate": 1.0}))
+        .await
+        .unwrap();
+    world.delete::<OCNumberBlock>("users").await;
+    let b = world
+        .wait::<OCNumberBlock>("users", 30, "showing the failed release", |b| {
+            condition(b, SYNCED)
+                .is_some_and(|(_, _, m)| m.contains("Release Numbers from Customer failed"))
+        })
+        .await;
+    assert!(
+        b.metadata.deletion_timestamp.is_some()
+            && b.metadata.finalizers.is_some_and(|f| !f.is_empty())
+    );
+    assert_eq!(
+        world.platform_numbers(TENANT_A).await,
+        vec![("+14255550800".to_owned(), "Active".to_owned())]
+    );
+    world.admin.set_faults(json!({})).await.unwrap();
+    world.wait_gone::<OCNumberBlock>("users", 60).await;
+    assert!(world.platform_numbers(TENANT_A).await.is_empty());
+    assert!(
+        world
+            .admin
+            .count("POST /v2/oc/numbers/action/release", "total")
+            .await
+            .unwrap()
+            >= 2
+    );
+}
+
+#[tokio::test]
+async fn deleting_while_the_platform_is_down_waits_and_says_why() {
+    let mut world = World::new("faultdown").await;
+    world.start().await;
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    world
+        .admin
+        .set_faults(json!({"serverErrorRate": 1.0}))
+        .await
+        .unwrap();
+    world.delete::<OCCustomer>("contoso").await;
+    let c = world
+        .wait::<OCCustomer>("contoso", 30, "waiting", |c| {
+            has_reason(c, SYNCED, reason::API_UNAVAILABLE)
+        })
+        .await;
+    assert!(has_reason(&c, READY, reason::DELETING), "{:#?}", c.status);
+    assert!(c.metadata.finalizers.is_some_and(|f| !f.is_empty()));
+    world.admin.set_faults(json!({})).await.unwrap();
+    world.wait_gone::<OCCustomer>("contoso", 60).await;
+    let state = world.admin.state().await.unwrap();
+    assert!(
+        state["customers"].as_object().unwrap().is_empty()
+            && state["leads"].as_object().unwrap().is_empty()
+    );
+}

@@ -5,12 +5,18 @@ use serde_json::json;
 use crate::support::*;
 
 async fn customer_ready(world: &World) {
-    world.customer("contoso", TENANT_A, "contoso", json!({})).await;
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
     world.ready::<OCCustomer>("contoso", 60).await;
 }
 
 fn counts(block: &OCNumberBlock) -> (i64, i64) {
-    let c = block.status.as_ref().and_then(|s| s.counts.clone()).unwrap_or_default();
+    let c = block
+        .status
+        .as_ref()
+        .and_then(|s| s.counts.clone())
+        .unwrap_or_default();
     (c.declared, c.active)
 }
 
@@ -24,10 +30,20 @@ async fn numbers_are_uploaded_changed_and_released() {
         .await;
     let b = world.ready::<OCNumberBlock>("users", 60).await;
     assert_eq!(counts(&b), (12, 12));
-    assert_eq!(b.status.as_ref().unwrap().active, vec!["+14255550100-+14255550101", "+14255550200-+14255550209"]);
+    assert_eq!(
+        b.status.as_ref().unwrap().active,
+        vec!["+14255550100-+14255550101", "+14255550200-+14255550209"]
+    );
     assert!(has_reason(&b, NUMBERS_UPLOADED, reason::AVAILABLE));
     assert_eq!(world.platform_numbers(TENANT_A).await.len(), 12);
-    assert_eq!(world.admin.count("POST /v2/oc/numbers/action/upload", "total").await.unwrap(), 1);
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v2/oc/numbers/action/upload", "total")
+            .await
+            .unwrap(),
+        1
+    );
 
     // One number leaves the spec, one joins.
     world
@@ -35,9 +51,25 @@ async fn numbers_are_uploaded_changed_and_released() {
         .await;
     let b = world.ready::<OCNumberBlock>("users", 60).await;
     assert_eq!(counts(&b), (12, 12));
-    let numbers: Vec<String> = world.platform_numbers(TENANT_A).await.into_iter().map(|(n, _)| n).collect();
-    assert!(numbers.contains(&"+14255550102".to_owned()) && !numbers.contains(&"+14255550101".to_owned()), "{numbers:?}");
-    assert_eq!(world.admin.count("POST /v2/oc/numbers/action/release", "total").await.unwrap(), 1);
+    let numbers: Vec<String> = world
+        .platform_numbers(TENANT_A)
+        .await
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        numbers.contains(&"+14255550102".to_owned())
+            && !numbers.contains(&"+14255550101".to_owned()),
+        "{numbers:?}"
+    );
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v2/oc/numbers/action/release", "total")
+            .await
+            .unwrap(),
+        1
+    );
 
     // Delete: everything is released before the block goes.
     world.delete::<OCNumberBlock>("users").await;
@@ -64,8 +96,22 @@ async fn large_sets_go_in_requests_of_at_most_the_platform_limit() {
         .await;
     let b = world.ready::<OCNumberBlock>("bulk", 120).await;
     assert_eq!(counts(&b), (2500, 2500));
-    assert_eq!(world.admin.count("POST /v2/oc/numbers/action/upload", "total").await.unwrap(), 3);
-    assert_eq!(world.admin.count("POST /v2/oc/numbers/action/upload", "400").await.unwrap(), 0);
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v2/oc/numbers/action/upload", "total")
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v2/oc/numbers/action/upload", "400")
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 #[tokio::test]
@@ -73,16 +119,51 @@ async fn a_later_block_claiming_the_same_numbers_gets_a_conflict() {
     let mut world = World::new("conflict").await;
     world.start().await;
     customer_ready(&world).await;
-    world.block("first", "contoso", json!({"numbers": ["+14255550300", "+14255550301"]})).await;
+    world
+        .block(
+            "first",
+            "contoso",
+            json!({"numbers": ["+14255550300", "+14255550301"]}),
+        )
+        .await;
     world.ready::<OCNumberBlock>("first", 60).await;
-    world.block("second", "contoso", json!({"numbers": ["+14255550301", "+14255550302"]})).await;
-    let second = world.wait::<OCNumberBlock>("second", 30, "in conflict", |b| has_reason(b, READY, reason::CONFLICT)).await;
+    world
+        .block(
+            "second",
+            "contoso",
+            json!({"numbers": ["+14255550301", "+14255550302"]}),
+        )
+        .await;
+    let second = world
+        .wait::<OCNumberBlock>("second", 30, "in conflict", |b| {
+            has_reason(b, READY, reason::CONFLICT)
+        })
+        .await;
     let (_, _, message) = condition(&second, READY).unwrap();
-    assert!(message.contains("+14255550301") && message.contains("first"), "{message}");
-    assert!(!world.platform_numbers(TENANT_A).await.iter().any(|(n, _)| n == "+14255550302"), "the later block uploaded");
-    assert_eq!(world.admin.count("POST /v2/oc/numbers/action/upload", "total").await.unwrap(), 1);
+    assert!(
+        message.contains("+14255550301") && message.contains("first"),
+        "{message}"
+    );
+    assert!(
+        !world
+            .platform_numbers(TENANT_A)
+            .await
+            .iter()
+            .any(|(n, _)| n == "+14255550302"),
+        "the later block uploaded"
+    );
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v2/oc/numbers/action/upload", "total")
+            .await
+            .unwrap(),
+        1
+    );
     // Dropping the shared number resolves it.
-    world.block("second", "contoso", json!({"numbers": ["+14255550302"]})).await;
+    world
+        .block("second", "contoso", json!({"numbers": ["+14255550302"]}))
+        .await;
     world.ready::<OCNumberBlock>("second", 60).await;
 }
 
@@ -91,19 +172,52 @@ async fn a_partly_failed_upload_names_the_failed_numbers_and_their_reasons() {
     let mut world = World::new("partial").await;
     world.start().await;
     customer_ready(&world).await;
-    world.block("mixed", "contoso", json!({"numbers": ["+14255550400", "+99955550401"]})).await;
-    let b = world.wait::<OCNumberBlock>("mixed", 60, "partly failed", |b| has_reason(b, READY, reason::REJECTED)).await;
+    world
+        .block(
+            "mixed",
+            "contoso",
+            json!({"numbers": ["+14255550400", "+99955550401"]}),
+        )
+        .await;
+    let b = world
+        .wait::<OCNumberBlock>("mixed", 60, "partly failed", |b| {
+            has_reason(b, READY, reason::REJECTED)
+        })
+        .await;
     let status = b.status.clone().unwrap();
     assert_eq!(status.failed.len(), 1);
-    assert_eq!((status.failed[0].number.as_str(), status.failed[0].reason.as_str()), ("+99955550401", "unknown_country_code"));
-    assert_eq!(status.counts.as_ref().map(|c| (c.active, c.failed)), Some((1, 1)));
+    assert_eq!(
+        (
+            status.failed[0].number.as_str(),
+            status.failed[0].reason.as_str()
+        ),
+        ("+99955550401", "unknown_country_code")
+    );
+    assert_eq!(
+        status.counts.as_ref().map(|c| (c.active, c.failed)),
+        Some((1, 1))
+    );
     let (_, _, message) = condition(&b, READY).unwrap();
-    assert!(message.contains("+99955550401 (unknown_country_code)") && message.contains("remove them from the spec"), "{message}");
+    assert!(
+        message.contains("+99955550401 (unknown_country_code)")
+            && message.contains("remove them from the spec"),
+        "{message}"
+    );
     // Fixing the spec converges.
-    world.block("mixed", "contoso", json!({"numbers": ["+14255550400"]})).await;
+    world
+        .block("mixed", "contoso", json!({"numbers": ["+14255550400"]}))
+        .await;
     let b = world.ready::<OCNumberBlock>("mixed", 60).await;
     assert!(b.status.unwrap().failed.is_empty());
-    assert_eq!(world.admin.count("POST /v2/oc/numbers/action/upload", "total").await.unwrap(), 1, "a failed number was retried blindly");
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v2/oc/numbers/action/upload", "total")
+            .await
+            .unwrap(),
+        1,
+        "a failed number was retried blindly"
+    );
 }
 
 #[tokio::test]
@@ -111,18 +225,65 @@ async fn assigned_numbers_stay_under_keep_and_are_unassigned_under_unassign() {
     let mut world = World::new("assigned").await;
     world.start().await;
     customer_ready(&world).await;
-    world.block("users", "contoso", json!({"numbers": ["+14255550500", "+14255550501"]})).await;
+    world
+        .block(
+            "users",
+            "contoso",
+            json!({"numbers": ["+14255550500", "+14255550501"]}),
+        )
+        .await;
     world.ready::<OCNumberBlock>("users", 60).await;
-    world.admin.put("/numbers/+14255550501/assignment", json!({"assignmentStatus": "UserAssigned"})).await.unwrap();
-    world.block("users", "contoso", json!({"numbers": ["+14255550500"]})).await;
-    let b = world.wait::<OCNumberBlock>("users", 30, "retaining", |b| has_reason(b, READY, "NumbersAssigned")).await;
+    world
+        .admin
+        .put(
+            "/numbers/+14255550501/assignment",
+            json!({"assignmentStatus": "UserAssigned"}),
+        )
+        .await
+        .unwrap();
+    world
+        .block("users", "contoso", json!({"numbers": ["+14255550500"]}))
+        .await;
+    let b = world
+        .wait::<OCNumberBlock>("users", 30, "retaining", |b| {
+            has_reason(b, READY, "NumbersAssigned")
+        })
+        .await;
     let (_, _, message) = condition(&b, READY).unwrap();
-    assert!(message.contains("+14255550501") && message.contains("assignedNumberPolicy"), "{message}");
-    assert_eq!(world.admin.count("POST /v2/oc/numbers/action/release", "total").await.unwrap(), 0);
-    world.block("users", "contoso", json!({"numbers": ["+14255550500"], "assignedNumberPolicy": "Unassign"})).await;
+    assert!(
+        message.contains("+14255550501") && message.contains("assignedNumberPolicy"),
+        "{message}"
+    );
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v2/oc/numbers/action/release", "total")
+            .await
+            .unwrap(),
+        0
+    );
+    world
+        .block(
+            "users",
+            "contoso",
+            json!({"numbers": ["+14255550500"], "assignedNumberPolicy": "Unassign"}),
+        )
+        .await;
     world.ready::<OCNumberBlock>("users", 60).await;
-    assert_eq!(world.admin.count("POST /v2/oc/numbers/action/unassign", "total").await.unwrap(), 1);
-    let numbers: Vec<String> = world.platform_numbers(TENANT_A).await.into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v2/oc/numbers/action/unassign", "total")
+            .await
+            .unwrap(),
+        1
+    );
+    let numbers: Vec<String> = world
+        .platform_numbers(TENANT_A)
+        .await
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
     assert_eq!(numbers, vec!["+14255550500"]);
 }
 
@@ -131,8 +292,16 @@ async fn deleting_a_customer_deletes_its_blocks_first_and_releases_everything() 
     let mut world = World::new("cascade").await;
     world.start().await;
     customer_ready(&world).await;
-    world.block("a", "contoso", json!({"numbers": ["+14255550600"]})).await;
-    world.block("b", "contoso", json!({"ranges": [{"start": "+14255550610", "end": "+14255550619"}]})).await;
+    world
+        .block("a", "contoso", json!({"numbers": ["+14255550600"]}))
+        .await;
+    world
+        .block(
+            "b",
+            "contoso",
+            json!({"ranges": [{"start": "+14255550610", "end": "+14255550619"}]}),
+        )
+        .await;
     world.ready::<OCNumberBlock>("a", 60).await;
     world.ready::<OCNumberBlock>("b", 60).await;
     world.delete::<OCCustomer>("contoso").await;
@@ -140,7 +309,11 @@ async fn deleting_a_customer_deletes_its_blocks_first_and_releases_everything() 
     world.wait_gone::<OCNumberBlock>("a", 5).await;
     world.wait_gone::<OCNumberBlock>("b", 5).await;
     let state = world.admin.state().await.unwrap();
-    assert!(state["numbers"].as_object().unwrap().is_empty(), "numbers left behind: {}", state["numbers"]);
+    assert!(
+        state["numbers"].as_object().unwrap().is_empty(),
+        "numbers left behind: {}",
+        state["numbers"]
+    );
     assert!(state["customers"].as_object().unwrap().is_empty());
     assert!(state["leads"].as_object().unwrap().is_empty());
 }

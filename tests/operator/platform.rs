@@ -1,6 +1,6 @@
+use kube::api::Api;
 use oc_operator::api::conditions::{READY, reason};
 use oc_operator::api::{OCCustomer, OCPlatform};
-use kube::api::Api;
 use serde_json::json;
 
 use crate::support::*;
@@ -10,10 +10,16 @@ async fn platform_ready(world: &World) -> OCPlatform {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let p = api.get(&world.platform()).await.unwrap();
-        if p.status.as_ref().is_some_and(|s| oc_operator::api::conditions::is_true_for(&s.conditions, READY, p.metadata.generation)) {
+        if p.status.as_ref().is_some_and(|s| {
+            oc_operator::api::conditions::is_true_for(&s.conditions, READY, p.metadata.generation)
+        }) {
             return p;
         }
-        assert!(std::time::Instant::now() < deadline, "platform not Ready: {:#?}", p.status);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "platform not Ready: {:#?}",
+            p.status
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
@@ -25,8 +31,15 @@ async fn platform_publishes_calling_profiles_and_sbcs() {
     let p = platform_ready(&world).await;
     let status = p.status.unwrap();
     assert_eq!(status.calling_profile_count, Some(2));
-    let us = status.calling_profiles.iter().find(|c| c.id == PROFILE_US).expect("US profile");
-    assert_eq!(us.sbcs.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), vec!["11", "12"]);
+    let us = status
+        .calling_profiles
+        .iter()
+        .find(|c| c.id == PROFILE_US)
+        .expect("US profile");
+    assert_eq!(
+        us.sbcs.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        vec!["11", "12"]
+    );
     assert!(us.sbcs[0].trunk_fqdn.is_some());
     assert!(status.last_probe_time.is_some());
 }
@@ -40,16 +53,28 @@ async fn a_rotated_secret_takes_effect_without_a_restart() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let p = api.get(&world.platform()).await.unwrap();
-        let synced = p.status.as_ref().and_then(|s| oc_operator::api::conditions::find(&s.conditions, "Synced").cloned());
+        let synced = p
+            .status
+            .as_ref()
+            .and_then(|s| oc_operator::api::conditions::find(&s.conditions, "Synced").cloned());
         if let Some(c) = synced.filter(|c| c.reason == reason::UNAUTHORIZED) {
             assert!(c.message.contains("credentials Secret"), "{}", c.message);
-            assert!(!c.message.contains("wrong-secret"), "the secret leaked into status");
+            assert!(
+                !c.message.contains("wrong-secret"),
+                "the secret leaked into status"
+            );
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no Unauthorized condition: {:#?}", p.status);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no Unauthorized condition: {:#?}",
+            p.status
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    world.put_secret(oc_operator::simulator::seed::SANDBOX_CLIENT_SECRET).await;
+    world
+        .put_secret(oc_operator::simulator::seed::SANDBOX_CLIENT_SECRET)
+        .await;
     platform_ready(&world).await;
 }
 
@@ -60,15 +85,27 @@ async fn a_namespace_the_platform_does_not_allow_gets_a_condition_and_no_call() 
     world.start().await;
     world.customer("acme", TENANT_A, "acme", json!({})).await;
     let c = world
-        .wait::<OCCustomer>("acme", 30, "refused", |c| has_reason(c, READY, reason::NAMESPACE_NOT_ALLOWED))
+        .wait::<OCCustomer>("acme", 30, "refused", |c| {
+            has_reason(c, READY, reason::NAMESPACE_NOT_ALLOWED)
+        })
         .await;
     let (_, _, message) = condition(&c, READY).unwrap();
     assert!(message.contains("allowedNamespaces"), "{message}");
     let counters = world.admin.counters().await.unwrap();
     for endpoint in ["GET /v2/oc/lead", "POST /v2/oc/lead", "POST /v3/customer"] {
-        assert!(counters.get(endpoint).is_none(), "{endpoint} was called: {counters}");
+        assert!(
+            counters.get(endpoint).is_none(),
+            "{endpoint} was called: {counters}"
+        );
     }
-    assert_eq!(world.admin.count("GET /{tenant}/.well-known/openid-configuration", "total").await.unwrap(), 0);
+    assert_eq!(
+        world
+            .admin
+            .count("GET /{tenant}/.well-known/openid-configuration", "total")
+            .await
+            .unwrap(),
+        0
+    );
     // Allowing the namespace lets it through.
     world.put_platform(json!([world.ns])).await;
     world.ready::<OCCustomer>("acme", 60).await;

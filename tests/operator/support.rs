@@ -2,22 +2,21 @@
 //! operator that can be stopped (as by a crash) and started again.
 
 use std::fmt::Debug;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
+use kube::Resource;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::NamespaceResourceScope;
-use kube::{Resource, ResourceExt};
-use oc_operator::api::conditions;
 use oc_operator::api::OCPlatform;
+use oc_operator::api::conditions;
 use oc_operator::controller::{self, Context, OperatorConfig};
 use oc_operator::liveplatform::LivePlatformClient;
 use oc_operator::simulator::admin_client::AdminClient;
 use oc_operator::simulator::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_SP_TENANT};
 use oc_operator::simulator::{Faults, Seed, Simulator};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
 pub const TENANT_A: &str = "0b7e6c1a-2f3d-4e5b-8a9c-1d2e3f4a5b6c";
@@ -29,16 +28,27 @@ pub struct World {
     pub sim: Simulator,
     pub admin: AdminClient,
     pub client: kube::Client,
-    operator: Option<(tokio::task::JoinHandle<()>, tokio::sync::oneshot::Sender<()>)>,
+    operator: Option<(
+        tokio::task::JoinHandle<()>,
+        tokio::sync::oneshot::Sender<()>,
+    )>,
 }
 
 pub fn plane() -> &'static oc_operator::testenv::Shared {
-    oc_operator::testenv::shared().unwrap_or_else(|e| panic!("the test control plane could not start: {e}"))
+    oc_operator::testenv::shared()
+        .unwrap_or_else(|e| panic!("the test control plane could not start: {e}"))
 }
 
 impl World {
     pub async fn new(test: &str) -> Self {
-        Self::with_seed(test, Seed { task_delay_ms: 300, ..Seed::default() }).await
+        Self::with_seed(
+            test,
+            Seed {
+                task_delay_ms: 300,
+                ..Seed::default()
+            },
+        )
+        .await
     }
 
     pub async fn with_seed(test: &str, seed: Seed) -> Self {
@@ -46,12 +56,23 @@ impl World {
         let ns = format!("{test}-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
         let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
         namespaces
-            .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap())
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
+            )
             .await
             .expect("namespace");
-        let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), seed, Faults::default()).await.expect("simulator");
+        let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), seed, Faults::default())
+            .await
+            .expect("simulator");
         let admin = AdminClient::new(&sim.admin_url());
-        let world = Self { ns, sim, admin, client, operator: None };
+        let world = Self {
+            ns,
+            sim,
+            admin,
+            client,
+            operator: None,
+        };
         world.put_secret(SANDBOX_CLIENT_SECRET).await;
         world.put_platform(json!([world.ns])).await;
         world
@@ -69,7 +90,14 @@ impl World {
             "stringData": {"clientId": SANDBOX_CLIENT_ID, "clientSecret": client_secret},
         }))
         .unwrap();
-        secrets.patch("credentials", &PatchParams::apply("test").force(), &Patch::Apply(&secret)).await.expect("secret");
+        secrets
+            .patch(
+                "credentials",
+                &PatchParams::apply("test").force(),
+                &Patch::Apply(&secret),
+            )
+            .await
+            .expect("secret");
     }
 
     pub async fn put_platform(&self, allowed: serde_json::Value) {
@@ -87,7 +115,14 @@ impl World {
                 "rateLimit": {"requestsPerSecond": 200, "burst": 200},
             },
         });
-        platforms.patch(&self.platform(), &PatchParams::apply("test").force(), &Patch::Apply(&platform)).await.expect("platform");
+        platforms
+            .patch(
+                &self.platform(),
+                &PatchParams::apply("test").force(),
+                &Patch::Apply(&platform),
+            )
+            .await
+            .expect("platform");
     }
 
     pub fn config(&self) -> OperatorConfig {
@@ -127,14 +162,22 @@ impl World {
             client_id: SANDBOX_CLIENT_ID.into(),
             client_secret: SANDBOX_CLIENT_SECRET.into(),
         };
-        let mut config = oc_operator::liveplatform::ClientConfig::new(self.sim.base_url(), SANDBOX_SP_TENANT, credentials).unwrap();
+        let mut config = oc_operator::liveplatform::ClientConfig::new(
+            self.sim.base_url(),
+            SANDBOX_SP_TENANT,
+            credentials,
+        )
+        .unwrap();
         config.identity_base = self.sim.identity_base();
         LivePlatformClient::new(config).unwrap()
     }
 
     pub fn api<K>(&self) -> Api<K>
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + Debug,
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Debug,
     {
         Api::namespaced(self.client.clone(), &self.ns)
     }
@@ -142,32 +185,52 @@ impl World {
     /// Creates or updates an object of this namespace from JSON (server-side apply).
     pub async fn apply<K>(&self, value: serde_json::Value) -> K
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug,
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Serialize
+            + Debug,
     {
         let name = value["metadata"]["name"].as_str().expect("name").to_owned();
-        self.api::<K>().patch(&name, &PatchParams::apply("test").force(), &Patch::Apply(&value)).await.expect("apply")
+        self.api::<K>()
+            .patch(
+                &name,
+                &PatchParams::apply("test").force(),
+                &Patch::Apply(&value),
+            )
+            .await
+            .expect("apply")
     }
 
     pub async fn delete<K>(&self, name: &str)
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + Debug,
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Debug,
     {
-        self.api::<K>().delete(name, &DeleteParams::default()).await.expect("delete");
+        self.api::<K>()
+            .delete(name, &DeleteParams::default())
+            .await
+            .expect("delete");
     }
 
     /// Waits until `check` holds for the object (or panics after `secs`, showing it).
     pub async fn wait<K>(&self, name: &str, secs: u64, what: &str, check: impl Fn(&K) -> bool) -> K
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + Debug,
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Debug,
     {
         let deadline = Instant::now() + Duration::from_secs(secs);
         let api = self.api::<K>();
         loop {
             let obj = api.get_opt(name).await.expect("get");
-            if let Some(obj) = &obj {
-                if check(obj) {
-                    return obj.clone();
-                }
+            if let Some(obj) = &obj
+                && check(obj)
+            {
+                return obj.clone();
             }
             if Instant::now() > deadline {
                 panic!("{name}: not {what} within {secs} s: {obj:#?}");
@@ -179,7 +242,10 @@ impl World {
     /// Waits until the object is gone.
     pub async fn wait_gone<K>(&self, name: &str, secs: u64)
     where
-        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()> + Clone + DeserializeOwned + Debug,
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Debug,
     {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
@@ -211,20 +277,35 @@ impl Drop for World {
     }
 }
 
-pub fn condition<K: oc_operator::controller::kind::Kind>(obj: &K, type_: &str) -> Option<(String, String, String)> {
+pub fn condition<K: oc_operator::controller::kind::Kind>(
+    obj: &K,
+    type_: &str,
+) -> Option<(String, String, String)> {
     let status = obj.status()?;
-    conditions::find(K::conditions(status), type_).map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+    conditions::find(K::conditions(status), type_)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
 pub fn is_ready<K: oc_operator::controller::kind::Kind>(obj: &K) -> bool {
-    obj.status().is_some_and(|s| conditions::is_true_for(K::conditions(s), conditions::READY, obj.meta().generation))
+    obj.status().is_some_and(|s| {
+        conditions::is_true_for(K::conditions(s), conditions::READY, obj.meta().generation)
+    })
 }
 
-pub fn has_reason<K: oc_operator::controller::kind::Kind>(obj: &K, type_: &str, reason: &str) -> bool {
+pub fn has_reason<K: oc_operator::controller::kind::Kind>(
+    obj: &K,
+    type_: &str,
+    reason: &str,
+) -> bool {
     condition(obj, type_).is_some_and(|(_, r, _)| r == reason)
 }
 
-pub fn customer_json(name: &str, tenant: &str, short: &str, extra: serde_json::Value) -> serde_json::Value {
+pub fn customer_json(
+    name: &str,
+    tenant: &str,
+    short: &str,
+    extra: serde_json::Value,
+) -> serde_json::Value {
     let mut spec = json!({
         "platformRef": {"name": "PLATFORM"},
         "tenantId": tenant,
@@ -243,14 +324,25 @@ pub fn customer_json(name: &str, tenant: &str, short: &str, extra: serde_json::V
 
 impl World {
     /// An OCCustomer on this world's platform.
-    pub async fn customer(&self, name: &str, tenant: &str, short: &str, extra: serde_json::Value) -> oc_operator::api::OCCustomer {
+    pub async fn customer(
+        &self,
+        name: &str,
+        tenant: &str,
+        short: &str,
+        extra: serde_json::Value,
+    ) -> oc_operator::api::OCCustomer {
         let mut value = customer_json(name, tenant, short, extra);
         value["spec"]["platformRef"]["name"] = json!(self.platform());
         self.apply(value).await
     }
 
     /// An OCNumberBlock of customer `customer`.
-    pub async fn block(&self, name: &str, customer: &str, spec: serde_json::Value) -> oc_operator::api::OCNumberBlock {
+    pub async fn block(
+        &self,
+        name: &str,
+        customer: &str,
+        spec: serde_json::Value,
+    ) -> oc_operator::api::OCNumberBlock {
         let mut full = json!({
             "customerRef": {"name": customer},
             "callingProfileId": PROFILE_US,
@@ -274,7 +366,15 @@ impl World {
             .map(|m| {
                 m.values()
                     .filter(|n| n["tenantId"] == tenant)
-                    .map(|n| (n["telephoneNumber"].as_str().unwrap_or_default().to_owned(), n["acquiredNumberStatus"].as_str().unwrap_or_default().to_owned()))
+                    .map(|n| {
+                        (
+                            n["telephoneNumber"].as_str().unwrap_or_default().to_owned(),
+                            n["acquiredNumberStatus"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_owned(),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -282,9 +382,3 @@ impl World {
         out
     }
 }
-
-pub fn name_of<K: ResourceExt>(obj: &K) -> String {
-    obj.name_any()
-}
-
-pub type Shared<T> = Arc<T>;
