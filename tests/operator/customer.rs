@@ -302,10 +302,26 @@ async fn a_paused_customer_is_left_alone_until_resumed() {
     value["spec"]["platformRef"]["name"] = json!(world.platform());
     value["metadata"]["annotations"] = json!({"operatorconnect.io/paused": "true"});
     world.apply::<OCCustomer>(value.clone()).await;
-    let c = world.wait::<OCCustomer>("contoso", 30, "paused", |c| has_reason(c, "Synced", reason::PAUSED)).await;
-    assert!(condition(&c, "Synced").unwrap().2.contains("operatorconnect.io/paused"));
+    let c = world
+        .wait::<OCCustomer>("contoso", 30, "paused", |c| {
+            has_reason(c, "Synced", reason::PAUSED)
+        })
+        .await;
+    assert!(
+        condition(&c, "Synced")
+            .unwrap()
+            .2
+            .contains("operatorconnect.io/paused")
+    );
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    assert_eq!(world.admin.count("POST /v2/oc/lead", "total").await.unwrap(), 0);
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v2/oc/lead", "total")
+            .await
+            .unwrap(),
+        0
+    );
     value["metadata"]["annotations"] = json!({"operatorconnect.io/paused": "false"});
     world.apply::<OCCustomer>(value).await;
     world.ready::<OCCustomer>("contoso", 60).await;
