@@ -370,6 +370,16 @@ async fn create_customer(
     }
 }
 
+/// How long a write whose answer was lost is given to show its effect before it is
+/// taken as not having happened.
+const LOST_ANSWER_GRACE_SECS: i64 = 120;
+
+fn started_within(started_at: &str, secs: i64) -> bool {
+    started_at
+        .parse::<jiff::Timestamp>()
+        .is_ok_and(|t| jiff::Timestamp::now().as_second() - t.as_second() < secs)
+}
+
 /// Brings the licence to the spec; `false` while an upgrade task runs.
 async fn license(
     obj: &OCCustomer,
@@ -416,8 +426,22 @@ async fn license(
                     .await;
                 }
             }
+        } else if started_within(&op.started_at, LOST_ANSWER_GRACE_SECS) {
+            // Lost answer: an upgrade that did start shows in the licence once its task
+            // ends; until then a second request would be refused, so wait a while.
+            let details = client.get_customer(customer, false).await?;
+            if details.service.license_type == Some(obj.spec.license.type_.code()) {
+                tasks::finish(draft);
+            } else {
+                draft.condition(
+                    LICENSED,
+                    false,
+                    reason::WAITING_FOR_TASK,
+                    "a licence upgrade whose answer was lost may still be running",
+                );
+                return Ok(false);
+            }
         } else {
-            // Lost answer: the customer's licence (read below) tells whether it happened.
             tasks::finish(draft);
         }
     }

@@ -63,6 +63,17 @@ where
     Fut: Future<Output = (StatusDraft<K>, Result<Action>)>,
 {
     let key = kind::key(&*obj);
+    // The watch cache can lag behind our own last status write (an intent saved, then
+    // its task id): deciding on such a copy could send a write twice. Read it fresh.
+    let name = obj.name_any();
+    let obj = match api
+        .get_opt(&name)
+        .await
+        .map_err(Error::kube(format!("reading {key}")))?
+    {
+        Some(fresh) => Arc::new(fresh),
+        None => return Ok(Action::await_change()),
+    };
     let mut draft = StatusDraft::of(&*obj);
     if is_paused(&*obj) {
         draft.condition(
