@@ -346,12 +346,12 @@ async fn create_customer(
             Ok(None)
         }
         Err(PlatformError::Validation { fields, .. })
-            if fields
-                .values()
-                .flatten()
-                .any(|m| m.contains("already being created")) =>
+            if fields.values().flatten().any(|m| {
+                m.contains("already being created") || m.contains("already exists for this lead")
+            }) =>
         {
-            // A creation started before (its answer lost) is still running.
+            // A creation started before (its answer lost) is still running or has just
+            // finished: the lead shows the customer on the next look.
             tasks::finish(draft);
             draft.condition(
                 READY,
