@@ -130,6 +130,10 @@ pub struct OCDialPlanStatus {
     /// Rules on the platform.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_count: Option<i64>,
+    /// Names of the rules this object put on the platform (removed again when they
+    /// leave the spec).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_rules: Vec<String>,
     /// Names of rules on the platform that this object does not declare.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unmanaged_rules: Vec<String>,

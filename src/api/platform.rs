@@ -209,6 +209,9 @@ pub struct OCPlatformStatus {
     /// The calling profiles, with their trunks and the SBCs each maps to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub calling_profiles: Vec<CallingProfileStatus>,
+    /// Customers the credentials see on the platform (Get Customers Brief).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_count: Option<i64>,
     /// When the platform last answered a probe (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_probe_time: Option<String>,

@@ -20,7 +20,7 @@ use super::tasks;
 use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{CHANNEL_ASSIGNED, LICENSED, READY, reason};
 use crate::api::customer::{LicenseStatus, LicenseType};
-use crate::api::{OCCustomer, OCNumberBlock};
+use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
 use crate::liveplatform::model::{
     AssignChannel, ConfigurationType, CreateCustomer, CreateLead, LeadRef, LicenseChange,
     TenantValidation,
@@ -542,20 +542,103 @@ async fn license(
     Ok(true)
 }
 
-/// The number blocks of a customer.
-fn blocks_of(ctx: &Context, obj: &OCCustomer) -> Vec<Arc<OCNumberBlock>> {
-    let ns = obj.namespace();
-    let name = obj.name_any();
-    ctx.blocks
-        .get()
-        .map(|store| {
-            store
-                .state()
-                .into_iter()
-                .filter(|b| b.namespace() == ns && b.spec.customer_ref.name == name)
-                .collect()
-        })
-        .unwrap_or_default()
+/// An object that names its customer in `spec.customerRef`.
+trait CustomerOwned:
+    super::kind::Kind + kube::Resource<Scope = kube::core::NamespaceResourceScope>
+{
+    const WHAT: &'static str;
+    fn customer(&self) -> &str;
+}
+
+macro_rules! customer_owned {
+    ($kind:ty, $what:literal) => {
+        impl CustomerOwned for $kind {
+            const WHAT: &'static str = $what;
+            fn customer(&self) -> &str {
+                &self.spec.customer_ref.name
+            }
+        }
+    };
+}
+
+customer_owned!(OCEndUser, "end users");
+customer_owned!(OCDialPlan, "dial plans");
+customer_owned!(OCSipConnection, "SIP connections");
+customer_owned!(OCNumberBlock, "number blocks");
+
+/// Deletes the customer's objects of kind `K`; `Some((what, names))` while some remain.
+async fn delete_dependents<K: CustomerOwned>(
+    ctx: &Context,
+    obj: &OCCustomer,
+) -> Result<Option<(&'static str, Vec<String>)>> {
+    let ns = obj.namespace().unwrap_or_default();
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+    let all = api
+        .list(&kube::api::ListParams::default())
+        .await
+        .map_err(Error::kube(format!(
+            "listing the {} of OCCustomer {ns}/{}",
+            K::WHAT,
+            obj.name_any()
+        )))?;
+    let mine: Vec<K> = all
+        .items
+        .into_iter()
+        .filter(|d| d.customer() == obj.name_any())
+        .collect();
+    if mine.is_empty() {
+        return Ok(None);
+    }
+    for dependent in mine
+        .iter()
+        .filter(|d| d.meta().deletion_timestamp.is_none())
+    {
+        match api
+            .delete(&dependent.name_any(), &DeleteParams::default())
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if super::error::is_not_found(&e) => {}
+            Err(e) => {
+                return Err(Error::kube(format!(
+                    "deleting {} {ns}/{}",
+                    K::kind(&()),
+                    dependent.name_any()
+                ))(e));
+            }
+        }
+    }
+    Ok(Some((K::WHAT, mine.iter().map(|d| d.name_any()).collect())))
+}
+
+/// Deletes dependents in order (end users, dial plans, SIP connections, number
+/// blocks), one kind at a time; `false` while any remain.
+async fn dependents_gone(ctx: &Context, obj: &OCCustomer, draft: &mut Draft) -> Result<bool> {
+    let mut waiting = delete_dependents::<OCEndUser>(ctx, obj).await?;
+    if waiting.is_none() {
+        waiting = delete_dependents::<OCDialPlan>(ctx, obj).await?;
+    }
+    if waiting.is_none() {
+        waiting = delete_dependents::<OCSipConnection>(ctx, obj).await?;
+    }
+    if waiting.is_none() {
+        waiting = delete_dependents::<OCNumberBlock>(ctx, obj).await?;
+    }
+    match waiting {
+        Some((what, names)) => {
+            draft.condition(
+                READY,
+                false,
+                reason::DELETING,
+                format!(
+                    "waiting for {what} {} to undo their work and go",
+                    names.join(", ")
+                ),
+            );
+            Ok(false)
+        }
+        None => Ok(true),
+    }
 }
 
 async fn cleanup(
@@ -579,39 +662,8 @@ async fn cleanup(
     if !finalizer::has(obj) {
         return Ok(Action::await_change());
     }
-    // Dependents go first: number blocks release their numbers.
-    let blocks = blocks_of(ctx, obj);
-    if !blocks.is_empty() {
-        let ns = obj.namespace().unwrap_or_default();
-        let block_api: Api<OCNumberBlock> = Api::namespaced(ctx.client.clone(), &ns);
-        for block in blocks
-            .iter()
-            .filter(|b| b.metadata.deletion_timestamp.is_none())
-        {
-            match block_api
-                .delete(&block.name_any(), &DeleteParams::default())
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if super::error::is_not_found(&e) => {}
-                Err(e) => {
-                    return Err(Error::kube(format!(
-                        "deleting OCNumberBlock {ns}/{}",
-                        block.name_any()
-                    ))(e));
-                }
-            }
-        }
-        let names: Vec<String> = blocks.iter().map(|b| b.name_any()).collect();
-        draft.condition(
-            READY,
-            false,
-            reason::DELETING,
-            format!(
-                "waiting for number blocks {} to release their numbers and go",
-                names.join(", ")
-            ),
-        );
+    // Dependents go first: users, dial plans, sites, then numbers are released.
+    if !dependents_gone(ctx, obj, draft).await? {
         return Ok(Action::requeue(ctx.config.task_poll));
     }
     let ns = obj.namespace().unwrap_or_default();

@@ -5,6 +5,9 @@
 mod backoff;
 pub mod context;
 pub mod customer;
+pub mod customer_scope;
+pub mod dial_plan;
+pub mod end_user;
 pub mod error;
 pub mod finalizer;
 pub mod kind;
@@ -13,6 +16,7 @@ pub mod number_set;
 mod numbers;
 pub mod platform;
 pub mod platforms;
+pub mod sip_connection;
 pub mod status;
 pub mod tasks;
 
@@ -31,7 +35,7 @@ pub use context::{Context, OperatorConfig};
 pub use error::{Error, Result};
 
 use crate::api::conditions::{self, READY, SYNCED, reason};
-use crate::api::{OCCustomer, OCNumberBlock, OCPlatform};
+use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection};
 use kind::Kind;
 use status::StatusDraft;
 
@@ -181,6 +185,31 @@ fn log_result<K: Kind>(
     }
 }
 
+/// The OCCustomer an object names.
+fn customer_of<K: Kind>(obj: &K, customer: &str) -> Option<ObjectRef<OCCustomer>> {
+    Some(ObjectRef::new(customer).within(&obj.namespace().unwrap_or_default()))
+}
+
+/// Maps a customer to the objects of `store` that name it.
+fn owned_by_customer<K>(
+    store: kube::runtime::reflector::Store<K>,
+    customer_of: impl Fn(&K) -> String + Send + Sync + 'static,
+) -> impl Fn(OCCustomer) -> Vec<ObjectRef<K>> + Send + Sync + 'static
+where
+    K: Kind,
+{
+    move |customer| {
+        let ns = customer.namespace();
+        let name = customer.name_any();
+        store
+            .state()
+            .into_iter()
+            .filter(|o| o.namespace() == ns && customer_of(o) == name)
+            .map(|o| ObjectRef::from_obj(&*o))
+            .collect()
+    }
+}
+
 /// Runs every controller until `shutdown` resolves; running reconciles finish first.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let wc = watcher::Config::default().any_semantic();
@@ -217,14 +246,22 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .run(platform::reconcile, error_policy, ctx.clone())
         .for_each(|r| async move { log_result(r) });
 
-    // OCCustomer: also when its number blocks change (deletion waits for them) and when
+    // OCCustomer: also when its dependents change (deletion waits for them) and when
     // its platform changes.
     let customers = Controller::new(namespaced::<OCCustomer>(&ctx), wc.clone());
     let customer_store = customers.store();
     let customers = customers
-        .watches(namespaced::<OCNumberBlock>(&ctx), wc.clone(), |block| {
-            let ns = block.namespace().unwrap_or_default();
-            Some(ObjectRef::new(&block.spec.customer_ref.name).within(&ns))
+        .watches(namespaced::<OCNumberBlock>(&ctx), wc.clone(), |o| {
+            customer_of(&o, &o.spec.customer_ref.name)
+        })
+        .watches(namespaced::<OCSipConnection>(&ctx), wc.clone(), |o| {
+            customer_of(&o, &o.spec.customer_ref.name)
+        })
+        .watches(namespaced::<OCDialPlan>(&ctx), wc.clone(), |o| {
+            customer_of(&o, &o.spec.customer_ref.name)
+        })
+        .watches(namespaced::<OCEndUser>(&ctx), wc.clone(), |o| {
+            customer_of(&o, &o.spec.customer_ref.name)
         })
         .watches(
             Api::<OCPlatform>::all(ctx.client.clone()),
@@ -248,27 +285,92 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let block_store = blocks.store();
     let _ = ctx.blocks.set(block_store.clone());
     let blocks = blocks
-        .watches(namespaced::<OCCustomer>(&ctx), wc, move |customer| {
-            let ns = customer.namespace().unwrap_or_default();
-            let name = customer.name_any();
-            block_store
-                .state()
-                .into_iter()
-                .filter(move |b| {
-                    b.namespace().as_deref() == Some(ns.as_str())
-                        && b.spec.customer_ref.name == name
-                })
-                .map(|b| ObjectRef::from_obj(&*b))
-                .collect::<Vec<_>>()
-        })
+        .watches(
+            namespaced::<OCCustomer>(&ctx),
+            wc.clone(),
+            move |customer| {
+                let ns = customer.namespace().unwrap_or_default();
+                let name = customer.name_any();
+                block_store
+                    .state()
+                    .into_iter()
+                    .filter(move |b| {
+                        b.namespace().as_deref() == Some(ns.as_str())
+                            && b.spec.customer_ref.name == name
+                    })
+                    .map(|b| ObjectRef::from_obj(&*b))
+                    .collect::<Vec<_>>()
+            },
+        )
         .graceful_shutdown_on(stopped())
         .run(number_block::reconcile, error_policy, ctx.clone())
+        .for_each(|r| async move { log_result(r) });
+
+    // OCSipConnection, OCDialPlan, OCEndUser: also when their customer changes (an end
+    // user becomes Ready by itself once its customer's licence allows it); dial plans
+    // also when their SIP connection changes.
+    let sites = Controller::new(namespaced::<OCSipConnection>(&ctx), wc.clone());
+    let site_store = sites.store();
+    let sites = sites
+        .watches(
+            namespaced::<OCCustomer>(&ctx),
+            wc.clone(),
+            owned_by_customer(site_store, |s: &OCSipConnection| {
+                s.spec.customer_ref.name.clone()
+            }),
+        )
+        .graceful_shutdown_on(stopped())
+        .run(sip_connection::reconcile, error_policy, ctx.clone())
+        .for_each(|r| async move { log_result(r) });
+    let plans = Controller::new(namespaced::<OCDialPlan>(&ctx), wc.clone());
+    let plan_store = plans.store();
+    let plans = plans
+        .watches(
+            namespaced::<OCCustomer>(&ctx),
+            wc.clone(),
+            owned_by_customer(plan_store.clone(), |p: &OCDialPlan| {
+                p.spec.customer_ref.name.clone()
+            }),
+        )
+        .watches(
+            namespaced::<OCSipConnection>(&ctx),
+            wc.clone(),
+            move |site| {
+                let ns = site.namespace();
+                let name = site.name_any();
+                plan_store
+                    .state()
+                    .into_iter()
+                    .filter(move |p| {
+                        p.namespace() == ns
+                            && p.spec
+                                .sip_connection_ref
+                                .as_ref()
+                                .is_some_and(|r| r.name == name)
+                    })
+                    .map(|p| ObjectRef::from_obj(&*p))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .graceful_shutdown_on(stopped())
+        .run(dial_plan::reconcile, error_policy, ctx.clone())
+        .for_each(|r| async move { log_result(r) });
+    let users = Controller::new(namespaced::<OCEndUser>(&ctx), wc.clone());
+    let user_store = users.store();
+    let users = users
+        .watches(
+            namespaced::<OCCustomer>(&ctx),
+            wc.clone(),
+            owned_by_customer(user_store, |u: &OCEndUser| u.spec.customer_ref.name.clone()),
+        )
+        .graceful_shutdown_on(stopped())
+        .run(end_user::reconcile, error_policy, ctx.clone())
         .for_each(|r| async move { log_result(r) });
 
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    futures::join!(platforms, customers, blocks);
+    futures::join!(platforms, customers, blocks, sites, plans, users);
     tracing::info!("controllers stopped");
 }

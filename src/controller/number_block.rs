@@ -12,21 +12,23 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 
 use super::context::Context;
+use super::customer_scope::{CustomerScope, customer_scope, namespace_of};
 use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
 use super::number_set::{compress, declared, decompress};
 use super::platform::drift_requeue;
-use super::platforms;
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
+use crate::api::OCNumberBlock;
 use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{NUMBERS_UPLOADED, READY, reason};
 use crate::api::number_block::{AssignedNumberPolicy, FailedNumber, NumberCounts};
-use crate::api::{OCCustomer, OCNumberBlock};
 use crate::liveplatform::contract::MAX_NUMBERS_PER_REQUEST;
-use crate::liveplatform::model::{NumberRecord, ReleaseNumbers, UnassignNumbers, UploadNumbers};
-use crate::liveplatform::{Action as PlatformAction, LivePlatformClient, TaskOutcome};
+use crate::liveplatform::model::{
+    NumberRecord, ReleaseNumbers, UnassignNumbers, UploadNumbers, ValidateNumbers,
+};
+use crate::liveplatform::{Action as PlatformAction, TaskOutcome};
 
 type Draft = StatusDraft<OCNumberBlock>;
 
@@ -43,13 +45,6 @@ pub async fn reconcile(obj: Arc<OCNumberBlock>, ctx: Arc<Context>) -> Result<Act
         (draft, result)
     })
     .await
-}
-
-/// What the block works with on the platform.
-struct Scope {
-    client: LivePlatformClient,
-    tenant: String,
-    drift_seconds: i64,
 }
 
 async fn run(
@@ -73,7 +68,9 @@ async fn run(
         finalizer::remove(api, obj).await?;
         return Ok(Action::await_change());
     }
-    let Some(scope) = scope(obj, ctx, draft).await? else {
+    let Some(scope) =
+        customer_scope(ctx, &namespace_of(obj), &obj.spec.customer_ref.name, draft).await?
+    else {
         if deleting && owned(draft).is_empty() {
             finalizer::remove(api, obj).await?;
             return Ok(Action::await_change());
@@ -103,50 +100,6 @@ async fn run(
         return cleanup(obj, ctx, api, draft, &scope, &by_number).await;
     }
     apply(obj, ctx, api, draft, &scope, &by_number).await
-}
-
-/// The customer's tenant and the platform client, or `None` with a waiting condition.
-async fn scope(obj: &OCNumberBlock, ctx: &Context, draft: &mut Draft) -> Result<Option<Scope>> {
-    let ns = obj.namespace().unwrap_or_default();
-    let name = &obj.spec.customer_ref.name;
-    let customers: Api<OCCustomer> = Api::namespaced(ctx.client.clone(), &ns);
-    let customer = customers
-        .get_opt(name)
-        .await
-        .map_err(Error::kube(format!("reading OCCustomer {ns}/{name}")))?;
-    let Some(customer) = customer else {
-        draft.condition(
-            READY,
-            false,
-            reason::WAITING_FOR_CUSTOMER,
-            format!("OCCustomer {name} does not exist; create it or fix customerRef"),
-        );
-        return Ok(None);
-    };
-    if customer
-        .status
-        .as_ref()
-        .and_then(|s| s.customer_id.as_ref())
-        .is_none()
-    {
-        draft.condition(
-            READY,
-            false,
-            reason::WAITING_FOR_CUSTOMER,
-            format!("OCCustomer {name} is not a customer on the platform yet"),
-        );
-        return Ok(None);
-    }
-    let Some((client, platform)) =
-        platforms::access(ctx, &ns, &customer.spec.platform_ref.name, draft).await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(Scope {
-        client,
-        tenant: customer.spec.tenant_id.to_ascii_lowercase(),
-        drift_seconds: platform.spec.drift_check_seconds,
-    }))
 }
 
 /// Numbers this block has on the platform as far as its status knows.
@@ -196,7 +149,7 @@ async fn in_flight(
     ctx: &Context,
     api: &Api<OCNumberBlock>,
     draft: &mut Draft,
-    scope: &Scope,
+    scope: &CustomerScope,
 ) -> Result<Option<Action>> {
     let Some(op) = tasks::current(draft) else {
         return Ok(None);
@@ -356,7 +309,7 @@ async fn apply(
     ctx: &Context,
     api: &Api<OCNumberBlock>,
     draft: &mut Draft,
-    scope: &Scope,
+    scope: &CustomerScope,
     records: &HashMap<&str, &NumberRecord>,
 ) -> Result<Action> {
     // A new spec gets a new chance for numbers that failed before.
@@ -533,7 +486,7 @@ async fn apply(
         )
         .await;
     }
-    Ok(drift_requeue(scope.drift_seconds))
+    Ok(drift_requeue(scope.drift_seconds()))
 }
 
 /// Starts one write of at most the platform's per-request limit, recording the intent
@@ -543,11 +496,18 @@ async fn write(
     ctx: &Context,
     api: &Api<OCNumberBlock>,
     draft: &mut Draft,
-    scope: &Scope,
+    scope: &CustomerScope,
     action: PlatformAction,
     mut numbers: Vec<String>,
 ) -> Result<Action> {
     numbers.truncate(MAX_NUMBERS_PER_REQUEST);
+    if action == PlatformAction::UploadNumbers {
+        numbers = validated(obj, ctx, draft, scope, numbers).await?;
+        if numbers.is_empty() {
+            // Everything in this chunk was refused; plan again without it.
+            return Ok(Action::requeue(ctx.config.task_poll));
+        }
+    }
     let items = compress(&numbers);
     let what = format!("{} ({} numbers)", action.title(), numbers.len());
     draft.condition(
@@ -647,6 +607,70 @@ async fn write(
     Ok(Action::requeue(ctx.config.task_poll))
 }
 
+/// Validates numbers before they are uploaded; the refused ones are recorded as failed
+/// (with what the platform says to do) and left out.
+async fn validated(
+    obj: &OCNumberBlock,
+    ctx: &Context,
+    draft: &mut Draft,
+    scope: &CustomerScope,
+    numbers: Vec<String>,
+) -> Result<Vec<String>> {
+    let check = scope
+        .client
+        .validate_numbers(&ValidateNumbers {
+            telephone_numbers: numbers.clone(),
+            ms_tenant_id: scope.tenant.clone(),
+        })
+        .await?;
+    let refused: Vec<(String, String, Option<String>)> = check
+        .telephone_numbers
+        .iter()
+        .filter(|n| !n.validation_result.eq_ignore_ascii_case("Success"))
+        .map(|n| {
+            let detail: Vec<String> = n
+                .validation_detail
+                .iter()
+                .map(|d| d.as_str().map_or_else(|| d.to_string(), str::to_owned))
+                .collect();
+            let message = [
+                detail.join("; "),
+                n.action_required.clone().unwrap_or_default(),
+            ]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(": ");
+            (
+                n.telephone_number.clone(),
+                "validation_failed".to_owned(),
+                Some(message).filter(|m| !m.is_empty()),
+            )
+        })
+        .collect();
+    if refused.is_empty() {
+        return Ok(numbers);
+    }
+    let refused_numbers: BTreeSet<String> = refused.iter().map(|(n, _, _)| n.clone()).collect();
+    ctx.event(
+        obj,
+        true,
+        "NumbersRefused",
+        "ValidateNumbers",
+        format!(
+            "{} numbers failed validation: {}",
+            refused.len(),
+            compress(&refused_numbers).join(", ")
+        ),
+    )
+    .await;
+    record_failures(draft, refused.into_iter());
+    Ok(numbers
+        .into_iter()
+        .filter(|n| !refused_numbers.contains(n))
+        .collect())
+}
+
 /// A refusal caused by the numbers' state on the platform rather than by the spec.
 fn state_changed(action: PlatformAction, error: &crate::liveplatform::Error) -> bool {
     let crate::liveplatform::Error::Validation { fields, .. } = error else {
@@ -666,7 +690,7 @@ async fn cleanup(
     ctx: &Context,
     api: &Api<OCNumberBlock>,
     draft: &mut Draft,
-    scope: &Scope,
+    scope: &CustomerScope,
     records: &HashMap<&str, &NumberRecord>,
 ) -> Result<Action> {
     let mut mine = owned(draft);

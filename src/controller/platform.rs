@@ -17,6 +17,7 @@ use super::status::StatusDraft;
 use crate::api::OCPlatform;
 use crate::api::conditions::{READY, reason};
 use crate::api::platform::{CallingProfileStatus, SbcStatus};
+use crate::liveplatform::model::LeadQuery;
 
 /// How old `status.lastProbeTime` may get before it is refreshed on its own.
 const PROBE_TIME_REFRESH_SECS: i64 = 300;
@@ -44,6 +45,15 @@ async fn apply(
 ) -> Result<Action> {
     let client = platforms::refresh(ctx, obj).await?;
     client.check_credentials().await?;
+    // The probe: the lead and customer APIs answer with these credentials.
+    client
+        .list_leads(&LeadQuery {
+            page_number: Some(1),
+            page_size: Some(1),
+            ..Default::default()
+        })
+        .await?;
+    let customers = client.list_customers_brief().await?;
     let profiles = client.calling_profiles().await?;
     let mapping = client.sbc_mapping().await?;
 
@@ -106,6 +116,7 @@ async fn apply(
     let was_ready =
         crate::api::conditions::is_true_for(draft.conditions(), READY, draft.generation);
     draft.status.calling_profile_count = Some(published.len() as i64);
+    draft.status.customer_count = Some(customers.len() as i64);
     draft.status.calling_profiles = published;
     // The probe time is refreshed only when it is old or something else changed: a
     // status that changes on every reconcile would trigger reconcile after reconcile.

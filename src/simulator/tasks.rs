@@ -316,6 +316,8 @@ impl State {
                 _ => {}
             }
         }
+        // A modify runs the scripts again: both sides end deployed.
+        site.m365_deployment_state = deployment_state::DEPLOYED;
         site.sbc_deployment_state = deployment_state::DEPLOYED;
         succeeded(
             json!({"siteLocationId": site_id}),
@@ -383,7 +385,12 @@ impl State {
         let key = user_key(guid, sip);
         let previous = self.users.get(&key).and_then(|u| u.line_uri.clone());
         if let Some(prev) = previous.filter(|p| Some(p) != line_uri.as_ref()) {
-            let number = prev.trim_start_matches("tel:").to_owned();
+            let number = prev
+                .trim_start_matches("tel:")
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
             if let Some(rec) = self.numbers.get_mut(&number) {
                 rec.assignment_status = "Unassigned".into();
             }

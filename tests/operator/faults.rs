@@ -163,7 +163,9 @@ async fn deleting_while_the_platform_is_down_waits_and_says_why() {
     world.delete::<OCCustomer>("contoso").await;
     let c = world
         .wait::<OCCustomer>("contoso", 30, "waiting", |c| {
-            has_reason(c, SYNCED, reason::API_UNAVAILABLE)
+            c.metadata.deletion_timestamp.is_some()
+                && has_reason(c, READY, reason::DELETING)
+                && has_reason(c, SYNCED, reason::API_UNAVAILABLE)
         })
         .await;
     assert!(has_reason(&c, READY, reason::DELETING), "{:#?}", c.status);

@@ -6,6 +6,10 @@ mod support;
 
 mod crash;
 mod customer;
+mod dial_plan;
+mod end_user;
+mod examples;
 mod faults;
 mod number_block;
 mod platform;
+mod sip_connection;

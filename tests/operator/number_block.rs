@@ -172,11 +172,18 @@ async fn a_partly_failed_upload_names_the_failed_numbers_and_their_reasons() {
     let mut world = World::new("partial").await;
     world.start().await;
     customer_ready(&world).await;
+    // +999...: refused by Validate Single Number, never uploaded.
+    // +1425...402: passes validation, then fails inside the upload task.
+    world
+        .admin
+        .set_faults(json!({"numberFailures": {"+14255550402": "unable_to_retrieve_location"}}))
+        .await
+        .unwrap();
     world
         .block(
             "mixed",
             "contoso",
-            json!({"numbers": ["+14255550400", "+99955550401"]}),
+            json!({"numbers": ["+14255550400", "+14255550402", "+99955550401"]}),
         )
         .await;
     let b = world
@@ -185,25 +192,54 @@ async fn a_partly_failed_upload_names_the_failed_numbers_and_their_reasons() {
         })
         .await;
     let status = b.status.clone().unwrap();
-    assert_eq!(status.failed.len(), 1);
+    let failed: Vec<(&str, &str)> = status
+        .failed
+        .iter()
+        .map(|f| (f.number.as_str(), f.reason.as_str()))
+        .collect();
     assert_eq!(
-        (
-            status.failed[0].number.as_str(),
-            status.failed[0].reason.as_str()
-        ),
-        ("+99955550401", "unknown_country_code")
+        failed,
+        vec![
+            ("+14255550402", "unable_to_retrieve_location"),
+            ("+99955550401", "validation_failed")
+        ]
+    );
+    assert!(
+        status.failed[1]
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("country code")),
+        "{:?}",
+        status.failed[1]
     );
     assert_eq!(
         status.counts.as_ref().map(|c| (c.active, c.failed)),
-        Some((1, 1))
+        Some((1, 2))
     );
     let (_, _, message) = condition(&b, READY).unwrap();
     assert!(
-        message.contains("+99955550401 (unknown_country_code)")
+        message.contains("+14255550402 (unable_to_retrieve_location)")
             && message.contains("remove them from the spec"),
         "{message}"
     );
-    // Fixing the spec converges.
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v2/oc/numbers/action/number-status", "200")
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        !world
+            .platform_numbers(TENANT_A)
+            .await
+            .iter()
+            .any(|(n, _)| n.starts_with("+999")),
+        "a refused number was uploaded"
+    );
+    // Fixing the spec converges, and failed numbers were not retried blindly.
+    world.admin.set_faults(json!({})).await.unwrap();
     world
         .block("mixed", "contoso", json!({"numbers": ["+14255550400"]}))
         .await;
@@ -215,8 +251,7 @@ async fn a_partly_failed_upload_names_the_failed_numbers_and_their_reasons() {
             .count("POST /v2/oc/numbers/action/upload", "total")
             .await
             .unwrap(),
-        1,
-        "a failed number was retried blindly"
+        1
     );
 }
 

@@ -42,6 +42,9 @@ async fn platform_publishes_calling_profiles_and_sbcs() {
     );
     assert!(us.sbcs[0].trunk_fqdn.is_some());
     assert!(status.last_probe_time.is_some());
+    assert_eq!(status.customer_count, Some(0));
+    assert!(world.admin.count("GET /v2/oc/lead", "200").await.unwrap() >= 1);
+    assert!(world.admin.count("GET /v2/customer", "200").await.unwrap() >= 1);
 }
 
 #[tokio::test]
@@ -92,7 +95,12 @@ async fn a_namespace_the_platform_does_not_allow_gets_a_condition_and_no_call() 
     let (_, _, message) = condition(&c, READY).unwrap();
     assert!(message.contains("allowedNamespaces"), "{message}");
     let counters = world.admin.counters().await.unwrap();
-    for endpoint in ["GET /v2/oc/lead", "POST /v2/oc/lead", "POST /v3/customer"] {
+    // (The platform's own probe lists leads without a tenant; nothing for this tenant.)
+    for endpoint in [
+        "POST /v2/oc/lead",
+        "POST /v3/customer",
+        "PUT /v3/ovoc/channel/action/assign",
+    ] {
         assert!(
             counters.get(endpoint).is_none(),
             "{endpoint} was called: {counters}"

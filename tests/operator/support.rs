@@ -100,6 +100,57 @@ impl World {
             .expect("secret");
     }
 
+    /// The carrier password Secret of the SIP connection tests and examples.
+    pub async fn put_carrier_secret(&self, password: &str) {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.ns);
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": "carrier"},
+            "stringData": {"password": password},
+        }))
+        .unwrap();
+        secrets
+            .patch(
+                "carrier",
+                &PatchParams::apply("test").force(),
+                &Patch::Apply(&secret),
+            )
+            .await
+            .expect("secret");
+    }
+
+    /// Applies the customer objects of `examples/` (from 20- on) in this namespace, on
+    /// this world's platform and carrier Secret.
+    pub async fn apply_examples(&self) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for file in files {
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            if name.as_str() < "20" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file)
+                .unwrap()
+                .replace("namespace: contoso", &format!("namespace: {}", self.ns))
+                .replace("name: sandbox", &format!("name: {}", self.platform()));
+            let path = std::env::temp_dir().join(format!("{}-{name}", self.ns));
+            std::fs::write(&path, text).unwrap();
+            let output = plane()
+                .kubectl()
+                .args(["apply", "-n", &self.ns, "-f", &path.display().to_string()])
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+
     pub async fn put_platform(&self, allowed: serde_json::Value) {
         let platforms: Api<OCPlatform> = Api::all(self.client.clone());
         let platform = json!({

@@ -1,0 +1,121 @@
+use oc_operator::api::conditions::READY;
+use oc_operator::api::{OCCustomer, OCEndUser, OCNumberBlock};
+use oc_operator::controller::end_user::LICENSE_REQUIRED;
+use serde_json::json;
+
+use crate::support::*;
+
+async fn user(world: &World, name: &str, sip: &str, line: &str) -> OCEndUser {
+    world
+        .apply(json!({
+            "apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCEndUser", "metadata": {"name": name},
+            "spec": {"customerRef": {"name": "contoso"}, "sipAddress": sip, "lineUri": line, "usageLocation": "US",
+                     "onlineVoiceRoutingPolicy": "OC-US", "firstName": "Adele"},
+        }))
+        .await
+}
+
+#[tokio::test]
+async fn an_end_user_waits_for_the_licence_then_becomes_ready_by_itself() {
+    let mut world = World::new("enduser").await;
+    world.start().await;
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    world
+        .block(
+            "users",
+            "contoso",
+            json!({"numbers": ["+14255551000", "+14255551001"]}),
+        )
+        .await;
+    world.ready::<OCNumberBlock>("users", 60).await;
+    user(&world, "adele", "adele@contoso.com", "tel:+14255551000").await;
+    let u = world
+        .wait::<OCEndUser>("adele", 30, "waiting for the licence", |u| {
+            has_reason(u, READY, LICENSE_REQUIRED)
+        })
+        .await;
+    assert!(
+        condition(&u, READY)
+            .unwrap()
+            .2
+            .contains("OcEssentialsPlus or OcPro")
+    );
+    assert_eq!(
+        world
+            .admin
+            .count("PUT /v2/customer/{guid}/user/{sip}/script", "total")
+            .await
+            .unwrap(),
+        0
+    );
+
+    // Upgrading the customer is all it takes.
+    world
+        .customer(
+            "contoso",
+            TENANT_A,
+            "contoso",
+            json!({"license": {"type": "OcEssentialsPlus", "count": 5}}),
+        )
+        .await;
+    let u = world.ready::<OCEndUser>("adele", 90).await;
+    let status = u.status.unwrap();
+    assert_eq!(status.line_uri.as_deref(), Some("tel:+14255551000"));
+    assert_eq!(status.enterprise_voice_enabled, Some(true));
+    assert!(status.object_id.is_some());
+
+    // A new line URI re-provisions; the old number is no longer assigned.
+    user(&world, "adele", "adele@contoso.com", "tel:+14255551001").await;
+    world
+        .wait::<OCEndUser>("adele", 60, "moved", |u| {
+            is_ready(u)
+                && u.status.as_ref().unwrap().line_uri.as_deref() == Some("tel:+14255551001")
+        })
+        .await;
+    let state = world.admin.state().await.unwrap();
+    assert_eq!(
+        state["numbers"]["+14255551000"]["assignmentStatus"],
+        "Unassigned"
+    );
+    assert_eq!(
+        state["numbers"]["+14255551001"]["assignmentStatus"],
+        "UserAssigned"
+    );
+
+    // Delete takes the number and voice off the user.
+    world.delete::<OCEndUser>("adele").await;
+    world.wait_gone::<OCEndUser>("adele", 60).await;
+    let state = world.admin.state().await.unwrap();
+    assert_eq!(
+        state["numbers"]["+14255551001"]["assignmentStatus"],
+        "Unassigned"
+    );
+}
+
+#[tokio::test]
+async fn a_line_uri_outside_the_customer_retries_until_the_number_exists() {
+    let mut world = World::new("enduserline").await;
+    world.start().await;
+    world
+        .customer(
+            "contoso",
+            TENANT_A,
+            "contoso",
+            json!({"license": {"type": "OcPro", "count": 5}}),
+        )
+        .await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    user(&world, "bob", "bob@contoso.com", "tel:+14255551100").await;
+    world
+        .wait::<OCEndUser>("bob", 30, "failing", |u| {
+            condition(u, "Synced").is_some_and(|(_, _, m)| m.contains("upload it first"))
+        })
+        .await;
+    world
+        .block("bobs", "contoso", json!({"numbers": ["+14255551100"]}))
+        .await;
+    world.ready::<OCEndUser>("bob", 90).await;
+}
