@@ -61,7 +61,7 @@ async fn a_sip_connection_is_added_modified_and_removed() {
     )
     .await;
     world
-        .wait::<OCSipConnection>("redmond", 60, "modified", |s| is_ready(s))
+        .wait::<OCSipConnection>("redmond", 60, "modified", is_ready)
         .await;
     let state = world.admin.state().await.unwrap();
     assert_eq!(
