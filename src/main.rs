@@ -39,6 +39,9 @@ enum Command {
     Run(RunArgs),
     /// Print the CustomResourceDefinitions of every kind as YAML.
     Crds(CrdsArgs),
+    /// Run the sandbox: a local control plane, the simulator, the operator and
+    /// `examples/`, until interrupted.
+    Sandbox,
     /// Serve the Live Platform simulator (API, identity endpoints and admin side).
     Simulate(SimulateArgs),
 }
@@ -116,6 +119,8 @@ enum CliError {
     },
     #[error("connecting to Kubernetes: {0}")]
     Kube(#[from] kube::Error),
+    #[error("sandbox: {0}")]
+    Sandbox(#[from] oc_operator::sandbox::Error),
     #[error("rendering the CRDs: {0}")]
     Crds(#[from] serde_yaml_ng::Error),
     #[error("writing {path}: {source}")]
@@ -231,6 +236,9 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Crds(args) => crds(args),
         Command::Run(args) => run(args).await,
+        Command::Sandbox => oc_operator::sandbox::run(shutdown_signal())
+            .await
+            .map_err(CliError::from),
         Command::Simulate(args) => simulate(args).await,
     };
     match result {

@@ -158,6 +158,14 @@ async fn apply(
             }
             if tasks::is(draft, PlatformAction::CreateCustomer).is_some() {
                 tasks::finish(draft);
+                ctx.event(
+                    obj,
+                    false,
+                    "CustomerCreated",
+                    "CreateCustomer",
+                    format!("created customer {guid}"),
+                )
+                .await;
             }
             guid
         }

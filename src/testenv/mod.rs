@@ -94,6 +94,43 @@ pub fn binaries() -> Result<PathBuf, Error> {
     Ok(dir)
 }
 
+/// Applies the CRDs of `crds/` with `kubectl` and waits until they are established.
+pub fn install_crds(kubectl: impl Fn() -> Command) -> Result<(), Error> {
+    let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+    for args in [
+        vec![
+            "apply".to_owned(),
+            "--server-side".to_owned(),
+            "-f".to_owned(),
+            crds.display().to_string(),
+        ],
+        vec![
+            "wait".into(),
+            "--for=condition=Established".into(),
+            "--timeout=60s".into(),
+            "crd".into(),
+            "--all".into(),
+        ],
+    ] {
+        let output = kubectl()
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|source| Error::Io {
+                what: "running kubectl".into(),
+                source,
+            })?;
+        if !output.status.success() {
+            return Err(Error::Client(format!(
+                "kubectl {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr)
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// A running control plane. Dropping it stops every process and removes its folder.
 #[derive(Debug)]
 pub struct ControlPlane {

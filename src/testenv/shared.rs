@@ -2,7 +2,7 @@
 //! installed, and stopped (folder removed) when the process exits.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
 use super::{ControlPlane, Error};
@@ -83,39 +83,6 @@ impl Shared {
     }
 
     fn install_crds(&self) -> Result<(), Error> {
-        let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
-        for args in [
-            vec![
-                "apply".to_owned(),
-                "--server-side".to_owned(),
-                "-f".to_owned(),
-                crds.display().to_string(),
-            ],
-            vec![
-                "wait".into(),
-                "--for=condition=Established".into(),
-                "--timeout=60s".into(),
-                "crd".into(),
-                "--all".into(),
-            ],
-        ] {
-            let output = self
-                .kubectl()
-                .args(&args)
-                .stdin(Stdio::null())
-                .output()
-                .map_err(|source| Error::Io {
-                    what: "running kubectl".into(),
-                    source,
-                })?;
-            if !output.status.success() {
-                return Err(Error::Client(format!(
-                    "kubectl {}: {}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&output.stderr)
-                )));
-            }
-        }
-        Ok(())
+        super::install_crds(|| self.kubectl())
     }
 }
