@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds etcd, kube-apiserver, kube-controller-manager and kubectl from the Go module
-# proxy, at the versions pinned in hack/controlplane/go.mod, into a cache folder outside
+# proxy, at the versions pinned in hack/controlplane/go.mod (and helm, pinned in
+# hack/helm/go.mod, a module of its own), into a cache folder outside
 # target/ (so `cargo clean` keeps it). A second run with unchanged pins does nothing.
 #
 # Prints the folder holding the binaries on its last line of stdout.
@@ -10,10 +11,11 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 module="$here/controlplane"
 cache_root="${OC_CACHE_DIR:-$HOME/.cache/oc-operator}"
-key="$(cat "$module/go.mod" "$module/go.sum" "$module/tools.go" "$module/cmd/etcd/main.go" "$0" | sha256sum | cut -c1-16)"
+helm_module="$here/helm"
+key="$(cat "$module/go.mod" "$module/go.sum" "$module/tools.go" "$module/cmd/etcd/main.go" "$helm_module/go.mod" "$helm_module/go.sum" "$0" | sha256sum | cut -c1-16)"
 out="$cache_root/controlplane/$key"
 
-if [[ -x "$out/etcd" && -x "$out/kube-apiserver" && -x "$out/kube-controller-manager" && -x "$out/kubectl" ]]; then
+if [[ -x "$out/etcd" && -x "$out/kube-apiserver" && -x "$out/kube-controller-manager" && -x "$out/kubectl" && -x "$out/helm" ]]; then
   echo "$out"
   exit 0
 fi
@@ -38,6 +40,7 @@ go build "${flags[@]}" -o "$tmp/" \
   k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kubectl
+(cd "$helm_module" && go build -trimpath "-ldflags=-s -w" -o "$tmp/helm" helm.sh/helm/v3/cmd/helm)
 rm -rf "$out"
 mv "$tmp" "$out"
 trap - EXIT

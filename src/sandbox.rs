@@ -155,9 +155,8 @@ pub async fn run(
     println!("Every example is Ready. Use the sandbox with:");
     println!("  export KUBECONFIG={}", plane.kubeconfig().display());
     println!(
-        "  export PATH={}:$PATH   # kubectl {}",
-        bin.display(),
-        "1.35"
+        "  export PATH={}:$PATH   # the sandbox's kubectl",
+        bin.display()
     );
     println!("  kubectl get operatorconnect -A");
     println!("  kubectl describe occustomer contoso -n contoso");
