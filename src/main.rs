@@ -62,6 +62,9 @@ struct RunArgs {
     /// them), so that several operators can share a cluster.
     #[arg(long, env = "OC_PLATFORM_SELECTOR")]
     platform_selector: Option<String>,
+    /// Address of the probe endpoints (`/healthz`, `/readyz`).
+    #[arg(long, env = "OC_PROBE_LISTEN", default_value = "0.0.0.0:8081")]
+    probe_listen: SocketAddr,
     /// Seconds between polls of a running platform task.
     #[arg(long, env = "OC_TASK_POLL_SECONDS", default_value_t = 2)]
     task_poll_seconds: u64,
@@ -112,7 +115,7 @@ enum CliError {
         path: PathBuf,
         source: serde_json::Error,
     },
-    #[error("simulator: cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
         source: std::io::Error,
@@ -195,7 +198,17 @@ fn crds(args: CrdsArgs) -> Result<(), CliError> {
 }
 
 async fn run(args: RunArgs) -> Result<(), CliError> {
+    let readiness = telemetry::Readiness::default();
+    let listener = tokio::net::TcpListener::bind(args.probe_listen)
+        .await
+        .map_err(|source| CliError::Listen {
+            addr: args.probe_listen,
+            source,
+        })?;
+    let probes = tokio::spawn(telemetry::serve_probes(listener, readiness.clone()));
     let client = kube::Client::try_default().await?;
+    // Ready once the API answers with the operator's own identity.
+    client.apiserver_version().await?;
     let mut config = OperatorConfig::new(args.operator_namespace);
     config.watch_namespace = args.namespace;
     config.platform_selector = args.platform_selector;
@@ -203,7 +216,10 @@ async fn run(args: RunArgs) -> Result<(), CliError> {
     config.wait_requeue = std::time::Duration::from_secs(args.wait_seconds.max(1));
     tracing::info!(operator_namespace = %config.operator_namespace, watch_namespace = ?config.watch_namespace, "oc-operator starting");
     let ctx = Context::new(client, config);
+    readiness.set(true);
     controller::run(ctx, shutdown_signal()).await;
+    readiness.set(false);
+    probes.abort();
     Ok(())
 }
 

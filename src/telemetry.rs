@@ -29,3 +29,43 @@ pub fn init_logging(format: LogFormat, level: &str) {
         eprintln!("logging was already set up: {e}");
     }
 }
+
+/// Readiness as `/readyz` reports it.
+#[derive(Debug, Clone, Default)]
+pub struct Readiness(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Readiness {
+    pub fn set(&self, ready: bool) {
+        self.0.store(ready, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn get(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Serves `/healthz` (the process runs) and `/readyz` (the operator reaches the
+/// Kubernetes API and its controllers run) on `listener`.
+pub async fn serve_probes(
+    listener: tokio::net::TcpListener,
+    readiness: Readiness,
+) -> std::io::Result<()> {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    let router = axum::Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let readiness = readiness.clone();
+                async move {
+                    if readiness.get() {
+                        (StatusCode::OK, "ready")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+                    }
+                }
+            }),
+        );
+    axum::serve(listener, router).await
+}

@@ -26,3 +26,16 @@ fn crds_folder_matches_the_code() {
         stale.join(", ")
     );
 }
+
+#[test]
+fn the_charts_crds_are_the_generated_ones() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (name, want) in oc_operator::api::crd_files().expect("CRDs render") {
+        let got = std::fs::read_to_string(root.join("charts/oc-operator/crds").join(&name))
+            .unwrap_or_default();
+        assert!(
+            got == want,
+            "charts/oc-operator/crds/{name} differs from the code; run `cargo run -- crds --out-dir charts/oc-operator/crds`"
+        );
+    }
+}

@@ -19,12 +19,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// The binaries a control plane needs.
-pub const BINARIES: [&str; 4] = [
+/// The binaries a control plane (and the chart tests) need.
+pub const BINARIES: [&str; 5] = [
     "etcd",
     "kube-apiserver",
     "kube-controller-manager",
     "kubectl",
+    "helm",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod chart;
 mod crash;
 mod customer;
 mod dial_plan;

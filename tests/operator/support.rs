@@ -190,7 +190,13 @@ impl World {
 
     /// Starts the operator (in this process).
     pub async fn start(&mut self) {
-        let ctx = Context::new(self.client.clone(), self.config());
+        let client = self.client.clone();
+        self.start_with(client).await;
+    }
+
+    /// Starts the operator with `client` as its identity.
+    pub async fn start_with(&mut self, client: kube::Client) {
+        let ctx = Context::new(client, self.config());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(controller::run(ctx, async move {
             let _ = rx.await;

@@ -1,0 +1,123 @@
+//! The Helm chart: lint, schema, install into the real control plane, and its RBAC is
+//! enough for the operator (run here as the chart's ServiceAccount) to take a whole
+//! customer from `examples/` to Ready and delete it, while reading a Secret outside
+//! what the chart grants is forbidden.
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use oc_operator::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
+
+use crate::support::*;
+
+fn chart() -> String {
+    format!("{}/charts/oc-operator", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn helm(args: &[&str]) -> (bool, String) {
+    let output = plane().helm().args(args).output().expect("helm runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[tokio::test]
+async fn the_chart_lints_and_its_schema_refuses_wrong_values() {
+    let (ok, text) = helm(&[
+        "lint",
+        &chart(),
+        "--strict",
+        "--set",
+        "sandbox.enabled=true",
+    ]);
+    assert!(ok, "{text}");
+    for (value, message) in [
+        ("replicas=two", "/replicas"),
+        ("image.pullPolicy=Sometimes", "/image/pullPolicy"),
+        ("operator.logFormat=xml", "/operator/logFormat"),
+        ("platform.enabled=true", "/platform/serviceProviderTenantId"),
+        ("nonsense=1", "additional properties 'nonsense' not allowed"),
+    ] {
+        let (ok, text) = helm(&["template", "t", &chart(), "--set", value]);
+        assert!(!ok && text.contains(message), "{value}: {text}");
+    }
+    let (ok, text) = helm(&["template", "t", &chart(), "--set", "replicas=2"]);
+    assert!(ok && text.contains("kind: PodDisruptionBudget"), "{text}");
+    let (_, text) = helm(&["template", "t", &chart()]);
+    for hardening in [
+        "runAsNonRoot: true",
+        "readOnlyRootFilesystem: true",
+        "allowPrivilegeEscalation: false",
+        "type: RuntimeDefault",
+        r#"drop: ["ALL"]"#,
+    ] {
+        assert!(text.contains(hardening), "missing {hardening}");
+    }
+}
+
+#[tokio::test]
+async fn the_charts_rbac_is_enough_for_a_whole_customer_and_no_more() {
+    let mut world = World::new("chart").await;
+    let release = format!("oc-{}", &world.ns[world.ns.len() - 6..]);
+    let (ok, text) = helm(&[
+        "install",
+        &release,
+        &chart(),
+        "--namespace",
+        &world.ns,
+        "--skip-crds",
+        "--wait=false",
+        "--set",
+        &format!("rbac.secretNamespaces[0]={}", world.ns),
+    ]);
+    assert!(ok, "{text}");
+    let identity = format!("system:serviceaccount:{}:oc-operator", world.ns);
+    let as_operator = plane()
+        .client_as(&identity)
+        .await
+        .expect("impersonating client");
+
+    // Outside the chart's grants: Secrets of another namespace.
+    let elsewhere: Api<Secret> = Api::namespaced(as_operator.clone(), "default");
+    let err = elsewhere
+        .get_opt("anything")
+        .await
+        .expect_err("reading a Secret in default must be forbidden");
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 403),
+        "{err:?}"
+    );
+
+    world.apply_examples().await;
+    world.start_with(as_operator).await;
+    world.ready::<OCCustomer>("contoso", 90).await;
+    world.ready::<OCNumberBlock>("contoso-users", 90).await;
+    world
+        .ready::<OCNumberBlock>("contoso-conferencing", 90)
+        .await;
+    world.ready::<OCSipConnection>("redmond", 90).await;
+    world.ready::<OCDialPlan>("contoso-redmond", 90).await;
+    world.ready::<OCEndUser>("adele-vance", 90).await;
+    world.ready::<OCEndUser>("alex-wilber", 90).await;
+    world.delete::<OCCustomer>("contoso").await;
+    world.wait_gone::<OCCustomer>("contoso", 120).await;
+    let state = world.admin.state().await.unwrap();
+    for area in [
+        "leads",
+        "customers",
+        "numbers",
+        "sites",
+        "dialPlans",
+        "users",
+    ] {
+        assert!(
+            state[area].as_object().unwrap().is_empty(),
+            "{area} left: {}",
+            state[area]
+        );
+    }
+    let (ok, text) = helm(&["uninstall", &release, "--namespace", &world.ns]);
+    assert!(ok, "{text}");
+}
