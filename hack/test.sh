@@ -12,6 +12,11 @@ echo "==> control plane binaries (hack/build-controlplane.sh; cached after the f
 OC_CONTROLPLANE_BIN="$(bash hack/build-controlplane.sh | tail -n 1)"
 export OC_CONTROLPLANE_BIN
 echo "    $OC_CONTROLPLANE_BIN"
+echo "==> Lua interpreter for the Argo CD health check tests"
+if ! command -v lua5.4 >/dev/null 2>&1; then
+  apt-get install -y -q lua5.4 >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q lua5.4 >/dev/null; }
+fi
+lua5.4 -v
 echo "==> cargo fmt --check"
 cargo fmt --all --check
 echo "==> cargo clippy --all-targets -- -D warnings"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds the release binary exactly as the Dockerfile does (static, musl) and checks
+# that it is static and runs. No container engine is needed.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+target=x86_64-unknown-linux-musl
+rustup target list --installed | grep -qx "$target" || rustup target add "$target"
+cargo build --release --locked --target "$target" --bin oc-operator
+bin="target/$target/release/oc-operator"
+if ldd "$bin" 2>&1 | grep -q "=>"; then
+  echo "check-release: $bin is dynamically linked" >&2
+  ldd "$bin" >&2
+  exit 1
+fi
+"$bin" --version
+"$bin" crds | grep -q "kind: CustomResourceDefinition"
+echo "check-release: static release binary OK ($(du -h "$bin" | cut -f1))"
