@@ -12,6 +12,7 @@ COPY src ./src
 COPY crds ./crds
 COPY examples ./examples
 COPY hack ./hack
+ENV CC_x86_64_unknown_linux_musl=musl-gcc
 RUN cargo build --release --locked --target x86_64-unknown-linux-musl --bin oc-operator
 
 FROM gcr.io/distroless/static-debian12:nonroot

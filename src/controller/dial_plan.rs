@@ -17,7 +17,6 @@ use super::error::{Error, Result};
 use super::finalizer;
 use super::platform::drift_requeue;
 use super::status::{StatusDraft, namespaced_api};
-use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{READY, reason};
 use crate::api::dial_plan::UnmanagedRules;
 use crate::api::{OCDialPlan, OCSipConnection};
@@ -41,11 +40,10 @@ async fn run(
     api: &Api<OCDialPlan>,
     draft: &mut Draft,
 ) -> Result<Action> {
-    let deleting = finalizer::is_deleting(obj);
-    if deleting && (obj.spec.deletion_policy == DeletionPolicy::Orphan || !finalizer::has(obj)) {
-        finalizer::remove(api, obj).await?;
+    if finalizer::let_go_if_orphaned(api, obj, obj.spec.deletion_policy).await? {
         return Ok(Action::await_change());
     }
+    let deleting = finalizer::is_deleting(obj);
     let scope = customer_scope(ctx, &namespace_of(obj), &obj.spec.customer_ref.name, draft).await?;
     let site = match &scope {
         Some(scope) => site_of(obj, ctx, scope, draft).await?,

@@ -17,7 +17,6 @@ use super::platform::drift_requeue;
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
 use crate::api::OCEndUser;
-use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{READY, reason};
 use crate::api::customer::LicenseType;
 use crate::liveplatform::model::{EndUser, ProvisionEndUser};
@@ -57,11 +56,10 @@ async fn run(
     api: &Api<OCEndUser>,
     draft: &mut Draft,
 ) -> Result<Action> {
-    let deleting = finalizer::is_deleting(obj);
-    if deleting && (obj.spec.deletion_policy == DeletionPolicy::Orphan || !finalizer::has(obj)) {
-        finalizer::remove(api, obj).await?;
+    if finalizer::let_go_if_orphaned(api, obj, obj.spec.deletion_policy).await? {
         return Ok(Action::await_change());
     }
+    let deleting = finalizer::is_deleting(obj);
     let Some(scope) =
         customer_scope(ctx, &namespace_of(obj), &obj.spec.customer_ref.name, draft).await?
     else {

@@ -26,7 +26,7 @@ use crate::api::conditions::{NUMBERS_UPLOADED, READY, reason};
 use crate::api::number_block::{AssignedNumberPolicy, FailedNumber, NumberCounts};
 use crate::liveplatform::contract::MAX_NUMBERS_PER_REQUEST;
 use crate::liveplatform::model::{
-    NumberRecord, ReleaseNumbers, UnassignNumbers, UploadNumbers, ValidateNumbers,
+    NumberOutcome, NumberRecord, ReleaseNumbers, UnassignNumbers, UploadNumbers, ValidateNumbers,
 };
 use crate::liveplatform::{Action as PlatformAction, TaskOutcome};
 
@@ -228,16 +228,7 @@ async fn in_flight(
                     Ok(None)
                 }
                 TaskOutcome::PartlyFailed { failed, .. } => {
-                    record_failures(
-                        draft,
-                        failed.iter().map(|f| {
-                            (
-                                f.telephone_number.clone(),
-                                f.error_code.clone().unwrap_or_default(),
-                                f.error_message.clone(),
-                            )
-                        }),
-                    );
+                    record_failures(draft, failed.iter());
                     ctx.event(
                         obj,
                         true,
@@ -256,16 +247,7 @@ async fn in_flight(
                     if op.action == PlatformAction::UploadNumbers.title() {
                         let outcomes = t.number_outcomes();
                         if !outcomes.is_empty() {
-                            record_failures(
-                                draft,
-                                outcomes.iter().filter(|o| !o.succeeded()).map(|f| {
-                                    (
-                                        f.telephone_number.clone(),
-                                        f.error_code.clone().unwrap_or_default(),
-                                        f.error_message.clone(),
-                                    )
-                                }),
-                            );
+                            record_failures(draft, outcomes.iter().filter(|o| !o.succeeded()));
                             ctx.event(
                                 obj,
                                 true,
@@ -289,16 +271,16 @@ async fn in_flight(
     }
 }
 
-fn record_failures(
-    draft: &mut Draft,
-    failures: impl Iterator<Item = (String, String, Option<String>)>,
-) {
-    for (number, code, message) in failures {
-        draft.status.failed.retain(|f| f.number != number);
+fn record_failures<'a>(draft: &mut Draft, failures: impl Iterator<Item = &'a NumberOutcome>) {
+    for f in failures {
+        draft
+            .status
+            .failed
+            .retain(|x| x.number != f.telephone_number);
         draft.status.failed.push(FailedNumber {
-            number,
-            reason: code,
-            message,
+            number: f.telephone_number.clone(),
+            reason: f.error_code.clone().unwrap_or_default(),
+            message: f.error_message.clone(),
         });
     }
     draft.status.failed.sort_by(|a, b| a.number.cmp(&b.number));
@@ -623,7 +605,7 @@ async fn validated(
             ms_tenant_id: scope.tenant.clone(),
         })
         .await?;
-    let refused: Vec<(String, String, Option<String>)> = check
+    let refused: Vec<NumberOutcome> = check
         .telephone_numbers
         .iter()
         .filter(|n| !n.validation_result.eq_ignore_ascii_case("Success"))
@@ -641,17 +623,19 @@ async fn validated(
             .filter(|s| !s.is_empty())
             .collect::<Vec<_>>()
             .join(": ");
-            (
-                n.telephone_number.clone(),
-                "validation_failed".to_owned(),
-                Some(message).filter(|m| !m.is_empty()),
-            )
+            NumberOutcome {
+                telephone_number: n.telephone_number.clone(),
+                status: "Failed".into(),
+                error_code: Some("validation_failed".into()),
+                error_message: Some(message).filter(|m| !m.is_empty()),
+            }
         })
         .collect();
     if refused.is_empty() {
         return Ok(numbers);
     }
-    let refused_numbers: BTreeSet<String> = refused.iter().map(|(n, _, _)| n.clone()).collect();
+    let refused_numbers: BTreeSet<String> =
+        refused.iter().map(|f| f.telephone_number.clone()).collect();
     ctx.event(
         obj,
         true,
@@ -664,7 +648,7 @@ async fn validated(
         ),
     )
     .await;
-    record_failures(draft, refused.into_iter());
+    record_failures(draft, refused.iter());
     Ok(numbers
         .into_iter()
         .filter(|n| !refused_numbers.contains(n))

@@ -19,7 +19,6 @@ use super::platform::drift_requeue;
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
 use crate::api::OCSipConnection;
-use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{READY, reason};
 use crate::liveplatform::contract::deployment_state::{self, DEPLOYED, FAILED, REMOVING};
 use crate::liveplatform::model::{AddSipConnection, ModifySipConnection, SipConnection, TaskId};
@@ -43,11 +42,10 @@ async fn run(
     api: &Api<OCSipConnection>,
     draft: &mut Draft,
 ) -> Result<Action> {
-    let deleting = finalizer::is_deleting(obj);
-    if deleting && (obj.spec.deletion_policy == DeletionPolicy::Orphan || !finalizer::has(obj)) {
-        finalizer::remove(api, obj).await?;
+    if finalizer::let_go_if_orphaned(api, obj, obj.spec.deletion_policy).await? {
         return Ok(Action::await_change());
     }
+    let deleting = finalizer::is_deleting(obj);
     let Some(scope) =
         customer_scope(ctx, &namespace_of(obj), &obj.spec.customer_ref.name, draft).await?
     else {
