@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README "Run the tests"; .ci/run runs exactly this):
 # build (or reuse) the test control plane, format check, clippy with warnings as
-# errors, then every test.
+# errors, the release binary of the Dockerfile, then every test.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -21,6 +21,8 @@ echo "==> cargo fmt --check"
 cargo fmt --all --check
 echo "==> cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
+echo "==> release binary as the Dockerfile builds it (hack/check-release.sh)"
+bash hack/check-release.sh
 echo "==> cargo test"
 mkdir -p target
 set +e
