@@ -6,6 +6,7 @@ pub mod backoff;
 pub mod casing;
 pub mod controller;
 pub mod liveplatform;
+pub mod metrics;
 pub mod sandbox;
 pub mod secret;
 pub mod simulator;

@@ -62,7 +62,7 @@ struct RunArgs {
     /// them), so that several operators can share a cluster.
     #[arg(long, env = "OC_PLATFORM_SELECTOR")]
     platform_selector: Option<String>,
-    /// Address of the probe endpoints (`/healthz`, `/readyz`).
+    /// Address of the admin endpoints (`/healthz`, `/readyz`, `/metrics`).
     #[arg(long, env = "OC_PROBE_LISTEN", default_value = "0.0.0.0:8081")]
     probe_listen: SocketAddr,
     /// Seconds between polls of a running platform task.
@@ -198,6 +198,14 @@ fn crds(args: CrdsArgs) -> Result<(), CliError> {
 }
 
 async fn run(args: RunArgs) -> Result<(), CliError> {
+    let client = kube::Client::try_default().await?;
+    let mut config = OperatorConfig::new(args.operator_namespace);
+    config.watch_namespace = args.namespace;
+    config.platform_selector = args.platform_selector;
+    config.task_poll = std::time::Duration::from_secs(args.task_poll_seconds.max(1));
+    config.wait_requeue = std::time::Duration::from_secs(args.wait_seconds.max(1));
+    tracing::info!(operator_namespace = %config.operator_namespace, watch_namespace = ?config.watch_namespace, "oc-operator starting");
+    let ctx = Context::new(client.clone(), config);
     let readiness = telemetry::Readiness::default();
     let listener = tokio::net::TcpListener::bind(args.probe_listen)
         .await
@@ -205,21 +213,17 @@ async fn run(args: RunArgs) -> Result<(), CliError> {
             addr: args.probe_listen,
             source,
         })?;
-    let probes = tokio::spawn(telemetry::serve_probes(listener, readiness.clone()));
-    let client = kube::Client::try_default().await?;
+    let admin = tokio::spawn(telemetry::serve_admin(
+        listener,
+        readiness.clone(),
+        ctx.metrics.clone(),
+    ));
     // Ready once the API answers with the operator's own identity.
     client.apiserver_version().await?;
-    let mut config = OperatorConfig::new(args.operator_namespace);
-    config.watch_namespace = args.namespace;
-    config.platform_selector = args.platform_selector;
-    config.task_poll = std::time::Duration::from_secs(args.task_poll_seconds.max(1));
-    config.wait_requeue = std::time::Duration::from_secs(args.wait_seconds.max(1));
-    tracing::info!(operator_namespace = %config.operator_namespace, watch_namespace = ?config.watch_namespace, "oc-operator starting");
-    let ctx = Context::new(client, config);
     readiness.set(true);
     controller::run(ctx, shutdown_signal()).await;
     readiness.set(false);
-    probes.abort();
+    admin.abort();
     Ok(())
 }
 

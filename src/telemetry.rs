@@ -44,16 +44,32 @@ impl Readiness {
     }
 }
 
-/// Serves `/healthz` (the process runs) and `/readyz` (the operator reaches the
-/// Kubernetes API and its controllers run) on `listener`.
-pub async fn serve_probes(
+/// Serves, on `listener`, `/healthz` (the process runs), `/readyz` (the operator
+/// reaches the Kubernetes API and its controllers run) and `/metrics` (Prometheus text).
+pub async fn serve_admin(
     listener: tokio::net::TcpListener,
     readiness: Readiness,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 ) -> std::io::Result<()> {
-    use axum::http::StatusCode;
+    use axum::http::{StatusCode, header};
     use axum::routing::get;
     let router = axum::Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        metrics.encode(),
+                    )
+                }
+            }),
+        )
         .route(
             "/readyz",
             get(move || {

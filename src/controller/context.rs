@@ -55,6 +55,7 @@ impl OperatorConfig {
 /// Shared state of all controllers.
 pub struct Context {
     pub client: kube::Client,
+    pub metrics: Arc<crate::metrics::Metrics>,
     pub config: OperatorConfig,
     pub platforms: PlatformRegistry,
     pub numbers: NumbersCache,
@@ -79,6 +80,7 @@ impl Context {
             instance: std::env::var("POD_NAME").ok(),
         };
         Arc::new(Self {
+            metrics: Arc::new(crate::metrics::Metrics::new()),
             recorder: Recorder::new(client.clone(), reporter),
             platforms: PlatformRegistry::default(),
             numbers: NumbersCache::new(config.numbers_cache_ttl),

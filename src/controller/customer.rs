@@ -158,6 +158,9 @@ async fn apply(
             }
             if tasks::is(draft, PlatformAction::CreateCustomer).is_some() {
                 tasks::finish(draft);
+                // The lead shows the customer before the task was seen to end.
+                ctx.metrics
+                    .task_ended(PlatformAction::CreateCustomer.title(), "succeeded");
                 ctx.event(
                     obj,
                     false,
@@ -274,7 +277,7 @@ async fn create_customer(
     let tenant = tenant(obj);
     if let Some(op) = tasks::is(draft, PlatformAction::CreateCustomer) {
         match op.task_id {
-            Some(task) => match tasks::poll(client, &task).await? {
+            Some(task) => match tasks::poll(ctx, client, &op.action, &task).await? {
                 TaskOutcome::StillRunning(_) => {
                     draft.condition(
                         READY,
@@ -399,7 +402,7 @@ async fn license(
 ) -> Result<bool> {
     if let Some(op) = tasks::is(draft, PlatformAction::UpgradeLicense) {
         if let Some(task) = op.task_id {
-            match tasks::poll(client, &task).await? {
+            match tasks::poll(ctx, client, &op.action, &task).await? {
                 TaskOutcome::StillRunning(_) => {
                     draft.condition(
                         LICENSED,

@@ -92,9 +92,39 @@ where
     if !finalizer::is_deleting(&*obj) && rejected_for_this_generation(&draft) {
         return Ok(Action::await_change());
     }
-    let span = tracing::info_span!("reconcile", object = %key);
-    let _ = &span;
-    let (mut draft, result) = logic(obj.clone(), ctx.clone(), api.clone(), draft).await;
+    let started = std::time::Instant::now();
+    let task_before = K::operation_mut(&mut draft.status)
+        .and_then(|op| op.as_ref().and_then(|o| o.task_id.clone()));
+    let span = tracing::info_span!(
+        "reconcile",
+        kind = K::kind(&()).as_ref(),
+        namespace = obj.meta().namespace.as_deref().unwrap_or(""),
+        name = %name,
+    );
+    let (mut draft, result) =
+        tracing::Instrument::instrument(logic(obj.clone(), ctx.clone(), api.clone(), draft), span)
+            .await;
+    let kind_name = K::kind(&()).to_string();
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) if e.verdict().terminal => "rejected",
+        Err(_) => "error",
+    };
+    ctx.metrics
+        .reconciled(&kind_name, outcome, started.elapsed());
+    let gone = finalizer::is_deleting(&*obj) && !finalizer::has(&*obj)
+        || (finalizer::is_deleting(&*obj)
+            && matches!(&result, Ok(a) if *a == Action::await_change()));
+    let in_flight = K::operation_mut(&mut draft.status).is_some_and(|op| op.is_some());
+    if let Some(Some(op)) = K::operation_mut(&mut draft.status)
+        && op.task_id.is_some()
+        && op.task_id != task_before
+    {
+        ctx.metrics.task_started(&op.action);
+    }
+    let ready = conditions::is_true_for(draft.conditions(), READY, draft.generation);
+    ctx.metrics
+        .object(&key, &kind_name, (!gone).then_some((ready, in_flight)));
     match result {
         Ok(action) => {
             ctx.backoff.succeeded(&key);

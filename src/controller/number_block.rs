@@ -203,7 +203,7 @@ async fn in_flight(
         tasks::finish(draft);
         return Ok(None);
     };
-    match tasks::poll(&scope.client, &task).await? {
+    match tasks::poll(ctx, &scope.client, &op.action, &task).await? {
         TaskOutcome::StillRunning(t) => waiting(
             draft,
             format!("{} (task {task}, {})", op.action, t.status.as_str()),

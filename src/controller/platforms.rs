@@ -157,7 +157,10 @@ pub async fn refresh(ctx: &Context, platform: &OCPlatform) -> Result<LivePlatfor
         }
         return Ok(entry.client);
     }
-    let client = LivePlatformClient::new(config(ctx, platform, credentials)?)?;
+    let client = LivePlatformClient::with_observer(
+        config(ctx, platform, credentials)?,
+        ctx.metrics.clone(),
+    )?;
     ctx.platforms.put(
         &name,
         Entry {

@@ -63,7 +63,7 @@ async fn run(
 
     if let Some(op) = tasks::current(draft) {
         match op.task_id {
-            Some(task) => match tasks::poll(&scope.client, &task).await? {
+            Some(task) => match tasks::poll(ctx, &scope.client, &op.action, &task).await? {
                 TaskOutcome::StillRunning(t) => {
                     draft.condition(
                         READY,
@@ -431,7 +431,8 @@ async fn cleanup(
     }
     if let Some(op) = tasks::is(draft, PlatformAction::DeleteSipConnection) {
         if let Some(task) = op.task_id
-            && let TaskOutcome::Failed(t) = tasks::poll(&scope.client, &task).await?
+            && let TaskOutcome::Failed(t) =
+                tasks::poll(ctx, &scope.client, &op.action, &task).await?
         {
             tasks::finish(draft);
             return Err(Error::TaskFailed(format!(

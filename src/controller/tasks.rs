@@ -8,6 +8,7 @@
 
 use kube::api::Api;
 
+use super::context::Context;
 use super::error::Result;
 use super::kind::Kind;
 use super::status::{StatusDraft, save};
@@ -64,8 +65,23 @@ pub fn finish<K: Kind>(draft: &mut StatusDraft<K>) {
     }
 }
 
-/// One look at a task.
-pub async fn poll(client: &LivePlatformClient, task: &str) -> Result<TaskOutcome> {
+/// One look at a task of `action`; a final outcome is counted in the metrics.
+pub async fn poll(
+    ctx: &Context,
+    client: &LivePlatformClient,
+    action: &str,
+    task: &str,
+) -> Result<TaskOutcome> {
     let task = client.get_task(&TaskId(task.to_owned())).await?;
-    Ok(TaskOutcome::of(task))
+    let outcome = TaskOutcome::of(task);
+    let name = match &outcome {
+        TaskOutcome::Succeeded(_) => Some("succeeded"),
+        TaskOutcome::PartlyFailed { .. } => Some("partly_failed"),
+        TaskOutcome::Failed(_) => Some("failed"),
+        TaskOutcome::StillRunning(_) => None,
+    };
+    if let Some(name) = name {
+        ctx.metrics.task_ended(action, name);
+    }
+    Ok(outcome)
 }

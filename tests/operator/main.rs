@@ -12,5 +12,6 @@ mod end_user;
 mod examples;
 mod faults;
 mod number_block;
+mod observability;
 mod platform;
 mod sip_connection;

@@ -32,6 +32,8 @@ pub struct World {
         tokio::task::JoinHandle<()>,
         tokio::sync::oneshot::Sender<()>,
     )>,
+    /// The context of the running operator (its metrics).
+    pub ctx: Option<std::sync::Arc<Context>>,
 }
 
 pub fn plane() -> &'static oc_operator::testenv::Shared {
@@ -52,6 +54,7 @@ impl World {
     }
 
     pub async fn with_seed(test: &str, seed: Seed) -> Self {
+        capture_logs();
         let client = plane().client().await.expect("admin client");
         let ns = format!("{test}-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
         let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
@@ -72,6 +75,7 @@ impl World {
             admin,
             client,
             operator: None,
+            ctx: None,
         };
         world.put_secret(SANDBOX_CLIENT_SECRET).await;
         world.put_platform(json!([world.ns])).await;
@@ -197,6 +201,7 @@ impl World {
     /// Starts the operator with `client` as its identity.
     pub async fn start_with(&mut self, client: kube::Client) {
         let ctx = Context::new(client, self.config());
+        self.ctx = Some(ctx.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(controller::run(ctx, async move {
             let _ = rx.await;
@@ -438,4 +443,48 @@ impl World {
         out.sort();
         out
     }
+}
+
+/// Everything the operator logs in this test process (JSON, debug level).
+static LOGS: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> =
+    std::sync::OnceLock::new();
+
+#[derive(Clone)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() {
+    LOGS.get_or_init(|| {
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = Captured(buffer.clone());
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_env_filter(tracing_subscriber::EnvFilter::new(
+                "oc_operator=debug,kube_runtime=info",
+            ))
+            .with_writer(move || writer.clone())
+            .try_init();
+        buffer
+    });
+}
+
+/// The logs captured so far.
+pub fn captured_logs() -> String {
+    LOGS.get()
+        .map(|b| String::from_utf8_lossy(&b.lock().unwrap_or_else(|p| p.into_inner())).into_owned())
+        .unwrap_or_default()
 }

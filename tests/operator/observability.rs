@@ -1,0 +1,241 @@
+//! Metrics, probes, and secrets: a scenario's counters move by the expected amounts,
+//! the probe endpoints answer, and no secret reaches logs, events or status.
+
+use oc_operator::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
+use oc_operator::telemetry::{Readiness, serve_admin};
+use serde_json::json;
+
+use crate::support::*;
+
+fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+#[tokio::test]
+async fn metrics_count_the_scenarios_calls_reconciles_and_tasks() {
+    let mut world = World::new("metrics").await;
+    world.start().await;
+    let ctx = world.ctx.clone().unwrap();
+    let readiness = Readiness::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve_admin(
+        listener,
+        readiness.clone(),
+        ctx.metrics.clone(),
+    ));
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("http://{addr}{path}")).send();
+
+    assert_eq!(get("/healthz").await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        get("/readyz").await.unwrap().status().as_u16(),
+        503,
+        "ready before it said so"
+    );
+    readiness.set(true);
+    assert_eq!(get("/readyz").await.unwrap().status().as_u16(), 200);
+
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    world
+        .block(
+            "users",
+            "contoso",
+            json!({"numbers": ["+14255551200", "+14255551201"]}),
+        )
+        .await;
+    world.ready::<OCNumberBlock>("users", 60).await;
+
+    let text = get("/metrics").await.unwrap().text().await.unwrap();
+    let uploads = world
+        .admin
+        .count("POST /v2/oc/numbers/action/upload", "200")
+        .await
+        .unwrap() as f64;
+    assert_eq!(
+        metric(
+            &text,
+            "oc_platform_calls_total",
+            &[("action", "upload_numbers"), ("status", "200")]
+        ),
+        uploads
+    );
+    assert_eq!(uploads, 1.0);
+    let leads = world.admin.count("POST /v2/oc/lead", "200").await.unwrap() as f64;
+    assert_eq!(
+        metric(
+            &text,
+            "oc_platform_calls_total",
+            &[("action", "create_lead"), ("status", "200")]
+        ),
+        leads
+    );
+    assert!(
+        metric(
+            &text,
+            "oc_reconciles_total",
+            &[("kind", "OCNumberBlock"), ("result", "ok")]
+        ) >= 2.0,
+        "{text}"
+    );
+    assert!(
+        metric(
+            &text,
+            "oc_reconcile_duration_seconds_count",
+            &[("kind", "OCCustomer")]
+        ) >= 2.0
+    );
+    assert!(
+        metric(
+            &text,
+            "oc_platform_call_duration_seconds_count",
+            &[("action", "get_task")]
+        ) >= 1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "oc_task_outcomes_total",
+            &[
+                ("action", "Upload Numbers to Customer"),
+                ("outcome", "succeeded")
+            ]
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "oc_task_outcomes_total",
+            &[
+                ("action", "Create Customer from Lead"),
+                ("outcome", "succeeded")
+            ]
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "oc_objects",
+            &[("kind", "OCNumberBlock"), ("ready", "true")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "oc_objects",
+            &[("kind", "OCCustomer"), ("ready", "true")]
+        ),
+        1.0
+    );
+    assert_eq!(metric(&text, "oc_tasks_in_flight", &[]), 0.0);
+    assert_eq!(
+        metric(
+            &text,
+            "oc_tasks_started_total",
+            &[("action", "Upload Numbers to Customer")]
+        ),
+        1.0
+    );
+
+    // A 429 shows as a rate-limit wait and a retry.
+    world.admin.set_faults(json!({"rateLimitBurst": 1, "retryAfterSecs": 1, "endpoints": ["POST /v2/oc/numbers/action/upload"]})).await.unwrap();
+    world
+        .block(
+            "users",
+            "contoso",
+            json!({"numbers": ["+14255551200", "+14255551201", "+14255551202"]}),
+        )
+        .await;
+    world.ready::<OCNumberBlock>("users", 60).await;
+    let text = get("/metrics").await.unwrap().text().await.unwrap();
+    assert_eq!(
+        metric(
+            &text,
+            "oc_platform_calls_total",
+            &[("action", "upload_numbers"), ("status", "429")]
+        ),
+        1.0
+    );
+    assert!(
+        metric(
+            &text,
+            "oc_platform_retries_total",
+            &[("action", "upload_numbers")]
+        ) >= 1.0
+    );
+    assert!(
+        metric(
+            &text,
+            "oc_platform_rate_limit_waits_total",
+            &[("action", "upload_numbers")]
+        ) >= 1.0
+    );
+}
+
+#[tokio::test]
+async fn no_secret_reaches_logs_events_or_status() {
+    let mut world = World::new("secrets").await;
+    world.put_carrier_secret("change-me-carrier-password").await;
+    world.apply_examples().await;
+    world.start().await;
+    world.ready::<OCCustomer>("contoso", 90).await;
+    world.ready::<OCSipConnection>("redmond", 90).await;
+    world.ready::<OCDialPlan>("contoso-redmond", 90).await;
+    world.ready::<OCEndUser>("alex-wilber", 90).await;
+    // Make the client log its retries and a refused token too.
+    world.admin.post("/tokens/expire", json!({})).await.unwrap();
+    world
+        .admin
+        .set_faults(json!({"serverErrorBurst": 2}))
+        .await
+        .unwrap();
+    world
+        .block(
+            "contoso-users",
+            "contoso",
+            json!({"numbers": ["+14255550100", "+14255550101", "+14255550102", "+14255550103"]}),
+        )
+        .await;
+    world.ready::<OCNumberBlock>("contoso-users", 90).await;
+
+    let kubectl = |args: &[&str]| {
+        String::from_utf8_lossy(&plane().kubectl().args(args).output().unwrap().stdout).into_owned()
+    };
+    let events = kubectl(&["get", "events", "-n", &world.ns, "-o", "json"]);
+    let statuses = kubectl(&["get", "operatorconnect", "-n", &world.ns, "-o", "json"])
+        + &kubectl(&["get", "ocplatform", &world.platform(), "-o", "json"]);
+    let logs = captured_logs();
+    assert!(
+        events.contains("Available") && statuses.contains("conditions"),
+        "nothing to scan"
+    );
+    assert!(
+        logs.contains("\"namespace\"") && logs.contains(&world.ns),
+        "the logs carry no object context: {}",
+        &logs[..logs.len().min(2000)]
+    );
+    for (what, text) in [("logs", &logs), ("events", &events), ("status", &statuses)] {
+        for secret in [
+            oc_operator::simulator::seed::SANDBOX_CLIENT_SECRET,
+            "change-me-carrier-password",
+            // Every bearer token the simulator issues starts like this.
+            "eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.",
+        ] {
+            assert!(!text.contains(secret), "{what} contain a secret ({secret})");
+        }
+    }
+}
