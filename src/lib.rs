@@ -5,6 +5,7 @@ pub mod api;
 pub mod backoff;
 pub mod casing;
 pub mod controller;
+pub mod lease;
 pub mod liveplatform;
 pub mod metrics;
 pub mod sandbox;

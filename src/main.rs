@@ -65,6 +65,16 @@ struct RunArgs {
     /// Address of the admin endpoints (`/healthz`, `/readyz`, `/metrics`).
     #[arg(long, env = "OC_PROBE_LISTEN", default_value = "0.0.0.0:8081")]
     probe_listen: SocketAddr,
+    /// Elect a leader on a Lease in the operator namespace; only the leader reconciles
+    /// (needed with more than one replica).
+    #[arg(long, env = "OC_LEADER_ELECT")]
+    leader_elect: bool,
+    /// Name of the leader Lease.
+    #[arg(long, env = "OC_LEASE_NAME", default_value = "oc-operator-leader")]
+    lease_name: String,
+    /// Seconds a Lease holds without renewal.
+    #[arg(long, env = "OC_LEASE_SECONDS", default_value_t = 15)]
+    lease_seconds: u64,
     /// Seconds between polls of a running platform task.
     #[arg(long, env = "OC_TASK_POLL_SECONDS", default_value_t = 2)]
     task_poll_seconds: u64,
@@ -122,6 +132,8 @@ enum CliError {
     },
     #[error("connecting to Kubernetes: {0}")]
     Kube(#[from] kube::Error),
+    #[error(transparent)]
+    Lease(#[from] oc_operator::lease::Error),
     #[error("sandbox: {0}")]
     Sandbox(#[from] oc_operator::sandbox::Error),
     #[error("rendering the CRDs: {0}")]
@@ -221,10 +233,29 @@ async fn run(args: RunArgs) -> Result<(), CliError> {
     // Ready once the API answers with the operator's own identity.
     client.apiserver_version().await?;
     readiness.set(true);
-    controller::run(ctx, shutdown_signal()).await;
+    let result = if args.leader_elect {
+        let lease = oc_operator::lease::LeaseConfig {
+            namespace: ctx.config.operator_namespace.clone(),
+            name: args.lease_name,
+            identity: std::env::var("POD_NAME")
+                .unwrap_or_else(|_| format!("oc-operator-{}", std::process::id())),
+            duration: std::time::Duration::from_secs(args.lease_seconds.max(2)),
+            grace: std::time::Duration::from_secs((args.lease_seconds / 3).max(1)),
+        };
+        oc_operator::lease::lead(client, lease, shutdown_signal(), move |stop| {
+            controller::run(ctx, async move {
+                let _ = stop.await;
+            })
+        })
+        .await
+        .map_err(CliError::from)
+    } else {
+        controller::run(ctx, shutdown_signal()).await;
+        Ok(())
+    };
     readiness.set(false);
     admin.abort();
-    Ok(())
+    result
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -11,6 +11,7 @@ mod dial_plan;
 mod end_user;
 mod examples;
 mod faults;
+mod ha;
 mod number_block;
 mod observability;
 mod platform;
