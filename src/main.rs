@@ -218,7 +218,7 @@ async fn run(args: RunArgs) -> Result<(), CliError> {
     config.wait_requeue = std::time::Duration::from_secs(args.wait_seconds.max(1));
     tracing::info!(operator_namespace = %config.operator_namespace, watch_namespace = ?config.watch_namespace, "oc-operator starting");
     let ctx = Context::new(client.clone(), config);
-    let readiness = telemetry::Readiness::default();
+    let readiness = ctx.readiness.clone();
     let listener = tokio::net::TcpListener::bind(args.probe_listen)
         .await
         .map_err(|source| CliError::Listen {
@@ -230,7 +230,8 @@ async fn run(args: RunArgs) -> Result<(), CliError> {
         readiness.clone(),
         ctx.metrics.clone(),
     ));
-    // Ready once the API answers with the operator's own identity.
+    // Ready once the API answers with the operator's own identity, whether or not
+    // this replica leads.
     client.apiserver_version().await?;
     readiness.set(true);
     let result = if args.leader_elect {

@@ -6,6 +6,7 @@
 //! - `oc_tasks_started_total{action}`, `oc_task_outcomes_total{action,outcome}`,
 //!   `oc_tasks_in_flight` (objects with a write in flight)
 //! - `oc_objects{kind,ready}` (objects the operator reconciled, by Ready state)
+//! - `oc_leader` (1 while this replica reconciles)
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -74,6 +75,7 @@ pub struct Metrics {
     task_outcomes: Family<OutcomeLabels, Counter>,
     tasks_in_flight: Gauge,
     objects: Family<ObjectLabels, Gauge>,
+    leader: Gauge,
     states: Mutex<HashMap<String, ObjectState>>,
 }
 
@@ -99,6 +101,7 @@ impl Metrics {
             task_outcomes: Family::default(),
             tasks_in_flight: Gauge::default(),
             objects: Family::default(),
+            leader: Gauge::default(),
             states: Mutex::new(HashMap::new()),
             registry: Registry::default(),
         };
@@ -152,6 +155,11 @@ impl Metrics {
             "Objects reconciled, by kind and Ready state",
             m.objects.clone(),
         );
+        registry.register(
+            "leader",
+            "1 while this replica reconciles (holds the Lease, or runs without election)",
+            m.leader.clone(),
+        );
         Self { registry, ..m }
     }
 
@@ -203,6 +211,10 @@ impl Metrics {
                 .set(n);
         }
         self.tasks_in_flight.set(in_flight);
+    }
+
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
     }
 
     pub fn task_started(&self, action: &str) {

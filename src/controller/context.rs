@@ -56,6 +56,8 @@ impl OperatorConfig {
 pub struct Context {
     pub client: kube::Client,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// `/readyz`: set once the operator reaches the Kubernetes API.
+    pub readiness: crate::telemetry::Readiness,
     pub config: OperatorConfig,
     pub platforms: PlatformRegistry,
     pub numbers: NumbersCache,
@@ -81,6 +83,7 @@ impl Context {
         };
         Arc::new(Self {
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            readiness: crate::telemetry::Readiness::default(),
             recorder: Recorder::new(client.clone(), reporter),
             platforms: PlatformRegistry::default(),
             numbers: NumbersCache::new(config.numbers_cache_ttl),

@@ -397,10 +397,12 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .run(end_user::reconcile, error_policy, ctx.clone())
         .for_each(|r| async move { log_result(r) });
 
+    ctx.metrics.set_leader(true);
     tokio::spawn(async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
     futures::join!(platforms, customers, blocks, sites, plans, users);
+    ctx.metrics.set_leader(false);
     tracing::info!("controllers stopped");
 }

@@ -143,6 +143,15 @@ async fn metrics_count_the_scenarios_calls_reconciles_and_tasks() {
     );
     assert_eq!(metric(&text, "oc_tasks_in_flight", &[]), 0.0);
     assert_eq!(
+        metric(&text, "oc_leader", &[]),
+        1.0,
+        "{}",
+        text.lines()
+            .filter(|l| l.contains("leader"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_eq!(
         metric(
             &text,
             "oc_tasks_started_total",
