@@ -230,10 +230,21 @@ async fn run(args: RunArgs) -> Result<(), CliError> {
         readiness.clone(),
         ctx.metrics.clone(),
     ));
-    // Ready once the API answers with the operator's own identity, whether or not
-    // this replica leads.
+    // Ready once every kind can be listed with the operator's own identity (CRDs
+    // installed, RBAC granted), whether or not this replica leads.
     client.apiserver_version().await?;
-    readiness.set(true);
+    {
+        let (ctx, readiness) = (ctx.clone(), readiness.clone());
+        tokio::spawn(async move {
+            while !controller::can_list_everything(&ctx).await {
+                tracing::warn!(
+                    "not ready: some kinds cannot be listed (CRDs installed? RBAC granted?)"
+                );
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            }
+            readiness.set(true);
+        });
+    }
     let result = if args.leader_elect {
         let lease = oc_operator::lease::LeaseConfig {
             namespace: ctx.config.operator_namespace.clone(),

@@ -56,7 +56,7 @@ impl OperatorConfig {
 pub struct Context {
     pub client: kube::Client,
     pub metrics: Arc<crate::metrics::Metrics>,
-    /// `/readyz`: set once the operator reaches the Kubernetes API.
+    /// `/readyz`: set once every kind can be listed with the operator's identity.
     pub readiness: crate::telemetry::Readiness,
     pub config: OperatorConfig,
     pub platforms: PlatformRegistry,

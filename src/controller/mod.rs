@@ -240,6 +240,28 @@ where
     }
 }
 
+/// Whether every kind can be listed in the operator's scope with its identity (CRDs
+/// installed, RBAC granted): what `/readyz` reports.
+pub async fn can_list_everything(ctx: &Context) -> bool {
+    async fn one<K>(api: Api<K>) -> bool
+    where
+        K: Kind,
+    {
+        api.list(&kube::api::ListParams::default().limit(1))
+            .await
+            .is_ok()
+    }
+    let (a, b, c, d, e, f) = futures::join!(
+        one(Api::<OCPlatform>::all(ctx.client.clone())),
+        one(namespaced::<OCCustomer>(ctx)),
+        one(namespaced::<OCNumberBlock>(ctx)),
+        one(namespaced::<OCSipConnection>(ctx)),
+        one(namespaced::<OCDialPlan>(ctx)),
+        one(namespaced::<OCEndUser>(ctx)),
+    );
+    a && b && c && d && e && f
+}
+
 /// Runs every controller until `shutdown` resolves; running reconciles finish first.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let wc = watcher::Config::default().any_semantic();

@@ -90,6 +90,17 @@ async fn the_charts_rbac_is_enough_for_a_whole_customer_and_no_more() {
         "{err:?}"
     );
 
+    // Ready: the chart's identity can list every kind.
+    let probe = oc_operator::controller::Context::new(as_operator.clone(), world.config());
+    assert!(oc_operator::controller::can_list_everything(&probe).await);
+    // An identity without the chart's RBAC cannot, and would not be ready.
+    let stranger = plane()
+        .client_as("system:serviceaccount:default:nobody")
+        .await
+        .unwrap();
+    let probe = oc_operator::controller::Context::new(stranger, world.config());
+    assert!(!oc_operator::controller::can_list_everything(&probe).await);
+
     world.apply_examples().await;
     world.start_with(as_operator).await;
     world.ready::<OCCustomer>("contoso", 90).await;
