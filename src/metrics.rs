@@ -7,6 +7,7 @@
 //!   `oc_tasks_in_flight` (objects with a write in flight)
 //! - `oc_objects{kind,ready}` (objects the operator reconciled, by Ready state)
 //! - `oc_leader` (1 while this replica reconciles)
+//! - `oc_queue_depth` (objects with a later reconcile scheduled)
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -59,8 +60,8 @@ fn seconds_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 14))
 }
 
-/// Per object: its kind, whether it is Ready, whether a write is in flight.
-type ObjectState = (String, bool, bool);
+/// Per object: its kind, Ready, a write in flight, a later reconcile scheduled.
+type ObjectState = (String, bool, bool, bool);
 
 #[derive(Debug)]
 pub struct Metrics {
@@ -74,6 +75,7 @@ pub struct Metrics {
     tasks_started: Family<ActionLabel, Counter>,
     task_outcomes: Family<OutcomeLabels, Counter>,
     tasks_in_flight: Gauge,
+    queue_depth: Gauge,
     objects: Family<ObjectLabels, Gauge>,
     leader: Gauge,
     states: Mutex<HashMap<String, ObjectState>>,
@@ -100,6 +102,7 @@ impl Metrics {
             tasks_started: Family::default(),
             task_outcomes: Family::default(),
             tasks_in_flight: Gauge::default(),
+            queue_depth: Gauge::default(),
             objects: Family::default(),
             leader: Gauge::default(),
             states: Mutex::new(HashMap::new()),
@@ -160,6 +163,11 @@ impl Metrics {
             "1 while this replica reconciles (holds the Lease, or runs without election)",
             m.leader.clone(),
         );
+        registry.register(
+            "queue_depth",
+            "Objects with a later reconcile scheduled (requeue after a wait, a task poll, a backoff or a drift check)",
+            m.queue_depth.clone(),
+        );
         Self { registry, ..m }
     }
 
@@ -184,23 +192,29 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    /// Records an object's state after a reconcile (`None` when it is gone).
-    pub fn object(&self, key: &str, kind: &str, state: Option<(bool, bool)>) {
+    /// Records an object's state after a reconcile (`None` when it is gone):
+    /// `(ready, write in flight, later reconcile scheduled)`.
+    pub fn object(&self, key: &str, kind: &str, state: Option<(bool, bool, bool)>) {
         let mut states = self.states.lock().unwrap_or_else(|p| p.into_inner());
         match state {
-            Some((ready, in_flight)) => {
-                states.insert(key.to_owned(), (kind.to_owned(), ready, in_flight));
+            Some((ready, in_flight, scheduled)) => {
+                states.insert(
+                    key.to_owned(),
+                    (kind.to_owned(), ready, in_flight, scheduled),
+                );
             }
             None => {
                 states.remove(key);
             }
         }
         let mut counts: HashMap<(String, bool), i64> = HashMap::new();
-        let mut in_flight = 0;
-        for (kind, ready, busy) in states.values() {
+        let (mut in_flight, mut scheduled) = (0, 0);
+        for (kind, ready, busy, later) in states.values() {
             *counts.entry((kind.clone(), *ready)).or_default() += 1;
             in_flight += i64::from(*busy);
+            scheduled += i64::from(*later);
         }
+        self.queue_depth.set(scheduled);
         for ready in [true, false] {
             let n = counts.get(&(kind.to_owned(), ready)).copied().unwrap_or(0);
             self.objects

@@ -123,8 +123,14 @@ where
         ctx.metrics.task_started(&op.action);
     }
     let ready = conditions::is_true_for(draft.conditions(), READY, draft.generation);
-    ctx.metrics
-        .object(&key, &kind_name, (!gone).then_some((ready, in_flight)));
+    let scheduled = result
+        .as_ref()
+        .map_or(true, |action| *action != Action::await_change());
+    ctx.metrics.object(
+        &key,
+        &kind_name,
+        (!gone).then_some((ready, in_flight, scheduled)),
+    );
     match result {
         Ok(action) => {
             ctx.backoff.succeeded(&key);

@@ -404,6 +404,12 @@ impl LivePlatformClient {
         };
         self.observer()
             .call(action, Some(status), started.elapsed());
+        tracing::debug!(
+            action = action.label(),
+            status,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "Live Platform call"
+        );
         answer::classify(action, status, retry_after.as_deref(), &body)
     }
 }

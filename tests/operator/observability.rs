@@ -142,6 +142,8 @@ async fn metrics_count_the_scenarios_calls_reconciles_and_tasks() {
         1.0
     );
     assert_eq!(metric(&text, "oc_tasks_in_flight", &[]), 0.0);
+    // Ready objects wait for their drift check.
+    assert!(metric(&text, "oc_queue_depth", &[]) >= 2.0, "{text}");
     assert_eq!(
         metric(&text, "oc_leader", &[]),
         1.0,
@@ -233,7 +235,9 @@ async fn no_secret_reaches_logs_events_or_status() {
         "nothing to scan"
     );
     assert!(
-        logs.contains("\"namespace\"") && logs.contains(&world.ns),
+        logs.contains("\"namespace\"")
+            && logs.contains(&world.ns)
+            && logs.contains("\"action\":\"upload_numbers\""),
         "the logs carry no object context: {}",
         &logs[..logs.len().min(2000)]
     );
