@@ -4,7 +4,9 @@
 //! numbers listings per customer, deletion time, and the peak memory of the process
 //! (operator and simulator together).
 //!
-//!   cargo run --release --example load -- [customers] [numbers-per-customer]
+//!   cargo run --release --example load -- [customers] [numbers-per-customer] [keep]
+//!
+//! With `keep`, the objects are left in place (no deletion phase).
 //!
 //! Not part of the tests: figures are recorded in bench/README.md.
 
@@ -17,6 +19,43 @@ use oc_operator::simulator::admin_client::AdminClient;
 use oc_operator::simulator::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_SP_TENANT};
 use oc_operator::simulator::{Faults, Seed, Simulator};
 use serde_json::json;
+
+/// What a run measured up to Ready and the quiet minute.
+struct Report {
+    customers: usize,
+    per_customer: usize,
+    numbers: usize,
+    created: Duration,
+    ready: Duration,
+    total_calls: u64,
+    uploads: u64,
+    listings: u64,
+    quiet_calls: u64,
+}
+
+impl Report {
+    fn print(&self) {
+        let per = |n: u64| n as f64 / self.customers as f64;
+        println!(
+            "customers: {}, numbers per customer: {}, numbers: {}",
+            self.customers, self.per_customer, self.numbers
+        );
+        println!(
+            "objects created in {:.1} s; all Ready after {:.1} s",
+            self.created.as_secs_f64(),
+            self.ready.as_secs_f64()
+        );
+        println!(
+            "platform calls until Ready: {} ({:.1} per customer); uploads: {}; numbers listings: {} ({:.2} per customer)",
+            self.total_calls,
+            per(self.total_calls),
+            self.uploads,
+            self.listings,
+            per(self.listings)
+        );
+        println!("steady state: {} platform calls in 60 s", self.quiet_calls);
+    }
+}
 
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -32,6 +71,31 @@ fn peak_rss_mib() -> f64 {
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Server-side apply, tried again on a transient error (a busy apiserver may drop a
+/// connection under this load).
+async fn apply_retrying<K>(
+    api: &Api<K>,
+    name: &str,
+    value: serde_json::Value,
+) -> Result<(), kube::Error>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let params = PatchParams::apply("bench").force();
+    let mut attempt = 0;
+    loop {
+        match api.patch(name, &params, &Patch::Apply(&value)).await {
+            Ok(_) => return Ok(()),
+            Err(e) if attempt < 5 => {
+                attempt += 1;
+                eprintln!("retrying apply of {name}: {e}");
+                tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 async fn count_ready<K>(api: &Api<K>) -> usize
@@ -62,6 +126,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let customers: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100);
     let per_customer: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100);
+    let keep = args.get(3).is_some_and(|a| a == "keep");
     let ns = "bench";
 
     let plane = oc_operator::testenv::shared().map_err(|e| format!("control plane: {e}"))?;
@@ -121,16 +186,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for i in 0..customers {
         let tenant = format!("{:08x}-0000-4000-8000-{:012x}", i + 1, i + 1);
         let name = format!("c{i}");
-        customer_api
-            .patch(&name, &apply, &Patch::Apply(json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCCustomer", "metadata": {"name": name},
+        apply_retrying(&customer_api, &name, json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCCustomer", "metadata": {"name": name},
                 "spec": {"platformRef": {"name": "bench"}, "tenantId": tenant, "companyName": format!("Company {i}"), "shortName": format!("cust{i}"),
-                         "fullName": format!("Customer {i}"), "license": {"type": "OcEssentials"}}})))
+                         "fullName": format!("Customer {i}"), "license": {"type": "OcEssentials"}}}))
             .await?;
         let base = 14_250_000_000u64 + (i as u64) * 10_000;
-        block_api
-            .patch(&name, &apply, &Patch::Apply(json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCNumberBlock", "metadata": {"name": name},
+        apply_retrying(&block_api, &name, json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCNumberBlock", "metadata": {"name": name},
                 "spec": {"customerRef": {"name": name}, "callingProfileId": "a3f1e2d4-6b7c-4d8e-9f0a-1b2c3d4e5f60", "usage": "CallingUserAssignment",
-                         "ranges": [{"start": format!("+{base}"), "end": format!("+{}", base + per_customer as u64 - 1)}]}})))
+                         "ranges": [{"start": format!("+{base}"), "end": format!("+{}", base + per_customer as u64 - 1)}]}}))
             .await?;
     }
     let created = started.elapsed();
@@ -173,6 +236,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|m| m.values().filter_map(|v| v["total"].as_u64()).sum())
         .unwrap_or(0);
 
+    let report = Report {
+        customers,
+        per_customer,
+        numbers,
+        created,
+        ready,
+        total_calls,
+        uploads,
+        listings,
+        quiet_calls: after.saturating_sub(before),
+    };
+    if keep {
+        report.print();
+        println!(
+            "peak resident memory of the process (operator + simulator + clients): {:.0} MiB",
+            peak_rss_mib()
+        );
+        let _ = stop_tx.send(());
+        let _ = operator.await;
+        return Ok(());
+    }
     let deleting = Instant::now();
     customer_api
         .delete_collection(&DeleteParams::default(), &Default::default())
@@ -193,21 +277,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .as_object()
         .map_or(0, |m| m.len());
 
-    println!("customers: {customers}, numbers per customer: {per_customer}, numbers: {numbers}");
-    println!(
-        "objects created in {:.1} s; all Ready after {:.1} s",
-        created.as_secs_f64(),
-        ready.as_secs_f64()
-    );
-    println!(
-        "platform calls until Ready: {total_calls} ({:.1} per customer); uploads: {uploads}; numbers listings: {listings} ({:.2} per customer)",
-        total_calls as f64 / customers as f64,
-        listings as f64 / customers as f64
-    );
-    println!(
-        "steady state: {} platform calls in 60 s",
-        after.saturating_sub(before)
-    );
+    report.print();
     println!(
         "delete of every customer (blocks released, services deleted): {:.1} s; numbers left: {left}",
         deleted.as_secs_f64()
