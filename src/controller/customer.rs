@@ -13,6 +13,7 @@ use super::context::Context;
 use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
+use super::kind::CustomerOwned;
 use super::platform::drift_requeue;
 use super::platforms;
 use super::status::{StatusDraft, namespaced_api};
@@ -552,30 +553,6 @@ async fn license(
     );
     Ok(true)
 }
-
-/// An object that names its customer in `spec.customerRef`.
-trait CustomerOwned:
-    super::kind::Kind + kube::Resource<Scope = kube::core::NamespaceResourceScope>
-{
-    const WHAT: &'static str;
-    fn customer(&self) -> &str;
-}
-
-macro_rules! customer_owned {
-    ($kind:ty, $what:literal) => {
-        impl CustomerOwned for $kind {
-            const WHAT: &'static str = $what;
-            fn customer(&self) -> &str {
-                &self.spec.customer_ref.name
-            }
-        }
-    };
-}
-
-customer_owned!(OCEndUser, "end users");
-customer_owned!(OCDialPlan, "dial plans");
-customer_owned!(OCSipConnection, "SIP connections");
-customer_owned!(OCNumberBlock, "number blocks");
 
 /// Deletes the customer's objects of kind `K`; `Some((what, names))` while some remain.
 async fn delete_dependents<K: CustomerOwned>(

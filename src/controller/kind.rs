@@ -82,3 +82,27 @@ pub fn key<K: Kind>(obj: &K) -> String {
         obj.meta().name.as_deref().unwrap_or("")
     )
 }
+
+/// A kind that belongs to a customer through `spec.customerRef`.
+pub trait CustomerOwned: Kind + Resource<Scope = kube::core::NamespaceResourceScope> {
+    /// How status messages name several of them.
+    const WHAT: &'static str;
+    /// The name of the OCCustomer (same namespace).
+    fn customer(&self) -> &str;
+}
+
+macro_rules! customer_owned {
+    ($kind:ty, $what:literal) => {
+        impl CustomerOwned for $kind {
+            const WHAT: &'static str = $what;
+            fn customer(&self) -> &str {
+                &self.spec.customer_ref.name
+            }
+        }
+    };
+}
+
+customer_owned!(OCEndUser, "end users");
+customer_owned!(OCDialPlan, "dial plans");
+customer_owned!(OCSipConnection, "SIP connections");
+customer_owned!(OCNumberBlock, "number blocks");

@@ -36,7 +36,7 @@ pub use error::{Error, Result};
 
 use crate::api::conditions::{self, READY, SYNCED, reason};
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection};
-use kind::Kind;
+use kind::{CustomerOwned, Kind};
 use status::StatusDraft;
 
 /// Annotation that pauses reconciliation of an object (value `"true"`).
@@ -222,25 +222,21 @@ fn log_result<K: Kind>(
 }
 
 /// The OCCustomer an object names.
-fn customer_of<K: Kind>(obj: &K, customer: &str) -> Option<ObjectRef<OCCustomer>> {
-    Some(ObjectRef::new(customer).within(&obj.namespace().unwrap_or_default()))
+fn customer_of<K: CustomerOwned>(obj: &K) -> Option<ObjectRef<OCCustomer>> {
+    Some(ObjectRef::new(obj.customer()).within(&obj.namespace().unwrap_or_default()))
 }
 
 /// Maps a customer to the objects of `store` that name it.
-fn owned_by_customer<K>(
+fn owned_by_customer<K: CustomerOwned>(
     store: kube::runtime::reflector::Store<K>,
-    customer_of: impl Fn(&K) -> String + Send + Sync + 'static,
-) -> impl Fn(OCCustomer) -> Vec<ObjectRef<K>> + Send + Sync + 'static
-where
-    K: Kind,
-{
+) -> impl Fn(OCCustomer) -> Vec<ObjectRef<K>> + Send + Sync + 'static {
     move |customer| {
         let ns = customer.namespace();
         let name = customer.name_any();
         store
             .state()
             .into_iter()
-            .filter(|o| o.namespace() == ns && customer_of(o) == name)
+            .filter(|o| o.namespace() == ns && o.customer() == name)
             .map(|o| ObjectRef::from_obj(&*o))
             .collect()
     }
@@ -310,16 +306,16 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let customer_store = customers.store();
     let customers = customers
         .watches(namespaced::<OCNumberBlock>(&ctx), wc.clone(), |o| {
-            customer_of(&o, &o.spec.customer_ref.name)
+            customer_of(&o)
         })
         .watches(namespaced::<OCSipConnection>(&ctx), wc.clone(), |o| {
-            customer_of(&o, &o.spec.customer_ref.name)
+            customer_of(&o)
         })
         .watches(namespaced::<OCDialPlan>(&ctx), wc.clone(), |o| {
-            customer_of(&o, &o.spec.customer_ref.name)
+            customer_of(&o)
         })
         .watches(namespaced::<OCEndUser>(&ctx), wc.clone(), |o| {
-            customer_of(&o, &o.spec.customer_ref.name)
+            customer_of(&o)
         })
         .watches(
             Api::<OCPlatform>::all(ctx.client.clone()),
@@ -346,19 +342,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .watches(
             namespaced::<OCCustomer>(&ctx),
             wc.clone(),
-            move |customer| {
-                let ns = customer.namespace().unwrap_or_default();
-                let name = customer.name_any();
-                block_store
-                    .state()
-                    .into_iter()
-                    .filter(move |b| {
-                        b.namespace().as_deref() == Some(ns.as_str())
-                            && b.spec.customer_ref.name == name
-                    })
-                    .map(|b| ObjectRef::from_obj(&*b))
-                    .collect::<Vec<_>>()
-            },
+            owned_by_customer(block_store),
         )
         .graceful_shutdown_on(stopped())
         .run(number_block::reconcile, error_policy, ctx.clone())
@@ -373,9 +357,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .watches(
             namespaced::<OCCustomer>(&ctx),
             wc.clone(),
-            owned_by_customer(site_store, |s: &OCSipConnection| {
-                s.spec.customer_ref.name.clone()
-            }),
+            owned_by_customer(site_store),
         )
         .graceful_shutdown_on(stopped())
         .run(sip_connection::reconcile, error_policy, ctx.clone())
@@ -386,9 +368,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .watches(
             namespaced::<OCCustomer>(&ctx),
             wc.clone(),
-            owned_by_customer(plan_store.clone(), |p: &OCDialPlan| {
-                p.spec.customer_ref.name.clone()
-            }),
+            owned_by_customer(plan_store.clone()),
         )
         .watches(
             namespaced::<OCSipConnection>(&ctx),
@@ -419,7 +399,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .watches(
             namespaced::<OCCustomer>(&ctx),
             wc.clone(),
-            owned_by_customer(user_store, |u: &OCEndUser| u.spec.customer_ref.name.clone()),
+            owned_by_customer(user_store),
         )
         .graceful_shutdown_on(stopped())
         .run(end_user::reconcile, error_policy, ctx.clone())

@@ -184,22 +184,18 @@ async fn in_flight(
                     format!("following upload task {job}, found after its answer was lost"),
                 );
             }
-        } else if op.action == PlatformAction::ReleaseNumbers.title() {
-            if mine
+        } else if op.action == PlatformAction::ReleaseNumbers.title()
+            && mine
                 .iter()
                 .any(|r| r.acquired_number_status == RELEASE_REQUESTED)
-            {
-                return waiting(
-                    draft,
-                    "a release whose answer was lost is still running".into(),
-                );
-            }
-        } else if op.action == PlatformAction::UnassignNumbers.title()
-            && mine.iter().any(|r| r.is_assigned())
         {
-            // Not visible yet whether it happened; writing again is harmless for an
-            // unassign, so fall through and let the plan decide.
+            return waiting(
+                draft,
+                "a release whose answer was lost is still running".into(),
+            );
         }
+        // An unassign whose answer was lost: writing it again is harmless, so the plan
+        // below decides from what the listing shows.
         tasks::finish(draft);
         return Ok(None);
     };

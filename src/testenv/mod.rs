@@ -95,6 +95,26 @@ pub fn binaries() -> Result<PathBuf, Error> {
     Ok(dir)
 }
 
+/// A client of the control plane of `kubeconfig`: admin, or `impersonate` (for
+/// example `system:serviceaccount:ns:name`), which then has that identity's RBAC only.
+async fn client_from(kubeconfig: &Path, impersonate: Option<&str>) -> Result<kube::Client, Error> {
+    let file = kube::config::Kubeconfig::read_from(kubeconfig)
+        .map_err(|e| Error::Client(e.to_string()))?;
+    let mut config =
+        kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+            .await
+            .map_err(|e| Error::Client(e.to_string()))?;
+    config.auth_info.impersonate = impersonate.map(str::to_owned);
+    kube::Client::try_from(config).map_err(|e| Error::Client(e.to_string()))
+}
+
+/// A command-line tool of `bin` (kubectl, helm) bound to `kubeconfig`.
+fn tool(bin: &Path, name: &str, kubeconfig: &Path) -> Command {
+    let mut command = Command::new(bin.join(name));
+    command.arg(format!("--kubeconfig={}", kubeconfig.display()));
+    command
+}
+
 /// Applies the CRDs of `crds/` with `kubectl` and waits until they are established.
 pub fn install_crds(kubectl: impl Fn() -> Command) -> Result<(), Error> {
     let crds = Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
@@ -390,22 +410,12 @@ impl ControlPlane {
 
     /// A `kubectl` command bound to this control plane as admin.
     pub fn kubectl(&self) -> Command {
-        let mut command = Command::new(self.bin.join("kubectl"));
-        command.arg(format!("--kubeconfig={}", self.kubeconfig.display()));
-        command
+        tool(&self.bin, "kubectl", &self.kubeconfig)
     }
 
     /// A kube client with the admin identity.
     pub async fn client(&self) -> Result<kube::Client, Error> {
-        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig)
-            .map_err(|e| Error::Client(e.to_string()))?;
-        let config = kube::Config::from_custom_kubeconfig(
-            kubeconfig,
-            &kube::config::KubeConfigOptions::default(),
-        )
-        .await
-        .map_err(|e| Error::Client(e.to_string()))?;
-        kube::Client::try_from(config).map_err(|e| Error::Client(e.to_string()))
+        client_from(&self.kubeconfig, None).await
     }
 
     /// Stops every process (newest first) and removes the folder.

@@ -64,44 +64,23 @@ impl Shared {
 
     /// A `kubectl` bound to the control plane as admin.
     pub fn kubectl(&self) -> Command {
-        let mut command = Command::new(self.bin.join("kubectl"));
-        command.arg(format!("--kubeconfig={}", self.kubeconfig.display()));
-        command
+        super::tool(&self.bin, "kubectl", &self.kubeconfig)
     }
 
     /// A `helm` bound to the control plane as admin.
     pub fn helm(&self) -> Command {
-        let mut command = Command::new(self.bin.join("helm"));
-        command.arg(format!("--kubeconfig={}", self.kubeconfig.display()));
-        command
+        super::tool(&self.bin, "helm", &self.kubeconfig)
     }
 
     /// A client that acts as `user` (for example `system:serviceaccount:ns:name`)
     /// through impersonation: what that identity's RBAC allows, and nothing else.
     pub async fn client_as(&self, user: &str) -> Result<kube::Client, Error> {
-        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig)
-            .map_err(|e| Error::Client(e.to_string()))?;
-        let mut config = kube::Config::from_custom_kubeconfig(
-            kubeconfig,
-            &kube::config::KubeConfigOptions::default(),
-        )
-        .await
-        .map_err(|e| Error::Client(e.to_string()))?;
-        config.auth_info.impersonate = Some(user.to_owned());
-        kube::Client::try_from(config).map_err(|e| Error::Client(e.to_string()))
+        super::client_from(&self.kubeconfig, Some(user)).await
     }
 
     /// A new admin client; make one per test (a client belongs to one runtime).
     pub async fn client(&self) -> Result<kube::Client, Error> {
-        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig)
-            .map_err(|e| Error::Client(e.to_string()))?;
-        let config = kube::Config::from_custom_kubeconfig(
-            kubeconfig,
-            &kube::config::KubeConfigOptions::default(),
-        )
-        .await
-        .map_err(|e| Error::Client(e.to_string()))?;
-        kube::Client::try_from(config).map_err(|e| Error::Client(e.to_string()))
+        super::client_from(&self.kubeconfig, None).await
     }
 
     fn install_crds(&self) -> Result<(), Error> {
