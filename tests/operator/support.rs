@@ -21,6 +21,11 @@ use serde_json::json;
 
 pub const TENANT_A: &str = "0b7e6c1a-2f3d-4e5b-8a9c-1d2e3f4a5b6c";
 pub const TENANT_B: &str = "1c8f7d2b-3a4e-4f6c-9b0d-2e3f4a5b6c7d";
+/// The budget the world's OCPlatform declares, and the simulator grants: the same, so
+/// the client's own limiter keeps the platform from answering 429 and a write is
+/// sent once (tests that want 429s inject them).
+const PLATFORM_RATE: u32 = 200;
+
 pub const PROFILE_US: &str = "a3f1e2d4-6b7c-4d8e-9f0a-1b2c3d4e5f60";
 
 pub struct World {
@@ -53,7 +58,7 @@ impl World {
         .await
     }
 
-    pub async fn with_seed(test: &str, seed: Seed) -> Self {
+    pub async fn with_seed(test: &str, mut seed: Seed) -> Self {
         capture_logs();
         let client = plane().client().await.expect("admin client");
         let ns = format!("{test}-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
@@ -65,6 +70,8 @@ impl World {
             )
             .await
             .expect("namespace");
+        seed.requests_per_second = f64::from(PLATFORM_RATE);
+        seed.burst = PLATFORM_RATE;
         let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), seed, Faults::default())
             .await
             .expect("simulator");
@@ -167,7 +174,7 @@ impl World {
                 "serviceProviderTenantId": SANDBOX_SP_TENANT,
                 "credentialsSecretRef": {"name": "credentials"},
                 "allowedNamespaces": allowed,
-                "rateLimit": {"requestsPerSecond": 200, "burst": 200},
+                "rateLimit": {"requestsPerSecond": PLATFORM_RATE, "burst": PLATFORM_RATE},
             },
         });
         platforms
