@@ -160,9 +160,10 @@ async fn in_flight(
         Ok(Some(Action::requeue(ctx.config.task_poll)))
     };
     let Some(task) = op.task_id.clone() else {
-        // The answer was lost: look the numbers up before writing anything again.
+        // The answer was lost: look the numbers up (a fresh full listing, Get Customer
+        // Numbers V2) before writing anything again; the shared listing is stale too.
         ctx.numbers.invalidate(&scope.tenant).await;
-        let records = ctx.numbers.list(&scope.client, &scope.tenant).await?;
+        let records = scope.client.numbers_v2(&scope.tenant).await?;
         let mine: Vec<&NumberRecord> = records
             .iter()
             .filter(|r| items.contains(&r.telephone_number))

@@ -73,6 +73,15 @@ async fn an_upload_whose_answer_was_lost_is_not_sent_again_after_a_restart() {
         "the upload was sent twice"
     );
     assert_eq!(world.platform_numbers(TENANT_A).await.len(), 50);
+    // The restarted operator looked the numbers up (Get Customer Numbers V2) first.
+    assert!(
+        world
+            .admin
+            .count("GET /v2/oc/numbers", "200")
+            .await
+            .unwrap()
+            >= 1
+    );
 }
 
 #[tokio::test]
