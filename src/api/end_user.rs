@@ -134,6 +134,10 @@ pub struct OCEndUserStatus {
     #[serde(default)]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
+    /// The generation whose spec was last sent to the platform (a later one is sent
+    /// when nothing is in flight).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_generation: Option<i64>,
     /// The user's object id in Entra ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_id: Option<String>,

@@ -152,6 +152,10 @@ pub struct OCSipConnectionStatus {
     #[serde(default)]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
+    /// The generation whose spec was last sent to the platform (a later one is sent
+    /// when nothing is in flight).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_generation: Option<i64>,
     /// The site location id on the platform.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site_location_id: Option<String>,

@@ -149,7 +149,7 @@ async fn run(
         draft.status.online_voice_routing_policy = user.online_voice_routing_policy.clone();
     }
     let body = if deleting { removal() } else { settings(obj) };
-    let spec_changed = draft.status.observed_generation != draft.generation;
+    let spec_changed = draft.status.applied_generation != draft.generation;
     let matches = reported
         .as_ref()
         .is_some_and(|u| reported_matches(u, &body));
@@ -188,7 +188,7 @@ async fn run(
             }
             Err(e) => return Err(e.into()),
         };
-        draft.status.observed_generation = draft.generation;
+        draft.status.applied_generation = draft.generation;
         tasks::started(api, obj, draft, &task).await?;
         return Ok(Action::requeue(ctx.config.task_poll));
     }

@@ -149,7 +149,7 @@ async fn run(
         );
         return Ok(Action::requeue(ctx.config.task_poll));
     }
-    let spec_changed = draft.status.observed_generation != draft.generation;
+    let spec_changed = draft.status.applied_generation != draft.generation;
     if spec_changed || drifted(obj, &site) {
         return modify(obj, ctx, api, draft, &scope, &id).await;
     }
@@ -303,6 +303,7 @@ async fn add(
         reason::CREATING,
         format!("adding site location {}", obj.spec.site_name),
     );
+    draft.status.applied_generation = draft.generation;
     tasks::begin(
         api,
         obj,
@@ -376,7 +377,7 @@ async fn modify(
         .modify_sip_connection(&scope.customer_id, &body)
         .await?;
     // The spec of this generation is now being applied.
-    draft.status.observed_generation = draft.generation;
+    draft.status.applied_generation = draft.generation;
     tasks::started(api, obj, draft, &task).await?;
     ctx.event(
         obj,

@@ -172,3 +172,42 @@ async fn a_missing_carrier_secret_waits_without_calls() {
     world.put_carrier_secret(PASSWORD).await;
     world.ready::<OCSipConnection>("redmond", 60).await;
 }
+
+#[tokio::test]
+async fn a_spec_change_while_onboarding_runs_is_still_applied() {
+    let seed = oc_operator::simulator::Seed {
+        task_delay_ms: 3000,
+        ..oc_operator::simulator::Seed::default()
+    };
+    let mut world = World::with_seed("sipchange", seed).await;
+    world.start().await;
+    setup(&world).await;
+    site(&world, "redmond", "11", json!({})).await;
+    // As soon as the site exists (its onboarding task still running), change a field
+    // the platform's Get does not show.
+    let s = world
+        .wait::<OCSipConnection>("redmond", 30, "added", |s| {
+            s.status
+                .as_ref()
+                .is_some_and(|st| st.site_location_id.is_some())
+        })
+        .await;
+    let id = s.status.unwrap().site_location_id.unwrap();
+    site(
+        &world,
+        "redmond",
+        "11",
+        json!({"enableCac": true, "carrierRegistration": true}),
+    )
+    .await;
+    world.ready::<OCSipConnection>("redmond", 60).await;
+    let state = world.admin.state().await.unwrap();
+    assert_eq!(
+        (
+            state["sites"][&id]["enableCac"].clone(),
+            state["sites"][&id]["flagCarrierRegistration"].clone()
+        ),
+        (json!(true), json!(true)),
+        "the change made during onboarding was lost"
+    );
+}
