@@ -18,5 +18,6 @@ if ldd "$bin" 2>&1 | grep -q "=>"; then
   exit 1
 fi
 "$bin" --version
-"$bin" crds | grep -q "kind: CustomResourceDefinition"
+crds="$("$bin" crds)"
+grep -q "kind: CustomResourceDefinition" <<<"$crds"
 echo "check-release: static release binary OK ($(du -h "$bin" | cut -f1))"

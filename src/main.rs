@@ -138,6 +138,8 @@ enum CliError {
     Sandbox(#[from] oc_operator::sandbox::Error),
     #[error("rendering the CRDs: {0}")]
     Crds(#[from] serde_yaml_ng::Error),
+    #[error("writing to standard output: {0}")]
+    Stdout(std::io::Error),
     #[error("writing {path}: {source}")]
     Write {
         path: PathBuf,
@@ -195,8 +197,8 @@ async fn simulate(args: SimulateArgs) -> Result<(), CliError> {
 
 fn crds(args: CrdsArgs) -> Result<(), CliError> {
     let Some(dir) = args.out_dir else {
-        print!("{}", oc_operator::api::crds_yaml()?);
-        return Ok(());
+        let yaml = oc_operator::api::crds_yaml()?;
+        return write_stdout(yaml.as_bytes());
     };
     std::fs::create_dir_all(&dir).map_err(|source| CliError::Write {
         path: dir.clone(),
@@ -207,6 +209,17 @@ fn crds(args: CrdsArgs) -> Result<(), CliError> {
         std::fs::write(&path, yaml).map_err(|source| CliError::Write { path, source })?;
     }
     Ok(())
+}
+
+/// Writes to standard output. A reader that closes the pipe early (`| head`,
+/// `| grep -q`) has all it wanted: that ends the output, it is not a failure.
+fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Stdout(e)),
+        _ => Ok(()),
+    }
 }
 
 async fn run(args: RunArgs) -> Result<(), CliError> {

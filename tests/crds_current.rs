@@ -39,3 +39,29 @@ fn the_charts_crds_are_the_generated_ones() {
         );
     }
 }
+
+/// `oc-operator crds | grep -q ...` closes the pipe before the output ends; the
+/// command must end quietly and successfully, as CI's release check relies on.
+#[test]
+fn crds_to_a_pipe_closed_early_is_not_a_failure() {
+    use std::io::Read;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_oc-operator"))
+        .arg("crds")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("oc-operator starts");
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut first = [0u8; 16];
+    stdout.read_exact(&mut first).expect("some output");
+    // The CRDs are larger than a pipe's buffer, so the writer is still writing
+    // when the reader goes away.
+    drop(stdout);
+    let output = child.wait_with_output().expect("oc-operator ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && !stderr.contains("panicked"),
+        "status {:?}, stderr: {stderr}",
+        output.status
+    );
+}
