@@ -244,20 +244,13 @@ async fn run(args: RunArgs) -> Result<(), CliError> {
         ctx.metrics.clone(),
     ));
     // Ready once every kind can be listed with the operator's own identity (CRDs
-    // installed, RBAC granted), whether or not this replica leads.
+    // installed, RBAC granted) and, while this replica leads, once the controllers'
+    // caches have synced; a standby is ready too.
     client.apiserver_version().await?;
-    {
-        let (ctx, readiness) = (ctx.clone(), readiness.clone());
-        tokio::spawn(async move {
-            while !controller::can_list_everything(&ctx).await {
-                tracing::warn!(
-                    "not ready: some kinds cannot be listed (CRDs installed? RBAC granted?)"
-                );
-                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-            }
-            readiness.set(true);
-        });
-    }
+    tokio::spawn(controller::await_api_access(
+        ctx.clone(),
+        std::time::Duration::from_secs(5),
+    ));
     let result = if args.leader_elect {
         let lease = oc_operator::lease::LeaseConfig {
             namespace: ctx.config.operator_namespace.clone(),
@@ -278,7 +271,7 @@ async fn run(args: RunArgs) -> Result<(), CliError> {
         controller::run(ctx, shutdown_signal()).await;
         Ok(())
     };
-    readiness.set(false);
+    readiness.set_api_access(false);
     admin.abort();
     result
 }

@@ -3,6 +3,7 @@
 //! other modules and used through [`drive`].
 
 mod backoff;
+mod caches;
 pub mod context;
 pub mod customer;
 pub mod customer_scope;
@@ -29,7 +30,7 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::{Controller, watcher};
+use kube::runtime::watcher;
 
 pub use context::{Context, OperatorConfig};
 pub use error::{Error, Result};
@@ -264,6 +265,16 @@ pub async fn can_list_everything(ctx: &Context) -> bool {
     a && b && c && d && e && f
 }
 
+/// Marks `/readyz`'s API access once every kind can be listed, checking again every
+/// `every` until then (each failed check is logged).
+pub async fn await_api_access(ctx: Arc<Context>, every: std::time::Duration) {
+    while !can_list_everything(&ctx).await {
+        tracing::warn!("not ready: some kinds cannot be listed (CRDs installed? RBAC granted?)");
+        tokio::time::sleep(every).await;
+    }
+    ctx.readiness.set_api_access(true);
+}
+
 /// Runs every controller until `shutdown` resolves; running reconciles finish first.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let wc = watcher::Config::default().any_semantic();
@@ -275,12 +286,16 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         }
     };
 
+    // Leading from here: `/readyz` waits for every controller's first listing.
+    ctx.readiness.set_leading(true);
+    let caches = caches::CacheSync::new(ctx.readiness.clone());
+
     let platform_wc = match &ctx.config.platform_selector {
         Some(selector) => wc.clone().labels(selector),
         None => wc.clone(),
     };
     // OCPlatform: also on changes of Secrets in the operator's namespace.
-    let platforms = Controller::new(
+    let platforms = caches.controller(
         Api::<OCPlatform>::all(ctx.client.clone()),
         platform_wc.clone(),
     );
@@ -302,7 +317,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
 
     // OCCustomer: also when its dependents change (deletion waits for them) and when
     // its platform changes.
-    let customers = Controller::new(namespaced::<OCCustomer>(&ctx), wc.clone());
+    let customers = caches.controller(namespaced::<OCCustomer>(&ctx), wc.clone());
     let customer_store = customers.store();
     let customers = customers
         .watches(namespaced::<OCNumberBlock>(&ctx), wc.clone(), |o| {
@@ -335,7 +350,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .for_each(|r| async move { log_result(r) });
 
     // OCNumberBlock: also when its customer changes.
-    let blocks = Controller::new(namespaced::<OCNumberBlock>(&ctx), wc.clone());
+    let blocks = caches.controller(namespaced::<OCNumberBlock>(&ctx), wc.clone());
     let block_store = blocks.store();
     let _ = ctx.blocks.set(block_store.clone());
     let blocks = blocks
@@ -351,7 +366,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     // OCSipConnection, OCDialPlan, OCEndUser: also when their customer changes (an end
     // user becomes Ready by itself once its customer's licence allows it); dial plans
     // also when their SIP connection changes.
-    let sites = Controller::new(namespaced::<OCSipConnection>(&ctx), wc.clone());
+    let sites = caches.controller(namespaced::<OCSipConnection>(&ctx), wc.clone());
     let site_store = sites.store();
     let sites = sites
         .watches(
@@ -362,7 +377,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .graceful_shutdown_on(stopped())
         .run(sip_connection::reconcile, error_policy, ctx.clone())
         .for_each(|r| async move { log_result(r) });
-    let plans = Controller::new(namespaced::<OCDialPlan>(&ctx), wc.clone());
+    let plans = caches.controller(namespaced::<OCDialPlan>(&ctx), wc.clone());
     let plan_store = plans.store();
     let plans = plans
         .watches(
@@ -393,7 +408,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .graceful_shutdown_on(stopped())
         .run(dial_plan::reconcile, error_policy, ctx.clone())
         .for_each(|r| async move { log_result(r) });
-    let users = Controller::new(namespaced::<OCEndUser>(&ctx), wc.clone());
+    let users = caches.controller(namespaced::<OCEndUser>(&ctx), wc.clone());
     let user_store = users.store();
     let users = users
         .watches(
@@ -411,6 +426,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         let _ = stop_tx.send(true);
     });
     futures::join!(platforms, customers, blocks, sites, plans, users);
+    ctx.readiness.set_leading(false);
     ctx.metrics.set_leader(false);
     tracing::info!("controllers stopped");
 }

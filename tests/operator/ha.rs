@@ -13,7 +13,11 @@ use serde_json::json;
 
 use crate::support::*;
 
-fn replica(world: &World, identity: &str) -> Child {
+/// A replica and the address of its admin port.
+fn replica(world: &World, identity: &str) -> (Child, String) {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
     let mut command = Command::new(env!("CARGO_BIN_EXE_oc-operator"));
     command
         .env("KUBECONFIG", plane().kubeconfig())
@@ -27,14 +31,31 @@ fn replica(world: &World, identity: &str) -> Child {
             &format!("--platform-selector=oc-test={}", world.ns),
             "--leader-elect",
             "--lease-seconds=4",
-            "--probe-listen=127.0.0.1:0",
+            &format!("--probe-listen={probe}"),
             "--task-poll-seconds=1",
             "--wait-seconds=1",
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    oc_operator::testenv::processes::spawn(command).expect("operator process")
+    let child = oc_operator::testenv::processes::spawn(command).expect("operator process");
+    (child, format!("http://{probe}"))
+}
+
+/// Waits until `/readyz` of the replica at `admin` answers 200.
+async fn until_ready(admin: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = reqwest::get(format!("{admin}/readyz")).await;
+        if answer.as_ref().is_ok_and(|a| a.status().as_u16() == 200) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{admin}/readyz never answered 200: {answer:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn holder(world: &World) -> Option<String> {
@@ -57,8 +78,11 @@ async fn the_other_replica_takes_over_when_the_leader_is_killed_mid_upload() {
         },
     )
     .await;
-    let mut a = replica(&world, "replica-a");
-    let mut b = replica(&world, "replica-b");
+    let (mut a, a_admin) = replica(&world, "replica-a");
+    let (mut b, b_admin) = replica(&world, "replica-b");
+    // Both are ready, the leader (its caches synced) and the standby.
+    until_ready(&a_admin).await;
+    until_ready(&b_admin).await;
     world
         .customer("contoso", TENANT_A, "contoso", json!({}))
         .await;

@@ -2,7 +2,8 @@
 //! the probe endpoints answer, and no secret reaches logs, events or status.
 
 use oc_operator::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
-use oc_operator::telemetry::{Readiness, serve_admin};
+use oc_operator::controller;
+use oc_operator::telemetry::serve_admin;
 use serde_json::json;
 
 use crate::support::*;
@@ -24,25 +25,41 @@ async fn metrics_count_the_scenarios_calls_reconciles_and_tasks() {
     let mut world = World::new("metrics").await;
     world.start().await;
     let ctx = world.ctx.clone().unwrap();
-    let readiness = Readiness::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(serve_admin(
         listener,
-        readiness.clone(),
+        ctx.readiness.clone(),
         ctx.metrics.clone(),
     ));
     let http = reqwest::Client::new();
     let get = |path: &str| http.get(format!("http://{addr}{path}")).send();
 
     assert_eq!(get("/healthz").await.unwrap().status().as_u16(), 200);
-    assert_eq!(
-        get("/readyz").await.unwrap().status().as_u16(),
-        503,
-        "ready before it said so"
+    let before = get("/readyz").await.unwrap();
+    assert_eq!(before.status().as_u16(), 503, "ready before the API check");
+    assert!(
+        before
+            .text()
+            .await
+            .unwrap()
+            .contains("cannot list every kind")
     );
-    readiness.set(true);
-    assert_eq!(get("/readyz").await.unwrap().status().as_u16(), 200);
+    // The API check the binary runs; then the controllers' caches decide.
+    controller::await_api_access(ctx.clone(), std::time::Duration::from_millis(200)).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while get("/readyz").await.unwrap().status().as_u16() != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never ready: {}",
+            get("/readyz").await.unwrap().text().await.unwrap()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        ctx.readiness.caches_synced(),
+        "ready while the leading controllers' caches had not synced"
+    );
 
     world
         .customer("contoso", TENANT_A, "contoso", json!({}))
