@@ -8,6 +8,7 @@ mod chart;
 mod crash;
 mod customer;
 mod dial_plan;
+mod drift;
 mod end_user;
 mod examples;
 mod faults;

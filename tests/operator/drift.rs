@@ -1,0 +1,135 @@
+//! Drift correction on a timer: another writer changes the platform behind the
+//! operator's back, nothing changes in Kubernetes, and the next drift check (the
+//! platform's `driftCheckSeconds`, here the minimum of 30 s) puts it right.
+
+use std::time::{Duration, Instant};
+
+use kube::api::{Api, Patch, PatchParams};
+use oc_operator::api::{OCCustomer, OCDialPlan, OCNumberBlock, OCPlatform};
+use oc_operator::liveplatform::model::{DialPlanRule, ModifyDialPlan, ReleaseNumbers};
+use oc_operator::liveplatform::{PollOptions, TaskOutcome};
+use serde_json::json;
+
+use crate::support::*;
+
+fn has_rule(state: &serde_json::Value, name: &str) -> bool {
+    state["dialPlans"]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+        .flat_map(|p| p["rules"].as_array().cloned().unwrap_or_default())
+        .any(|r| r["name"] == name)
+}
+
+#[tokio::test]
+async fn changes_made_behind_the_operators_back_are_corrected_at_the_next_drift_check() {
+    let mut world = World::new("drift").await;
+    let platforms: Api<OCPlatform> = Api::all(world.client.clone());
+    platforms
+        .patch(
+            &world.platform(),
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"driftCheckSeconds": 30}})),
+        )
+        .await
+        .expect("drift interval");
+    world.start().await;
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    let customer = world.ready::<OCCustomer>("contoso", 60).await;
+    let guid = customer.status.unwrap().customer_id.unwrap();
+    world
+        .block(
+            "users",
+            "contoso",
+            json!({"numbers": ["+14255551300", "+14255551301"]}),
+        )
+        .await;
+    world
+        .apply::<OCDialPlan>(json!({
+            "apiVersion": "operatorconnect.io/v1alpha1",
+            "kind": "OCDialPlan",
+            "metadata": {"name": "plan"},
+            "spec": {
+                "customerRef": {"name": "contoso"},
+                "dialPlanId": "CustDialPlan",
+                "rules": [{"name": "a", "prefix": "+1425", "tag": "t"}],
+            },
+        }))
+        .await;
+    let block = world.ready::<OCNumberBlock>("users", 60).await;
+    let plan = world.ready::<OCDialPlan>("plan", 60).await;
+
+    // Someone else removes the declared rule and releases a declared number.
+    let platform = world.platform_client();
+    platform
+        .modify_dial_plan(
+            &guid,
+            &guid,
+            &ModifyDialPlan {
+                dial_plan_id: "CustDialPlan".into(),
+                add: vec![],
+                remove: vec![DialPlanRule {
+                    name: "a".into(),
+                    prefix: "+1425".into(),
+                    tag: "t".into(),
+                }],
+            },
+        )
+        .await
+        .expect("the other writer's rule removal");
+    let task = platform
+        .release_numbers(
+            TENANT_A,
+            &ReleaseNumbers::Numbers(vec!["+14255551301".into()]),
+        )
+        .await
+        .expect("the other writer's release");
+    let outcome = platform
+        .poll_task(&task, PollOptions::default())
+        .await
+        .expect("the release task is polled");
+    assert!(
+        matches!(outcome, TaskOutcome::Succeeded(_)),
+        "the other writer's release: {outcome:?}"
+    );
+    let changed = Instant::now();
+    assert!(!has_rule(&world.admin.state().await.unwrap(), "a"));
+    assert!(
+        !world
+            .platform_numbers(TENANT_A)
+            .await
+            .iter()
+            .any(|(n, _)| n == "+14255551301"),
+        "the number was not released"
+    );
+
+    // Nothing changes in Kubernetes; the drift check finds and corrects both.
+    let deadline = changed + Duration::from_secs(75);
+    loop {
+        let state = world.admin.state().await.unwrap();
+        let numbers = world.platform_numbers(TENANT_A).await;
+        let uploaded = numbers
+            .iter()
+            .any(|(n, s)| n == "+14255551301" && s == "Active");
+        if has_rule(&state, "a") && uploaded {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not corrected within 75 s: rule a back {}, numbers {numbers:?}",
+            has_rule(&state, "a")
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let took = changed.elapsed();
+    assert!(
+        took >= Duration::from_secs(5),
+        "corrected after {took:?}: by something other than the drift timer?"
+    );
+    let block_now = world.ready::<OCNumberBlock>("users", 30).await;
+    let plan_now = world.ready::<OCDialPlan>("plan", 30).await;
+    assert_eq!(block_now.metadata.generation, block.metadata.generation);
+    assert_eq!(plan_now.metadata.generation, plan.metadata.generation);
+}
