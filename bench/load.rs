@@ -1,23 +1,27 @@
 //! Load benchmark: N customers with one block of M numbers each, on the real local
-//! control plane and the simulator, reconciled by the operator in this process.
-//! Measures the time until every object is Ready, the platform calls it took, the
-//! numbers listings per customer, deletion time, and the peak memory of the process
-//! (operator and simulator together).
+//! control plane, with the simulator and the operator each in its own process (the
+//! release binary, as deployed). Measures the time until every object is Ready, the
+//! platform calls it took, the numbers listings per customer, deletion time, and the
+//! peak and resting memory of the operator process and of the simulator process.
 //!
+//!   cargo build --release --bin oc-operator
 //!   cargo run --release --example load -- [customers] [numbers-per-customer] [keep]
 //!
 //! With `keep`, the objects are left in place (no deletion phase).
 //!
 //! Not part of the tests: figures are recorded in bench/README.md.
 
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use oc_operator::api::{OCCustomer, OCNumberBlock, OCPlatform, conditions};
-use oc_operator::controller::{self, Context, OperatorConfig};
+use oc_operator::controller;
+use oc_operator::liveplatform::contract::API_ROOT;
+use oc_operator::simulator::Seed;
 use oc_operator::simulator::admin_client::AdminClient;
 use oc_operator::simulator::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_SP_TENANT};
-use oc_operator::simulator::{Faults, Seed, Simulator};
 use serde_json::json;
 
 /// What a run measured up to Ready and the quiet minute.
@@ -57,20 +61,98 @@ impl Report {
     }
 }
 
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+/// A memory figure of process `pid` from /proc (`VmHWM`: peak, `VmRSS`: now), in MiB.
+fn memory_mib(pid: u32, field: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .map(str::to_owned)
-        })
-        .and_then(|l| {
-            l.split_whitespace()
-                .nth(1)
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn print_memory(operator: &Child, simulator: &Child) {
+    for (what, child) in [("operator", operator), ("simulator", simulator)] {
+        println!(
+            "{what} process memory: peak {:.0} MiB, now {:.0} MiB",
+            memory_mib(child.id(), "VmHWM:"),
+            memory_mib(child.id(), "VmRSS:")
+        );
+    }
+}
+
+/// The release binary next to this example (`target/release/oc-operator`).
+fn operator_binary() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("oc-operator"))
+        .filter(|bin| bin.exists())
+        .ok_or("build the binary first: cargo build --release --bin oc-operator")?;
+    Ok(bin)
+}
+
+/// Starts `oc-operator simulate` with `seed`; returns it and its address.
+fn start_simulator(bin: &Path, seed: &Seed, dir: &Path) -> Result<(Child, String), String> {
+    let seed_file = dir.join("seed.json");
+    let address_file = dir.join("simulator-address");
+    let json = serde_json::to_string(seed).map_err(|e| e.to_string())?;
+    std::fs::write(&seed_file, json).map_err(|e| e.to_string())?;
+    let mut command = Command::new(bin);
+    command
+        .args(["--log-level=warn", "simulate", "--listen=127.0.0.1:0"])
+        .arg("--seed")
+        .arg(&seed_file)
+        .arg("--address-file")
+        .arg(&address_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    let child = oc_operator::testenv::processes::spawn(command).map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(addr) = std::fs::read_to_string(&address_file)
+            && !addr.is_empty()
+        {
+            return Ok((child, addr));
+        }
+        if Instant::now() > deadline {
+            return Err("the simulator did not start".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Starts `oc-operator run` for namespace `ns`, with its production settings but a
+/// 1 s task poll.
+fn start_operator(bin: &Path, kubeconfig: &Path, ns: &str) -> Result<Child, String> {
+    let mut command = Command::new(bin);
+    command
+        .env("KUBECONFIG", kubeconfig)
+        .args([
+            "--log-level=warn",
+            "run",
+            &format!("--operator-namespace={ns}"),
+            &format!("--namespace={ns}"),
+            "--probe-listen=127.0.0.1:0",
+            "--task-poll-seconds=1",
+            "--wait-seconds=1",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    oc_operator::testenv::processes::spawn(command).map_err(|e| e.to_string())
+}
+
+/// SIGTERM, then wait for the graceful stop.
+fn stop(mut child: Child) {
+    // SAFETY: kill(2) on our own child process, which has not been reaped.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let _ = child.wait();
 }
 
 /// Server-side apply, tried again on a transient error (a busy apiserver may drop a
@@ -138,8 +220,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         burst: 1000,
         ..Seed::default()
     };
-    let sim = Simulator::start("127.0.0.1:0".parse()?, seed, Faults::default()).await?;
-    let admin = AdminClient::new(&sim.admin_url());
+    let bin = operator_binary()?;
+    let dir = std::env::temp_dir().join(format!("oc-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (simulator, sim_addr) = start_simulator(&bin, &seed, &dir)?;
+    let identity_base = format!("http://{sim_addr}");
+    let base_url = format!("http://{sim_addr}{API_ROOT}");
+    let admin = AdminClient::new(&url::Url::parse(&format!("http://{sim_addr}/admin"))?);
 
     let apply = PatchParams::apply("bench").force();
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
@@ -166,20 +253,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let platforms: Api<OCPlatform> = Api::all(client.clone());
     platforms
         .patch("bench", &apply, &Patch::Apply(json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCPlatform", "metadata": {"name": "bench"},
-            "spec": {"baseUrl": sim.base_url().as_str(), "identityBaseUrl": sim.identity_base().as_str(), "serviceProviderTenantId": SANDBOX_SP_TENANT,
+            "spec": {"baseUrl": base_url, "identityBaseUrl": identity_base, "serviceProviderTenantId": SANDBOX_SP_TENANT,
                      "credentialsSecretRef": {"name": "credentials"}, "allowedNamespaces": [ns], "rateLimit": {"requestsPerSecond": 500, "burst": 500}}})))
         .await?;
 
-    let mut config = OperatorConfig::new(ns);
-    config.watch_namespace = Some(ns.into());
-    config.task_poll = Duration::from_millis(500);
-    config.wait_requeue = Duration::from_secs(1);
-    let ctx = Context::new(client.clone(), config);
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let operator = tokio::spawn(controller::run(ctx, async move {
-        let _ = stop_rx.await;
-    }));
-
+    let operator = start_operator(&bin, plane.kubeconfig(), ns)?;
     let started = Instant::now();
     let customer_api: Api<OCCustomer> = Api::namespaced(client.clone(), ns);
     let block_api: Api<OCNumberBlock> = Api::namespaced(client.clone(), ns);
@@ -249,12 +327,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     if keep {
         report.print();
-        println!(
-            "peak resident memory of the process (operator + simulator + clients): {:.0} MiB",
-            peak_rss_mib()
-        );
-        let _ = stop_tx.send(());
-        let _ = operator.await;
+        print_memory(&operator, &simulator);
+        stop(operator);
+        stop(simulator);
+        let _ = std::fs::remove_dir_all(&dir);
         return Ok(());
     }
     let deleting = Instant::now();
@@ -282,11 +358,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "delete of every customer (blocks released, services deleted): {:.1} s; numbers left: {left}",
         deleted.as_secs_f64()
     );
-    println!(
-        "peak resident memory of the process (operator + simulator + clients): {:.0} MiB",
-        peak_rss_mib()
-    );
-    let _ = stop_tx.send(());
-    let _ = operator.await;
+    print_memory(&operator, &simulator);
+    stop(operator);
+    stop(simulator);
+    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
