@@ -1,17 +1,8 @@
 use oc_operator::api::conditions::{READY, reason};
 use oc_operator::api::{OCCustomer, OCDialPlan};
-use oc_operator::liveplatform::model::{DialPlanRule, ModifyDialPlan};
 use serde_json::json;
 
 use crate::support::*;
-
-async fn plan(world: &World, name: &str, spec: serde_json::Value) -> OCDialPlan {
-    let mut full = json!({"customerRef": {"name": "contoso"}, "dialPlanId": "CustDialPlan"});
-    for (k, v) in spec.as_object().cloned().unwrap_or_default() {
-        full[k] = v;
-    }
-    world.apply(json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCDialPlan", "metadata": {"name": name}, "spec": full})).await
-}
 
 fn rules_on_platform(state: &serde_json::Value) -> Vec<(String, String)> {
     let mut rules: Vec<(String, String)> = state["dialPlans"]
@@ -41,7 +32,7 @@ async fn rules_are_diffed_and_only_the_difference_is_sent() {
     let _ = c;
     let c = world.ready::<OCCustomer>("contoso", 60).await;
     let guid = c.status.unwrap().customer_id.unwrap();
-    plan(&world, "cust", json!({"rules": [{"name": "a", "prefix": "+1425", "tag": "t"}, {"name": "b", "prefix": "+1206", "tag": "t"}]})).await;
+    world.dial_plan("cust", json!({"rules": [{"name": "a", "prefix": "+1425", "tag": "t"}, {"name": "b", "prefix": "+1206", "tag": "t"}]})).await;
     world.ready::<OCDialPlan>("cust", 60).await;
     assert_eq!(
         rules_on_platform(&world.admin.state().await.unwrap()),
@@ -49,30 +40,16 @@ async fn rules_are_diffed_and_only_the_difference_is_sent() {
     );
 
     // Someone else adds a rule: kept and reported under Keep.
-    let platform = world.platform_client();
-    platform
-        .modify_dial_plan(
-            &guid,
-            &guid,
-            &ModifyDialPlan {
-                dial_plan_id: "CustDialPlan".into(),
-                add: vec![DialPlanRule {
-                    name: "z".into(),
-                    prefix: "+1999".into(),
-                    tag: "x".into(),
-                }],
-                remove: vec![],
-            },
-        )
-        .await
-        .unwrap();
+    world
+        .others_edit_dial_plan(&guid, vec![rule("z", "+1999", "x")], vec![])
+        .await;
     // Change one rule and drop another; the next reconcile sees the foreign rule.
-    plan(
-        &world,
-        "cust",
-        json!({"rules": [{"name": "a", "prefix": "+1360", "tag": "t"}]}),
-    )
-    .await;
+    world
+        .dial_plan(
+            "cust",
+            json!({"rules": [{"name": "a", "prefix": "+1360", "tag": "t"}]}),
+        )
+        .await;
     let p = world.ready::<OCDialPlan>("cust", 60).await;
     assert_eq!(p.status.as_ref().unwrap().unmanaged_rules, vec!["z"]);
     assert!(condition(&p, READY).unwrap().2.contains("added by others"));
@@ -82,7 +59,7 @@ async fn rules_are_diffed_and_only_the_difference_is_sent() {
     );
 
     // Remove policy removes it.
-    plan(&world, "cust", json!({"rules": [{"name": "a", "prefix": "+1360", "tag": "t"}], "unmanagedRules": "Remove"})).await;
+    world.dial_plan("cust", json!({"rules": [{"name": "a", "prefix": "+1360", "tag": "t"}], "unmanagedRules": "Remove"})).await;
     let p = world.ready::<OCDialPlan>("cust", 60).await;
     assert!(p.status.unwrap().unmanaged_rules.is_empty());
     assert_eq!(
@@ -99,12 +76,12 @@ async fn rules_are_diffed_and_only_the_difference_is_sent() {
 async fn a_missing_site_or_customer_waits_quietly() {
     let mut world = World::new("dialwait").await;
     world.start().await;
-    plan(
-        &world,
-        "early",
-        json!({"rules": [{"name": "a", "prefix": "+1425", "tag": "t"}]}),
-    )
-    .await;
+    world
+        .dial_plan(
+            "early",
+            json!({"rules": [{"name": "a", "prefix": "+1425", "tag": "t"}]}),
+        )
+        .await;
     world
         .wait::<OCDialPlan>("early", 30, "waiting", |p| {
             has_reason(p, READY, reason::WAITING_FOR_CUSTOMER)
@@ -113,12 +90,12 @@ async fn a_missing_site_or_customer_waits_quietly() {
     world
         .customer("contoso", TENANT_A, "contoso", json!({}))
         .await;
-    plan(
-        &world,
-        "onsite",
-        json!({"sipConnectionRef": {"name": "not-yet"}, "rules": []}),
-    )
-    .await;
+    world
+        .dial_plan(
+            "onsite",
+            json!({"sipConnectionRef": {"name": "not-yet"}, "rules": []}),
+        )
+        .await;
     world
         .wait::<OCDialPlan>("onsite", 60, "waiting for the site", |p| {
             has_reason(p, READY, reason::WAITING_FOR_DEPENDENCY)

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use kube::api::{Api, Patch, PatchParams};
 use oc_operator::api::{OCCustomer, OCDialPlan, OCNumberBlock, OCPlatform};
-use oc_operator::liveplatform::model::{DialPlanRule, ModifyDialPlan, ReleaseNumbers};
+use oc_operator::liveplatform::model::ReleaseNumbers;
 use oc_operator::liveplatform::{PollOptions, TaskOutcome};
 use serde_json::json;
 
@@ -47,38 +47,19 @@ async fn changes_made_behind_the_operators_back_are_corrected_at_the_next_drift_
         )
         .await;
     world
-        .apply::<OCDialPlan>(json!({
-            "apiVersion": "operatorconnect.io/v1alpha1",
-            "kind": "OCDialPlan",
-            "metadata": {"name": "plan"},
-            "spec": {
-                "customerRef": {"name": "contoso"},
-                "dialPlanId": "CustDialPlan",
-                "rules": [{"name": "a", "prefix": "+1425", "tag": "t"}],
-            },
-        }))
+        .dial_plan(
+            "plan",
+            json!({"rules": [{"name": "a", "prefix": "+1425", "tag": "t"}]}),
+        )
         .await;
     let block = world.ready::<OCNumberBlock>("users", 60).await;
     let plan = world.ready::<OCDialPlan>("plan", 60).await;
 
     // Someone else removes the declared rule and releases a declared number.
+    world
+        .others_edit_dial_plan(&guid, vec![], vec![rule("a", "+1425", "t")])
+        .await;
     let platform = world.platform_client();
-    platform
-        .modify_dial_plan(
-            &guid,
-            &guid,
-            &ModifyDialPlan {
-                dial_plan_id: "CustDialPlan".into(),
-                add: vec![],
-                remove: vec![DialPlanRule {
-                    name: "a".into(),
-                    prefix: "+1425".into(),
-                    tag: "t".into(),
-                }],
-            },
-        )
-        .await
-        .expect("the other writer's rule removal");
     let task = platform
         .release_numbers(
             TENANT_A,

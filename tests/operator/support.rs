@@ -8,10 +8,11 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Resource;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::NamespaceResourceScope;
-use oc_operator::api::OCPlatform;
 use oc_operator::api::conditions;
+use oc_operator::api::{OCDialPlan, OCPlatform};
 use oc_operator::controller::{self, Context, OperatorConfig};
 use oc_operator::liveplatform::LivePlatformClient;
+use oc_operator::liveplatform::model::{DialPlanRule, ModifyDialPlan};
 use oc_operator::simulator::admin_client::AdminClient;
 use oc_operator::simulator::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_SP_TENANT};
 use oc_operator::simulator::{Faults, Seed, Simulator};
@@ -405,6 +406,39 @@ impl World {
         self.apply(value).await
     }
 
+    /// An OCDialPlan `CustDialPlan` of customer `contoso`; `spec` adds or overrides
+    /// fields.
+    pub async fn dial_plan(&self, name: &str, spec: serde_json::Value) -> OCDialPlan {
+        let mut full = json!({"customerRef": {"name": "contoso"}, "dialPlanId": "CustDialPlan"});
+        for (k, v) in spec.as_object().cloned().unwrap_or_default() {
+            full[k] = v;
+        }
+        self.apply(json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCDialPlan", "metadata": {"name": name}, "spec": full}))
+            .await
+    }
+
+    /// Another writer (a portal user, a script) edits the customer's `CustDialPlan`
+    /// directly on the platform.
+    pub async fn others_edit_dial_plan(
+        &self,
+        customer_guid: &str,
+        add: Vec<DialPlanRule>,
+        remove: Vec<DialPlanRule>,
+    ) {
+        self.platform_client()
+            .modify_dial_plan(
+                customer_guid,
+                customer_guid,
+                &ModifyDialPlan {
+                    dial_plan_id: "CustDialPlan".into(),
+                    add,
+                    remove,
+                },
+            )
+            .await
+            .expect("the other writer's dial plan edit");
+    }
+
     /// An OCNumberBlock of customer `customer`.
     pub async fn block(
         &self,
@@ -494,4 +528,13 @@ pub fn captured_logs() -> String {
     LOGS.get()
         .map(|b| String::from_utf8_lossy(&b.lock().unwrap_or_else(|p| p.into_inner())).into_owned())
         .unwrap_or_default()
+}
+
+/// A dial plan rule.
+pub fn rule(name: &str, prefix: &str, tag: &str) -> DialPlanRule {
+    DialPlanRule {
+        name: name.into(),
+        prefix: prefix.into(),
+        tag: tag.into(),
+    }
 }
