@@ -133,7 +133,11 @@ fn start_operator(bin: &Path, kubeconfig: &Path, ns: &str) -> Result<Child, Stri
     command
         .env("KUBECONFIG", kubeconfig)
         .args([
-            "--log-level=warn",
+            "--log-format=text",
+            &format!(
+                "--log-level={}",
+                std::env::var("OC_BENCH_OPERATOR_LOG").unwrap_or_else(|_| "warn".into())
+            ),
             "run",
             &format!("--operator-namespace={ns}"),
             &format!("--namespace={ns}"),
@@ -307,12 +311,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Steady state: calls over a quiet minute.
     let before: u64 = total_calls;
     tokio::time::sleep(Duration::from_secs(60)).await;
-    let after: u64 = admin
-        .counters()
-        .await?
+    let quiet = admin.counters().await?;
+    let after: u64 = quiet
         .as_object()
         .map(|m| m.values().filter_map(|v| v["total"].as_u64()).sum())
         .unwrap_or(0);
+    // Which calls, if any, the quiet minute saw.
+    for (call, counts) in quiet.as_object().into_iter().flatten() {
+        let then = counters[call]["total"].as_u64().unwrap_or(0);
+        let now = counts["total"].as_u64().unwrap_or(0);
+        if now > then {
+            println!("  in the quiet minute: {call}: {}", now - then);
+        }
+    }
 
     let report = Report {
         customers,

@@ -68,6 +68,7 @@ where
     Fut: Future<Output = (StatusDraft<K>, Result<Action>)>,
 {
     let key = kind::key(&*obj);
+    tracing::debug!(object = %key, "reconcile starts");
     // The watch cache can lag behind our own last status write (an intent saved, then
     // its task id): deciding on such a copy could send a write twice. Read it fresh.
     let name = obj.name_any();
@@ -214,7 +215,7 @@ fn log_result<K: Kind>(
     >,
 ) {
     match result {
-        Ok((object, _)) => tracing::debug!(%object, "reconciled"),
+        Ok((object, action)) => tracing::debug!(%object, ?action, "reconciled"),
         Err(kube::runtime::controller::Error::ObjectNotFound(object)) => {
             tracing::debug!(%object, "object gone")
         }

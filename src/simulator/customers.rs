@@ -299,9 +299,12 @@ async fn license_info(
         .map(|created| (now.as_second() - created.as_second()) / 86_400)
         .unwrap_or(0);
     let count = (30 * months).min(age_days + 1);
+    // One record a day, dated at the start of its (UTC) day: reading the same day's
+    // record twice gives the same answer, as from a daily job.
+    let today = now.as_second() - now.as_second().rem_euclid(86_400);
     let records: Vec<Value> = (0..count)
         .map(|i| {
-            let day = now.as_second() - i * 86_400;
+            let day = today - i * 86_400;
             let date = jiff::Timestamp::from_second(day)
                 .map(|t| t.to_string())
                 .unwrap_or_default();

@@ -38,6 +38,11 @@ async fn customer_from_lead_then_details_listings_and_delete() {
     let info = env.client.license_info(&guid, 1).await.unwrap();
     assert!(!info.is_empty());
     assert_eq!(info[0].ump_customer_guid.as_deref(), Some(guid.as_str()));
+    // Daily records: read again (a second later), the day's record is the same, so a
+    // status built from it does not change on every read.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let again = env.client.license_info(&guid, 1).await.unwrap();
+    assert_eq!(again[0].last_update, info[0].last_update);
 
     env.client.delete_service(&guid).await.unwrap();
     let err = env.client.get_customer(&guid, false).await.unwrap_err();
