@@ -33,6 +33,10 @@ pub struct Faults {
     pub task_failure_rate: f64,
     /// The next N new tasks end `Failed`.
     pub fail_next_tasks: u32,
+    /// Once a write's answer has been dropped (`dropAfterWriteBurst`), every API
+    /// request is answered 503 until the faults are set again: a partition that
+    /// begins with the lost answer, so nothing can be looked up either.
+    pub partition_after_dropped_write: bool,
     /// Numbers whose upload fails, with the per-number error code.
     pub number_failures: BTreeMap<String, String>,
     /// Task duration overriding the seed.
@@ -90,7 +94,13 @@ impl Faults {
 
     /// Whether the answer to a processed write is to be lost.
     pub fn drop_after(&mut self, endpoint: &str, is_write: bool) -> bool {
-        is_write && self.applies_to(endpoint) && take(&mut self.drop_after_write_burst)
+        let dropped =
+            is_write && self.applies_to(endpoint) && take(&mut self.drop_after_write_burst);
+        if dropped && self.partition_after_dropped_write {
+            self.server_error_rate = 1.0;
+            self.endpoints.clear();
+        }
+        dropped
     }
 
     /// Whether a new task is to fail.

@@ -155,6 +155,34 @@ async fn a_write_whose_answer_is_lost_is_unknown_and_did_happen() {
 }
 
 #[tokio::test]
+async fn a_partition_can_begin_with_a_lost_answer_and_end_when_faults_are_set_again() {
+    let env = Env::start().await;
+    env.set_faults(json!({
+        "dropAfterWriteBurst": 1,
+        "partitionAfterDroppedWrite": true,
+        "endpoints": ["POST /v2/oc/lead"],
+    }))
+    .await;
+    // Reads of other endpoints work until the answer is lost...
+    assert!(env.client.get_lead(TENANT_A).await.unwrap().is_none());
+    let err = env
+        .client
+        .create_lead(&CreateLead {
+            tenant_id: TENANT_A.into(),
+            company_name: "Contoso".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err:?}");
+    // ...then nothing answers, on any endpoint...
+    let err = env.client.get_lead(TENANT_A).await.unwrap_err();
+    assert!(matches!(err, Error::Transient { .. }), "{err:?}");
+    // ...until the faults are set again; the write had happened.
+    env.set_faults(json!({})).await;
+    assert!(env.client.get_lead(TENANT_A).await.unwrap().is_some());
+}
+
+#[tokio::test]
 async fn timeouts_make_reads_transient_and_writes_unknown() {
     let env = Env::start().await;
     let mut config = config_for(&env.sim);

@@ -28,12 +28,15 @@ async fn an_upload_whose_answer_was_lost_is_not_sent_again_after_a_restart() {
         .await;
     world.ready::<OCCustomer>("contoso", 60).await;
 
-    // The platform performs the upload, then the answer is lost; the operator stops.
+    // The platform performs the upload, then the answer is lost and the platform
+    // stays unreachable (so the task id cannot be found either); the operator stops.
     world
         .admin
-        .set_faults(
-            json!({"dropAfterWriteBurst": 1, "endpoints": ["POST /v2/oc/numbers/action/upload"]}),
-        )
+        .set_faults(json!({
+            "dropAfterWriteBurst": 1,
+            "partitionAfterDroppedWrite": true,
+            "endpoints": ["POST /v2/oc/numbers/action/upload"],
+        }))
         .await
         .unwrap();
     world
