@@ -1,3 +1,4 @@
+use kube::api::{Patch, PatchParams};
 use oc_operator::api::OCCustomer;
 use oc_operator::api::conditions::{CHANNEL_ASSIGNED, LICENSED, READY, reason};
 use oc_operator::liveplatform::model::{
@@ -325,4 +326,66 @@ async fn a_paused_customer_is_left_alone_until_resumed() {
     value["metadata"]["annotations"] = json!({"operatorconnect.io/paused": "false"});
     world.apply::<OCCustomer>(value).await;
     world.ready::<OCCustomer>("contoso", 60).await;
+}
+
+/// Every platform call the simulator has counted.
+async fn calls(world: &World) -> u64 {
+    let counters = world.admin.counters().await.unwrap();
+    counters
+        .as_object()
+        .map(|m| m.values().filter_map(|v| v["total"].as_u64()).sum())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_status_only_change_does_not_start_a_reconcile_but_a_label_does() {
+    let mut world = World::new("statusonly").await;
+    world.start().await;
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    let ready = world.ready::<OCCustomer>("contoso", 60).await;
+    let domain = ready.status.as_ref().unwrap().default_domain.clone();
+    // Wait for quiet: no platform call for two seconds.
+    let mut before = calls(&world).await;
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let now = calls(&world).await;
+        if now == before {
+            break;
+        }
+        before = now;
+    }
+
+    // Someone else writes the status: the operator's own output, not a request.
+    let api = world.api::<OCCustomer>();
+    api.patch_status(
+        "contoso",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": {"defaultDomain": "tampered.example"}})),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(
+        calls(&world).await,
+        before,
+        "a status change was reconciled"
+    );
+
+    // A label is part of what the user declares: it is reconciled, and the status
+    // is rebuilt from the platform.
+    api.patch(
+        "contoso",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"labels": {"team": "voice"}}})),
+    )
+    .await
+    .unwrap();
+    world
+        .wait::<OCCustomer>("contoso", 30, "the status rebuilt", |c| {
+            c.status.as_ref().map(|s| &s.default_domain) == Some(&domain)
+        })
+        .await;
+    assert!(calls(&world).await > before);
 }
