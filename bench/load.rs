@@ -20,7 +20,7 @@ use oc_operator::api::{OCCustomer, OCNumberBlock, OCPlatform, conditions};
 use oc_operator::controller;
 use oc_operator::liveplatform::contract::API_ROOT;
 use oc_operator::simulator::Seed;
-use oc_operator::simulator::admin_client::AdminClient;
+use oc_operator::simulator::admin_client::{AdminClient, total_of};
 use oc_operator::simulator::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_SP_TENANT};
 use serde_json::json;
 
@@ -294,10 +294,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let ready = started.elapsed();
     let counters = admin.counters().await?;
-    let total_calls: u64 = counters
-        .as_object()
-        .map(|m| m.values().filter_map(|v| v["total"].as_u64()).sum())
-        .unwrap_or(0);
+    let total_calls = total_of(&counters);
     let listings = counters["GET /v3/oc/numbers"]["total"]
         .as_u64()
         .unwrap_or(0);
@@ -312,10 +309,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let before: u64 = total_calls;
     tokio::time::sleep(Duration::from_secs(60)).await;
     let quiet = admin.counters().await?;
-    let after: u64 = quiet
-        .as_object()
-        .map(|m| m.values().filter_map(|v| v["total"].as_u64()).sum())
-        .unwrap_or(0);
+    let after = total_of(&quiet);
     // Which calls, if any, the quiet minute saw.
     for (call, counts) in quiet.as_object().into_iter().flatten() {
         let then = counters[call]["total"].as_u64().unwrap_or(0);

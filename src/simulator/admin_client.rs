@@ -70,6 +70,11 @@ impl AdminClient {
         self.send(reqwest::Method::GET, "/counters", None).await
     }
 
+    /// Every API request the simulator has counted, over all endpoints.
+    pub async fn total_calls(&self) -> Result<u64, AdminError> {
+        Ok(total_of(&self.counters().await?))
+    }
+
     /// Requests of `endpoint` (`"POST /v2/oc/lead"`) that ended in `outcome`
     /// (`"total"`, a status code, `"dropped"`, `"answer-dropped"`).
     pub async fn count(&self, endpoint: &str, outcome: &str) -> Result<u64, AdminError> {
@@ -90,4 +95,12 @@ impl AdminClient {
     pub async fn put(&self, path: &str, body: Value) -> Result<Value, AdminError> {
         self.send(reqwest::Method::PUT, path, Some(&body)).await
     }
+}
+
+/// The sum of the `total` of every endpoint in a `/admin/counters` answer.
+pub fn total_of(counters: &Value) -> u64 {
+    counters
+        .as_object()
+        .map(|m| m.values().filter_map(|v| v["total"].as_u64()).sum())
+        .unwrap_or(0)
 }

@@ -136,14 +136,7 @@ async fn a_dropped_connection_is_retried_for_a_read() {
 async fn a_write_whose_answer_is_lost_is_unknown_and_did_happen() {
     let env = Env::start().await;
     env.set_faults(json!({"dropAfterWriteBurst": 1})).await;
-    let err = env
-        .client
-        .create_lead(&CreateLead {
-            tenant_id: TENANT_A.into(),
-            company_name: "Contoso".into(),
-        })
-        .await
-        .unwrap_err();
+    let err = env.try_lead(TENANT_A, "Contoso").await.unwrap_err();
     assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err:?}");
     assert_eq!(
         env.count("POST /v2/oc/lead", "total").await,
@@ -165,14 +158,7 @@ async fn a_partition_can_begin_with_a_lost_answer_and_end_when_faults_are_set_ag
     .await;
     // Reads of other endpoints work until the answer is lost...
     assert!(env.client.get_lead(TENANT_A).await.unwrap().is_none());
-    let err = env
-        .client
-        .create_lead(&CreateLead {
-            tenant_id: TENANT_A.into(),
-            company_name: "Contoso".into(),
-        })
-        .await
-        .unwrap_err();
+    let err = env.try_lead(TENANT_A, "Contoso").await.unwrap_err();
     assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err:?}");
     // ...then nothing answers, on any endpoint...
     let err = env.client.get_lead(TENANT_A).await.unwrap_err();

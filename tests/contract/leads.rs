@@ -1,6 +1,4 @@
-use oc_operator::liveplatform::model::{
-    AssignChannel, CreateChannel, CreateLead, LeadQuery, LeadRef,
-};
+use oc_operator::liveplatform::model::{AssignChannel, CreateChannel, LeadQuery, LeadRef};
 use oc_operator::liveplatform::{Error, LivePlatformClient};
 use serde_json::json;
 
@@ -10,11 +8,7 @@ use crate::support::*;
 async fn lead_lifecycle_create_get_list_delete() {
     let env = Env::start().await;
     let created = env
-        .client
-        .create_lead(&CreateLead {
-            tenant_id: TENANT_A.into(),
-            company_name: "Contoso".into(),
-        })
+        .try_lead(TENANT_A, "Contoso")
         .await
         .unwrap()
         .expect("the lead in the answer");
@@ -57,14 +51,7 @@ async fn lead_lifecycle_create_get_list_delete() {
 async fn duplicate_lead_is_a_validation_error_with_field_messages() {
     let env = Env::start().await;
     env.lead(TENANT_A, "Contoso").await;
-    let err = env
-        .client
-        .create_lead(&CreateLead {
-            tenant_id: TENANT_A.into(),
-            company_name: "Contoso".into(),
-        })
-        .await
-        .unwrap_err();
+    let err = env.try_lead(TENANT_A, "Contoso").await.unwrap_err();
     let Error::Validation { fields, .. } = &err else {
         panic!("{err:?}")
     };
@@ -82,14 +69,7 @@ async fn duplicate_lead_is_a_validation_error_with_field_messages() {
 #[tokio::test]
 async fn unknown_tenant_cannot_become_a_lead() {
     let env = Env::start().await;
-    let err = env
-        .client
-        .create_lead(&CreateLead {
-            tenant_id: UNKNOWN_TENANT.into(),
-            company_name: "Nobody".into(),
-        })
-        .await
-        .unwrap_err();
+    let err = env.try_lead(UNKNOWN_TENANT, "Nobody").await.unwrap_err();
     assert!(
         matches!(&err, Error::Validation { fields, .. } if fields.contains_key("TenantId")),
         "{err:?}"

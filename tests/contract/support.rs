@@ -104,13 +104,21 @@ impl Env {
     }
 
     pub async fn lead(&self, tenant: &str, company: &str) {
+        self.try_lead(tenant, company).await.expect("create lead");
+    }
+
+    /// Create Lead for `tenant`, with whatever the platform answers.
+    pub async fn try_lead(
+        &self,
+        tenant: &str,
+        company: &str,
+    ) -> oc_operator::liveplatform::Result<Option<oc_operator::liveplatform::model::Lead>> {
         self.client
             .create_lead(&CreateLead {
                 tenant_id: tenant.into(),
                 company_name: company.into(),
             })
             .await
-            .expect("create lead");
     }
 
     /// A lead and a licensed (OC Essentials) customer for `tenant`; the customer id.
