@@ -164,7 +164,7 @@ pub struct RateLimit {
     #[serde(default = "default_burst")]
     #[schemars(range(min = 1, max = 10000))]
     pub burst: i64,
-    /// Calls in flight at once.
+    /// Calls to the platform in flight at once; more wait for a free slot.
     #[serde(default = "default_concurrency")]
     #[schemars(range(min = 1, max = 256))]
     pub max_concurrent_requests: i64,
@@ -189,7 +189,7 @@ fn default_burst() -> i64 {
 }
 
 fn default_concurrency() -> i64 {
-    8
+    i64::try_from(crate::liveplatform::contract::DEFAULT_MAX_IN_FLIGHT).unwrap_or(8)
 }
 
 /// What the operator last saw of the platform.

@@ -126,6 +126,9 @@ fn config(ctx: &Context, platform: &OCPlatform, credentials: Credentials) -> Res
         per_second: spec.rate_limit.requests_per_second,
         burst: u32::try_from(spec.rate_limit.burst).unwrap_or(1).max(1),
     };
+    config.max_in_flight = usize::try_from(spec.rate_limit.max_concurrent_requests)
+        .unwrap_or(1)
+        .max(1);
     config.allow_insecure_http = spec.allow_insecure_http || ctx.config.allow_insecure_http;
     Ok(config)
 }

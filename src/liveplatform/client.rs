@@ -30,6 +30,8 @@ pub struct ClientConfig {
     /// Sent as `X-Ovoc-Channel-Id` on every call when set.
     pub channel_id: Option<i64>,
     pub budget: Budget,
+    /// Calls in flight at once (at least 1); more wait for a free slot.
+    pub max_in_flight: usize,
     /// Allow `http://` to hosts other than loopback (never needed in production).
     pub allow_insecure_http: bool,
     pub request_timeout: Duration,
@@ -52,6 +54,7 @@ impl ClientConfig {
             credentials,
             channel_id: None,
             budget: contract::DEFAULT_BUDGET,
+            max_in_flight: contract::DEFAULT_MAX_IN_FLIGHT,
             allow_insecure_http: false,
             request_timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
@@ -107,6 +110,8 @@ struct Inner {
     config: ClientConfig,
     tokens: TokenSource,
     limiter: RateLimiter,
+    /// One permit per call in flight (`max_in_flight`).
+    in_flight: tokio::sync::Semaphore,
     observer: Arc<dyn CallObserver>,
 }
 
@@ -237,12 +242,14 @@ impl LivePlatformClient {
             config.credentials.clone(),
         )?;
         let limiter = RateLimiter::new(config.budget);
+        let in_flight = tokio::sync::Semaphore::new(config.max_in_flight.max(1));
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
                 config,
                 tokens,
                 limiter,
+                in_flight,
                 observer,
             }),
         })
@@ -313,7 +320,10 @@ impl LivePlatformClient {
                 self.observer().rate_limit_wait(action, waited);
             }
             let token = self.inner.tokens.token().await?;
+            // The semaphore is never closed, so a permit always comes.
+            let permit = self.inner.in_flight.acquire().await.ok();
             let result = self.exchange(action, &request, url.clone(), &token).await;
+            drop(permit);
             attempt += 1;
             let retry_delay = match &result {
                 Ok(_) => return result,

@@ -43,6 +43,10 @@ pub const CHANNEL_ASSIGN_LIMIT: WindowLimit = WindowLimit {
     window: Duration::from_secs(60),
 };
 /// General per-credential budget: 20 requests a second, burst 40 [chosen].
+/// Calls in flight at once to one platform [chosen]: the reference names no limit;
+/// a few parallel calls keep many objects moving without bursts of open requests.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 8;
+
 pub const DEFAULT_BUDGET: Budget = Budget {
     per_second: 20.0,
     burst: 40,

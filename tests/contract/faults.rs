@@ -77,6 +77,27 @@ async fn the_client_budget_paces_calls_instead_of_drawing_429s() {
 }
 
 #[tokio::test]
+async fn no_more_calls_than_max_in_flight_are_open_at_once() {
+    let env = Env::start().await;
+    env.set_faults(json!({"latencyMs": 300})).await;
+    let mut config = config_for(&env.sim);
+    config.max_in_flight = 2;
+    let client = LivePlatformClient::new(config).unwrap();
+    let started = Instant::now();
+    let calls = (0..6).map(|_| client.calling_profiles());
+    for result in futures::future::join_all(calls).await {
+        result.unwrap();
+    }
+    // Six calls of at least 300 ms, two at a time: three rounds.
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(env.count("GET /v2/oc/callingprofile", "200").await, 6);
+}
+
+#[tokio::test]
 async fn server_errors_are_retried_for_reads() {
     let env = Env::start().await;
     env.set_faults(json!({"serverErrorBurst": 2})).await;
