@@ -66,12 +66,13 @@ impl CacheSync {
         let reader = writer.as_reader();
         let sync = self.clone();
         let stream = watcher(api, wc)
+            .reflect(writer)
+            // After `reflect`: the store holds the listing when it is marked.
             .inspect_ok(move |event| {
                 if matches!(event, watcher::Event::InitDone) {
                     sync.listed(&kind);
                 }
             })
-            .reflect(writer)
             .applied_objects()
             .predicate_filter(intent, PredicateConfig::default());
         Controller::for_stream(stream, reader)
