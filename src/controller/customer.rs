@@ -34,13 +34,12 @@ type Draft = StatusDraft<OCCustomer>;
 
 pub async fn reconcile(obj: Arc<OCCustomer>, ctx: Arc<Context>) -> Result<Action> {
     let api = namespaced_api(&ctx.client, &*obj);
-    drive(obj, ctx, api, |obj, ctx, api, mut draft| async move {
-        let result = if finalizer::is_deleting(&*obj) {
-            cleanup(&obj, &ctx, &api, &mut draft).await
+    drive(obj, ctx, api, async |obj, ctx, api, draft| {
+        if finalizer::is_deleting(obj) {
+            cleanup(obj, ctx, api, draft).await
         } else {
-            apply(&obj, &ctx, &api, &mut draft).await
-        };
-        (draft, result)
+            apply(obj, ctx, api, draft).await
+        }
     })
     .await
 }

@@ -27,11 +27,7 @@ type Draft = StatusDraft<OCDialPlan>;
 
 pub async fn reconcile(obj: Arc<OCDialPlan>, ctx: Arc<Context>) -> Result<Action> {
     let api = namespaced_api(&ctx.client, &*obj);
-    drive(obj, ctx, api, |obj, ctx, api, mut draft| async move {
-        let result = run(&obj, &ctx, &api, &mut draft).await;
-        (draft, result)
-    })
-    .await
+    drive(obj, ctx, api, run).await
 }
 
 async fn run(

@@ -30,11 +30,7 @@ const PAGE_SIZE: u32 = 500;
 
 pub async fn reconcile(obj: Arc<OCEndUser>, ctx: Arc<Context>) -> Result<Action> {
     let api = namespaced_api(&ctx.client, &*obj);
-    drive(obj, ctx, api, |obj, ctx, api, mut draft| async move {
-        let result = run(&obj, &ctx, &api, &mut draft).await;
-        (draft, result)
-    })
-    .await
+    drive(obj, ctx, api, run).await
 }
 
 fn license_wait(draft: &mut Draft, ctx: &Context, scope: &CustomerScope) -> Result<Action> {

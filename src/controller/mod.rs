@@ -56,16 +56,10 @@ pub fn is_paused<K: Kind>(obj: &K) -> bool {
 ///   backoff (terminal ones wait for a spec change);
 /// - the status is written once at the end (and by `logic` wherever it must record an
 ///   intent first).
-pub async fn drive<K, F, Fut>(
-    obj: Arc<K>,
-    ctx: Arc<Context>,
-    api: Api<K>,
-    logic: F,
-) -> Result<Action>
+pub async fn drive<K, F>(obj: Arc<K>, ctx: Arc<Context>, api: Api<K>, logic: F) -> Result<Action>
 where
     K: Kind,
-    F: FnOnce(Arc<K>, Arc<Context>, Api<K>, StatusDraft<K>) -> Fut,
-    Fut: Future<Output = (StatusDraft<K>, Result<Action>)>,
+    F: AsyncFnOnce(&K, &Context, &Api<K>, &mut StatusDraft<K>) -> Result<Action>,
 {
     let key = kind::key(&*obj);
     tracing::debug!(object = %key, "reconcile starts");
@@ -103,9 +97,7 @@ where
         namespace = obj.meta().namespace.as_deref().unwrap_or(""),
         name = %name,
     );
-    let (mut draft, result) =
-        tracing::Instrument::instrument(logic(obj.clone(), ctx.clone(), api.clone(), draft), span)
-            .await;
+    let result = tracing::Instrument::instrument(logic(&obj, &ctx, &api, &mut draft), span).await;
     let kind_name = K::kind(&()).to_string();
     let outcome = match &result {
         Ok(_) => "ok",

@@ -40,11 +40,7 @@ const RELEASE_REQUESTED: &str = "Release Requested";
 
 pub async fn reconcile(obj: Arc<OCNumberBlock>, ctx: Arc<Context>) -> Result<Action> {
     let api = namespaced_api(&ctx.client, &*obj);
-    drive(obj, ctx, api, |obj, ctx, api, mut draft| async move {
-        let result = run(&obj, &ctx, &api, &mut draft).await;
-        (draft, result)
-    })
-    .await
+    drive(obj, ctx, api, run).await
 }
 
 async fn run(

@@ -24,9 +24,8 @@ const PROBE_TIME_REFRESH_SECS: i64 = 300;
 
 pub async fn reconcile(obj: Arc<OCPlatform>, ctx: Arc<Context>) -> Result<Action> {
     let api: Api<OCPlatform> = Api::all(ctx.client.clone());
-    drive(obj, ctx, api, |obj, ctx, _api, mut draft| async move {
-        let result = apply(&obj, &ctx, &mut draft).await;
-        (draft, result)
+    drive(obj, ctx, api, async |obj, ctx, _api, draft| {
+        apply(obj, ctx, draft).await
     })
     .await
 }
