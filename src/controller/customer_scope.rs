@@ -4,10 +4,12 @@
 
 use kube::ResourceExt;
 use kube::api::Api;
+use kube::runtime::controller::Action;
 
 use super::context::Context;
 use super::error::{Error, Result};
-use super::kind::Kind;
+use super::finalizer;
+use super::kind::{CustomerOwned, Kind};
 use super::platforms;
 use super::status::StatusDraft;
 use crate::api::conditions::{READY, reason};
@@ -30,14 +32,15 @@ impl CustomerScope {
     }
 }
 
-/// The scope of an object in `namespace` naming customer `name`, or `None` with
-/// `Ready=False` saying what it waits for (and no platform call).
-pub async fn customer_scope<K: Kind>(
+/// The scope of `obj`, through the customer it names, or `None` with `Ready=False`
+/// saying what it waits for (and no platform call).
+pub async fn customer_scope<K: CustomerOwned>(
     ctx: &Context,
-    namespace: &str,
-    name: &str,
+    obj: &K,
     draft: &mut StatusDraft<K>,
 ) -> Result<Option<CustomerScope>> {
+    let namespace = &namespace_of(obj);
+    let name = obj.customer();
     let customers: Api<OCCustomer> = Api::namespaced(ctx.client.clone(), namespace);
     let customer = customers.get_opt(name).await.map_err(Error::kube(format!(
         "reading OCCustomer {namespace}/{name}"
@@ -73,6 +76,22 @@ pub async fn customer_scope<K: Kind>(
         customer_id,
         tenant,
     }))
+}
+
+/// What an object without a scope does: one being deleted whose platform side is
+/// already gone (`nothing_on_platform`) lets go of its finalizer; anything else waits
+/// for its customer.
+pub async fn without_scope<K: Kind>(
+    ctx: &Context,
+    api: &Api<K>,
+    obj: &K,
+    nothing_on_platform: bool,
+) -> Result<Action> {
+    if finalizer::is_deleting(obj) && nothing_on_platform {
+        finalizer::remove(api, obj).await?;
+        return Ok(Action::await_change());
+    }
+    Ok(Action::requeue(ctx.config.wait_requeue))
 }
 
 /// The namespace of `obj`.

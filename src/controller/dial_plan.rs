@@ -11,7 +11,7 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 
 use super::context::Context;
-use super::customer_scope::{CustomerScope, customer_scope, namespace_of};
+use super::customer_scope::{CustomerScope, customer_scope, namespace_of, without_scope};
 use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
@@ -40,18 +40,14 @@ async fn run(
         return Ok(Action::await_change());
     }
     let deleting = finalizer::is_deleting(obj);
-    let scope = customer_scope(ctx, &namespace_of(obj), &obj.spec.customer_ref.name, draft).await?;
+    let scope = customer_scope(ctx, obj, draft).await?;
     let site = match &scope {
         Some(scope) => site_of(obj, ctx, scope, draft).await?,
         None => None,
     };
     let (Some(scope), Some(site)) = (scope, site) else {
-        if deleting {
-            // No customer or site on the platform: the dial plan went with them.
-            finalizer::remove(api, obj).await?;
-            return Ok(Action::await_change());
-        }
-        return Ok(Action::requeue(ctx.config.wait_requeue));
+        // No customer or site on the platform: the dial plan went with them.
+        return without_scope(ctx, api, obj, true).await;
     };
     draft.status.site_location_id = Some(site.clone());
     let id = &obj.spec.dial_plan_id;

@@ -9,7 +9,7 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 
 use super::context::Context;
-use super::customer_scope::{CustomerScope, customer_scope, namespace_of};
+use super::customer_scope::{CustomerScope, customer_scope, without_scope};
 use super::drive;
 use super::error::Result;
 use super::finalizer;
@@ -56,14 +56,9 @@ async fn run(
         return Ok(Action::await_change());
     }
     let deleting = finalizer::is_deleting(obj);
-    let Some(scope) =
-        customer_scope(ctx, &namespace_of(obj), &obj.spec.customer_ref.name, draft).await?
-    else {
-        if deleting {
-            finalizer::remove(api, obj).await?;
-            return Ok(Action::await_change());
-        }
-        return Ok(Action::requeue(ctx.config.wait_requeue));
+    let Some(scope) = customer_scope(ctx, obj, draft).await? else {
+        // No customer on the platform: the user's voice settings went with it.
+        return without_scope(ctx, api, obj, true).await;
     };
     let licensed = scope
         .customer

@@ -12,7 +12,7 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 
 use super::context::Context;
-use super::customer_scope::{CustomerScope, customer_scope, namespace_of};
+use super::customer_scope::{CustomerScope, customer_scope, without_scope};
 use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
@@ -64,14 +64,8 @@ async fn run(
         finalizer::remove(api, obj).await?;
         return Ok(Action::await_change());
     }
-    let Some(scope) =
-        customer_scope(ctx, &namespace_of(obj), &obj.spec.customer_ref.name, draft).await?
-    else {
-        if deleting && owned(draft).is_empty() {
-            finalizer::remove(api, obj).await?;
-            return Ok(Action::await_change());
-        }
-        return Ok(Action::requeue(ctx.config.wait_requeue));
+    let Some(scope) = customer_scope(ctx, obj, draft).await? else {
+        return without_scope(ctx, api, obj, owned(draft).is_empty()).await;
     };
     if !deleting {
         finalizer::add(api, obj).await?;

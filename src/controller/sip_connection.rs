@@ -11,7 +11,7 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 
 use super::context::Context;
-use super::customer_scope::{CustomerScope, customer_scope, namespace_of};
+use super::customer_scope::{CustomerScope, customer_scope, namespace_of, without_scope};
 use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
@@ -42,14 +42,9 @@ async fn run(
         return Ok(Action::await_change());
     }
     let deleting = finalizer::is_deleting(obj);
-    let Some(scope) =
-        customer_scope(ctx, &namespace_of(obj), &obj.spec.customer_ref.name, draft).await?
-    else {
-        if deleting && draft.status.site_location_id.is_none() {
-            finalizer::remove(api, obj).await?;
-            return Ok(Action::await_change());
-        }
-        return Ok(Action::requeue(ctx.config.wait_requeue));
+    let Some(scope) = customer_scope(ctx, obj, draft).await? else {
+        let never_added = draft.status.site_location_id.is_none();
+        return without_scope(ctx, api, obj, never_added).await;
     };
     if deleting {
         return cleanup(obj, ctx, api, draft, &scope).await;
