@@ -5,7 +5,6 @@
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
-use oc_operator::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
 
 use crate::support::*;
 
@@ -103,32 +102,8 @@ async fn the_charts_rbac_is_enough_for_a_whole_customer_and_no_more() {
 
     world.apply_examples().await;
     world.start_with(as_operator).await;
-    world.ready::<OCCustomer>("contoso", 90).await;
-    world.ready::<OCNumberBlock>("contoso-users", 90).await;
-    world
-        .ready::<OCNumberBlock>("contoso-conferencing", 90)
-        .await;
-    world.ready::<OCSipConnection>("redmond", 90).await;
-    world.ready::<OCDialPlan>("contoso-redmond", 90).await;
-    world.ready::<OCEndUser>("adele-vance", 90).await;
-    world.ready::<OCEndUser>("alex-wilber", 90).await;
-    world.delete::<OCCustomer>("contoso").await;
-    world.wait_gone::<OCCustomer>("contoso", 120).await;
-    let state = world.admin.state().await.unwrap();
-    for area in [
-        "leads",
-        "customers",
-        "numbers",
-        "sites",
-        "dialPlans",
-        "users",
-    ] {
-        assert!(
-            state[area].as_object().unwrap().is_empty(),
-            "{area} left: {}",
-            state[area]
-        );
-    }
+    world.examples_ready().await;
+    world.delete_examples_leaving_nothing().await;
     let (ok, text) = helm(&["uninstall", &release, "--namespace", &world.ns]);
     assert!(ok, "{text}");
 }

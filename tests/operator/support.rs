@@ -9,7 +9,9 @@ use kube::Resource;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::NamespaceResourceScope;
 use oc_operator::api::conditions;
-use oc_operator::api::{OCDialPlan, OCPlatform};
+use oc_operator::api::{
+    OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection,
+};
 use oc_operator::controller::{self, Context, OperatorConfig};
 use oc_operator::liveplatform::LivePlatformClient;
 use oc_operator::liveplatform::model::{DialPlanRule, ModifyDialPlan};
@@ -404,6 +406,42 @@ impl World {
         let mut value = customer_json(name, tenant, short, extra);
         value["spec"]["platformRef"]["name"] = json!(self.platform());
         self.apply(value).await
+    }
+
+    /// Waits until every object of `examples/` is Ready.
+    pub async fn examples_ready(&self) {
+        self.ready::<OCCustomer>("contoso", 90).await;
+        for block in ["contoso-users", "contoso-conferencing"] {
+            self.ready::<OCNumberBlock>(block, 90).await;
+        }
+        self.ready::<OCSipConnection>("redmond", 90).await;
+        self.ready::<OCDialPlan>("contoso-redmond", 90).await;
+        for user in ["adele-vance", "alex-wilber"] {
+            self.ready::<OCEndUser>(user, 90).await;
+        }
+    }
+
+    /// Deletes the examples' customer and checks that nothing of it is left on the
+    /// platform; returns the platform's state after.
+    pub async fn delete_examples_leaving_nothing(&self) -> serde_json::Value {
+        self.delete::<OCCustomer>("contoso").await;
+        self.wait_gone::<OCCustomer>("contoso", 120).await;
+        let state = self.admin.state().await.unwrap();
+        for area in [
+            "leads",
+            "customers",
+            "numbers",
+            "sites",
+            "dialPlans",
+            "users",
+        ] {
+            assert!(
+                state[area].as_object().unwrap().is_empty(),
+                "{area} left on the platform: {}",
+                state[area]
+            );
+        }
+        state
     }
 
     /// An OCDialPlan `CustDialPlan` of customer `contoso`; `spec` adds or overrides
