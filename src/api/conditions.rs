@@ -23,7 +23,11 @@ pub mod reason {
     pub const WAITING_FOR_TASK: &str = "WaitingForTask";
     pub const INVALID_SPEC: &str = "InvalidSpec";
     pub const REJECTED: &str = "Rejected";
+    /// Another object owns the platform object this one names.
     pub const CONFLICT: &str = "Conflict";
+    /// The platform already has what this object would create, no object owns it,
+    /// and the object does not carry the adoption opt-in.
+    pub const ALREADY_EXISTS: &str = "AlreadyExists";
     pub const PAUSED: &str = "Paused";
     pub const WAITING_FOR_PLATFORM: &str = "WaitingForPlatform";
     pub const WAITING_FOR_DEPENDENCY: &str = "WaitingForDependency";

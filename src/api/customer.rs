@@ -184,6 +184,12 @@ pub struct OCCustomerStatus {
     #[serde(default)]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
+    /// When this object became the owner of its platform object (RFC 3339): the first
+    /// time it recorded a platform id or a write in its status. When two objects
+    /// declare the same tenant, number, site, dial plan or user, the one that owns it
+    /// first keeps it and the other is held in `Conflict`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owned_since: Option<String>,
     /// The lead's id on the platform.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lead_id: Option<String>,

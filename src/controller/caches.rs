@@ -48,18 +48,27 @@ fn intent<K: Resource>(obj: &K) -> Option<u64> {
 pub struct CacheSync {
     pending: Arc<Mutex<BTreeSet<String>>>,
     readiness: Readiness,
+    on_synced: Arc<dyn Fn() + Send + Sync>,
 }
 
 impl CacheSync {
-    pub fn new(readiness: Readiness) -> Self {
+    /// `on_synced` runs once, when every cache holds its first listing.
+    pub fn new(readiness: Readiness, on_synced: impl Fn() + Send + Sync + 'static) -> Self {
         Self {
             pending: Arc::default(),
             readiness,
+            on_synced: Arc::new(on_synced),
         }
     }
 
-    /// A controller for `api`, whose cache counts toward this sync.
-    pub fn controller<K: Kind>(&self, api: Api<K>, wc: watcher::Config) -> Controller<K> {
+    /// A controller for `api`, whose cache counts toward this sync; `on_event` sees
+    /// every watch event once the cache holds it.
+    pub fn controller<K: Kind>(
+        &self,
+        api: Api<K>,
+        wc: watcher::Config,
+        on_event: impl Fn(&watcher::Event<K>) + Send + Sync + 'static,
+    ) -> Controller<K> {
         let kind = K::kind(&()).into_owned();
         self.lock().insert(kind.clone());
         let writer = Writer::<K>::default();
@@ -72,6 +81,7 @@ impl CacheSync {
                 if matches!(event, watcher::Event::InitDone) {
                     sync.listed(&kind);
                 }
+                on_event(event);
             })
             .applied_objects()
             .predicate_filter(intent, PredicateConfig::default());
@@ -82,6 +92,7 @@ impl CacheSync {
         let mut pending = self.lock();
         if pending.remove(kind) && pending.is_empty() {
             self.readiness.set_caches_synced();
+            (self.on_synced)();
             tracing::info!("watch caches synced");
         }
     }

@@ -1,17 +1,16 @@
 //! What every reconcile shares: the Kubernetes client, the operator's settings, the
 //! Live Platform clients, caches, backoff and events.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::reflector::Store;
-
 use super::backoff::ObjectBackoff;
 use super::kind::Kind;
 use super::numbers::NumbersCache;
+use super::ownership::Ownership;
 use super::platforms::PlatformRegistry;
-use crate::api::OCNumberBlock;
+use super::stores::Stores;
 
 /// Settings of a running operator.
 #[derive(Debug, Clone)]
@@ -63,8 +62,10 @@ pub struct Context {
     pub numbers: NumbersCache,
     pub backoff: ObjectBackoff,
     recorder: Recorder,
-    /// Every OCNumberBlock the operator sees (for conflicts and customer deletion).
-    pub blocks: OnceLock<Store<OCNumberBlock>>,
+    /// The watch caches of every kind.
+    pub stores: Stores,
+    /// Who owns which platform object (see `ownership`).
+    pub ownership: Ownership,
 }
 
 impl std::fmt::Debug for Context {
@@ -88,7 +89,8 @@ impl Context {
             platforms: PlatformRegistry::default(),
             numbers: NumbersCache::new(config.numbers_cache_ttl),
             backoff: ObjectBackoff::new(config.backoff_base, config.backoff_max),
-            blocks: OnceLock::new(),
+            stores: Stores::default(),
+            ownership: Ownership::default(),
             client,
             config,
         })

@@ -15,6 +15,7 @@ use super::error::{Error, Result};
 use super::finalizer;
 use super::kind::CustomerOwned;
 use super::platform::drift_requeue;
+use super::adoption;
 use super::platforms;
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
@@ -75,17 +76,22 @@ async fn apply(
     // The lead: looked up first (adoption, and safety after a lost answer).
     let lead = match client.get_lead(&tenant).await? {
         Some(lead) => {
+            // Neither recorded nor being created by this object: someone else's lead.
             if draft.status.lead_id.is_none()
                 && tasks::is(draft, PlatformAction::CreateLead).is_none()
             {
-                ctx.event(
-                    obj,
-                    false,
-                    "Adopted",
-                    "AdoptLead",
-                    format!("adopted the existing lead {} of tenant {tenant}", lead.id),
-                )
-                .await;
+                if !adoption::may_adopt(obj) {
+                    let existing = format!("tenant {tenant} (lead {})", lead.id);
+                    adoption::refuse(ctx, obj, draft, &existing, "delete this object").await;
+                    return Ok(drift_requeue(platform.spec.drift_check_seconds));
+                }
+                let customer = lead
+                    .ump_customer_guid
+                    .as_deref()
+                    .map(|c| format!(" and its customer {c}"))
+                    .unwrap_or_default();
+                let what = format!("the lead {} of tenant {tenant}{customer}", lead.id);
+                adoption::adopted(ctx, obj, "AdoptLead", &what).await;
             }
             lead
         }
@@ -147,12 +153,13 @@ async fn apply(
             if draft.status.customer_id.is_none()
                 && tasks::is(draft, PlatformAction::CreateCustomer).is_none()
             {
+                // The lead is this object's, so the customer made from it is too.
                 ctx.event(
                     obj,
                     false,
                     "Adopted",
                     "AdoptCustomer",
-                    format!("adopted the existing customer {guid}"),
+                    format!("took over customer {guid}, made from the lead of tenant {tenant}"),
                 )
                 .await;
             }
@@ -652,6 +659,11 @@ async fn cleanup(
     // Dependents go first: users, dial plans, sites, then numbers are released.
     if !dependents_gone(ctx, obj, draft).await? {
         return Ok(Action::requeue(ctx.config.task_poll));
+    }
+    if draft.status.lead_id.is_none() && tasks::is(draft, PlatformAction::CreateLead).is_none() {
+        // It never created or took over a lead: nothing on the platform is its own.
+        finalizer::remove(api, obj).await?;
+        return Ok(Action::await_change());
     }
     let ns = obj.namespace().unwrap_or_default();
     let Some((client, _)) = platforms::access(ctx, &ns, &obj.spec.platform_ref.name, draft).await?

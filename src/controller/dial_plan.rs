@@ -12,6 +12,7 @@ use kube::runtime::controller::Action;
 
 use super::context::Context;
 use super::customer_scope::{CustomerScope, customer_scope, namespace_of, without_scope};
+use super::adoption;
 use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
@@ -40,6 +41,12 @@ async fn run(
         return Ok(Action::await_change());
     }
     let deleting = finalizer::is_deleting(obj);
+    let claimed = !draft.status.managed_rules.is_empty() || draft.status.owned_since.is_some();
+    if deleting && !claimed {
+        // It never wrote to the dial plan: nothing on the platform is its own.
+        finalizer::remove(api, obj).await?;
+        return Ok(Action::await_change());
+    }
     let scope = customer_scope(ctx, obj, draft).await?;
     let site = match &scope {
         Some(scope) => site_of(obj, ctx, scope, draft).await?,
@@ -89,6 +96,19 @@ async fn run(
         .filter(|p| p.dial_plan_id.eq_ignore_ascii_case(id))
         .flat_map(|p| p.rule_dto)
         .collect();
+    if !claimed && !current.is_empty() {
+        // Rules that no object in the cluster put there: taken over only on request.
+        let existing = format!(
+            "dial plan {id} with {} rules on site {site} of tenant {}",
+            current.len(),
+            scope.tenant
+        );
+        if !adoption::may_adopt(obj) {
+            adoption::refuse(ctx, obj, draft, &existing, "use another dialPlanId").await;
+            return Ok(drift_requeue(scope.drift_seconds()));
+        }
+        adoption::adopted(ctx, obj, "AdoptDialPlan", &existing).await;
+    }
     let wanted: BTreeMap<&str, DialPlanRule> = obj
         .spec
         .rules

@@ -10,6 +10,7 @@ use kube::runtime::controller::Action;
 
 use super::context::Context;
 use super::customer_scope::{CustomerScope, customer_scope, without_scope};
+use super::adoption;
 use super::drive;
 use super::error::Result;
 use super::finalizer;
@@ -56,6 +57,14 @@ async fn run(
         return Ok(Action::await_change());
     }
     let deleting = finalizer::is_deleting(obj);
+    let claimed = draft.status.applied_generation.is_some()
+        || draft.status.operation.is_some()
+        || draft.status.owned_since.is_some();
+    if deleting && !claimed {
+        // It never provisioned the user: the user's voice settings are not its own.
+        finalizer::remove(api, obj).await?;
+        return Ok(Action::await_change());
+    }
     let Some(scope) = customer_scope(ctx, obj, draft).await? else {
         // No customer on the platform: the user's voice settings went with it.
         return without_scope(ctx, api, obj, true).await;
@@ -133,6 +142,21 @@ async fn run(
         Err(PlatformError::LicenseRequired { .. }) => return license_wait(draft, ctx, &scope),
         Err(e) => return Err(e.into()),
     };
+    if let Some(user) = reported.as_ref().filter(|u| !claimed && is_voice_enabled(u)) {
+        // Voice settings that no object in the cluster provisioned: taken over only on
+        // request.
+        let existing = format!(
+            "voice settings for user {} of tenant {} (line URI {})",
+            obj.spec.sip_address,
+            scope.tenant,
+            user.line_uri.as_deref().unwrap_or("none")
+        );
+        if !adoption::may_adopt(obj) {
+            adoption::refuse(ctx, obj, draft, &existing, "delete this object").await;
+            return Ok(drift_requeue(scope.drift_seconds()));
+        }
+        adoption::adopted(ctx, obj, "AdoptUser", &existing).await;
+    }
     if let Some(user) = &reported {
         draft.status.object_id = user.object_id.clone();
         draft.status.line_uri = user.line_uri.clone();
@@ -200,6 +224,12 @@ async fn run(
             .await;
     }
     Ok(drift_requeue(scope.drift_seconds()))
+}
+
+/// Whether a listed user has voice settings (a line URI or Enterprise Voice): what
+/// provisioning manages.
+fn is_voice_enabled(user: &EndUser) -> bool {
+    user.enterprise_voice_enabled || user.line_uri.as_deref().is_some_and(|l| !l.is_empty())
 }
 
 /// The user as the platform lists it (paging through), if listed.

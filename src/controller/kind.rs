@@ -25,6 +25,22 @@ pub trait Kind:
     fn operation_mut(_status: &mut Self::Status) -> Option<&mut Option<Operation>> {
         None
     }
+
+    /// `status.ownedSince`, for kinds that own a platform object.
+    fn owned_since_mut(_status: &mut Self::Status) -> Option<&mut Option<String>> {
+        None
+    }
+
+    /// `status.ownedSince`, if set.
+    fn owned_since(_status: &Self::Status) -> Option<&str> {
+        None
+    }
+
+    /// Whether the status records a platform id or a write in flight, that is, a
+    /// claim on the platform object (see `ownership`).
+    fn records_claim(_status: &Self::Status) -> bool {
+        false
+    }
 }
 
 macro_rules! status_access {
@@ -50,28 +66,50 @@ macro_rules! status_access {
 }
 
 macro_rules! kind {
-    ($kind:ty, $status:ty, operation) => {
-        impl Kind for $kind {
-            status_access!($status);
-
-            fn operation_mut(status: &mut Self::Status) -> Option<&mut Option<Operation>> {
-                Some(&mut status.operation)
-            }
-        }
-    };
     ($kind:ty, $status:ty) => {
         impl Kind for $kind {
             status_access!($status);
         }
     };
+    ($kind:ty, $status:ty, owner: |$s:ident| $claim:expr, $($operation:ident)?) => {
+        impl Kind for $kind {
+            status_access!($status);
+
+            $(
+                fn $operation(status: &mut Self::Status) -> Option<&mut Option<Operation>> {
+                    Some(&mut status.operation)
+                }
+            )?
+
+            fn owned_since_mut(status: &mut Self::Status) -> Option<&mut Option<String>> {
+                Some(&mut status.owned_since)
+            }
+
+            fn owned_since(status: &Self::Status) -> Option<&str> {
+                status.owned_since.as_deref()
+            }
+
+            fn records_claim($s: &Self::Status) -> bool {
+                $claim
+            }
+        }
+    };
 }
 
 kind!(OCPlatform, OCPlatformStatus);
-kind!(OCCustomer, OCCustomerStatus, operation);
-kind!(OCNumberBlock, OCNumberBlockStatus, operation);
-kind!(OCSipConnection, OCSipConnectionStatus, operation);
-kind!(OCDialPlan, OCDialPlanStatus);
-kind!(OCEndUser, OCEndUserStatus, operation);
+kind!(OCCustomer, OCCustomerStatus,
+    owner: |s| s.lead_id.is_some() || s.customer_id.is_some() || s.operation.is_some(),
+    operation_mut);
+kind!(OCNumberBlock, OCNumberBlockStatus,
+    owner: |s| !s.active.is_empty() || s.operation.is_some(),
+    operation_mut);
+kind!(OCSipConnection, OCSipConnectionStatus,
+    owner: |s| s.site_location_id.is_some() || s.operation.is_some(),
+    operation_mut);
+kind!(OCDialPlan, OCDialPlanStatus, owner: |s| !s.managed_rules.is_empty(),);
+kind!(OCEndUser, OCEndUserStatus,
+    owner: |s| s.applied_generation.is_some() || s.operation.is_some(),
+    operation_mut);
 
 /// `kind/namespace/name`, for logs and per-object state.
 pub fn key<K: Kind>(obj: &K) -> String {

@@ -2,6 +2,7 @@
 //! (conditions, finalizer, per-object backoff, events, the platform clients) is in the
 //! other modules and used through [`drive`].
 
+pub mod adoption;
 mod backoff;
 mod caches;
 pub mod context;
@@ -15,10 +16,12 @@ pub mod kind;
 pub mod number_block;
 pub mod number_set;
 mod numbers;
+pub mod ownership;
 pub mod platform;
 pub mod platforms;
 pub mod sip_connection;
 pub mod status;
+pub mod stores;
 pub mod tasks;
 
 use std::future::Future;
@@ -38,6 +41,7 @@ pub use error::{Error, Result};
 use crate::api::conditions::{self, READY, SYNCED, reason};
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection};
 use kind::{CustomerOwned, Kind};
+use ownership::{Governed, Verdict};
 use status::StatusDraft;
 
 /// Annotation that pauses reconciliation of an object (value `"true"`).
@@ -58,11 +62,18 @@ pub fn is_paused<K: Kind>(obj: &K) -> bool {
 ///   intent first).
 pub async fn drive<K, F>(obj: Arc<K>, ctx: Arc<Context>, api: Api<K>, logic: F) -> Result<Action>
 where
-    K: Kind,
+    K: Governed,
     F: AsyncFnOnce(&K, &Context, &Api<K>, &mut StatusDraft<K>) -> Result<Action>,
 {
     let key = kind::key(&*obj);
     tracing::debug!(object = %key, "reconcile starts");
+    // Nothing is decided on caches that do not hold their first listing yet (an owner
+    // not seen yet must not lose its platform object to a later declaration).
+    ctx.stores.wait_synced().await;
+    if !in_scope(&*obj, &ctx) {
+        // Another operator's platform (`--platform-selector`): not ours to touch.
+        return Ok(Action::await_change());
+    }
     // The watch cache can lag behind our own last status write (an intent saved, then
     // its task id): deciding on such a copy could send a write twice. Read it fresh.
     let name = obj.name_any();
@@ -83,6 +94,9 @@ where
             format!("reconciliation is paused; remove the {PAUSE_ANNOTATION} annotation to resume"),
         );
         status::save(&api, &*obj, &mut draft).await?;
+        return Ok(Action::await_change());
+    }
+    if let Some(Verdict::Conflict { .. }) = held_in_conflict(&*obj, &ctx, &api, &mut draft).await? {
         return Ok(Action::await_change());
     }
     if !finalizer::is_deleting(&*obj) && rejected_for_this_generation(&draft) {
@@ -161,6 +175,64 @@ where
             }
         }
     }
+}
+
+/// Whether `obj` is on a platform this operator manages (every platform without
+/// `--platform-selector`; with it, those the OCPlatform cache holds).
+fn in_scope<K: Governed>(obj: &K, ctx: &Context) -> bool {
+    ctx.config.platform_selector.is_none()
+        || obj
+            .platform_name(&ctx.stores)
+            .is_some_and(|p| ctx.stores.manages_platform(&p))
+}
+
+/// Holds an object whose platform identity another object owns: `Ready=False` with
+/// reason `Conflict`, no platform call; being deleted, it lets go of its finalizer
+/// unless it still owns something it claimed. Returns the verdict when the object is
+/// held (the caller stops there).
+async fn held_in_conflict<K: Governed>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    draft: &mut StatusDraft<K>,
+) -> Result<Option<Verdict>> {
+    let Some(verdict) = obj.verdict(&ctx.ownership, &ctx.stores) else {
+        return Ok(None);
+    };
+    let Verdict::Conflict { owns_claimed, .. } = &verdict else {
+        return Ok(None);
+    };
+    if finalizer::is_deleting(obj) {
+        if *owns_claimed {
+            // Its own part is undone by its logic, which leaves the rest alone.
+            return Ok(None);
+        }
+        if finalizer::has(obj) {
+            ctx.event(
+                obj,
+                false,
+                "Released",
+                "Delete",
+                "held in conflict: another object owns what this one names, so nothing on the platform is touched",
+            )
+            .await;
+            finalizer::remove(api, obj).await?;
+        }
+        return Ok(Some(verdict));
+    }
+    let message = verdict
+        .message(&K::kind(&()))
+        .unwrap_or_default();
+    let was = conditions::find(draft.conditions(), READY)
+        .map(|c| (c.reason.clone(), c.message.clone()));
+    draft.condition(READY, false, reason::CONFLICT, message.clone());
+    if was != Some((reason::CONFLICT.to_owned(), message.clone())) {
+        tracing::warn!(object = %kind::key(obj), "{message}");
+        ctx.event(obj, true, reason::CONFLICT, "Reconcile", message)
+            .await;
+    }
+    save_unless_gone(api, obj, draft).await?;
+    Ok(Some(verdict))
 }
 
 fn rejected_for_this_generation<K: Kind>(draft: &StatusDraft<K>) -> bool {
@@ -268,6 +340,14 @@ pub async fn await_api_access(ctx: Arc<Context>, every: std::time::Duration) {
     ctx.readiness.set_api_access(true);
 }
 
+/// Tells the ownership ledger of `K` about every watch event of its kind.
+fn observer<K: ownership::Owned>(
+    ctx: &Arc<Context>,
+) -> impl Fn(&watcher::Event<K>) + Send + Sync + 'static {
+    let ctx = ctx.clone();
+    move |event| ctx.ownership.ledger::<K>().observed(event)
+}
+
 /// Runs every controller until `shutdown` resolves; running reconciles finish first.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let wc = watcher::Config::default().any_semantic();
@@ -281,7 +361,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
 
     // Leading from here: `/readyz` waits for every controller's first listing.
     ctx.readiness.set_leading(true);
-    let caches = caches::CacheSync::new(ctx.readiness.clone());
+    ctx.stores.set_synced(false);
+    let synced = ctx.clone();
+    let caches = caches::CacheSync::new(ctx.readiness.clone(), move || {
+        synced.stores.set_synced(true)
+    });
 
     let platform_wc = match &ctx.config.platform_selector {
         Some(selector) => wc.clone().labels(selector),
@@ -291,8 +375,10 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let platforms = caches.controller(
         Api::<OCPlatform>::all(ctx.client.clone()),
         platform_wc.clone(),
+        |_| {},
     );
     let platform_store = platforms.store();
+    ctx.stores.set_platforms(platform_store.clone());
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ctx.config.operator_namespace);
     let platforms = platforms
         .watches(secrets, wc.clone(), move |secret| {
@@ -310,9 +396,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
 
     // OCCustomer: also when its dependents change (deletion waits for them) and when
     // its platform changes.
-    let customers = caches.controller(namespaced::<OCCustomer>(&ctx), wc.clone());
+    let customers = caches.controller(namespaced::<OCCustomer>(&ctx), wc.clone(), observer(&ctx));
     let customer_store = customers.store();
+    ctx.stores.set_customers(customer_store.clone());
     let customers = customers
+        .reconcile_on(ctx.ownership.customers.triggers())
         .watches(namespaced::<OCNumberBlock>(&ctx), wc.clone(), |o| {
             customer_of(&o)
         })
@@ -343,10 +431,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .for_each(|r| async move { log_result(r) });
 
     // OCNumberBlock: also when its customer changes.
-    let blocks = caches.controller(namespaced::<OCNumberBlock>(&ctx), wc.clone());
+    let blocks = caches.controller(namespaced::<OCNumberBlock>(&ctx), wc.clone(), observer(&ctx));
     let block_store = blocks.store();
-    let _ = ctx.blocks.set(block_store.clone());
+    ctx.stores.set_blocks(block_store.clone());
     let blocks = blocks
+        .reconcile_on(ctx.ownership.blocks.triggers())
         .watches(
             namespaced::<OCCustomer>(&ctx),
             wc.clone(),
@@ -359,9 +448,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     // OCSipConnection, OCDialPlan, OCEndUser: also when their customer changes (an end
     // user becomes Ready by itself once its customer's licence allows it); dial plans
     // also when their SIP connection changes.
-    let sites = caches.controller(namespaced::<OCSipConnection>(&ctx), wc.clone());
+    let sites = caches.controller(namespaced::<OCSipConnection>(&ctx), wc.clone(), observer(&ctx));
     let site_store = sites.store();
+    ctx.stores.set_sites(site_store.clone());
     let sites = sites
+        .reconcile_on(ctx.ownership.sites.triggers())
         .watches(
             namespaced::<OCCustomer>(&ctx),
             wc.clone(),
@@ -370,9 +461,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .graceful_shutdown_on(stopped())
         .run(sip_connection::reconcile, error_policy, ctx.clone())
         .for_each(|r| async move { log_result(r) });
-    let plans = caches.controller(namespaced::<OCDialPlan>(&ctx), wc.clone());
+    let plans = caches.controller(namespaced::<OCDialPlan>(&ctx), wc.clone(), observer(&ctx));
     let plan_store = plans.store();
+    ctx.stores.set_plans(plan_store.clone());
     let plans = plans
+        .reconcile_on(ctx.ownership.plans.triggers())
         .watches(
             namespaced::<OCCustomer>(&ctx),
             wc.clone(),
@@ -401,9 +494,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .graceful_shutdown_on(stopped())
         .run(dial_plan::reconcile, error_policy, ctx.clone())
         .for_each(|r| async move { log_result(r) });
-    let users = caches.controller(namespaced::<OCEndUser>(&ctx), wc.clone());
+    let users = caches.controller(namespaced::<OCEndUser>(&ctx), wc.clone(), observer(&ctx));
     let user_store = users.store();
+    ctx.stores.set_users(user_store.clone());
     let users = users
+        .reconcile_on(ctx.ownership.users.triggers())
         .watches(
             namespaced::<OCCustomer>(&ctx),
             wc.clone(),

@@ -17,6 +17,8 @@ use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
 use super::number_set::{compress, declared, decompress};
+use super::adoption;
+use super::ownership::Identity;
 use super::platform::drift_requeue;
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
@@ -64,15 +66,16 @@ async fn run(
         finalizer::remove(api, obj).await?;
         return Ok(Action::await_change());
     }
+    if deleting && owned(draft).is_empty() && tasks::current(draft).is_none() {
+        // It never brought a number to the platform: nothing to release.
+        finalizer::remove(api, obj).await?;
+        return Ok(Action::await_change());
+    }
     let Some(scope) = customer_scope(ctx, obj, draft).await? else {
         return without_scope(ctx, api, obj, owned(draft).is_empty()).await;
     };
     if !deleting {
         finalizer::add(api, obj).await?;
-        if let Some(rival) = conflict(obj, ctx) {
-            draft.condition(READY, false, reason::CONFLICT, rival);
-            return Ok(Action::requeue(ctx.config.wait_requeue));
-        }
     }
     if let Some(wait) = in_flight(obj, ctx, api, draft, &scope).await? {
         return Ok(wait);
@@ -97,40 +100,30 @@ fn owned(draft: &Draft) -> BTreeSet<String> {
     decompress(&draft.status.active)
 }
 
-/// The earlier block (by creation, then name) that declares one of this block's numbers.
-fn conflict(obj: &OCNumberBlock, ctx: &Context) -> Option<String> {
-    let store = ctx.blocks.get()?;
-    let mine = declared(&obj.spec);
-    let me = (
-        obj.metadata.creation_timestamp.clone(),
-        obj.namespace(),
-        obj.name_any(),
-    );
-    let mut rivals: Vec<_> = store
-        .state()
-        .into_iter()
-        .filter(|b| b.metadata.uid != obj.metadata.uid && b.metadata.deletion_timestamp.is_none())
-        .filter(|b| {
-            (
-                b.metadata.creation_timestamp.clone(),
-                b.namespace(),
-                b.name_any(),
-            ) < me
-        })
-        .filter_map(|b| {
-            let shared: Vec<String> = declared(&b.spec).intersection(&mine).cloned().collect();
-            (!shared.is_empty()).then_some((b, shared))
+/// The numbers this block has on the platform and owns: a number that another block
+/// owns (see `ownership`) is never released or unassigned by this one.
+fn mine(obj: &OCNumberBlock, ctx: &Context, draft: &Draft, platform: &str) -> BTreeSet<String> {
+    let owned = owned(draft);
+    let identities: Vec<Identity> = owned
+        .iter()
+        .map(|number| Identity::Number {
+            platform: platform.to_owned(),
+            number: number.clone(),
         })
         .collect();
-    rivals.sort_by_key(|(b, _)| (b.metadata.creation_timestamp.clone(), b.name_any()));
-    let (rival, shared) = rivals.into_iter().next()?;
-    Some(format!(
-        "{} numbers ({}) are also declared by OCNumberBlock {}/{}, which came first; nothing is uploaded until one block drops them",
-        shared.len(),
-        compress(&shared).join(", "),
-        rival.namespace().unwrap_or_default(),
-        rival.name_any()
-    ))
+    let others = ctx
+        .ownership
+        .blocks
+        .owned_by_others(obj, &identities, &ctx.stores);
+    owned
+        .into_iter()
+        .filter(|number| {
+            !others.contains(&Identity::Number {
+                platform: platform.to_owned(),
+                number: number.clone(),
+            })
+        })
+        .collect()
 }
 
 /// Follows a write in flight. `Some(action)` while it is not over.
@@ -292,7 +285,31 @@ async fn apply(
         .iter()
         .map(|f| f.number.clone())
         .collect();
-    let owned = owned(draft);
+    let owned = mine(obj, ctx, draft, &scope.platform.name_any());
+
+    // Declared numbers the tenant already has that this block never brought: taken
+    // over only on request.
+    let existing: Vec<String> = declared
+        .iter()
+        .filter(|n| records.contains_key(n.as_str()) && !owned.contains(*n))
+        .cloned()
+        .collect();
+    if !existing.is_empty() {
+        let what = format!(
+            "numbers {} of tenant {}",
+            compress(&existing).join(", "),
+            scope.tenant
+        );
+        if !adoption::may_adopt(obj) {
+            adoption::refuse(ctx, obj, draft, &what, "remove them from the spec").await;
+            return Ok(drift_requeue(scope.drift_seconds()));
+        }
+        let mut active = owned.clone();
+        active.extend(existing.iter().cloned());
+        draft.status.active = compress(&active);
+        adoption::adopted(ctx, obj, "AdoptNumbers", &what).await;
+    }
+    let owned: BTreeSet<String> = owned.into_iter().chain(existing).collect();
 
     let removed: Vec<String> = owned
         .difference(&declared)
@@ -406,7 +423,11 @@ async fn apply(
             .failed
             .iter()
             .take(5)
-            .map(|f| format!("{} ({})", f.number, f.reason))
+            .map(|f| match &f.message {
+                // What the platform says, such as which tenant holds the number.
+                Some(message) => format!("{} ({}: {message})", f.number, f.reason),
+                None => format!("{} ({})", f.number, f.reason),
+            })
             .collect();
         let message = format!(
             "{} of {} numbers were refused by the platform: {}{}; remove them from the spec or fix the cause, then change the spec to retry",
@@ -664,8 +685,7 @@ async fn cleanup(
     scope: &CustomerScope,
     records: &HashMap<&str, &NumberRecord>,
 ) -> Result<Action> {
-    let mut mine = owned(draft);
-    mine.extend(declared(&obj.spec));
+    let mine = mine(obj, ctx, draft, &scope.platform.name_any());
     let left: Vec<&NumberRecord> = mine
         .iter()
         .filter_map(|n| records.get(n.as_str()).copied())

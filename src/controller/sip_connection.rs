@@ -15,6 +15,7 @@ use super::customer_scope::{CustomerScope, customer_scope, namespace_of, without
 use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
+use super::adoption;
 use super::platform::drift_requeue;
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
@@ -52,6 +53,8 @@ async fn run(
     check_sbc(obj, &scope)?;
     finalizer::add(api, obj).await?;
 
+    // An add whose answer was lost: the site found by name below is this object's own.
+    let mut added_unseen = false;
     if let Some(op) = tasks::current(draft) {
         match op.task_id {
             Some(task) => match tasks::poll(ctx, &scope.client, &op.action, &task).await? {
@@ -82,7 +85,10 @@ async fn run(
                 }
             },
             // The answer was lost: the site is looked up by name below.
-            None => tasks::finish(draft),
+            None => {
+                added_unseen = op.action == PlatformAction::AddSipConnection.title();
+                tasks::finish(draft);
+            }
         }
     }
 
@@ -109,14 +115,18 @@ async fn run(
         Some(found) => found,
         None => match find_by_name(obj, &scope).await? {
             Some(id) => {
-                ctx.event(
-                    obj,
-                    false,
-                    "Adopted",
-                    "AdoptSite",
-                    format!("adopted site location {id} named {}", obj.spec.site_name),
-                )
-                .await;
+                if !added_unseen {
+                    let existing = format!(
+                        "site {} (site location {id}) of tenant {}",
+                        obj.spec.site_name, scope.tenant
+                    );
+                    if !adoption::may_adopt(obj) {
+                        adoption::refuse(ctx, obj, draft, &existing, "choose another siteName")
+                            .await;
+                        return Ok(drift_requeue(scope.drift_seconds()));
+                    }
+                    adoption::adopted(ctx, obj, "AdoptSite", &existing).await;
+                }
                 draft.status.site_location_id = Some(id.clone());
                 let site = scope.client.get_sip_connection(&id).await?;
                 (id, site)
@@ -388,9 +398,14 @@ async fn cleanup(
     draft: &mut Draft,
     scope: &CustomerScope,
 ) -> Result<Action> {
+    // Only a site this object added (or took over) is removed; after an add whose
+    // answer was lost, the site is found by name.
     let id = match draft.status.site_location_id.clone() {
         Some(id) => Some(id),
-        None => find_by_name(obj, scope).await?,
+        None if tasks::is(draft, PlatformAction::AddSipConnection).is_some() => {
+            find_by_name(obj, scope).await?
+        }
+        None => None,
     };
     let Some(id) = id else {
         finalizer::remove(api, obj).await?;

@@ -115,6 +115,7 @@ where
     K: Kind,
 {
     K::set_observed_generation(&mut draft.status, draft.generation);
+    stamp_ownership(obj, draft);
     if !draft.changed() {
         return Ok(());
     }
@@ -132,6 +133,27 @@ where
     )))?;
     draft.original = Some(draft.status.clone());
     Ok(())
+}
+
+/// Stamps `status.ownedSince` the first time the status records a claim (a platform id
+/// or a write in flight), so that the claim survives a restart. An object that recorded
+/// its ids before `ownedSince` existed is stamped with its creation time: the earlier
+/// declaration keeps its place.
+fn stamp_ownership<K: Kind>(obj: &K, draft: &mut StatusDraft<K>) {
+    if !K::records_claim(&draft.status) {
+        return;
+    }
+    let legacy = draft.original.as_ref().is_some_and(K::records_claim);
+    let created = obj.meta().creation_timestamp.as_ref().map(|t| t.0);
+    if let Some(slot) = K::owned_since_mut(&mut draft.status)
+        && slot.is_none()
+    {
+        let since = match (legacy, created) {
+            (true, Some(created)) => created,
+            _ => jiff::Timestamp::now(),
+        };
+        *slot = Some(since.to_string());
+    }
 }
 
 /// An `Api` for a namespaced kind in the object's namespace.

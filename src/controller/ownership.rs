@@ -1,0 +1,750 @@
+//! One platform object, one owner.
+//!
+//! Every object names a platform identity: a customer its tenant, a number block its
+//! numbers, a SIP connection its site, a dial plan its dial plan on a site, an end user
+//! its SIP address. Several objects (in one namespace or in many) may name the same
+//! one by mistake; exactly one of them owns it, and the others are held in `Conflict`
+//! and make no platform call at all, not even on delete.
+//!
+//! Who owns an identity is decided from the watch caches, the same way after every
+//! restart:
+//! 1. an object that claimed it (recorded a platform id or a write in its status, which
+//!    stamps `status.ownedSince`) comes before one that did not; among those, the
+//!    earlier claim wins;
+//! 2. among objects that claimed nothing yet, the older `creationTimestamp` wins;
+//! 3. ties go to the smaller uid.
+//!
+//! A claim made by this process is known here the moment the check passes, before its
+//! status write reaches the cache, so two objects reconciled at once cannot both pass.
+//! No decision is taken before every watch cache holds its first listing.
+//!
+//! An object held in `Conflict` waits for its owner: any change of the owner (its
+//! deletion above all) reconciles the waiting objects again, through a trigger of
+//! their controller; nothing is retried on a timer.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
+use kube::ResourceExt;
+use kube::core::NamespaceResourceScope;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+
+use super::kind::{CustomerOwned, Kind};
+use super::number_set::{compress, declared, decompress};
+use super::stores::Stores;
+use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
+
+/// What an object manages on a platform. Names are compared as the platform compares
+/// them (tenants, sites, dial plans and SIP addresses without regard to case).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Identity {
+    /// A lead and its customer.
+    Tenant { platform: String, tenant: String },
+    /// One telephone number.
+    Number { platform: String, number: String },
+    /// A site location of a customer, by name.
+    Site {
+        platform: String,
+        tenant: String,
+        site: String,
+    },
+    /// A dial plan of a site (`None`: the customer's own, single-site plan).
+    DialPlan {
+        platform: String,
+        tenant: String,
+        site: Option<String>,
+        dial_plan: String,
+    },
+    /// The voice settings of one Teams user.
+    User {
+        platform: String,
+        tenant: String,
+        sip: String,
+    },
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Identity::Tenant { platform, tenant } => {
+                write!(f, "tenant {tenant} on OCPlatform {platform}")
+            }
+            Identity::Number { number, .. } => write!(f, "number {number}"),
+            Identity::Site { tenant, site, .. } => write!(f, "site {site} of tenant {tenant}"),
+            Identity::DialPlan {
+                tenant,
+                site,
+                dial_plan,
+                ..
+            } => match site {
+                Some(site) => write!(f, "dial plan {dial_plan} of site {site} of tenant {tenant}"),
+                None => write!(f, "dial plan {dial_plan} of tenant {tenant}"),
+            },
+            Identity::User { tenant, sip, .. } => write!(f, "user {sip} of tenant {tenant}"),
+        }
+    }
+}
+
+/// Names several identities for a message: numbers as ranges, the rest one by one.
+pub fn describe(identities: &[Identity]) -> String {
+    let numbers: BTreeSet<String> = identities
+        .iter()
+        .filter_map(|i| match i {
+            Identity::Number { number, .. } => Some(number.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut parts: Vec<String> = identities
+        .iter()
+        .filter(|i| !matches!(i, Identity::Number { .. }))
+        .map(ToString::to_string)
+        .collect();
+    if !numbers.is_empty() {
+        let word = if numbers.len() == 1 {
+            "number"
+        } else {
+            "numbers"
+        };
+        parts.push(format!("{word} {}", compress(&numbers).join(", ")));
+    }
+    parts.join(", ")
+}
+
+/// A kind that owns platform objects.
+pub trait Owned: Kind + kube::Resource<Scope = NamespaceResourceScope> {
+    /// The platform identities this object names, resolved through the caches (empty
+    /// while what it refers to is not known yet).
+    fn identities(&self, stores: &Stores) -> Vec<Identity>;
+
+    /// Which of `identities` the status claims (see the module's comment): all of
+    /// them once it records a platform id or a write in flight.
+    fn claimed(&self, identities: &[Identity]) -> HashSet<Identity> {
+        if self.status().is_some_and(Self::records_claim) {
+            identities.iter().cloned().collect()
+        } else {
+            HashSet::new()
+        }
+    }
+
+    /// What `identities` depends on besides the object itself, so that they are
+    /// computed again when it changes.
+    fn depends_on(&self, stores: &Stores) -> Vec<(String, Option<i64>)>;
+
+    /// The ledger of this kind.
+    fn ledger(ownership: &Ownership) -> &Ledger<Self>;
+
+    /// The watch cache of this kind.
+    fn store(stores: &Stores) -> Option<Store<Self>>;
+}
+
+/// The platform and tenant of the customer an object names, from the cache.
+fn customer_of<K: CustomerOwned>(obj: &K, stores: &Stores) -> Option<Arc<OCCustomer>> {
+    let ns = obj.namespace().unwrap_or_default();
+    stores
+        .customers()?
+        .get(&ObjectRef::new(obj.customer()).within(&ns))
+}
+
+fn customer_dependency<K: CustomerOwned>(obj: &K, stores: &Stores) -> (String, Option<i64>) {
+    match customer_of(obj, stores) {
+        Some(c) => (c.uid().unwrap_or_default(), c.metadata.generation),
+        None => (String::new(), None),
+    }
+}
+
+fn platform_and_tenant(customer: &OCCustomer) -> (String, String) {
+    (
+        customer.spec.platform_ref.name.clone(),
+        customer.spec.tenant_id.to_ascii_lowercase(),
+    )
+}
+
+impl Owned for OCCustomer {
+    fn identities(&self, _stores: &Stores) -> Vec<Identity> {
+        let (platform, tenant) = platform_and_tenant(self);
+        vec![Identity::Tenant { platform, tenant }]
+    }
+
+    fn depends_on(&self, _stores: &Stores) -> Vec<(String, Option<i64>)> {
+        Vec::new()
+    }
+
+    fn ledger(ownership: &Ownership) -> &Ledger<Self> {
+        &ownership.customers
+    }
+
+    fn store(stores: &Stores) -> Option<Store<Self>> {
+        stores.customers()
+    }
+}
+
+impl Owned for OCNumberBlock {
+    fn identities(&self, stores: &Stores) -> Vec<Identity> {
+        let Some(customer) = customer_of(self, stores) else {
+            return Vec::new();
+        };
+        let platform = customer.spec.platform_ref.name.clone();
+        let mut numbers = declared(&self.spec);
+        if let Some(status) = &self.status {
+            numbers.extend(decompress(&status.active));
+        }
+        numbers
+            .into_iter()
+            .map(|number| Identity::Number {
+                platform: platform.clone(),
+                number,
+            })
+            .collect()
+    }
+
+    /// A block claims the numbers it brought to the platform (or is bringing).
+    fn claimed(&self, identities: &[Identity]) -> HashSet<Identity> {
+        let Some(status) = &self.status else {
+            return HashSet::new();
+        };
+        let mut numbers = decompress(&status.active);
+        if let Some(op) = &status.operation {
+            numbers.extend(decompress(&op.items));
+        }
+        identities
+            .iter()
+            .filter(|i| matches!(i, Identity::Number { number, .. } if numbers.contains(number)))
+            .cloned()
+            .collect()
+    }
+
+    fn depends_on(&self, stores: &Stores) -> Vec<(String, Option<i64>)> {
+        vec![customer_dependency(self, stores)]
+    }
+
+    fn ledger(ownership: &Ownership) -> &Ledger<Self> {
+        &ownership.blocks
+    }
+
+    fn store(stores: &Stores) -> Option<Store<Self>> {
+        stores.blocks()
+    }
+}
+
+impl Owned for OCSipConnection {
+    fn identities(&self, stores: &Stores) -> Vec<Identity> {
+        let Some(customer) = customer_of(self, stores) else {
+            return Vec::new();
+        };
+        let (platform, tenant) = platform_and_tenant(&customer);
+        vec![Identity::Site {
+            platform,
+            tenant,
+            site: self.spec.site_name.to_ascii_lowercase(),
+        }]
+    }
+
+    fn depends_on(&self, stores: &Stores) -> Vec<(String, Option<i64>)> {
+        vec![customer_dependency(self, stores)]
+    }
+
+    fn ledger(ownership: &Ownership) -> &Ledger<Self> {
+        &ownership.sites
+    }
+
+    fn store(stores: &Stores) -> Option<Store<Self>> {
+        stores.sites()
+    }
+}
+
+/// The SIP connection a dial plan names, from the cache.
+fn site_of(plan: &OCDialPlan, stores: &Stores) -> Option<Arc<OCSipConnection>> {
+    let reference = plan.spec.sip_connection_ref.as_ref()?;
+    let ns = plan.namespace().unwrap_or_default();
+    stores
+        .sites()?
+        .get(&ObjectRef::new(&reference.name).within(&ns))
+}
+
+impl Owned for OCDialPlan {
+    fn identities(&self, stores: &Stores) -> Vec<Identity> {
+        let Some(customer) = customer_of(self, stores) else {
+            return Vec::new();
+        };
+        let site = match &self.spec.sip_connection_ref {
+            None => None,
+            Some(_) => match site_of(self, stores) {
+                Some(site) => Some(site.spec.site_name.to_ascii_lowercase()),
+                None => return Vec::new(),
+            },
+        };
+        let (platform, tenant) = platform_and_tenant(&customer);
+        vec![Identity::DialPlan {
+            platform,
+            tenant,
+            site,
+            dial_plan: self.spec.dial_plan_id.to_ascii_lowercase(),
+        }]
+    }
+
+    fn depends_on(&self, stores: &Stores) -> Vec<(String, Option<i64>)> {
+        let site = site_of(self, stores)
+            .map(|s| (s.uid().unwrap_or_default(), s.metadata.generation))
+            .unwrap_or_default();
+        vec![customer_dependency(self, stores), site]
+    }
+
+    fn ledger(ownership: &Ownership) -> &Ledger<Self> {
+        &ownership.plans
+    }
+
+    fn store(stores: &Stores) -> Option<Store<Self>> {
+        stores.plans()
+    }
+}
+
+impl Owned for OCEndUser {
+    fn identities(&self, stores: &Stores) -> Vec<Identity> {
+        let Some(customer) = customer_of(self, stores) else {
+            return Vec::new();
+        };
+        let (platform, tenant) = platform_and_tenant(&customer);
+        vec![Identity::User {
+            platform,
+            tenant,
+            sip: self
+                .spec
+                .sip_address
+                .trim_start_matches("sip:")
+                .to_ascii_lowercase(),
+        }]
+    }
+
+    fn depends_on(&self, stores: &Stores) -> Vec<(String, Option<i64>)> {
+        vec![customer_dependency(self, stores)]
+    }
+
+    fn ledger(ownership: &Ownership) -> &Ledger<Self> {
+        &ownership.users
+    }
+
+    fn store(stores: &Stores) -> Option<Store<Self>> {
+        stores.users()
+    }
+}
+
+/// What the check says about an object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing it names is owned by another object.
+    Owner,
+    /// `owner` (`Kind namespace/name`) owns `identities`, which this object names too.
+    /// `owns_claimed` tells whether the object still owns something it claimed (a
+    /// block with numbers of its own), which its deletion must undo.
+    Conflict {
+        owner: String,
+        identities: Vec<Identity>,
+        owns_claimed: bool,
+    },
+}
+
+impl Verdict {
+    /// The `Ready` message of an object held in conflict.
+    pub fn message(&self, what: &str) -> Option<String> {
+        let Verdict::Conflict {
+            owner, identities, ..
+        } = self
+        else {
+            return None;
+        };
+        Some(format!(
+            "{} is managed by {owner}, which declared it first; this {what} makes no platform call while that object owns it. Delete this object (nothing on the platform is touched) or change it to name something else; it is looked at again when {owner} changes or goes",
+            describe(identities)
+        ))
+    }
+}
+
+/// How an object ranks for one identity: the smaller, the stronger.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Rank {
+    unclaimed: bool,
+    /// The time of the claim (seconds and nanoseconds); zero when unclaimed.
+    claimed_at: (i64, i32),
+    created: (i64, i32),
+    uid: String,
+}
+
+fn parse_time(text: &str) -> Option<jiff::Timestamp> {
+    text.parse::<jiff::Timestamp>().ok()
+}
+
+fn pair(t: jiff::Timestamp) -> (i64, i32) {
+    (t.as_second(), t.subsec_nanosecond())
+}
+
+/// One kind's view: what each object names, the claims made by this process, and who
+/// waits for whom.
+pub struct Ledger<K: Owned> {
+    state: Mutex<LedgerState<K>>,
+    trigger: Mutex<UnboundedSender<ObjectRef<K>>>,
+}
+
+/// What the ledger knows of one object.
+struct Entry {
+    resource_version: Option<String>,
+    depends_on: Vec<(String, Option<i64>)>,
+    identities: Vec<Identity>,
+    claimed: HashSet<Identity>,
+    owned_since: Option<(i64, i32)>,
+    created: (i64, i32),
+    name: String,
+}
+
+impl Entry {
+    fn of<K: Owned>(obj: &K, stores: &Stores) -> Self {
+        let identities = obj.identities(stores);
+        let claimed = obj.claimed(&identities);
+        let created = obj
+            .meta()
+            .creation_timestamp
+            .as_ref()
+            .map(|t| pair(t.0))
+            .unwrap_or((i64::MAX, 0));
+        let owned_since = obj
+            .status()
+            .and_then(K::owned_since)
+            .and_then(parse_time)
+            .map(pair);
+        Self {
+            resource_version: obj.meta().resource_version.clone(),
+            depends_on: obj.depends_on(stores),
+            identities,
+            claimed,
+            owned_since,
+            created,
+            name: format!("{} {}", K::kind(&()), key_name(obj)),
+        }
+    }
+
+    /// How the object ranks for `identity`, with the claims granted by this process.
+    fn rank(&self, uid: &str, identity: &Identity, granted: &Granted) -> Rank {
+        let here = granted.get(uid).and_then(|g| g.get(identity)).copied().map(pair);
+        // Claimed before `ownedSince` existed: the creation time stands for it.
+        let persisted = self
+            .claimed
+            .contains(identity)
+            .then(|| self.owned_since.unwrap_or(self.created));
+        let claimed_at = match (here, persisted) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Rank {
+            unclaimed: claimed_at.is_none(),
+            claimed_at: claimed_at.unwrap_or_default(),
+            created: self.created,
+            uid: uid.to_owned(),
+        }
+    }
+}
+
+type Granted = HashMap<String, HashMap<Identity, jiff::Timestamp>>;
+
+struct LedgerState<K: Owned> {
+    entries: HashMap<String, Entry>,
+    by_identity: HashMap<Identity, Vec<String>>,
+    /// Claims this process granted: uid -> identity -> when.
+    granted: Granted,
+    /// uid of an owner -> the objects held in conflict by it.
+    waiters: HashMap<String, HashSet<ObjectRef<K>>>,
+}
+
+impl<K: Owned> Default for Ledger<K> {
+    fn default() -> Self {
+        let (sender, _) = unbounded();
+        Self {
+            state: Mutex::new(LedgerState {
+                entries: HashMap::new(),
+                by_identity: HashMap::new(),
+                granted: HashMap::new(),
+                waiters: HashMap::new(),
+            }),
+            trigger: Mutex::new(sender),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded maps stay consistent between statements; a panic elsewhere while
+    // holding the lock does not make them unusable.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl<K: Owned> Ledger<K> {
+    /// The stream of objects to reconcile again because their owner changed; a new one
+    /// for each run of the controllers.
+    pub fn triggers(&self) -> UnboundedReceiver<ObjectRef<K>> {
+        let (sender, receiver) = unbounded();
+        *lock(&self.trigger) = sender;
+        receiver
+    }
+
+    /// Learns of a watch event of this kind: a changed or deleted object reconciles
+    /// the objects waiting for it; a deleted one loses the claims granted to it.
+    pub fn observed(&self, event: &watcher::Event<K>) {
+        let (obj, deleted) = match event {
+            watcher::Event::Apply(obj) => (obj, false),
+            watcher::Event::Delete(obj) => (obj, true),
+            _ => return,
+        };
+        let Some(uid) = obj.uid() else {
+            return;
+        };
+        let waiting = {
+            let mut state = lock(&self.state);
+            if deleted {
+                state.granted.remove(&uid);
+            }
+            state.waiters.remove(&uid)
+        };
+        if let Some(waiting) = waiting {
+            let sender = lock(&self.trigger).clone();
+            for waiter in waiting {
+                // A closed channel means the controllers stopped; nothing to wake.
+                let _ = sender.unbounded_send(waiter);
+            }
+        }
+    }
+
+    /// Decides whether `obj` owns what it names; when it does, the claim is granted at
+    /// once (see the module's comment). `None` while the caches are not synced.
+    pub fn check(&self, obj: &K, stores: &Stores) -> Option<Verdict> {
+        let store = K::store(stores)?;
+        if !stores.synced() {
+            return None;
+        }
+        let uid = obj.uid()?;
+        let mut state = lock(&self.state);
+        refresh(&mut state, &store, stores);
+        // This object as the reconcile read it, which may be newer than the cache.
+        let me = Entry::of(obj, stores);
+        let mut foreign: Vec<(Identity, String)> = Vec::new();
+        let mut owns_claimed = false;
+        for identity in &me.identities {
+            let my_rank = me.rank(&uid, identity, &state.granted);
+            match strongest_other(&state, &uid, identity) {
+                Some((their_rank, other)) if their_rank < my_rank => {
+                    foreign.push((identity.clone(), other));
+                }
+                _ => owns_claimed |= !my_rank.unclaimed,
+            }
+        }
+        if foreign.is_empty() {
+            let now = jiff::Timestamp::now();
+            let granted = state.granted.entry(uid).or_default();
+            granted.retain(|identity, _| me.identities.contains(identity));
+            for identity in me.identities {
+                granted.entry(identity).or_insert(now);
+            }
+            return Some(Verdict::Owner);
+        }
+        // Held: wait for every owner, and keep no claim on what they own.
+        if let Some(granted) = state.granted.get_mut(&uid) {
+            for (identity, _) in &foreign {
+                granted.remove(identity);
+            }
+        }
+        let me_ref = ObjectRef::from_obj(obj);
+        for (_, owner) in &foreign {
+            state
+                .waiters
+                .entry(owner.clone())
+                .or_default()
+                .insert(me_ref.clone());
+        }
+        let first_owner = foreign[0].1.clone();
+        let owner = state
+            .entries
+            .get(&first_owner)
+            .map(|e| e.name.clone())
+            .unwrap_or_else(|| format!("{} with uid {first_owner}", K::kind(&())));
+        let identities = foreign
+            .into_iter()
+            .filter(|(_, o)| *o == first_owner)
+            .map(|(i, _)| i)
+            .collect();
+        Some(Verdict::Conflict {
+            owner,
+            identities,
+            owns_claimed,
+        })
+    }
+
+    /// Which of `identities` another object owns rather than `obj` (a number a block
+    /// holds in its status but that another block owns is not the block's to release).
+    pub fn owned_by_others(
+        &self,
+        obj: &K,
+        identities: &[Identity],
+        stores: &Stores,
+    ) -> HashSet<Identity> {
+        let (Some(store), Some(uid)) = (K::store(stores), obj.uid()) else {
+            return HashSet::new();
+        };
+        let mut state = lock(&self.state);
+        refresh(&mut state, &store, stores);
+        let me = Entry::of(obj, stores);
+        identities
+            .iter()
+            .filter(|identity| {
+                let my_rank = me.rank(&uid, identity, &state.granted);
+                strongest_other(&state, &uid, identity).is_some_and(|(r, _)| r < my_rank)
+            })
+            .cloned()
+            .collect()
+    }
+}
+
+/// The strongest object other than `uid` that names `identity`, and its uid.
+fn strongest_other<K: Owned>(
+    state: &LedgerState<K>,
+    uid: &str,
+    identity: &Identity,
+) -> Option<(Rank, String)> {
+    state
+        .by_identity
+        .get(identity)
+        .into_iter()
+        .flatten()
+        .filter(|other| other.as_str() != uid)
+        .filter_map(|other| {
+            state
+                .entries
+                .get(other)
+                .map(|e| (e.rank(other, identity, &state.granted), other.clone()))
+        })
+        .min_by(|a, b| a.0.cmp(&b.0))
+}
+
+/// `namespace/name`.
+fn key_name<K: Kind>(obj: &K) -> String {
+    format!(
+        "{}/{}",
+        obj.meta().namespace.as_deref().unwrap_or_default(),
+        obj.meta().name.as_deref().unwrap_or_default()
+    )
+}
+
+/// Brings the ledger's entries up to date with the cache. Only objects that changed
+/// (or whose customer or site changed) are resolved again.
+fn refresh<K: Owned>(state: &mut LedgerState<K>, store: &Store<K>, stores: &Stores) {
+    let objects: HashMap<String, Arc<K>> = store
+        .state()
+        .into_iter()
+        .filter_map(|o| o.uid().map(|uid| (uid, o)))
+        .collect();
+    let gone: Vec<String> = state
+        .entries
+        .keys()
+        .filter(|uid| !objects.contains_key(*uid))
+        .cloned()
+        .collect();
+    for uid in gone {
+        if let Some(entry) = state.entries.remove(&uid) {
+            unindex(&mut state.by_identity, &uid, &entry.identities);
+        }
+    }
+    for (uid, obj) in objects {
+        if let Some(entry) = state.entries.get(&uid)
+            && entry.resource_version == obj.meta().resource_version
+            && entry.depends_on == obj.depends_on(stores)
+        {
+            continue;
+        }
+        let entry = Entry::of(&*obj, stores);
+        if let Some(old) = state.entries.remove(&uid) {
+            unindex(&mut state.by_identity, &uid, &old.identities);
+        }
+        for identity in &entry.identities {
+            state
+                .by_identity
+                .entry(identity.clone())
+                .or_default()
+                .push(uid.clone());
+        }
+        state.entries.insert(uid, entry);
+    }
+}
+
+fn unindex(by_identity: &mut HashMap<Identity, Vec<String>>, uid: &str, identities: &[Identity]) {
+    for identity in identities {
+        if let Some(uids) = by_identity.get_mut(identity) {
+            uids.retain(|u| u != uid);
+            if uids.is_empty() {
+                by_identity.remove(identity);
+            }
+        }
+    }
+}
+
+/// The ledgers of every kind that owns platform objects.
+#[derive(Default)]
+pub struct Ownership {
+    pub customers: Ledger<OCCustomer>,
+    pub blocks: Ledger<OCNumberBlock>,
+    pub sites: Ledger<OCSipConnection>,
+    pub plans: Ledger<OCDialPlan>,
+    pub users: Ledger<OCEndUser>,
+}
+
+impl Ownership {
+    pub fn ledger<K: Owned>(&self) -> &Ledger<K> {
+        K::ledger(self)
+    }
+}
+
+
+/// What `drive` asks of every kind before its own logic runs.
+pub trait Governed: Kind {
+    /// The OCPlatform the object is on, when known (what `--platform-selector` scopes).
+    fn platform_name(&self, stores: &Stores) -> Option<String>;
+
+    /// Whether the object owns what it names; `None` while that cannot be decided.
+    fn verdict(&self, ownership: &Ownership, stores: &Stores) -> Option<Verdict>;
+}
+
+impl Governed for crate::api::OCPlatform {
+    fn platform_name(&self, _stores: &Stores) -> Option<String> {
+        self.metadata.name.clone()
+    }
+
+    /// An OCPlatform is cluster-scoped and owns nothing on the platform.
+    fn verdict(&self, _ownership: &Ownership, _stores: &Stores) -> Option<Verdict> {
+        Some(Verdict::Owner)
+    }
+}
+
+impl Governed for OCCustomer {
+    fn platform_name(&self, _stores: &Stores) -> Option<String> {
+        Some(self.spec.platform_ref.name.clone())
+    }
+
+    fn verdict(&self, ownership: &Ownership, stores: &Stores) -> Option<Verdict> {
+        ownership.ledger::<Self>().check(self, stores)
+    }
+}
+
+macro_rules! governed_through_customer {
+    ($($kind:ty),*) => {
+        $(
+            impl Governed for $kind {
+                fn platform_name(&self, stores: &Stores) -> Option<String> {
+                    customer_of(self, stores).map(|c| c.spec.platform_ref.name.clone())
+                }
+
+                fn verdict(&self, ownership: &Ownership, stores: &Stores) -> Option<Verdict> {
+                    ownership.ledger::<Self>().check(self, stores)
+                }
+            }
+        )*
+    };
+}
+
+governed_through_customer!(OCNumberBlock, OCSipConnection, OCDialPlan, OCEndUser);

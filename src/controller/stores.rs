@@ -1,0 +1,94 @@
+//! The controllers' watch caches, one per kind, readable by every reconcile (to resolve
+//! a reference without asking the apiserver, and to decide ownership), and whether all
+//! of them hold their first listing.
+
+use std::sync::RwLock;
+
+use kube::runtime::reflector::{ObjectRef, Store};
+
+use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection};
+
+/// The watch caches of the running controllers (empty before they start).
+pub struct Stores {
+    platforms: RwLock<Option<Store<OCPlatform>>>,
+    customers: RwLock<Option<Store<OCCustomer>>>,
+    blocks: RwLock<Option<Store<OCNumberBlock>>>,
+    sites: RwLock<Option<Store<OCSipConnection>>>,
+    plans: RwLock<Option<Store<OCDialPlan>>>,
+    users: RwLock<Option<Store<OCEndUser>>>,
+    synced: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Stores {
+    fn default() -> Self {
+        Self {
+            platforms: RwLock::default(),
+            customers: RwLock::default(),
+            blocks: RwLock::default(),
+            sites: RwLock::default(),
+            plans: RwLock::default(),
+            users: RwLock::default(),
+            synced: tokio::sync::watch::Sender::new(false),
+        }
+    }
+}
+
+fn read<T: Clone>(slot: &RwLock<Option<T>>) -> Option<T> {
+    // A store handle is replaced whole; a poisoned lock still holds a valid one.
+    slot.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+fn write<T>(slot: &RwLock<Option<T>>, value: T) {
+    *slot.write().unwrap_or_else(|e| e.into_inner()) = Some(value);
+}
+
+macro_rules! store_access {
+    ($($field:ident, $set:ident, $kind:ty;)*) => {
+        impl Stores {
+            $(
+                pub fn $field(&self) -> Option<Store<$kind>> {
+                    read(&self.$field)
+                }
+
+                pub fn $set(&self, store: Store<$kind>) {
+                    write(&self.$field, store);
+                }
+            )*
+        }
+    };
+}
+
+store_access! {
+    platforms, set_platforms, OCPlatform;
+    customers, set_customers, OCCustomer;
+    blocks, set_blocks, OCNumberBlock;
+    sites, set_sites, OCSipConnection;
+    plans, set_plans, OCDialPlan;
+    users, set_users, OCEndUser;
+}
+
+impl Stores {
+    /// Whether every cache holds its first full listing (since the controllers last
+    /// started).
+    pub fn synced(&self) -> bool {
+        *self.synced.borrow()
+    }
+
+    pub fn set_synced(&self, synced: bool) {
+        self.synced.send_replace(synced);
+    }
+
+    /// Resolves once every cache holds its first full listing.
+    pub async fn wait_synced(&self) {
+        let mut receiver = self.synced.subscribe();
+        // The sender lives as long as `self`: waiting cannot fail while we borrow it.
+        let _ = receiver.wait_for(|synced| *synced).await;
+    }
+
+    /// Whether this operator manages OCPlatform `name` (it passed `--platform-selector`
+    /// and is in the cache).
+    pub fn manages_platform(&self, name: &str) -> bool {
+        self.platforms()
+            .is_some_and(|store| store.get(&ObjectRef::new(name)).is_some())
+    }
+}
