@@ -178,12 +178,14 @@ where
 }
 
 /// Whether `obj` is on a platform this operator manages (every platform without
-/// `--platform-selector`; with it, those the OCPlatform cache holds).
+/// `--platform-selector`; with it, those the OCPlatform cache holds). An object whose
+/// platform is not known yet (its customer does not exist) is in scope: it only waits,
+/// without platform calls.
 fn in_scope<K: Governed>(obj: &K, ctx: &Context) -> bool {
     ctx.config.platform_selector.is_none()
         || obj
             .platform_name(&ctx.stores)
-            .is_some_and(|p| ctx.stores.manages_platform(&p))
+            .is_none_or(|p| ctx.stores.manages_platform(&p))
 }
 
 /// Holds an object whose platform identity another object owns: `Ready=False` with

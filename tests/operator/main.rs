@@ -15,5 +15,6 @@ mod faults;
 mod ha;
 mod number_block;
 mod observability;
+mod ownership;
 mod platform;
 mod sip_connection;

@@ -42,6 +42,9 @@ pub struct World {
     )>,
     /// The context of the running operator (its metrics).
     pub ctx: Option<std::sync::Arc<Context>>,
+    /// More namespaces the platform allows; with any, the operator watches them all
+    /// (and is kept to this world's platform by its selector).
+    pub others: Vec<String>,
 }
 
 pub fn plane() -> &'static oc_operator::testenv::Shared {
@@ -86,6 +89,7 @@ impl World {
             client,
             operator: None,
             ctx: None,
+            others: Vec::new(),
         };
         world.put_secret(SANDBOX_CLIENT_SECRET).await;
         world.put_platform(json!([world.ns])).await;
@@ -135,6 +139,12 @@ impl World {
     /// Applies the customer objects of `examples/` (from 20- on) in this namespace, on
     /// this world's platform and carrier Secret.
     pub async fn apply_examples(&self) {
+        self.apply_examples_in(&self.ns).await;
+    }
+
+    /// Applies the customer objects of `examples/` (from 20- on) in namespace `ns`, on
+    /// this world's platform (a copied tenant folder).
+    pub async fn apply_examples_in(&self, ns: &str) {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
         let mut files: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
@@ -148,13 +158,13 @@ impl World {
             }
             let text = std::fs::read_to_string(&file)
                 .unwrap()
-                .replace("namespace: contoso", &format!("namespace: {}", self.ns))
+                .replace("namespace: contoso", &format!("namespace: {ns}"))
                 .replace("name: sandbox", &format!("name: {}", self.platform()));
-            let path = std::env::temp_dir().join(format!("{}-{name}", self.ns));
+            let path = std::env::temp_dir().join(format!("{ns}-{name}"));
             std::fs::write(&path, text).unwrap();
             let output = plane()
                 .kubectl()
-                .args(["apply", "-n", &self.ns, "-f", &path.display().to_string()])
+                .args(["apply", "-n", ns, "-f", &path.display().to_string()])
                 .output()
                 .unwrap();
             assert!(
@@ -190,9 +200,28 @@ impl World {
             .expect("platform");
     }
 
+    /// Creates another namespace that this world's platform allows; the operator then
+    /// watches every namespace.
+    pub async fn add_namespace(&mut self, prefix: &str) -> String {
+        let ns = format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        namespaces
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
+            )
+            .await
+            .expect("namespace");
+        self.others.push(ns.clone());
+        let mut allowed = vec![self.ns.clone()];
+        allowed.extend(self.others.iter().cloned());
+        self.put_platform(json!(allowed)).await;
+        ns
+    }
+
     pub fn config(&self) -> OperatorConfig {
         let mut config = OperatorConfig::new(self.ns.clone());
-        config.watch_namespace = Some(self.ns.clone());
+        config.watch_namespace = self.others.is_empty().then(|| self.ns.clone());
         config.platform_selector = Some(format!("oc-test={}", self.ns));
         config.task_poll = Duration::from_millis(300);
         config.wait_requeue = Duration::from_millis(700);
@@ -251,7 +280,18 @@ impl World {
             + DeserializeOwned
             + Debug,
     {
-        Api::namespaced(self.client.clone(), &self.ns)
+        self.api_in(&self.ns)
+    }
+
+    /// The objects of kind `K` in namespace `ns`.
+    pub fn api_in<K>(&self, ns: &str) -> Api<K>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Debug,
+    {
+        Api::namespaced(self.client.clone(), ns)
     }
 
     /// Creates or updates an object of this namespace from JSON (server-side apply).
@@ -295,8 +335,26 @@ impl World {
             + DeserializeOwned
             + Debug,
     {
+        self.wait_in(&self.ns, name, secs, what, check).await
+    }
+
+    /// Waits until `check` holds for the object `name` of namespace `ns`.
+    pub async fn wait_in<K>(
+        &self,
+        ns: &str,
+        name: &str,
+        secs: u64,
+        what: &str,
+        check: impl Fn(&K) -> bool,
+    ) -> K
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Debug,
+    {
         let deadline = Instant::now() + Duration::from_secs(secs);
-        let api = self.api::<K>();
+        let api = self.api_in::<K>(ns);
         loop {
             let obj = api.get_opt(name).await.expect("get");
             if let Some(obj) = &obj

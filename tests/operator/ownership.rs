@@ -1,0 +1,313 @@
+//! One platform object, one owner: a second declaration of a tenant, number, site,
+//! dial plan or user (in another namespace or the same one) is held in `Conflict`,
+//! writes nothing and deletes nothing; taking over what exists needs the opt-in.
+
+use std::fmt::Debug;
+
+use kube::Resource;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::core::NamespaceResourceScope;
+use oc_operator::api::conditions::{READY, reason};
+use oc_operator::api::{
+    OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection,
+};
+use oc_operator::controller::kind::Kind;
+use oc_operator::simulator::admin_client::AdminClient;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::support::*;
+
+/// Requests that can change the platform (everything but reads), by endpoint.
+async fn writes(admin: &AdminClient) -> Vec<(String, u64)> {
+    let counters = admin.counters().await.expect("counters");
+    let mut out: Vec<(String, u64)> = counters
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(endpoint, _)| !endpoint.starts_with("GET ") && !endpoint.contains("oauth2"))
+                .map(|(endpoint, v)| (endpoint.clone(), v["total"].as_u64().unwrap_or(0)))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// What the platform holds of every area an object can manage.
+async fn platform_objects(admin: &AdminClient) -> serde_json::Value {
+    let state = admin.state().await.expect("state");
+    json!({
+        "leads": state["leads"], "customers": state["customers"], "numbers": state["numbers"],
+        "sites": state["sites"], "dialPlans": state["dialPlans"], "users": state["users"],
+    })
+}
+
+/// The examples' objects, by kind and name.
+const BLOCKS: [&str; 2] = ["contoso-users", "contoso-conferencing"];
+const USERS: [&str; 2] = ["adele-vance", "alex-wilber"];
+
+/// Waits until the object is held in `Conflict` with a message naming `owner`.
+async fn in_conflict<K>(world: &World, ns: &str, name: &str, owner: &str)
+where
+    K: Kind + Resource<Scope = NamespaceResourceScope>,
+{
+    let obj = world
+        .wait_in::<K>(ns, name, 60, "in conflict", |o| {
+            has_reason(o, READY, reason::CONFLICT)
+        })
+        .await;
+    let (_, _, message) = condition(&obj, READY).unwrap();
+    assert!(
+        message.contains(owner),
+        "{ns}/{name}: the message does not name {owner}: {message}"
+    );
+}
+
+/// Every example object of namespace `ns` waits in `Conflict`, naming its owner in
+/// `owner_ns`.
+async fn examples_in_conflict(world: &World, ns: &str, owner_ns: &str) {
+    in_conflict::<OCCustomer>(world, ns, "contoso", &format!("{owner_ns}/contoso")).await;
+    for block in BLOCKS {
+        in_conflict::<OCNumberBlock>(world, ns, block, &format!("{owner_ns}/{block}")).await;
+    }
+    in_conflict::<OCSipConnection>(world, ns, "redmond", &format!("{owner_ns}/redmond")).await;
+    in_conflict::<OCDialPlan>(
+        world,
+        ns,
+        "contoso-redmond",
+        &format!("{owner_ns}/contoso-redmond"),
+    )
+    .await;
+    for user in USERS {
+        in_conflict::<OCEndUser>(world, ns, user, &format!("{owner_ns}/{user}")).await;
+    }
+}
+
+#[tokio::test]
+async fn a_copied_tenant_folder_in_another_namespace_is_held_in_conflict_and_touches_nothing() {
+    let mut world = World::new("owner").await;
+    let intruder = world.add_namespace("intruder").await;
+    world.start().await;
+    world.apply_examples().await;
+    world.examples_ready().await;
+    let before = platform_objects(&world.admin).await;
+    let writes_before = writes(&world.admin).await;
+
+    // The same tenant folder, copied into another namespace, asking for another
+    // licence.
+    world.apply_examples_in(&intruder).await;
+    world
+        .api_in::<OCCustomer>(&intruder)
+        .patch(
+            "contoso",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"license": {"type": "OcPro", "count": 1}}})),
+        )
+        .await
+        .expect("licence change");
+    examples_in_conflict(&world, &intruder, &world.ns).await;
+    assert_eq!(writes(&world.admin).await, writes_before, "the copy wrote");
+    world.examples_ready().await;
+
+    // Deleting the copy's namespace touches nothing on the platform.
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(world.client.clone());
+    namespaces
+        .delete(&intruder, &DeleteParams::default())
+        .await
+        .expect("delete namespace");
+    for _ in 0..300 {
+        if namespaces.get_opt(&intruder).await.expect("get").is_none() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(
+        namespaces.get_opt(&intruder).await.expect("get").is_none(),
+        "the copy's namespace is still there"
+    );
+    assert_eq!(writes(&world.admin).await, writes_before, "deleting the copy wrote");
+    assert_eq!(platform_objects(&world.admin).await, before);
+    world.examples_ready().await;
+}
+
+/// A copy of object `name` of kind `K` in the world's namespace, named `copy`, with
+/// `annotations` and spec fields replaced by `spec`.
+async fn copy<K>(
+    world: &World,
+    name: &str,
+    copy: &str,
+    annotations: serde_json::Value,
+    spec: serde_json::Value,
+) where
+    K: Kind + Resource<Scope = NamespaceResourceScope> + Serialize + DeserializeOwned + Debug,
+{
+    let original = world.api::<K>().get(name).await.expect("original");
+    let mut value = serde_json::to_value(&original).unwrap();
+    value["metadata"] = json!({"name": copy, "annotations": annotations});
+    value.as_object_mut().unwrap().remove("status");
+    for (k, v) in spec.as_object().cloned().unwrap_or_default() {
+        value["spec"][k] = v;
+    }
+    world.apply::<K>(value).await;
+}
+
+/// Copies every example object in its own namespace (`<name>-copy`, dependents
+/// naming the original customer and site, so each copy could act if it were let).
+async fn copy_examples(world: &World) {
+    copy::<OCCustomer>(world, "contoso", "contoso-copy", json!({}), json!({})).await;
+    for block in BLOCKS {
+        copy::<OCNumberBlock>(world, block, &format!("{block}-copy"), json!({}), json!({})).await;
+    }
+    copy::<OCSipConnection>(world, "redmond", "redmond-copy", json!({}), json!({})).await;
+    copy::<OCDialPlan>(world, "contoso-redmond", "contoso-redmond-copy", json!({}), json!({})).await;
+    for user in USERS {
+        copy::<OCEndUser>(world, user, &format!("{user}-copy"), json!({}), json!({})).await;
+    }
+}
+
+#[tokio::test]
+async fn copies_in_the_same_namespace_declared_while_the_operator_was_down_stay_in_conflict() {
+    let mut world = World::new("copies").await;
+    world.start().await;
+    world.apply_examples().await;
+    world.examples_ready().await;
+    let before = platform_objects(&world.admin).await;
+
+    // The copies arrive while the operator is down; after the restart the first
+    // declarations keep what they own, whichever object is reconciled first.
+    world.crash().await;
+    let writes_before = writes(&world.admin).await;
+    copy_examples(&world).await;
+    world.start().await;
+    let ns = world.ns.clone();
+    in_conflict::<OCCustomer>(&world, &ns, "contoso-copy", &format!("{ns}/contoso")).await;
+    for block in BLOCKS {
+        in_conflict::<OCNumberBlock>(&world, &ns, &format!("{block}-copy"), &format!("{ns}/{block}"))
+            .await;
+    }
+    in_conflict::<OCSipConnection>(&world, &ns, "redmond-copy", &format!("{ns}/redmond")).await;
+    in_conflict::<OCDialPlan>(
+        &world,
+        &ns,
+        "contoso-redmond-copy",
+        &format!("{ns}/contoso-redmond"),
+    )
+    .await;
+    for user in USERS {
+        in_conflict::<OCEndUser>(&world, &ns, &format!("{user}-copy"), &format!("{ns}/{user}"))
+            .await;
+    }
+    world.examples_ready().await;
+    assert_eq!(writes(&world.admin).await, writes_before, "a copy wrote");
+
+    // Deleting the copies touches nothing on the platform.
+    for user in USERS {
+        world.delete::<OCEndUser>(&format!("{user}-copy")).await;
+    }
+    world.delete::<OCDialPlan>("contoso-redmond-copy").await;
+    world.delete::<OCSipConnection>("redmond-copy").await;
+    for block in BLOCKS {
+        world.delete::<OCNumberBlock>(&format!("{block}-copy")).await;
+    }
+    world.delete::<OCCustomer>("contoso-copy").await;
+    world.wait_gone::<OCCustomer>("contoso-copy", 60).await;
+    for block in BLOCKS {
+        world.wait_gone::<OCNumberBlock>(&format!("{block}-copy"), 60).await;
+    }
+    world.wait_gone::<OCSipConnection>("redmond-copy", 60).await;
+    world.wait_gone::<OCDialPlan>("contoso-redmond-copy", 60).await;
+    for user in USERS {
+        world.wait_gone::<OCEndUser>(&format!("{user}-copy"), 60).await;
+    }
+    assert_eq!(writes(&world.admin).await, writes_before, "deleting a copy wrote");
+    assert_eq!(platform_objects(&world.admin).await, before);
+    world.examples_ready().await;
+}
+
+#[tokio::test]
+async fn after_an_orphaning_owner_goes_a_waiting_copy_adopts_only_on_request() {
+    let mut world = World::new("handover").await;
+    world.start().await;
+    world
+        .customer(
+            "contoso",
+            TENANT_A,
+            "contoso",
+            json!({"license": {"type": "OcEssentialsPlus", "count": 5}, "deletionPolicy": "Orphan"}),
+        )
+        .await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    world
+        .block(
+            "numbers",
+            "contoso",
+            json!({"numbers": ["+14255550400", "+14255550401"], "deletionPolicy": "Orphan"}),
+        )
+        .await;
+    world.ready::<OCNumberBlock>("numbers", 60).await;
+    let before = platform_objects(&world.admin).await;
+    let writes_before = writes(&world.admin).await;
+
+    copy::<OCCustomer>(&world, "contoso", "successor", json!({}), json!({})).await;
+    copy::<OCNumberBlock>(
+        &world,
+        "numbers",
+        "successor-numbers",
+        json!({}),
+        json!({"customerRef": {"name": "successor"}}),
+    )
+    .await;
+    let ns = world.ns.clone();
+    in_conflict::<OCCustomer>(&world, &ns, "successor", &format!("{ns}/contoso")).await;
+    in_conflict::<OCNumberBlock>(&world, &ns, "successor-numbers", &format!("{ns}/numbers"))
+        .await;
+
+    // The owners go and leave their platform objects: the copies, woken by that, find
+    // them and refuse to take them over without the opt-in.
+    world.delete::<OCNumberBlock>("numbers").await;
+    world.delete::<OCCustomer>("contoso").await;
+    world.wait_gone::<OCCustomer>("contoso", 60).await;
+    world.wait_gone::<OCNumberBlock>("numbers", 60).await;
+    let refused = world
+        .wait::<OCCustomer>("successor", 60, "AlreadyExists", |c| {
+            has_reason(c, READY, reason::ALREADY_EXISTS)
+        })
+        .await;
+    let message = condition(&refused, READY).unwrap().2;
+    assert!(
+        message.contains(TENANT_A) && message.contains("operatorconnect.io/adopt"),
+        "{message}"
+    );
+    assert_eq!(writes(&world.admin).await, writes_before, "a copy wrote");
+
+    // With the opt-in, everything is taken over as it is: no write at all.
+    for (kind_api, name) in [("customer", "successor"), ("block", "successor-numbers")] {
+        let patch = Patch::Merge(json!({"metadata": {"annotations": {"operatorconnect.io/adopt": "true"}}}));
+        match kind_api {
+            "customer" => {
+                world
+                    .api::<OCCustomer>()
+                    .patch(name, &PatchParams::default(), &patch)
+                    .await
+                    .expect("annotate");
+            }
+            _ => {
+                world
+                    .api::<OCNumberBlock>()
+                    .patch(name, &PatchParams::default(), &patch)
+                    .await
+                    .expect("annotate");
+            }
+        }
+    }
+    world.ready::<OCCustomer>("successor", 60).await;
+    let block = world.ready::<OCNumberBlock>("successor-numbers", 60).await;
+    assert_eq!(
+        block.status.unwrap().active,
+        vec!["+14255550400-+14255550401".to_owned()]
+    );
+    assert_eq!(writes(&world.admin).await, writes_before, "adoption wrote");
+    assert_eq!(platform_objects(&world.admin).await, before);
+}
