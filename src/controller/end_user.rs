@@ -156,6 +156,10 @@ async fn run(
             return Ok(drift_requeue(scope.drift_seconds()));
         }
         adoption::adopted(ctx, obj, "AdoptUser", &existing).await;
+        if reported_matches(user, &settings(obj)) {
+            // Taken over as it is: the spec is already applied, nothing to send.
+            draft.status.applied_generation = draft.generation;
+        }
     }
     if let Some(user) = &reported {
         draft.status.object_id = user.object_id.clone();

@@ -425,7 +425,7 @@ async fn apply(
             .take(5)
             .map(|f| match &f.message {
                 // What the platform says, such as which tenant holds the number.
-                Some(message) => format!("{} ({}: {message})", f.number, f.reason),
+                Some(message) => format!("{} ({}): {message}", f.number, f.reason),
                 None => format!("{} ({})", f.number, f.reason),
             })
             .collect();
@@ -433,7 +433,7 @@ async fn apply(
             "{} of {} numbers were refused by the platform: {}{}; remove them from the spec or fix the cause, then change the spec to retry",
             failed.len(),
             declared.len(),
-            list.join(", "),
+            list.join("; "),
             if failed.len() > 5 { ", ..." } else { "" }
         );
         draft.condition(NUMBERS_UPLOADED, false, "PartlyFailed", message.clone());

@@ -129,6 +129,10 @@ async fn run(
                 }
                 draft.status.site_location_id = Some(id.clone());
                 let site = scope.client.get_sip_connection(&id).await?;
+                if !added_unseen && !drifted(obj, &site) {
+                    // Taken over as it is: the spec is already applied, nothing to send.
+                    draft.status.applied_generation = draft.generation;
+                }
                 (id, site)
             }
             None => return add(obj, ctx, api, draft, &scope).await,

@@ -311,3 +311,179 @@ async fn after_an_orphaning_owner_goes_a_waiting_copy_adopts_only_on_request() {
     assert_eq!(writes(&world.admin).await, writes_before, "adoption wrote");
     assert_eq!(platform_objects(&world.admin).await, before);
 }
+
+/// Sets `spec.deletionPolicy: Orphan` on object `name` of kind `K`.
+async fn orphan<K>(world: &World, name: &str)
+where
+    K: Kind + Resource<Scope = NamespaceResourceScope> + Serialize + DeserializeOwned + Debug,
+{
+    world
+        .api::<K>()
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"deletionPolicy": "Orphan"}})),
+        )
+        .await
+        .expect("orphan");
+}
+
+/// Adds the adoption opt-in to object `name` of kind `K`.
+async fn opt_in<K>(world: &World, name: &str)
+where
+    K: Kind + Resource<Scope = NamespaceResourceScope> + Serialize + DeserializeOwned + Debug,
+{
+    world
+        .api::<K>()
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"operatorconnect.io/adopt": "true"}}})),
+        )
+        .await
+        .expect("opt in");
+}
+
+async fn already_exists<K>(world: &World, name: &str)
+where
+    K: Kind + Resource<Scope = NamespaceResourceScope>,
+{
+    world
+        .wait::<K>(name, 60, "AlreadyExists", |o| {
+            has_reason(o, READY, reason::ALREADY_EXISTS)
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn an_existing_tenant_is_adopted_whole_only_with_the_opt_in_and_with_zero_writes() {
+    let mut world = World::new("adoptall").await;
+    world.start().await;
+    world.apply_examples().await;
+    world.examples_ready().await;
+    // The objects go, the platform keeps everything (as after an uninstall, or for a
+    // provider that set the platform up by hand).
+    orphan::<OCCustomer>(&world, "contoso").await;
+    for block in BLOCKS {
+        orphan::<OCNumberBlock>(&world, block).await;
+    }
+    orphan::<OCSipConnection>(&world, "redmond").await;
+    orphan::<OCDialPlan>(&world, "contoso-redmond").await;
+    for user in USERS {
+        orphan::<OCEndUser>(&world, user).await;
+    }
+    world.examples_ready().await;
+    let before = platform_objects(&world.admin).await;
+    let writes_before = writes(&world.admin).await;
+    for user in USERS {
+        world.delete::<OCEndUser>(user).await;
+        world.wait_gone::<OCEndUser>(user, 60).await;
+    }
+    world.delete::<OCDialPlan>("contoso-redmond").await;
+    world.wait_gone::<OCDialPlan>("contoso-redmond", 60).await;
+    world.delete::<OCSipConnection>("redmond").await;
+    world.wait_gone::<OCSipConnection>("redmond", 60).await;
+    for block in BLOCKS {
+        world.delete::<OCNumberBlock>(block).await;
+        world.wait_gone::<OCNumberBlock>(block, 60).await;
+    }
+    world.delete::<OCCustomer>("contoso").await;
+    world.wait_gone::<OCCustomer>("contoso", 60).await;
+
+    // Declared again without the opt-in: refused, nothing written.
+    world.apply_examples().await;
+    already_exists::<OCCustomer>(&world, "contoso").await;
+    assert_eq!(writes(&world.admin).await, writes_before, "a refused object wrote");
+
+    // The customer is taken over; its dependents then find theirs and refuse too.
+    opt_in::<OCCustomer>(&world, "contoso").await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    for block in BLOCKS {
+        already_exists::<OCNumberBlock>(&world, block).await;
+    }
+    already_exists::<OCSipConnection>(&world, "redmond").await;
+    for user in USERS {
+        already_exists::<OCEndUser>(&world, user).await;
+    }
+    assert_eq!(writes(&world.admin).await, writes_before, "a refused object wrote");
+
+    for block in BLOCKS {
+        opt_in::<OCNumberBlock>(&world, block).await;
+    }
+    opt_in::<OCSipConnection>(&world, "redmond").await;
+    // The dial plan waits for its site's id, then finds the rules and refuses.
+    already_exists::<OCDialPlan>(&world, "contoso-redmond").await;
+    opt_in::<OCDialPlan>(&world, "contoso-redmond").await;
+    for user in USERS {
+        opt_in::<OCEndUser>(&world, user).await;
+    }
+    world.examples_ready().await;
+    assert_eq!(writes(&world.admin).await, writes_before, "adoption wrote");
+    assert_eq!(platform_objects(&world.admin).await, before);
+}
+
+#[tokio::test]
+async fn a_number_another_tenant_holds_is_named_and_left_alone() {
+    let mut world = World::new("othertenant").await;
+    world.start().await;
+    // Tenant B holds +14255550500 on the platform, put there by a script: no object
+    // in the cluster owns it.
+    world
+        .customer("other", TENANT_B, "fabrikam", json!({}))
+        .await;
+    world.ready::<OCCustomer>("other", 60).await;
+    world
+        .platform_client()
+        .upload_numbers(
+            TENANT_B,
+            &oc_operator::liveplatform::model::UploadNumbers::new(
+                PROFILE_US,
+                oc_operator::liveplatform::model::Usage::CallingUserAssignment,
+                vec!["+14255550500".into()],
+            ),
+        )
+        .await
+        .expect("the script's upload");
+    world.admin.post("/tasks/finish", json!({})).await.unwrap();
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    let writes_before = writes(&world.admin).await;
+    world
+        .block(
+            "numbers",
+            "contoso",
+            json!({"numbers": ["+14255550500", "+14255550501"]}),
+        )
+        .await;
+    let block = world
+        .wait::<OCNumberBlock>("numbers", 60, "refused", |b| {
+            has_reason(b, READY, reason::REJECTED)
+        })
+        .await;
+    let message = condition(&block, READY).unwrap().2;
+    assert!(
+        message.contains("+14255550500") && message.contains("another tenant"),
+        "{message}"
+    );
+    // Only the other number was uploaded; nothing was released or unassigned.
+    let after = writes(&world.admin).await;
+    let count = |w: &[(String, u64)], e: &str| {
+        w.iter().find(|(k, _)| k == e).map_or(0, |(_, v)| *v)
+    };
+    for endpoint in [
+        "POST /v2/oc/numbers/action/release",
+        "POST /v2/oc/numbers/action/unassign",
+    ] {
+        assert_eq!(count(&after, endpoint), count(&writes_before, endpoint), "{endpoint}");
+    }
+    assert_eq!(
+        count(&after, "POST /v2/oc/numbers/action/upload"),
+        count(&writes_before, "POST /v2/oc/numbers/action/upload") + 1
+    );
+    assert_eq!(
+        world.platform_numbers(TENANT_B).await,
+        vec![("+14255550500".to_owned(), "Active".to_owned())]
+    );
+}
