@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use super::backoff::ObjectBackoff;
 use super::kind::Kind;
 use super::numbers::NumbersCache;
 use super::ownership::Ownership;
 use super::platforms::PlatformRegistry;
 use super::stores::Stores;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 
 /// Settings of a running operator.
 #[derive(Debug, Clone)]

@@ -9,13 +9,13 @@ use kube::ResourceExt;
 use kube::api::{Api, DeleteParams};
 use kube::runtime::controller::Action;
 
+use super::adoption;
 use super::context::Context;
 use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
 use super::kind::CustomerOwned;
 use super::platform::drift_requeue;
-use super::adoption;
 use super::platforms;
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 
+use super::adoption;
 use super::context::Context;
 use super::customer_scope::{CustomerScope, customer_scope, namespace_of, without_scope};
-use super::adoption;
 use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;

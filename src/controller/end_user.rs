@@ -8,9 +8,9 @@ use std::sync::Arc;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 
+use super::adoption;
 use super::context::Context;
 use super::customer_scope::{CustomerScope, customer_scope, without_scope};
-use super::adoption;
 use super::drive;
 use super::error::Result;
 use super::finalizer;
@@ -142,7 +142,10 @@ async fn run(
         Err(PlatformError::LicenseRequired { .. }) => return license_wait(draft, ctx, &scope),
         Err(e) => return Err(e.into()),
     };
-    if let Some(user) = reported.as_ref().filter(|u| !claimed && is_voice_enabled(u)) {
+    if let Some(user) = reported
+        .as_ref()
+        .filter(|u| !claimed && is_voice_enabled(u))
+    {
         // Voice settings that no object in the cluster provisioned: taken over only on
         // request.
         let existing = format!(

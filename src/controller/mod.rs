@@ -222,11 +222,9 @@ async fn held_in_conflict<K: Governed>(
         }
         return Ok(Some(verdict));
     }
-    let message = verdict
-        .message(&K::kind(&()))
-        .unwrap_or_default();
-    let was = conditions::find(draft.conditions(), READY)
-        .map(|c| (c.reason.clone(), c.message.clone()));
+    let message = verdict.message(&K::kind(&())).unwrap_or_default();
+    let was =
+        conditions::find(draft.conditions(), READY).map(|c| (c.reason.clone(), c.message.clone()));
     draft.condition(READY, false, reason::CONFLICT, message.clone());
     if was != Some((reason::CONFLICT.to_owned(), message.clone())) {
         tracing::warn!(object = %kind::key(obj), "{message}");
@@ -433,7 +431,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .for_each(|r| async move { log_result(r) });
 
     // OCNumberBlock: also when its customer changes.
-    let blocks = caches.controller(namespaced::<OCNumberBlock>(&ctx), wc.clone(), observer(&ctx));
+    let blocks = caches.controller(
+        namespaced::<OCNumberBlock>(&ctx),
+        wc.clone(),
+        observer(&ctx),
+    );
     let block_store = blocks.store();
     ctx.stores.set_blocks(block_store.clone());
     let blocks = blocks
@@ -450,7 +452,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     // OCSipConnection, OCDialPlan, OCEndUser: also when their customer changes (an end
     // user becomes Ready by itself once its customer's licence allows it); dial plans
     // also when their SIP connection changes.
-    let sites = caches.controller(namespaced::<OCSipConnection>(&ctx), wc.clone(), observer(&ctx));
+    let sites = caches.controller(
+        namespaced::<OCSipConnection>(&ctx),
+        wc.clone(),
+        observer(&ctx),
+    );
     let site_store = sites.store();
     ctx.stores.set_sites(site_store.clone());
     let sites = sites

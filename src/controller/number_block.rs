@@ -11,13 +11,13 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 
+use super::adoption;
 use super::context::Context;
 use super::customer_scope::{CustomerScope, customer_scope, without_scope};
 use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
 use super::number_set::{compress, declared, decompress};
-use super::adoption;
 use super::ownership::Identity;
 use super::platform::drift_requeue;
 use super::status::{StatusDraft, namespaced_api};

@@ -10,12 +10,12 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 
+use super::adoption;
 use super::context::Context;
 use super::customer_scope::{CustomerScope, customer_scope, namespace_of, without_scope};
 use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
-use super::adoption;
 use super::platform::drift_requeue;
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;

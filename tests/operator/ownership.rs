@@ -8,9 +8,7 @@ use kube::Resource;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::core::NamespaceResourceScope;
 use oc_operator::api::conditions::{READY, reason};
-use oc_operator::api::{
-    OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection,
-};
+use oc_operator::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
 use oc_operator::controller::kind::Kind;
 use oc_operator::simulator::admin_client::AdminClient;
 use serde::Serialize;
@@ -26,7 +24,9 @@ async fn writes(admin: &AdminClient) -> Vec<(String, u64)> {
         .as_object()
         .map(|m| {
             m.iter()
-                .filter(|(endpoint, _)| !endpoint.starts_with("GET ") && !endpoint.contains("oauth2"))
+                .filter(|(endpoint, _)| {
+                    !endpoint.starts_with("GET ") && !endpoint.contains("oauth2")
+                })
                 .map(|(endpoint, v)| (endpoint.clone(), v["total"].as_u64().unwrap_or(0)))
                 .collect()
         })
@@ -127,7 +127,11 @@ async fn a_copied_tenant_folder_in_another_namespace_is_held_in_conflict_and_tou
         namespaces.get_opt(&intruder).await.expect("get").is_none(),
         "the copy's namespace is still there"
     );
-    assert_eq!(writes(&world.admin).await, writes_before, "deleting the copy wrote");
+    assert_eq!(
+        writes(&world.admin).await,
+        writes_before,
+        "deleting the copy wrote"
+    );
     assert_eq!(platform_objects(&world.admin).await, before);
     world.examples_ready().await;
 }
@@ -161,7 +165,14 @@ async fn copy_examples(world: &World) {
         copy::<OCNumberBlock>(world, block, &format!("{block}-copy"), json!({}), json!({})).await;
     }
     copy::<OCSipConnection>(world, "redmond", "redmond-copy", json!({}), json!({})).await;
-    copy::<OCDialPlan>(world, "contoso-redmond", "contoso-redmond-copy", json!({}), json!({})).await;
+    copy::<OCDialPlan>(
+        world,
+        "contoso-redmond",
+        "contoso-redmond-copy",
+        json!({}),
+        json!({}),
+    )
+    .await;
     for user in USERS {
         copy::<OCEndUser>(world, user, &format!("{user}-copy"), json!({}), json!({})).await;
     }
@@ -184,8 +195,13 @@ async fn copies_in_the_same_namespace_declared_while_the_operator_was_down_stay_
     let ns = world.ns.clone();
     in_conflict::<OCCustomer>(&world, &ns, "contoso-copy", &format!("{ns}/contoso")).await;
     for block in BLOCKS {
-        in_conflict::<OCNumberBlock>(&world, &ns, &format!("{block}-copy"), &format!("{ns}/{block}"))
-            .await;
+        in_conflict::<OCNumberBlock>(
+            &world,
+            &ns,
+            &format!("{block}-copy"),
+            &format!("{ns}/{block}"),
+        )
+        .await;
     }
     in_conflict::<OCSipConnection>(&world, &ns, "redmond-copy", &format!("{ns}/redmond")).await;
     in_conflict::<OCDialPlan>(
@@ -196,8 +212,13 @@ async fn copies_in_the_same_namespace_declared_while_the_operator_was_down_stay_
     )
     .await;
     for user in USERS {
-        in_conflict::<OCEndUser>(&world, &ns, &format!("{user}-copy"), &format!("{ns}/{user}"))
-            .await;
+        in_conflict::<OCEndUser>(
+            &world,
+            &ns,
+            &format!("{user}-copy"),
+            &format!("{ns}/{user}"),
+        )
+        .await;
     }
     world.examples_ready().await;
     assert_eq!(writes(&world.admin).await, writes_before, "a copy wrote");
@@ -209,19 +230,31 @@ async fn copies_in_the_same_namespace_declared_while_the_operator_was_down_stay_
     world.delete::<OCDialPlan>("contoso-redmond-copy").await;
     world.delete::<OCSipConnection>("redmond-copy").await;
     for block in BLOCKS {
-        world.delete::<OCNumberBlock>(&format!("{block}-copy")).await;
+        world
+            .delete::<OCNumberBlock>(&format!("{block}-copy"))
+            .await;
     }
     world.delete::<OCCustomer>("contoso-copy").await;
     world.wait_gone::<OCCustomer>("contoso-copy", 60).await;
     for block in BLOCKS {
-        world.wait_gone::<OCNumberBlock>(&format!("{block}-copy"), 60).await;
+        world
+            .wait_gone::<OCNumberBlock>(&format!("{block}-copy"), 60)
+            .await;
     }
     world.wait_gone::<OCSipConnection>("redmond-copy", 60).await;
-    world.wait_gone::<OCDialPlan>("contoso-redmond-copy", 60).await;
+    world
+        .wait_gone::<OCDialPlan>("contoso-redmond-copy", 60)
+        .await;
     for user in USERS {
-        world.wait_gone::<OCEndUser>(&format!("{user}-copy"), 60).await;
+        world
+            .wait_gone::<OCEndUser>(&format!("{user}-copy"), 60)
+            .await;
     }
-    assert_eq!(writes(&world.admin).await, writes_before, "deleting a copy wrote");
+    assert_eq!(
+        writes(&world.admin).await,
+        writes_before,
+        "deleting a copy wrote"
+    );
     assert_eq!(platform_objects(&world.admin).await, before);
     world.examples_ready().await;
 }
@@ -261,8 +294,7 @@ async fn after_an_orphaning_owner_goes_a_waiting_copy_adopts_only_on_request() {
     .await;
     let ns = world.ns.clone();
     in_conflict::<OCCustomer>(&world, &ns, "successor", &format!("{ns}/contoso")).await;
-    in_conflict::<OCNumberBlock>(&world, &ns, "successor-numbers", &format!("{ns}/numbers"))
-        .await;
+    in_conflict::<OCNumberBlock>(&world, &ns, "successor-numbers", &format!("{ns}/numbers")).await;
 
     // The owners go and leave their platform objects: the copies, woken by that, find
     // them and refuse to take them over without the opt-in.
@@ -284,7 +316,9 @@ async fn after_an_orphaning_owner_goes_a_waiting_copy_adopts_only_on_request() {
 
     // With the opt-in, everything is taken over as it is: no write at all.
     for (kind_api, name) in [("customer", "successor"), ("block", "successor-numbers")] {
-        let patch = Patch::Merge(json!({"metadata": {"annotations": {"operatorconnect.io/adopt": "true"}}}));
+        let patch = Patch::Merge(
+            json!({"metadata": {"annotations": {"operatorconnect.io/adopt": "true"}}}),
+        );
         match kind_api {
             "customer" => {
                 world
@@ -338,7 +372,9 @@ where
         .patch(
             name,
             &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"annotations": {"operatorconnect.io/adopt": "true"}}})),
+            &Patch::Merge(
+                json!({"metadata": {"annotations": {"operatorconnect.io/adopt": "true"}}}),
+            ),
         )
         .await
         .expect("opt in");
@@ -393,7 +429,11 @@ async fn an_existing_tenant_is_adopted_whole_only_with_the_opt_in_and_with_zero_
     // Declared again without the opt-in: refused, nothing written.
     world.apply_examples().await;
     already_exists::<OCCustomer>(&world, "contoso").await;
-    assert_eq!(writes(&world.admin).await, writes_before, "a refused object wrote");
+    assert_eq!(
+        writes(&world.admin).await,
+        writes_before,
+        "a refused object wrote"
+    );
 
     // The customer is taken over; its dependents then find theirs and refuse too.
     opt_in::<OCCustomer>(&world, "contoso").await;
@@ -405,7 +445,11 @@ async fn an_existing_tenant_is_adopted_whole_only_with_the_opt_in_and_with_zero_
     for user in USERS {
         already_exists::<OCEndUser>(&world, user).await;
     }
-    assert_eq!(writes(&world.admin).await, writes_before, "a refused object wrote");
+    assert_eq!(
+        writes(&world.admin).await,
+        writes_before,
+        "a refused object wrote"
+    );
 
     for block in BLOCKS {
         opt_in::<OCNumberBlock>(&world, block).await;
@@ -469,14 +513,17 @@ async fn a_number_another_tenant_holds_is_named_and_left_alone() {
     );
     // Only the other number was uploaded; nothing was released or unassigned.
     let after = writes(&world.admin).await;
-    let count = |w: &[(String, u64)], e: &str| {
-        w.iter().find(|(k, _)| k == e).map_or(0, |(_, v)| *v)
-    };
+    let count =
+        |w: &[(String, u64)], e: &str| w.iter().find(|(k, _)| k == e).map_or(0, |(_, v)| *v);
     for endpoint in [
         "POST /v2/oc/numbers/action/release",
         "POST /v2/oc/numbers/action/unassign",
     ] {
-        assert_eq!(count(&after, endpoint), count(&writes_before, endpoint), "{endpoint}");
+        assert_eq!(
+            count(&after, endpoint),
+            count(&writes_before, endpoint),
+            "{endpoint}"
+        );
     }
     assert_eq!(
         count(&after, "POST /v2/oc/numbers/action/upload"),

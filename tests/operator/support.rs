@@ -203,7 +203,10 @@ impl World {
     /// Creates another namespace that this world's platform allows; the operator then
     /// watches every namespace.
     pub async fn add_namespace(&mut self, prefix: &str) -> String {
-        let ns = format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        let ns = format!(
+            "{prefix}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..6]
+        );
         let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
         namespaces
             .create(
