@@ -18,7 +18,7 @@ use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
 use super::number_set::{compress, declared, decompress};
-use super::ownership::Identity;
+use super::ownership::{Identity, Name};
 use super::platform::drift_requeue;
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
@@ -103,26 +103,20 @@ fn owned(draft: &Draft) -> BTreeSet<String> {
 /// The numbers this block has on the platform and owns: a number that another block
 /// owns (see `ownership`) is never released or unassigned by this one.
 fn mine(obj: &OCNumberBlock, ctx: &Context, draft: &Draft, platform: &str) -> BTreeSet<String> {
+    let platform: Name = platform.into();
+    let identity = |number: &String| Identity::Number {
+        platform: platform.clone(),
+        number: number.as_str().into(),
+    };
     let owned = owned(draft);
-    let identities: Vec<Identity> = owned
-        .iter()
-        .map(|number| Identity::Number {
-            platform: platform.to_owned(),
-            number: number.clone(),
-        })
-        .collect();
+    let identities: Vec<Identity> = owned.iter().map(identity).collect();
     let others = ctx
         .ownership
         .blocks
         .owned_by_others(obj, &identities, &ctx.stores);
     owned
         .into_iter()
-        .filter(|number| {
-            !others.contains(&Identity::Number {
-                platform: platform.to_owned(),
-                number: number.clone(),
-            })
-        })
+        .filter(|number| !others.contains(&identity(number)))
         .collect()
 }
 

@@ -37,32 +37,36 @@ use super::number_set::{compress, declared, decompress};
 use super::stores::Stores;
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
 
+/// A shared name: the identities of a large block repeat their platform, and one
+/// identity is held in several maps, so copies share one allocation.
+pub type Name = Arc<str>;
+
 /// What an object manages on a platform. Names are compared as the platform compares
 /// them (tenants, sites, dial plans and SIP addresses without regard to case).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Identity {
     /// A lead and its customer.
-    Tenant { platform: String, tenant: String },
+    Tenant { platform: Name, tenant: Name },
     /// One telephone number.
-    Number { platform: String, number: String },
+    Number { platform: Name, number: Name },
     /// A site location of a customer, by name.
     Site {
-        platform: String,
-        tenant: String,
-        site: String,
+        platform: Name,
+        tenant: Name,
+        site: Name,
     },
     /// A dial plan of a site (`None`: the customer's own, single-site plan).
     DialPlan {
-        platform: String,
-        tenant: String,
-        site: Option<String>,
-        dial_plan: String,
+        platform: Name,
+        tenant: Name,
+        site: Option<Name>,
+        dial_plan: Name,
     },
     /// The voice settings of one Teams user.
     User {
-        platform: String,
-        tenant: String,
-        sip: String,
+        platform: Name,
+        tenant: Name,
+        sip: Name,
     },
 }
 
@@ -93,7 +97,7 @@ pub fn describe(identities: &[Identity]) -> String {
     let numbers: BTreeSet<String> = identities
         .iter()
         .filter_map(|i| match i {
-            Identity::Number { number, .. } => Some(number.clone()),
+            Identity::Number { number, .. } => Some(number.to_string()),
             _ => None,
         })
         .collect();
@@ -155,10 +159,10 @@ fn customer_dependency<K: CustomerOwned>(obj: &K, stores: &Stores) -> (String, O
     }
 }
 
-fn platform_and_tenant(customer: &OCCustomer) -> (String, String) {
+fn platform_and_tenant(customer: &OCCustomer) -> (Name, Name) {
     (
-        customer.spec.platform_ref.name.clone(),
-        customer.spec.tenant_id.to_ascii_lowercase(),
+        customer.spec.platform_ref.name.as_str().into(),
+        customer.spec.tenant_id.to_ascii_lowercase().into(),
     )
 }
 
@@ -186,7 +190,7 @@ impl Owned for OCNumberBlock {
         let Some(customer) = customer_of(self, stores) else {
             return Vec::new();
         };
-        let platform = customer.spec.platform_ref.name.clone();
+        let platform: Name = customer.spec.platform_ref.name.as_str().into();
         let mut numbers = declared(&self.spec);
         if let Some(status) = &self.status {
             numbers.extend(decompress(&status.active));
@@ -195,7 +199,7 @@ impl Owned for OCNumberBlock {
             .into_iter()
             .map(|number| Identity::Number {
                 platform: platform.clone(),
-                number,
+                number: number.into(),
             })
             .collect()
     }
@@ -211,7 +215,7 @@ impl Owned for OCNumberBlock {
         }
         identities
             .iter()
-            .filter(|i| matches!(i, Identity::Number { number, .. } if numbers.contains(number)))
+            .filter(|i| matches!(i, Identity::Number { number, .. } if numbers.contains(&**number)))
             .cloned()
             .collect()
     }
@@ -238,7 +242,7 @@ impl Owned for OCSipConnection {
         vec![Identity::Site {
             platform,
             tenant,
-            site: self.spec.site_name.to_ascii_lowercase(),
+            site: self.spec.site_name.to_ascii_lowercase().into(),
         }]
     }
 
@@ -272,7 +276,7 @@ impl Owned for OCDialPlan {
         let site = match &self.spec.sip_connection_ref {
             None => None,
             Some(_) => match site_of(self, stores) {
-                Some(site) => Some(site.spec.site_name.to_ascii_lowercase()),
+                Some(site) => Some(site.spec.site_name.to_ascii_lowercase().into()),
                 None => return Vec::new(),
             },
         };
@@ -281,7 +285,7 @@ impl Owned for OCDialPlan {
             platform,
             tenant,
             site,
-            dial_plan: self.spec.dial_plan_id.to_ascii_lowercase(),
+            dial_plan: self.spec.dial_plan_id.to_ascii_lowercase().into(),
         }]
     }
 
@@ -314,7 +318,8 @@ impl Owned for OCEndUser {
                 .spec
                 .sip_address
                 .trim_start_matches("sip:")
-                .to_ascii_lowercase(),
+                .to_ascii_lowercase()
+                .into(),
         }]
     }
 
@@ -424,6 +429,12 @@ impl Entry {
         }
     }
 
+    /// Whether this entry still describes `obj` (same version, same customer and site).
+    fn is_current<K: Owned>(&self, obj: &K, stores: &Stores) -> bool {
+        self.resource_version == obj.meta().resource_version
+            && self.depends_on == obj.depends_on(stores)
+    }
+
     /// How the object ranks for `identity`, with the claims granted by this process.
     fn rank(&self, uid: &str, identity: &Identity, granted: &Granted) -> Rank {
         let here = granted
@@ -525,15 +536,23 @@ impl<K: Owned> Ledger<K> {
             return None;
         }
         let uid = obj.uid()?;
-        let mut state = lock(&self.state);
-        refresh(&mut state, &store, stores);
+        let mut guard = lock(&self.state);
+        let state = &mut *guard;
+        refresh(state, &store, stores);
         // This object as the reconcile read it, which may be newer than the cache.
-        let me = Entry::of(obj, stores);
+        let fresh;
+        let me = match state.entries.get(&uid) {
+            Some(cached) if cached.is_current(obj, stores) => cached,
+            _ => {
+                fresh = Entry::of(obj, stores);
+                &fresh
+            }
+        };
         let mut foreign: Vec<(Identity, String)> = Vec::new();
         let mut owns_claimed = false;
         for identity in &me.identities {
             let my_rank = me.rank(&uid, identity, &state.granted);
-            match strongest_other(&state, &uid, identity) {
+            match strongest_other(state, &uid, identity) {
                 Some((their_rank, other)) if their_rank < my_rank => {
                     foreign.push((identity.clone(), other));
                 }
@@ -541,10 +560,11 @@ impl<K: Owned> Ledger<K> {
             }
         }
         if foreign.is_empty() {
+            let mine: HashSet<Identity> = me.identities.iter().cloned().collect();
             let now = jiff::Timestamp::now();
             let granted = state.granted.entry(uid).or_default();
-            granted.retain(|identity, _| me.identities.contains(identity));
-            for identity in me.identities {
+            granted.retain(|identity, _| mine.contains(identity));
+            for identity in mine {
                 granted.entry(identity).or_insert(now);
             }
             return Some(Verdict::Owner);
@@ -656,9 +676,10 @@ fn refresh<K: Owned>(state: &mut LedgerState<K>, store: &Store<K>, stores: &Stor
         }
     }
     for (uid, obj) in objects {
-        if let Some(entry) = state.entries.get(&uid)
-            && entry.resource_version == obj.meta().resource_version
-            && entry.depends_on == obj.depends_on(stores)
+        if state
+            .entries
+            .get(&uid)
+            .is_some_and(|entry| entry.is_current(&*obj, stores))
         {
             continue;
         }

@@ -210,15 +210,7 @@ async fn an_existing_lead_and_customer_are_adopted_not_created() {
         .await
         .unwrap();
 
-    let writes = |c: &serde_json::Value| -> u64 {
-        c.as_object()
-            .unwrap()
-            .iter()
-            .filter(|(endpoint, _)| !endpoint.starts_with("GET ") && !endpoint.contains("oauth2"))
-            .map(|(_, v)| v["total"].as_u64().unwrap_or(0))
-            .sum()
-    };
-    let writes_before = writes(&world.admin.counters().await.unwrap());
+    let writes_before = world.writes().await;
     world.start().await;
     world
         .customer(
@@ -236,23 +228,9 @@ async fn an_existing_lead_and_customer_are_adopted_not_created() {
         .await;
     let message = condition(&refused, READY).unwrap().2;
     assert!(message.contains("operatorconnect.io/adopt"), "{message}");
-    world
-        .api::<OCCustomer>()
-        .patch(
-            "contoso",
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(
-                json!({"metadata": {"annotations": {"operatorconnect.io/adopt": "true"}}}),
-            ),
-        )
-        .await
-        .unwrap();
+    world.opt_in::<OCCustomer>("contoso").await;
     let c = world.ready::<OCCustomer>("contoso", 60).await;
-    assert_eq!(
-        writes(&world.admin.counters().await.unwrap()),
-        writes_before,
-        "adopting wrote"
-    );
+    assert_eq!(world.writes().await, writes_before, "adopting wrote");
     assert_eq!(
         c.status.unwrap().customer_id.as_deref(),
         Some(guid.as_str())

@@ -17,24 +17,6 @@ use serde_json::json;
 
 use crate::support::*;
 
-/// Requests that can change the platform (everything but reads), by endpoint.
-async fn writes(admin: &AdminClient) -> Vec<(String, u64)> {
-    let counters = admin.counters().await.expect("counters");
-    let mut out: Vec<(String, u64)> = counters
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter(|(endpoint, _)| {
-                    !endpoint.starts_with("GET ") && !endpoint.contains("oauth2")
-                })
-                .map(|(endpoint, v)| (endpoint.clone(), v["total"].as_u64().unwrap_or(0)))
-                .collect()
-        })
-        .unwrap_or_default();
-    out.sort();
-    out
-}
-
 /// What the platform holds of every area an object can manage.
 async fn platform_objects(admin: &AdminClient) -> serde_json::Value {
     let state = admin.state().await.expect("state");
@@ -93,7 +75,7 @@ async fn a_copied_tenant_folder_in_another_namespace_is_held_in_conflict_and_tou
     world.apply_examples().await;
     world.examples_ready().await;
     let before = platform_objects(&world.admin).await;
-    let writes_before = writes(&world.admin).await;
+    let writes_before = world.writes().await;
 
     // The same tenant folder, copied into another namespace, asking for another
     // licence.
@@ -108,7 +90,7 @@ async fn a_copied_tenant_folder_in_another_namespace_is_held_in_conflict_and_tou
         .await
         .expect("licence change");
     examples_in_conflict(&world, &intruder, &world.ns).await;
-    assert_eq!(writes(&world.admin).await, writes_before, "the copy wrote");
+    assert_eq!(world.writes().await, writes_before, "the copy wrote");
     world.examples_ready().await;
 
     // Deleting the copy's namespace touches nothing on the platform.
@@ -128,7 +110,7 @@ async fn a_copied_tenant_folder_in_another_namespace_is_held_in_conflict_and_tou
         "the copy's namespace is still there"
     );
     assert_eq!(
-        writes(&world.admin).await,
+        world.writes().await,
         writes_before,
         "deleting the copy wrote"
     );
@@ -189,7 +171,7 @@ async fn copies_in_the_same_namespace_declared_while_the_operator_was_down_stay_
     // The copies arrive while the operator is down; after the restart the first
     // declarations keep what they own, whichever object is reconciled first.
     world.crash().await;
-    let writes_before = writes(&world.admin).await;
+    let writes_before = world.writes().await;
     copy_examples(&world).await;
     world.start().await;
     let ns = world.ns.clone();
@@ -221,7 +203,7 @@ async fn copies_in_the_same_namespace_declared_while_the_operator_was_down_stay_
         .await;
     }
     world.examples_ready().await;
-    assert_eq!(writes(&world.admin).await, writes_before, "a copy wrote");
+    assert_eq!(world.writes().await, writes_before, "a copy wrote");
 
     // Deleting the copies touches nothing on the platform.
     for user in USERS {
@@ -250,11 +232,7 @@ async fn copies_in_the_same_namespace_declared_while_the_operator_was_down_stay_
             .wait_gone::<OCEndUser>(&format!("{user}-copy"), 60)
             .await;
     }
-    assert_eq!(
-        writes(&world.admin).await,
-        writes_before,
-        "deleting a copy wrote"
-    );
+    assert_eq!(world.writes().await, writes_before, "deleting a copy wrote");
     assert_eq!(platform_objects(&world.admin).await, before);
     world.examples_ready().await;
 }
@@ -281,7 +259,7 @@ async fn after_an_orphaning_owner_goes_a_waiting_copy_adopts_only_on_request() {
         .await;
     world.ready::<OCNumberBlock>("numbers", 60).await;
     let before = platform_objects(&world.admin).await;
-    let writes_before = writes(&world.admin).await;
+    let writes_before = world.writes().await;
 
     copy::<OCCustomer>(&world, "contoso", "successor", json!({}), json!({})).await;
     copy::<OCNumberBlock>(
@@ -312,72 +290,29 @@ async fn after_an_orphaning_owner_goes_a_waiting_copy_adopts_only_on_request() {
         message.contains(TENANT_A) && message.contains("operatorconnect.io/adopt"),
         "{message}"
     );
-    assert_eq!(writes(&world.admin).await, writes_before, "a copy wrote");
+    assert_eq!(world.writes().await, writes_before, "a copy wrote");
 
     // With the opt-in, everything is taken over as it is: no write at all.
-    for (kind_api, name) in [("customer", "successor"), ("block", "successor-numbers")] {
-        let patch = Patch::Merge(
-            json!({"metadata": {"annotations": {"operatorconnect.io/adopt": "true"}}}),
-        );
-        match kind_api {
-            "customer" => {
-                world
-                    .api::<OCCustomer>()
-                    .patch(name, &PatchParams::default(), &patch)
-                    .await
-                    .expect("annotate");
-            }
-            _ => {
-                world
-                    .api::<OCNumberBlock>()
-                    .patch(name, &PatchParams::default(), &patch)
-                    .await
-                    .expect("annotate");
-            }
-        }
-    }
+    world.opt_in::<OCCustomer>("successor").await;
+    world.opt_in::<OCNumberBlock>("successor-numbers").await;
     world.ready::<OCCustomer>("successor", 60).await;
     let block = world.ready::<OCNumberBlock>("successor-numbers", 60).await;
     assert_eq!(
         block.status.unwrap().active,
         vec!["+14255550400-+14255550401".to_owned()]
     );
-    assert_eq!(writes(&world.admin).await, writes_before, "adoption wrote");
+    assert_eq!(world.writes().await, writes_before, "adoption wrote");
     assert_eq!(platform_objects(&world.admin).await, before);
 }
 
 /// Sets `spec.deletionPolicy: Orphan` on object `name` of kind `K`.
 async fn orphan<K>(world: &World, name: &str)
 where
-    K: Kind + Resource<Scope = NamespaceResourceScope> + Serialize + DeserializeOwned + Debug,
+    K: Kind + Resource<Scope = NamespaceResourceScope>,
 {
     world
-        .api::<K>()
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"deletionPolicy": "Orphan"}})),
-        )
-        .await
-        .expect("orphan");
-}
-
-/// Adds the adoption opt-in to object `name` of kind `K`.
-async fn opt_in<K>(world: &World, name: &str)
-where
-    K: Kind + Resource<Scope = NamespaceResourceScope> + Serialize + DeserializeOwned + Debug,
-{
-    world
-        .api::<K>()
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(
-                json!({"metadata": {"annotations": {"operatorconnect.io/adopt": "true"}}}),
-            ),
-        )
-        .await
-        .expect("opt in");
+        .merge::<K>(name, json!({"spec": {"deletionPolicy": "Orphan"}}))
+        .await;
 }
 
 async fn already_exists<K>(world: &World, name: &str)
@@ -410,7 +345,7 @@ async fn an_existing_tenant_is_adopted_whole_only_with_the_opt_in_and_with_zero_
     }
     world.examples_ready().await;
     let before = platform_objects(&world.admin).await;
-    let writes_before = writes(&world.admin).await;
+    let writes_before = world.writes().await;
     for user in USERS {
         world.delete::<OCEndUser>(user).await;
         world.wait_gone::<OCEndUser>(user, 60).await;
@@ -430,13 +365,13 @@ async fn an_existing_tenant_is_adopted_whole_only_with_the_opt_in_and_with_zero_
     world.apply_examples().await;
     already_exists::<OCCustomer>(&world, "contoso").await;
     assert_eq!(
-        writes(&world.admin).await,
+        world.writes().await,
         writes_before,
         "a refused object wrote"
     );
 
     // The customer is taken over; its dependents then find theirs and refuse too.
-    opt_in::<OCCustomer>(&world, "contoso").await;
+    world.opt_in::<OCCustomer>("contoso").await;
     world.ready::<OCCustomer>("contoso", 60).await;
     for block in BLOCKS {
         already_exists::<OCNumberBlock>(&world, block).await;
@@ -446,23 +381,23 @@ async fn an_existing_tenant_is_adopted_whole_only_with_the_opt_in_and_with_zero_
         already_exists::<OCEndUser>(&world, user).await;
     }
     assert_eq!(
-        writes(&world.admin).await,
+        world.writes().await,
         writes_before,
         "a refused object wrote"
     );
 
     for block in BLOCKS {
-        opt_in::<OCNumberBlock>(&world, block).await;
+        world.opt_in::<OCNumberBlock>(block).await;
     }
-    opt_in::<OCSipConnection>(&world, "redmond").await;
+    world.opt_in::<OCSipConnection>("redmond").await;
     // The dial plan waits for its site's id, then finds the rules and refuses.
     already_exists::<OCDialPlan>(&world, "contoso-redmond").await;
-    opt_in::<OCDialPlan>(&world, "contoso-redmond").await;
+    world.opt_in::<OCDialPlan>("contoso-redmond").await;
     for user in USERS {
-        opt_in::<OCEndUser>(&world, user).await;
+        world.opt_in::<OCEndUser>(user).await;
     }
     world.examples_ready().await;
-    assert_eq!(writes(&world.admin).await, writes_before, "adoption wrote");
+    assert_eq!(world.writes().await, writes_before, "adoption wrote");
     assert_eq!(platform_objects(&world.admin).await, before);
 }
 
@@ -493,7 +428,7 @@ async fn a_number_another_tenant_holds_is_named_and_left_alone() {
         .customer("contoso", TENANT_A, "contoso", json!({}))
         .await;
     world.ready::<OCCustomer>("contoso", 60).await;
-    let writes_before = writes(&world.admin).await;
+    let writes_before = world.writes().await;
     world
         .block(
             "numbers",
@@ -512,7 +447,7 @@ async fn a_number_another_tenant_holds_is_named_and_left_alone() {
         "{message}"
     );
     // Only the other number was uploaded; nothing was released or unassigned.
-    let after = writes(&world.admin).await;
+    let after = world.writes().await;
     let count =
         |w: &[(String, u64)], e: &str| w.iter().find(|(k, _)| k == e).map_or(0, |(_, v)| *v);
     for endpoint in [

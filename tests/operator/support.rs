@@ -47,6 +47,23 @@ pub struct World {
     pub others: Vec<String>,
 }
 
+/// Creates a namespace named `prefix` and a random suffix.
+async fn create_namespace(client: &kube::Client, prefix: &str) -> String {
+    let ns = format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..6]
+    );
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
+        )
+        .await
+        .expect("namespace");
+    ns
+}
+
 pub fn plane() -> &'static oc_operator::testenv::Shared {
     oc_operator::testenv::shared()
         .unwrap_or_else(|e| panic!("the test control plane could not start: {e}"))
@@ -67,15 +84,7 @@ impl World {
     pub async fn with_seed(test: &str, mut seed: Seed) -> Self {
         capture_logs();
         let client = plane().client().await.expect("admin client");
-        let ns = format!("{test}-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
-        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-        namespaces
-            .create(
-                &PostParams::default(),
-                &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
-            )
-            .await
-            .expect("namespace");
+        let ns = create_namespace(&client, test).await;
         seed.requests_per_second = f64::from(PLATFORM_RATE);
         seed.burst = PLATFORM_RATE;
         let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), seed, Faults::default())
@@ -203,18 +212,7 @@ impl World {
     /// Creates another namespace that this world's platform allows; the operator then
     /// watches every namespace.
     pub async fn add_namespace(&mut self, prefix: &str) -> String {
-        let ns = format!(
-            "{prefix}-{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..6]
-        );
-        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
-        namespaces
-            .create(
-                &PostParams::default(),
-                &serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap(),
-            )
-            .await
-            .expect("namespace");
+        let ns = create_namespace(&self.client, prefix).await;
         self.others.push(ns.clone());
         let mut allowed = vec![self.ns.clone()];
         allowed.extend(self.others.iter().cloned());
@@ -370,6 +368,54 @@ impl World {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// Merges `patch` into object `name` of kind `K`.
+    pub async fn merge<K>(&self, name: &str, patch: serde_json::Value)
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Debug,
+    {
+        self.api::<K>()
+            .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+            .expect("merge patch");
+    }
+
+    /// Adds the adoption opt-in (`operatorconnect.io/adopt: "true"`) to object `name`.
+    pub async fn opt_in<K>(&self, name: &str)
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Debug,
+    {
+        self.merge::<K>(
+            name,
+            json!({"metadata": {"annotations": {"operatorconnect.io/adopt": "true"}}}),
+        )
+        .await;
+    }
+
+    /// Requests the simulator counted that can change the platform (everything but
+    /// reads and tokens), by endpoint.
+    pub async fn writes(&self) -> Vec<(String, u64)> {
+        let counters = self.admin.counters().await.expect("counters");
+        let mut out: Vec<(String, u64)> = counters
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter(|(endpoint, _)| {
+                        !endpoint.starts_with("GET ") && !endpoint.contains("oauth2")
+                    })
+                    .map(|(endpoint, v)| (endpoint.clone(), v["total"].as_u64().unwrap_or(0)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort();
+        out
     }
 
     /// Waits until the object is gone.
