@@ -97,6 +97,10 @@ where
         return Ok(Action::await_change());
     }
     if let Some(Verdict::Conflict { .. }) = held_in_conflict(&*obj, &ctx, &api, &mut draft).await? {
+        // Held (not Ready, nothing in flight, nothing scheduled), or gone once deleted.
+        let kind_name = K::kind(&()).to_string();
+        let state = (!finalizer::is_deleting(&*obj)).then_some((false, false, false));
+        ctx.metrics.object(&key, &kind_name, state);
         return Ok(Action::await_change());
     }
     if !finalizer::is_deleting(&*obj) && rejected_for_this_generation(&draft) {
