@@ -28,6 +28,9 @@ pub mod reason {
     /// The platform already has what this object would create, no object owns it,
     /// and the object does not carry the adoption opt-in.
     pub const ALREADY_EXISTS: &str = "AlreadyExists";
+    /// OCCustomer: the platform shows the lead suspended or removed; it is looked at
+    /// again on a timer, so it becomes Ready by itself once the lead is active.
+    pub const LEAD_NOT_ACTIVE: &str = "LeadNotActive";
     pub const PAUSED: &str = "Paused";
     pub const WAITING_FOR_PLATFORM: &str = "WaitingForPlatform";
     pub const WAITING_FOR_DEPENDENCY: &str = "WaitingForDependency";

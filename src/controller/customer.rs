@@ -136,11 +136,13 @@ async fn apply(
     }
     draft.status.lead_id = Some(lead.id.clone());
     if !lead.is_active() {
+        // Not `Rejected`: that would wait for a spec change, while what changes is the
+        // lead on the platform, which is looked at again on the timer below.
         draft.condition(
             READY,
             false,
-            reason::REJECTED,
-            format!("the lead of tenant {tenant} is {} on the platform; it must be Active (ask the platform operator)", lead.status),
+            reason::LEAD_NOT_ACTIVE,
+            format!("the lead of tenant {tenant} is {} on the platform; it must be Active (ask the platform operator); this customer looks again every minute and goes on by itself", lead.status),
         );
         return Ok(Action::requeue(ctx.config.wait_requeue * 6));
     }

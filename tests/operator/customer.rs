@@ -391,3 +391,48 @@ async fn a_status_only_change_does_not_start_a_reconcile_but_a_label_does() {
         .await;
     assert!(world.admin.total_calls().await.unwrap() > before);
 }
+
+#[tokio::test]
+async fn a_customer_whose_lead_is_suspended_becomes_ready_by_itself_once_it_is_active_again() {
+    let mut world = World::new("leadback").await;
+    world.start().await;
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    world
+        .admin
+        .put(
+            &format!("/leads/{TENANT_A}/status"),
+            json!({"status": "Suspended"}),
+        )
+        .await
+        .unwrap();
+    // A label change starts a reconcile, which finds the lead suspended.
+    world
+        .merge::<OCCustomer>(
+            "contoso",
+            json!({"metadata": {"labels": {"team": "voice"}}}),
+        )
+        .await;
+    let c = world
+        .wait::<OCCustomer>("contoso", 60, "not Ready", |c| {
+            condition(c, READY).is_some_and(|(s, _, m)| s == "False" && m.contains("Suspended"))
+        })
+        .await;
+    assert!(
+        condition(&c, READY).unwrap().2.contains("must be Active"),
+        "{:?}",
+        condition(&c, READY)
+    );
+    // The platform operator activates it again: no change in Kubernetes is needed.
+    world
+        .admin
+        .put(
+            &format!("/leads/{TENANT_A}/status"),
+            json!({"status": "Active"}),
+        )
+        .await
+        .unwrap();
+    world.ready::<OCCustomer>("contoso", 60).await;
+}

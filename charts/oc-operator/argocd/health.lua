@@ -37,7 +37,7 @@ if ready.status == "True" then
   return hs
 end
 local degraded = {
-  Rejected = true, InvalidSpec = true, Conflict = true, AlreadyExists = true, NamespaceNotAllowed = true,
+  Rejected = true, InvalidSpec = true, Conflict = true, AlreadyExists = true, LeadNotActive = true, NamespaceNotAllowed = true,
   LicenseRequired = true, NumbersAssigned = true,
 }
 if degraded[ready.reason] or (synced ~= nil and synced.status == "False" and synced.reason == "Unauthorized") then

@@ -27,6 +27,7 @@ local cases = {
   { "invalid spec", { cond("Ready", "False", "InvalidSpec", 3) }, nil, "Degraded" },
   { "conflict", { cond("Ready", "False", "Conflict", 3) }, nil, "Degraded" },
   { "already exists, not adopted", { cond("Ready", "False", "AlreadyExists", 3) }, nil, "Degraded" },
+  { "lead suspended on the platform", { cond("Ready", "False", "LeadNotActive", 3) }, nil, "Degraded" },
   { "namespace not allowed", { cond("Ready", "False", "NamespaceNotAllowed", 3) }, nil, "Degraded" },
   { "licence required", { cond("Ready", "False", "LicenseRequired", 3) }, nil, "Degraded" },
   { "bad credentials", { cond("Ready", "False", "WaitingForDependency", 3), cond("Synced", "False", "Unauthorized", 3, "check the Secret") }, nil, "Degraded" },
