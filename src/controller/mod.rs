@@ -109,11 +109,13 @@ where
     let started = std::time::Instant::now();
     let task_before = K::operation_mut(&mut draft.status)
         .and_then(|op| op.as_ref().and_then(|o| o.task_id.clone()));
+    // The object's name goes under `object`: a JSON log line already carries the
+    // span's own name ("reconcile") as `name`.
     let span = tracing::info_span!(
         "reconcile",
         kind = K::kind(&()).as_ref(),
         namespace = obj.meta().namespace.as_deref().unwrap_or(""),
-        name = %name,
+        object = %name,
     );
     let result = tracing::Instrument::instrument(logic(&obj, &ctx, &api, &mut draft), span).await;
     let kind_name = K::kind(&()).to_string();

@@ -269,3 +269,27 @@ async fn no_secret_reaches_logs_events_or_status() {
         }
     }
 }
+
+/// A log line's reconcile span names the object under a key of its own: the span's
+/// own name ("reconcile") is `name` in the same JSON object, and a parser keeps one.
+#[tokio::test]
+async fn json_log_lines_name_the_object_apart_from_the_span() {
+    let mut world = World::new("jsonlog").await;
+    world.start().await;
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    let logs = captured_logs();
+    let spans: Vec<serde_json::Value> = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter_map(|line| line.get("span").cloned())
+        .filter(|span| span["namespace"] == world.ns.as_str() && span["kind"] == "OCCustomer")
+        .collect();
+    assert!(!spans.is_empty(), "no reconcile span of this test's customer");
+    for span in spans {
+        assert_eq!(span["name"], "reconcile", "{span}");
+        assert_eq!(span["object"], "contoso", "{span}");
+    }
+}
