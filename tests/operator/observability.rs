@@ -287,7 +287,10 @@ async fn json_log_lines_name_the_object_apart_from_the_span() {
         .filter_map(|line| line.get("span").cloned())
         .filter(|span| span["namespace"] == world.ns.as_str() && span["kind"] == "OCCustomer")
         .collect();
-    assert!(!spans.is_empty(), "no reconcile span of this test's customer");
+    assert!(
+        !spans.is_empty(),
+        "no reconcile span of this test's customer"
+    );
     for span in spans {
         assert_eq!(span["name"], "reconcile", "{span}");
         assert_eq!(span["object"], "contoso", "{span}");

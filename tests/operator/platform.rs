@@ -1,3 +1,4 @@
+use kube::ResourceExt;
 use kube::api::Api;
 use oc_operator::api::conditions::{READY, reason};
 use oc_operator::api::{OCCustomer, OCPlatform};
@@ -117,4 +118,33 @@ async fn a_namespace_the_platform_does_not_allow_gets_a_condition_and_no_call() 
     // Allowing the namespace lets it through.
     world.put_platform(json!([world.ns])).await;
     world.ready::<OCCustomer>("acme", 60).await;
+}
+
+/// Two operators share a cluster, each kept to its platforms by `--platform-selector`:
+/// an object on the other's platform gets no reconcile, no status and no call.
+#[tokio::test]
+async fn an_operator_leaves_objects_on_platforms_outside_its_selector_alone() {
+    let mut a = World::new("selecta").await;
+    let mut b = World::new("selectb").await;
+    // B's operator watches every namespace, A's included.
+    b.watch_all = true;
+    b.start().await;
+    a.customer("contoso", TENANT_A, "contoso", json!({})).await;
+    b.customer("fabrikam", TENANT_B, "fabrikam", json!({}))
+        .await;
+    // B has seen and reconciled its own customer, declared after A's.
+    b.ready::<OCCustomer>("fabrikam", 60).await;
+    let untouched = a.api::<OCCustomer>().get("contoso").await.unwrap();
+    assert!(
+        untouched.status.is_none() && untouched.finalizers().is_empty(),
+        "the other operator reconciled it: {untouched:?}"
+    );
+    assert_eq!(
+        a.admin.total_calls().await.unwrap(),
+        0,
+        "the other operator called A's platform"
+    );
+    // A's own operator takes it.
+    a.start().await;
+    a.ready::<OCCustomer>("contoso", 60).await;
 }

@@ -45,6 +45,9 @@ pub struct World {
     /// More namespaces the platform allows; with any, the operator watches them all
     /// (and is kept to this world's platform by its selector).
     pub others: Vec<String>,
+    /// The operator watches every namespace (kept to this world's platform by its
+    /// selector).
+    pub watch_all: bool,
 }
 
 /// Creates a namespace named `prefix` and a random suffix.
@@ -99,6 +102,7 @@ impl World {
             operator: None,
             ctx: None,
             others: Vec::new(),
+            watch_all: false,
         };
         world.put_secret(SANDBOX_CLIENT_SECRET).await;
         world.put_platform(json!([world.ns])).await;
@@ -222,7 +226,8 @@ impl World {
 
     pub fn config(&self) -> OperatorConfig {
         let mut config = OperatorConfig::new(self.ns.clone());
-        config.watch_namespace = self.others.is_empty().then(|| self.ns.clone());
+        config.watch_namespace =
+            (self.others.is_empty() && !self.watch_all).then(|| self.ns.clone());
         config.platform_selector = Some(format!("oc-test={}", self.ns));
         config.task_poll = Duration::from_millis(300);
         config.wait_requeue = Duration::from_millis(700);
