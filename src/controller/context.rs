@@ -31,6 +31,9 @@ pub struct OperatorConfig {
     pub backoff_max: Duration,
     /// How long a tenant's numbers listing is reused by the blocks of that customer.
     pub numbers_cache_ttl: Duration,
+    /// How long a write whose answer was lost, and that the platform cannot show while
+    /// it runs (a licence upgrade), is given to show its effect before it is looked up.
+    pub lost_answer_grace: Duration,
     /// Accepted on every platform client: plain http to non-loopback (tests only).
     pub allow_insecure_http: bool,
 }
@@ -46,6 +49,7 @@ impl OperatorConfig {
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),
             numbers_cache_ttl: Duration::from_secs(2),
+            lost_answer_grace: Duration::from_secs(120),
             allow_insecure_http: false,
         }
     }

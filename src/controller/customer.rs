@@ -62,6 +62,9 @@ async fn apply(
         return Ok(Action::requeue(ctx.config.wait_requeue));
     };
     finalizer::add(api, obj).await?;
+    if let Some(wait) = lost_upgrade_wait(ctx, draft) {
+        return Ok(wait);
+    }
     let tenant = tenant(obj);
 
     // The tenant must exist in Entra ID; asked once, before there is a lead.
@@ -390,14 +393,30 @@ async fn create_customer(
     }
 }
 
-/// How long a write whose answer was lost is given to show its effect before it is
-/// taken as not having happened.
-const LOST_ANSWER_GRACE_SECS: i64 = 120;
-
-fn started_within(started_at: &str, secs: i64) -> bool {
-    started_at
-        .parse::<jiff::Timestamp>()
-        .is_ok_and(|t| jiff::Timestamp::now().as_second() - t.as_second() < secs)
+/// A licence upgrade whose answer was lost shows on the platform only once its task
+/// ends, and a second request would be refused while it runs. Until the grace is over
+/// nothing is read or written, and status says why; `Some(action)` while it lasts.
+fn lost_upgrade_wait(ctx: &Context, draft: &mut Draft) -> Option<Action> {
+    let op = tasks::is(draft, PlatformAction::UpgradeLicense)?;
+    if op.task_id.is_some() {
+        return None;
+    }
+    let sent = op.started_at.parse::<jiff::Timestamp>().ok()?;
+    let over = sent
+        .checked_add(jiff::SignedDuration::try_from(ctx.config.lost_answer_grace).ok()?)
+        .ok()?;
+    let remaining = jiff::Timestamp::now().duration_until(over);
+    let remaining = std::time::Duration::try_from(remaining).ok()?;
+    if remaining.is_zero() {
+        return None;
+    }
+    let message = format!(
+        "a licence upgrade was sent at {sent} but its answer was lost, and the platform cannot show a running upgrade; the operator looks again at the licence at {over} (in {} s) and sends it again only if it did not happen",
+        remaining.as_secs()
+    );
+    draft.condition(LICENSED, false, reason::WAITING_FOR_TASK, message.clone());
+    draft.condition(READY, false, reason::WAITING_FOR_TASK, message);
+    Some(Action::requeue(remaining))
 }
 
 /// Brings the licence to the spec; `false` while an upgrade task runs.
@@ -446,22 +465,10 @@ async fn license(
                     .await;
                 }
             }
-        } else if started_within(&op.started_at, LOST_ANSWER_GRACE_SECS) {
-            // Lost answer: an upgrade that did start shows in the licence once its task
-            // ends; until then a second request would be refused, so wait a while.
-            let details = client.get_customer(customer, false).await?;
-            if details.service.license_type == Some(obj.spec.license.type_.code()) {
-                tasks::finish(draft);
-            } else {
-                draft.condition(
-                    LICENSED,
-                    false,
-                    reason::WAITING_FOR_TASK,
-                    "a licence upgrade whose answer was lost may still be running",
-                );
-                return Ok(false);
-            }
         } else {
+            // A lost answer whose grace is over (see `lost_upgrade_wait`): the licence
+            // read below shows whether it happened, and the upgrade is sent again only
+            // if it did not.
             tasks::finish(draft);
         }
     }

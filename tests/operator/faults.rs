@@ -178,3 +178,64 @@ async fn deleting_while_the_platform_is_down_waits_and_says_why() {
             && state["leads"].as_object().unwrap().is_empty()
     );
 }
+
+/// A licence upgrade answered with a 5xx may or may not have started; the platform
+/// shows no running upgrade to look up. The customer waits out the grace without
+/// reading the platform, says why, then looks the licence up and sends it again.
+#[tokio::test]
+async fn a_lost_licence_upgrade_waits_its_grace_without_reads_then_looks_and_retries() {
+    let mut world = World::new("lostupgrade").await;
+    world
+        .admin
+        .set_faults(json!({"serverErrorBurst": 1, "endpoints": ["POST /v2/customer/{guid}/action/upgrade"]}))
+        .await
+        .unwrap();
+    world.start().await;
+    world
+        .customer(
+            "contoso",
+            TENANT_A,
+            "contoso",
+            json!({"license": {"type": "OcEssentialsPlus", "count": 3}}),
+        )
+        .await;
+    let waiting = world
+        .wait::<OCCustomer>("contoso", 60, "waiting after the lost answer", |c| {
+            condition(c, READY).is_some_and(|(_, _, m)| m.contains("answer was lost"))
+        })
+        .await;
+    let message = condition(&waiting, READY).unwrap().2;
+    assert!(message.contains("looks again"), "{message}");
+    let reads_then = world.admin.count("GET /v2/oc/lead", "total").await.unwrap();
+    // The upgrade is sent a second time once the grace is over and the licence is
+    // still OC Essentials.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while world
+        .admin
+        .count("POST /v2/customer/{guid}/action/upgrade", "total")
+        .await
+        .unwrap()
+        < 2
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upgrade was never sent again"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let reads_after = world.admin.count("GET /v2/oc/lead", "total").await.unwrap();
+    assert!(
+        reads_after - reads_then <= 2,
+        "{} lead reads while waiting out the grace",
+        reads_after - reads_then
+    );
+    world.ready::<OCCustomer>("contoso", 60).await;
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v2/customer/{guid}/action/upgrade", "200")
+            .await
+            .unwrap(),
+        1
+    );
+}

@@ -234,6 +234,7 @@ impl World {
         config.backoff_base = Duration::from_millis(200);
         config.backoff_max = Duration::from_secs(3);
         config.numbers_cache_ttl = Duration::from_millis(200);
+        config.lost_answer_grace = Duration::from_secs(3);
         config
     }
 
