@@ -325,6 +325,9 @@ impl LivePlatformClient {
             let result = self.exchange(action, &request, url.clone(), &token).await;
             drop(permit);
             attempt += 1;
+            if let Err(Error::RateLimited { retry_after, .. }) = &result {
+                self.inner.limiter.throttled(*retry_after, Instant::now());
+            }
             let retry_delay = match &result {
                 Ok(_) => return result,
                 Err(Error::Unauthorized { .. }) if !refreshed => {
