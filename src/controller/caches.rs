@@ -1,5 +1,7 @@
-//! The controllers' own watch streams: their caches, when those have synced, and which
-//! changes of an object start its reconcile.
+//! One watch per kind, shared: its cache, when the caches have synced, and which
+//! changes of an object start its reconcile. Every controller that reads a kind (its
+//! own, or a related one that triggers it) subscribes to that kind's one watch
+//! stream; nothing opens a second watch of the same type.
 //!
 //! `/readyz` of the leading replica waits for every controller's first full listing.
 //! kube-runtime's `Store::wait_until_ready` cannot tell us: the controller itself
@@ -18,19 +20,71 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use futures::TryStreamExt;
+use std::collections::HashMap;
+
+use futures::future::BoxFuture;
+use futures::{FutureExt, Stream, StreamExt};
 use kube::Resource;
 use kube::api::Api;
-use kube::runtime::reflector::store::Writer;
-use kube::runtime::utils::PredicateConfig;
+use kube::runtime::reflector::{self, ReflectHandle, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 
 use super::kind::Kind;
 use crate::telemetry::Readiness;
 
+/// How many changes a subscriber may lag behind its watch before the watch waits.
+const SUBSCRIBER_BUFFER: usize = 1024;
+
+/// What the cache keeps of an object: not its managed fields, nor the copy of the
+/// last applied manifest that `kubectl apply` leaves, which no controller reads.
+fn strip<K: Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+/// The one watch of a kind: its cache, and a subscription any controller can share.
+pub struct Watched<K: Kind> {
+    pub store: Store<K>,
+    subscription: Option<ReflectHandle<K>>,
+}
+
+impl<K: Kind> Watched<K> {
+    /// The objects as they change, passing on only those whose `key` changed since
+    /// they were last passed on (and every object the first time).
+    pub fn changes<T>(
+        &self,
+        key: impl Fn(&K) -> T + Send + 'static,
+    ) -> impl Stream<Item = std::sync::Arc<K>> + Send + 'static
+    where
+        T: PartialEq + Send + 'static,
+    {
+        let mut last: HashMap<String, T> = HashMap::new();
+        futures::stream::iter(self.subscription.clone())
+            .flatten()
+            .filter(move |obj| {
+                let uid = obj.meta().uid.clone().unwrap_or_default();
+                let now = key(obj);
+                let changed = last.get(&uid) != Some(&now);
+                if changed {
+                    last.insert(uid, now);
+                }
+                futures::future::ready(changed)
+            })
+    }
+
+    /// The controller of this kind: it reconciles an object when what the reconcile
+    /// answers to changed (see [`intent`]).
+    pub fn controller(&self) -> Controller<K> {
+        Controller::for_shared_stream(self.changes(intent), self.store.clone())
+    }
+}
+
 /// A hash of what a reconcile answers to besides the platform: everything but the
 /// status (see the module's comment).
-fn intent<K: Resource>(obj: &K) -> Option<u64> {
+pub fn intent<K: Resource>(obj: &K) -> Option<u64> {
     use std::hash::{Hash, Hasher};
     let meta = obj.meta();
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -61,31 +115,49 @@ impl CacheSync {
         }
     }
 
-    /// A controller for `api`, whose cache counts toward this sync; `on_event` sees
-    /// every watch event once the cache holds it.
-    pub fn controller<K: Kind>(
+    /// The one watch of `api`: its cache (managed fields and the last-applied
+    /// annotation stripped), and the stream that drives it and every subscriber,
+    /// which must be polled for as long as the controllers run. `on_event` sees every
+    /// watch event once the cache holds it.
+    pub fn watch<K: Kind>(
         &self,
         api: Api<K>,
         wc: watcher::Config,
         on_event: impl Fn(&watcher::Event<K>) + Send + Sync + 'static,
-    ) -> Controller<K> {
+    ) -> (Watched<K>, BoxFuture<'static, ()>) {
         let kind = K::kind(&()).into_owned();
         self.lock().insert(kind.clone());
-        let writer = Writer::<K>::default();
-        let reader = writer.as_reader();
+        let (reader, writer) = reflector::store_shared::<K>(SUBSCRIBER_BUFFER);
+        let subscription = writer.subscribe();
+        if subscription.is_none() {
+            tracing::error!(kind = %kind, "the cache is not shared; no controller will be triggered");
+        }
         let sync = self.clone();
-        let stream = watcher(api, wc)
-            .reflect(writer)
+        let driver = watcher(api, wc)
+            .default_backoff()
+            .modify(strip)
+            .reflect_shared(writer)
             // After `reflect`: the store holds the listing when it is marked.
-            .inspect_ok(move |event| {
-                if matches!(event, watcher::Event::InitDone) {
-                    sync.listed(&kind);
+            .for_each(move |event| {
+                match &event {
+                    Ok(event) => {
+                        if matches!(event, watcher::Event::InitDone) {
+                            sync.listed(&kind);
+                        }
+                        on_event(event);
+                    }
+                    Err(e) => tracing::warn!(kind = %kind, error = %e, "watch failed; retrying"),
                 }
-                on_event(event);
+                futures::future::ready(())
             })
-            .applied_objects()
-            .predicate_filter(intent, PredicateConfig::default());
-        Controller::for_stream(stream, reader)
+            .boxed();
+        (
+            Watched {
+                store: reader,
+                subscription,
+            },
+            driver,
+        )
     }
 
     fn listed(&self, kind: &str) {

@@ -293,15 +293,65 @@ fn log_result<K: Kind>(
     }
 }
 
-/// The OCCustomer an object names.
-fn customer_of<K: CustomerOwned>(obj: &K) -> Option<ObjectRef<OCCustomer>> {
-    Some(ObjectRef::new(obj.customer()).within(&obj.namespace().unwrap_or_default()))
+/// What a customer's dependents read of it: a change of anything else (a condition
+/// message, licence info) does not reconcile them.
+fn customer_facts(c: &OCCustomer) -> (Option<i64>, bool, Option<String>, Option<String>) {
+    let status = c.status.as_ref();
+    (
+        c.metadata.generation,
+        c.metadata.deletion_timestamp.is_some(),
+        status.and_then(|s| s.customer_id.clone()),
+        status.and_then(|s| s.license.as_ref().map(|l| l.type_.clone())),
+    )
+}
+
+/// Tells the ownership ledger of a customer's dependent kind about its watch events,
+/// and wakes the customer when a dependent appears, starts to go or is gone, or
+/// changes while the customer itself is being deleted: never for a dependent's status
+/// write otherwise.
+fn dependent_observer<K: CustomerOwned + ownership::Owned>(
+    ctx: &Arc<Context>,
+    wake: futures::channel::mpsc::UnboundedSender<ObjectRef<OCCustomer>>,
+) -> impl Fn(&watcher::Event<K>) + Send + Sync + 'static {
+    let ledger = observer::<K>(ctx);
+    let ctx = ctx.clone();
+    // uid -> whether its deletion had started when last seen.
+    let seen: std::sync::Mutex<std::collections::HashMap<String, bool>> = Default::default();
+    move |event| {
+        ledger(event);
+        let (obj, gone) = match event {
+            watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) => (obj, false),
+            watcher::Event::Delete(obj) => (obj, true),
+            _ => return,
+        };
+        let uid = obj.uid().unwrap_or_default();
+        let deleting = obj.meta().deletion_timestamp.is_some();
+        let customer = ObjectRef::new(obj.customer()).within(&obj.namespace().unwrap_or_default());
+        let news = {
+            let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+            if gone {
+                seen.remove(&uid);
+                true
+            } else {
+                seen.insert(uid, deleting) != Some(deleting)
+            }
+        };
+        let customer_deleting = ctx
+            .stores
+            .customers()
+            .and_then(|store| store.get(&customer))
+            .is_some_and(|c| c.metadata.deletion_timestamp.is_some());
+        if news || customer_deleting {
+            // A closed channel means the controllers stopped; nothing to wake.
+            let _ = wake.unbounded_send(customer);
+        }
+    }
 }
 
 /// Maps a customer to the objects of `store` that name it.
 fn owned_by_customer<K: CustomerOwned>(
     store: kube::runtime::reflector::Store<K>,
-) -> impl Fn(OCCustomer) -> Vec<ObjectRef<K>> + Send + Sync + 'static {
+) -> impl Fn(Arc<OCCustomer>) -> Vec<ObjectRef<K>> + Send + Sync + 'static {
     move |customer| {
         let ns = customer.namespace();
         let name = customer.name_any();
@@ -377,19 +427,66 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         Some(selector) => wc.clone().labels(selector),
         None => wc.clone(),
     };
-    // OCPlatform: also on changes of Secrets in the operator's namespace.
-    let platforms = caches.controller(
+
+    // One watch per kind; every controller below subscribes to these.
+    let (platforms_watched, platform_watch) = caches.watch(
         Api::<OCPlatform>::all(ctx.client.clone()),
-        platform_wc.clone(),
+        platform_wc,
         |_| {},
     );
-    let platform_store = platforms.store();
+    let platform_store = platforms_watched.store.clone();
     ctx.stores.set_platforms(platform_store.clone());
+    let (wake_customers, customer_wakes) = futures::channel::mpsc::unbounded();
+    let (customers_watched, customer_watch) =
+        caches.watch(namespaced::<OCCustomer>(&ctx), wc.clone(), observer(&ctx));
+    let customer_store = customers_watched.store.clone();
+    ctx.stores.set_customers(customer_store.clone());
+    let (blocks_watched, block_watch) = caches.watch(
+        namespaced::<OCNumberBlock>(&ctx),
+        wc.clone(),
+        dependent_observer(&ctx, wake_customers.clone()),
+    );
+    let block_store = blocks_watched.store.clone();
+    ctx.stores.set_blocks(block_store.clone());
+    let (sites_watched, site_watch) = caches.watch(
+        namespaced::<OCSipConnection>(&ctx),
+        wc.clone(),
+        dependent_observer(&ctx, wake_customers.clone()),
+    );
+    let site_store = sites_watched.store.clone();
+    ctx.stores.set_sites(site_store.clone());
+    let (plans_watched, plan_watch) = caches.watch(
+        namespaced::<OCDialPlan>(&ctx),
+        wc.clone(),
+        dependent_observer(&ctx, wake_customers.clone()),
+    );
+    let plan_store = plans_watched.store.clone();
+    ctx.stores.set_plans(plan_store.clone());
+    let (users_watched, user_watch) = caches.watch(
+        namespaced::<OCEndUser>(&ctx),
+        wc.clone(),
+        dependent_observer(&ctx, wake_customers),
+    );
+    let user_store = users_watched.store.clone();
+    ctx.stores.set_users(user_store.clone());
+    let watches = futures::future::join_all([
+        platform_watch,
+        customer_watch,
+        block_watch,
+        site_watch,
+        plan_watch,
+        user_watch,
+    ]);
+
+    // OCPlatform: also when its credentials Secret (in the operator's namespace)
+    // changes.
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ctx.config.operator_namespace);
-    let platforms = platforms
+    let by_secret = platform_store.clone();
+    let platforms = platforms_watched
+        .controller()
         .watches(secrets, wc.clone(), move |secret| {
             let name = secret.name_any();
-            platform_store
+            by_secret
                 .state()
                 .into_iter()
                 .filter(move |p| p.spec.credentials_secret_ref.name == name)
@@ -400,31 +497,19 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .run(platform::reconcile, error_policy, ctx.clone())
         .for_each(|r| async move { log_result(r) });
 
-    // OCCustomer: also when its dependents change (deletion waits for them) and when
-    // its platform changes.
-    let customers = caches.controller(namespaced::<OCCustomer>(&ctx), wc.clone(), observer(&ctx));
-    let customer_store = customers.store();
-    ctx.stores.set_customers(customer_store.clone());
-    let customers = customers
+    // OCCustomer: when a dependent appears, starts to go or is gone (deletion waits
+    // for them; see `dependent_observer`), never for a dependent's status write; and
+    // when its platform changes.
+    let on_platform = customer_store.clone();
+    let customers = customers_watched
+        .controller()
         .reconcile_on(ctx.ownership.customers.triggers())
-        .watches(namespaced::<OCNumberBlock>(&ctx), wc.clone(), |o| {
-            customer_of(&o)
-        })
-        .watches(namespaced::<OCSipConnection>(&ctx), wc.clone(), |o| {
-            customer_of(&o)
-        })
-        .watches(namespaced::<OCDialPlan>(&ctx), wc.clone(), |o| {
-            customer_of(&o)
-        })
-        .watches(namespaced::<OCEndUser>(&ctx), wc.clone(), |o| {
-            customer_of(&o)
-        })
-        .watches(
-            Api::<OCPlatform>::all(ctx.client.clone()),
-            platform_wc,
+        .reconcile_on(customer_wakes)
+        .watches_shared_stream(
+            platforms_watched.changes(|p| p.metadata.resource_version.clone()),
             move |platform| {
                 let name = platform.name_any();
-                customer_store
+                on_platform
                     .state()
                     .into_iter()
                     .filter(move |c| c.spec.platform_ref.name == name)
@@ -436,62 +521,50 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .run(customer::reconcile, error_policy, ctx.clone())
         .for_each(|r| async move { log_result(r) });
 
-    // OCNumberBlock: also when its customer changes.
-    let blocks = caches.controller(
-        namespaced::<OCNumberBlock>(&ctx),
-        wc.clone(),
-        observer(&ctx),
-    );
-    let block_store = blocks.store();
-    ctx.stores.set_blocks(block_store.clone());
-    let blocks = blocks
+    // Number blocks, SIP connections, dial plans and end users: also when what they
+    // read of their customer changes (its id, its licence: an end user becomes Ready
+    // by itself once the licence allows it); dial plans also when their SIP
+    // connection's site id changes.
+    let blocks = blocks_watched
+        .controller()
         .reconcile_on(ctx.ownership.blocks.triggers())
-        .watches(
-            namespaced::<OCCustomer>(&ctx),
-            wc.clone(),
-            owned_by_customer(block_store),
+        .watches_shared_stream(
+            customers_watched.changes(customer_facts),
+            owned_by_customer(block_store.clone()),
         )
         .graceful_shutdown_on(stopped())
         .run(number_block::reconcile, error_policy, ctx.clone())
         .for_each(|r| async move { log_result(r) });
-
-    // OCSipConnection, OCDialPlan, OCEndUser: also when their customer changes (an end
-    // user becomes Ready by itself once its customer's licence allows it); dial plans
-    // also when their SIP connection changes.
-    let sites = caches.controller(
-        namespaced::<OCSipConnection>(&ctx),
-        wc.clone(),
-        observer(&ctx),
-    );
-    let site_store = sites.store();
-    ctx.stores.set_sites(site_store.clone());
-    let sites = sites
+    let sites = sites_watched
+        .controller()
         .reconcile_on(ctx.ownership.sites.triggers())
-        .watches(
-            namespaced::<OCCustomer>(&ctx),
-            wc.clone(),
-            owned_by_customer(site_store),
+        .watches_shared_stream(
+            customers_watched.changes(customer_facts),
+            owned_by_customer(site_store.clone()),
         )
         .graceful_shutdown_on(stopped())
         .run(sip_connection::reconcile, error_policy, ctx.clone())
         .for_each(|r| async move { log_result(r) });
-    let plans = caches.controller(namespaced::<OCDialPlan>(&ctx), wc.clone(), observer(&ctx));
-    let plan_store = plans.store();
-    ctx.stores.set_plans(plan_store.clone());
-    let plans = plans
+    let on_site = plan_store.clone();
+    let plans = plans_watched
+        .controller()
         .reconcile_on(ctx.ownership.plans.triggers())
-        .watches(
-            namespaced::<OCCustomer>(&ctx),
-            wc.clone(),
+        .watches_shared_stream(
+            customers_watched.changes(customer_facts),
             owned_by_customer(plan_store.clone()),
         )
-        .watches(
-            namespaced::<OCSipConnection>(&ctx),
-            wc.clone(),
+        .watches_shared_stream(
+            sites_watched.changes(|s| {
+                (
+                    s.metadata.generation,
+                    s.metadata.deletion_timestamp.is_some(),
+                    s.status.as_ref().and_then(|st| st.site_location_id.clone()),
+                )
+            }),
             move |site| {
                 let ns = site.namespace();
                 let name = site.name_any();
-                plan_store
+                on_site
                     .state()
                     .into_iter()
                     .filter(move |p| {
@@ -508,15 +581,12 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .graceful_shutdown_on(stopped())
         .run(dial_plan::reconcile, error_policy, ctx.clone())
         .for_each(|r| async move { log_result(r) });
-    let users = caches.controller(namespaced::<OCEndUser>(&ctx), wc.clone(), observer(&ctx));
-    let user_store = users.store();
-    ctx.stores.set_users(user_store.clone());
-    let users = users
+    let users = users_watched
+        .controller()
         .reconcile_on(ctx.ownership.users.triggers())
-        .watches(
-            namespaced::<OCCustomer>(&ctx),
-            wc.clone(),
-            owned_by_customer(user_store),
+        .watches_shared_stream(
+            customers_watched.changes(customer_facts),
+            owned_by_customer(user_store.clone()),
         )
         .graceful_shutdown_on(stopped())
         .run(end_user::reconcile, error_policy, ctx.clone())
@@ -527,7 +597,12 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    futures::join!(platforms, customers, blocks, sites, plans, users);
+    let controllers = async {
+        futures::join!(platforms, customers, blocks, sites, plans, users);
+    };
+    // The watches run as long as the controllers; they end with them.
+    futures::pin_mut!(controllers, watches);
+    futures::future::select(controllers, watches).await;
     ctx.readiness.set_leading(false);
     ctx.metrics.set_leader(false);
     tracing::info!("controllers stopped");

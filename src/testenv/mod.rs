@@ -98,14 +98,18 @@ pub fn binaries() -> Result<PathBuf, Error> {
 /// A client of the control plane of `kubeconfig`: admin, or `impersonate` (for
 /// example `system:serviceaccount:ns:name`), which then has that identity's RBAC only.
 async fn client_from(kubeconfig: &Path, impersonate: Option<&str>) -> Result<kube::Client, Error> {
-    let file = kube::config::Kubeconfig::read_from(kubeconfig)
-        .map_err(|e| Error::Client(e.to_string()))?;
-    let mut config =
-        kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
-            .await
-            .map_err(|e| Error::Client(e.to_string()))?;
+    let mut config = config_from(kubeconfig).await?;
     config.auth_info.impersonate = impersonate.map(str::to_owned);
     kube::Client::try_from(config).map_err(|e| Error::Client(e.to_string()))
+}
+
+/// The admin client configuration of `kubeconfig`.
+async fn config_from(kubeconfig: &Path) -> Result<kube::Config, Error> {
+    let file = kube::config::Kubeconfig::read_from(kubeconfig)
+        .map_err(|e| Error::Client(e.to_string()))?;
+    kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+        .await
+        .map_err(|e| Error::Client(e.to_string()))
 }
 
 /// A command-line tool of `bin` (kubectl, helm) bound to `kubeconfig`.

@@ -78,6 +78,11 @@ impl Shared {
         super::client_from(&self.kubeconfig, Some(user)).await
     }
 
+    /// The admin client configuration, for a client with layers of a test's own.
+    pub async fn config(&self) -> Result<kube::Config, Error> {
+        super::config_from(&self.kubeconfig).await
+    }
+
     /// A new admin client; make one per test (a client belongs to one runtime).
     pub async fn client(&self) -> Result<kube::Client, Error> {
         super::client_from(&self.kubeconfig, None).await

@@ -296,3 +296,53 @@ async fn json_log_lines_name_the_object_apart_from_the_span() {
         assert_eq!(span["object"], "contoso", "{span}");
     }
 }
+
+/// Every watch the operator opens, counted on the wire: one per type (the six kinds
+/// and the credentials Secrets), however many controllers read it.
+#[tokio::test]
+async fn the_operator_opens_one_watch_per_type() {
+    use std::collections::BTreeMap;
+    use std::sync::{Arc, Mutex};
+
+    let mut world = World::new("watches").await;
+    let watched: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = watched.clone();
+    let layer = tower::util::MapRequestLayer::new(
+        move |request: axum::http::Request<kube::client::Body>| {
+            let uri = request.uri();
+            if uri
+                .query()
+                .is_some_and(|q| q.split('&').any(|p| p == "watch=true"))
+            {
+                let resource = uri.path().rsplit('/').next().unwrap_or_default().to_owned();
+                seen.lock().unwrap().push(resource);
+            }
+            request
+        },
+    );
+    let config = plane().config().await.expect("client config");
+    let client = kube::client::ClientBuilder::try_from(config)
+        .expect("client builder")
+        .with_layer(&layer)
+        .build();
+    world.start_with(client).await;
+    world.apply_examples().await;
+    world.examples_ready().await;
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for resource in watched.lock().unwrap().iter() {
+        *counts.entry(resource.clone()).or_default() += 1;
+    }
+    let want: BTreeMap<String, usize> = [
+        "ocplatforms",
+        "occustomers",
+        "ocnumberblocks",
+        "ocsipconnections",
+        "ocdialplans",
+        "ocendusers",
+        "secrets",
+    ]
+    .into_iter()
+    .map(|r| (r.to_owned(), 1))
+    .collect();
+    assert_eq!(counts, want);
+}
