@@ -352,3 +352,69 @@ async fn deleting_a_customer_deletes_its_blocks_first_and_releases_everything() 
     assert!(state["customers"].as_object().unwrap().is_empty());
     assert!(state["leads"].as_object().unwrap().is_empty());
 }
+
+/// Reconciles of `kind` the running operator counted.
+fn reconciles(world: &World, kind: &str) -> u64 {
+    let text = world
+        .ctx
+        .as_ref()
+        .expect("operator running")
+        .metrics
+        .encode();
+    text.lines()
+        .filter(|l| {
+            l.starts_with("oc_reconciles_total{") && l.contains(&format!("kind=\"{kind}\""))
+        })
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum::<f64>() as u64
+}
+
+/// Changes a label of block `name` and waits until the operator reconciled a block
+/// again: every watch event before it has been seen.
+async fn block_barrier(world: &World, name: &str, value: &str) {
+    let before = reconciles(world, "OCNumberBlock");
+    world
+        .merge::<OCNumberBlock>(name, json!({"metadata": {"labels": {"barrier": value}}}))
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while reconciles(world, "OCNumberBlock") <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the block was not reconciled"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_blocks_status_write_does_not_wake_its_customer() {
+    let mut world = World::new("nowake").await;
+    world.start().await;
+    customer_ready(&world).await;
+    world
+        .block("numbers", "contoso", json!({"numbers": ["+14255550700"]}))
+        .await;
+    world.ready::<OCNumberBlock>("numbers", 60).await;
+    block_barrier(&world, "numbers", "one").await;
+    let customer_reconciles = reconciles(&world, "OCCustomer");
+    let lead_reads = world.admin.count("GET /v2/oc/lead", "total").await.unwrap();
+
+    // Another writer (here the test) changes the block's status only.
+    world
+        .api::<OCNumberBlock>()
+        .patch_status(
+            "numbers",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"status": {"counts": {"retained": 7}}})),
+        )
+        .await
+        .expect("status patch");
+    block_barrier(&world, "numbers", "two").await;
+    block_barrier(&world, "numbers", "three").await;
+    assert_eq!(reconciles(&world, "OCCustomer"), customer_reconciles);
+    assert_eq!(
+        world.admin.count("GET /v2/oc/lead", "total").await.unwrap(),
+        lead_reads,
+        "the customer read its lead again"
+    );
+}
