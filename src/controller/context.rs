@@ -12,6 +12,39 @@ use super::platforms::PlatformRegistry;
 use super::stores::Stores;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 
+/// The resourceVersion each object had after the operator's own last status write.
+/// A reconcile may decide on the cached copy only when the cache holds that write (or
+/// the operator never wrote the object): a copy older than an intent the operator
+/// saved could send a write twice.
+#[derive(Default)]
+pub struct Written(std::sync::Mutex<std::collections::HashMap<String, String>>);
+
+impl Written {
+    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
+        // A panic while holding the lock leaves a map that is still valid.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records the object `key`'s resourceVersion after a status write.
+    pub fn record(&self, key: &str, resource_version: Option<String>) {
+        if let Some(rv) = resource_version {
+            self.map().insert(key.to_owned(), rv);
+        }
+    }
+
+    /// Whether a cached copy with `resource_version` holds the last status write.
+    pub fn is_current(&self, key: &str, resource_version: Option<&str>) -> bool {
+        self.map()
+            .get(key)
+            .is_none_or(|written| Some(written.as_str()) == resource_version)
+    }
+
+    /// Forgets an object that is gone.
+    pub fn forget(&self, key: &str) {
+        self.map().remove(key);
+    }
+}
+
 /// Settings of a running operator.
 #[derive(Debug, Clone)]
 pub struct OperatorConfig {
@@ -70,6 +103,8 @@ pub struct Context {
     pub stores: Stores,
     /// Who owns which platform object (see `ownership`).
     pub ownership: Ownership,
+    /// The resourceVersion of each object after the operator's last status write.
+    pub written: Written,
 }
 
 impl std::fmt::Debug for Context {
@@ -95,6 +130,7 @@ impl Context {
             backoff: ObjectBackoff::new(config.backoff_base, config.backoff_max),
             stores: Stores::default(),
             ownership: Ownership::default(),
+            written: Written::default(),
             client,
             config,
         })

@@ -226,14 +226,22 @@ async fn site_of(
         return Ok(Some(scope.customer_id.clone()));
     };
     let ns = namespace_of(obj);
-    let sites: Api<OCSipConnection> = Api::namespaced(ctx.client.clone(), &ns);
-    let site = sites
-        .get_opt(&reference.name)
-        .await
-        .map_err(Error::kube(format!(
-            "reading OCSipConnection {ns}/{}",
-            reference.name
-        )))?;
+    // From the watch cache while the controllers run (no apiserver read).
+    let site = match ctx.stores.sites() {
+        Some(store) => store
+            .get(&kube::runtime::reflector::ObjectRef::new(&reference.name).within(&ns))
+            .map(|s| (*s).clone()),
+        None => {
+            let sites: Api<OCSipConnection> = Api::namespaced(ctx.client.clone(), &ns);
+            sites
+                .get_opt(&reference.name)
+                .await
+                .map_err(Error::kube(format!(
+                    "reading OCSipConnection {ns}/{}",
+                    reference.name
+                )))?
+        }
+    };
     match site.and_then(|s| s.status.and_then(|st| st.site_location_id)) {
         Some(id) => Ok(Some(id)),
         None => {

@@ -75,15 +75,26 @@ where
         return Ok(Action::await_change());
     }
     // The watch cache can lag behind our own last status write (an intent saved, then
-    // its task id): deciding on such a copy could send a write twice. Read it fresh.
+    // its task id): deciding on such a copy could send a write twice. Such a copy is
+    // read again from the apiserver; a current one is used as it is.
     let name = obj.name_any();
-    let obj = match api
-        .get_opt(&name)
-        .await
-        .map_err(Error::kube(format!("reading {key}")))?
+    let obj = if ctx
+        .written
+        .is_current(&key, obj.meta().resource_version.as_deref())
     {
-        Some(fresh) => Arc::new(fresh),
-        None => return Ok(Action::await_change()),
+        obj
+    } else {
+        match api
+            .get_opt(&name)
+            .await
+            .map_err(Error::kube(format!("reading {key}")))?
+        {
+            Some(fresh) => Arc::new(fresh),
+            None => {
+                ctx.written.forget(&key);
+                return Ok(Action::await_change());
+            }
+        }
     };
     let mut draft = StatusDraft::of(&*obj);
     if is_paused(&*obj) {
@@ -155,6 +166,7 @@ where
                 "the last reconcile reached the platform and did what it meant to",
             );
             save_unless_gone(&api, &*obj, &mut draft).await?;
+            remember_written(&ctx, &key, &*obj, &draft, gone);
             Ok(action)
         }
         Err(e) => {
@@ -172,6 +184,7 @@ where
                     .await;
             }
             save_unless_gone(&api, &*obj, &mut draft).await?;
+            remember_written(&ctx, &key, &*obj, &draft, gone);
             if verdict.terminal {
                 Ok(Action::await_change())
             } else {
@@ -257,6 +270,27 @@ async fn save_unless_gone<K: Kind>(
     match status::save(api, obj, draft).await {
         Err(Error::Kube { source, .. }) if error::is_not_found(&source) => Ok(()),
         other => other,
+    }
+}
+
+/// Remembers the object's resourceVersion after the status writes of this reconcile,
+/// or the version it decided on when it wrote nothing (that copy held every earlier
+/// write: see [`context::Written`]); forgets an object that is gone.
+fn remember_written<K: Kind>(
+    ctx: &Context,
+    key: &str,
+    obj: &K,
+    draft: &StatusDraft<K>,
+    gone: bool,
+) {
+    if gone {
+        ctx.written.forget(key);
+    } else {
+        let version = draft
+            .written
+            .clone()
+            .or_else(|| obj.meta().resource_version.clone());
+        ctx.written.record(key, version);
     }
 }
 

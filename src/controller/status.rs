@@ -61,6 +61,8 @@ pub struct StatusDraft<K: Kind> {
     pub status: K::Status,
     pub generation: Option<i64>,
     original: Option<K::Status>,
+    /// The resourceVersion of the object after this draft's last status write.
+    pub written: Option<String>,
 }
 
 impl<K: Kind> StatusDraft<K> {
@@ -70,6 +72,7 @@ impl<K: Kind> StatusDraft<K> {
             status: original.clone().unwrap_or_default(),
             generation: obj.meta().generation,
             original,
+            written: None,
         }
     }
 
@@ -121,17 +124,19 @@ where
     }
     let name = obj.meta().name.clone().unwrap_or_default();
     let params = PatchParams::apply(MANAGER).force();
-    api.patch_status(
-        &name,
-        &params,
-        &Patch::Apply(patch_body::<K>(&draft.status)),
-    )
-    .await
-    .map_err(Error::kube(format!(
-        "writing the status of {} {name}",
-        K::kind(&())
-    )))?;
+    let written = api
+        .patch_status(
+            &name,
+            &params,
+            &Patch::Apply(patch_body::<K>(&draft.status)),
+        )
+        .await
+        .map_err(Error::kube(format!(
+            "writing the status of {} {name}",
+            K::kind(&())
+        )))?;
     draft.original = Some(draft.status.clone());
+    draft.written = written.meta().resource_version.clone();
     Ok(())
 }
 
