@@ -184,6 +184,11 @@ pub struct OCCustomerStatus {
     #[serde(default)]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
+    /// When the operator last saw the platform match this object's spec (RFC 3339).
+    /// After an operator restart, an object that is Ready asks nothing of the platform
+    /// until its next drift check is due from this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_checked: Option<String>,
     /// When this object became the owner of its platform object (RFC 3339): the first
     /// time it recorded a platform id or a write in its status. When two objects
     /// declare the same tenant, number, site, dial plan or user, the one that owns it

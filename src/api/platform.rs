@@ -203,6 +203,11 @@ pub struct OCPlatformStatus {
     #[serde(default)]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
+    /// When the operator last saw the platform match this object's spec (RFC 3339).
+    /// After an operator restart, an object that is Ready asks nothing of the platform
+    /// until its next drift check is due from this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_checked: Option<String>,
     /// How many calling profiles the platform offers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calling_profile_count: Option<i64>,

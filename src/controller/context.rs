@@ -39,6 +39,11 @@ impl Written {
             .is_none_or(|written| Some(written.as_str()) == resource_version)
     }
 
+    /// Whether this process has reconciled (or written) object `key` before.
+    pub fn knows(&self, key: &str) -> bool {
+        self.map().contains_key(key)
+    }
+
     /// Forgets an object that is gone.
     pub fn forget(&self, key: &str) {
         self.map().remove(key);

@@ -20,6 +20,8 @@ pub trait Kind:
     fn conditions(status: &Self::Status) -> &[Condition];
     fn conditions_mut(status: &mut Self::Status) -> &mut Vec<Condition>;
     fn set_observed_generation(status: &mut Self::Status, generation: Option<i64>);
+    /// `status.lastChecked`: when the platform was last seen to match the spec.
+    fn last_checked_mut(status: &mut Self::Status) -> &mut Option<String>;
 
     /// `status.operation`, for kinds that start platform writes.
     fn operation_mut(_status: &mut Self::Status) -> Option<&mut Option<Operation>> {
@@ -61,6 +63,10 @@ macro_rules! status_access {
 
         fn set_observed_generation(status: &mut Self::Status, generation: Option<i64>) {
             status.observed_generation = generation;
+        }
+
+        fn last_checked_mut(status: &mut Self::Status) -> &mut Option<String> {
+            &mut status.last_checked
         }
     };
 }

@@ -117,6 +117,9 @@ where
     if !finalizer::is_deleting(&*obj) && rejected_for_this_generation(&draft) {
         return Ok(Action::await_change());
     }
+    if let Some(due) = checked_before_a_restart(&*obj, &ctx, &key, &mut draft) {
+        return Ok(Action::requeue(due));
+    }
     let started = std::time::Instant::now();
     let task_before = K::operation_mut(&mut draft.status)
         .and_then(|op| op.as_ref().and_then(|o| o.task_id.clone()));
@@ -156,6 +159,9 @@ where
         &kind_name,
         (!gone).then_some((ready, in_flight, scheduled)),
     );
+    if ready {
+        *K::last_checked_mut(&mut draft.status) = Some(jiff::Timestamp::now().to_string());
+    }
     match result {
         Ok(action) => {
             ctx.backoff.succeeded(&key);
@@ -194,6 +200,40 @@ where
             }
         }
     }
+}
+
+/// An object this process has not reconciled yet (it just started, or became the
+/// leader) that is Ready for its generation, has nothing in flight, and was checked
+/// against the platform less than a drift interval ago: it makes no call until that
+/// check is due. Returns how long until then. Later reconciles (a label, a related
+/// object) are not held back.
+fn checked_before_a_restart<K: Governed>(
+    obj: &K,
+    ctx: &Context,
+    key: &str,
+    draft: &mut StatusDraft<K>,
+) -> Option<std::time::Duration> {
+    if ctx.written.knows(key) || finalizer::is_deleting(obj) {
+        return None;
+    }
+    // From here on this object is known to this process.
+    ctx.written.record(key, obj.meta().resource_version.clone());
+    if !conditions::is_true_for(draft.conditions(), READY, draft.generation)
+        || K::operation_mut(&mut draft.status).is_some_and(|op| op.is_some())
+    {
+        return None;
+    }
+    let checked = K::last_checked_mut(&mut draft.status)
+        .as_deref()?
+        .parse::<jiff::Timestamp>()
+        .ok()?;
+    let interval = jiff::SignedDuration::from_secs(obj.drift_seconds(&ctx.stores)?.max(30));
+    let due = checked.checked_add(interval).ok()?;
+    let wait = std::time::Duration::try_from(jiff::Timestamp::now().duration_until(due)).ok()?;
+    (!wait.is_zero()).then(|| {
+        tracing::debug!(object = %key, ?wait, "checked before the restart; next check when due");
+        wait
+    })
 }
 
 /// Whether `obj` is on a platform this operator manages (every platform without
@@ -353,9 +393,12 @@ fn dependent_observer<K: CustomerOwned + ownership::Owned>(
     let seen: std::sync::Mutex<std::collections::HashMap<String, bool>> = Default::default();
     move |event| {
         ledger(event);
-        let (obj, gone) = match event {
-            watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) => (obj, false),
-            watcher::Event::Delete(obj) => (obj, true),
+        let (obj, gone, listing) = match event {
+            watcher::Event::Apply(obj) => (obj, false, false),
+            // The first listing (at start, or after the watch was lost): remembered,
+            // but the customer is reconciled for its own listing anyway.
+            watcher::Event::InitApply(obj) => (obj, false, true),
+            watcher::Event::Delete(obj) => (obj, true, false),
             _ => return,
         };
         let uid = obj.uid().unwrap_or_default();
@@ -375,7 +418,7 @@ fn dependent_observer<K: CustomerOwned + ownership::Owned>(
             .customers()
             .and_then(|store| store.get(&customer))
             .is_some_and(|c| c.metadata.deletion_timestamp.is_some());
-        if news || customer_deleting {
+        if (news && !listing) || customer_deleting {
             // A closed channel means the controllers stopped; nothing to wake.
             let _ = wake.unbounded_send(customer);
         }

@@ -732,6 +732,15 @@ pub trait Governed: Kind {
 
     /// Whether the object owns what it names; `None` while that cannot be decided.
     fn verdict(&self, ownership: &Ownership, stores: &Stores) -> Option<Verdict>;
+
+    /// How often its platform checks Ready objects for drift, when known.
+    fn drift_seconds(&self, stores: &Stores) -> Option<i64> {
+        let platform = self.platform_name(stores)?;
+        stores
+            .platforms()?
+            .get(&ObjectRef::new(&platform))
+            .map(|p| p.spec.drift_check_seconds)
+    }
 }
 
 impl Governed for crate::api::OCPlatform {

@@ -114,3 +114,68 @@ async fn changes_made_behind_the_operators_back_are_corrected_at_the_next_drift_
     assert_eq!(block_now.metadata.generation, block.metadata.generation);
     assert_eq!(plan_now.metadata.generation, plan.metadata.generation);
 }
+
+/// After a restart, Ready objects whose drift check is not due ask nothing of the
+/// platform: a restart over many customers must not hold the platform's budget.
+#[tokio::test]
+async fn a_restart_asks_nothing_of_the_platform_for_objects_checked_recently() {
+    let mut world = World::new("restartquiet").await;
+    world.start().await;
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    world
+        .block("numbers", "contoso", json!({"numbers": ["+14255550800"]}))
+        .await;
+    world.ready::<OCNumberBlock>("numbers", 60).await;
+    world.crash().await;
+    let listings = numbers_listings(&world).await;
+    let licence_reads = world
+        .admin
+        .count("GET /v3/customer/{guid}/licenseinfo", "total")
+        .await
+        .unwrap();
+
+    world.start().await;
+    // A customer declared after the restart is reconciled after the ones the operator
+    // found at start: once it is Ready, those had their turn.
+    world
+        .customer("fabrikam", TENANT_B, "fabrikam", json!({}))
+        .await;
+    world.ready::<OCCustomer>("fabrikam", 60).await;
+    assert_eq!(
+        world
+            .admin
+            .count("GET /v3/customer/{guid}/licenseinfo", "total")
+            .await
+            .unwrap(),
+        licence_reads + 1,
+        "only the new customer read its licence"
+    );
+    assert_eq!(
+        numbers_listings(&world).await,
+        listings,
+        "the block listed its numbers again"
+    );
+    // Both stay Ready, and a change still goes through at once.
+    world.ready::<OCCustomer>("contoso", 5).await;
+    world.ready::<OCNumberBlock>("numbers", 5).await;
+    world
+        .block(
+            "numbers",
+            "contoso",
+            json!({"numbers": ["+14255550800", "+14255550801"]}),
+        )
+        .await;
+    world.ready::<OCNumberBlock>("numbers", 60).await;
+}
+
+/// Numbers listings of either version the simulator counted.
+async fn numbers_listings(world: &World) -> u64 {
+    let mut total = 0;
+    for endpoint in ["GET /v2/oc/numbers", "GET /v3/oc/numbers"] {
+        total += world.admin.count(endpoint, "total").await.unwrap();
+    }
+    total
+}
