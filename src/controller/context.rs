@@ -110,6 +110,8 @@ pub struct Context {
     pub ownership: Ownership,
     /// The resourceVersion of each object after the operator's last status write.
     pub written: Written,
+    /// How long tasks take, by platform and action (when to look at one again).
+    pub task_timings: super::task_timing::TaskTimings,
 }
 
 impl std::fmt::Debug for Context {
@@ -136,6 +138,7 @@ impl Context {
             stores: Stores::default(),
             ownership: Ownership::default(),
             written: Written::default(),
+            task_timings: Default::default(),
             client,
             config,
         })

@@ -289,39 +289,43 @@ async fn create_customer(
     let tenant = tenant(obj);
     if let Some(op) = tasks::is(draft, PlatformAction::CreateCustomer) {
         match op.task_id {
-            Some(task) => match tasks::poll(ctx, client, &op.action, &task).await? {
-                TaskOutcome::StillRunning(_) => {
-                    draft.condition(
-                        READY,
-                        false,
-                        reason::WAITING_FOR_TASK,
-                        format!("creating the customer (task {task})"),
-                    );
-                    return Ok(None);
-                }
-                TaskOutcome::Succeeded(t) | TaskOutcome::PartlyFailed { task: t, .. } => {
-                    tasks::finish(draft);
-                    let guid = t.output_str("ump_customer_guid").map(str::to_owned);
-                    if let Some(guid) = &guid {
-                        ctx.event(
-                            obj,
+            Some(task) => {
+                match tasks::poll(ctx, &obj.spec.platform_ref.name, client, &op.action, &task)
+                    .await?
+                {
+                    TaskOutcome::StillRunning(_) => {
+                        draft.condition(
+                            READY,
                             false,
-                            "CustomerCreated",
-                            "CreateCustomer",
-                            format!("created customer {guid}"),
-                        )
-                        .await;
+                            reason::WAITING_FOR_TASK,
+                            format!("creating the customer (task {task})"),
+                        );
+                        return Ok(None);
                     }
-                    return Ok(guid);
+                    TaskOutcome::Succeeded(t) | TaskOutcome::PartlyFailed { task: t, .. } => {
+                        tasks::finish(draft);
+                        let guid = t.output_str("ump_customer_guid").map(str::to_owned);
+                        if let Some(guid) = &guid {
+                            ctx.event(
+                                obj,
+                                false,
+                                "CustomerCreated",
+                                "CreateCustomer",
+                                format!("created customer {guid}"),
+                            )
+                            .await;
+                        }
+                        return Ok(guid);
+                    }
+                    TaskOutcome::Failed(t) => {
+                        tasks::finish(draft);
+                        return Err(Error::TaskFailed(format!(
+                            "creating the customer failed (task {task}): {}",
+                            t.error_summary()
+                        )));
+                    }
                 }
-                TaskOutcome::Failed(t) => {
-                    tasks::finish(draft);
-                    return Err(Error::TaskFailed(format!(
-                        "creating the customer failed (task {task}): {}",
-                        t.error_summary()
-                    )));
-                }
-            },
+            }
             // The answer was lost. The lead shows no customer yet (checked by the
             // caller); a job that is still running makes the platform refuse a second
             // request, which is handled below, so asking again is safe.
@@ -430,7 +434,7 @@ async fn license(
 ) -> Result<bool> {
     if let Some(op) = tasks::is(draft, PlatformAction::UpgradeLicense) {
         if let Some(task) = op.task_id {
-            match tasks::poll(ctx, client, &op.action, &task).await? {
+            match tasks::poll(ctx, &obj.spec.platform_ref.name, client, &op.action, &task).await? {
                 TaskOutcome::StillRunning(_) => {
                     draft.condition(
                         LICENSED,

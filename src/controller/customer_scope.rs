@@ -28,6 +28,11 @@ pub struct CustomerScope {
 }
 
 impl CustomerScope {
+    /// The name of the customer's OCPlatform.
+    pub fn platform_name(&self) -> String {
+        self.platform.metadata.name.clone().unwrap_or_default()
+    }
+
     pub fn drift_seconds(&self) -> i64 {
         self.platform.spec.drift_check_seconds
     }

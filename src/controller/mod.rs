@@ -22,6 +22,7 @@ pub mod platforms;
 pub mod sip_connection;
 pub mod status;
 pub mod stores;
+pub mod task_timing;
 pub mod tasks;
 
 use std::future::Future;
@@ -120,6 +121,11 @@ where
     if let Some(due) = checked_before_a_restart(&*obj, &ctx, &key, &mut draft) {
         return Ok(Action::requeue(due));
     }
+    if let Some(wait) = task_not_due(&*obj, &ctx, &mut draft) {
+        // Woken while its task runs (its own finalizer, a related object): the task is
+        // looked at when it should be done, not before.
+        return Ok(Action::requeue(wait));
+    }
     let started = std::time::Instant::now();
     let task_before = K::operation_mut(&mut draft.status)
         .and_then(|op| op.as_ref().and_then(|o| o.task_id.clone()));
@@ -150,6 +156,15 @@ where
     {
         ctx.metrics.task_started(&op.action);
     }
+    let op_after = K::operation_mut(&mut draft.status).and_then(|op| op.clone());
+    let platform = obj.platform_name(&ctx.stores).unwrap_or_default();
+    let result = match (result, &op_after) {
+        // A task runs: the next look comes when tasks like it are usually done.
+        (Ok(action), Some(op)) if op.task_id.is_some() && action != Action::await_change() => {
+            Ok(Action::requeue(next_look_at_task(&ctx, &platform, op)))
+        }
+        (result, _) => result,
+    };
     let ready = conditions::is_true_for(draft.conditions(), READY, draft.generation);
     let scheduled = result
         .as_ref()
@@ -234,6 +249,40 @@ fn checked_before_a_restart<K: Governed>(
         tracing::debug!(object = %key, ?wait, "checked before the restart; next check when due");
         wait
     })
+}
+
+/// How long until the running task of `obj` is expected to be done, when that is
+/// known and still ahead (every kind's first step with a task in flight is to look at
+/// it, so nothing else is held back).
+fn task_not_due<K: Governed>(
+    obj: &K,
+    ctx: &Context,
+    draft: &mut StatusDraft<K>,
+) -> Option<std::time::Duration> {
+    let op = K::operation_mut(&mut draft.status)?.clone()?;
+    op.task_id.as_ref()?;
+    let platform = obj.platform_name(&ctx.stores)?;
+    let expected = ctx.task_timings.expected(&platform, &op.action)?;
+    task_timing::until_expected_end(expected, age(&op.started_at)?)
+}
+
+/// How long ago `started_at` (RFC 3339) was.
+fn age(started_at: &str) -> Option<std::time::Duration> {
+    let started = started_at.parse::<jiff::Timestamp>().ok()?;
+    std::time::Duration::try_from(started.duration_until(jiff::Timestamp::now())).ok()
+}
+
+/// When to look at the running task of `op` again (see `task_timing`).
+fn next_look_at_task(
+    ctx: &Context,
+    platform: &str,
+    op: &crate::api::common::Operation,
+) -> std::time::Duration {
+    task_timing::next_look(
+        ctx.task_timings.expected(platform, &op.action),
+        age(&op.started_at).unwrap_or_default(),
+        ctx.config.task_poll,
+    )
 }
 
 /// Whether `obj` is on a platform this operator manages (every platform without

@@ -65,14 +65,23 @@ pub fn finish<K: Kind>(draft: &mut StatusDraft<K>) {
     }
 }
 
-/// One look at a task of `action`; a final outcome is counted in the metrics.
+/// One look at a task of `action` on `platform`; a final outcome is counted in the
+/// metrics, and its duration on the platform teaches when to look at the next one
+/// (see `task_timing`).
 pub async fn poll(
     ctx: &Context,
+    platform: &str,
     client: &LivePlatformClient,
     action: &str,
     task: &str,
 ) -> Result<TaskOutcome> {
     let task = client.get_task(&TaskId(task.to_owned())).await?;
+    if task.status.is_final()
+        && let Some(took) =
+            platform_duration(task.create_time.as_deref(), task.complete_time.as_deref())
+    {
+        ctx.task_timings.ended(platform, action, took);
+    }
     let outcome = TaskOutcome::of(task);
     let name = match &outcome {
         TaskOutcome::Succeeded(_) => Some("succeeded"),
@@ -84,4 +93,14 @@ pub async fn poll(
         ctx.metrics.task_ended(action, name);
     }
     Ok(outcome)
+}
+
+/// How long a task ran on the platform, from its own create and complete times.
+fn platform_duration(
+    created: Option<&str>,
+    completed: Option<&str>,
+) -> Option<std::time::Duration> {
+    let created = created?.parse::<jiff::Timestamp>().ok()?;
+    let completed = completed?.parse::<jiff::Timestamp>().ok()?;
+    std::time::Duration::try_from(created.duration_until(completed)).ok()
 }

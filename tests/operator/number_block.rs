@@ -418,3 +418,63 @@ async fn a_blocks_status_write_does_not_wake_its_customer() {
         "the customer read its lead again"
     );
 }
+
+/// Once a platform's uploads were seen to take about 1.5 s, the next ones are looked at
+/// when they should be done: about one poll each, not one every `task_poll`.
+#[tokio::test]
+async fn tasks_are_looked_at_about_once_when_their_duration_is_known() {
+    let mut world = World::with_seed(
+        "polls",
+        oc_operator::simulator::Seed {
+            task_delay_ms: 1500,
+            ..oc_operator::simulator::Seed::default()
+        },
+    )
+    .await;
+    world.start().await;
+    customer_ready(&world).await;
+    world
+        .block("first", "contoso", json!({"numbers": ["+14255550900"]}))
+        .await;
+    world.ready::<OCNumberBlock>("first", 60).await;
+    let polls = world
+        .admin
+        .count("GET /v2/task/{task_id}", "total")
+        .await
+        .unwrap();
+    let uploads = world
+        .admin
+        .count("POST /v2/oc/numbers/action/upload", "total")
+        .await
+        .unwrap();
+    let blocks: Vec<String> = (1..=8).map(|i| format!("more-{i}")).collect();
+    for (i, name) in blocks.iter().enumerate() {
+        world
+            .block(
+                name,
+                "contoso",
+                json!({"numbers": [format!("+1425555091{i}")]}),
+            )
+            .await;
+    }
+    for name in &blocks {
+        world.ready::<OCNumberBlock>(name, 60).await;
+    }
+    let tasks = world
+        .admin
+        .count("POST /v2/oc/numbers/action/upload", "total")
+        .await
+        .unwrap()
+        - uploads;
+    let polled = world
+        .admin
+        .count("GET /v2/task/{task_id}", "total")
+        .await
+        .unwrap()
+        - polls;
+    assert_eq!(tasks, 8);
+    assert!(
+        polled * 2 <= tasks * 3,
+        "{polled} polls for {tasks} tasks of a known duration"
+    );
+}

@@ -1,0 +1,106 @@
+//! When to look at a running task again, learned from how long tasks of the same
+//! action took on the same platform: the first look comes when such a task is usually
+//! done, later ones back off. A task is looked at about once, rather than every
+//! `task_poll` for as long as it runs.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// How much one new duration moves the expectation (an exponential moving average).
+const LEARNING_RATE: f64 = 0.3;
+/// The least time added to an expected duration before the first look.
+const MARGIN: Duration = Duration::from_millis(100);
+/// The longest wait between two looks at a running task.
+const LONGEST_WAIT: Duration = Duration::from_secs(30);
+
+/// Expected task durations, by platform and action.
+#[derive(Default)]
+pub struct TaskTimings(Mutex<HashMap<(String, String), f64>>);
+
+impl TaskTimings {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), f64>> {
+        // A panic while holding the lock leaves a map that is still valid.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A task of `action` on `platform` took `took` on the platform.
+    pub fn ended(&self, platform: &str, action: &str, took: Duration) {
+        let seconds = took.as_secs_f64();
+        self.map()
+            .entry((platform.to_owned(), action.to_owned()))
+            .and_modify(|e| *e += LEARNING_RATE * (seconds - *e))
+            .or_insert(seconds);
+    }
+
+    /// How long tasks of `action` on `platform` usually take, once one was seen.
+    pub fn expected(&self, platform: &str, action: &str) -> Option<Duration> {
+        self.map()
+            .get(&(platform.to_owned(), action.to_owned()))
+            .map(|s| Duration::from_secs_f64(s.max(0.0)))
+    }
+}
+
+/// The wait before the next look at a task that has run for `elapsed` (since the
+/// operator decided to write): until it is expected to be done, with a margin for the
+/// time the write took to reach the platform, then half of its age so far (at least
+/// `shortest`, at most [`LONGEST_WAIT`]).
+pub fn next_look(expected: Option<Duration>, elapsed: Duration, shortest: Duration) -> Duration {
+    expected
+        .and_then(|e| until_expected_end(e, elapsed))
+        .unwrap_or_else(|| (elapsed / 2).clamp(shortest, LONGEST_WAIT.max(shortest)))
+}
+
+/// How long until a task that usually takes `expected` and has run for `elapsed` should
+/// be done (with the margin of [`next_look`]); `None` once that time has come.
+pub fn until_expected_end(expected: Duration, elapsed: Duration) -> Option<Duration> {
+    let end = expected + (expected / 10).max(MARGIN);
+    (elapsed < end).then(|| end - elapsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_look_waits_for_the_expected_end_then_backs_off() {
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        // (expected, elapsed, want)
+        let cases = [
+            (None, ms(0), ms(300)),
+            (None, s(1), ms(500)),
+            (None, s(4), s(2)),
+            (Some(s(2)), ms(100), ms(2100)),
+            (Some(ms(500)), ms(0), ms(600)),
+            (Some(s(2)), s(2), ms(200)),
+            (Some(s(2)), s(3), ms(1500)),
+            (Some(s(600)), s(700), s(30)),
+            (None, s(100), s(30)),
+        ];
+        for (expected, elapsed, want) in cases {
+            assert_eq!(
+                next_look(expected, elapsed, ms(300)),
+                want,
+                "{expected:?} {elapsed:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn expectations_are_learned_per_platform_and_action() {
+        let timings = TaskTimings::default();
+        assert_eq!(timings.expected("p", "Upload Numbers to Customer"), None);
+        timings.ended("p", "Upload Numbers to Customer", Duration::from_secs(2));
+        timings.ended("p", "Upload Numbers to Customer", Duration::from_secs(4));
+        let learned = timings
+            .expected("p", "Upload Numbers to Customer")
+            .unwrap_or_default();
+        assert!(
+            learned > Duration::from_secs(2) && learned < Duration::from_secs(4),
+            "{learned:?}"
+        );
+        assert_eq!(timings.expected("q", "Upload Numbers to Customer"), None);
+        assert_eq!(timings.expected("p", "Release Numbers"), None);
+    }
+}
