@@ -5,9 +5,14 @@
 //! peak and resting memory of the operator process and of the simulator process.
 //!
 //!   cargo build --release --bin oc-operator
-//!   cargo run --release --example load -- [customers] [numbers-per-customer] [keep]
+//!   cargo run --release --example load -- [customers] [numbers-per-customer] [keep] [rate] [burst]
 //!
-//! With `keep`, the objects are left in place (no deletion phase).
+//! With `keep`, the objects are left in place (no deletion phase). The platform's
+//! budget (the simulator's, and the OCPlatform's) is the reference's 20 requests a
+//! second with a burst of 40 unless `rate` and `burst` say otherwise. After the
+//! operator, a sequential and a concurrent script (bench/scripts.rs) do the same
+//! work on fresh simulators with the same settings, and the floor
+//! T* = (customers x 5 minimal calls - burst) / rate is printed beside them.
 //!
 //! Not part of the tests: figures are recorded in bench/README.md.
 
@@ -23,6 +28,9 @@ use oc_operator::simulator::Seed;
 use oc_operator::simulator::admin_client::{AdminClient, total_of};
 use oc_operator::simulator::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_SP_TENANT};
 use serde_json::json;
+
+#[path = "scripts.rs"]
+mod scripts;
 
 /// What a run measured up to Ready and the quiet minute.
 struct Report {
@@ -217,6 +225,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let customers: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100);
     let per_customer: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100);
     let keep = args.get(3).is_some_and(|a| a == "keep");
+    let rate: f64 = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(20.0);
+    let burst: u32 = args.get(5).and_then(|a| a.parse().ok()).unwrap_or(40);
     let ns = "bench";
 
     let plane = oc_operator::testenv::shared().map_err(|e| format!("control plane: {e}"))?;
@@ -224,8 +234,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seed = Seed {
         accept_any_tenant: true,
         task_delay_ms: 500,
-        requests_per_second: 1000.0,
-        burst: 1000,
+        requests_per_second: rate,
+        burst,
         ..Seed::default()
     };
     let bin = operator_binary()?;
@@ -262,7 +272,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     platforms
         .patch("bench", &apply, &Patch::Apply(json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCPlatform", "metadata": {"name": "bench"},
             "spec": {"baseUrl": base_url, "identityBaseUrl": identity_base, "serviceProviderTenantId": SANDBOX_SP_TENANT,
-                     "credentialsSecretRef": {"name": "credentials"}, "allowedNamespaces": [ns], "rateLimit": {"requestsPerSecond": 500, "burst": 500}}})))
+                     "credentialsSecretRef": {"name": "credentials"}, "allowedNamespaces": [ns], "rateLimit": {"requestsPerSecond": rate, "burst": burst}}})))
         .await?;
 
     let operator = start_operator(&bin, plane.kubeconfig(), ns)?;
@@ -270,13 +280,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let customer_api: Api<OCCustomer> = Api::namespaced(client.clone(), ns);
     let block_api: Api<OCNumberBlock> = Api::namespaced(client.clone(), ns);
     for i in 0..customers {
-        let tenant = format!("{:08x}-0000-4000-8000-{:012x}", i + 1, i + 1);
+        let tenant = scripts::tenant(i);
         let name = format!("c{i}");
         apply_retrying(&customer_api, &name, json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCCustomer", "metadata": {"name": name},
                 "spec": {"platformRef": {"name": "bench"}, "tenantId": tenant, "companyName": format!("Company {i}"), "shortName": format!("cust{i}"),
                          "fullName": format!("Customer {i}"), "license": {"type": "OcEssentials"}}}))
             .await?;
-        let base = 14_250_000_000u64 + (i as u64) * 10_000;
+        let base = scripts::first_number(i);
         apply_retrying(&block_api, &name, json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCNumberBlock", "metadata": {"name": name},
                 "spec": {"customerRef": {"name": name}, "callingProfileId": "a3f1e2d4-6b7c-4d8e-9f0a-1b2c3d4e5f60", "usage": "CallingUserAssignment",
                          "ranges": [{"start": format!("+{base}"), "end": format!("+{}", base + per_customer as u64 - 1)}]}}))
@@ -349,6 +359,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         print_memory(&operator, &simulator);
         stop(operator);
         stop(simulator);
+        contenders(&bin, &seed, &dir, customers, per_customer, ready).await?;
         let _ = std::fs::remove_dir_all(&dir);
         return Ok(());
     }
@@ -380,6 +391,69 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     print_memory(&operator, &simulator);
     stop(operator);
     stop(simulator);
+    contenders(&bin, &seed, &dir, customers, per_customer, ready).await?;
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// The sequential and the concurrent script on fresh simulators with `seed`, beside
+/// the floor and the operator's time to Ready.
+async fn contenders(
+    bin: &Path,
+    seed: &Seed,
+    dir: &Path,
+    customers: usize,
+    numbers: usize,
+    operator: Duration,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let budget = oc_operator::liveplatform::contract::Budget {
+        per_second: seed.requests_per_second,
+        burst: seed.burst,
+    };
+    let floor =
+        ((customers * 5) as f64 - f64::from(seed.burst)).max(0.0) / seed.requests_per_second;
+    let task_time = Duration::from_millis(seed.task_delay_ms);
+    println!(
+        "budget {} requests/s, burst {}; tasks of {} ms; floor T* = ({customers} x 5 - {}) / {} = {floor:.1} s",
+        seed.requests_per_second,
+        seed.burst,
+        seed.task_delay_ms,
+        seed.burst,
+        seed.requests_per_second
+    );
+    let row = |name: &str, took: Duration, calls: Option<u64>| {
+        let calls = calls
+            .map(|c| format!("{:.1}", c as f64 / customers as f64))
+            .unwrap_or_else(|| "see above".into());
+        println!(
+            "| {name} | {:.1} s | {:.2} x T* | {calls} |",
+            took.as_secs_f64(),
+            took.as_secs_f64() / floor.max(0.001)
+        );
+    };
+    println!("| contender | time to done | ratio to the floor | platform calls per customer |");
+    println!("|---|---|---|---|");
+    row("the operator", operator, None);
+    for concurrent in [false, true] {
+        let (simulator, addr) = start_simulator(bin, seed, dir)?;
+        let admin = AdminClient::new(&url::Url::parse(&format!("http://{addr}/admin"))?);
+        let client = scripts::client(&addr, budget)?;
+        let took = if concurrent {
+            scripts::concurrent(&client, customers, numbers, task_time).await?
+        } else {
+            scripts::sequential(&client, customers, numbers).await?
+        };
+        let calls = total_of(&admin.counters().await?);
+        row(
+            if concurrent {
+                "a concurrent script"
+            } else {
+                "a sequential script"
+            },
+            took,
+            Some(calls),
+        );
+        stop(simulator);
+    }
     Ok(())
 }
