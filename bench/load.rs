@@ -114,6 +114,8 @@ fn start_simulator(bin: &Path, seed: &Seed, dir: &Path) -> Result<(Child, String
     let address_file = dir.join("simulator-address");
     let json = serde_json::to_string(seed).map_err(|e| e.to_string())?;
     std::fs::write(&seed_file, json).map_err(|e| e.to_string())?;
+    // A previous simulator's address must not be taken for this one's.
+    let _ = std::fs::remove_file(&address_file);
     let mut command = Command::new(bin);
     command
         .args(["--log-level=warn", "simulate", "--listen=127.0.0.1:0"])
