@@ -173,14 +173,7 @@ async fn apply(
                 // The lead shows the customer before the task was seen to end.
                 ctx.metrics
                     .task_ended(PlatformAction::CreateCustomer.title(), "succeeded");
-                ctx.event(
-                    obj,
-                    false,
-                    "CustomerCreated",
-                    "CreateCustomer",
-                    format!("created customer {guid}"),
-                )
-                .await;
+                customer_created(ctx, obj, &guid).await;
             }
             guid
         }
@@ -278,6 +271,18 @@ async fn channel(
     Ok(())
 }
 
+/// Publishes that customer `guid` was created.
+async fn customer_created(ctx: &Context, obj: &OCCustomer, guid: &str) {
+    ctx.event(
+        obj,
+        false,
+        "CustomerCreated",
+        "CreateCustomer",
+        format!("created customer {guid}"),
+    )
+    .await;
+}
+
 /// Creates the customer, or follows its creation. `None` while the task runs.
 async fn create_customer(
     obj: &OCCustomer,
@@ -306,14 +311,7 @@ async fn create_customer(
                         tasks::finish(draft);
                         let guid = t.output_str("ump_customer_guid").map(str::to_owned);
                         if let Some(guid) = &guid {
-                            ctx.event(
-                                obj,
-                                false,
-                                "CustomerCreated",
-                                "CreateCustomer",
-                                format!("created customer {guid}"),
-                            )
-                            .await;
+                            customer_created(ctx, obj, guid).await;
                         }
                         return Ok(guid);
                     }

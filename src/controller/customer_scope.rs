@@ -13,9 +13,10 @@ use super::finalizer;
 use super::kind::{CustomerOwned, Kind};
 use super::platforms;
 use super::status::StatusDraft;
+use super::tasks;
 use crate::api::conditions::{READY, reason};
 use crate::api::{OCCustomer, OCPlatform};
-use crate::liveplatform::LivePlatformClient;
+use crate::liveplatform::{LivePlatformClient, TaskOutcome};
 
 pub struct CustomerScope {
     pub client: LivePlatformClient,
@@ -31,6 +32,11 @@ impl CustomerScope {
     /// The name of the customer's OCPlatform.
     pub fn platform_name(&self) -> String {
         self.platform.metadata.name.clone().unwrap_or_default()
+    }
+
+    /// One look at the task `task` of `action` (see [`tasks::poll`]).
+    pub async fn poll(&self, ctx: &Context, action: &str, task: &str) -> Result<TaskOutcome> {
+        tasks::poll(ctx, &self.platform_name(), &self.client, action, task).await
     }
 
     pub fn drift_seconds(&self) -> i64 {

@@ -89,15 +89,7 @@ async fn run(
 
     if let Some(op) = tasks::is(draft, PlatformAction::ProvisionEndUser) {
         if let Some(task) = op.task_id {
-            match tasks::poll(
-                ctx,
-                &scope.platform_name(),
-                &scope.client,
-                &op.action,
-                &task,
-            )
-            .await?
-            {
+            match scope.poll(ctx, &op.action, &task).await? {
                 TaskOutcome::StillRunning(_) => {
                     draft.condition(
                         READY,

@@ -177,15 +177,7 @@ async fn in_flight(
         tasks::finish(draft);
         return Ok(None);
     };
-    match tasks::poll(
-        ctx,
-        &scope.platform_name(),
-        &scope.client,
-        &op.action,
-        &task,
-    )
-    .await?
-    {
+    match scope.poll(ctx, &op.action, &task).await? {
         TaskOutcome::StillRunning(t) => waiting(
             draft,
             format!("{} (task {task}, {})", op.action, t.status.as_str()),

@@ -57,15 +57,7 @@ async fn run(
     let mut added_unseen = false;
     if let Some(op) = tasks::current(draft) {
         match op.task_id {
-            Some(task) => match tasks::poll(
-                ctx,
-                &scope.platform_name(),
-                &scope.client,
-                &op.action,
-                &task,
-            )
-            .await?
-            {
+            Some(task) => match scope.poll(ctx, &op.action, &task).await? {
                 TaskOutcome::StillRunning(t) => {
                     draft.condition(
                         READY,
@@ -450,14 +442,7 @@ async fn cleanup(
     }
     if let Some(op) = tasks::is(draft, PlatformAction::DeleteSipConnection) {
         if let Some(task) = op.task_id
-            && let TaskOutcome::Failed(t) = tasks::poll(
-                ctx,
-                &scope.platform_name(),
-                &scope.client,
-                &op.action,
-                &task,
-            )
-            .await?
+            && let TaskOutcome::Failed(t) = scope.poll(ctx, &op.action, &task).await?
         {
             tasks::finish(draft);
             return Err(Error::TaskFailed(format!(
