@@ -9,8 +9,10 @@ use std::time::Duration;
 
 /// How much one new duration moves the expectation (an exponential moving average).
 const LEARNING_RATE: f64 = 0.3;
-/// The least time added to an expected duration before the first look.
-const MARGIN: Duration = Duration::from_millis(100);
+/// The least time added to an expected duration before the first look: the time from
+/// the decision to write until the platform created the task (a validation call, the
+/// rate limiter, the round trip) is not part of the learned duration.
+const MARGIN: Duration = Duration::from_millis(250);
 /// The longest wait between two looks at a running task.
 const LONGEST_WAIT: Duration = Duration::from_secs(30);
 
@@ -71,9 +73,10 @@ mod tests {
             (None, ms(0), ms(300)),
             (None, s(1), ms(500)),
             (None, s(4), s(2)),
-            (Some(s(2)), ms(100), ms(2100)),
-            (Some(ms(500)), ms(0), ms(600)),
-            (Some(s(2)), s(2), ms(200)),
+            (Some(s(2)), ms(100), ms(2150)),
+            (Some(ms(500)), ms(0), ms(750)),
+            (Some(s(2)), s(2), ms(250)),
+            (Some(s(10)), s(5), s(6)),
             (Some(s(2)), s(3), ms(1500)),
             (Some(s(600)), s(700), s(30)),
             (None, s(100), s(30)),
