@@ -113,7 +113,7 @@ async fn apply(
                 vec![tenant.clone()],
             )
             .await?;
-            client
+            let created = client
                 .create_lead(&CreateLead {
                     tenant_id: tenant.clone(),
                     company_name: obj.spec.company_name.clone(),
@@ -127,11 +127,15 @@ async fn apply(
                 format!("created the consentless lead of tenant {tenant}"),
             )
             .await;
-            client.get_lead(&tenant).await?.ok_or_else(|| {
+            // The answer carries the new lead [chosen]; read it only when it does not.
+            match created {
+                Some(lead) => lead,
+                None => client.get_lead(&tenant).await?.ok_or_else(|| {
                 Error::TaskFailed(format!(
                     "the lead of tenant {tenant} was created but the platform does not list it yet"
                 ))
-            })?
+            })?,
+            }
         }
     };
     if tasks::is(draft, PlatformAction::CreateLead).is_some() {

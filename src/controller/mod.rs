@@ -429,45 +429,30 @@ fn customer_facts(c: &OCCustomer) -> (Option<i64>, bool, Option<String>, Option<
 }
 
 /// Tells the ownership ledger of a customer's dependent kind about its watch events,
-/// and wakes the customer when a dependent appears, starts to go or is gone, or
-/// changes while the customer itself is being deleted: never for a dependent's status
-/// write otherwise.
+/// and wakes the customer when a dependent is gone, or changes while the customer
+/// itself is being deleted (its deletion waits for them to go): never otherwise. A
+/// customer that is not being deleted reads nothing of its dependents, so their
+/// arrival or their status writes would only cost it platform reads.
 fn dependent_observer<K: CustomerOwned + ownership::Owned>(
     ctx: &Arc<Context>,
     wake: futures::channel::mpsc::UnboundedSender<ObjectRef<OCCustomer>>,
 ) -> impl Fn(&watcher::Event<K>) + Send + Sync + 'static {
     let ledger = observer::<K>(ctx);
     let ctx = ctx.clone();
-    // uid -> whether its deletion had started when last seen.
-    let seen: std::sync::Mutex<std::collections::HashMap<String, bool>> = Default::default();
     move |event| {
         ledger(event);
-        let (obj, gone, listing) = match event {
-            watcher::Event::Apply(obj) => (obj, false, false),
-            // The first listing (at start, or after the watch was lost): remembered,
-            // but the customer is reconciled for its own listing anyway.
-            watcher::Event::InitApply(obj) => (obj, false, true),
-            watcher::Event::Delete(obj) => (obj, true, false),
+        let (obj, gone) = match event {
+            watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) => (obj, false),
+            watcher::Event::Delete(obj) => (obj, true),
             _ => return,
         };
-        let uid = obj.uid().unwrap_or_default();
-        let deleting = obj.meta().deletion_timestamp.is_some();
         let customer = ObjectRef::new(obj.customer()).within(&obj.namespace().unwrap_or_default());
-        let news = {
-            let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-            if gone {
-                seen.remove(&uid);
-                true
-            } else {
-                seen.insert(uid, deleting) != Some(deleting)
-            }
-        };
         let customer_deleting = ctx
             .stores
             .customers()
             .and_then(|store| store.get(&customer))
             .is_some_and(|c| c.metadata.deletion_timestamp.is_some());
-        if (news && !listing) || customer_deleting {
+        if gone || customer_deleting {
             // A closed channel means the controllers stopped; nothing to wake.
             let _ = wake.unbounded_send(customer);
         }
