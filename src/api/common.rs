@@ -75,6 +75,10 @@ pub struct Operation {
     /// The platform's task id, once the platform answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
+    /// When the platform answered with the task id (RFC 3339): the task runs from
+    /// here, however long the write waited for the platform's rate limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_at: Option<String>,
     /// What the write covers, for example the numbers of an upload, compressed as ranges.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<String>,

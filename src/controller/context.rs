@@ -50,6 +50,45 @@ impl Written {
     }
 }
 
+/// Objects that were checked before a restart and rest until their drift check is
+/// due: key -> (when it is due, the intent it had). A reconcile before then with the
+/// same intent (a related object seen for the first time, say) makes no call either.
+#[derive(Default)]
+pub struct Resting(
+    std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Option<u64>)>>,
+);
+
+impl Resting {
+    fn map(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<String, (std::time::Instant, Option<u64>)>,
+    > {
+        // A panic while holding the lock leaves a map that is still valid.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Object `key` rests for `wait` with `intent`.
+    pub fn rest(&self, key: &str, wait: std::time::Duration, intent: Option<u64>) {
+        self.map()
+            .insert(key.to_owned(), (std::time::Instant::now() + wait, intent));
+    }
+
+    /// How much longer object `key` rests, if it still does with `intent`; an object
+    /// whose intent changed or whose time came is woken for good.
+    pub fn remaining(&self, key: &str, intent: Option<u64>) -> Option<std::time::Duration> {
+        let mut map = self.map();
+        let (due, rested) = *map.get(key)?;
+        let now = std::time::Instant::now();
+        if rested == intent && now < due {
+            return Some(due - now);
+        }
+        map.remove(key);
+        None
+    }
+}
+
 /// Settings of a running operator.
 #[derive(Debug, Clone)]
 pub struct OperatorConfig {
@@ -110,6 +149,8 @@ pub struct Context {
     pub ownership: Ownership,
     /// The resourceVersion of each object after the operator's last status write.
     pub written: Written,
+    /// Objects resting after a restart until their drift check is due.
+    pub resting: Resting,
     /// How long tasks take, by platform and action (when to look at one again).
     pub task_timings: super::task_timing::TaskTimings,
 }
@@ -139,6 +180,7 @@ impl Context {
             ownership: Ownership::default(),
             written: Written::default(),
             task_timings: Default::default(),
+            resting: Resting::default(),
             client,
             config,
         })

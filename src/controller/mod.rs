@@ -220,15 +220,22 @@ where
 /// An object this process has not reconciled yet (it just started, or became the
 /// leader) that is Ready for its generation, has nothing in flight, and was checked
 /// against the platform less than a drift interval ago: it makes no call until that
-/// check is due. Returns how long until then. Later reconciles (a label, a related
-/// object) are not held back.
+/// check is due, also when a related object wakes it (its customer seen for the first
+/// time). Returns how long until then. A change of its own intent (spec, labels,
+/// annotations, finalizers, deletion) ends the rest.
 fn checked_before_a_restart<K: Governed>(
     obj: &K,
     ctx: &Context,
     key: &str,
     draft: &mut StatusDraft<K>,
 ) -> Option<std::time::Duration> {
-    if ctx.written.knows(key) || finalizer::is_deleting(obj) {
+    if finalizer::is_deleting(obj) {
+        return None;
+    }
+    if let Some(wait) = ctx.resting.remaining(key, caches::intent(obj)) {
+        return Some(wait);
+    }
+    if ctx.written.knows(key) {
         return None;
     }
     // From here on this object is known to this process.
@@ -247,6 +254,7 @@ fn checked_before_a_restart<K: Governed>(
     let wait = std::time::Duration::try_from(jiff::Timestamp::now().duration_until(due)).ok()?;
     (!wait.is_zero()).then(|| {
         tracing::debug!(object = %key, ?wait, "checked before the restart; next check when due");
+        ctx.resting.rest(key, wait, caches::intent(obj));
         wait
     })
 }
@@ -263,7 +271,13 @@ fn task_not_due<K: Governed>(
     op.task_id.as_ref()?;
     let platform = obj.platform_name(&ctx.stores)?;
     let expected = ctx.task_timings.expected(&platform, &op.action)?;
-    task_timing::until_expected_end(expected, age(&op.started_at)?)
+    task_timing::until_expected_end(expected, task_age(&op)?)
+}
+
+/// How long the task of `op` has run: since the platform accepted the write, or (for
+/// an operation recorded before that time was kept) since the write was decided.
+fn task_age(op: &crate::api::common::Operation) -> Option<std::time::Duration> {
+    age(op.accepted_at.as_deref().unwrap_or(&op.started_at))
 }
 
 /// How long ago `started_at` (RFC 3339) was.
@@ -280,7 +294,7 @@ fn next_look_at_task(
 ) -> std::time::Duration {
     task_timing::next_look(
         ctx.task_timings.expected(platform, &op.action),
-        age(&op.started_at).unwrap_or_default(),
+        task_age(op).unwrap_or_default(),
         ctx.config.task_poll,
     )
 }

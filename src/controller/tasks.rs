@@ -39,6 +39,7 @@ pub async fn begin<K: Kind>(
             action: action.title().to_owned(),
             started_at: jiff::Timestamp::now().to_string(),
             task_id: None,
+            accepted_at: None,
             items,
         });
     }
@@ -54,6 +55,7 @@ pub async fn started<K: Kind>(
 ) -> Result<()> {
     if let Some(Some(op)) = K::operation_mut(&mut draft.status) {
         op.task_id = Some(task.0.clone());
+        op.accepted_at = Some(jiff::Timestamp::now().to_string());
     }
     save(api, obj, draft).await
 }
