@@ -5,10 +5,9 @@
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::ObjectRef;
 
 use super::context::Context;
-use super::error::{Error, Result};
+use super::error::Result;
 use super::finalizer;
 use super::kind::{CustomerOwned, Kind};
 use super::platforms;
@@ -53,18 +52,8 @@ pub async fn customer_scope<K: CustomerOwned>(
 ) -> Result<Option<CustomerScope>> {
     let namespace = &namespace_of(obj);
     let name = obj.customer();
-    // From the watch cache while the controllers run (no apiserver read).
-    let customer = match ctx.stores.customers() {
-        Some(store) => store
-            .get(&ObjectRef::new(name).within(namespace))
-            .map(|c| (*c).clone()),
-        None => {
-            let customers: Api<OCCustomer> = Api::namespaced(ctx.client.clone(), namespace);
-            customers.get_opt(name).await.map_err(Error::kube(format!(
-                "reading OCCustomer {namespace}/{name}"
-            )))?
-        }
-    };
+    // From the watch cache (no apiserver read).
+    let customer = ctx.stores.customer(namespace, name).map(|c| (*c).clone());
     let Some(customer) = customer else {
         draft.condition(
             READY,

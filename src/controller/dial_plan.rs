@@ -14,13 +14,13 @@ use super::adoption;
 use super::context::Context;
 use super::customer_scope::{CustomerScope, customer_scope, namespace_of, without_scope};
 use super::drive;
-use super::error::{Error, Result};
+use super::error::Result;
 use super::finalizer;
 use super::platform::drift_requeue;
 use super::status::{StatusDraft, namespaced_api};
+use crate::api::OCDialPlan;
 use crate::api::conditions::{READY, reason};
 use crate::api::dial_plan::UnmanagedRules;
-use crate::api::{OCDialPlan, OCSipConnection};
 use crate::liveplatform::Error as PlatformError;
 use crate::liveplatform::model::{DialPlanRule, ModifyDialPlan};
 
@@ -226,23 +226,9 @@ async fn site_of(
         return Ok(Some(scope.customer_id.clone()));
     };
     let ns = namespace_of(obj);
-    // From the watch cache while the controllers run (no apiserver read).
-    let site = match ctx.stores.sites() {
-        Some(store) => store
-            .get(&kube::runtime::reflector::ObjectRef::new(&reference.name).within(&ns))
-            .map(|s| (*s).clone()),
-        None => {
-            let sites: Api<OCSipConnection> = Api::namespaced(ctx.client.clone(), &ns);
-            sites
-                .get_opt(&reference.name)
-                .await
-                .map_err(Error::kube(format!(
-                    "reading OCSipConnection {ns}/{}",
-                    reference.name
-                )))?
-        }
-    };
-    match site.and_then(|s| s.status.and_then(|st| st.site_location_id)) {
+    // From the watch cache (no apiserver read).
+    let site = ctx.stores.site(&ns, &reference.name);
+    match site.and_then(|s| s.status.as_ref().and_then(|st| st.site_location_id.clone())) {
         Some(id) => Ok(Some(id)),
         None => {
             draft.condition(

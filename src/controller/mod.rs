@@ -460,12 +460,12 @@ fn dependent_observer<K: CustomerOwned + ownership::Owned>(
             watcher::Event::Delete(obj) => (obj, true),
             _ => return,
         };
-        let customer = ObjectRef::new(obj.customer()).within(&obj.namespace().unwrap_or_default());
+        let ns = obj.namespace().unwrap_or_default();
         let customer_deleting = ctx
             .stores
-            .customers()
-            .and_then(|store| store.get(&customer))
+            .customer(&ns, obj.customer())
             .is_some_and(|c| c.metadata.deletion_timestamp.is_some());
+        let customer = ObjectRef::new(obj.customer()).within(&ns);
         if gone || customer_deleting {
             // A closed channel means the controllers stopped; nothing to wake.
             let _ = wake.unbounded_send(customer);

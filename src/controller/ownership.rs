@@ -146,10 +146,7 @@ pub trait Owned: Kind + kube::Resource<Scope = NamespaceResourceScope> {
 
 /// The platform and tenant of the customer an object names, from the cache.
 fn customer_of<K: CustomerOwned>(obj: &K, stores: &Stores) -> Option<Arc<OCCustomer>> {
-    let ns = obj.namespace().unwrap_or_default();
-    stores
-        .customers()?
-        .get(&ObjectRef::new(obj.customer()).within(&ns))
+    stores.customer(&obj.namespace().unwrap_or_default(), obj.customer())
 }
 
 fn customer_dependency<K: CustomerOwned>(obj: &K, stores: &Stores) -> (String, Option<i64>) {
@@ -262,10 +259,7 @@ impl Owned for OCSipConnection {
 /// The SIP connection a dial plan names, from the cache.
 fn site_of(plan: &OCDialPlan, stores: &Stores) -> Option<Arc<OCSipConnection>> {
     let reference = plan.spec.sip_connection_ref.as_ref()?;
-    let ns = plan.namespace().unwrap_or_default();
-    stores
-        .sites()?
-        .get(&ObjectRef::new(&reference.name).within(&ns))
+    stores.site(&plan.namespace().unwrap_or_default(), &reference.name)
 }
 
 impl Owned for OCDialPlan {
@@ -737,8 +731,7 @@ pub trait Governed: Kind {
     fn drift_seconds(&self, stores: &Stores) -> Option<i64> {
         let platform = self.platform_name(stores)?;
         stores
-            .platforms()?
-            .get(&ObjectRef::new(&platform))
+            .platform(&platform)
             .map(|p| p.spec.drift_check_seconds)
     }
 }

@@ -185,19 +185,8 @@ pub async fn access<K: super::kind::Kind>(
     draft: &mut super::status::StatusDraft<K>,
 ) -> Result<Option<(LivePlatformClient, OCPlatform)>> {
     use crate::api::conditions::{READY, reason};
-    // From the watch cache while the controllers run (no apiserver read).
-    let platform = match ctx.stores.platforms() {
-        Some(store) => store
-            .get(&kube::runtime::reflector::ObjectRef::new(name))
-            .map(|p| (*p).clone()),
-        None => {
-            let platforms: Api<OCPlatform> = Api::all(ctx.client.clone());
-            platforms
-                .get_opt(name)
-                .await
-                .map_err(Error::kube(format!("reading OCPlatform {name}")))?
-        }
-    };
+    // From the watch cache (no apiserver read).
+    let platform = ctx.stores.platform(name).map(|p| (*p).clone());
     let Some(platform) = platform else {
         draft.condition(
             READY,

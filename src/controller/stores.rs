@@ -2,7 +2,7 @@
 //! a reference without asking the apiserver, and to decide ownership), and whether all
 //! of them hold their first listing.
 
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use kube::runtime::reflector::{ObjectRef, Store};
 
@@ -85,10 +85,25 @@ impl Stores {
         let _ = receiver.wait_for(|synced| *synced).await;
     }
 
+    /// OCPlatform `name` as cached (only the platforms `--platform-selector` selects).
+    pub fn platform(&self, name: &str) -> Option<Arc<OCPlatform>> {
+        self.platforms()?.get(&ObjectRef::new(name))
+    }
+
+    /// OCCustomer `namespace/name` as cached.
+    pub fn customer(&self, namespace: &str, name: &str) -> Option<Arc<OCCustomer>> {
+        self.customers()?
+            .get(&ObjectRef::new(name).within(namespace))
+    }
+
+    /// OCSipConnection `namespace/name` as cached.
+    pub fn site(&self, namespace: &str, name: &str) -> Option<Arc<OCSipConnection>> {
+        self.sites()?.get(&ObjectRef::new(name).within(namespace))
+    }
+
     /// Whether this operator manages OCPlatform `name` (it passed `--platform-selector`
     /// and is in the cache).
     pub fn manages_platform(&self, name: &str) -> bool {
-        self.platforms()
-            .is_some_and(|store| store.get(&ObjectRef::new(name)).is_some())
+        self.platform(name).is_some()
     }
 }
