@@ -31,6 +31,8 @@ pub mod reason {
     /// OCCustomer: the platform shows the lead suspended or removed; it is looked at
     /// again on a timer, so it becomes Ready by itself once the lead is active.
     pub const LEAD_NOT_ACTIVE: &str = "LeadNotActive";
+    /// `ChannelAssigned=False`: the spec names no channel.
+    pub const NO_CHANNEL: &str = "NoChannel";
     pub const PAUSED: &str = "Paused";
     pub const WAITING_FOR_PLATFORM: &str = "WaitingForPlatform";
     pub const WAITING_FOR_DEPENDENCY: &str = "WaitingForDependency";

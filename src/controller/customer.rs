@@ -1,12 +1,16 @@
 //! The life of an `OCCustomer`: validate the tenant; create (or adopt) the consentless
 //! lead; put it in its channel; create (or adopt) the customer and follow the task;
-//! bring the licence to the spec; publish licence info. On delete: delete its number
-//! blocks and wait for them, then delete the service and the lead (or orphan them).
+//! bring the licence to the spec; publish licence info. On delete: delete its
+//! dependents and wait for them, then delete the service and the lead (or orphan them).
+//!
+//! Read top to bottom: what is seen ([`Seen`]), the pure planners ([`plan`] and
+//! [`plan_deletion`]), then the calls that carry a step out ([`CustomerReconcile`]).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams};
+use kube::api::{Api, DeleteParams, ListParams};
 use kube::runtime::controller::Action;
 
 use super::adoption;
@@ -15,719 +19,1034 @@ use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
 use super::kind::CustomerOwned;
-use super::platform::drift_requeue;
+use super::plan::{self, AfterWrite, Also, Next, Planner, Report, Wait};
 use super::platforms;
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
-use crate::api::common::DeletionPolicy;
+use crate::api::common::{DeletionPolicy, Operation};
 use crate::api::conditions::{CHANNEL_ASSIGNED, LICENSED, READY, reason};
-use crate::api::customer::{LicenseStatus, LicenseType};
+use crate::api::customer::{LicenseStatus, LicenseType, OCCustomerSpec, OCCustomerStatus};
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
 use crate::liveplatform::model::{
-    AssignChannel, ConfigurationType, CreateCustomer, CreateLead, LeadRef, LicenseChange,
-    TenantValidation,
+    AssignChannel, ConfigurationType, CreateCustomer, CreateLead, CustomerDetails, Lead, LeadRef,
+    LicenseChange, LicenseInfo, TenantValidation,
 };
 use crate::liveplatform::{
-    Action as PlatformAction, Error as PlatformError, LivePlatformClient, TaskOutcome,
+    Action as PlatformAction, Conflict, Error as PlatformError, LivePlatformClient, TaskOutcome,
 };
 
 type Draft = StatusDraft<OCCustomer>;
 
 pub async fn reconcile(obj: Arc<OCCustomer>, ctx: Arc<Context>) -> Result<Action> {
     let api = namespaced_api(&ctx.client, &*obj);
-    drive(obj, ctx, api, async |obj, ctx, api, draft| {
-        if finalizer::is_deleting(obj) {
-            cleanup(obj, ctx, api, draft).await
-        } else {
-            apply(obj, ctx, api, draft).await
-        }
-    })
-    .await
+    drive(obj, ctx, api, run).await
 }
 
-fn tenant(obj: &OCCustomer) -> String {
-    obj.spec.tenant_id.to_ascii_lowercase()
-}
-
-async fn apply(
+async fn run(
     obj: &OCCustomer,
     ctx: &Context,
     api: &Api<OCCustomer>,
     draft: &mut Draft,
 ) -> Result<Action> {
-    let ns = obj.namespace().unwrap_or_default();
-    let Some((client, platform)) =
-        platforms::access(ctx, &ns, &obj.spec.platform_ref.name, draft).await?
-    else {
-        return Ok(Action::requeue(ctx.config.wait_requeue));
-    };
-    finalizer::add(api, obj).await?;
-    if let Some(wait) = lost_upgrade_wait(ctx, draft) {
-        return Ok(wait);
+    let deleting = finalizer::is_deleting(obj);
+    let mut drift_seconds = 600;
+    let mut client = None;
+    if !deleting {
+        let ns = obj.namespace().unwrap_or_default();
+        let Some((found, platform)) =
+            platforms::access(ctx, &ns, &obj.spec.platform_ref.name, draft).await?
+        else {
+            return Ok(Action::requeue(ctx.config.wait_requeue));
+        };
+        finalizer::add(api, obj).await?;
+        drift_seconds = platform.spec.drift_check_seconds;
+        client = Some(found);
     }
-    let tenant = tenant(obj);
+    let mut reconcile = CustomerReconcile {
+        obj,
+        ctx,
+        api,
+        draft,
+        client,
+        seen: Seen::default(),
+        deleting,
+    };
+    let outcome = plan::run(&mut reconcile, "OCCustomer").await?;
+    Ok(plan::conclude(ctx, obj, draft, outcome, drift_seconds).await)
+}
+
+/// What this reconcile has read so far; `None` is "not looked at yet".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Seen {
+    /// The tenant's answer from Entra ID.
+    pub tenant: Option<TenantValidation>,
+    /// The tenant's lead (`Some(None)`: the platform has none).
+    pub lead: Option<Option<Lead>>,
+    /// The last look at the task in flight.
+    pub task: Option<TaskOutcome>,
+    /// The customer with its licence.
+    pub details: Option<CustomerDetails>,
+    /// The latest licence info records.
+    pub license_info: Option<Vec<LicenseInfo>>,
+    /// The customer's dependents in the cluster, in the order they are deleted.
+    pub dependents: Option<Vec<Dependents>>,
+    /// Whether the platform can be reached (deletion only looks when it must).
+    pub platform: Option<bool>,
+}
+
+/// The customer's objects of one kind, by name, and whether each is being deleted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dependents {
+    pub what: &'static str,
+    pub objects: Vec<(String, bool)>,
+}
+
+/// What the planner knows besides the platform: the object and the moment.
+#[derive(Debug, Clone)]
+pub struct Known<'a> {
+    pub spec: &'a OCCustomerSpec,
+    pub status: &'a OCCustomerStatus,
+    pub may_adopt: bool,
+    pub has_finalizer: bool,
+    pub now: jiff::Timestamp,
+    /// How long a licence upgrade whose answer was lost is given to show.
+    pub lost_answer_grace: Duration,
+}
+
+/// Reads the customer's reconcile needs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Look {
+    Tenant,
+    Lead,
+    Task(String),
+    Customer(String),
+    LicenseInfo(String),
+    Dependents,
+    Platform,
+}
+
+/// What is recorded from what was seen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settle {
+    /// The lead's id; `created` ends the creation in flight, `adopted` names what was
+    /// taken over.
+    Lead {
+        id: String,
+        created: bool,
+        adopted: Option<String>,
+    },
+    /// The spec's channel is the lead's.
+    Channel,
+    /// The customer's id; `created` ends the creation in flight.
+    Customer {
+        guid: String,
+        created: bool,
+        adopted: bool,
+    },
+    /// The customer's creation task ended well; the guid it reported, if any.
+    CustomerTaskEnded(Option<String>),
+    /// A creation whose answer was lost, with no customer on the lead: sent again (the
+    /// platform refuses a second creation while one runs).
+    ForgetLostCreation,
+    /// The licence upgrade task ended well.
+    UpgradeEnded,
+    /// A licence upgrade whose answer was lost and whose grace is over: the licence
+    /// read next shows whether it happened.
+    ForgetLostUpgrade,
+    /// The licence and default domain as the platform reports them.
+    Licence {
+        license: LicenseStatus,
+        default_domain: Option<String>,
+    },
+}
+
+/// The customer's writes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    CreateLead,
+    AssignChannel(i64),
+    RemoveChannel(i64),
+    CreateCustomer,
+    UpgradeLicense {
+        to: LicenseType,
+        count: i64,
+    },
+    ChangeLicense {
+        from: LicenseType,
+        to: LicenseType,
+        count: i64,
+    },
+    /// Deletes the not yet deleting dependents of the first kind that has any.
+    DeleteDependents,
+    DeleteService(String),
+    DeleteLead,
+    /// Removes the finalizer; the note is the event that says why.
+    LetGo(Option<&'static str>),
+}
+
+pub type Step = plan::Step<Look, Settle, Write>;
+
+fn tenant(spec: &OCCustomerSpec) -> String {
+    spec.tenant_id.to_ascii_lowercase()
+}
+
+fn doing(status: &OCCustomerStatus, action: PlatformAction) -> Option<&Operation> {
+    status
+        .operation
+        .as_ref()
+        .filter(|op| op.action == action.title())
+}
+
+fn channel_condition(spec: &OCCustomerSpec) -> Also {
+    match spec.channel_id {
+        Some(want) => Also {
+            type_: CHANNEL_ASSIGNED,
+            status: true,
+            reason: reason::AVAILABLE,
+            message: format!("the lead is in channel {want}"),
+        },
+        None => Also {
+            type_: CHANNEL_ASSIGNED,
+            status: false,
+            reason: reason::NO_CHANNEL,
+            message: "spec.channelId is not set; the lead is in no channel".to_owned(),
+        },
+    }
+}
+
+fn upgrading(task: &str) -> Also {
+    Also {
+        type_: LICENSED,
+        status: false,
+        reason: reason::WAITING_FOR_TASK,
+        message: format!("upgrading the licence (task {task})"),
+    }
+}
+
+/// When the grace of a licence upgrade whose answer was lost ends.
+fn lost_upgrade_ends(op: &Operation, grace: Duration) -> Option<jiff::Timestamp> {
+    let sent = op.started_at.parse::<jiff::Timestamp>().ok()?;
+    sent.checked_add(jiff::SignedDuration::try_from(grace).ok()?)
+        .ok()
+}
+
+/// The next step towards the spec (pure).
+pub fn plan(known: &Known, seen: &Seen) -> Step {
+    use plan::Step::*;
+    let (spec, status) = (known.spec, known.status);
+    let tenant = tenant(spec);
+
+    // A licence upgrade whose answer was lost shows on the platform only once its task
+    // ends, and a second request would be refused while it runs: nothing is read or
+    // written until its grace is over.
+    if let Some(op) = doing(status, PlatformAction::UpgradeLicense)
+        && op.task_id.is_none()
+        && let Some(over) = lost_upgrade_ends(op, known.lost_answer_grace)
+        && let Ok(remaining) = Duration::try_from(known.now.duration_until(over))
+        && !remaining.is_zero()
+    {
+        let message = format!(
+            "a licence upgrade was sent at {} but its answer was lost, and the platform cannot show a running upgrade; the operator looks again at the licence at {over} (in {} s) and sends it again only if it did not happen",
+            op.started_at,
+            remaining.as_secs()
+        );
+        return Wait(
+            plan::Wait::new(
+                reason::WAITING_FOR_TASK,
+                message.clone(),
+                Next::After(remaining),
+            )
+            .also(Also {
+                type_: LICENSED,
+                status: false,
+                reason: reason::WAITING_FOR_TASK,
+                message,
+            }),
+        );
+    }
 
     // The tenant must exist in Entra ID; asked once, before there is a lead.
-    if draft.status.lead_id.is_none()
-        && let TenantValidation::Unknown { error } = client.validate_tenant(&tenant).await?
-    {
-        return Err(Error::Rejected(format!(
-            "tenant {tenant} is unknown to Microsoft Entra ID ({error}); check spec.tenantId"
-        )));
+    if status.lead_id.is_none() {
+        match &seen.tenant {
+            None => return Look(self::Look::Tenant),
+            Some(TenantValidation::Unknown { error }) => {
+                return Reject(format!(
+                    "tenant {tenant} is unknown to Microsoft Entra ID ({error}); check spec.tenantId"
+                ));
+            }
+            Some(TenantValidation::Valid { .. }) => {}
+        }
     }
 
     // The lead: looked up first (adoption, and safety after a lost answer).
-    let lead = match client.get_lead(&tenant).await? {
-        Some(lead) => {
-            // Neither recorded nor being created by this object: someone else's lead.
-            if draft.status.lead_id.is_none()
-                && tasks::is(draft, PlatformAction::CreateLead).is_none()
-            {
-                if !adoption::may_adopt(obj) {
-                    let existing = format!("tenant {tenant} (lead {})", lead.id);
-                    adoption::refuse(ctx, obj, draft, &existing, "delete this object").await;
-                    return Ok(drift_requeue(platform.spec.drift_check_seconds));
-                }
-                let customer = lead
-                    .ump_customer_guid
-                    .as_deref()
-                    .map(|c| format!(" and its customer {c}"))
-                    .unwrap_or_default();
-                let what = format!("the lead {} of tenant {tenant}{customer}", lead.id);
-                adoption::adopted(ctx, obj, "AdoptLead", &what).await;
-            }
-            lead
-        }
-        None => {
-            draft.condition(
-                READY,
-                false,
-                reason::CREATING,
-                "creating the consentless lead",
-            );
-            tasks::begin(
-                api,
-                obj,
-                draft,
-                PlatformAction::CreateLead,
-                vec![tenant.clone()],
-            )
-            .await?;
-            let created = client
-                .create_lead(&CreateLead {
-                    tenant_id: tenant.clone(),
-                    company_name: obj.spec.company_name.clone(),
-                })
-                .await?;
-            ctx.event(
-                obj,
-                false,
-                "LeadCreated",
-                "CreateLead",
-                format!("created the consentless lead of tenant {tenant}"),
-            )
-            .await;
-            // The answer carries the new lead [chosen]; read it only when it does not.
-            match created {
-                Some(lead) => lead,
-                None => client.get_lead(&tenant).await?.ok_or_else(|| {
-                Error::TaskFailed(format!(
-                    "the lead of tenant {tenant} was created but the platform does not list it yet"
-                ))
-            })?,
-            }
-        }
+    let Some(lead) = &seen.lead else {
+        return Look(self::Look::Lead);
     };
-    if tasks::is(draft, PlatformAction::CreateLead).is_some() {
-        tasks::finish(draft);
+    let Some(lead) = lead else {
+        return Write(self::Write::CreateLead);
+    };
+    let creating_lead = doing(status, PlatformAction::CreateLead).is_some();
+    if creating_lead || status.lead_id.as_deref() != Some(lead.id.as_str()) {
+        // Neither recorded nor being created by this object: someone else's lead.
+        let adopted = (status.lead_id.is_none() && !creating_lead).then(|| {
+            let customer = lead
+                .ump_customer_guid
+                .as_deref()
+                .map(|c| format!(" and its customer {c}"))
+                .unwrap_or_default();
+            format!("the lead {} of tenant {tenant}{customer}", lead.id)
+        });
+        if adopted.is_some() && !known.may_adopt {
+            return Refuse {
+                existing: format!("tenant {tenant} (lead {})", lead.id),
+                advice: "delete this object",
+            };
+        }
+        return Settle(self::Settle::Lead {
+            id: lead.id.clone(),
+            created: creating_lead,
+            adopted,
+        });
     }
-    draft.status.lead_id = Some(lead.id.clone());
     if !lead.is_active() {
         // Not `Rejected`: that would wait for a spec change, while what changes is the
-        // lead on the platform, which is looked at again on the timer below.
-        draft.condition(
-            READY,
-            false,
+        // lead on the platform, which is looked at again on a timer.
+        return Wait(plan::Wait::new(
             reason::LEAD_NOT_ACTIVE,
-            format!("the lead of tenant {tenant} is {} on the platform; it must be Active (ask the platform operator); this customer looks again every minute and goes on by itself", lead.status),
-        );
-        return Ok(Action::requeue(ctx.config.wait_requeue * 6));
+            format!(
+                "the lead of tenant {tenant} is {} on the platform; it must be Active (ask the platform operator); this customer looks again every minute and goes on by itself",
+                lead.status
+            ),
+            Next::Recheck,
+        ));
     }
 
-    channel(obj, ctx, &client, draft, lead.channel_id).await?;
+    // The channel.
+    match (spec.channel_id, lead.channel_id) {
+        (Some(want), have) if have != Some(want) => {
+            return Write(self::Write::AssignChannel(want));
+        }
+        (None, Some(have)) => return Write(self::Write::RemoveChannel(have)),
+        _ => {}
+    }
+    if status.channel_id != spec.channel_id {
+        return Settle(self::Settle::Channel);
+    }
+    let channel = channel_condition(spec);
 
     // The customer.
-    let customer = match lead.ump_customer_guid.clone() {
-        Some(guid) => {
-            if draft.status.customer_id.is_none()
-                && tasks::is(draft, PlatformAction::CreateCustomer).is_none()
-            {
-                // The lead is this object's, so the customer made from it is too.
-                ctx.event(
-                    obj,
-                    false,
-                    "Adopted",
-                    "AdoptCustomer",
-                    format!("took over customer {guid}, made from the lead of tenant {tenant}"),
-                )
-                .await;
-            }
-            if tasks::is(draft, PlatformAction::CreateCustomer).is_some() {
-                tasks::finish(draft);
-                // The lead shows the customer before the task was seen to end.
-                ctx.metrics
-                    .task_ended(PlatformAction::CreateCustomer.title(), "succeeded");
-                customer_created(ctx, obj, &guid).await;
+    let creating = doing(status, PlatformAction::CreateCustomer);
+    let guid = match (&lead.ump_customer_guid, creating) {
+        (Some(guid), creating) => {
+            if creating.is_some() || status.customer_id.as_ref() != Some(guid) {
+                return Settle(self::Settle::Customer {
+                    guid: guid.clone(),
+                    created: creating.is_some(),
+                    adopted: creating.is_none() && status.customer_id.is_none(),
+                });
             }
             guid
         }
-        None => match create_customer(obj, ctx, api, &client, draft).await? {
-            Some(guid) => guid,
-            None => return Ok(Action::requeue(ctx.config.task_poll)),
-        },
-    };
-    draft.status.customer_id = Some(customer.clone());
-
-    if !license(obj, ctx, api, &client, draft, &customer).await? {
-        return Ok(Action::requeue(ctx.config.task_poll));
-    }
-
-    let was_ready =
-        crate::api::conditions::is_true_for(draft.conditions(), READY, draft.generation);
-    let message = format!(
-        "lead {}, customer {customer}, licence {:?}",
-        lead.id, obj.spec.license.type_
-    );
-    draft.condition(READY, true, reason::AVAILABLE, message.clone());
-    if !was_ready {
-        ctx.event(obj, false, reason::AVAILABLE, "Reconcile", message)
-            .await;
-    }
-    Ok(drift_requeue(platform.spec.drift_check_seconds))
-}
-
-async fn channel(
-    obj: &OCCustomer,
-    ctx: &Context,
-    client: &LivePlatformClient,
-    draft: &mut Draft,
-    have: Option<i64>,
-) -> Result<()> {
-    let tenant = tenant(obj);
-    match (obj.spec.channel_id, have) {
-        (Some(want), Some(have)) if want == have => {
-            draft.condition(
-                CHANNEL_ASSIGNED,
-                true,
-                reason::AVAILABLE,
-                format!("the lead is in channel {want}"),
-            );
-        }
-        (Some(want), _) => {
-            client
-                .assign_channel(&AssignChannel {
-                    lead: LeadRef::MsTenantId(tenant),
-                    channel_id: want,
-                })
-                .await?;
-            draft.condition(
-                CHANNEL_ASSIGNED,
-                true,
-                reason::AVAILABLE,
-                format!("the lead is in channel {want}"),
-            );
-            ctx.event(
-                obj,
-                false,
-                "ChannelAssigned",
-                "AssignChannel",
-                format!("put the lead in channel {want}"),
-            )
-            .await;
-        }
-        (None, Some(have)) => {
-            client.remove_channel(&tenant).await?;
-            draft.condition(
-                CHANNEL_ASSIGNED,
-                false,
-                "NoChannel",
-                "spec.channelId is not set; the lead is in no channel",
-            );
-            ctx.event(
-                obj,
-                false,
-                "ChannelRemoved",
-                "RemoveChannel",
-                format!("took the lead out of channel {have}"),
-            )
-            .await;
-        }
-        (None, None) => {
-            draft.condition(
-                CHANNEL_ASSIGNED,
-                false,
-                "NoChannel",
-                "spec.channelId is not set; the lead is in no channel",
-            );
-        }
-    }
-    draft.status.channel_id = obj.spec.channel_id;
-    Ok(())
-}
-
-/// Publishes that customer `guid` was created.
-async fn customer_created(ctx: &Context, obj: &OCCustomer, guid: &str) {
-    ctx.event(
-        obj,
-        false,
-        "CustomerCreated",
-        "CreateCustomer",
-        format!("created customer {guid}"),
-    )
-    .await;
-}
-
-/// Creates the customer, or follows its creation. `None` while the task runs.
-async fn create_customer(
-    obj: &OCCustomer,
-    ctx: &Context,
-    api: &Api<OCCustomer>,
-    client: &LivePlatformClient,
-    draft: &mut Draft,
-) -> Result<Option<String>> {
-    let tenant = tenant(obj);
-    if let Some(op) = tasks::is(draft, PlatformAction::CreateCustomer) {
-        match op.task_id {
-            Some(task) => {
-                match tasks::poll(ctx, &obj.spec.platform_ref.name, client, &op.action, &task)
-                    .await?
-                {
-                    TaskOutcome::StillRunning(_) => {
-                        draft.condition(
-                            READY,
-                            false,
-                            reason::WAITING_FOR_TASK,
-                            format!("creating the customer (task {task})"),
-                        );
-                        return Ok(None);
-                    }
-                    TaskOutcome::Succeeded(t) | TaskOutcome::PartlyFailed { task: t, .. } => {
-                        tasks::finish(draft);
-                        let guid = t.output_str("ump_customer_guid").map(str::to_owned);
-                        if let Some(guid) = &guid {
-                            customer_created(ctx, obj, guid).await;
-                        }
-                        return Ok(guid);
-                    }
-                    TaskOutcome::Failed(t) => {
-                        tasks::finish(draft);
-                        return Err(Error::TaskFailed(format!(
-                            "creating the customer failed (task {task}): {}",
-                            t.error_summary()
-                        )));
-                    }
-                }
-            }
-            // The answer was lost. The lead shows no customer yet (checked by the
-            // caller); a job that is still running makes the platform refuse a second
-            // request, which is handled below, so asking again is safe.
-            None => tasks::finish(draft),
-        }
-    }
-    draft.condition(
-        READY,
-        false,
-        reason::CREATING,
-        "creating the customer from the lead",
-    );
-    tasks::begin(
-        api,
-        obj,
-        draft,
-        PlatformAction::CreateCustomer,
-        vec![tenant.clone()],
-    )
-    .await?;
-    let request = CreateCustomer {
-        configuration: match obj.spec.configuration_type {
-            crate::api::customer::ConfigurationType::TenantType => ConfigurationType::TenantType,
-            crate::api::customer::ConfigurationType::IpGroupType => ConfigurationType::IpGroupType,
-        },
-        customer_short_name: obj.spec.short_name.clone(),
-        customer_full_name: obj.spec.full_name.clone(),
-        ms_tenant_id: tenant,
-        script_parameters: obj
-            .spec
-            .script_parameters
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone().into()))
-            .collect(),
-    };
-    match client.create_customer(&request).await {
-        Ok(task) => {
-            tasks::started(api, obj, draft, &task).await?;
-            draft.condition(
-                READY,
-                false,
-                reason::WAITING_FOR_TASK,
-                format!("creating the customer (task {task})"),
-            );
-            Ok(None)
-        }
-        Err(PlatformError::Validation { fields, .. })
-            if fields.values().flatten().any(|m| {
-                m.contains("already being created") || m.contains("already exists for this lead")
-            }) =>
-        {
-            // A creation started before (its answer lost) is still running or has just
-            // finished: the lead shows the customer on the next look.
-            tasks::finish(draft);
-            draft.condition(
-                READY,
-                false,
-                reason::WAITING_FOR_TASK,
-                "the customer is being created by an earlier request",
-            );
-            Ok(None)
-        }
-        Err(e) => {
-            if !matches!(e, PlatformError::OutcomeUnknown { .. }) {
-                tasks::finish(draft);
-            }
-            Err(e.into())
-        }
-    }
-}
-
-/// A licence upgrade whose answer was lost shows on the platform only once its task
-/// ends, and a second request would be refused while it runs. Until the grace is over
-/// nothing is read or written, and status says why; `Some(action)` while it lasts.
-fn lost_upgrade_wait(ctx: &Context, draft: &mut Draft) -> Option<Action> {
-    let op = tasks::is(draft, PlatformAction::UpgradeLicense)?;
-    if op.task_id.is_some() {
-        return None;
-    }
-    let sent = op.started_at.parse::<jiff::Timestamp>().ok()?;
-    let over = sent
-        .checked_add(jiff::SignedDuration::try_from(ctx.config.lost_answer_grace).ok()?)
-        .ok()?;
-    let remaining = jiff::Timestamp::now().duration_until(over);
-    let remaining = std::time::Duration::try_from(remaining).ok()?;
-    if remaining.is_zero() {
-        return None;
-    }
-    let message = format!(
-        "a licence upgrade was sent at {sent} but its answer was lost, and the platform cannot show a running upgrade; the operator looks again at the licence at {over} (in {} s) and sends it again only if it did not happen",
-        remaining.as_secs()
-    );
-    draft.condition(LICENSED, false, reason::WAITING_FOR_TASK, message.clone());
-    draft.condition(READY, false, reason::WAITING_FOR_TASK, message);
-    Some(Action::requeue(remaining))
-}
-
-/// Brings the licence to the spec; `false` while an upgrade task runs.
-async fn license(
-    obj: &OCCustomer,
-    ctx: &Context,
-    api: &Api<OCCustomer>,
-    client: &LivePlatformClient,
-    draft: &mut Draft,
-    customer: &str,
-) -> Result<bool> {
-    if let Some(op) = tasks::is(draft, PlatformAction::UpgradeLicense) {
-        if let Some(task) = op.task_id {
-            match tasks::poll(ctx, &obj.spec.platform_ref.name, client, &op.action, &task).await? {
-                TaskOutcome::StillRunning(_) => {
-                    draft.condition(
-                        LICENSED,
-                        false,
+        (None, Some(op)) => {
+            let Some(task) = &op.task_id else {
+                // The answer was lost and the lead shows no customer yet.
+                return Settle(self::Settle::ForgetLostCreation);
+            };
+            return match &seen.task {
+                None => Look(self::Look::Task(task.clone())),
+                Some(TaskOutcome::StillRunning(_)) => Wait(
+                    plan::Wait::new(
                         reason::WAITING_FOR_TASK,
-                        format!("upgrading the licence (task {task})"),
-                    );
-                    draft.condition(
-                        READY,
-                        false,
-                        reason::UPDATING,
-                        format!("upgrading the licence (task {task})"),
-                    );
-                    return Ok(false);
-                }
-                TaskOutcome::Failed(t) => {
-                    tasks::finish(draft);
-                    return Err(Error::TaskFailed(format!(
-                        "the licence upgrade failed (task {task}): {}",
-                        t.error_summary()
-                    )));
-                }
-                _ => {
-                    tasks::finish(draft);
-                    ctx.event(
-                        obj,
-                        false,
-                        "LicenseUpgraded",
-                        "UpgradeLicense",
-                        "the licence upgrade finished",
+                        format!("creating the customer (task {task})"),
+                        Next::Task,
                     )
-                    .await;
+                    .also(channel),
+                ),
+                Some(TaskOutcome::Succeeded(t) | TaskOutcome::PartlyFailed { task: t, .. }) => {
+                    Settle(self::Settle::CustomerTaskEnded(
+                        t.output_str("ump_customer_guid").map(str::to_owned),
+                    ))
                 }
-            }
-        } else {
-            // A lost answer whose grace is over (see `lost_upgrade_wait`): the licence
-            // read below shows whether it happened, and the upgrade is sent again only
-            // if it did not.
-            tasks::finish(draft);
+                Some(TaskOutcome::Failed(t)) => Fail(format!(
+                    "creating the customer failed (task {task}): {}",
+                    t.error_summary()
+                )),
+            };
         }
+        (None, None) => return Write(self::Write::CreateCustomer),
+    };
+
+    // The licence.
+    if let Some(op) = doing(status, PlatformAction::UpgradeLicense) {
+        let Some(task) = &op.task_id else {
+            return Settle(self::Settle::ForgetLostUpgrade);
+        };
+        return match &seen.task {
+            None => Look(self::Look::Task(task.clone())),
+            Some(TaskOutcome::StillRunning(_)) => Wait(
+                plan::Wait::new(
+                    reason::UPDATING,
+                    format!("upgrading the licence (task {task})"),
+                    Next::Task,
+                )
+                .also(upgrading(task))
+                .also(channel),
+            ),
+            Some(TaskOutcome::Failed(t)) => Fail(format!(
+                "the licence upgrade failed (task {task}): {}",
+                t.error_summary()
+            )),
+            Some(_) => Settle(self::Settle::UpgradeEnded),
+        };
     }
-    let details = client.get_customer(customer, false).await?;
-    draft.status.default_domain = details.ms_default_domain.clone();
+    let Some(details) = &seen.details else {
+        return Look(self::Look::Customer(guid.clone()));
+    };
     let code = details.service.license_type.unwrap_or(-1);
-    let have = LicenseType::from_code(code).ok_or_else(|| {
-        Error::Rejected(format!(
-            "customer {customer} has licence type {code}, which the operator does not manage"
-        ))
-    })?;
-    let want = obj.spec.license.type_;
-    let want_count = obj.spec.license.count;
+    let Some(have) = LicenseType::from_code(code) else {
+        return Reject(format!(
+            "customer {guid} has licence type {code}, which the operator does not manage"
+        ));
+    };
+    let want = spec.license.type_;
+    let want_count = spec.license.count;
     let have_count = details.service.licensed_users_count;
     match (want, have) {
         (LicenseType::OcEssentials, LicenseType::OcEssentials) => {}
         (LicenseType::OcEssentials, other) => {
-            return Err(Error::Rejected(format!(
-                "customer {customer} has licence {other:?}; a licence cannot go back to OcEssentials, so set spec.license.type to OcEssentialsPlus or OcPro"
-            )));
+            return Reject(format!(
+                "customer {guid} has licence {other:?}; a licence cannot go back to OcEssentials, so set spec.license.type to OcEssentialsPlus or OcPro"
+            ));
         }
         (want, LicenseType::OcEssentials) => {
-            let count = want_count.unwrap_or(1);
-            draft.condition(
-                READY,
-                false,
-                reason::UPDATING,
-                format!("upgrading the licence to {want:?}"),
-            );
-            tasks::begin(
-                api,
-                obj,
-                draft,
-                PlatformAction::UpgradeLicense,
-                vec![format!("{want:?}:{count}")],
-            )
-            .await?;
-            let task = client
-                .upgrade_license(
-                    customer,
-                    &LicenseChange {
-                        upgrade_to_license: want.code(),
-                        license_count: count,
-                    },
-                )
-                .await?;
-            tasks::started(api, obj, draft, &task).await?;
-            draft.condition(
-                LICENSED,
-                false,
-                reason::WAITING_FOR_TASK,
-                format!("upgrading the licence (task {task})"),
-            );
-            return Ok(false);
+            return Write(self::Write::UpgradeLicense {
+                to: want,
+                count: want_count.unwrap_or(1),
+            });
         }
         (want, have) if want != have || (want_count.is_some() && want_count != have_count) => {
-            let count = want_count.or(have_count).unwrap_or(1);
-            client
-                .change_license(
-                    customer,
-                    &LicenseChange {
-                        upgrade_to_license: want.code(),
-                        license_count: count,
-                    },
-                )
-                .await?;
-            ctx.event(
-                obj,
-                false,
-                "LicenseChanged",
-                "ChangeLicense",
-                format!("licence changed from {have:?} to {want:?} x{count}"),
-            )
-            .await;
+            return Write(self::Write::ChangeLicense {
+                from: have,
+                to: want,
+                count: want_count.or(have_count).unwrap_or(1),
+            });
         }
         _ => {}
     }
-    let info = client.license_info(customer, 1).await?;
-    let latest = info
-        .into_iter()
-        .max_by(|a, b| a.last_update.cmp(&b.last_update));
-    draft.status.license = Some(LicenseStatus {
+    let Some(info) = &seen.license_info else {
+        return Look(self::Look::LicenseInfo(guid.clone()));
+    };
+    let latest = info.iter().max_by(|a, b| a.last_update.cmp(&b.last_update));
+    let license = LicenseStatus {
         type_: format!("{want:?}"),
         count: want_count,
-        currently_licensed: latest.as_ref().and_then(|l| l.currently_licensed),
-        managed_service_numbers: latest.as_ref().and_then(|l| l.managed_service_numbers),
-        last_update: latest.and_then(|l| l.last_update),
-    });
-    draft.condition(
-        LICENSED,
-        true,
-        reason::AVAILABLE,
-        format!(
-            "licence {want:?}{}",
-            want_count.map(|c| format!(" x{c}")).unwrap_or_default()
-        ),
-    );
-    Ok(true)
+        currently_licensed: latest.and_then(|l| l.currently_licensed),
+        managed_service_numbers: latest.and_then(|l| l.managed_service_numbers),
+        last_update: latest.and_then(|l| l.last_update.clone()),
+    };
+    if status.license.as_ref() != Some(&license)
+        || status.default_domain != details.ms_default_domain
+    {
+        return Settle(self::Settle::Licence {
+            license,
+            default_domain: details.ms_default_domain.clone(),
+        });
+    }
+    Ready(
+        Report::new(format!(
+            "lead {}, customer {guid}, licence {want:?}",
+            lead.id
+        ))
+        .also(Also {
+            type_: LICENSED,
+            status: true,
+            reason: reason::AVAILABLE,
+            message: format!(
+                "licence {want:?}{}",
+                want_count.map(|c| format!(" x{c}")).unwrap_or_default()
+            ),
+        })
+        .also(channel),
+    )
 }
 
-/// Deletes the customer's objects of kind `K`; `Some((what, names))` while some remain.
-async fn delete_dependents<K: CustomerOwned>(
-    ctx: &Context,
-    obj: &OCCustomer,
-) -> Result<Option<(&'static str, Vec<String>)>> {
+/// The next step of a deletion (pure): dependents go first (end users, dial plans,
+/// SIP connections, then number blocks release their numbers), then the service and
+/// the lead, if this object created or took them over.
+pub fn plan_deletion(known: &Known, seen: &Seen) -> Step {
+    use plan::Step::*;
+    let (spec, status) = (known.spec, known.status);
+    if spec.deletion_policy == DeletionPolicy::Orphan {
+        return Write(self::Write::LetGo(Some(
+            "deletionPolicy is Orphan: the lead and the customer stay on the platform",
+        )));
+    }
+    if !known.has_finalizer {
+        return Write(self::Write::LetGo(None));
+    }
+    let Some(dependents) = &seen.dependents else {
+        return Look(self::Look::Dependents);
+    };
+    if let Some(first) = dependents.iter().find(|d| !d.objects.is_empty()) {
+        if first.objects.iter().any(|(_, deleting)| !deleting) {
+            return Write(self::Write::DeleteDependents);
+        }
+        let names: Vec<&str> = first.objects.iter().map(|(n, _)| n.as_str()).collect();
+        return Wait(plan::Wait::new(
+            reason::DELETING,
+            format!(
+                "waiting for {} {} to undo their work and go",
+                first.what,
+                names.join(", ")
+            ),
+            Next::Task,
+        ));
+    }
+    if status.lead_id.is_none() && doing(status, PlatformAction::CreateLead).is_none() {
+        // It never created or took over a lead: nothing on the platform is its own.
+        return Write(self::Write::LetGo(None));
+    }
+    match seen.platform {
+        None => return Look(self::Look::Platform),
+        Some(false) => {
+            return Wait(plan::Wait::new(
+                reason::DELETING,
+                "cannot reach the platform to delete the service and the lead; the finalizer stays until it can",
+                Next::Shortly,
+            ));
+        }
+        Some(true) => {}
+    }
+    let Some(lead) = &seen.lead else {
+        return Look(self::Look::Lead);
+    };
+    let customer = lead
+        .as_ref()
+        .and_then(|l| l.ump_customer_guid.clone())
+        .or_else(|| status.customer_id.clone());
+    if let Some(customer) = customer {
+        return Write(self::Write::DeleteService(customer));
+    }
+    if lead.is_some() {
+        return Write(self::Write::DeleteLead);
+    }
+    Write(self::Write::LetGo(None))
+}
+
+/// One reconcile of one customer: the planner's state and the calls that carry its
+/// steps out.
+struct CustomerReconcile<'a> {
+    obj: &'a OCCustomer,
+    ctx: &'a Context,
+    api: &'a Api<OCCustomer>,
+    draft: &'a mut Draft,
+    client: Option<LivePlatformClient>,
+    seen: Seen,
+    deleting: bool,
+}
+
+impl CustomerReconcile<'_> {
+    fn client(&self) -> Result<&LivePlatformClient> {
+        self.client.as_ref().ok_or_else(|| {
+            Error::Dependency(format!(
+                "OCPlatform {} is not available",
+                self.obj.spec.platform_ref.name
+            ))
+        })
+    }
+
+    fn lead_mut(&mut self) -> Option<&mut Lead> {
+        self.seen.lead.as_mut().and_then(|l| l.as_mut())
+    }
+
+    async fn event(&self, reason: &str, action: &str, message: String) {
+        self.ctx
+            .event(self.obj, false, reason, action, message)
+            .await;
+    }
+}
+
+impl Planner for CustomerReconcile<'_> {
+    type Look = Look;
+    type Settle = Settle;
+    type Write = Write;
+
+    fn plan(&self) -> Step {
+        let known = Known {
+            spec: &self.obj.spec,
+            status: &self.draft.status,
+            may_adopt: adoption::may_adopt(self.obj),
+            has_finalizer: finalizer::has(self.obj),
+            now: jiff::Timestamp::now(),
+            lost_answer_grace: self.ctx.config.lost_answer_grace,
+        };
+        if self.deleting {
+            plan_deletion(&known, &self.seen)
+        } else {
+            plan(&known, &self.seen)
+        }
+    }
+
+    async fn look(&mut self, look: Look) -> Result<()> {
+        let tenant = tenant(&self.obj.spec);
+        match look {
+            Look::Tenant => {
+                self.seen.tenant = Some(self.client()?.validate_tenant(&tenant).await?);
+            }
+            Look::Lead => self.seen.lead = Some(self.client()?.get_lead(&tenant).await?),
+            Look::Task(task) => {
+                let action = self
+                    .draft
+                    .status
+                    .operation
+                    .as_ref()
+                    .map(|op| op.action.clone())
+                    .unwrap_or_default();
+                let platform = &self.obj.spec.platform_ref.name;
+                let outcome =
+                    tasks::poll(self.ctx, platform, self.client()?, &action, &task).await?;
+                self.seen.task = Some(outcome);
+            }
+            Look::Customer(guid) => {
+                self.seen.details = Some(self.client()?.get_customer(&guid, false).await?);
+            }
+            Look::LicenseInfo(guid) => {
+                self.seen.license_info = Some(self.client()?.license_info(&guid, 1).await?);
+            }
+            Look::Dependents => {
+                self.seen.dependents = Some(vec![
+                    dependents::<OCEndUser>(self.ctx, self.obj).await?,
+                    dependents::<OCDialPlan>(self.ctx, self.obj).await?,
+                    dependents::<OCSipConnection>(self.ctx, self.obj).await?,
+                    dependents::<OCNumberBlock>(self.ctx, self.obj).await?,
+                ]);
+            }
+            Look::Platform => {
+                let ns = self.obj.namespace().unwrap_or_default();
+                let name = &self.obj.spec.platform_ref.name;
+                let access = platforms::access(self.ctx, &ns, name, self.draft).await?;
+                self.seen.platform = Some(access.is_some());
+                if access.is_some() {
+                    // Said before the first call, which may fail.
+                    self.draft.condition(
+                        READY,
+                        false,
+                        reason::DELETING,
+                        "deleting the service and the lead",
+                    );
+                }
+                self.client = access.map(|(client, _)| client);
+            }
+        }
+        Ok(())
+    }
+
+    async fn settle(&mut self, settle: Settle) -> Result<()> {
+        let tenant = tenant(&self.obj.spec);
+        match settle {
+            Settle::Lead {
+                id,
+                created,
+                adopted,
+            } => {
+                if created {
+                    tasks::finish(self.draft);
+                }
+                if let Some(what) = adopted {
+                    adoption::adopted(self.ctx, self.obj, "AdoptLead", &what).await;
+                }
+                self.draft.status.lead_id = Some(id);
+            }
+            Settle::Channel => self.draft.status.channel_id = self.obj.spec.channel_id,
+            Settle::Customer {
+                guid,
+                created,
+                adopted,
+            } => {
+                if created {
+                    tasks::finish(self.draft);
+                    // The lead shows the customer before the task was seen to end.
+                    self.ctx
+                        .metrics
+                        .task_ended(PlatformAction::CreateCustomer.title(), "succeeded");
+                    self.event(
+                        "CustomerCreated",
+                        "CreateCustomer",
+                        format!("created customer {guid}"),
+                    )
+                    .await;
+                }
+                if adopted {
+                    // The lead is this object's, so the customer made from it is too.
+                    self.event(
+                        "Adopted",
+                        "AdoptCustomer",
+                        format!("took over customer {guid}, made from the lead of tenant {tenant}"),
+                    )
+                    .await;
+                }
+                self.draft.status.customer_id = Some(guid);
+            }
+            Settle::CustomerTaskEnded(guid) => {
+                tasks::finish(self.draft);
+                self.seen.task = None;
+                match guid {
+                    Some(guid) => {
+                        self.event(
+                            "CustomerCreated",
+                            "CreateCustomer",
+                            format!("created customer {guid}"),
+                        )
+                        .await;
+                        self.draft.status.customer_id = Some(guid.clone());
+                        if let Some(lead) = self.lead_mut() {
+                            lead.ump_customer_guid = Some(guid);
+                        }
+                    }
+                    // The lead shows the customer: looked at again.
+                    None => self.seen.lead = None,
+                }
+            }
+            Settle::ForgetLostCreation | Settle::ForgetLostUpgrade => tasks::finish(self.draft),
+            Settle::UpgradeEnded => {
+                tasks::finish(self.draft);
+                self.seen.task = None;
+                self.event(
+                    "LicenseUpgraded",
+                    "UpgradeLicense",
+                    "the licence upgrade finished".to_owned(),
+                )
+                .await;
+            }
+            Settle::Licence {
+                license,
+                default_domain,
+            } => {
+                self.draft.status.license = Some(license);
+                self.draft.status.default_domain = default_domain;
+            }
+        }
+        Ok(())
+    }
+
+    async fn write(&mut self, write: Write) -> Result<AfterWrite> {
+        let tenant = tenant(&self.obj.spec);
+        let (obj, api) = (self.obj, self.api);
+        match write {
+            Write::CreateLead => {
+                self.draft.condition(
+                    READY,
+                    false,
+                    reason::CREATING,
+                    "creating the consentless lead",
+                );
+                let client = self.client()?.clone();
+                let body = CreateLead {
+                    tenant_id: tenant.clone(),
+                    company_name: obj.spec.company_name.clone(),
+                };
+                let created = tasks::send(
+                    api,
+                    obj,
+                    self.draft,
+                    PlatformAction::CreateLead,
+                    vec![tenant.clone()],
+                    client.create_lead(&body),
+                )
+                .await??;
+                self.event(
+                    "LeadCreated",
+                    "CreateLead",
+                    format!("created the consentless lead of tenant {tenant}"),
+                )
+                .await;
+                // The answer carries the new lead [chosen]; read it only when it does not.
+                let lead = match created {
+                    Some(lead) => lead,
+                    None => client.get_lead(&tenant).await?.ok_or_else(|| {
+                        Error::TaskFailed(format!(
+                            "the lead of tenant {tenant} was created but the platform does not list it yet"
+                        ))
+                    })?,
+                };
+                self.seen.lead = Some(Some(lead));
+                Ok(AfterWrite::Replan)
+            }
+            Write::AssignChannel(want) => {
+                self.client()?
+                    .assign_channel(&AssignChannel {
+                        lead: LeadRef::MsTenantId(tenant),
+                        channel_id: want,
+                    })
+                    .await?;
+                self.event(
+                    "ChannelAssigned",
+                    "AssignChannel",
+                    format!("put the lead in channel {want}"),
+                )
+                .await;
+                if let Some(lead) = self.lead_mut() {
+                    lead.channel_id = Some(want);
+                }
+                Ok(AfterWrite::Replan)
+            }
+            Write::RemoveChannel(have) => {
+                self.client()?.remove_channel(&tenant).await?;
+                self.event(
+                    "ChannelRemoved",
+                    "RemoveChannel",
+                    format!("took the lead out of channel {have}"),
+                )
+                .await;
+                if let Some(lead) = self.lead_mut() {
+                    lead.channel_id = None;
+                }
+                Ok(AfterWrite::Replan)
+            }
+            Write::CreateCustomer => {
+                self.draft.condition(
+                    READY,
+                    false,
+                    reason::CREATING,
+                    "creating the customer from the lead",
+                );
+                let client = self.client()?.clone();
+                let request = create_customer_request(&obj.spec);
+                let sent = tasks::send(
+                    api,
+                    obj,
+                    self.draft,
+                    PlatformAction::CreateCustomer,
+                    vec![tenant],
+                    client.create_customer(&request),
+                )
+                .await?;
+                let channel = channel_condition(&obj.spec);
+                match sent {
+                    Ok(task) => Ok(AfterWrite::Wait(
+                        Wait::new(
+                            reason::WAITING_FOR_TASK,
+                            format!("creating the customer (task {task})"),
+                            Next::Task,
+                        )
+                        .also(channel),
+                    )),
+                    // A creation started before (its answer lost) is still running or
+                    // has just finished: the lead shows the customer on the next look.
+                    Err(e)
+                        if matches!(
+                            e.conflict(),
+                            Some(Conflict::CustomerBeingCreated | Conflict::CustomerExists)
+                        ) =>
+                    {
+                        Ok(AfterWrite::Wait(
+                            Wait::new(
+                                reason::WAITING_FOR_TASK,
+                                "the customer is being created by an earlier request",
+                                Next::Task,
+                            )
+                            .also(channel),
+                        ))
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Write::UpgradeLicense { to, count } => {
+                let Some(guid) = self.draft.status.customer_id.clone() else {
+                    return Err(Error::TaskFailed(
+                        "the licence upgrade needs the customer's id, which is not recorded yet"
+                            .to_owned(),
+                    ));
+                };
+                self.draft.condition(
+                    READY,
+                    false,
+                    reason::UPDATING,
+                    format!("upgrading the licence to {to:?}"),
+                );
+                let client = self.client()?.clone();
+                let body = LicenseChange {
+                    upgrade_to_license: to.code(),
+                    license_count: count,
+                };
+                let task = tasks::send(
+                    api,
+                    obj,
+                    self.draft,
+                    PlatformAction::UpgradeLicense,
+                    vec![format!("{to:?}:{count}")],
+                    client.upgrade_license(&guid, &body),
+                )
+                .await??;
+                Ok(AfterWrite::Wait(
+                    Wait::new(
+                        reason::UPDATING,
+                        format!("upgrading the licence (task {task})"),
+                        Next::Task,
+                    )
+                    .also(upgrading(&task.0))
+                    .also(channel_condition(&obj.spec)),
+                ))
+            }
+            Write::ChangeLicense { from, to, count } => {
+                let Some(guid) = self.draft.status.customer_id.clone() else {
+                    return Err(Error::TaskFailed(
+                        "the licence change needs the customer's id, which is not recorded yet"
+                            .to_owned(),
+                    ));
+                };
+                self.client()?
+                    .change_license(
+                        &guid,
+                        &LicenseChange {
+                            upgrade_to_license: to.code(),
+                            license_count: count,
+                        },
+                    )
+                    .await?;
+                self.event(
+                    "LicenseChanged",
+                    "ChangeLicense",
+                    format!("licence changed from {from:?} to {to:?} x{count}"),
+                )
+                .await;
+                if let Some(details) = &mut self.seen.details {
+                    details.service.license_type = Some(to.code());
+                    details.service.licensed_users_count = Some(count);
+                }
+                Ok(AfterWrite::Replan)
+            }
+            Write::DeleteDependents => {
+                let first = self
+                    .seen
+                    .dependents
+                    .as_ref()
+                    .and_then(|all| all.iter().position(|d| !d.objects.is_empty()));
+                if let Some(index) = first
+                    && let Some(all) = &mut self.seen.dependents
+                {
+                    let (ctx, obj) = (self.ctx, self.obj);
+                    let objects = &mut all[index].objects;
+                    match index {
+                        0 => delete_dependents::<OCEndUser>(ctx, obj, objects).await?,
+                        1 => delete_dependents::<OCDialPlan>(ctx, obj, objects).await?,
+                        2 => delete_dependents::<OCSipConnection>(ctx, obj, objects).await?,
+                        _ => delete_dependents::<OCNumberBlock>(ctx, obj, objects).await?,
+                    }
+                }
+                Ok(AfterWrite::Replan)
+            }
+            Write::DeleteService(customer) => {
+                match self.client()?.delete_service(&customer).await {
+                    Ok(_) | Err(PlatformError::NotFound { .. }) => {
+                        self.event(
+                            "ServiceDeleted",
+                            "DeleteService",
+                            format!("deleted customer {customer}"),
+                        )
+                        .await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                self.draft.status.customer_id = None;
+                if let Some(lead) = self.lead_mut() {
+                    lead.ump_customer_guid = None;
+                }
+                Ok(AfterWrite::Replan)
+            }
+            Write::DeleteLead => {
+                match self.client()?.delete_lead(&tenant).await {
+                    Ok(_) | Err(PlatformError::NotFound { .. }) => {
+                        self.event(
+                            "LeadDeleted",
+                            "DeleteLead",
+                            format!("deleted the lead of tenant {tenant}"),
+                        )
+                        .await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                self.seen.lead = Some(None);
+                Ok(AfterWrite::Replan)
+            }
+            Write::LetGo(note) => {
+                if let Some(note) = note {
+                    self.event("Orphaned", "Delete", note.to_owned()).await;
+                }
+                finalizer::remove(api, obj).await?;
+                Ok(AfterWrite::Gone)
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        tasks::finish(self.draft);
+        self.seen.task = None;
+    }
+}
+
+fn create_customer_request(spec: &OCCustomerSpec) -> CreateCustomer {
+    CreateCustomer {
+        configuration: match spec.configuration_type {
+            crate::api::customer::ConfigurationType::TenantType => ConfigurationType::TenantType,
+            crate::api::customer::ConfigurationType::IpGroupType => ConfigurationType::IpGroupType,
+        },
+        customer_short_name: spec.short_name.clone(),
+        customer_full_name: spec.full_name.clone(),
+        ms_tenant_id: tenant(spec),
+        script_parameters: spec
+            .script_parameters
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().into()))
+            .collect(),
+    }
+}
+
+/// The customer's objects of kind `K`, read from the apiserver (not a cache: a
+/// dependent created a moment ago must not be missed before the lead goes).
+async fn dependents<K: CustomerOwned>(ctx: &Context, obj: &OCCustomer) -> Result<Dependents> {
     let ns = obj.namespace().unwrap_or_default();
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
     let all = api
-        .list(&kube::api::ListParams::default())
+        .list(&ListParams::default())
         .await
         .map_err(Error::kube(format!(
             "listing the {} of OCCustomer {ns}/{}",
             K::WHAT,
             obj.name_any()
         )))?;
-    let mine: Vec<K> = all
-        .items
-        .into_iter()
-        .filter(|d| d.customer() == obj.name_any())
-        .collect();
-    if mine.is_empty() {
-        return Ok(None);
-    }
-    for dependent in mine
-        .iter()
-        .filter(|d| d.meta().deletion_timestamp.is_none())
-    {
-        match api
-            .delete(&dependent.name_any(), &DeleteParams::default())
-            .await
-        {
+    Ok(Dependents {
+        what: K::WHAT,
+        objects: all
+            .items
+            .into_iter()
+            .filter(|d| d.customer() == obj.name_any())
+            .map(|d| (d.name_any(), d.meta().deletion_timestamp.is_some()))
+            .collect(),
+    })
+}
+
+/// Deletes those of `objects` (the customer's of kind `K`) that are not being deleted
+/// yet, and marks them as being deleted.
+async fn delete_dependents<K: CustomerOwned>(
+    ctx: &Context,
+    obj: &OCCustomer,
+    objects: &mut [(String, bool)],
+) -> Result<()> {
+    let ns = obj.namespace().unwrap_or_default();
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+    for (name, deleting) in objects.iter_mut().filter(|(_, deleting)| !*deleting) {
+        match api.delete(name, &DeleteParams::default()).await {
             Ok(_) => {}
             Err(e) if super::error::is_not_found(&e) => {}
             Err(e) => {
                 return Err(Error::kube(format!(
-                    "deleting {} {ns}/{}",
-                    K::kind(&()),
-                    dependent.name_any()
+                    "deleting {} {ns}/{name}",
+                    K::kind(&())
                 ))(e));
             }
         }
+        *deleting = true;
     }
-    Ok(Some((K::WHAT, mine.iter().map(|d| d.name_any()).collect())))
-}
-
-/// Deletes dependents in order (end users, dial plans, SIP connections, number
-/// blocks), one kind at a time; `false` while any remain.
-async fn dependents_gone(ctx: &Context, obj: &OCCustomer, draft: &mut Draft) -> Result<bool> {
-    let mut waiting = delete_dependents::<OCEndUser>(ctx, obj).await?;
-    if waiting.is_none() {
-        waiting = delete_dependents::<OCDialPlan>(ctx, obj).await?;
-    }
-    if waiting.is_none() {
-        waiting = delete_dependents::<OCSipConnection>(ctx, obj).await?;
-    }
-    if waiting.is_none() {
-        waiting = delete_dependents::<OCNumberBlock>(ctx, obj).await?;
-    }
-    match waiting {
-        Some((what, names)) => {
-            draft.condition(
-                READY,
-                false,
-                reason::DELETING,
-                format!(
-                    "waiting for {what} {} to undo their work and go",
-                    names.join(", ")
-                ),
-            );
-            Ok(false)
-        }
-        None => Ok(true),
-    }
-}
-
-async fn cleanup(
-    obj: &OCCustomer,
-    ctx: &Context,
-    api: &Api<OCCustomer>,
-    draft: &mut Draft,
-) -> Result<Action> {
-    if obj.spec.deletion_policy == DeletionPolicy::Orphan {
-        ctx.event(
-            obj,
-            false,
-            "Orphaned",
-            "Delete",
-            "deletionPolicy is Orphan: the lead and the customer stay on the platform",
-        )
-        .await;
-        finalizer::remove(api, obj).await?;
-        return Ok(Action::await_change());
-    }
-    if !finalizer::has(obj) {
-        return Ok(Action::await_change());
-    }
-    // Dependents go first: users, dial plans, sites, then numbers are released.
-    if !dependents_gone(ctx, obj, draft).await? {
-        return Ok(Action::requeue(ctx.config.task_poll));
-    }
-    if draft.status.lead_id.is_none() && tasks::is(draft, PlatformAction::CreateLead).is_none() {
-        // It never created or took over a lead: nothing on the platform is its own.
-        finalizer::remove(api, obj).await?;
-        return Ok(Action::await_change());
-    }
-    let ns = obj.namespace().unwrap_or_default();
-    let Some((client, _)) = platforms::access(ctx, &ns, &obj.spec.platform_ref.name, draft).await?
-    else {
-        draft.condition(READY, false, reason::DELETING, "cannot reach the platform to delete the service and the lead; the finalizer stays until it can");
-        return Ok(Action::requeue(ctx.config.wait_requeue));
-    };
-    draft.condition(
-        READY,
-        false,
-        reason::DELETING,
-        "deleting the service and the lead",
-    );
-    let tenant = tenant(obj);
-    let lead = client.get_lead(&tenant).await?;
-    let customer = lead
-        .as_ref()
-        .and_then(|l| l.ump_customer_guid.clone())
-        .or_else(|| draft.status.customer_id.clone());
-    if let Some(customer) = customer {
-        match client.delete_service(&customer).await {
-            Ok(_) | Err(PlatformError::NotFound { .. }) => {
-                ctx.event(
-                    obj,
-                    false,
-                    "ServiceDeleted",
-                    "DeleteService",
-                    format!("deleted customer {customer}"),
-                )
-                .await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    if lead.is_some() {
-        match client.delete_lead(&tenant).await {
-            Ok(_) | Err(PlatformError::NotFound { .. }) => {
-                ctx.event(
-                    obj,
-                    false,
-                    "LeadDeleted",
-                    "DeleteLead",
-                    format!("deleted the lead of tenant {tenant}"),
-                )
-                .await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    finalizer::remove(api, obj).await?;
-    Ok(Action::await_change())
+    Ok(())
 }

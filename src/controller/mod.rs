@@ -17,6 +17,9 @@ pub mod number_block;
 pub mod number_set;
 mod numbers;
 pub mod ownership;
+pub mod plan;
+#[cfg(test)]
+mod planner_tests;
 pub mod platform;
 pub mod platforms;
 pub mod sip_connection;

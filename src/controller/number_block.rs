@@ -30,7 +30,7 @@ use crate::liveplatform::contract::MAX_NUMBERS_PER_REQUEST;
 use crate::liveplatform::model::{
     NumberOutcome, NumberRecord, ReleaseNumbers, UnassignNumbers, UploadNumbers, ValidateNumbers,
 };
-use crate::liveplatform::{Action as PlatformAction, TaskOutcome};
+use crate::liveplatform::{Action as PlatformAction, Conflict, TaskOutcome};
 
 type Draft = StatusDraft<OCNumberBlock>;
 
@@ -665,9 +665,10 @@ fn state_changed(action: PlatformAction, error: &crate::liveplatform::Error) -> 
     let messages: Vec<&String> = fields.values().flatten().collect();
     match action {
         PlatformAction::ReleaseNumbers | PlatformAction::UnassignNumbers => !messages.is_empty(),
-        _ => messages
-            .iter()
-            .any(|m| m.contains("another running operation") || m.contains("already acquired")),
+        _ => matches!(
+            error.conflict(),
+            Some(Conflict::OperationRunning | Conflict::AlreadyAcquired)
+        ),
     }
 }
 

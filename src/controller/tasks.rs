@@ -60,6 +60,54 @@ pub async fn started<K: Kind>(
     save(api, obj, draft).await
 }
 
+/// The write protocol, written once: records and saves the intent to perform
+/// `action` on `items`, sends the write, and, when the platform answers with a task,
+/// records and saves its id. A write the platform refused is over (the intent is
+/// cleared); a write whose outcome is unknown keeps its intent, so that the next
+/// reconcile looks the platform up before anything is written again. The outer
+/// error is a failed status write; the inner one is the platform's answer.
+pub async fn send<K: Kind, T: Answer>(
+    api: &Api<K>,
+    obj: &K,
+    draft: &mut StatusDraft<K>,
+    action: PlatformAction,
+    items: Vec<String>,
+    write: impl Future<Output = crate::liveplatform::Result<T>>,
+) -> Result<crate::liveplatform::Result<T>> {
+    begin(api, obj, draft, action, items).await?;
+    match write.await {
+        Ok(answer) => {
+            if let Some(task) = answer.task() {
+                started(api, obj, draft, task).await?;
+            }
+            Ok(Ok(answer))
+        }
+        Err(e) => {
+            if !matches!(e, crate::liveplatform::Error::OutcomeUnknown { .. }) {
+                finish(draft);
+            }
+            Ok(Err(e))
+        }
+    }
+}
+
+/// The answer of a write: a task to follow, or none.
+pub trait Answer {
+    fn task(&self) -> Option<&TaskId>;
+}
+
+impl Answer for TaskId {
+    fn task(&self) -> Option<&TaskId> {
+        Some(self)
+    }
+}
+
+impl<T> Answer for Option<T> {
+    fn task(&self) -> Option<&TaskId> {
+        None
+    }
+}
+
 /// The write in flight is over (its result is in the rest of the status).
 pub fn finish<K: Kind>(draft: &mut StatusDraft<K>) {
     if let Some(slot) = K::operation_mut(&mut draft.status) {

@@ -89,6 +89,22 @@ pub mod number_error {
     pub const INTERNAL_ERROR: &str = "internal_error";
 }
 
+/// The words of the platform's validation messages that refuse a write because of an
+/// earlier one, rather than because of the request itself [chosen: the manuals name
+/// the rule, "a number already in another running operation is rejected", not its
+/// text]. The client turns them into [`crate::liveplatform::Conflict`]; nothing else
+/// matches message text.
+pub mod conflict_text {
+    /// Create Customer from Lead while an earlier creation for the lead runs.
+    pub const CUSTOMER_BEING_CREATED: &str = "already being created";
+    /// Create Customer from Lead when the lead already has its customer.
+    pub const CUSTOMER_EXISTS: &str = "already exists for this lead";
+    /// A number write while the number is in another task.
+    pub const OPERATION_RUNNING: &str = "another running operation";
+    /// An upload of a number the tenant already holds.
+    pub const ALREADY_ACQUIRED: &str = "already acquired";
+}
+
 /// ProblemDetails `errorCode` for end-user calls on an OC Essentials customer [chosen].
 pub const LICENSE_REQUIRED_CODE: &str = "LicenseRequired";
 

@@ -121,4 +121,38 @@ impl Error {
     }
 }
 
+/// A write refused because of an earlier write on the same platform object, not because
+/// of the request: the state the earlier write leaves is what to look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conflict {
+    /// A customer is already being created from this lead.
+    CustomerBeingCreated,
+    /// The lead already has its customer.
+    CustomerExists,
+    /// A number is in another running task.
+    OperationRunning,
+    /// The tenant already holds the number.
+    AlreadyAcquired,
+}
+
+impl Error {
+    /// The conflict this refusal stands for, read from the platform's validation
+    /// messages (the texts are pinned in `contract::conflict_text`).
+    pub fn conflict(&self) -> Option<Conflict> {
+        use super::contract::conflict_text as text;
+        let Error::Validation { fields, .. } = self else {
+            return None;
+        };
+        let said = |words: &str| fields.values().flatten().any(|m| m.contains(words));
+        [
+            (text::CUSTOMER_BEING_CREATED, Conflict::CustomerBeingCreated),
+            (text::CUSTOMER_EXISTS, Conflict::CustomerExists),
+            (text::OPERATION_RUNNING, Conflict::OperationRunning),
+            (text::ALREADY_ACQUIRED, Conflict::AlreadyAcquired),
+        ]
+        .into_iter()
+        .find_map(|(words, conflict)| said(words).then_some(conflict))
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

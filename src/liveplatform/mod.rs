@@ -18,5 +18,5 @@ pub mod rate_limit;
 pub use action::Action;
 pub use auth::Credentials;
 pub use client::{CallObserver, ClientConfig, LivePlatformClient, RetryPolicy};
-pub use error::{Error, Result};
+pub use error::{Conflict, Error, Result};
 pub use poller::{PollOptions, TaskOutcome};

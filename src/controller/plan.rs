@@ -1,0 +1,244 @@
+//! Observe, plan, act: the shape every kind's reconcile takes.
+//!
+//! A kind's planner is a pure function of the spec, the status and what has been seen
+//! on the platform so far. It returns one [`Step`]: look something up, record what
+//! was seen, write, wait, or conclude. [`run`] carries the steps out through the
+//! kind's [`Planner`] (whose `look` and `write` are the only places that call the
+//! platform) and plans again after each one, until the planner waits or concludes.
+//! Because the planner only sees values, every step of every kind is tested in-process
+//! with tables, without a cluster or a platform.
+
+use std::time::Duration;
+
+use super::error::{Error, Result};
+
+/// The next thing a kind's reconcile does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step<L, S, W> {
+    /// Read this from the platform, then plan again.
+    Look(L),
+    /// Record what the platform showed (status fields, the end of a write in flight,
+    /// an event), then plan again.
+    Settle(S),
+    /// Send this write through the write protocol (see `tasks`), then plan again or
+    /// wait, as the write says.
+    Write(W),
+    /// Nothing to do now: come back later.
+    Wait(Wait),
+    /// The platform matches the spec.
+    Ready(Report),
+    /// The platform already has what this object would create, nobody in the cluster
+    /// owns it, and the object does not ask to adopt it (`AlreadyExists`).
+    Refuse {
+        existing: String,
+        advice: &'static str,
+    },
+    /// The spec cannot be carried out as it is; nothing is retried until it changes.
+    Reject(String),
+    /// The write in flight ended badly on the platform; it is over, and the reconcile
+    /// is retried with backoff.
+    Fail(String),
+}
+
+/// Another condition the step sets besides `Ready` (for example `Licensed`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Also {
+    pub type_: &'static str,
+    pub status: bool,
+    pub reason: &'static str,
+    pub message: String,
+}
+
+/// Why the object waits (`Ready=False` with this reason and message) and when it is
+/// looked at again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wait {
+    pub reason: &'static str,
+    pub message: String,
+    pub next: Next,
+    pub also: Vec<Also>,
+}
+
+impl Wait {
+    pub fn new(reason: &'static str, message: impl Into<String>, next: Next) -> Self {
+        Wait {
+            reason,
+            message: message.into(),
+            next,
+            also: Vec::new(),
+        }
+    }
+
+    pub fn also(mut self, also: Also) -> Self {
+        self.also.push(also);
+        self
+    }
+}
+
+/// When a waiting object is reconciled again.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Next {
+    /// When its running task is expected to be done (learned per action).
+    Task,
+    /// After this long.
+    After(Duration),
+    /// After the operator's short wait for something that comes by itself.
+    Shortly,
+    /// After the operator's long wait for something outside its hands (a lead that
+    /// the platform operator must re-activate): six short waits.
+    Recheck,
+    /// At its next drift check.
+    Drift,
+}
+
+/// What a Ready object reports (`Ready=True` with this message).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Report {
+    pub message: String,
+    pub also: Vec<Also>,
+}
+
+impl Report {
+    pub fn new(message: impl Into<String>) -> Self {
+        Report {
+            message: message.into(),
+            also: Vec::new(),
+        }
+    }
+
+    pub fn also(mut self, also: Also) -> Self {
+        self.also.push(also);
+        self
+    }
+}
+
+/// What a write asks of the loop once it is sent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AfterWrite {
+    /// The planner can go on from what the answer showed.
+    Replan,
+    /// A task runs (or the change shows only later): wait.
+    Wait(Wait),
+    /// The finalizer is gone: the object's life is over.
+    Gone,
+}
+
+/// How a reconcile ended when it did not fail.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Wait(Wait),
+    Ready(Report),
+    Refuse {
+        existing: String,
+        advice: &'static str,
+    },
+    /// The object let go of its finalizer.
+    Gone,
+}
+
+/// A kind's reconcile as a planner with its two kinds of call. (Only used with
+/// concrete types, whose futures are known to be `Send`.)
+#[allow(async_fn_in_trait)]
+pub trait Planner {
+    type Look: std::fmt::Debug;
+    type Settle: std::fmt::Debug;
+    type Write: std::fmt::Debug;
+
+    /// The next step, from spec, status and what was seen (pure).
+    fn plan(&self) -> Step<Self::Look, Self::Settle, Self::Write>;
+
+    /// Reads from the platform and remembers what it saw.
+    async fn look(&mut self, look: Self::Look) -> Result<()>;
+
+    /// Records in status (and events) what the planner settled.
+    async fn settle(&mut self, settle: Self::Settle) -> Result<()>;
+
+    /// Sends one write.
+    async fn write(&mut self, write: Self::Write) -> Result<AfterWrite>;
+
+    /// The write in flight is over (it failed on the platform).
+    fn finish(&mut self);
+}
+
+/// More steps than any kind needs in one reconcile: a planner that keeps asking is a
+/// bug, which must not become a busy loop against the platform.
+const MAX_STEPS: usize = 64;
+
+/// Plans and acts until the planner waits or concludes.
+pub async fn run<P: Planner>(planner: &mut P, what: &str) -> Result<Outcome> {
+    let mut last = None;
+    for _ in 0..MAX_STEPS {
+        let step = planner.plan();
+        tracing::trace!(?step, "planned");
+        last = Some(format!("{step:?}"));
+        match step {
+            Step::Look(look) => planner.look(look).await?,
+            Step::Settle(settle) => planner.settle(settle).await?,
+            Step::Write(write) => match planner.write(write).await? {
+                AfterWrite::Replan => {}
+                AfterWrite::Wait(wait) => return Ok(Outcome::Wait(wait)),
+                AfterWrite::Gone => return Ok(Outcome::Gone),
+            },
+            Step::Wait(wait) => return Ok(Outcome::Wait(wait)),
+            Step::Ready(report) => return Ok(Outcome::Ready(report)),
+            Step::Refuse { existing, advice } => return Ok(Outcome::Refuse { existing, advice }),
+            Step::Reject(message) => return Err(Error::Rejected(message)),
+            Step::Fail(message) => {
+                planner.finish();
+                return Err(Error::TaskFailed(message));
+            }
+        }
+    }
+    Err(Error::TaskFailed(format!(
+        "{what}: the reconcile did not settle within {MAX_STEPS} steps (last: {}); this is a bug of the operator, please report it",
+        last.unwrap_or_default()
+    )))
+}
+
+/// Writes the outcome into the draft's conditions (an event when the object becomes
+/// Ready) and says when to reconcile again; `drift_seconds` is the platform's drift
+/// check interval.
+pub async fn conclude<K: super::kind::Kind>(
+    ctx: &super::context::Context,
+    obj: &K,
+    draft: &mut super::status::StatusDraft<K>,
+    outcome: Outcome,
+    drift_seconds: i64,
+) -> kube::runtime::controller::Action {
+    use crate::api::conditions::{self, READY, reason};
+    use kube::runtime::controller::Action;
+
+    let set_also = |draft: &mut super::status::StatusDraft<K>, also: Vec<Also>| {
+        for a in also {
+            draft.condition(a.type_, a.status, a.reason, a.message);
+        }
+    };
+    match outcome {
+        Outcome::Wait(wait) => {
+            set_also(draft, wait.also);
+            draft.condition(READY, false, wait.reason, wait.message);
+            match wait.next {
+                Next::Task => Action::requeue(ctx.config.task_poll),
+                Next::After(after) => Action::requeue(after),
+                Next::Shortly => Action::requeue(ctx.config.wait_requeue),
+                Next::Recheck => Action::requeue(ctx.config.wait_requeue * 6),
+                Next::Drift => super::platform::drift_requeue(drift_seconds),
+            }
+        }
+        Outcome::Ready(report) => {
+            set_also(draft, report.also);
+            let was_ready = conditions::is_true_for(draft.conditions(), READY, draft.generation);
+            draft.condition(READY, true, reason::AVAILABLE, report.message.clone());
+            if !was_ready {
+                ctx.event(obj, false, reason::AVAILABLE, "Reconcile", report.message)
+                    .await;
+            }
+            super::platform::drift_requeue(drift_seconds)
+        }
+        Outcome::Refuse { existing, advice } => {
+            super::adoption::refuse(ctx, obj, draft, &existing, advice).await;
+            super::platform::drift_requeue(drift_seconds)
+        }
+        Outcome::Gone => Action::await_change(),
+    }
+}
