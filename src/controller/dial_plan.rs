@@ -16,11 +16,11 @@ use super::customer_scope::{CustomerScope, customer_scope, namespace_of, without
 use super::drive;
 use super::error::Result;
 use super::finalizer;
-use super::platform::drift_requeue;
+use super::plan::{self, AfterWrite, Next, Planner, Report, Wait};
 use super::status::{StatusDraft, namespaced_api};
 use crate::api::OCDialPlan;
 use crate::api::conditions::{READY, reason};
-use crate::api::dial_plan::UnmanagedRules;
+use crate::api::dial_plan::{OCDialPlanSpec, OCDialPlanStatus, UnmanagedRules};
 use crate::liveplatform::Error as PlatformError;
 use crate::liveplatform::model::{DialPlanRule, ModifyDialPlan};
 
@@ -57,61 +57,77 @@ async fn run(
         return without_scope(ctx, api, obj, true).await;
     };
     draft.status.site_location_id = Some(site.clone());
-    let id = &obj.spec.dial_plan_id;
-    if deleting {
-        draft.condition(
-            READY,
-            false,
-            reason::DELETING,
-            format!("deleting dial plan {id}"),
-        );
-        match scope
-            .client
-            .delete_dial_plan(&scope.customer_id, &site, id)
-            .await
-        {
-            Ok(_) | Err(PlatformError::NotFound { .. }) => {
-                ctx.event(
-                    obj,
-                    false,
-                    "DialPlanDeleted",
-                    "DeleteDialPlan",
-                    format!("deleted dial plan {id} of site {site}"),
-                )
-                .await;
-                finalizer::remove(api, obj).await?;
-                return Ok(Action::await_change());
-            }
-            Err(e) => return Err(e.into()),
-        }
+    if !deleting {
+        finalizer::add(api, obj).await?;
     }
-    finalizer::add(api, obj).await?;
+    let mut reconcile = DialPlanReconcile {
+        obj,
+        ctx,
+        api,
+        draft,
+        scope: &scope,
+        site,
+        seen: Seen::default(),
+        deleting,
+    };
+    let outcome = plan::run(&mut reconcile, "OCDialPlan").await?;
+    Ok(plan::conclude(ctx, obj, draft, outcome, scope.drift_seconds()).await)
+}
 
-    let plans = scope
-        .client
-        .get_dial_plan(&scope.customer_id, &site, id)
-        .await?;
-    let current: Vec<DialPlanRule> = plans
-        .into_iter()
-        .filter(|p| p.dial_plan_id.eq_ignore_ascii_case(id))
-        .flat_map(|p| p.rule_dto)
-        .collect();
-    if !claimed && !current.is_empty() {
-        // Rules that no object in the cluster put there: taken over only on request.
-        let existing = format!(
-            "dial plan {id} with {} rules on site {site} of tenant {}",
-            current.len(),
-            scope.tenant
-        );
-        if !adoption::may_adopt(obj) {
-            adoption::refuse(ctx, obj, draft, &existing, "use another dialPlanId").await;
-            return Ok(drift_requeue(scope.drift_seconds()));
-        }
-        adoption::adopted(ctx, obj, "AdoptDialPlan", &existing).await;
-    }
-    let wanted: BTreeMap<&str, DialPlanRule> = obj
-        .spec
-        .rules
+/// What this reconcile has read so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Seen {
+    /// The rules of the dial plan on the platform (`None`: not read yet).
+    pub rules: Option<Vec<DialPlanRule>>,
+    /// The rules found were taken over in this reconcile.
+    pub adopted: bool,
+}
+
+/// What the planner knows besides the platform.
+#[derive(Debug, Clone)]
+pub struct Known<'a> {
+    pub spec: &'a OCDialPlanSpec,
+    pub status: &'a OCDialPlanStatus,
+    pub may_adopt: bool,
+    pub deleting: bool,
+    /// Where the dial plan is, for messages: "site S of tenant T".
+    pub place: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Look {
+    Rules,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settle {
+    /// Rules that no object put there are taken over (the opt-in is set); what was
+    /// taken over, for the event.
+    Adopt(String),
+    /// The rules as the platform holds them.
+    Record {
+        managed: Vec<String>,
+        unmanaged: Vec<String>,
+        rule_count: i64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// One Modify DialPlan with the rules to add and to remove; `managed` is recorded
+    /// first, so that a rule added here is known as ours even if the answer is lost.
+    Modify {
+        add: Vec<DialPlanRule>,
+        remove: Vec<DialPlanRule>,
+        managed: Vec<String>,
+    },
+    Delete,
+}
+
+pub type Step = plan::Step<Look, Settle, Write>;
+
+fn wanted(spec: &OCDialPlanSpec) -> BTreeMap<&str, DialPlanRule> {
+    spec.rules
         .iter()
         .map(|r| {
             (
@@ -123,17 +139,47 @@ async fn run(
                 },
             )
         })
-        .collect();
-    let managed = &draft.status.managed_rules;
+        .collect()
+}
+
+/// The next step towards the spec (pure). Every write is computed from a fresh read,
+/// so a lost answer is simply read again.
+pub fn plan(known: &Known, seen: &Seen) -> Step {
+    use plan::Step::*;
+    let (spec, status) = (known.spec, known.status);
+    let id = &spec.dial_plan_id;
+    if known.deleting {
+        return Write(self::Write::Delete);
+    }
+    let Some(current) = &seen.rules else {
+        return Look(self::Look::Rules);
+    };
+    let claimed = !status.managed_rules.is_empty() || status.owned_since.is_some();
+    if !claimed && !seen.adopted && !current.is_empty() {
+        // Rules that no object in the cluster put there: taken over only on request.
+        let existing = format!(
+            "dial plan {id} with {} rules on {}",
+            current.len(),
+            known.place
+        );
+        if !known.may_adopt {
+            return Refuse {
+                existing,
+                advice: "use another dialPlanId",
+            };
+        }
+        return Settle(self::Settle::Adopt(existing));
+    }
+    let wanted = wanted(spec);
     let mut remove = Vec::new();
     let mut unmanaged = Vec::new();
-    for rule in &current {
+    for rule in current {
         match wanted.get(rule.name.as_str()) {
             Some(want) if want == rule => {}
             Some(_) => remove.push(rule.clone()),
             // Declared before and dropped from the spec since: ours to remove.
-            None if managed.contains(&rule.name) => remove.push(rule.clone()),
-            None if obj.spec.unmanaged_rules == UnmanagedRules::Remove => remove.push(rule.clone()),
+            None if status.managed_rules.contains(&rule.name) => remove.push(rule.clone()),
+            None if spec.unmanaged_rules == UnmanagedRules::Remove => remove.push(rule.clone()),
             None => unmanaged.push(rule.name.clone()),
         }
     }
@@ -143,60 +189,34 @@ async fn run(
         .cloned()
         .collect();
     if !add.is_empty() || !remove.is_empty() {
-        // Recorded first, so that a rule added here is known as ours even if the answer
-        // is lost.
-        let mut names: Vec<String> = draft
-            .status
+        let mut managed: Vec<String> = status
             .managed_rules
             .iter()
-            .chain(
-                wanted
-                    .keys()
-                    .map(|k| (*k).to_owned())
-                    .collect::<Vec<_>>()
-                    .iter(),
-            )
             .cloned()
+            .chain(wanted.keys().map(|k| (*k).to_owned()))
             .collect();
-        names.sort();
-        names.dedup();
-        draft.status.managed_rules = names;
-        super::status::save(api, obj, draft).await?;
-        let body = ModifyDialPlan {
-            dial_plan_id: id.clone(),
-            add: add.clone(),
-            remove: remove.clone(),
-        };
-        scope
-            .client
-            .modify_dial_plan(&scope.customer_id, &site, &body)
-            .await?;
-        ctx.event(
-            obj,
-            false,
-            "RulesChanged",
-            "ModifyDialPlan",
-            format!(
-                "dial plan {id}: added {}, removed {} rules",
-                add.len(),
-                remove.len()
-            ),
-        )
-        .await;
-        // Read back on the next pass, which also confirms the change.
-        draft.condition(
-            READY,
-            false,
-            reason::UPDATING,
-            format!("changed the rules of dial plan {id}"),
-        );
-        return Ok(Action::requeue(ctx.config.task_poll));
+        managed.sort();
+        managed.dedup();
+        return Write(self::Write::Modify {
+            add,
+            remove,
+            managed,
+        });
     }
     unmanaged.sort();
-    draft.status.managed_rules = wanted.keys().map(|k| (*k).to_owned()).collect();
-    draft.status.rule_count = Some(current.len() as i64);
-    draft.status.unmanaged_rules = unmanaged.clone();
-    let message = if unmanaged.is_empty() {
+    let managed: Vec<String> = wanted.keys().map(|k| (*k).to_owned()).collect();
+    let rule_count = current.len() as i64;
+    if status.managed_rules != managed
+        || status.unmanaged_rules != unmanaged
+        || status.rule_count != Some(rule_count)
+    {
+        return Settle(self::Settle::Record {
+            managed,
+            unmanaged,
+            rule_count,
+        });
+    }
+    Ready(Report::new(if unmanaged.is_empty() {
         format!("dial plan {id} holds the {} declared rules", wanted.len())
     } else {
         format!(
@@ -204,15 +224,145 @@ async fn run(
             wanted.len(),
             unmanaged.join(", ")
         )
-    };
-    let was_ready =
-        crate::api::conditions::is_true_for(draft.conditions(), READY, draft.generation);
-    draft.condition(READY, true, reason::AVAILABLE, message.clone());
-    if !was_ready {
-        ctx.event(obj, false, reason::AVAILABLE, "Reconcile", message)
-            .await;
+    }))
+}
+
+/// One reconcile of one dial plan.
+struct DialPlanReconcile<'a> {
+    obj: &'a OCDialPlan,
+    ctx: &'a Context,
+    api: &'a Api<OCDialPlan>,
+    draft: &'a mut Draft,
+    scope: &'a CustomerScope,
+    site: String,
+    seen: Seen,
+    deleting: bool,
+}
+
+impl Planner for DialPlanReconcile<'_> {
+    type Look = Look;
+    type Settle = Settle;
+    type Write = Write;
+
+    fn plan(&self) -> Step {
+        let known = Known {
+            spec: &self.obj.spec,
+            status: &self.draft.status,
+            may_adopt: adoption::may_adopt(self.obj),
+            deleting: self.deleting,
+            place: format!("site {} of tenant {}", self.site, self.scope.tenant),
+        };
+        plan(&known, &self.seen)
     }
-    Ok(drift_requeue(scope.drift_seconds()))
+
+    async fn look(&mut self, look: Look) -> Result<()> {
+        let Look::Rules = look;
+        let id = &self.obj.spec.dial_plan_id;
+        let plans = self
+            .scope
+            .client
+            .get_dial_plan(&self.scope.customer_id, &self.site, id)
+            .await?;
+        self.seen.rules = Some(
+            plans
+                .into_iter()
+                .filter(|p| p.dial_plan_id.eq_ignore_ascii_case(id))
+                .flat_map(|p| p.rule_dto)
+                .collect(),
+        );
+        Ok(())
+    }
+
+    async fn settle(&mut self, settle: Settle) -> Result<()> {
+        match settle {
+            Settle::Adopt(existing) => {
+                adoption::adopted(self.ctx, self.obj, "AdoptDialPlan", &existing).await;
+                self.seen.adopted = true;
+            }
+            Settle::Record {
+                managed,
+                unmanaged,
+                rule_count,
+            } => {
+                self.draft.status.managed_rules = managed;
+                self.draft.status.unmanaged_rules = unmanaged;
+                self.draft.status.rule_count = Some(rule_count);
+            }
+        }
+        Ok(())
+    }
+
+    async fn write(&mut self, write: Write) -> Result<AfterWrite> {
+        let (obj, ctx, site) = (self.obj, self.ctx, self.site.clone());
+        let id = &obj.spec.dial_plan_id;
+        match write {
+            Write::Modify {
+                add,
+                remove,
+                managed,
+            } => {
+                self.draft.status.managed_rules = managed;
+                super::status::save(self.api, obj, self.draft).await?;
+                let body = ModifyDialPlan {
+                    dial_plan_id: id.clone(),
+                    add: add.clone(),
+                    remove: remove.clone(),
+                };
+                self.scope
+                    .client
+                    .modify_dial_plan(&self.scope.customer_id, &site, &body)
+                    .await?;
+                ctx.event(
+                    obj,
+                    false,
+                    "RulesChanged",
+                    "ModifyDialPlan",
+                    format!(
+                        "dial plan {id}: added {}, removed {} rules",
+                        add.len(),
+                        remove.len()
+                    ),
+                )
+                .await;
+                // Read back on the next pass, which also confirms the change.
+                Ok(AfterWrite::Wait(Wait::new(
+                    reason::UPDATING,
+                    format!("changed the rules of dial plan {id}"),
+                    Next::Task,
+                )))
+            }
+            Write::Delete => {
+                self.draft.condition(
+                    READY,
+                    false,
+                    reason::DELETING,
+                    format!("deleting dial plan {id}"),
+                );
+                match self
+                    .scope
+                    .client
+                    .delete_dial_plan(&self.scope.customer_id, &site, id)
+                    .await
+                {
+                    Ok(_) | Err(PlatformError::NotFound { .. }) => {
+                        ctx.event(
+                            obj,
+                            false,
+                            "DialPlanDeleted",
+                            "DeleteDialPlan",
+                            format!("deleted dial plan {id} of site {site}"),
+                        )
+                        .await;
+                        finalizer::remove(self.api, obj).await?;
+                        Ok(AfterWrite::Gone)
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) {}
 }
 
 /// The site location the dial plan is on, or `None` with a waiting condition.

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{lead, task, upgrade_op};
+use super::{expect_all, lead, merged, task, upgrade_op};
 use crate::api::conditions::{LICENSED, reason};
 use crate::api::customer::{LicenseType, OCCustomerSpec, OCCustomerStatus};
 use crate::controller::customer::{
@@ -19,25 +19,16 @@ const TENANT: &str = "11111111-2222-3333-4444-555555555555";
 const NOW: &str = "2026-11-27T12:00:00Z";
 
 fn spec(patch: Value) -> OCCustomerSpec {
-    let mut spec = json!({
+    let spec = json!({
         "platformRef": {"name": "lp"}, "tenantId": TENANT, "companyName": "Contoso",
         "shortName": "contoso", "fullName": "Contoso Ltd",
         "license": {"type": "OcEssentials"},
     });
-    merge(&mut spec, patch);
-    serde_json::from_value(spec).expect("a valid spec")
+    serde_json::from_value(merged(spec, patch)).expect("a valid spec")
 }
 
 fn status(value: Value) -> OCCustomerStatus {
     serde_json::from_value(value).expect("a valid status")
-}
-
-fn merge(into: &mut Value, patch: Value) {
-    if let (Some(into), Value::Object(patch)) = (into.as_object_mut(), patch) {
-        for (k, v) in patch {
-            into.insert(k, v);
-        }
-    }
 }
 
 fn valid() -> Option<TenantValidation> {
@@ -99,8 +90,7 @@ fn row(name: &'static str, status: Value, seen: Seen, want: fn(&Step) -> bool) -
 }
 
 fn check(rows: Vec<Row>, planner: fn(&Known, &Seen) -> Step) {
-    let mut failed = Vec::new();
-    for r in rows {
+    expect_all(rows.into_iter().map(|r| {
         let spec = spec(r.spec);
         let status = status(r.status);
         let known = Known {
@@ -111,12 +101,8 @@ fn check(rows: Vec<Row>, planner: fn(&Known, &Seen) -> Step) {
             now: NOW.parse().expect("a time"),
             lost_answer_grace: Duration::from_secs(120),
         };
-        let step = planner(&known, &r.seen);
-        if !(r.want)(&step) {
-            failed.push(format!("{}: got {step:?}", r.name));
-        }
-    }
-    assert!(failed.is_empty(), "{}", failed.join("\n"));
+        (r.name, planner(&known, &r.seen), r.want)
+    }));
 }
 
 #[test]

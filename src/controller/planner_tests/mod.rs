@@ -2,6 +2,7 @@
 //! is (spec, status, what was seen) and the step the planner must choose.
 
 mod customer;
+mod dial_plan;
 
 use serde_json::{Value, json};
 
@@ -38,4 +39,27 @@ pub fn upgrade_op(mut status: Value, task: Option<&str>) -> Value {
         status["operation"]["taskId"] = json!(task);
     }
     status
+}
+
+/// Checks every (case, step the planner chose, what it must be), and names all the
+/// cases that failed at once.
+pub fn expect_all<S: std::fmt::Debug>(
+    cases: impl IntoIterator<Item = (&'static str, S, fn(&S) -> bool)>,
+) {
+    let failed: Vec<String> = cases
+        .into_iter()
+        .filter(|(_, step, want)| !want(step))
+        .map(|(name, step, _)| format!("{name}: got {step:?}"))
+        .collect();
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+/// `base` with the top-level fields of `patch` replaced.
+pub fn merged(mut base: Value, patch: Value) -> Value {
+    if let (Some(into), Value::Object(patch)) = (base.as_object_mut(), patch) {
+        for (k, v) in patch {
+            into.insert(k, v);
+        }
+    }
+    base
 }

@@ -1,0 +1,193 @@
+//! Every step of the `OCDialPlan` planner, in-process.
+
+use serde_json::{Value, json};
+
+use super::{expect_all, merged};
+use crate::api::dial_plan::{OCDialPlanSpec, OCDialPlanStatus};
+use crate::controller::dial_plan::{Known, Look, Seen, Settle, Step, Write, plan};
+use crate::controller::plan::Step as S;
+use crate::liveplatform::model::DialPlanRule;
+
+fn rule(name: &str, prefix: &str) -> DialPlanRule {
+    DialPlanRule {
+        name: name.into(),
+        prefix: prefix.into(),
+        tag: String::new(),
+    }
+}
+
+/// (spec patch, status, adopt, deleting, rules on the platform) -> step.
+fn step(
+    spec: Value,
+    status: Value,
+    adopt: bool,
+    deleting: bool,
+    rules: Option<Vec<DialPlanRule>>,
+) -> Step {
+    let spec: OCDialPlanSpec = serde_json::from_value(merged(
+        json!({
+            "customerRef": {"name": "contoso"}, "dialPlanId": "main",
+            "rules": [{"name": "emergency", "prefix": "911"}, {"name": "intl", "prefix": "00"}],
+        }),
+        spec,
+    ))
+    .expect("a valid spec");
+    let status: OCDialPlanStatus = serde_json::from_value(status).expect("a valid status");
+    let known = Known {
+        spec: &spec,
+        status: &status,
+        may_adopt: adopt,
+        deleting,
+        place: "site s1 of tenant t".into(),
+    };
+    plan(
+        &known,
+        &Seen {
+            rules,
+            adopted: false,
+        },
+    )
+}
+
+fn declared() -> Vec<DialPlanRule> {
+    vec![rule("emergency", "911"), rule("intl", "00")]
+}
+
+fn ours() -> Value {
+    json!({"managedRules": ["emergency", "intl"], "ruleCount": 2})
+}
+
+#[test]
+fn every_step_of_a_dial_plan() {
+    let none = json!({});
+    let cases: Vec<(&'static str, Step, fn(&Step) -> bool)> = vec![
+        (
+            "being deleted, the dial plan is deleted",
+            step(none.clone(), ours(), false, true, None),
+            |s| *s == S::Write(Write::Delete),
+        ),
+        (
+            "the rules are read first",
+            step(none.clone(), json!({}), false, false, None),
+            |s| *s == S::Look(Look::Rules),
+        ),
+        (
+            "rules nobody declared are refused without the opt-in",
+            step(
+                none.clone(),
+                json!({}),
+                false,
+                false,
+                Some(vec![rule("old", "1")]),
+            ),
+            |s| matches!(s, S::Refuse { existing, .. } if existing.contains("dial plan main with 1 rules on site s1")),
+        ),
+        (
+            "with the opt-in they are adopted",
+            step(
+                none.clone(),
+                json!({}),
+                true,
+                false,
+                Some(vec![rule("old", "1")]),
+            ),
+            |s| matches!(s, S::Settle(Settle::Adopt(_))),
+        ),
+        (
+            "an empty dial plan gets every declared rule in one write",
+            step(none.clone(), json!({}), false, false, Some(vec![])),
+            |s| {
+                *s == S::Write(Write::Modify {
+                    add: declared(),
+                    remove: vec![],
+                    managed: vec!["emergency".into(), "intl".into()],
+                })
+            },
+        ),
+        (
+            "a changed rule is removed and added in the same write",
+            step(
+                none.clone(),
+                ours(),
+                false,
+                false,
+                Some(vec![rule("emergency", "112"), rule("intl", "00")]),
+            ),
+            |s| {
+                *s == S::Write(Write::Modify {
+                    add: vec![rule("emergency", "911")],
+                    remove: vec![rule("emergency", "112")],
+                    managed: vec!["emergency".into(), "intl".into()],
+                })
+            },
+        ),
+        (
+            "a rule dropped from the spec is removed, being ours",
+            step(
+                json!({"rules": [{"name": "emergency", "prefix": "911"}]}),
+                ours(),
+                false,
+                false,
+                Some(declared()),
+            ),
+            |s| matches!(s, S::Write(Write::Modify { add, remove, .. }) if add.is_empty() && *remove == vec![rule("intl", "00")]),
+        ),
+        (
+            "a rule others added is kept and reported (Keep)",
+            step(
+                none.clone(),
+                ours(),
+                false,
+                false,
+                Some(vec![
+                    rule("emergency", "911"),
+                    rule("intl", "00"),
+                    rule("theirs", "5"),
+                ]),
+            ),
+            |s| {
+                *s == S::Settle(Settle::Record {
+                    managed: vec!["emergency".into(), "intl".into()],
+                    unmanaged: vec!["theirs".into()],
+                    rule_count: 3,
+                })
+            },
+        ),
+        (
+            "a rule others added is removed under Remove",
+            step(
+                json!({"unmanagedRules": "Remove"}),
+                ours(),
+                false,
+                false,
+                Some(vec![
+                    rule("emergency", "911"),
+                    rule("intl", "00"),
+                    rule("theirs", "5"),
+                ]),
+            ),
+            |s| matches!(s, S::Write(Write::Modify { add, remove, .. }) if add.is_empty() && *remove == vec![rule("theirs", "5")]),
+        ),
+        (
+            "kept rules of others are named in Ready",
+            step(
+                none.clone(),
+                json!({"managedRules": ["emergency", "intl"], "unmanagedRules": ["theirs"], "ruleCount": 3}),
+                false,
+                false,
+                Some(vec![
+                    rule("emergency", "911"),
+                    rule("intl", "00"),
+                    rule("theirs", "5"),
+                ]),
+            ),
+            |s| matches!(s, S::Ready(r) if r.message.contains("rules theirs were added by others")),
+        ),
+        (
+            "a dial plan holding its rules is Ready",
+            step(none.clone(), ours(), false, false, Some(declared())),
+            |s| matches!(s, S::Ready(r) if r.message == "dial plan main holds the 2 declared rules"),
+        ),
+    ];
+    expect_all(cases);
+}
