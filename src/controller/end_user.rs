@@ -4,6 +4,7 @@
 //! delete, take the line URI and voice off the user.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -14,12 +15,13 @@ use super::customer_scope::{CustomerScope, customer_scope, without_scope};
 use super::drive;
 use super::error::Result;
 use super::finalizer;
-use super::platform::drift_requeue;
+use super::plan::{self, AfterWrite, Next, Planner, Report, Wait};
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
 use crate::api::OCEndUser;
 use crate::api::conditions::{READY, reason};
 use crate::api::customer::LicenseType;
+use crate::api::end_user::{OCEndUserSpec, OCEndUserStatus};
 use crate::liveplatform::model::{EndUser, ProvisionEndUser};
 use crate::liveplatform::{Action as PlatformAction, Error as PlatformError, TaskOutcome};
 
@@ -34,19 +36,6 @@ pub async fn reconcile(obj: Arc<OCEndUser>, ctx: Arc<Context>) -> Result<Action>
     drive(obj, ctx, api, run).await
 }
 
-fn license_wait(draft: &mut Draft, ctx: &Context, scope: &CustomerScope) -> Result<Action> {
-    draft.condition(
-        READY,
-        false,
-        LICENSE_REQUIRED,
-        format!(
-            "OCCustomer {} has an OcEssentials licence; end users need OcEssentialsPlus or OcPro: upgrade the customer's spec.license.type, and this user follows by itself",
-            scope.customer.metadata.name.as_deref().unwrap_or_default()
-        ),
-    );
-    Ok(Action::requeue(ctx.config.wait_requeue * 3))
-}
-
 async fn run(
     obj: &OCEndUser,
     ctx: &Context,
@@ -57,10 +46,7 @@ async fn run(
         return Ok(Action::await_change());
     }
     let deleting = finalizer::is_deleting(obj);
-    let claimed = draft.status.applied_generation.is_some()
-        || draft.status.operation.is_some()
-        || draft.status.owned_since.is_some();
-    if deleting && !claimed {
+    if deleting && !claimed(&draft.status) {
         // It never provisioned the user: the user's voice settings are not its own.
         finalizer::remove(api, obj).await?;
         return Ok(Action::await_change());
@@ -75,162 +61,347 @@ async fn run(
         .as_ref()
         .and_then(|s| s.license.as_ref())
         .is_some_and(|l| l.type_ != format!("{:?}", LicenseType::OcEssentials));
-    if !licensed {
-        if deleting {
-            // Never provisioned under this licence: nothing to take back.
-            finalizer::remove(api, obj).await?;
-            return Ok(Action::await_change());
-        }
-        return license_wait(draft, ctx, &scope);
-    }
-    if !deleting {
+    if licensed && !deleting {
         finalizer::add(api, obj).await?;
     }
+    let mut reconcile = EndUserReconcile {
+        obj,
+        ctx,
+        api,
+        draft,
+        scope: &scope,
+        seen: Seen::default(),
+        deleting,
+        licensed,
+    };
+    let outcome = plan::run(&mut reconcile, "OCEndUser").await?;
+    Ok(plan::conclude(ctx, obj, draft, outcome, scope.drift_seconds()).await)
+}
 
-    if let Some(op) = tasks::is(draft, PlatformAction::ProvisionEndUser) {
-        if let Some(task) = op.task_id {
-            match scope.poll(ctx, &op.action, &task).await? {
-                TaskOutcome::StillRunning(_) => {
-                    draft.condition(
-                        READY,
+/// Whether this object provisioned the user (or took it over) at some point.
+fn claimed(status: &OCEndUserStatus) -> bool {
+    status.applied_generation.is_some()
+        || status.operation.is_some()
+        || status.owned_since.is_some()
+}
+
+/// What this reconcile has read so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Seen {
+    /// The last look at the provisioning task in flight.
+    pub task: Option<TaskOutcome>,
+    /// The user as the platform lists it (`Some(None)`: not listed).
+    pub user: Option<Option<EndUser>>,
+    /// The platform said the customer's licence does not allow end users.
+    pub license_required: bool,
+    /// Voice settings found were taken over in this reconcile.
+    pub adopted: bool,
+    /// The removal of the voice settings was seen to end (deletion).
+    pub removed: bool,
+}
+
+/// What the planner knows besides the platform.
+#[derive(Debug, Clone)]
+pub struct Known<'a> {
+    pub spec: &'a OCEndUserSpec,
+    pub status: &'a OCEndUserStatus,
+    pub generation: Option<i64>,
+    pub may_adopt: bool,
+    pub deleting: bool,
+    /// The customer's licence allows end users (OcEssentialsPlus or OcPro).
+    pub licensed: bool,
+    pub customer: &'a str,
+    pub tenant: &'a str,
+    /// How long to wait before looking at the licence again.
+    pub license_recheck: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Look {
+    Task(String),
+    User,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settle {
+    /// The provisioning task ended well.
+    TaskEnded,
+    /// A provisioning whose answer was lost: the user list shows what happened.
+    ForgetLost,
+    /// Voice settings no object provisioned are taken over (the opt-in is set);
+    /// `as_is` when they already match the spec.
+    Adopt { existing: String, as_is: bool },
+    /// What the platform lists for the user.
+    Record(EndUser),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Provisions the spec's voice settings, or (deleting) takes them off.
+    Provision { deleting: bool },
+    /// Removes the finalizer.
+    LetGo,
+}
+
+pub type Step = plan::Step<Look, Settle, Write>;
+
+fn license_wait(known: &Known) -> Step {
+    plan::Step::Wait(Wait::new(
+        LICENSE_REQUIRED,
+        format!(
+            "OCCustomer {} has an OcEssentials licence; end users need OcEssentialsPlus or OcPro: upgrade the customer's spec.license.type, and this user follows by itself",
+            known.customer
+        ),
+        Next::After(known.license_recheck),
+    ))
+}
+
+/// The next step towards the spec (pure).
+pub fn plan(known: &Known, seen: &Seen) -> Step {
+    use plan::Step::*;
+    let (spec, status) = (known.spec, known.status);
+    let sip = &spec.sip_address;
+    if !known.licensed || seen.license_required {
+        if known.deleting {
+            // Never provisioned under this licence: nothing to take back.
+            return Write(self::Write::LetGo);
+        }
+        return license_wait(known);
+    }
+    if known.deleting && seen.removed {
+        return Write(self::Write::LetGo);
+    }
+    if let Some(op) = status
+        .operation
+        .as_ref()
+        .filter(|op| op.action == PlatformAction::ProvisionEndUser.title())
+    {
+        let Some(task) = &op.task_id else {
+            return Settle(self::Settle::ForgetLost);
+        };
+        return match &seen.task {
+            None => Look(self::Look::Task(task.clone())),
+            Some(TaskOutcome::StillRunning(_)) => Wait(plan::Wait::new(
+                reason::WAITING_FOR_TASK,
+                format!("provisioning {sip} (task {task})"),
+                Next::Task,
+            )),
+            Some(TaskOutcome::Failed(t)) => Fail(format!(
+                "provisioning {sip} failed (task {task}): {}",
+                t.error_summary()
+            )),
+            Some(_) => Settle(self::Settle::TaskEnded),
+        };
+    }
+    let Some(reported) = &seen.user else {
+        return Look(self::Look::User);
+    };
+    let settings = settings(spec);
+    if let Some(user) = reported
+        .as_ref()
+        .filter(|u| !claimed(status) && !seen.adopted && is_voice_enabled(u))
+    {
+        // Voice settings that no object in the cluster provisioned: taken over only on
+        // request.
+        let existing = format!(
+            "voice settings for user {sip} of tenant {} (line URI {})",
+            known.tenant,
+            user.line_uri.as_deref().unwrap_or("none")
+        );
+        if !known.may_adopt {
+            return Refuse {
+                existing,
+                advice: "delete this object",
+            };
+        }
+        return Settle(self::Settle::Adopt {
+            existing,
+            as_is: reported_matches(user, &settings),
+        });
+    }
+    if let Some(user) = reported
+        && (status.object_id != user.object_id
+            || status.line_uri != user.line_uri
+            || status.enterprise_voice_enabled != Some(user.enterprise_voice_enabled)
+            || status.online_voice_routing_policy != user.online_voice_routing_policy)
+    {
+        return Settle(self::Settle::Record(user.clone()));
+    }
+    let body = if known.deleting { removal() } else { settings };
+    let matches = reported
+        .as_ref()
+        .is_some_and(|u| reported_matches(u, &body));
+    if known.deleting {
+        return Write(if reported.is_none() || matches {
+            self::Write::LetGo
+        } else {
+            self::Write::Provision { deleting: true }
+        });
+    }
+    if !matches || status.applied_generation != known.generation {
+        return Write(self::Write::Provision { deleting: false });
+    }
+    Ready(Report::new(format!(
+        "{sip} is provisioned{}",
+        spec.line_uri
+            .as_deref()
+            .map(|l| format!(" with {l}"))
+            .unwrap_or_default()
+    )))
+}
+
+/// One reconcile of one end user.
+struct EndUserReconcile<'a> {
+    obj: &'a OCEndUser,
+    ctx: &'a Context,
+    api: &'a Api<OCEndUser>,
+    draft: &'a mut Draft,
+    scope: &'a CustomerScope,
+    seen: Seen,
+    deleting: bool,
+    licensed: bool,
+}
+
+impl Planner for EndUserReconcile<'_> {
+    type Look = Look;
+    type Settle = Settle;
+    type Write = Write;
+
+    fn plan(&self) -> Step {
+        let known = Known {
+            spec: &self.obj.spec,
+            status: &self.draft.status,
+            generation: self.draft.generation,
+            may_adopt: adoption::may_adopt(self.obj),
+            deleting: self.deleting,
+            licensed: self.licensed,
+            customer: self
+                .scope
+                .customer
+                .metadata
+                .name
+                .as_deref()
+                .unwrap_or_default(),
+            tenant: &self.scope.tenant,
+            license_recheck: self.ctx.config.wait_requeue * 3,
+        };
+        plan(&known, &self.seen)
+    }
+
+    async fn look(&mut self, look: Look) -> Result<()> {
+        match look {
+            Look::Task(task) => {
+                let action = PlatformAction::ProvisionEndUser.title();
+                self.seen.task = Some(self.scope.poll(self.ctx, action, &task).await?);
+            }
+            Look::User => match find_user(self.scope, &self.obj.spec.sip_address).await {
+                Ok(user) => self.seen.user = Some(user),
+                Err(PlatformError::LicenseRequired { .. }) => self.seen.license_required = true,
+                Err(e) => return Err(e.into()),
+            },
+        }
+        Ok(())
+    }
+
+    async fn settle(&mut self, settle: Settle) -> Result<()> {
+        let (obj, ctx) = (self.obj, self.ctx);
+        match settle {
+            Settle::TaskEnded => {
+                tasks::finish(self.draft);
+                self.seen.task = None;
+                if self.deleting {
+                    ctx.event(
+                        obj,
                         false,
-                        reason::WAITING_FOR_TASK,
-                        format!("provisioning {} (task {task})", obj.spec.sip_address),
-                    );
-                    return Ok(Action::requeue(ctx.config.task_poll));
-                }
-                TaskOutcome::Failed(t) => {
-                    tasks::finish(draft);
-                    return Err(super::Error::TaskFailed(format!(
-                        "provisioning {} failed (task {task}): {}",
-                        obj.spec.sip_address,
-                        t.error_summary()
-                    )));
-                }
-                _ => {
-                    tasks::finish(draft);
-                    if deleting {
-                        ctx.event(
-                            obj,
-                            false,
-                            "VoiceRemoved",
-                            "ProvisionEndUser",
-                            "took the line URI and voice off the user",
-                        )
-                        .await;
-                        finalizer::remove(api, obj).await?;
-                        return Ok(Action::await_change());
-                    }
+                        "VoiceRemoved",
+                        "ProvisionEndUser",
+                        "took the line URI and voice off the user",
+                    )
+                    .await;
+                    self.seen.removed = true;
+                } else {
                     ctx.event(
                         obj,
                         false,
                         "Provisioned",
                         "ProvisionEndUser",
-                        format!("provisioned {} (task {task})", obj.spec.sip_address),
+                        format!("provisioned {}", obj.spec.sip_address),
                     )
                     .await;
                 }
             }
-        } else {
-            // The answer was lost: the user list below shows what the platform has.
-            tasks::finish(draft);
+            Settle::ForgetLost => tasks::finish(self.draft),
+            Settle::Adopt { existing, as_is } => {
+                adoption::adopted(ctx, obj, "AdoptUser", &existing).await;
+                self.seen.adopted = true;
+                if as_is {
+                    // Taken over as it is: the spec is already applied, nothing to send.
+                    self.draft.status.applied_generation = self.draft.generation;
+                }
+            }
+            Settle::Record(user) => {
+                let status = &mut self.draft.status;
+                status.object_id = user.object_id;
+                status.line_uri = user.line_uri;
+                status.enterprise_voice_enabled = Some(user.enterprise_voice_enabled);
+                status.online_voice_routing_policy = user.online_voice_routing_policy;
+            }
+        }
+        Ok(())
+    }
+
+    async fn write(&mut self, write: Write) -> Result<AfterWrite> {
+        let (obj, api, scope) = (self.obj, self.api, self.scope);
+        let sip = &obj.spec.sip_address;
+        match write {
+            Write::LetGo => {
+                finalizer::remove(api, obj).await?;
+                Ok(AfterWrite::Gone)
+            }
+            Write::Provision { deleting } => {
+                let (reason, body) = if deleting {
+                    (reason::DELETING, removal())
+                } else {
+                    (reason::UPDATING, settings(&obj.spec))
+                };
+                let message = format!("provisioning {sip}");
+                self.draft.condition(READY, false, reason, message.clone());
+                // Recorded with the intent: a task that ends after a restart has
+                // applied this generation.
+                let applied = self.draft.status.applied_generation;
+                self.draft.status.applied_generation = self.draft.generation;
+                let sent = tasks::send(
+                    api,
+                    obj,
+                    self.draft,
+                    PlatformAction::ProvisionEndUser,
+                    vec![sip.clone()],
+                    scope
+                        .client
+                        .provision_end_user(&scope.customer_id, sip, &body),
+                )
+                .await?;
+                match sent {
+                    Ok(_) => Ok(AfterWrite::Wait(Wait::new(reason, message, Next::Task))),
+                    Err(e) => {
+                        self.draft.status.applied_generation = applied;
+                        match e {
+                            PlatformError::LicenseRequired { .. } => {
+                                self.seen.license_required = true;
+                                Ok(AfterWrite::Replan)
+                            }
+                            e => Err(e.into()),
+                        }
+                    }
+                }
+            }
         }
     }
 
-    let reported = match find_user(&scope, &obj.spec.sip_address).await {
-        Ok(user) => user,
-        Err(PlatformError::LicenseRequired { .. }) => return license_wait(draft, ctx, &scope),
-        Err(e) => return Err(e.into()),
-    };
-    if let Some(user) = reported
-        .as_ref()
-        .filter(|u| !claimed && is_voice_enabled(u))
-    {
-        // Voice settings that no object in the cluster provisioned: taken over only on
-        // request.
-        let existing = format!(
-            "voice settings for user {} of tenant {} (line URI {})",
-            obj.spec.sip_address,
-            scope.tenant,
-            user.line_uri.as_deref().unwrap_or("none")
-        );
-        if !adoption::may_adopt(obj) {
-            adoption::refuse(ctx, obj, draft, &existing, "delete this object").await;
-            return Ok(drift_requeue(scope.drift_seconds()));
-        }
-        adoption::adopted(ctx, obj, "AdoptUser", &existing).await;
-        if reported_matches(user, &settings(obj)) {
-            // Taken over as it is: the spec is already applied, nothing to send.
-            draft.status.applied_generation = draft.generation;
-        }
+    fn finish(&mut self) {
+        tasks::finish(self.draft);
+        self.seen.task = None;
     }
-    if let Some(user) = &reported {
-        draft.status.object_id = user.object_id.clone();
-        draft.status.line_uri = user.line_uri.clone();
-        draft.status.enterprise_voice_enabled = Some(user.enterprise_voice_enabled);
-        draft.status.online_voice_routing_policy = user.online_voice_routing_policy.clone();
-    }
-    let body = if deleting { removal() } else { settings(obj) };
-    let spec_changed = draft.status.applied_generation != draft.generation;
-    let matches = reported
-        .as_ref()
-        .is_some_and(|u| reported_matches(u, &body));
-    if deleting && (reported.is_none() || matches) {
-        finalizer::remove(api, obj).await?;
-        return Ok(Action::await_change());
-    }
-    if !matches || (spec_changed && !deleting) {
-        draft.condition(
-            READY,
-            false,
-            if deleting {
-                reason::DELETING
-            } else {
-                reason::UPDATING
-            },
-            format!("provisioning {}", obj.spec.sip_address),
-        );
-        tasks::begin(
-            api,
-            obj,
-            draft,
-            PlatformAction::ProvisionEndUser,
-            vec![obj.spec.sip_address.clone()],
-        )
-        .await?;
-        let task = match scope
-            .client
-            .provision_end_user(&scope.customer_id, &obj.spec.sip_address, &body)
-            .await
-        {
-            Ok(task) => task,
-            Err(PlatformError::LicenseRequired { .. }) => {
-                tasks::finish(draft);
-                return license_wait(draft, ctx, &scope);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        draft.status.applied_generation = draft.generation;
-        tasks::started(api, obj, draft, &task).await?;
-        return Ok(Action::requeue(ctx.config.task_poll));
-    }
-    let was_ready =
-        crate::api::conditions::is_true_for(draft.conditions(), READY, draft.generation);
-    let message = format!(
-        "{} is provisioned{}",
-        obj.spec.sip_address,
-        obj.spec
-            .line_uri
-            .as_deref()
-            .map(|l| format!(" with {l}"))
-            .unwrap_or_default()
-    );
-    draft.condition(READY, true, reason::AVAILABLE, message.clone());
-    if !was_ready {
-        ctx.event(obj, false, reason::AVAILABLE, "Reconcile", message)
-            .await;
-    }
-    Ok(drift_requeue(scope.drift_seconds()))
 }
 
 /// Whether a listed user has voice settings (a line URI or Enterprise Voice): what
@@ -268,8 +439,7 @@ async fn find_user(scope: &CustomerScope, sip: &str) -> Result<Option<EndUser>, 
     }
 }
 
-fn settings(obj: &OCEndUser) -> ProvisionEndUser {
-    let s = &obj.spec;
+fn settings(s: &OCEndUserSpec) -> ProvisionEndUser {
     let address = s.address.clone().unwrap_or_default();
     ProvisionEndUser {
         first_name: s.first_name.clone(),

@@ -3,6 +3,7 @@
 
 mod customer;
 mod dial_plan;
+mod end_user;
 
 use serde_json::{Value, json};
 

@@ -1,0 +1,262 @@
+//! Every step of the `OCEndUser` planner, in-process.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{expect_all, task};
+use crate::api::end_user::{OCEndUserSpec, OCEndUserStatus};
+use crate::controller::end_user::{Known, LICENSE_REQUIRED, Look, Seen, Settle, Step, Write, plan};
+use crate::controller::plan::{Next, Step as S};
+use crate::liveplatform::TaskOutcome;
+use crate::liveplatform::model::{EndUser, TaskStatus};
+
+const LINE: &str = "tel:+14255550100";
+
+fn user(line: Option<&str>, voice: bool) -> EndUser {
+    EndUser {
+        sip_address: Some("alice@contoso.com".into()),
+        object_id: Some("oid-1".into()),
+        line_uri: line.map(Into::into),
+        enterprise_voice_enabled: voice,
+        ..EndUser::default()
+    }
+}
+
+/// The status of a user provisioned at generation 1, recording `user(LINE, true)`.
+fn provisioned() -> Value {
+    json!({"appliedGeneration": 1, "objectId": "oid-1", "lineUri": LINE, "enterpriseVoiceEnabled": true})
+}
+
+fn provisioning(task: Option<&str>) -> Value {
+    let mut status = json!({"appliedGeneration": 1, "operation": {"action": "Provision Customer End User", "startedAt": "2026-11-27T12:00:00Z"}});
+    if let Some(task) = task {
+        status["operation"]["taskId"] = json!(task);
+    }
+    status
+}
+
+struct Case {
+    status: Value,
+    seen: Seen,
+    generation: i64,
+    adopt: bool,
+    deleting: bool,
+    licensed: bool,
+}
+
+fn case(status: Value, seen: Seen) -> Case {
+    Case {
+        status,
+        seen,
+        generation: 1,
+        adopt: false,
+        deleting: false,
+        licensed: true,
+    }
+}
+
+fn listed(user: Option<EndUser>) -> Seen {
+    Seen {
+        user: Some(user),
+        ..Seen::default()
+    }
+}
+
+fn step(c: Case) -> Step {
+    let spec: OCEndUserSpec = serde_json::from_value(json!({
+        "customerRef": {"name": "contoso"}, "sipAddress": "alice@contoso.com", "lineUri": LINE,
+    }))
+    .expect("a valid spec");
+    let status: OCEndUserStatus = serde_json::from_value(c.status).expect("a valid status");
+    let known = Known {
+        spec: &spec,
+        status: &status,
+        generation: Some(c.generation),
+        may_adopt: c.adopt,
+        deleting: c.deleting,
+        licensed: c.licensed,
+        customer: "contoso",
+        tenant: "t",
+        license_recheck: Duration::from_secs(30),
+    };
+    plan(&known, &c.seen)
+}
+
+#[test]
+fn every_step_of_an_end_user() {
+    let running = || {
+        Some(TaskOutcome::StillRunning(task(
+            TaskStatus::InProgress,
+            json!({}),
+        )))
+    };
+    let done = || {
+        Some(TaskOutcome::Succeeded(task(
+            TaskStatus::CompletedSuccess,
+            json!({}),
+        )))
+    };
+    let cases: Vec<(&'static str, Step, fn(&Step) -> bool)> = vec![
+        (
+            "an OC Essentials customer: the user waits for the licence",
+            step(Case {
+                licensed: false,
+                ..case(json!({}), Seen::default())
+            }),
+            |s| matches!(s, S::Wait(w) if w.reason == LICENSE_REQUIRED && w.next == Next::After(Duration::from_secs(30)) && w.message.contains("OCCustomer contoso")),
+        ),
+        (
+            "the platform's LicenseRequired is a wait too",
+            step(case(
+                json!({}),
+                Seen {
+                    license_required: true,
+                    ..Seen::default()
+                },
+            )),
+            |s| matches!(s, S::Wait(w) if w.reason == LICENSE_REQUIRED),
+        ),
+        (
+            "deleting without the licence lets go: nothing was provisioned",
+            step(Case {
+                licensed: false,
+                deleting: true,
+                ..case(provisioned(), Seen::default())
+            }),
+            |s| *s == S::Write(Write::LetGo),
+        ),
+        (
+            "the user is listed first",
+            step(case(json!({}), Seen::default())),
+            |s| *s == S::Look(Look::User),
+        ),
+        (
+            "a user without voice settings is provisioned",
+            step(case(
+                json!({"objectId": "oid-1", "enterpriseVoiceEnabled": false}),
+                listed(Some(user(None, false))),
+            )),
+            |s| *s == S::Write(Write::Provision { deleting: false }),
+        ),
+        (
+            "voice settings nobody provisioned are refused without the opt-in",
+            step(case(json!({}), listed(Some(user(Some(LINE), true))))),
+            |s| matches!(s, S::Refuse { existing, .. } if existing.contains(LINE)),
+        ),
+        (
+            "with the opt-in, matching settings are taken over as they are",
+            step(Case {
+                adopt: true,
+                ..case(json!({}), listed(Some(user(Some(LINE), true))))
+            }),
+            |s| matches!(s, S::Settle(Settle::Adopt { as_is: true, .. })),
+        ),
+        (
+            "what the platform lists is recorded",
+            step(case(
+                json!({"appliedGeneration": 1}),
+                listed(Some(user(Some(LINE), true))),
+            )),
+            |s| matches!(s, S::Settle(Settle::Record(u)) if u.line_uri.as_deref() == Some(LINE)),
+        ),
+        (
+            "a new generation is sent even when the listing matches",
+            step(Case {
+                generation: 2,
+                ..case(provisioned(), listed(Some(user(Some(LINE), true))))
+            }),
+            |s| *s == S::Write(Write::Provision { deleting: false }),
+        ),
+        (
+            "a running provisioning is looked at",
+            step(case(provisioning(Some("t4")), Seen::default())),
+            |s| *s == S::Look(Look::Task("t4".into())),
+        ),
+        (
+            "and waited for",
+            step(case(
+                provisioning(Some("t4")),
+                Seen {
+                    task: running(),
+                    ..Seen::default()
+                },
+            )),
+            |s| matches!(s, S::Wait(w) if w.next == Next::Task && w.message.contains("t4")),
+        ),
+        (
+            "a failed provisioning fails",
+            step(case(
+                provisioning(Some("t4")),
+                Seen {
+                    task: Some(TaskOutcome::Failed(task(TaskStatus::Failed, json!({})))),
+                    ..Seen::default()
+                },
+            )),
+            |s| matches!(s, S::Fail(m) if m.contains("provisioning alice@contoso.com failed")),
+        ),
+        (
+            "a finished provisioning is settled",
+            step(case(
+                provisioning(Some("t4")),
+                Seen {
+                    task: done(),
+                    ..Seen::default()
+                },
+            )),
+            |s| *s == S::Settle(Settle::TaskEnded),
+        ),
+        (
+            "a provisioning whose answer was lost is looked up in the list",
+            step(case(provisioning(None), Seen::default())),
+            |s| *s == S::Settle(Settle::ForgetLost),
+        ),
+        (
+            "a provisioned user is Ready",
+            step(case(provisioned(), listed(Some(user(Some(LINE), true))))),
+            |s| matches!(s, S::Ready(r) if r.message == format!("alice@contoso.com is provisioned with {LINE}")),
+        ),
+        (
+            "deleting takes the voice settings off",
+            step(Case {
+                deleting: true,
+                ..case(provisioned(), listed(Some(user(Some(LINE), true))))
+            }),
+            |s| *s == S::Write(Write::Provision { deleting: true }),
+        ),
+        (
+            "deleting a user whose settings are off lets go",
+            step(Case {
+                deleting: true,
+                ..case(
+                    json!({"appliedGeneration": 1, "objectId": "oid-1", "enterpriseVoiceEnabled": false}),
+                    listed(Some(user(None, false))),
+                )
+            }),
+            |s| *s == S::Write(Write::LetGo),
+        ),
+        (
+            "deleting a user no longer listed lets go",
+            step(Case {
+                deleting: true,
+                ..case(provisioned(), listed(None))
+            }),
+            |s| *s == S::Write(Write::LetGo),
+        ),
+        (
+            "the end of the removal lets go without another listing",
+            step(Case {
+                deleting: true,
+                ..case(
+                    json!({"appliedGeneration": 1}),
+                    Seen {
+                        removed: true,
+                        ..Seen::default()
+                    },
+                )
+            }),
+            |s| *s == S::Write(Write::LetGo),
+        ),
+    ];
+    expect_all(cases);
+}
