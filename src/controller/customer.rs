@@ -752,6 +752,7 @@ impl Planner for CustomerReconcile<'_> {
                     PlatformAction::CreateLead,
                     vec![tenant.clone()],
                     client.create_lead(&body),
+                    tasks::nothing,
                 )
                 .await??;
                 self.event(
@@ -819,6 +820,7 @@ impl Planner for CustomerReconcile<'_> {
                     PlatformAction::CreateCustomer,
                     vec![tenant],
                     client.create_customer(&request),
+                    tasks::nothing,
                 )
                 .await?;
                 let channel = channel_condition(&obj.spec);
@@ -876,6 +878,7 @@ impl Planner for CustomerReconcile<'_> {
                     PlatformAction::UpgradeLicense,
                     vec![format!("{to:?}:{count}")],
                     client.upgrade_license(&guid, &body),
+                    tasks::nothing,
                 )
                 .await??;
                 Ok(AfterWrite::Wait(

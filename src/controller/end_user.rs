@@ -366,10 +366,6 @@ impl Planner for EndUserReconcile<'_> {
                 };
                 let message = format!("provisioning {sip}");
                 self.draft.condition(READY, false, reason, message.clone());
-                // Recorded with the intent: a task that ends after a restart has
-                // applied this generation.
-                let applied = self.draft.status.applied_generation;
-                self.draft.status.applied_generation = self.draft.generation;
                 let sent = tasks::send(
                     api,
                     obj,
@@ -379,20 +375,18 @@ impl Planner for EndUserReconcile<'_> {
                     scope
                         .client
                         .provision_end_user(&scope.customer_id, sip, &body),
+                    // Saved with the task id: a task that ends after a restart has
+                    // applied this generation.
+                    |_, draft| draft.status.applied_generation = draft.generation,
                 )
                 .await?;
                 match sent {
                     Ok(_) => Ok(AfterWrite::Wait(Wait::new(reason, message, Next::Task))),
-                    Err(e) => {
-                        self.draft.status.applied_generation = applied;
-                        match e {
-                            PlatformError::LicenseRequired { .. } => {
-                                self.seen.license_required = true;
-                                Ok(AfterWrite::Replan)
-                            }
-                            e => Err(e.into()),
-                        }
+                    Err(PlatformError::LicenseRequired { .. }) => {
+                        self.seen.license_required = true;
+                        Ok(AfterWrite::Replan)
                     }
+                    Err(e) => Err(e.into()),
                 }
             }
         }

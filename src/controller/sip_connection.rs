@@ -16,13 +16,14 @@ use super::customer_scope::{CustomerScope, customer_scope, namespace_of, without
 use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
-use super::platform::drift_requeue;
+use super::plan::{self, AfterWrite, Next, Planner, Report, Wait};
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
 use crate::api::OCSipConnection;
 use crate::api::conditions::{READY, reason};
+use crate::api::sip_connection::{OCSipConnectionSpec, OCSipConnectionStatus};
 use crate::liveplatform::contract::deployment_state::{self, DEPLOYED, FAILED, REMOVING};
-use crate::liveplatform::model::{AddSipConnection, ModifySipConnection, SipConnection, TaskId};
+use crate::liveplatform::model::{AddSipConnection, ModifySipConnection, SipConnection};
 use crate::liveplatform::{Action as PlatformAction, Error as PlatformError, TaskOutcome};
 use crate::secret::Secret as SecretString;
 
@@ -47,55 +48,343 @@ async fn run(
         let never_added = draft.status.site_location_id.is_none();
         return without_scope(ctx, api, obj, never_added).await;
     };
-    if deleting {
-        return cleanup(obj, ctx, api, draft, &scope).await;
+    if !deleting {
+        check_sbc(obj, &scope)?;
+        finalizer::add(api, obj).await?;
     }
-    check_sbc(obj, &scope)?;
-    finalizer::add(api, obj).await?;
+    let mut reconcile = SiteReconcile {
+        obj,
+        ctx,
+        api,
+        draft,
+        scope: &scope,
+        seen: Seen::default(),
+        deleting,
+    };
+    let outcome = plan::run(&mut reconcile, "OCSipConnection").await?;
+    Ok(plan::conclude(ctx, obj, draft, outcome, scope.drift_seconds()).await)
+}
 
-    // An add whose answer was lost: the site found by name below is this object's own.
-    let mut added_unseen = false;
-    if let Some(op) = tasks::current(draft) {
-        match op.task_id {
-            Some(task) => match scope.poll(ctx, &op.action, &task).await? {
-                TaskOutcome::StillRunning(t) => {
-                    draft.condition(
-                        READY,
-                        false,
-                        reason::WAITING_FOR_TASK,
-                        format!("{} (task {task}, {})", op.action, t.status.as_str()),
+/// What this reconcile has read so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Seen {
+    /// The last look at the task in flight.
+    pub task: Option<TaskOutcome>,
+    /// The site location of the recorded id (`Some(None)`: the platform has none).
+    pub site: Option<Option<SipConnection>>,
+    /// The id of the customer's site location of the spec's name, if any.
+    pub by_name: Option<Option<String>>,
+    /// An add whose answer was lost: the site found by name is this object's own.
+    pub added_unseen: bool,
+    /// The site found by name was taken over in this reconcile.
+    pub adopted: bool,
+}
+
+/// What the planner knows besides the platform.
+#[derive(Debug, Clone)]
+pub struct Known<'a> {
+    pub spec: &'a OCSipConnectionSpec,
+    pub status: &'a OCSipConnectionStatus,
+    pub generation: Option<i64>,
+    pub may_adopt: bool,
+    pub deleting: bool,
+    pub tenant: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Look {
+    Task(String),
+    /// Get SIP Connection of this site location.
+    Site(String),
+    /// The customer's site locations, for one of the spec's name.
+    ByName,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settle {
+    /// The task in flight ended well.
+    TaskEnded,
+    /// The task in flight failed; the site's state shows what to do next.
+    TaskFailed(String),
+    /// A write whose answer was lost; `added` when it was the add.
+    ForgetLost { added: bool },
+    /// The recorded site location is gone from the platform: it is added again.
+    SiteMissing(String),
+    /// A site of the spec's name no object added is taken over (the opt-in is set).
+    Adopt(String),
+    /// The site location found by name is this object's.
+    Found(String),
+    /// A site taken over as it is: the spec is already applied.
+    AppliedAsIs,
+    /// The deployment states as the platform reports them.
+    States {
+        sbc: Option<String>,
+        m365: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    Add,
+    Modify(String),
+    Delete(String),
+    /// Removes the finalizer; `Some(id)` when the site location was seen removed.
+    LetGo(Option<String>),
+}
+
+pub type Step = plan::Step<Look, Settle, Write>;
+
+fn running_op(status: &OCSipConnectionStatus) -> Option<(&str, &Option<String>)> {
+    status
+        .operation
+        .as_ref()
+        .map(|op| (op.action.as_str(), &op.task_id))
+}
+
+fn is_add(action: &str) -> bool {
+    action == PlatformAction::AddSipConnection.title()
+}
+
+/// The next step towards the spec (pure).
+pub fn plan(known: &Known, seen: &Seen) -> Step {
+    use plan::Step::*;
+    if known.deleting {
+        return plan_deletion(known, seen);
+    }
+    let (spec, status) = (known.spec, known.status);
+    if let Some((action, task)) = running_op(status) {
+        let Some(task) = task else {
+            return Settle(self::Settle::ForgetLost {
+                added: is_add(action),
+            });
+        };
+        return match &seen.task {
+            None => Look(self::Look::Task(task.clone())),
+            Some(TaskOutcome::StillRunning(t)) => Wait(plan::Wait::new(
+                reason::WAITING_FOR_TASK,
+                format!("{action} (task {task}, {})", t.status.as_str()),
+                Next::Task,
+            )),
+            Some(TaskOutcome::Failed(t)) => Settle(self::Settle::TaskFailed(t.error_summary())),
+            Some(_) => Settle(self::Settle::TaskEnded),
+        };
+    }
+    let site = match (&status.site_location_id, &seen.site) {
+        (Some(id), None) => return Look(self::Look::Site(id.clone())),
+        (Some(id), Some(None)) => return Settle(self::Settle::SiteMissing(id.clone())),
+        (Some(id), Some(Some(site))) => (id, site),
+        (None, _) => {
+            return match &seen.by_name {
+                None => Look(self::Look::ByName),
+                Some(None) => Write(self::Write::Add),
+                Some(Some(id)) if !seen.added_unseen && !seen.adopted => {
+                    let existing = format!(
+                        "site {} (site location {id}) of tenant {}",
+                        spec.site_name, known.tenant
                     );
-                    return Ok(Action::requeue(ctx.config.task_poll));
+                    if known.may_adopt {
+                        Settle(self::Settle::Adopt(existing))
+                    } else {
+                        Refuse {
+                            existing,
+                            advice: "choose another siteName",
+                        }
+                    }
                 }
-                TaskOutcome::Failed(t) => {
-                    tasks::finish(draft);
-                    ctx.event(obj, true, "TaskFailed", &op.action, t.error_summary())
-                        .await;
+                Some(Some(id)) => Settle(self::Settle::Found(id.clone())),
+            };
+        }
+    };
+    let (id, site) = site;
+    let spec_changed = status.applied_generation != known.generation;
+    if seen.adopted && spec_changed && !drifted(spec, site) {
+        return Settle(self::Settle::AppliedAsIs);
+    }
+    let sbc_name = site
+        .sbc_deployment_state
+        .map(|s| deployment_state::name(s).to_owned());
+    let m365_name = site
+        .m365_deployment_state
+        .map(|s| deployment_state::name(s).to_owned());
+    if status.sbc_deployment_state != sbc_name || status.m365_deployment_state != m365_name {
+        return Settle(self::Settle::States {
+            sbc: sbc_name,
+            m365: m365_name,
+        });
+    }
+    if !site.pending_tasks.is_empty() {
+        return Wait(plan::Wait::new(
+            reason::WAITING_FOR_TASK,
+            format!("the platform runs tasks on site location {id}"),
+            Next::Task,
+        ));
+    }
+    if spec_changed || drifted(spec, site) {
+        return Write(self::Write::Modify(id.clone()));
+    }
+    let (sbc, m365) = (
+        site.sbc_deployment_state.unwrap_or(-1),
+        site.m365_deployment_state.unwrap_or(-1),
+    );
+    if sbc == FAILED || m365 == FAILED {
+        return Reject(format!(
+            "the deployment of site location {id} failed (SBC {}, Microsoft 365 {}); fix the script parameters or the SBC, which modifies the site",
+            deployment_state::name(sbc),
+            deployment_state::name(m365)
+        ));
+    }
+    if sbc != DEPLOYED || m365 != DEPLOYED {
+        return Wait(plan::Wait::new(
+            reason::WAITING_FOR_TASK,
+            format!("site location {id} is {}", deployment_state::name(sbc)),
+            Next::Task,
+        ));
+    }
+    Ready(Report::new(format!(
+        "site location {id} is deployed on SBC {}",
+        spec.sbc_id
+    )))
+}
+
+/// Only a site this object added (or took over) is removed; after an add whose
+/// answer was lost, the site is found by name.
+fn plan_deletion(known: &Known, seen: &Seen) -> Step {
+    use plan::Step::*;
+    let status = known.status;
+    let op = running_op(status);
+    let id = match (&status.site_location_id, op) {
+        (Some(id), _) => id.clone(),
+        (None, Some((action, _))) if is_add(action) => match &seen.by_name {
+            None => return Look(self::Look::ByName),
+            Some(Some(id)) => id.clone(),
+            Some(None) => return Write(self::Write::LetGo(None)),
+        },
+        (None, _) => return Write(self::Write::LetGo(None)),
+    };
+    let site = match &seen.site {
+        None => return Look(self::Look::Site(id)),
+        Some(None) => return Write(self::Write::LetGo(Some(id))),
+        Some(Some(site)) => site,
+    };
+    if site.sbc_deployment_state == Some(REMOVING) || !site.pending_tasks.is_empty() {
+        return Wait(plan::Wait::new(
+            reason::DELETING,
+            format!("the platform is removing site location {id}"),
+            Next::Task,
+        ));
+    }
+    if let Some((action, task)) = op
+        && action == PlatformAction::DeleteSipConnection.title()
+    {
+        if let Some(task) = task {
+            match &seen.task {
+                None => return Look(self::Look::Task(task.clone())),
+                Some(TaskOutcome::Failed(t)) => {
+                    return Fail(format!(
+                        "removing site location {id} failed (task {task}): {}",
+                        t.error_summary()
+                    ));
                 }
-                _ => {
-                    tasks::finish(draft);
-                    ctx.event(
-                        obj,
-                        false,
-                        "TaskSucceeded",
-                        &op.action,
-                        format!("{} finished (task {task})", op.action),
-                    )
-                    .await;
-                }
-            },
-            // The answer was lost: the site is looked up by name below.
-            None => {
-                added_unseen = op.action == PlatformAction::AddSipConnection.title();
-                tasks::finish(draft);
+                Some(_) => {}
             }
         }
+        // The site is still there, not being removed: the removal is sent again.
+    }
+    Write(self::Write::Delete(id))
+}
+
+/// One reconcile of one SIP connection.
+struct SiteReconcile<'a> {
+    obj: &'a OCSipConnection,
+    ctx: &'a Context,
+    api: &'a Api<OCSipConnection>,
+    draft: &'a mut Draft,
+    scope: &'a CustomerScope,
+    seen: Seen,
+    deleting: bool,
+}
+
+impl Planner for SiteReconcile<'_> {
+    type Look = Look;
+    type Settle = Settle;
+    type Write = Write;
+
+    fn plan(&self) -> Step {
+        let known = Known {
+            spec: &self.obj.spec,
+            status: &self.draft.status,
+            generation: self.draft.generation,
+            may_adopt: adoption::may_adopt(self.obj),
+            deleting: self.deleting,
+            tenant: &self.scope.tenant,
+        };
+        plan(&known, &self.seen)
     }
 
-    let site = match draft.status.site_location_id.clone() {
-        Some(id) => match scope.client.get_sip_connection(&id).await {
-            Ok(site) => Some((id, site)),
-            Err(PlatformError::NotFound { .. }) => {
+    async fn look(&mut self, look: Look) -> Result<()> {
+        match look {
+            Look::Task(task) => {
+                let action = self
+                    .draft
+                    .status
+                    .operation
+                    .as_ref()
+                    .map(|op| op.action.clone())
+                    .unwrap_or_default();
+                self.seen.task = Some(self.scope.poll(self.ctx, &action, &task).await?);
+            }
+            Look::Site(id) => {
+                self.seen.site = match self.scope.client.get_sip_connection(&id).await {
+                    Ok(site) => Some(Some(site)),
+                    Err(PlatformError::NotFound { .. }) => Some(None),
+                    Err(e) => return Err(e.into()),
+                };
+            }
+            Look::ByName => {
+                self.seen.by_name = Some(find_by_name(&self.obj.spec, self.scope).await?);
+            }
+        }
+        Ok(())
+    }
+
+    async fn settle(&mut self, settle: Settle) -> Result<()> {
+        let (obj, ctx) = (self.obj, self.ctx);
+        let action = self
+            .draft
+            .status
+            .operation
+            .as_ref()
+            .map(|op| op.action.clone())
+            .unwrap_or_default();
+        match settle {
+            Settle::TaskEnded => {
+                let task = self
+                    .draft
+                    .status
+                    .operation
+                    .as_ref()
+                    .and_then(|op| op.task_id.clone());
+                tasks::finish(self.draft);
+                self.seen.task = None;
+                ctx.event(
+                    obj,
+                    false,
+                    "TaskSucceeded",
+                    &action,
+                    format!("{action} finished (task {})", task.unwrap_or_default()),
+                )
+                .await;
+            }
+            Settle::TaskFailed(summary) => {
+                tasks::finish(self.draft);
+                self.seen.task = None;
+                ctx.event(obj, true, "TaskFailed", &action, summary).await;
+            }
+            Settle::ForgetLost { added } => {
+                self.seen.added_unseen = added;
+                tasks::finish(self.draft);
+            }
+            Settle::SiteMissing(id) => {
                 ctx.event(
                     obj,
                     true,
@@ -104,89 +393,143 @@ async fn run(
                     format!("site location {id} is gone from the platform; adding it again"),
                 )
                 .await;
-                draft.status.site_location_id = None;
-                None
+                self.draft.status.site_location_id = None;
+                self.seen.site = None;
             }
-            Err(e) => return Err(e.into()),
-        },
-        None => None,
-    };
-    let (id, site) = match site {
-        Some(found) => found,
-        None => match find_by_name(obj, &scope).await? {
-            Some(id) => {
-                if !added_unseen {
-                    let existing = format!(
-                        "site {} (site location {id}) of tenant {}",
-                        obj.spec.site_name, scope.tenant
-                    );
-                    if !adoption::may_adopt(obj) {
-                        adoption::refuse(ctx, obj, draft, &existing, "choose another siteName")
-                            .await;
-                        return Ok(drift_requeue(scope.drift_seconds()));
-                    }
-                    adoption::adopted(ctx, obj, "AdoptSite", &existing).await;
-                }
-                draft.status.site_location_id = Some(id.clone());
-                let site = scope.client.get_sip_connection(&id).await?;
-                if !added_unseen && !drifted(obj, &site) {
-                    // Taken over as it is: the spec is already applied, nothing to send.
-                    draft.status.applied_generation = draft.generation;
-                }
-                (id, site)
+            Settle::Adopt(existing) => {
+                adoption::adopted(ctx, obj, "AdoptSite", &existing).await;
+                self.seen.adopted = true;
             }
-            None => return add(obj, ctx, api, draft, &scope).await,
-        },
-    };
+            Settle::Found(id) => {
+                self.draft.status.site_location_id = Some(id);
+                self.seen.site = None;
+            }
+            Settle::AppliedAsIs => self.draft.status.applied_generation = self.draft.generation,
+            Settle::States { sbc, m365 } => {
+                self.draft.status.sbc_deployment_state = sbc;
+                self.draft.status.m365_deployment_state = m365;
+            }
+        }
+        Ok(())
+    }
 
-    draft.status.sbc_deployment_state = site
-        .sbc_deployment_state
-        .map(|s| deployment_state::name(s).to_owned());
-    draft.status.m365_deployment_state = site
-        .m365_deployment_state
-        .map(|s| deployment_state::name(s).to_owned());
-    if !site.pending_tasks.is_empty() {
-        draft.condition(
-            READY,
-            false,
-            reason::WAITING_FOR_TASK,
-            format!("the platform runs tasks on site location {id}"),
-        );
-        return Ok(Action::requeue(ctx.config.task_poll));
+    async fn write(&mut self, write: Write) -> Result<AfterWrite> {
+        let (obj, ctx, api, scope) = (self.obj, self.ctx, self.api, self.scope);
+        match write {
+            Write::Add => {
+                let body = add_request(&obj.spec, carrier_password(ctx, obj).await?);
+                self.draft.condition(
+                    READY,
+                    false,
+                    reason::CREATING,
+                    format!("adding site location {}", obj.spec.site_name),
+                );
+                let added = tasks::send(
+                    api,
+                    obj,
+                    self.draft,
+                    PlatformAction::AddSipConnection,
+                    vec![obj.spec.site_name.clone()],
+                    scope.client.add_sip_connection(&scope.customer_id, &body),
+                    // Saved with the task id: the site is known as this object's.
+                    |added, draft| {
+                        draft.status.site_location_id = Some(added.site_location_id.clone());
+                        draft.status.applied_generation = draft.generation;
+                    },
+                )
+                .await??;
+                ctx.event(
+                    obj,
+                    false,
+                    "SiteAdded",
+                    "AddSipConnection",
+                    format!(
+                        "added site location {} (task {})",
+                        added.site_location_id, added.task_id
+                    ),
+                )
+                .await;
+                Ok(AfterWrite::Wait(Wait::new(
+                    reason::WAITING_FOR_TASK,
+                    format!(
+                        "onboarding site location {} (task {})",
+                        added.site_location_id, added.task_id
+                    ),
+                    Next::Task,
+                )))
+            }
+            Write::Modify(id) => {
+                let message = format!("modifying site location {id}");
+                self.draft
+                    .condition(READY, false, reason::UPDATING, message.clone());
+                let task = tasks::send(
+                    api,
+                    obj,
+                    self.draft,
+                    PlatformAction::ModifySipConnection,
+                    vec![id.clone()],
+                    scope
+                        .client
+                        .modify_sip_connection(&scope.customer_id, &modify_request(&obj.spec, &id)),
+                    // The spec of this generation is now being applied.
+                    |_, draft| draft.status.applied_generation = draft.generation,
+                )
+                .await??;
+                ctx.event(
+                    obj,
+                    false,
+                    "SiteModified",
+                    "ModifySipConnection",
+                    format!("modifying site location {id} (task {task})"),
+                )
+                .await;
+                Ok(AfterWrite::Wait(Wait::new(
+                    reason::UPDATING,
+                    message,
+                    Next::Task,
+                )))
+            }
+            Write::Delete(id) => {
+                let message = format!("removing site location {id}");
+                self.draft
+                    .condition(READY, false, reason::DELETING, message.clone());
+                tasks::send(
+                    api,
+                    obj,
+                    self.draft,
+                    PlatformAction::DeleteSipConnection,
+                    vec![id.clone()],
+                    scope.client.delete_sip_connection(&id),
+                    tasks::nothing,
+                )
+                .await??;
+                Ok(AfterWrite::Wait(Wait::new(
+                    reason::DELETING,
+                    message,
+                    Next::Task,
+                )))
+            }
+            Write::LetGo(removed) => {
+                if let Some(id) = removed {
+                    ctx.event(
+                        obj,
+                        false,
+                        "SiteRemoved",
+                        "DeleteSipConnection",
+                        format!("site location {id} is removed"),
+                    )
+                    .await;
+                }
+                finalizer::remove(api, obj).await?;
+                Ok(AfterWrite::Gone)
+            }
+        }
     }
-    let spec_changed = draft.status.applied_generation != draft.generation;
-    if spec_changed || drifted(obj, &site) {
-        return modify(obj, ctx, api, draft, &scope, &id).await;
+
+    fn finish(&mut self) {
+        tasks::finish(self.draft);
+        self.seen.task = None;
     }
-    let (sbc, m365) = (
-        site.sbc_deployment_state.unwrap_or(-1),
-        site.m365_deployment_state.unwrap_or(-1),
-    );
-    if sbc == FAILED || m365 == FAILED {
-        return Err(Error::Rejected(format!(
-            "the deployment of site location {id} failed (SBC {}, Microsoft 365 {}); fix the script parameters or the SBC, which modifies the site",
-            deployment_state::name(sbc),
-            deployment_state::name(m365)
-        )));
-    }
-    if sbc != DEPLOYED || m365 != DEPLOYED {
-        draft.condition(
-            READY,
-            false,
-            reason::WAITING_FOR_TASK,
-            format!("site location {id} is {}", deployment_state::name(sbc)),
-        );
-        return Ok(Action::requeue(ctx.config.task_poll));
-    }
-    let was_ready =
-        crate::api::conditions::is_true_for(draft.conditions(), READY, draft.generation);
-    let message = format!("site location {id} is deployed on SBC {}", obj.spec.sbc_id);
-    draft.condition(READY, true, reason::AVAILABLE, message.clone());
-    if !was_ready {
-        ctx.event(obj, false, reason::AVAILABLE, "Reconcile", message)
-            .await;
-    }
-    Ok(drift_requeue(scope.drift_seconds()))
 }
 
 /// Refuses, before any call, an SBC that no calling profile of the platform maps.
@@ -219,7 +562,7 @@ fn check_sbc(obj: &OCSipConnection, scope: &CustomerScope) -> Result<()> {
 }
 
 /// The id of the customer's site location named like this object's site, if any.
-async fn find_by_name(obj: &OCSipConnection, scope: &CustomerScope) -> Result<Option<String>> {
+async fn find_by_name(spec: &OCSipConnectionSpec, scope: &CustomerScope) -> Result<Option<String>> {
     let services = scope.client.list_services(true).await?;
     Ok(services
         .into_iter()
@@ -228,18 +571,18 @@ async fn find_by_name(obj: &OCSipConnection, scope: &CustomerScope) -> Result<Op
         .find(|site| {
             site.name
                 .as_deref()
-                .is_some_and(|n| n.eq_ignore_ascii_case(&obj.spec.site_name))
+                .is_some_and(|n| n.eq_ignore_ascii_case(&spec.site_name))
         })
         .and_then(|site| site.id))
 }
 
 /// Whether the platform's site differs from the spec in what Get SIP Connection shows.
-fn drifted(obj: &OCSipConnection, site: &SipConnection) -> bool {
+fn drifted(spec: &OCSipConnectionSpec, site: &SipConnection) -> bool {
     let info = site.sbc_info.clone().unwrap_or_default();
-    site.site_name.as_deref() != Some(obj.spec.site_name.as_str())
-        || info.sbc_id.as_deref() != Some(obj.spec.sbc_id.as_str())
-        || (obj.spec.cac_profile.is_some() && info.cac_profile != obj.spec.cac_profile)
-        || info.flag_configure_sbc != obj.spec.configure_sbc
+    site.site_name.as_deref() != Some(spec.site_name.as_str())
+        || info.sbc_id.as_deref() != Some(spec.sbc_id.as_str())
+        || (spec.cac_profile.is_some() && info.cac_profile != spec.cac_profile)
+        || info.flag_configure_sbc != spec.configure_sbc
 }
 
 async fn carrier_password(ctx: &Context, obj: &OCSipConnection) -> Result<Option<SecretString>> {
@@ -276,199 +619,35 @@ async fn carrier_password(ctx: &Context, obj: &OCSipConnection) -> Result<Option
     Ok(Some(SecretString::new(value)))
 }
 
-async fn add(
-    obj: &OCSipConnection,
-    ctx: &Context,
-    api: &Api<OCSipConnection>,
-    draft: &mut Draft,
-    scope: &CustomerScope,
-) -> Result<Action> {
-    let password = carrier_password(ctx, obj).await?;
+fn add_request(spec: &OCSipConnectionSpec, password: Option<SecretString>) -> AddSipConnection {
     let mut params = serde_json::Map::new();
-    for (k, v) in &obj.spec.script_parameters {
+    for (k, v) in &spec.script_parameters {
         params.insert(k.clone(), v.clone().into());
     }
-    if let Some(cac) = &obj.spec.cac_profile {
+    if let Some(cac) = &spec.cac_profile {
         params
             .entry("CacProfile")
             .or_insert_with(|| cac.clone().into());
     }
-    let body = AddSipConnection {
-        site_location_name: obj.spec.site_name.clone(),
-        ovoc_customer_type: obj.spec.customer_type.platform_value().to_owned(),
-        sbc_id: obj.spec.sbc_id.clone(),
-        sbc_onboarding_script: obj.spec.onboarding_script.clone(),
-        sbc_cleanup_script: obj.spec.cleanup_script.clone(),
+    AddSipConnection {
+        site_location_name: spec.site_name.clone(),
+        ovoc_customer_type: spec.customer_type.platform_value().to_owned(),
+        sbc_id: spec.sbc_id.clone(),
+        sbc_onboarding_script: spec.onboarding_script.clone(),
+        sbc_cleanup_script: spec.cleanup_script.clone(),
         script_parameters: params,
         carrier_password: password,
-    };
-    draft.condition(
-        READY,
-        false,
-        reason::CREATING,
-        format!("adding site location {}", obj.spec.site_name),
-    );
-    draft.status.applied_generation = draft.generation;
-    tasks::begin(
-        api,
-        obj,
-        draft,
-        PlatformAction::AddSipConnection,
-        vec![obj.spec.site_name.clone()],
-    )
-    .await?;
-    let added = scope
-        .client
-        .add_sip_connection(&scope.customer_id, &body)
-        .await?;
-    draft.status.site_location_id = Some(added.site_location_id.clone());
-    tasks::started(api, obj, draft, &TaskId(added.task_id.clone())).await?;
-    ctx.event(
-        obj,
-        false,
-        "SiteAdded",
-        "AddSipConnection",
-        format!(
-            "added site location {} (task {})",
-            added.site_location_id, added.task_id
-        ),
-    )
-    .await;
-    draft.condition(
-        READY,
-        false,
-        reason::WAITING_FOR_TASK,
-        format!(
-            "onboarding site location {} (task {})",
-            added.site_location_id, added.task_id
-        ),
-    );
-    Ok(Action::requeue(ctx.config.task_poll))
+    }
 }
 
-async fn modify(
-    obj: &OCSipConnection,
-    ctx: &Context,
-    api: &Api<OCSipConnection>,
-    draft: &mut Draft,
-    scope: &CustomerScope,
-    id: &str,
-) -> Result<Action> {
-    let body = ModifySipConnection {
+fn modify_request(spec: &OCSipConnectionSpec, id: &str) -> ModifySipConnection {
+    ModifySipConnection {
         site_location_id: id.to_owned(),
-        sbc_id: Some(obj.spec.sbc_id.clone()),
-        sbc_site_name: Some(obj.spec.site_name.clone()),
-        cac_profile: obj.spec.cac_profile.clone(),
-        enable_cac: Some(obj.spec.enable_cac),
-        flag_configure_sbc: Some(obj.spec.configure_sbc),
-        flag_carrier_registration: Some(obj.spec.carrier_registration),
-    };
-    draft.condition(
-        READY,
-        false,
-        reason::UPDATING,
-        format!("modifying site location {id}"),
-    );
-    tasks::begin(
-        api,
-        obj,
-        draft,
-        PlatformAction::ModifySipConnection,
-        vec![id.to_owned()],
-    )
-    .await?;
-    let task = scope
-        .client
-        .modify_sip_connection(&scope.customer_id, &body)
-        .await?;
-    // The spec of this generation is now being applied.
-    draft.status.applied_generation = draft.generation;
-    tasks::started(api, obj, draft, &task).await?;
-    ctx.event(
-        obj,
-        false,
-        "SiteModified",
-        "ModifySipConnection",
-        format!("modifying site location {id} (task {task})"),
-    )
-    .await;
-    Ok(Action::requeue(ctx.config.task_poll))
-}
-
-async fn cleanup(
-    obj: &OCSipConnection,
-    ctx: &Context,
-    api: &Api<OCSipConnection>,
-    draft: &mut Draft,
-    scope: &CustomerScope,
-) -> Result<Action> {
-    // Only a site this object added (or took over) is removed; after an add whose
-    // answer was lost, the site is found by name.
-    let id = match draft.status.site_location_id.clone() {
-        Some(id) => Some(id),
-        None if tasks::is(draft, PlatformAction::AddSipConnection).is_some() => {
-            find_by_name(obj, scope).await?
-        }
-        None => None,
-    };
-    let Some(id) = id else {
-        finalizer::remove(api, obj).await?;
-        return Ok(Action::await_change());
-    };
-    let site = match scope.client.get_sip_connection(&id).await {
-        Ok(site) => site,
-        Err(PlatformError::NotFound { .. }) => {
-            ctx.event(
-                obj,
-                false,
-                "SiteRemoved",
-                "DeleteSipConnection",
-                format!("site location {id} is removed"),
-            )
-            .await;
-            finalizer::remove(api, obj).await?;
-            return Ok(Action::await_change());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    if site.sbc_deployment_state == Some(REMOVING) || !site.pending_tasks.is_empty() {
-        draft.condition(
-            READY,
-            false,
-            reason::DELETING,
-            format!("the platform is removing site location {id}"),
-        );
-        return Ok(Action::requeue(ctx.config.task_poll));
+        sbc_id: Some(spec.sbc_id.clone()),
+        sbc_site_name: Some(spec.site_name.clone()),
+        cac_profile: spec.cac_profile.clone(),
+        enable_cac: Some(spec.enable_cac),
+        flag_configure_sbc: Some(spec.configure_sbc),
+        flag_carrier_registration: Some(spec.carrier_registration),
     }
-    if let Some(op) = tasks::is(draft, PlatformAction::DeleteSipConnection) {
-        if let Some(task) = op.task_id
-            && let TaskOutcome::Failed(t) = scope.poll(ctx, &op.action, &task).await?
-        {
-            tasks::finish(draft);
-            return Err(Error::TaskFailed(format!(
-                "removing site location {id} failed (task {task}): {}",
-                t.error_summary()
-            )));
-        }
-        tasks::finish(draft);
-    }
-    draft.condition(
-        READY,
-        false,
-        reason::DELETING,
-        format!("removing site location {id}"),
-    );
-    tasks::begin(
-        api,
-        obj,
-        draft,
-        PlatformAction::DeleteSipConnection,
-        vec![id.clone()],
-    )
-    .await?;
-    let deleted = scope.client.delete_sip_connection(&id).await?;
-    if let Some(task) = deleted.sbc_cleanup_task_id {
-        tasks::started(api, obj, draft, &TaskId(task)).await?;
-    }
-    Ok(Action::requeue(ctx.config.task_poll))
 }

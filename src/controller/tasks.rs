@@ -13,7 +13,7 @@ use super::error::Result;
 use super::kind::Kind;
 use super::status::{StatusDraft, save};
 use crate::api::common::Operation;
-use crate::liveplatform::model::TaskId;
+use crate::liveplatform::model::{SipConnectionAdded, SipConnectionDeleted, TaskId};
 use crate::liveplatform::{Action as PlatformAction, LivePlatformClient, TaskOutcome};
 
 /// The write in flight, if any.
@@ -62,10 +62,12 @@ pub async fn started<K: Kind>(
 
 /// The write protocol, written once: records and saves the intent to perform
 /// `action` on `items`, sends the write, and, when the platform answers with a task,
-/// records and saves its id. A write the platform refused is over (the intent is
-/// cleared); a write whose outcome is unknown keeps its intent, so that the next
-/// reconcile looks the platform up before anything is written again. The outer
-/// error is a failed status write; the inner one is the platform's answer.
+/// records its id together with what `record` takes from the answer (a new site's
+/// id, the generation applied) and saves both at once. A write the platform refused
+/// is over (the intent is cleared); a write whose outcome is unknown keeps its
+/// intent, so that the next reconcile looks the platform up before anything is
+/// written again. The outer error is a failed status write; the inner one is the
+/// platform's answer.
 pub async fn send<K: Kind, T: Answer>(
     api: &Api<K>,
     obj: &K,
@@ -73,12 +75,15 @@ pub async fn send<K: Kind, T: Answer>(
     action: PlatformAction,
     items: Vec<String>,
     write: impl Future<Output = crate::liveplatform::Result<T>>,
+    record: impl FnOnce(&T, &mut StatusDraft<K>),
 ) -> Result<crate::liveplatform::Result<T>> {
     begin(api, obj, draft, action, items).await?;
     match write.await {
         Ok(answer) => {
-            if let Some(task) = answer.task() {
-                started(api, obj, draft, task).await?;
+            record(&answer, draft);
+            match answer.task() {
+                Some(task) => started(api, obj, draft, &task).await?,
+                None => {}
             }
             Ok(Ok(answer))
         }
@@ -91,20 +96,35 @@ pub async fn send<K: Kind, T: Answer>(
     }
 }
 
+/// Nothing to record from the answer besides its task.
+pub fn nothing<T, D>(_: &T, _: &mut D) {}
+
 /// The answer of a write: a task to follow, or none.
 pub trait Answer {
-    fn task(&self) -> Option<&TaskId>;
+    fn task(&self) -> Option<TaskId>;
 }
 
 impl Answer for TaskId {
-    fn task(&self) -> Option<&TaskId> {
-        Some(self)
+    fn task(&self) -> Option<TaskId> {
+        Some(self.clone())
     }
 }
 
 impl<T> Answer for Option<T> {
-    fn task(&self) -> Option<&TaskId> {
+    fn task(&self) -> Option<TaskId> {
         None
+    }
+}
+
+impl Answer for SipConnectionAdded {
+    fn task(&self) -> Option<TaskId> {
+        Some(TaskId(self.task_id.clone()))
+    }
+}
+
+impl Answer for SipConnectionDeleted {
+    fn task(&self) -> Option<TaskId> {
+        self.sbc_cleanup_task_id.clone().map(TaskId)
     }
 }
 
