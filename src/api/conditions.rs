@@ -31,6 +31,10 @@ pub mod reason {
     /// OCCustomer: the platform shows the lead suspended or removed; it is looked at
     /// again on a timer, so it becomes Ready by itself once the lead is active.
     pub const LEAD_NOT_ACTIVE: &str = "LeadNotActive";
+    /// OCNumberBlock `NumbersUploaded=False`: the platform refused some numbers.
+    pub const PARTLY_FAILED: &str = "PartlyFailed";
+    /// OCNumberBlock: numbers that left the spec stay, being assigned in Teams.
+    pub const NUMBERS_ASSIGNED: &str = "NumbersAssigned";
     /// `ChannelAssigned=False`: the spec names no channel.
     pub const NO_CHANNEL: &str = "NoChannel";
     pub const PAUSED: &str = "Paused";

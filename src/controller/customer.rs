@@ -982,7 +982,7 @@ impl Planner for CustomerReconcile<'_> {
         }
     }
 
-    fn finish(&mut self) {
+    async fn finish(&mut self) {
         tasks::finish(self.draft);
         self.seen.task = None;
     }

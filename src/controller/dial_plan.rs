@@ -362,7 +362,7 @@ impl Planner for DialPlanReconcile<'_> {
         }
     }
 
-    fn finish(&mut self) {}
+    async fn finish(&mut self) {}
 }
 
 /// The site location the dial plan is on, or `None` with a waiting condition.

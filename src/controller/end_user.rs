@@ -392,7 +392,7 @@ impl Planner for EndUserReconcile<'_> {
         }
     }
 
-    fn finish(&mut self) {
+    async fn finish(&mut self) {
         tasks::finish(self.draft);
         self.seen.task = None;
     }

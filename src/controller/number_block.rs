@@ -1,8 +1,12 @@
 //! The life of an `OCNumberBlock`: expand the declared numbers; refuse numbers another
 //! block declared first; upload the missing ones in requests of at most the platform's
-//! limit, following each task; release numbers that left the spec (unassigning first
-//! when the policy allows); on delete, release everything and keep the finalizer until
-//! the release succeeded. One write at a time, recorded before it is sent.
+//! limit, validated first, following each task; release numbers that left the spec
+//! (unassigning first when the policy allows); on delete, release everything and keep
+//! the finalizer until the release succeeded. One write at a time, recorded before it
+//! is sent.
+//!
+//! Read top to bottom: what is seen ([`Seen`], [`Listing`]), the pure planner
+//! ([`plan`]), then the calls that carry a step out ([`BlockReconcile`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -19,16 +23,19 @@ use super::error::{Error, Result};
 use super::finalizer;
 use super::number_set::{compress, declared, decompress};
 use super::ownership::{Identity, Name};
-use super::platform::drift_requeue;
+use super::plan::{self, AfterWrite, Also, Next, Planner, Report, Wait};
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
 use crate::api::OCNumberBlock;
 use crate::api::common::DeletionPolicy;
 use crate::api::conditions::{NUMBERS_UPLOADED, READY, reason};
-use crate::api::number_block::{AssignedNumberPolicy, FailedNumber, NumberCounts};
+use crate::api::number_block::{
+    AssignedNumberPolicy, FailedNumber, NumberCounts, OCNumberBlockSpec, OCNumberBlockStatus,
+};
 use crate::liveplatform::contract::MAX_NUMBERS_PER_REQUEST;
 use crate::liveplatform::model::{
-    NumberOutcome, NumberRecord, ReleaseNumbers, UnassignNumbers, UploadNumbers, ValidateNumbers,
+    NumberOutcome, NumberRecord, ReleaseNumbers, TaskId, UnassignNumbers, UploadNumbers,
+    ValidateNumbers,
 };
 use crate::liveplatform::{Action as PlatformAction, Conflict, TaskOutcome};
 
@@ -66,49 +73,51 @@ async fn run(
         finalizer::remove(api, obj).await?;
         return Ok(Action::await_change());
     }
-    if deleting && owned(draft).is_empty() && tasks::current(draft).is_none() {
+    if deleting && owned(&draft.status).is_empty() && draft.status.operation.is_none() {
         // It never brought a number to the platform: nothing to release.
         finalizer::remove(api, obj).await?;
         return Ok(Action::await_change());
     }
     let Some(scope) = customer_scope(ctx, obj, draft).await? else {
-        return without_scope(ctx, api, obj, owned(draft).is_empty()).await;
+        return without_scope(ctx, api, obj, owned(&draft.status).is_empty()).await;
     };
     if !deleting {
         finalizer::add(api, obj).await?;
     }
-    if let Some(wait) = in_flight(obj, ctx, api, draft, &scope).await? {
-        return Ok(wait);
-    }
-    if draft.status.observed_generation != draft.generation {
-        // A new spec is planned against a fresh listing, not a shared older one.
-        ctx.numbers.invalidate(&scope.tenant).await;
-    }
-    let records = ctx.numbers.list(&scope.client, &scope.tenant).await?;
-    let by_number: HashMap<&str, &NumberRecord> = records
-        .iter()
-        .map(|r| (r.telephone_number.as_str(), r))
-        .collect();
-    if deleting {
-        return cleanup(obj, ctx, api, draft, &scope, &by_number).await;
-    }
-    apply(obj, ctx, api, draft, &scope, &by_number).await
+    let others_own = owned_by_others(obj, ctx, &draft.status, &scope.platform.name_any());
+    let mut reconcile = BlockReconcile {
+        obj,
+        ctx,
+        api,
+        draft,
+        scope: &scope,
+        seen: Seen::default(),
+        deleting,
+        others_own,
+    };
+    let outcome = plan::run(&mut reconcile, "OCNumberBlock").await?;
+    Ok(plan::conclude(ctx, obj, draft, outcome, scope.drift_seconds()).await)
 }
 
 /// Numbers this block has on the platform as far as its status knows.
-fn owned(draft: &Draft) -> BTreeSet<String> {
-    decompress(&draft.status.active)
+fn owned(status: &OCNumberBlockStatus) -> BTreeSet<String> {
+    decompress(&status.active)
 }
 
-/// The numbers this block has on the platform and owns: a number that another block
-/// owns (see `ownership`) is never released or unassigned by this one.
-fn mine(obj: &OCNumberBlock, ctx: &Context, draft: &Draft, platform: &str) -> BTreeSet<String> {
+/// Those of this block's numbers that another block owns (see `ownership`): never
+/// released or unassigned by this one.
+fn owned_by_others(
+    obj: &OCNumberBlock,
+    ctx: &Context,
+    status: &OCNumberBlockStatus,
+    platform: &str,
+) -> BTreeSet<String> {
     let platform: Name = platform.into();
     let identity = |number: &String| Identity::Number {
         platform: platform.clone(),
         number: number.as_str().into(),
     };
-    let owned = owned(draft);
+    let owned = owned(status);
     let identities: Vec<Identity> = owned.iter().map(identity).collect();
     let others = ctx
         .ownership
@@ -116,132 +125,732 @@ fn mine(obj: &OCNumberBlock, ctx: &Context, draft: &Draft, platform: &str) -> BT
         .owned_by_others(obj, &identities, &ctx.stores);
     owned
         .into_iter()
-        .filter(|number| !others.contains(&identity(number)))
+        .filter(|number| others.contains(&identity(number)))
         .collect()
 }
 
-/// Follows a write in flight. `Some(action)` while it is not over.
-async fn in_flight(
-    obj: &OCNumberBlock,
-    ctx: &Context,
-    api: &Api<OCNumberBlock>,
-    draft: &mut Draft,
-    scope: &CustomerScope,
-) -> Result<Option<Action>> {
-    let Some(op) = tasks::current(draft) else {
-        return Ok(None);
-    };
-    let items: BTreeSet<String> = decompress(&op.items);
-    let waiting = |draft: &mut Draft, what: String| {
-        draft.condition(READY, false, reason::WAITING_FOR_TASK, what);
-        Ok(Some(Action::requeue(ctx.config.task_poll)))
-    };
-    let Some(task) = op.task_id.clone() else {
-        // The answer was lost: look the numbers up (a fresh full listing, Get Customer
-        // Numbers V2) before writing anything again; the shared listing is stale too.
-        ctx.numbers.invalidate(&scope.tenant).await;
-        let records = scope.client.numbers_v2(&scope.tenant).await?;
-        let mine: Vec<&NumberRecord> = records
+/// The tenant's numbers as the platform lists them, by number.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    records: Arc<Vec<NumberRecord>>,
+    index: HashMap<String, usize>,
+}
+
+impl Listing {
+    pub fn new(records: Arc<Vec<NumberRecord>>) -> Self {
+        let index = records
             .iter()
-            .filter(|r| items.contains(&r.telephone_number))
+            .enumerate()
+            .map(|(i, r)| (r.telephone_number.clone(), i))
             .collect();
-        if op.action == PlatformAction::UploadNumbers.title() {
-            if let Some(job) = mine
+        Listing { records, index }
+    }
+
+    pub fn get(&self, number: &str) -> Option<&NumberRecord> {
+        self.index.get(number).map(|&i| &self.records[i])
+    }
+
+    fn has(&self, number: &str) -> bool {
+        self.index.contains_key(number)
+    }
+
+    fn is(&self, number: &str, status: &str) -> bool {
+        self.get(number)
+            .is_some_and(|r| r.acquired_number_status == status)
+    }
+}
+
+impl PartialEq for Listing {
+    fn eq(&self, other: &Self) -> bool {
+        self.records == other.records
+    }
+}
+
+/// What this reconcile has read so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Seen {
+    /// The last look at the task in flight.
+    pub task: Option<TaskOutcome>,
+    /// After a lost answer: the numbers of the write, from a fresh listing.
+    pub lost: Option<Vec<NumberRecord>>,
+    /// The upload task found after its answer was lost, now followed.
+    pub found_job: Option<String>,
+    /// The tenant's numbers.
+    pub listing: Option<Listing>,
+    /// Numbers that passed validation in this reconcile.
+    pub valid: BTreeSet<String>,
+    /// Numbers that failed validation, not recorded in status yet.
+    pub refused: Vec<NumberOutcome>,
+    /// The failures in status belong to this spec: cleared, or found by validation,
+    /// in this reconcile.
+    pub failures_current: bool,
+}
+
+/// What the planner knows besides the platform.
+#[derive(Debug, Clone)]
+pub struct Known<'a> {
+    pub spec: &'a OCNumberBlockSpec,
+    pub status: &'a OCNumberBlockStatus,
+    pub generation: Option<i64>,
+    pub may_adopt: bool,
+    pub deleting: bool,
+    pub tenant: &'a str,
+    /// This block's numbers that another block owns.
+    pub others_own: &'a BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Look {
+    Task(String),
+    /// A fresh listing (Get Customer Numbers V2) after a lost answer.
+    Lost,
+    Listing,
+    /// Validate Single Number for these numbers before they are uploaded.
+    Validate(Vec<String>),
+}
+
+/// How a write's task ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ended {
+    Succeeded,
+    /// Some numbers failed (or the whole upload failed with per-number outcomes).
+    NumbersFailed {
+        failed: Vec<NumberOutcome>,
+        summary: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settle {
+    /// The upload whose answer was lost runs as this task: it is followed.
+    FollowFound(String),
+    /// A write whose answer was lost that the listing shows did not happen (or is
+    /// harmless to send again): the plan decides from the listing.
+    ForgetLost,
+    TaskEnded(Ended),
+    /// A new spec gets a new chance for numbers that failed before.
+    ClearFailures,
+    /// Declared numbers the tenant already has, taken over (the opt-in is set).
+    Adopt {
+        numbers: Vec<String>,
+        what: String,
+    },
+    /// Numbers refused by validation are recorded as failed.
+    Refused,
+    /// What the block has on the platform.
+    Report {
+        active: Vec<String>,
+        counts: Option<NumberCounts>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    Upload(Vec<String>),
+    Release(Vec<String>),
+    Unassign(Vec<String>),
+    /// Removes the finalizer: every number is released.
+    LetGo,
+}
+
+pub type Step = plan::Step<Look, Settle, Write>;
+
+fn chunk(numbers: impl IntoIterator<Item = String>) -> Vec<String> {
+    numbers.into_iter().take(MAX_NUMBERS_PER_REQUEST).collect()
+}
+
+fn uploaded(status: bool, reason: &'static str, message: impl Into<String>) -> Also {
+    Also {
+        type_: NUMBERS_UPLOADED,
+        status,
+        reason,
+        message: message.into(),
+    }
+}
+
+/// The next step (pure).
+pub fn plan(known: &Known, seen: &Seen) -> Step {
+    use plan::Step::*;
+    if let Some(step) = follow(known, seen) {
+        return step;
+    }
+    let Some(listing) = &seen.listing else {
+        return Look(self::Look::Listing);
+    };
+    if known.deleting {
+        return plan_release_all(known, listing);
+    }
+    plan_apply(known, seen, listing)
+}
+
+/// The write in flight, if any: followed to its end before anything else.
+fn follow(known: &Known, seen: &Seen) -> Option<Step> {
+    use plan::Step::*;
+    let op = known.status.operation.as_ref()?;
+    if let Some(job) = &seen.found_job {
+        return Some(Wait(plan::Wait::new(
+            reason::WAITING_FOR_TASK,
+            format!("following upload task {job}, found after its answer was lost"),
+            Next::Task,
+        )));
+    }
+    let Some(task) = &op.task_id else {
+        // The answer was lost: look the numbers up before writing anything again.
+        let Some(lost) = &seen.lost else {
+            return Some(Look(self::Look::Lost));
+        };
+        if op.action == PlatformAction::UploadNumbers.title()
+            && let Some(job) = lost
                 .iter()
                 .find_map(|r| r.upload_to_account_job_id.clone().filter(|j| !j.is_empty()))
-            {
-                tasks::started(
-                    api,
-                    obj,
-                    draft,
-                    &crate::liveplatform::model::TaskId(job.clone()),
-                )
-                .await?;
-                return waiting(
-                    draft,
-                    format!("following upload task {job}, found after its answer was lost"),
-                );
-            }
-        } else if op.action == PlatformAction::ReleaseNumbers.title()
-            && mine
+        {
+            return Some(Settle(self::Settle::FollowFound(job)));
+        }
+        if op.action == PlatformAction::ReleaseNumbers.title()
+            && lost
                 .iter()
                 .any(|r| r.acquired_number_status == RELEASE_REQUESTED)
         {
-            return waiting(
-                draft,
-                "a release whose answer was lost is still running".into(),
-            );
+            return Some(Wait(plan::Wait::new(
+                reason::WAITING_FOR_TASK,
+                "a release whose answer was lost is still running",
+                Next::Task,
+            )));
         }
-        // An unassign whose answer was lost: writing it again is harmless, so the plan
-        // below decides from what the listing shows.
-        tasks::finish(draft);
-        return Ok(None);
+        // An unassign whose answer was lost: writing it again is harmless.
+        return Some(Settle(self::Settle::ForgetLost));
     };
-    match scope.poll(ctx, &op.action, &task).await? {
-        TaskOutcome::StillRunning(t) => waiting(
-            draft,
+    Some(match &seen.task {
+        None => Look(self::Look::Task(task.clone())),
+        Some(TaskOutcome::StillRunning(t)) => Wait(plan::Wait::new(
+            reason::WAITING_FOR_TASK,
             format!("{} (task {task}, {})", op.action, t.status.as_str()),
-        ),
-        outcome => {
-            tasks::finish(draft);
-            ctx.numbers.invalidate(&scope.tenant).await;
-            match outcome {
-                TaskOutcome::Succeeded(_) => {
-                    ctx.event(
-                        obj,
-                        false,
-                        "TaskSucceeded",
-                        &op.action,
-                        format!(
-                            "{} of {} numbers succeeded (task {task})",
-                            op.action,
-                            items.len()
-                        ),
-                    )
-                    .await;
-                    Ok(None)
-                }
-                TaskOutcome::PartlyFailed { failed, .. } => {
-                    record_failures(draft, failed.iter());
-                    ctx.event(
-                        obj,
-                        true,
-                        "NumbersFailed",
-                        &op.action,
-                        format!(
-                            "{} of {} numbers failed (task {task})",
-                            failed.len(),
-                            items.len()
-                        ),
-                    )
-                    .await;
-                    Ok(None)
-                }
-                TaskOutcome::Failed(t) => {
-                    if op.action == PlatformAction::UploadNumbers.title() {
-                        let outcomes = t.number_outcomes();
-                        if !outcomes.is_empty() {
-                            record_failures(draft, outcomes.iter().filter(|o| !o.succeeded()));
-                            ctx.event(
-                                obj,
-                                true,
-                                "NumbersFailed",
-                                &op.action,
-                                format!("the upload failed (task {task}): {}", t.error_summary()),
-                            )
-                            .await;
-                            return Ok(None);
-                        }
-                    }
-                    Err(Error::TaskFailed(format!(
-                        "{} failed (task {task}): {}",
-                        op.action,
-                        t.error_summary()
-                    )))
-                }
-                TaskOutcome::StillRunning(_) => Ok(None),
+            Next::Task,
+        )),
+        Some(TaskOutcome::Succeeded(_)) => Settle(self::Settle::TaskEnded(Ended::Succeeded)),
+        Some(TaskOutcome::PartlyFailed { failed, .. }) => {
+            Settle(self::Settle::TaskEnded(Ended::NumbersFailed {
+                failed: failed.clone(),
+                summary: None,
+            }))
+        }
+        Some(TaskOutcome::Failed(t)) => {
+            let outcomes = t.number_outcomes();
+            if op.action == PlatformAction::UploadNumbers.title() && !outcomes.is_empty() {
+                Settle(self::Settle::TaskEnded(Ended::NumbersFailed {
+                    failed: outcomes.into_iter().filter(|o| !o.succeeded()).collect(),
+                    summary: Some(t.error_summary()),
+                }))
+            } else {
+                Fail(format!(
+                    "{} failed (task {task}): {}",
+                    op.action,
+                    t.error_summary()
+                ))
             }
         }
+    })
+}
+
+fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
+    use plan::Step::*;
+    let (spec, status) = (known.spec, known.status);
+    if !seen.failures_current
+        && status.observed_generation != known.generation
+        && !status.failed.is_empty()
+    {
+        return Settle(self::Settle::ClearFailures);
+    }
+    if !seen.refused.is_empty() {
+        return Settle(self::Settle::Refused);
+    }
+    let declared = declared(spec);
+    let failed: BTreeSet<String> = status.failed.iter().map(|f| f.number.clone()).collect();
+    let owned: BTreeSet<String> = owned(status)
+        .into_iter()
+        .filter(|n| !known.others_own.contains(n))
+        .collect();
+
+    // Declared numbers the tenant already has that this block never brought: taken
+    // over only on request.
+    let existing: Vec<String> = declared
+        .iter()
+        .filter(|n| listing.has(n) && !owned.contains(*n))
+        .cloned()
+        .collect();
+    if !existing.is_empty() {
+        let what = format!(
+            "numbers {} of tenant {}",
+            compress(&existing).join(", "),
+            known.tenant
+        );
+        if !known.may_adopt {
+            return Refuse {
+                existing: what,
+                advice: "remove them from the spec",
+            };
+        }
+        return Settle(self::Settle::Adopt {
+            numbers: existing,
+            what,
+        });
+    }
+
+    let removed: Vec<&String> = owned
+        .difference(&declared)
+        .filter(|n| listing.has(n))
+        .collect();
+    let (assigned, releasable): (Vec<&String>, Vec<&String>) = removed
+        .into_iter()
+        .partition(|n| listing.get(n).is_some_and(|r| r.is_assigned()));
+    let unassign = spec.assigned_number_policy == AssignedNumberPolicy::Unassign;
+    if unassign && !assigned.is_empty() {
+        return Write(self::Write::Unassign(chunk(assigned.into_iter().cloned())));
+    }
+    let releasable: Vec<String> = releasable
+        .into_iter()
+        .filter(|n| listing.get(n).is_some_and(|r| r.is_active()))
+        .cloned()
+        .collect();
+    if !releasable.is_empty() {
+        return Write(self::Write::Release(chunk(releasable)));
+    }
+    let to_upload: Vec<&String> = declared
+        .iter()
+        .filter(|n| !listing.has(n) && !failed.contains(*n))
+        .collect();
+    if !to_upload.is_empty() {
+        let valid: Vec<String> = to_upload
+            .iter()
+            .filter(|n| seen.valid.contains(**n))
+            .map(|n| (*n).clone())
+            .collect();
+        if !valid.is_empty() {
+            return Write(self::Write::Upload(chunk(valid)));
+        }
+        return Look(self::Look::Validate(chunk(to_upload.into_iter().cloned())));
+    }
+
+    // Nothing to write: report.
+    let retained: Vec<String> = if unassign {
+        Vec::new()
+    } else {
+        assigned.into_iter().cloned().collect()
+    };
+    let mut active: BTreeSet<String> = declared
+        .iter()
+        .filter(|n| listing.get(n).is_some_and(|r| r.is_active()))
+        .cloned()
+        .collect();
+    active.extend(retained.iter().cloned());
+    let counts = Some(NumberCounts {
+        declared: declared.len() as i64,
+        active: active.len() as i64,
+        uploading: declared
+            .iter()
+            .filter(|n| listing.is(n, UPLOAD_REQUESTED))
+            .count() as i64,
+        failed: failed.len() as i64,
+        releasing: owned
+            .iter()
+            .filter(|n| listing.is(n, RELEASE_REQUESTED))
+            .count() as i64,
+        retained: retained.len() as i64,
+    });
+    let active_ranges = compress(&active);
+    if status.active != active_ranges
+        || status.counts != counts
+        || status.failed.len() > FAILED_LISTED
+    {
+        return Settle(self::Settle::Report {
+            active: active_ranges,
+            counts,
+        });
+    }
+    let waiting = declared.len() - failed.len().min(declared.len())
+        > active.len() - retained.len().min(active.len());
+    if waiting {
+        let message = "numbers are still being processed by the platform";
+        return Wait(
+            plan::Wait::new(reason::WAITING_FOR_TASK, message, Next::Task).also(uploaded(
+                false,
+                reason::WAITING_FOR_TASK,
+                message,
+            )),
+        );
+    }
+    if !failed.is_empty() {
+        let list: Vec<String> = status
+            .failed
+            .iter()
+            .take(5)
+            .map(|f| match &f.message {
+                // What the platform says, such as which tenant holds the number.
+                Some(message) => format!("{} ({}): {message}", f.number, f.reason),
+                None => format!("{} ({})", f.number, f.reason),
+            })
+            .collect();
+        let message = format!(
+            "{} of {} numbers were refused by the platform: {}{}; remove them from the spec or fix the cause, then change the spec to retry",
+            failed.len(),
+            declared.len(),
+            list.join("; "),
+            if failed.len() > 5 { ", ..." } else { "" }
+        );
+        return Wait(
+            plan::Wait::new(reason::REJECTED, message.clone(), Next::SpecChange).also(uploaded(
+                false,
+                reason::PARTLY_FAILED,
+                message,
+            )),
+        );
+    }
+    let all_active = uploaded(
+        true,
+        reason::AVAILABLE,
+        format!("all {} declared numbers are active", declared.len()),
+    );
+    if !retained.is_empty() {
+        return Wait(
+            plan::Wait::new(
+                reason::NUMBERS_ASSIGNED,
+                format!(
+                    "numbers {} left the spec but are assigned in Teams, so they stay; unassign them or set assignedNumberPolicy: Unassign",
+                    compress(&retained).join(", ")
+                ),
+                Next::Recheck,
+            )
+            .also(all_active),
+        );
+    }
+    Ready(Report::new(format!("{} numbers active", active.len())).also(all_active))
+}
+
+/// Deletion: every number this block owns is released (unassigned first when the
+/// policy allows), then the finalizer goes.
+fn plan_release_all(known: &Known, listing: &Listing) -> Step {
+    use plan::Step::*;
+    let left: Vec<&NumberRecord> = owned(known.status)
+        .iter()
+        .filter(|n| !known.others_own.contains(*n))
+        .filter_map(|n| listing.get(n))
+        .collect();
+    if left.is_empty() {
+        return Write(self::Write::LetGo);
+    }
+    let active = compress(left.iter().map(|r| &r.telephone_number));
+    if known.status.active != active {
+        return Settle(self::Settle::Report {
+            active,
+            counts: known.status.counts.clone(),
+        });
+    }
+    let assigned: Vec<String> = left
+        .iter()
+        .filter(|r| r.is_assigned())
+        .map(|r| r.telephone_number.clone())
+        .collect();
+    if !assigned.is_empty() {
+        if known.spec.assigned_number_policy == AssignedNumberPolicy::Unassign {
+            return Write(self::Write::Unassign(chunk(assigned)));
+        }
+        return Wait(plan::Wait::new(
+            reason::DELETING,
+            format!(
+                "numbers {} are assigned in Teams and policy Keep leaves them; unassign them or set assignedNumberPolicy: Unassign, and the release goes on",
+                compress(&assigned).join(", ")
+            ),
+            Next::Shortly,
+        ));
+    }
+    let active: Vec<String> = left
+        .iter()
+        .filter(|r| r.is_active())
+        .map(|r| r.telephone_number.clone())
+        .collect();
+    if active.is_empty() {
+        return Wait(plan::Wait::new(
+            reason::DELETING,
+            "waiting for the platform to finish processing the numbers",
+            Next::Task,
+        ));
+    }
+    Write(self::Write::Release(chunk(active)))
+}
+
+/// One reconcile of one number block.
+struct BlockReconcile<'a> {
+    obj: &'a OCNumberBlock,
+    ctx: &'a Context,
+    api: &'a Api<OCNumberBlock>,
+    draft: &'a mut Draft,
+    scope: &'a CustomerScope,
+    seen: Seen,
+    deleting: bool,
+    others_own: BTreeSet<String>,
+}
+
+impl BlockReconcile<'_> {
+    fn action(&self) -> String {
+        self.draft
+            .status
+            .operation
+            .as_ref()
+            .map(|op| op.action.clone())
+            .unwrap_or_default()
+    }
+
+    fn items(&self) -> BTreeSet<String> {
+        self.draft
+            .status
+            .operation
+            .as_ref()
+            .map(|op| decompress(&op.items))
+            .unwrap_or_default()
+    }
+
+    /// The write changed the tenant's numbers: the shared listing is stale.
+    async fn forget_listing(&mut self) {
+        self.ctx.numbers.invalidate(&self.scope.tenant).await;
+        self.seen.listing = None;
+    }
+}
+
+impl Planner for BlockReconcile<'_> {
+    type Look = Look;
+    type Settle = Settle;
+    type Write = Write;
+
+    fn plan(&self) -> Step {
+        let known = Known {
+            spec: &self.obj.spec,
+            status: &self.draft.status,
+            generation: self.draft.generation,
+            may_adopt: adoption::may_adopt(self.obj),
+            deleting: self.deleting,
+            tenant: &self.scope.tenant,
+            others_own: &self.others_own,
+        };
+        plan(&known, &self.seen)
+    }
+
+    async fn look(&mut self, look: Look) -> Result<()> {
+        let scope = self.scope;
+        match look {
+            Look::Task(task) => {
+                let action = self.action();
+                self.seen.task = Some(scope.poll(self.ctx, &action, &task).await?);
+            }
+            Look::Lost => {
+                // A fresh full listing; the shared one is stale too.
+                self.forget_listing().await;
+                let items = self.items();
+                let records = scope.client.numbers_v2(&scope.tenant).await?;
+                self.seen.lost = Some(
+                    records
+                        .into_iter()
+                        .filter(|r| items.contains(&r.telephone_number))
+                        .collect(),
+                );
+            }
+            Look::Listing => {
+                if self.draft.status.observed_generation != self.draft.generation {
+                    // A new spec is planned against a fresh listing, not a shared older one.
+                    self.ctx.numbers.invalidate(&scope.tenant).await;
+                }
+                let records = self.ctx.numbers.list(&scope.client, &scope.tenant).await?;
+                self.seen.listing = Some(Listing::new(records));
+            }
+            Look::Validate(numbers) => {
+                let (valid, refused) = validate(scope, numbers).await?;
+                self.seen.valid.extend(valid);
+                self.seen.refused = refused;
+            }
+        }
+        Ok(())
+    }
+
+    async fn settle(&mut self, settle: Settle) -> Result<()> {
+        let (obj, ctx) = (self.obj, self.ctx);
+        match settle {
+            Settle::FollowFound(job) => {
+                tasks::started(self.api, obj, self.draft, &TaskId(job.clone())).await?;
+                self.seen.found_job = Some(job);
+            }
+            Settle::ForgetLost => tasks::finish(self.draft),
+            Settle::TaskEnded(ended) => {
+                let (action, items) = (self.action(), self.items().len());
+                let task = self
+                    .draft
+                    .status
+                    .operation
+                    .as_ref()
+                    .and_then(|op| op.task_id.clone())
+                    .unwrap_or_default();
+                tasks::finish(self.draft);
+                self.seen.task = None;
+                self.forget_listing().await;
+                match ended {
+                    Ended::Succeeded => {
+                        let message =
+                            format!("{action} of {items} numbers succeeded (task {task})");
+                        ctx.event(obj, false, "TaskSucceeded", &action, message)
+                            .await;
+                    }
+                    Ended::NumbersFailed { failed, summary } => {
+                        record_failures(self.draft, failed.iter());
+                        let message = match summary {
+                            Some(summary) => format!("the upload failed (task {task}): {summary}"),
+                            None => {
+                                format!("{} of {items} numbers failed (task {task})", failed.len())
+                            }
+                        };
+                        ctx.event(obj, true, "NumbersFailed", &action, message)
+                            .await;
+                    }
+                }
+            }
+            Settle::ClearFailures => {
+                self.draft.status.failed.clear();
+                self.seen.failures_current = true;
+            }
+            Settle::Adopt { numbers, what } => {
+                let mut active = owned(&self.draft.status);
+                active.extend(numbers);
+                self.draft.status.active = compress(&active);
+                adoption::adopted(ctx, obj, "AdoptNumbers", &what).await;
+            }
+            Settle::Refused => {
+                let refused = std::mem::take(&mut self.seen.refused);
+                let numbers: BTreeSet<String> =
+                    refused.iter().map(|f| f.telephone_number.clone()).collect();
+                ctx.event(
+                    obj,
+                    true,
+                    "NumbersRefused",
+                    "ValidateNumbers",
+                    format!(
+                        "{} numbers failed validation: {}",
+                        refused.len(),
+                        compress(&numbers).join(", ")
+                    ),
+                )
+                .await;
+                record_failures(self.draft, refused.iter());
+                self.seen.failures_current = true;
+            }
+            Settle::Report { active, counts } => {
+                self.draft.status.active = active;
+                self.draft.status.counts = counts;
+                self.draft.status.failed.truncate(FAILED_LISTED);
+            }
+        }
+        Ok(())
+    }
+
+    async fn write(&mut self, write: Write) -> Result<AfterWrite> {
+        let (obj, ctx, api, scope) = (self.obj, self.ctx, self.api, self.scope);
+        let (action, numbers) = match write {
+            Write::LetGo => {
+                ctx.event(
+                    obj,
+                    false,
+                    "Released",
+                    "Delete",
+                    "every number of the block is released",
+                )
+                .await;
+                finalizer::remove(api, obj).await?;
+                return Ok(AfterWrite::Gone);
+            }
+            Write::Upload(numbers) => (PlatformAction::UploadNumbers, numbers),
+            Write::Release(numbers) => (PlatformAction::ReleaseNumbers, numbers),
+            Write::Unassign(numbers) => (PlatformAction::UnassignNumbers, numbers),
+        };
+        let upload = action == PlatformAction::UploadNumbers;
+        let what = format!("{} ({} numbers)", action.title(), numbers.len());
+        let reason = if upload {
+            reason::CREATING
+        } else {
+            reason::UPDATING
+        };
+        self.draft.condition(READY, false, reason, what.clone());
+        if upload {
+            // Keep tracking what this block brings to the platform.
+            let mut active = owned(&self.draft.status);
+            active.extend(numbers.iter().cloned());
+            self.draft.status.active = compress(&active);
+        }
+        let tenant = &scope.tenant;
+        let request = async {
+            match action {
+                PlatformAction::UploadNumbers => {
+                    scope
+                        .client
+                        .upload_numbers(tenant, &upload_request(&obj.spec, numbers.clone()))
+                        .await
+                }
+                PlatformAction::ReleaseNumbers => {
+                    scope
+                        .client
+                        .release_numbers(tenant, &ReleaseNumbers::Numbers(numbers.clone()))
+                        .await
+                }
+                _ => {
+                    let body = UnassignNumbers {
+                        telephone_numbers: numbers.clone(),
+                    };
+                    scope.client.unassign_numbers(tenant, &body).await
+                }
+            }
+        };
+        let sent = tasks::send(
+            api,
+            obj,
+            self.draft,
+            action,
+            compress(&numbers),
+            request,
+            tasks::nothing,
+        )
+        .await?;
+        self.forget_listing().await;
+        match sent {
+            Ok(task) => {
+                let message = format!("{what}: task {task}");
+                ctx.event(obj, false, "TaskStarted", action.title(), message.clone())
+                    .await;
+                Ok(AfterWrite::Wait(Wait::new(
+                    reason::WAITING_FOR_TASK,
+                    message,
+                    Next::Task,
+                )))
+            }
+            Err(e) => {
+                if state_changed(action, &e) {
+                    // The platform's numbers are not what the listing said (assigned
+                    // in Teams, busy, already there): look again rather than give up.
+                    return Err(Error::TaskFailed(format!(
+                        "{e}; the numbers changed on the platform, so the operator lists them again"
+                    )));
+                }
+                if upload && !matches!(e, crate::liveplatform::Error::OutcomeUnknown { .. }) {
+                    // Refused: nothing happened, so these numbers are not this block's.
+                    let mut active = owned(&self.draft.status);
+                    for n in &numbers {
+                        active.remove(n);
+                    }
+                    self.draft.status.active = compress(&active);
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn finish(&mut self) {
+        tasks::finish(self.draft);
+        self.seen.task = None;
+        self.forget_listing().await;
     }
 }
 
@@ -260,346 +869,20 @@ fn record_failures<'a>(draft: &mut Draft, failures: impl Iterator<Item = &'a Num
     draft.status.failed.sort_by(|a, b| a.number.cmp(&b.number));
 }
 
-async fn apply(
-    obj: &OCNumberBlock,
-    ctx: &Context,
-    api: &Api<OCNumberBlock>,
-    draft: &mut Draft,
-    scope: &CustomerScope,
-    records: &HashMap<&str, &NumberRecord>,
-) -> Result<Action> {
-    // A new spec gets a new chance for numbers that failed before.
-    if draft.status.observed_generation != draft.generation {
-        draft.status.failed.clear();
-    }
-    let declared = declared(&obj.spec);
-    let failed: BTreeSet<String> = draft
-        .status
-        .failed
-        .iter()
-        .map(|f| f.number.clone())
-        .collect();
-    let owned = mine(obj, ctx, draft, &scope.platform.name_any());
-
-    // Declared numbers the tenant already has that this block never brought: taken
-    // over only on request.
-    let existing: Vec<String> = declared
-        .iter()
-        .filter(|n| records.contains_key(n.as_str()) && !owned.contains(*n))
-        .cloned()
-        .collect();
-    if !existing.is_empty() {
-        let what = format!(
-            "numbers {} of tenant {}",
-            compress(&existing).join(", "),
-            scope.tenant
-        );
-        if !adoption::may_adopt(obj) {
-            adoption::refuse(ctx, obj, draft, &what, "remove them from the spec").await;
-            return Ok(drift_requeue(scope.drift_seconds()));
-        }
-        let mut active = owned.clone();
-        active.extend(existing.iter().cloned());
-        draft.status.active = compress(&active);
-        adoption::adopted(ctx, obj, "AdoptNumbers", &what).await;
-    }
-    let owned: BTreeSet<String> = owned.into_iter().chain(existing).collect();
-
-    let removed: Vec<String> = owned
-        .difference(&declared)
-        .filter(|n| records.contains_key(n.as_str()))
-        .cloned()
-        .collect();
-    let (assigned, releasable): (Vec<String>, Vec<String>) = removed
-        .iter()
-        .cloned()
-        .partition(|n| records.get(n.as_str()).is_some_and(|r| r.is_assigned()));
-    let unassign = obj.spec.assigned_number_policy == AssignedNumberPolicy::Unassign;
-    let to_upload: Vec<String> = declared
-        .iter()
-        .filter(|n| !records.contains_key(n.as_str()) && !failed.contains(*n))
-        .cloned()
-        .collect();
-
-    if unassign && !assigned.is_empty() {
-        return write(
-            obj,
-            ctx,
-            api,
-            draft,
-            scope,
-            PlatformAction::UnassignNumbers,
-            assigned,
-        )
-        .await;
-    }
-    let releasable: Vec<String> = releasable
-        .into_iter()
-        .filter(|n| records.get(n.as_str()).is_some_and(|r| r.is_active()))
-        .collect();
-    if !releasable.is_empty() {
-        return write(
-            obj,
-            ctx,
-            api,
-            draft,
-            scope,
-            PlatformAction::ReleaseNumbers,
-            releasable,
-        )
-        .await;
-    }
-    if !to_upload.is_empty() {
-        return write(
-            obj,
-            ctx,
-            api,
-            draft,
-            scope,
-            PlatformAction::UploadNumbers,
-            to_upload,
-        )
-        .await;
-    }
-
-    // Nothing to write: report.
-    let retained: Vec<String> = if unassign { Vec::new() } else { assigned };
-    let mut active: BTreeSet<String> = declared
-        .iter()
-        .filter(|n| records.get(n.as_str()).is_some_and(|r| r.is_active()))
-        .cloned()
-        .collect();
-    active.extend(retained.iter().cloned());
-    draft.status.active = compress(&active);
-    draft.status.failed.truncate(FAILED_LISTED);
-    draft.status.counts = Some(NumberCounts {
-        declared: declared.len() as i64,
-        active: active.len() as i64,
-        uploading: declared
-            .iter()
-            .filter(|n| {
-                records
-                    .get(n.as_str())
-                    .is_some_and(|r| r.acquired_number_status == UPLOAD_REQUESTED)
-            })
-            .count() as i64,
-        failed: failed.len() as i64,
-        releasing: owned
-            .iter()
-            .filter(|n| {
-                records
-                    .get(n.as_str())
-                    .is_some_and(|r| r.acquired_number_status == RELEASE_REQUESTED)
-            })
-            .count() as i64,
-        retained: retained.len() as i64,
-    });
-    let waiting = declared.len() - failed.len().min(declared.len())
-        > active.len() - retained.len().min(active.len());
-    if waiting {
-        draft.condition(
-            NUMBERS_UPLOADED,
-            false,
-            reason::WAITING_FOR_TASK,
-            "numbers are still being processed by the platform",
-        );
-        draft.condition(
-            READY,
-            false,
-            reason::WAITING_FOR_TASK,
-            "numbers are still being processed by the platform",
-        );
-        return Ok(Action::requeue(ctx.config.task_poll));
-    }
-    if !failed.is_empty() {
-        let list: Vec<String> = draft
-            .status
-            .failed
-            .iter()
-            .take(5)
-            .map(|f| match &f.message {
-                // What the platform says, such as which tenant holds the number.
-                Some(message) => format!("{} ({}): {message}", f.number, f.reason),
-                None => format!("{} ({})", f.number, f.reason),
-            })
-            .collect();
-        let message = format!(
-            "{} of {} numbers were refused by the platform: {}{}; remove them from the spec or fix the cause, then change the spec to retry",
-            failed.len(),
-            declared.len(),
-            list.join("; "),
-            if failed.len() > 5 { ", ..." } else { "" }
-        );
-        draft.condition(NUMBERS_UPLOADED, false, "PartlyFailed", message.clone());
-        draft.condition(READY, false, reason::REJECTED, message);
-        return Ok(Action::await_change());
-    }
-    draft.condition(
-        NUMBERS_UPLOADED,
-        true,
-        reason::AVAILABLE,
-        format!("all {} declared numbers are active", declared.len()),
-    );
-    if !retained.is_empty() {
-        draft.condition(
-            READY,
-            false,
-            "NumbersAssigned",
-            format!(
-                "numbers {} left the spec but are assigned in Teams, so they stay; unassign them or set assignedNumberPolicy: Unassign",
-                compress(&retained).join(", ")
-            ),
-        );
-        return Ok(Action::requeue(ctx.config.wait_requeue * 6));
-    }
-    let was_ready =
-        crate::api::conditions::is_true_for(draft.conditions(), READY, draft.generation);
-    draft.condition(
-        READY,
-        true,
-        reason::AVAILABLE,
-        format!("{} numbers active", active.len()),
-    );
-    if !was_ready {
-        ctx.event(
-            obj,
-            false,
-            reason::AVAILABLE,
-            "Reconcile",
-            format!("{} numbers active", active.len()),
-        )
-        .await;
-    }
-    Ok(drift_requeue(scope.drift_seconds()))
+fn upload_request(spec: &OCNumberBlockSpec, numbers: Vec<String>) -> UploadNumbers {
+    let mut body = UploadNumbers::new(spec.calling_profile_id.clone(), usage(spec), numbers);
+    body.capabilities = spec.capabilities.iter().map(|c| capability(*c)).collect();
+    body.civic_address_id = spec.civic_address_id.clone();
+    body.location_id = spec.location_id.clone();
+    body
 }
 
-/// Starts one write of at most the platform's per-request limit, recording the intent
-/// first and the task id right after.
-async fn write(
-    obj: &OCNumberBlock,
-    ctx: &Context,
-    api: &Api<OCNumberBlock>,
-    draft: &mut Draft,
-    scope: &CustomerScope,
-    action: PlatformAction,
-    mut numbers: Vec<String>,
-) -> Result<Action> {
-    numbers.truncate(MAX_NUMBERS_PER_REQUEST);
-    if action == PlatformAction::UploadNumbers {
-        numbers = validated(obj, ctx, draft, scope, numbers).await?;
-        if numbers.is_empty() {
-            // Everything in this chunk was refused; plan again without it.
-            return Ok(Action::requeue(ctx.config.task_poll));
-        }
-    }
-    let items = compress(&numbers);
-    let what = format!("{} ({} numbers)", action.title(), numbers.len());
-    draft.condition(
-        READY,
-        false,
-        if action == PlatformAction::UploadNumbers {
-            reason::CREATING
-        } else {
-            reason::UPDATING
-        },
-        what.clone(),
-    );
-    if action == PlatformAction::UploadNumbers {
-        // Keep tracking what this block brings to the platform.
-        let mut active = owned(draft);
-        active.extend(numbers.iter().cloned());
-        draft.status.active = compress(&active);
-    }
-    tasks::begin(api, obj, draft, action, items).await?;
-    let sent = match action {
-        PlatformAction::UploadNumbers => {
-            let mut body = UploadNumbers::new(
-                obj.spec.calling_profile_id.clone(),
-                usage(obj),
-                numbers.clone(),
-            );
-            body.capabilities = obj
-                .spec
-                .capabilities
-                .iter()
-                .map(|c| capability(*c))
-                .collect();
-            body.civic_address_id = obj.spec.civic_address_id.clone();
-            body.location_id = obj.spec.location_id.clone();
-            scope.client.upload_numbers(&scope.tenant, &body).await
-        }
-        PlatformAction::ReleaseNumbers => {
-            scope
-                .client
-                .release_numbers(&scope.tenant, &ReleaseNumbers::Numbers(numbers.clone()))
-                .await
-        }
-        _ => {
-            scope
-                .client
-                .unassign_numbers(
-                    &scope.tenant,
-                    &UnassignNumbers {
-                        telephone_numbers: numbers.clone(),
-                    },
-                )
-                .await
-        }
-    };
-    ctx.numbers.invalidate(&scope.tenant).await;
-    let task = match sent {
-        Ok(task) => task,
-        Err(e) => {
-            // Refused: nothing happened, so the intent goes. Unknown: it stays, and the
-            // next reconcile looks the numbers up before writing again.
-            if state_changed(action, &e) {
-                // The platform's numbers are not what the listing said (assigned in
-                // Teams, busy, already there): look again rather than give up.
-                tasks::finish(draft);
-                return Err(Error::TaskFailed(format!(
-                    "{e}; the numbers changed on the platform, so the operator lists them again"
-                )));
-            }
-            if !matches!(e, crate::liveplatform::Error::OutcomeUnknown { .. }) {
-                tasks::finish(draft);
-                if action == PlatformAction::UploadNumbers {
-                    let mut active = owned(draft);
-                    for n in &numbers {
-                        active.remove(n);
-                    }
-                    draft.status.active = compress(&active);
-                }
-            }
-            return Err(e.into());
-        }
-    };
-    tasks::started(api, obj, draft, &task).await?;
-    ctx.event(
-        obj,
-        false,
-        "TaskStarted",
-        action.title(),
-        format!("{what}: task {task}"),
-    )
-    .await;
-    draft.condition(
-        READY,
-        false,
-        reason::WAITING_FOR_TASK,
-        format!("{what}: task {task}"),
-    );
-    Ok(Action::requeue(ctx.config.task_poll))
-}
-
-/// Validates numbers before they are uploaded; the refused ones are recorded as failed
-/// (with what the platform says to do) and left out.
-async fn validated(
-    obj: &OCNumberBlock,
-    ctx: &Context,
-    draft: &mut Draft,
+/// Validates numbers before they are uploaded: the ones that passed, and the refused
+/// ones with what the platform says to do.
+async fn validate(
     scope: &CustomerScope,
     numbers: Vec<String>,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Vec<NumberOutcome>)> {
     let check = scope
         .client
         .validate_numbers(&ValidateNumbers {
@@ -633,28 +916,12 @@ async fn validated(
             }
         })
         .collect();
-    if refused.is_empty() {
-        return Ok(numbers);
-    }
-    let refused_numbers: BTreeSet<String> =
-        refused.iter().map(|f| f.telephone_number.clone()).collect();
-    ctx.event(
-        obj,
-        true,
-        "NumbersRefused",
-        "ValidateNumbers",
-        format!(
-            "{} numbers failed validation: {}",
-            refused.len(),
-            compress(&refused_numbers).join(", ")
-        ),
-    )
-    .await;
-    record_failures(draft, refused.iter());
-    Ok(numbers
+    let refused_numbers: BTreeSet<&String> = refused.iter().map(|f| &f.telephone_number).collect();
+    let valid = numbers
         .into_iter()
         .filter(|n| !refused_numbers.contains(n))
-        .collect())
+        .collect();
+    Ok((valid, refused))
 }
 
 /// A refusal caused by the numbers' state on the platform rather than by the spec.
@@ -662,9 +929,10 @@ fn state_changed(action: PlatformAction, error: &crate::liveplatform::Error) -> 
     let crate::liveplatform::Error::Validation { fields, .. } = error else {
         return false;
     };
-    let messages: Vec<&String> = fields.values().flatten().collect();
     match action {
-        PlatformAction::ReleaseNumbers | PlatformAction::UnassignNumbers => !messages.is_empty(),
+        PlatformAction::ReleaseNumbers | PlatformAction::UnassignNumbers => {
+            fields.values().flatten().next().is_some()
+        }
         _ => matches!(
             error.conflict(),
             Some(Conflict::OperationRunning | Conflict::AlreadyAcquired)
@@ -672,91 +940,10 @@ fn state_changed(action: PlatformAction, error: &crate::liveplatform::Error) -> 
     }
 }
 
-async fn cleanup(
-    obj: &OCNumberBlock,
-    ctx: &Context,
-    api: &Api<OCNumberBlock>,
-    draft: &mut Draft,
-    scope: &CustomerScope,
-    records: &HashMap<&str, &NumberRecord>,
-) -> Result<Action> {
-    let mine = mine(obj, ctx, draft, &scope.platform.name_any());
-    let left: Vec<&NumberRecord> = mine
-        .iter()
-        .filter_map(|n| records.get(n.as_str()).copied())
-        .collect();
-    if left.is_empty() {
-        ctx.event(
-            obj,
-            false,
-            "Released",
-            "Delete",
-            "every number of the block is released",
-        )
-        .await;
-        finalizer::remove(api, obj).await?;
-        return Ok(Action::await_change());
-    }
-    draft.status.active = compress(left.iter().map(|r| &r.telephone_number));
-    let assigned: Vec<String> = left
-        .iter()
-        .filter(|r| r.is_assigned())
-        .map(|r| r.telephone_number.clone())
-        .collect();
-    if !assigned.is_empty() {
-        if obj.spec.assigned_number_policy == AssignedNumberPolicy::Unassign {
-            return write(
-                obj,
-                ctx,
-                api,
-                draft,
-                scope,
-                PlatformAction::UnassignNumbers,
-                assigned,
-            )
-            .await;
-        }
-        draft.condition(
-            READY,
-            false,
-            reason::DELETING,
-            format!(
-                "numbers {} are assigned in Teams and policy Keep leaves them; unassign them or set assignedNumberPolicy: Unassign, and the release goes on",
-                compress(&assigned).join(", ")
-            ),
-        );
-        return Ok(Action::requeue(ctx.config.wait_requeue));
-    }
-    let active: Vec<String> = left
-        .iter()
-        .filter(|r| r.is_active())
-        .map(|r| r.telephone_number.clone())
-        .collect();
-    if active.is_empty() {
-        draft.condition(
-            READY,
-            false,
-            reason::DELETING,
-            "waiting for the platform to finish processing the numbers",
-        );
-        return Ok(Action::requeue(ctx.config.task_poll));
-    }
-    write(
-        obj,
-        ctx,
-        api,
-        draft,
-        scope,
-        PlatformAction::ReleaseNumbers,
-        active,
-    )
-    .await
-}
-
-fn usage(obj: &OCNumberBlock) -> crate::liveplatform::model::Usage {
+fn usage(spec: &OCNumberBlockSpec) -> crate::liveplatform::model::Usage {
     use crate::api::number_block::Usage as U;
     use crate::liveplatform::model::Usage as P;
-    match obj.spec.usage {
+    match spec.usage {
         U::CallingUserAssignment => P::CallingUserAssignment,
         U::ConferenceAssignment => P::ConferenceAssignment,
         U::FirstPartyAppAssignment => P::FirstPartyAppAssignment,

@@ -89,6 +89,8 @@ pub enum Next {
     Recheck,
     /// At its next drift check.
     Drift,
+    /// Only when the object changes (what it waits for needs a person).
+    SpecChange,
 }
 
 /// What a Ready object reports (`Ready=True` with this message).
@@ -157,7 +159,7 @@ pub trait Planner {
     async fn write(&mut self, write: Self::Write) -> Result<AfterWrite>;
 
     /// The write in flight is over (it failed on the platform).
-    fn finish(&mut self);
+    async fn finish(&mut self);
 }
 
 /// More steps than any kind needs in one reconcile: a planner that keeps asking is a
@@ -184,7 +186,7 @@ pub async fn run<P: Planner>(planner: &mut P, what: &str) -> Result<Outcome> {
             Step::Refuse { existing, advice } => return Ok(Outcome::Refuse { existing, advice }),
             Step::Reject(message) => return Err(Error::Rejected(message)),
             Step::Fail(message) => {
-                planner.finish();
+                planner.finish().await;
                 return Err(Error::TaskFailed(message));
             }
         }
@@ -223,6 +225,7 @@ pub async fn conclude<K: super::kind::Kind>(
                 Next::Shortly => Action::requeue(ctx.config.wait_requeue),
                 Next::Recheck => Action::requeue(ctx.config.wait_requeue * 6),
                 Next::Drift => super::platform::drift_requeue(drift_seconds),
+                Next::SpecChange => Action::await_change(),
             }
         }
         Outcome::Ready(report) => {

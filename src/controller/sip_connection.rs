@@ -526,7 +526,7 @@ impl Planner for SiteReconcile<'_> {
         }
     }
 
-    fn finish(&mut self) {
+    async fn finish(&mut self) {
         tasks::finish(self.draft);
         self.seen.task = None;
     }
