@@ -457,7 +457,13 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
             .count() as i64,
         retained: retained.len() as i64,
     });
-    let active_ranges = compress(&active);
+    // What the block has on the platform: its active numbers, and those it owns that
+    // the platform still processes (an upload or a release running).
+    let on_platform: BTreeSet<&String> = active
+        .iter()
+        .chain(owned.iter().filter(|n| listing.has(n)))
+        .collect();
+    let active_ranges = compress(on_platform);
     if status.active != active_ranges
         || status.counts != counts
         || status.failed.len() > FAILED_LISTED

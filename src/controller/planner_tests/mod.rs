@@ -4,6 +4,7 @@
 mod customer;
 mod dial_plan;
 mod end_user;
+mod number_block;
 mod sip_connection;
 
 use serde_json::{Value, json};

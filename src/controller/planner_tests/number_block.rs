@@ -1,0 +1,405 @@
+//! Every step of the `OCNumberBlock` planner, in-process.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::{expect_all, merged, task};
+use crate::api::number_block::{OCNumberBlockSpec, OCNumberBlockStatus};
+use crate::controller::number_block::{
+    Ended, Known, Listing, Look, Seen, Settle, Step, Write, plan,
+};
+use crate::controller::plan::{Next, Step as S};
+use crate::liveplatform::TaskOutcome;
+use crate::liveplatform::model::{NumberOutcome, NumberRecord, TaskStatus};
+
+const A: &str = "+14255550100";
+const B: &str = "+14255550101";
+const C: &str = "+14255550102";
+
+fn record(number: &str, status: &str, assignment: &str) -> NumberRecord {
+    NumberRecord {
+        telephone_number: number.into(),
+        acquired_number_status: status.into(),
+        assignment_status: assignment.into(),
+        ..NumberRecord::default()
+    }
+}
+
+fn active(numbers: &[&str]) -> Vec<NumberRecord> {
+    numbers
+        .iter()
+        .map(|n| record(n, "Active", "Unassigned"))
+        .collect()
+}
+
+fn listed(records: Vec<NumberRecord>) -> Seen {
+    Seen {
+        listing: Some(Listing::new(Arc::new(records))),
+        ..Seen::default()
+    }
+}
+
+fn refused(number: &str) -> NumberOutcome {
+    NumberOutcome {
+        telephone_number: number.into(),
+        status: "Failed".into(),
+        error_code: Some("validation_failed".into()),
+        error_message: None,
+    }
+}
+
+/// A block of A and B uploaded at generation 1, with its report written.
+fn reported() -> Value {
+    json!({
+        "observedGeneration": 1, "active": [format!("{A}-{B}")],
+        "counts": {"declared": 2, "active": 2, "uploading": 0, "failed": 0, "releasing": 0, "retained": 0},
+    })
+}
+
+fn with_op(mut status: Value, action: &str, items: &[&str], task: Option<&str>) -> Value {
+    status["operation"] =
+        json!({"action": action, "startedAt": "2026-11-27T12:00:00Z", "items": items});
+    if let Some(task) = task {
+        status["operation"]["taskId"] = json!(task);
+    }
+    status
+}
+
+struct Case {
+    spec: Value,
+    status: Value,
+    seen: Seen,
+    adopt: bool,
+    deleting: bool,
+    others_own: Vec<&'static str>,
+}
+
+fn case(status: Value, seen: Seen) -> Case {
+    Case {
+        spec: json!({}),
+        status,
+        seen,
+        adopt: false,
+        deleting: false,
+        others_own: Vec::new(),
+    }
+}
+
+fn step(c: Case) -> Step {
+    let spec: OCNumberBlockSpec = serde_json::from_value(merged(
+        json!({
+            "customerRef": {"name": "contoso"}, "numbers": [A, B],
+            "callingProfileId": "cp-1", "usage": "CallingUserAssignment",
+        }),
+        c.spec,
+    ))
+    .expect("a valid spec");
+    let status: OCNumberBlockStatus = serde_json::from_value(c.status).expect("a valid status");
+    let others_own: BTreeSet<String> = c.others_own.iter().map(|n| (*n).to_owned()).collect();
+    let known = Known {
+        spec: &spec,
+        status: &status,
+        generation: Some(1),
+        may_adopt: c.adopt,
+        deleting: c.deleting,
+        tenant: "t",
+        others_own: &others_own,
+    };
+    plan(&known, &c.seen)
+}
+
+fn numbers(list: &[&str]) -> Vec<String> {
+    list.iter().map(|n| (*n).to_owned()).collect()
+}
+
+#[test]
+fn every_step_of_uploading_and_releasing() {
+    const UPLOAD: &str = "Upload Numbers to Customer";
+    const RELEASE: &str = "Release Numbers from Customer";
+    let running = || {
+        Some(TaskOutcome::StillRunning(task(
+            TaskStatus::InProgress,
+            json!({}),
+        )))
+    };
+    let cases: Vec<(&'static str, Step, fn(&Step) -> bool)> = vec![
+        (
+            "the tenant's numbers are listed first",
+            step(case(json!({}), Seen::default())),
+            |s| *s == S::Look(Look::Listing),
+        ),
+        (
+            "missing numbers are validated before the upload",
+            step(case(json!({}), listed(vec![]))),
+            |s| *s == S::Look(Look::Validate(numbers(&[A, B]))),
+        ),
+        (
+            "numbers validation refused are recorded first",
+            step(case(
+                json!({}),
+                Seen {
+                    valid: [A.to_owned()].into(),
+                    refused: vec![refused(B)],
+                    ..listed(vec![])
+                },
+            )),
+            |s| *s == S::Settle(Settle::Refused),
+        ),
+        (
+            "validated numbers are uploaded in one write",
+            step(case(
+                json!({}),
+                Seen {
+                    valid: [A.to_owned(), B.to_owned()].into(),
+                    ..listed(vec![])
+                },
+            )),
+            |s| *s == S::Write(Write::Upload(numbers(&[A, B]))),
+        ),
+        (
+            "a number that failed for this spec is not uploaded again",
+            step(case(
+                json!({"observedGeneration": 1, "active": [A], "failed": [{"number": B, "reason": "validation_failed"}]}),
+                listed(active(&[A])),
+            )),
+            |s| matches!(s, S::Settle(Settle::Report { .. })),
+        ),
+        (
+            "a new spec clears the failures of the old one",
+            step(case(
+                json!({"observedGeneration": 0, "failed": [{"number": B, "reason": "validation_failed"}]}),
+                listed(active(&[A])),
+            )),
+            |s| *s == S::Settle(Settle::ClearFailures),
+        ),
+        (
+            "declared numbers the tenant has are refused without the opt-in",
+            step(case(json!({}), listed(active(&[A])))),
+            |s| matches!(s, S::Refuse { existing, .. } if existing.contains(A)),
+        ),
+        (
+            "with the opt-in they are adopted",
+            step(Case {
+                adopt: true,
+                ..case(json!({}), listed(active(&[A])))
+            }),
+            |s| matches!(s, S::Settle(Settle::Adopt { numbers: n, .. }) if *n == numbers(&[A])),
+        ),
+        (
+            "a number that left the spec is released",
+            step(Case {
+                spec: json!({"numbers": [A]}),
+                ..case(reported(), listed(active(&[A, B])))
+            }),
+            |s| *s == S::Write(Write::Release(numbers(&[B]))),
+        ),
+        (
+            "an assigned number that left the spec stays under Keep",
+            step(Case {
+                spec: json!({"numbers": [A]}),
+                ..case(
+                    json!({"observedGeneration": 1, "active": [format!("{A}-{B}")], "counts": {"declared": 1, "active": 2, "uploading": 0, "failed": 0, "releasing": 0, "retained": 1}}),
+                    listed(vec![
+                        record(A, "Active", "Unassigned"),
+                        record(B, "Active", "UserAssigned"),
+                    ]),
+                )
+            }),
+            |s| matches!(s, S::Wait(w) if w.reason == "NumbersAssigned" && w.next == Next::Recheck),
+        ),
+        (
+            "and is unassigned first under Unassign",
+            step(Case {
+                spec: json!({"numbers": [A], "assignedNumberPolicy": "Unassign"}),
+                ..case(
+                    reported(),
+                    listed(vec![
+                        record(A, "Active", "Unassigned"),
+                        record(B, "Active", "UserAssigned"),
+                    ]),
+                )
+            }),
+            |s| *s == S::Write(Write::Unassign(numbers(&[B]))),
+        ),
+        (
+            "a number another block owns is never released",
+            step(Case {
+                spec: json!({"numbers": [A]}),
+                others_own: vec![B],
+                ..case(reported(), listed(active(&[A, B])))
+            }),
+            |s| matches!(s, S::Settle(Settle::Report { .. })),
+        ),
+        (
+            "numbers still uploading wait",
+            step(case(
+                json!({"observedGeneration": 1, "active": [format!("{A}-{B}")], "counts": {"declared": 2, "active": 1, "uploading": 1, "failed": 0, "releasing": 0, "retained": 0}}),
+                listed(vec![
+                    record(A, "Active", "Unassigned"),
+                    record(B, "Upload Requested", "Unassigned"),
+                ]),
+            )),
+            |s| matches!(s, S::Wait(w) if w.next == Next::Task && w.also.iter().any(|a| a.type_ == "NumbersUploaded" && !a.status)),
+        ),
+        (
+            "refused numbers hold the block until the spec changes",
+            step(case(
+                json!({"observedGeneration": 1, "active": [A], "failed": [{"number": B, "reason": "validation_failed"}], "counts": {"declared": 2, "active": 1, "uploading": 0, "failed": 1, "releasing": 0, "retained": 0}}),
+                listed(active(&[A])),
+            )),
+            |s| matches!(s, S::Wait(w) if w.reason == "Rejected" && w.next == Next::SpecChange && w.message.contains("1 of 2 numbers were refused")),
+        ),
+        (
+            "a block whose numbers are active is Ready",
+            step(case(reported(), listed(active(&[A, B])))),
+            |s| matches!(s, S::Ready(r) if r.message == "2 numbers active"),
+        ),
+        (
+            "a running upload is looked at",
+            step(case(
+                with_op(reported(), UPLOAD, &[C], Some("t1")),
+                Seen::default(),
+            )),
+            |s| *s == S::Look(Look::Task("t1".into())),
+        ),
+        (
+            "and waited for",
+            step(case(
+                with_op(reported(), UPLOAD, &[C], Some("t1")),
+                Seen {
+                    task: running(),
+                    ..Seen::default()
+                },
+            )),
+            |s| matches!(s, S::Wait(w) if w.message.contains("task t1") && w.next == Next::Task),
+        ),
+        (
+            "a partly failed upload records its failures",
+            step(case(
+                with_op(reported(), UPLOAD, &[C], Some("t1")),
+                Seen {
+                    task: Some(TaskOutcome::PartlyFailed {
+                        task: task(TaskStatus::CompletedWithErrors, json!({})),
+                        failed: vec![refused(C)],
+                    }),
+                    ..Seen::default()
+                },
+            )),
+            |s| matches!(s, S::Settle(Settle::TaskEnded(Ended::NumbersFailed { failed, .. })) if failed.len() == 1),
+        ),
+        (
+            "a failed release fails",
+            step(case(
+                with_op(reported(), RELEASE, &[B], Some("t2")),
+                Seen {
+                    task: Some(TaskOutcome::Failed(task(TaskStatus::Failed, json!({})))),
+                    ..Seen::default()
+                },
+            )),
+            |s| matches!(s, S::Fail(m) if m.contains("(task t2)")),
+        ),
+        (
+            "a lost answer is looked up in a fresh listing",
+            step(case(
+                with_op(reported(), UPLOAD, &[C], None),
+                Seen::default(),
+            )),
+            |s| *s == S::Look(Look::Lost),
+        ),
+        (
+            "a lost upload that runs is followed, not sent again",
+            step(case(
+                with_op(reported(), UPLOAD, &[C], None),
+                Seen {
+                    lost: Some(vec![NumberRecord {
+                        upload_to_account_job_id: Some("job-9".into()),
+                        ..record(C, "Upload Requested", "Unassigned")
+                    }]),
+                    ..Seen::default()
+                },
+            )),
+            |s| *s == S::Settle(Settle::FollowFound("job-9".into())),
+        ),
+        (
+            "a lost release that runs is waited for",
+            step(case(
+                with_op(reported(), RELEASE, &[B], None),
+                Seen {
+                    lost: Some(vec![record(B, "Release Requested", "Unassigned")]),
+                    ..Seen::default()
+                },
+            )),
+            |s| matches!(s, S::Wait(w) if w.message.contains("release whose answer was lost")),
+        ),
+        (
+            "a lost write the listing does not show is forgotten",
+            step(case(
+                with_op(reported(), UPLOAD, &[C], None),
+                Seen {
+                    lost: Some(vec![]),
+                    ..Seen::default()
+                },
+            )),
+            |s| *s == S::Settle(Settle::ForgetLost),
+        ),
+    ];
+    expect_all(cases);
+}
+
+#[test]
+fn every_step_of_deletion() {
+    let deleting = |status: Value, seen: Seen| Case {
+        deleting: true,
+        ..case(status, seen)
+    };
+    let cases: Vec<(&'static str, Step, fn(&Step) -> bool)> = vec![
+        (
+            "the listing comes first",
+            step(deleting(reported(), Seen::default())),
+            |s| *s == S::Look(Look::Listing),
+        ),
+        (
+            "active numbers are released",
+            step(deleting(reported(), listed(active(&[A, B])))),
+            |s| *s == S::Write(Write::Release(numbers(&[A, B]))),
+        ),
+        (
+            "numbers another block owns stay",
+            step(Case {
+                others_own: vec![B],
+                ..deleting(json!({"active": [A, B]}), listed(active(&[A, B])))
+            }),
+            |s| matches!(s, S::Settle(Settle::Report { active, .. }) if *active == numbers(&[A])),
+        ),
+        (
+            "assigned numbers wait under Keep",
+            step(deleting(
+                reported(),
+                listed(vec![
+                    record(A, "Active", "UserAssigned"),
+                    record(B, "Active", "Unassigned"),
+                ]),
+            )),
+            |s| matches!(s, S::Wait(w) if w.next == Next::Shortly && w.message.contains("assigned in Teams")),
+        ),
+        (
+            "numbers being processed are waited for",
+            step(deleting(
+                reported(),
+                listed(vec![
+                    record(A, "Release Requested", "Unassigned"),
+                    record(B, "Release Requested", "Unassigned"),
+                ]),
+            )),
+            |s| matches!(s, S::Wait(w) if w.next == Next::Task),
+        ),
+        (
+            "with nothing left, the finalizer goes",
+            step(deleting(reported(), listed(vec![]))),
+            |s| *s == S::Write(Write::LetGo),
+        ),
+    ];
+    expect_all(cases);
+}
