@@ -12,12 +12,13 @@ use rand::Rng;
 use super::context::Context;
 use super::drive;
 use super::error::Result;
+use super::plan::{self, AfterWrite, Planner, Report};
 use super::platforms;
 use super::status::StatusDraft;
 use crate::api::OCPlatform;
-use crate::api::conditions::{READY, reason};
-use crate::api::platform::{CallingProfileStatus, SbcStatus};
-use crate::liveplatform::model::LeadQuery;
+use crate::api::platform::{CallingProfileStatus, OCPlatformStatus, SbcStatus};
+use crate::liveplatform::LivePlatformClient;
+use crate::liveplatform::model::{CallingProfile, LeadQuery, SbcMapping};
 
 /// How old `status.lastProbeTime` may get before it is refreshed on its own.
 const PROBE_TIME_REFRESH_SECS: i64 = 300;
@@ -43,37 +44,117 @@ async fn apply(
     draft: &mut StatusDraft<OCPlatform>,
 ) -> Result<Action> {
     let client = platforms::refresh(ctx, obj).await?;
-    client.check_credentials().await?;
-    // The probe: the lead and customer APIs answer with these credentials.
-    client
-        .list_leads(&LeadQuery {
-            page_number: Some(1),
-            page_size: Some(1),
-            ..Default::default()
-        })
-        .await?;
-    let customers = client.list_customers_brief().await?;
-    let profiles = client.calling_profiles().await?;
-    let mapping = client.sbc_mapping().await?;
+    let mut reconcile = PlatformReconcile {
+        draft,
+        client,
+        seen: Seen::default(),
+    };
+    let outcome = plan::run(&mut reconcile, "OCPlatform").await?;
+    Ok(plan::conclude(ctx, obj, draft, outcome, obj.spec.drift_check_seconds).await)
+}
 
+/// What this reconcile has read so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Seen {
+    /// A token was issued for the credentials.
+    pub credentials: bool,
+    /// The lead API answered.
+    pub leads: bool,
+    /// How many customers the platform has.
+    pub customers: Option<usize>,
+    pub profiles: Option<Vec<CallingProfile>>,
+    pub mapping: Option<Vec<SbcMapping>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Look {
+    Credentials,
+    Leads,
+    Customers,
+    Profiles,
+    Mapping,
+}
+
+/// What the platform offers, published in status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publish {
+    pub profiles: Vec<CallingProfileStatus>,
+    pub customers: i64,
+    /// `status.lastProbeTime` is refreshed.
+    pub probed: bool,
+}
+
+/// An OCPlatform writes nothing to the platform.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Never {}
+
+pub type Step = plan::Step<Look, Publish, Never>;
+
+/// The next step (pure): prove the credentials with a token, probe the lead and
+/// customer APIs, read the calling profiles and their SBCs, publish them.
+pub fn plan(status: &OCPlatformStatus, seen: &Seen, now: jiff::Timestamp) -> Step {
+    use plan::Step::*;
+    if !seen.credentials {
+        return Look(self::Look::Credentials);
+    }
+    if !seen.leads {
+        return Look(self::Look::Leads);
+    }
+    let Some(customers) = seen.customers else {
+        return Look(self::Look::Customers);
+    };
+    let Some(profiles) = &seen.profiles else {
+        return Look(self::Look::Profiles);
+    };
+    let Some(mapping) = &seen.mapping else {
+        return Look(self::Look::Mapping);
+    };
+    let published = publish(profiles, mapping);
+    let customers = customers as i64;
+    let changed = status.calling_profiles != published
+        || status.calling_profile_count != Some(published.len() as i64)
+        || status.customer_count != Some(customers);
+    // The probe time is refreshed only when it is old or something else changed: a
+    // status that changes on every reconcile would trigger reconcile after reconcile.
+    let stale = status
+        .last_probe_time
+        .as_deref()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .is_none_or(|t| now.as_second() - t.as_second() > PROBE_TIME_REFRESH_SECS);
+    if changed || stale {
+        return Settle(Publish {
+            profiles: published,
+            customers,
+            probed: true,
+        });
+    }
+    Ready(Report::new(format!(
+        "the platform answers with these credentials and offers {} calling profiles",
+        published.len()
+    )))
+}
+
+/// The calling profiles with every SBC they reach: through their enrolled trunks,
+/// and through the platform's profile-to-SBC mapping.
+pub fn publish(profiles: &[CallingProfile], mapping: &[SbcMapping]) -> Vec<CallingProfileStatus> {
     let mut mapped: BTreeMap<String, Vec<SbcStatus>> = BTreeMap::new();
     for row in mapping {
         let sbcs = row
             .sbcs
-            .into_iter()
+            .iter()
             .filter_map(|s| {
-                s.sbc_id.map(|id| SbcStatus {
+                s.sbc_id.clone().map(|id| SbcStatus {
                     id,
-                    fqdn: s.fqdn,
-                    name: s.name,
+                    fqdn: s.fqdn.clone(),
+                    name: s.name.clone(),
                     trunk_fqdn: None,
                 })
             })
             .collect();
         mapped.insert(row.calling_profile_id.to_ascii_lowercase(), sbcs);
     }
-    let published: Vec<CallingProfileStatus> = profiles
-        .into_iter()
+    profiles
+        .iter()
         .map(|p| {
             let mut sbcs: Vec<SbcStatus> = Vec::new();
             for trunk in &p.trunks_enrolled {
@@ -97,47 +178,78 @@ async fn apply(
                 }
             }
             CallingProfileStatus {
-                id: p.calling_profile_id,
-                name: p.name,
-                region: p.region,
-                carrier: p.carrier,
+                id: p.calling_profile_id.clone(),
+                name: p.name.clone(),
+                region: p.region.clone(),
+                carrier: p.carrier.clone(),
                 emergency: p.is_emergency_profile,
                 offer_types: p
                     .offer_types
-                    .into_iter()
-                    .filter_map(|o| o.offer_type_name)
+                    .iter()
+                    .filter_map(|o| o.offer_type_name.clone())
                     .collect(),
                 sbcs,
             }
         })
-        .collect();
+        .collect()
+}
 
-    let was_ready =
-        crate::api::conditions::is_true_for(draft.conditions(), READY, draft.generation);
-    draft.status.calling_profile_count = Some(published.len() as i64);
-    draft.status.customer_count = Some(customers.len() as i64);
-    draft.status.calling_profiles = published;
-    // The probe time is refreshed only when it is old or something else changed: a
-    // status that changes on every reconcile would trigger reconcile after reconcile.
-    let stale = draft
-        .status
-        .last_probe_time
-        .as_deref()
-        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-        .is_none_or(|t| {
-            jiff::Timestamp::now().as_second() - t.as_second() > PROBE_TIME_REFRESH_SECS
-        });
-    if stale || draft.changed() {
-        draft.status.last_probe_time = Some(jiff::Timestamp::now().to_string());
+/// One reconcile of one platform.
+struct PlatformReconcile<'a> {
+    draft: &'a mut StatusDraft<OCPlatform>,
+    client: LivePlatformClient,
+    seen: Seen,
+}
+
+impl Planner for PlatformReconcile<'_> {
+    type Look = Look;
+    type Settle = Publish;
+    type Write = Never;
+
+    fn plan(&self) -> Step {
+        plan(&self.draft.status, &self.seen, jiff::Timestamp::now())
     }
-    let message = format!(
-        "the platform answers with these credentials and offers {} calling profiles",
-        draft.status.calling_profile_count.unwrap_or(0)
-    );
-    draft.condition(READY, true, reason::AVAILABLE, message.clone());
-    if !was_ready {
-        ctx.event(obj, false, reason::AVAILABLE, "Probe", message)
-            .await;
+
+    async fn look(&mut self, look: Look) -> Result<()> {
+        let client = &self.client;
+        match look {
+            Look::Credentials => {
+                client.check_credentials().await?;
+                self.seen.credentials = true;
+            }
+            Look::Leads => {
+                client
+                    .list_leads(&LeadQuery {
+                        page_number: Some(1),
+                        page_size: Some(1),
+                        ..Default::default()
+                    })
+                    .await?;
+                self.seen.leads = true;
+            }
+            Look::Customers => {
+                self.seen.customers = Some(client.list_customers_brief().await?.len())
+            }
+            Look::Profiles => self.seen.profiles = Some(client.calling_profiles().await?),
+            Look::Mapping => self.seen.mapping = Some(client.sbc_mapping().await?),
+        }
+        Ok(())
     }
-    Ok(drift_requeue(obj.spec.drift_check_seconds))
+
+    async fn settle(&mut self, publish: Publish) -> Result<()> {
+        let status = &mut self.draft.status;
+        status.calling_profile_count = Some(publish.profiles.len() as i64);
+        status.customer_count = Some(publish.customers);
+        status.calling_profiles = publish.profiles;
+        if publish.probed {
+            status.last_probe_time = Some(jiff::Timestamp::now().to_string());
+        }
+        Ok(())
+    }
+
+    async fn write(&mut self, never: Never) -> Result<AfterWrite> {
+        match never {}
+    }
+
+    async fn finish(&mut self) {}
 }

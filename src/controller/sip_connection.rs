@@ -273,22 +273,21 @@ fn plan_deletion(known: &Known, seen: &Seen) -> Step {
             Next::Task,
         ));
     }
-    if let Some((action, task)) = op
+    // A removal that ran: its failure is reported; otherwise the site is still there,
+    // not being removed, and the removal is sent again.
+    if let Some((action, Some(task))) = op
         && action == PlatformAction::DeleteSipConnection.title()
     {
-        if let Some(task) = task {
-            match &seen.task {
-                None => return Look(self::Look::Task(task.clone())),
-                Some(TaskOutcome::Failed(t)) => {
-                    return Fail(format!(
-                        "removing site location {id} failed (task {task}): {}",
-                        t.error_summary()
-                    ));
-                }
-                Some(_) => {}
+        match &seen.task {
+            None => return Look(self::Look::Task(task.clone())),
+            Some(TaskOutcome::Failed(t)) => {
+                return Fail(format!(
+                    "removing site location {id} failed (task {task}): {}",
+                    t.error_summary()
+                ));
             }
+            Some(_) => {}
         }
-        // The site is still there, not being removed: the removal is sent again.
     }
     Write(self::Write::Delete(id))
 }

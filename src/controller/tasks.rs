@@ -81,9 +81,8 @@ pub async fn send<K: Kind, T: Answer>(
     match write.await {
         Ok(answer) => {
             record(&answer, draft);
-            match answer.task() {
-                Some(task) => started(api, obj, draft, &task).await?,
-                None => {}
+            if let Some(task) = answer.task() {
+                started(api, obj, draft, &task).await?;
             }
             Ok(Ok(answer))
         }

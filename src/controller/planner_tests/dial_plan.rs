@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{expect_all, merged};
+use super::{Case, expect_all, merged};
 use crate::api::dial_plan::{OCDialPlanSpec, OCDialPlanStatus};
 use crate::controller::dial_plan::{Known, Look, Seen, Settle, Step, Write, plan};
 use crate::controller::plan::Step as S;
@@ -60,7 +60,7 @@ fn ours() -> Value {
 #[test]
 fn every_step_of_a_dial_plan() {
     let none = json!({});
-    let cases: Vec<(&'static str, Step, fn(&Step) -> bool)> = vec![
+    let cases: Vec<Case<Step>> = vec![
         (
             "being deleted, the dial plan is deleted",
             step(none.clone(), ours(), false, true, None),

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{expect_all, task};
+use super::{Case as Expect, expect_all, task};
 use crate::api::end_user::{OCEndUserSpec, OCEndUserStatus};
 use crate::controller::end_user::{Known, LICENSE_REQUIRED, Look, Seen, Settle, Step, Write, plan};
 use crate::controller::plan::{Next, Step as S};
@@ -97,7 +97,7 @@ fn every_step_of_an_end_user() {
             json!({}),
         )))
     };
-    let cases: Vec<(&'static str, Step, fn(&Step) -> bool)> = vec![
+    let cases: Vec<Expect<Step>> = vec![
         (
             "an OC Essentials customer: the user waits for the licence",
             step(Case {

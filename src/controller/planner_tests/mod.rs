@@ -5,6 +5,7 @@ mod customer;
 mod dial_plan;
 mod end_user;
 mod number_block;
+mod platform;
 mod sip_connection;
 
 use serde_json::{Value, json};
@@ -44,11 +45,12 @@ pub fn upgrade_op(mut status: Value, task: Option<&str>) -> Value {
     status
 }
 
+/// One case: its name, the step the planner chose, and what that step must be.
+pub type Case<S> = (&'static str, S, fn(&S) -> bool);
+
 /// Checks every (case, step the planner chose, what it must be), and names all the
 /// cases that failed at once.
-pub fn expect_all<S: std::fmt::Debug>(
-    cases: impl IntoIterator<Item = (&'static str, S, fn(&S) -> bool)>,
-) {
+pub fn expect_all<S: std::fmt::Debug>(cases: impl IntoIterator<Item = Case<S>>) {
     let failed: Vec<String> = cases
         .into_iter()
         .filter(|(_, step, want)| !want(step))

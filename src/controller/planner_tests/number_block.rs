@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::{expect_all, merged, task};
+use super::{Case as Expect, expect_all, merged, task};
 use crate::api::number_block::{OCNumberBlockSpec, OCNumberBlockStatus};
 use crate::controller::number_block::{
     Ended, Known, Listing, Look, Seen, Settle, Step, Write, plan,
@@ -124,7 +124,7 @@ fn every_step_of_uploading_and_releasing() {
             json!({}),
         )))
     };
-    let cases: Vec<(&'static str, Step, fn(&Step) -> bool)> = vec![
+    let cases: Vec<Expect<Step>> = vec![
         (
             "the tenant's numbers are listed first",
             step(case(json!({}), Seen::default())),
@@ -354,7 +354,7 @@ fn every_step_of_deletion() {
         deleting: true,
         ..case(status, seen)
     };
-    let cases: Vec<(&'static str, Step, fn(&Step) -> bool)> = vec![
+    let cases: Vec<Expect<Step>> = vec![
         (
             "the listing comes first",
             step(deleting(reported(), Seen::default())),

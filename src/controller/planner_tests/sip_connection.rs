@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{expect_all, task};
+use super::{Case, expect_all, task};
 use crate::api::sip_connection::{OCSipConnectionSpec, OCSipConnectionStatus};
 use crate::controller::plan::{Next, Step as S};
 use crate::controller::sip_connection::{Known, Look, Seen, Settle, Step, Write, plan};
@@ -95,7 +95,7 @@ fn every_step_of_a_sip_connection() {
             json!({}),
         )))
     };
-    let cases: Vec<(&'static str, Step, fn(&Step) -> bool)> = vec![
+    let cases: Vec<Case<Step>> = vec![
         (
             "a new site is looked for by name",
             apply(json!({}), Seen::default()),
