@@ -1,8 +1,11 @@
 //! Field types that several kinds share: references, deletion policy, the record of
 //! a write in flight.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use crate::liveplatform::Action as PlatformAction;
 
 /// Regular expression of a Microsoft Entra tenant id (a GUID).
 pub const GUID_PATTERN: &str =
@@ -65,21 +68,116 @@ pub enum DeletionPolicy {
 /// A write to the Live Platform that was started and not yet seen to its end. It is
 /// recorded before the write is sent, so that after a restart the operator looks the
 /// platform up instead of writing again.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Operation {
-    /// The action, as the API reference names it (for example `Upload Numbers to Customer`).
-    pub action: String,
-    /// When the write was about to be sent (RFC 3339).
-    pub started_at: String,
+    /// The write, as the API reference names it (for example `Upload Numbers to
+    /// Customer`).
+    pub action: WriteAction,
+    /// When the write was about to be sent.
+    pub started_at: MicroTime,
     /// The platform's task id, once the platform answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
-    /// When the platform answered with the task id (RFC 3339): the task runs from
-    /// here, however long the write waited for the platform's rate limit.
+    /// When the platform answered with the task id: the task runs from here, however
+    /// long the write waited for the platform's rate limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub accepted_at: Option<String>,
+    pub accepted_at: Option<MicroTime>,
     /// What the write covers, for example the numbers of an upload, compressed as ranges.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<String>,
+}
+
+/// The writes the operator records before it sends them (see [`Operation`]), named as
+/// the API reference titles them.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum WriteAction {
+    #[serde(rename = "Create Consentless Lead")]
+    CreateLead,
+    #[serde(rename = "Create Customer from Lead")]
+    CreateCustomer,
+    #[serde(rename = "Upgrade OC Customer License")]
+    UpgradeLicense,
+    #[serde(rename = "Upload Numbers to Customer")]
+    UploadNumbers,
+    #[serde(rename = "Release Numbers from Customer")]
+    ReleaseNumbers,
+    #[serde(rename = "Unassign Numbers")]
+    UnassignNumbers,
+    #[serde(rename = "Add SIP Connection")]
+    AddSipConnection,
+    #[serde(rename = "Modify SIP Connection")]
+    ModifySipConnection,
+    #[serde(rename = "Delete SIP Connection")]
+    DeleteSipConnection,
+    #[serde(rename = "Provision Customer End User")]
+    ProvisionEndUser,
+}
+
+impl WriteAction {
+    pub const ALL: [WriteAction; 10] = [
+        WriteAction::CreateLead,
+        WriteAction::CreateCustomer,
+        WriteAction::UpgradeLicense,
+        WriteAction::UploadNumbers,
+        WriteAction::ReleaseNumbers,
+        WriteAction::UnassignNumbers,
+        WriteAction::AddSipConnection,
+        WriteAction::ModifySipConnection,
+        WriteAction::DeleteSipConnection,
+        WriteAction::ProvisionEndUser,
+    ];
+
+    /// The action of the API reference this write is.
+    pub fn platform(self) -> PlatformAction {
+        match self {
+            WriteAction::CreateLead => PlatformAction::CreateLead,
+            WriteAction::CreateCustomer => PlatformAction::CreateCustomer,
+            WriteAction::UpgradeLicense => PlatformAction::UpgradeLicense,
+            WriteAction::UploadNumbers => PlatformAction::UploadNumbers,
+            WriteAction::ReleaseNumbers => PlatformAction::ReleaseNumbers,
+            WriteAction::UnassignNumbers => PlatformAction::UnassignNumbers,
+            WriteAction::AddSipConnection => PlatformAction::AddSipConnection,
+            WriteAction::ModifySipConnection => PlatformAction::ModifySipConnection,
+            WriteAction::DeleteSipConnection => PlatformAction::DeleteSipConnection,
+            WriteAction::ProvisionEndUser => PlatformAction::ProvisionEndUser,
+        }
+    }
+
+    /// The title the API reference gives the action (also its value in status).
+    pub fn title(self) -> &'static str {
+        self.platform().title()
+    }
+}
+
+impl std::fmt::Display for WriteAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.title())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_write_in_status_is_named_as_the_reference_titles_it() {
+        for action in WriteAction::ALL {
+            let value = serde_json::to_value(action).expect("serialises");
+            assert_eq!(value, serde_json::json!(action.title()), "{action:?}");
+        }
+    }
+
+    #[test]
+    fn an_operation_recorded_by_an_earlier_version_still_reads() {
+        let op: Operation = serde_json::from_value(serde_json::json!({
+            "action": "Upload Numbers to Customer",
+            "startedAt": "2026-11-27T12:00:00.123456Z",
+            "acceptedAt": "2026-11-27T12:00:01Z",
+            "taskId": "t1",
+        }))
+        .expect("reads");
+        assert_eq!(op.action, WriteAction::UploadNumbers);
+        assert_eq!(op.started_at.0.to_string(), "2026-11-27T12:00:00.123456Z");
+    }
 }

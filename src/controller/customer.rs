@@ -23,7 +23,7 @@ use super::plan::{self, AfterWrite, Also, Next, Planner, Report, Wait};
 use super::platforms;
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
-use crate::api::common::{DeletionPolicy, Operation};
+use crate::api::common::{DeletionPolicy, Operation, WriteAction};
 use crate::api::conditions::{CHANNEL_ASSIGNED, LICENSED, READY, reason};
 use crate::api::customer::{LicenseStatus, LicenseType, OCCustomerSpec, OCCustomerStatus};
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
@@ -31,9 +31,7 @@ use crate::liveplatform::model::{
     AssignChannel, ConfigurationType, CreateCustomer, CreateLead, CustomerDetails, Lead, LeadRef,
     LicenseChange, LicenseInfo, TenantValidation,
 };
-use crate::liveplatform::{
-    Action as PlatformAction, Conflict, Error as PlatformError, LivePlatformClient, TaskOutcome,
-};
+use crate::liveplatform::{Conflict, Error as PlatformError, LivePlatformClient, TaskOutcome};
 
 type Draft = StatusDraft<OCCustomer>;
 
@@ -190,11 +188,8 @@ fn tenant(spec: &OCCustomerSpec) -> String {
     spec.tenant_id.to_ascii_lowercase()
 }
 
-fn doing(status: &OCCustomerStatus, action: PlatformAction) -> Option<&Operation> {
-    status
-        .operation
-        .as_ref()
-        .filter(|op| op.action == action.title())
+fn doing(status: &OCCustomerStatus, action: WriteAction) -> Option<&Operation> {
+    status.operation.as_ref().filter(|op| op.action == action)
 }
 
 fn channel_condition(spec: &OCCustomerSpec) -> Also {
@@ -225,8 +220,9 @@ fn upgrading(task: &str) -> Also {
 
 /// When the grace of a licence upgrade whose answer was lost ends.
 fn lost_upgrade_ends(op: &Operation, grace: Duration) -> Option<jiff::Timestamp> {
-    let sent = op.started_at.parse::<jiff::Timestamp>().ok()?;
-    sent.checked_add(jiff::SignedDuration::try_from(grace).ok()?)
+    op.started_at
+        .0
+        .checked_add(jiff::SignedDuration::try_from(grace).ok()?)
         .ok()
 }
 
@@ -239,7 +235,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     // A licence upgrade whose answer was lost shows on the platform only once its task
     // ends, and a second request would be refused while it runs: nothing is read or
     // written until its grace is over.
-    if let Some(op) = doing(status, PlatformAction::UpgradeLicense)
+    if let Some(op) = doing(status, WriteAction::UpgradeLicense)
         && op.task_id.is_none()
         && let Some(over) = lost_upgrade_ends(op, known.lost_answer_grace)
         && let Ok(remaining) = Duration::try_from(known.now.duration_until(over))
@@ -247,7 +243,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     {
         let message = format!(
             "a licence upgrade was sent at {} but its answer was lost, and the platform cannot show a running upgrade; the operator looks again at the licence at {over} (in {} s) and sends it again only if it did not happen",
-            op.started_at,
+            op.started_at.0,
             remaining.as_secs()
         );
         return Wait(
@@ -285,7 +281,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     let Some(lead) = lead else {
         return Write(self::Write::CreateLead);
     };
-    let creating_lead = doing(status, PlatformAction::CreateLead).is_some();
+    let creating_lead = doing(status, WriteAction::CreateLead).is_some();
     if creating_lead || status.lead_id.as_deref() != Some(lead.id.as_str()) {
         // Neither recorded nor being created by this object: someone else's lead.
         let adopted = (status.lead_id.is_none() && !creating_lead).then(|| {
@@ -335,7 +331,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     let channel = channel_condition(spec);
 
     // The customer.
-    let creating = doing(status, PlatformAction::CreateCustomer);
+    let creating = doing(status, WriteAction::CreateCustomer);
     let guid = match (&lead.ump_customer_guid, creating) {
         (Some(guid), creating) => {
             if creating.is_some() || status.customer_id.as_ref() != Some(guid) {
@@ -377,7 +373,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     };
 
     // The licence.
-    if let Some(op) = doing(status, PlatformAction::UpgradeLicense) {
+    if let Some(op) = doing(status, WriteAction::UpgradeLicense) {
         let Some(task) = &op.task_id else {
             return Settle(self::Settle::ForgetLostUpgrade);
         };
@@ -502,7 +498,7 @@ pub fn plan_deletion(known: &Known, seen: &Seen) -> Step {
             Next::Task,
         ));
     }
-    if status.lead_id.is_none() && doing(status, PlatformAction::CreateLead).is_none() {
+    if status.lead_id.is_none() && doing(status, WriteAction::CreateLead).is_none() {
         // It never created or took over a lead: nothing on the platform is its own.
         return Write(self::Write::LetGo(None));
     }
@@ -595,16 +591,12 @@ impl Planner for CustomerReconcile<'_> {
             }
             Look::Lead => self.seen.lead = Some(self.client()?.get_lead(&tenant).await?),
             Look::Task(task) => {
-                let action = self
-                    .draft
-                    .status
-                    .operation
-                    .as_ref()
-                    .map(|op| op.action.clone())
-                    .unwrap_or_default();
+                let Some(action) = self.draft.status.operation.as_ref().map(|op| op.action) else {
+                    return Ok(());
+                };
                 let platform = &self.obj.spec.platform_ref.name;
                 let outcome =
-                    tasks::poll(self.ctx, platform, self.client()?, &action, &task).await?;
+                    tasks::poll(self.ctx, platform, self.client()?, action, &task).await?;
                 self.seen.task = Some(outcome);
             }
             Look::Customer(guid) => {
@@ -668,7 +660,7 @@ impl Planner for CustomerReconcile<'_> {
                     // The lead shows the customer before the task was seen to end.
                     self.ctx
                         .metrics
-                        .task_ended(PlatformAction::CreateCustomer.title(), "succeeded");
+                        .task_ended(WriteAction::CreateCustomer.title(), "succeeded");
                     self.event(
                         "CustomerCreated",
                         "CreateCustomer",
@@ -749,7 +741,7 @@ impl Planner for CustomerReconcile<'_> {
                     api,
                     obj,
                     self.draft,
-                    PlatformAction::CreateLead,
+                    WriteAction::CreateLead,
                     vec![tenant.clone()],
                     client.create_lead(&body),
                     tasks::nothing,
@@ -817,7 +809,7 @@ impl Planner for CustomerReconcile<'_> {
                     api,
                     obj,
                     self.draft,
-                    PlatformAction::CreateCustomer,
+                    WriteAction::CreateCustomer,
                     vec![tenant],
                     client.create_customer(&request),
                     tasks::nothing,
@@ -875,7 +867,7 @@ impl Planner for CustomerReconcile<'_> {
                     api,
                     obj,
                     self.draft,
-                    PlatformAction::UpgradeLicense,
+                    WriteAction::UpgradeLicense,
                     vec![format!("{to:?}:{count}")],
                     client.upgrade_license(&guid, &body),
                     tasks::nothing,

@@ -13,6 +13,7 @@ use super::kind::{CustomerOwned, Kind};
 use super::platforms;
 use super::status::StatusDraft;
 use super::tasks;
+use crate::api::common::WriteAction;
 use crate::api::conditions::{READY, reason};
 use crate::api::{OCCustomer, OCPlatform};
 use crate::liveplatform::{LivePlatformClient, TaskOutcome};
@@ -34,7 +35,12 @@ impl CustomerScope {
     }
 
     /// One look at the task `task` of `action` (see [`tasks::poll`]).
-    pub async fn poll(&self, ctx: &Context, action: &str, task: &str) -> Result<TaskOutcome> {
+    pub async fn poll(
+        &self,
+        ctx: &Context,
+        action: WriteAction,
+        task: &str,
+    ) -> Result<TaskOutcome> {
         tasks::poll(ctx, &self.platform_name(), &self.client, action, task).await
     }
 

@@ -19,11 +19,12 @@ use super::plan::{self, AfterWrite, Next, Planner, Report, Wait};
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
 use crate::api::OCEndUser;
+use crate::api::common::WriteAction;
 use crate::api::conditions::{READY, reason};
 use crate::api::customer::LicenseType;
 use crate::api::end_user::{OCEndUserSpec, OCEndUserStatus};
 use crate::liveplatform::model::{EndUser, ProvisionEndUser};
-use crate::liveplatform::{Action as PlatformAction, Error as PlatformError, TaskOutcome};
+use crate::liveplatform::{Error as PlatformError, TaskOutcome};
 
 type Draft = StatusDraft<OCEndUser>;
 
@@ -174,7 +175,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     if let Some(op) = status
         .operation
         .as_ref()
-        .filter(|op| op.action == PlatformAction::ProvisionEndUser.title())
+        .filter(|op| op.action == WriteAction::ProvisionEndUser)
     {
         let Some(task) = &op.task_id else {
             return Settle(self::Settle::ForgetLost);
@@ -291,7 +292,7 @@ impl Planner for EndUserReconcile<'_> {
     async fn look(&mut self, look: Look) -> Result<()> {
         match look {
             Look::Task(task) => {
-                let action = PlatformAction::ProvisionEndUser.title();
+                let action = WriteAction::ProvisionEndUser;
                 self.seen.task = Some(self.scope.poll(self.ctx, action, &task).await?);
             }
             Look::User => match find_user(self.scope, &self.obj.spec.sip_address).await {
@@ -370,7 +371,7 @@ impl Planner for EndUserReconcile<'_> {
                     api,
                     obj,
                     self.draft,
-                    PlatformAction::ProvisionEndUser,
+                    WriteAction::ProvisionEndUser,
                     vec![sip.clone()],
                     scope
                         .client

@@ -157,7 +157,7 @@ where
         && op.task_id.is_some()
         && op.task_id != task_before
     {
-        ctx.metrics.task_started(&op.action);
+        ctx.metrics.task_started(op.action.title());
     }
     let op_after = K::operation_mut(&mut draft.status).and_then(|op| op.clone());
     let platform = obj.platform_name(&ctx.stores).unwrap_or_default();
@@ -273,20 +273,15 @@ fn task_not_due<K: Governed>(
     let op = K::operation_mut(&mut draft.status)?.clone()?;
     op.task_id.as_ref()?;
     let platform = obj.platform_name(&ctx.stores)?;
-    let expected = ctx.task_timings.expected(&platform, &op.action)?;
+    let expected = ctx.task_timings.expected(&platform, op.action.title())?;
     task_timing::until_expected_end(expected, task_age(&op)?)
 }
 
 /// How long the task of `op` has run: since the platform accepted the write, or (for
 /// an operation recorded before that time was kept) since the write was decided.
 fn task_age(op: &crate::api::common::Operation) -> Option<std::time::Duration> {
-    age(op.accepted_at.as_deref().unwrap_or(&op.started_at))
-}
-
-/// How long ago `started_at` (RFC 3339) was.
-fn age(started_at: &str) -> Option<std::time::Duration> {
-    let started = started_at.parse::<jiff::Timestamp>().ok()?;
-    std::time::Duration::try_from(started.duration_until(jiff::Timestamp::now())).ok()
+    let since = op.accepted_at.as_ref().unwrap_or(&op.started_at).0;
+    std::time::Duration::try_from(since.duration_until(jiff::Timestamp::now())).ok()
 }
 
 /// When to look at the running task of `op` again (see `task_timing`).
@@ -296,7 +291,7 @@ fn next_look_at_task(
     op: &crate::api::common::Operation,
 ) -> std::time::Duration {
     task_timing::next_look(
-        ctx.task_timings.expected(platform, &op.action),
+        ctx.task_timings.expected(platform, op.action.title()),
         task_age(op).unwrap_or_default(),
         ctx.config.task_poll,
     )

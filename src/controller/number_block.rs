@@ -27,7 +27,7 @@ use super::plan::{self, AfterWrite, Also, Next, Planner, Report, Wait};
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
 use crate::api::OCNumberBlock;
-use crate::api::common::DeletionPolicy;
+use crate::api::common::{DeletionPolicy, WriteAction};
 use crate::api::conditions::{NUMBERS_UPLOADED, READY, reason};
 use crate::api::number_block::{
     AssignedNumberPolicy, FailedNumber, NumberCounts, OCNumberBlockSpec, OCNumberBlockStatus,
@@ -37,7 +37,7 @@ use crate::liveplatform::model::{
     NumberOutcome, NumberRecord, ReleaseNumbers, TaskId, UnassignNumbers, UploadNumbers,
     ValidateNumbers,
 };
-use crate::liveplatform::{Action as PlatformAction, Conflict, TaskOutcome};
+use crate::liveplatform::{Conflict, TaskOutcome};
 
 type Draft = StatusDraft<OCNumberBlock>;
 
@@ -299,14 +299,14 @@ fn follow(known: &Known, seen: &Seen) -> Option<Step> {
         let Some(lost) = &seen.lost else {
             return Some(Look(self::Look::Lost));
         };
-        if op.action == PlatformAction::UploadNumbers.title()
+        if op.action == WriteAction::UploadNumbers
             && let Some(job) = lost
                 .iter()
                 .find_map(|r| r.upload_to_account_job_id.clone().filter(|j| !j.is_empty()))
         {
             return Some(Settle(self::Settle::FollowFound(job)));
         }
-        if op.action == PlatformAction::ReleaseNumbers.title()
+        if op.action == WriteAction::ReleaseNumbers
             && lost
                 .iter()
                 .any(|r| r.acquired_number_status == RELEASE_REQUESTED)
@@ -336,7 +336,7 @@ fn follow(known: &Known, seen: &Seen) -> Option<Step> {
         }
         Some(TaskOutcome::Failed(t)) => {
             let outcomes = t.number_outcomes();
-            if op.action == PlatformAction::UploadNumbers.title() && !outcomes.is_empty() {
+            if op.action == WriteAction::UploadNumbers && !outcomes.is_empty() {
                 Settle(self::Settle::TaskEnded(Ended::NumbersFailed {
                     failed: outcomes.into_iter().filter(|o| !o.succeeded()).collect(),
                     summary: Some(t.error_summary()),
@@ -597,13 +597,8 @@ struct BlockReconcile<'a> {
 }
 
 impl BlockReconcile<'_> {
-    fn action(&self) -> String {
-        self.draft
-            .status
-            .operation
-            .as_ref()
-            .map(|op| op.action.clone())
-            .unwrap_or_default()
+    fn action(&self) -> Option<WriteAction> {
+        self.draft.status.operation.as_ref().map(|op| op.action)
     }
 
     fn items(&self) -> BTreeSet<String> {
@@ -644,8 +639,10 @@ impl Planner for BlockReconcile<'_> {
         let scope = self.scope;
         match look {
             Look::Task(task) => {
-                let action = self.action();
-                self.seen.task = Some(scope.poll(self.ctx, &action, &task).await?);
+                let Some(action) = self.action() else {
+                    return Ok(());
+                };
+                self.seen.task = Some(scope.poll(self.ctx, action, &task).await?);
             }
             Look::Lost => {
                 // A fresh full listing; the shared one is stale too.
@@ -685,7 +682,8 @@ impl Planner for BlockReconcile<'_> {
             }
             Settle::ForgetLost => tasks::finish(self.draft),
             Settle::TaskEnded(ended) => {
-                let (action, items) = (self.action(), self.items().len());
+                let action = self.action().map_or("", WriteAction::title);
+                let items = self.items().len();
                 let task = self
                     .draft
                     .status
@@ -700,7 +698,7 @@ impl Planner for BlockReconcile<'_> {
                     Ended::Succeeded => {
                         let message =
                             format!("{action} of {items} numbers succeeded (task {task})");
-                        ctx.event(obj, false, "TaskSucceeded", &action, message)
+                        ctx.event(obj, false, "TaskSucceeded", action, message)
                             .await;
                     }
                     Ended::NumbersFailed { failed, summary } => {
@@ -711,8 +709,7 @@ impl Planner for BlockReconcile<'_> {
                                 format!("{} of {items} numbers failed (task {task})", failed.len())
                             }
                         };
-                        ctx.event(obj, true, "NumbersFailed", &action, message)
-                            .await;
+                        ctx.event(obj, true, "NumbersFailed", action, message).await;
                     }
                 }
             }
@@ -769,11 +766,11 @@ impl Planner for BlockReconcile<'_> {
                 finalizer::remove(api, obj).await?;
                 return Ok(AfterWrite::Gone);
             }
-            Write::Upload(numbers) => (PlatformAction::UploadNumbers, numbers),
-            Write::Release(numbers) => (PlatformAction::ReleaseNumbers, numbers),
-            Write::Unassign(numbers) => (PlatformAction::UnassignNumbers, numbers),
+            Write::Upload(numbers) => (WriteAction::UploadNumbers, numbers),
+            Write::Release(numbers) => (WriteAction::ReleaseNumbers, numbers),
+            Write::Unassign(numbers) => (WriteAction::UnassignNumbers, numbers),
         };
-        let upload = action == PlatformAction::UploadNumbers;
+        let upload = action == WriteAction::UploadNumbers;
         let what = format!("{} ({} numbers)", action.title(), numbers.len());
         let reason = if upload {
             reason::CREATING
@@ -790,13 +787,13 @@ impl Planner for BlockReconcile<'_> {
         let tenant = &scope.tenant;
         let request = async {
             match action {
-                PlatformAction::UploadNumbers => {
+                WriteAction::UploadNumbers => {
                     scope
                         .client
                         .upload_numbers(tenant, &upload_request(&obj.spec, numbers.clone()))
                         .await
                 }
-                PlatformAction::ReleaseNumbers => {
+                WriteAction::ReleaseNumbers => {
                     scope
                         .client
                         .release_numbers(tenant, &ReleaseNumbers::Numbers(numbers.clone()))
@@ -931,12 +928,12 @@ async fn validate(
 }
 
 /// A refusal caused by the numbers' state on the platform rather than by the spec.
-fn state_changed(action: PlatformAction, error: &crate::liveplatform::Error) -> bool {
+fn state_changed(action: WriteAction, error: &crate::liveplatform::Error) -> bool {
     let crate::liveplatform::Error::Validation { fields, .. } = error else {
         return false;
     };
     match action {
-        PlatformAction::ReleaseNumbers | PlatformAction::UnassignNumbers => {
+        WriteAction::ReleaseNumbers | WriteAction::UnassignNumbers => {
             fields.values().flatten().next().is_some()
         }
         _ => matches!(

@@ -20,11 +20,12 @@ use super::plan::{self, AfterWrite, Next, Planner, Report, Wait};
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
 use crate::api::OCSipConnection;
+use crate::api::common::WriteAction;
 use crate::api::conditions::{READY, reason};
 use crate::api::sip_connection::{OCSipConnectionSpec, OCSipConnectionStatus};
 use crate::liveplatform::contract::deployment_state::{self, DEPLOYED, FAILED, REMOVING};
 use crate::liveplatform::model::{AddSipConnection, ModifySipConnection, SipConnection};
-use crate::liveplatform::{Action as PlatformAction, Error as PlatformError, TaskOutcome};
+use crate::liveplatform::{Error as PlatformError, TaskOutcome};
 use crate::secret::Secret as SecretString;
 
 type Draft = StatusDraft<OCSipConnection>;
@@ -134,15 +135,12 @@ pub enum Write {
 
 pub type Step = plan::Step<Look, Settle, Write>;
 
-fn running_op(status: &OCSipConnectionStatus) -> Option<(&str, &Option<String>)> {
-    status
-        .operation
-        .as_ref()
-        .map(|op| (op.action.as_str(), &op.task_id))
+fn running_op(status: &OCSipConnectionStatus) -> Option<(WriteAction, &Option<String>)> {
+    status.operation.as_ref().map(|op| (op.action, &op.task_id))
 }
 
-fn is_add(action: &str) -> bool {
-    action == PlatformAction::AddSipConnection.title()
+fn is_add(action: WriteAction) -> bool {
+    action == WriteAction::AddSipConnection
 }
 
 /// The next step towards the spec (pure).
@@ -276,7 +274,7 @@ fn plan_deletion(known: &Known, seen: &Seen) -> Step {
     // A removal that ran: its failure is reported; otherwise the site is still there,
     // not being removed, and the removal is sent again.
     if let Some((action, Some(task))) = op
-        && action == PlatformAction::DeleteSipConnection.title()
+        && action == WriteAction::DeleteSipConnection
     {
         match &seen.task {
             None => return Look(self::Look::Task(task.clone())),
@@ -323,14 +321,10 @@ impl Planner for SiteReconcile<'_> {
     async fn look(&mut self, look: Look) -> Result<()> {
         match look {
             Look::Task(task) => {
-                let action = self
-                    .draft
-                    .status
-                    .operation
-                    .as_ref()
-                    .map(|op| op.action.clone())
-                    .unwrap_or_default();
-                self.seen.task = Some(self.scope.poll(self.ctx, &action, &task).await?);
+                let Some(action) = self.draft.status.operation.as_ref().map(|op| op.action) else {
+                    return Ok(());
+                };
+                self.seen.task = Some(self.scope.poll(self.ctx, action, &task).await?);
             }
             Look::Site(id) => {
                 self.seen.site = match self.scope.client.get_sip_connection(&id).await {
@@ -353,8 +347,7 @@ impl Planner for SiteReconcile<'_> {
             .status
             .operation
             .as_ref()
-            .map(|op| op.action.clone())
-            .unwrap_or_default();
+            .map_or("", |op| op.action.title());
         match settle {
             Settle::TaskEnded => {
                 let task = self
@@ -369,7 +362,7 @@ impl Planner for SiteReconcile<'_> {
                     obj,
                     false,
                     "TaskSucceeded",
-                    &action,
+                    action,
                     format!("{action} finished (task {})", task.unwrap_or_default()),
                 )
                 .await;
@@ -377,7 +370,7 @@ impl Planner for SiteReconcile<'_> {
             Settle::TaskFailed(summary) => {
                 tasks::finish(self.draft);
                 self.seen.task = None;
-                ctx.event(obj, true, "TaskFailed", &action, summary).await;
+                ctx.event(obj, true, "TaskFailed", action, summary).await;
             }
             Settle::ForgetLost { added } => {
                 self.seen.added_unseen = added;
@@ -427,7 +420,7 @@ impl Planner for SiteReconcile<'_> {
                     api,
                     obj,
                     self.draft,
-                    PlatformAction::AddSipConnection,
+                    WriteAction::AddSipConnection,
                     vec![obj.spec.site_name.clone()],
                     scope.client.add_sip_connection(&scope.customer_id, &body),
                     // Saved with the task id: the site is known as this object's.
@@ -465,7 +458,7 @@ impl Planner for SiteReconcile<'_> {
                     api,
                     obj,
                     self.draft,
-                    PlatformAction::ModifySipConnection,
+                    WriteAction::ModifySipConnection,
                     vec![id.clone()],
                     scope
                         .client
@@ -496,7 +489,7 @@ impl Planner for SiteReconcile<'_> {
                     api,
                     obj,
                     self.draft,
-                    PlatformAction::DeleteSipConnection,
+                    WriteAction::DeleteSipConnection,
                     vec![id.clone()],
                     scope.client.delete_sip_connection(&id),
                     tasks::nothing,

@@ -12,9 +12,11 @@ use super::context::Context;
 use super::error::Result;
 use super::kind::Kind;
 use super::status::{StatusDraft, save};
-use crate::api::common::Operation;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+
+use crate::api::common::{Operation, WriteAction};
 use crate::liveplatform::model::{SipConnectionAdded, SipConnectionDeleted, TaskId};
-use crate::liveplatform::{Action as PlatformAction, LivePlatformClient, TaskOutcome};
+use crate::liveplatform::{LivePlatformClient, TaskOutcome};
 
 /// The write in flight, if any.
 pub fn current<K: Kind>(draft: &mut StatusDraft<K>) -> Option<Operation> {
@@ -22,8 +24,8 @@ pub fn current<K: Kind>(draft: &mut StatusDraft<K>) -> Option<Operation> {
 }
 
 /// Whether the write in flight is `action`.
-pub fn is<K: Kind>(draft: &mut StatusDraft<K>, action: PlatformAction) -> Option<Operation> {
-    current(draft).filter(|op| op.action == action.title())
+pub fn is<K: Kind>(draft: &mut StatusDraft<K>, action: WriteAction) -> Option<Operation> {
+    current(draft).filter(|op| op.action == action)
 }
 
 /// Records and saves the intent to perform `action` on `items`.
@@ -31,13 +33,13 @@ pub async fn begin<K: Kind>(
     api: &Api<K>,
     obj: &K,
     draft: &mut StatusDraft<K>,
-    action: PlatformAction,
+    action: WriteAction,
     items: Vec<String>,
 ) -> Result<()> {
     if let Some(slot) = K::operation_mut(&mut draft.status) {
         *slot = Some(Operation {
-            action: action.title().to_owned(),
-            started_at: jiff::Timestamp::now().to_string(),
+            action,
+            started_at: MicroTime(jiff::Timestamp::now()),
             task_id: None,
             accepted_at: None,
             items,
@@ -55,7 +57,7 @@ pub async fn started<K: Kind>(
 ) -> Result<()> {
     if let Some(Some(op)) = K::operation_mut(&mut draft.status) {
         op.task_id = Some(task.0.clone());
-        op.accepted_at = Some(jiff::Timestamp::now().to_string());
+        op.accepted_at = Some(MicroTime(jiff::Timestamp::now()));
     }
     save(api, obj, draft).await
 }
@@ -72,7 +74,7 @@ pub async fn send<K: Kind, T: Answer>(
     api: &Api<K>,
     obj: &K,
     draft: &mut StatusDraft<K>,
-    action: PlatformAction,
+    action: WriteAction,
     items: Vec<String>,
     write: impl Future<Output = crate::liveplatform::Result<T>>,
     record: impl FnOnce(&T, &mut StatusDraft<K>),
@@ -141,9 +143,10 @@ pub async fn poll(
     ctx: &Context,
     platform: &str,
     client: &LivePlatformClient,
-    action: &str,
+    action: WriteAction,
     task: &str,
 ) -> Result<TaskOutcome> {
+    let action = action.title();
     let task = client.get_task(&TaskId(task.to_owned())).await?;
     if task.status.is_final()
         && let Some(took) =
