@@ -35,6 +35,9 @@ pub mod reason {
     pub const PARTLY_FAILED: &str = "PartlyFailed";
     /// OCNumberBlock: numbers that left the spec stay, being assigned in Teams.
     pub const NUMBERS_ASSIGNED: &str = "NumbersAssigned";
+    /// OCEndUser: the customer's licence does not allow end users yet; the user goes
+    /// on by itself once the customer's licence is upgraded.
+    pub const LICENSE_REQUIRED: &str = "LicenseRequired";
     /// `ChannelAssigned=False`: the spec names no channel.
     pub const NO_CHANNEL: &str = "NoChannel";
     pub const PAUSED: &str = "Paused";

@@ -139,6 +139,11 @@ pub struct OCEndUserStatus {
     /// until its next drift check is due from this time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_checked: Option<String>,
+    /// The generation whose spec was rejected (by the platform, or by the operator
+    /// before any call): nothing is retried until the spec changes again. The
+    /// `Ready` condition says why and what to change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected_generation: Option<i64>,
     /// When this object became the owner of its platform object (RFC 3339): the first
     /// time it recorded a platform id or a write in its status. When two objects
     /// declare the same tenant, number, site, dial plan or user, the one that owns it

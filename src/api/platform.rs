@@ -208,6 +208,11 @@ pub struct OCPlatformStatus {
     /// until its next drift check is due from this time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_checked: Option<String>,
+    /// The generation whose spec was rejected (by the platform, or by the operator
+    /// before any call): nothing is retried until the spec changes again. The
+    /// `Ready` condition says why and what to change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected_generation: Option<i64>,
     /// How many calling profiles the platform offers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calling_profile_count: Option<i64>,

@@ -28,8 +28,7 @@ use crate::liveplatform::{Error as PlatformError, TaskOutcome};
 
 type Draft = StatusDraft<OCEndUser>;
 
-/// Condition reason while the customer's licence does not allow end users.
-pub const LICENSE_REQUIRED: &str = "LicenseRequired";
+pub use crate::api::conditions::reason::LICENSE_REQUIRED;
 const PAGE_SIZE: u32 = 500;
 
 pub async fn reconcile(obj: Arc<OCEndUser>, ctx: Arc<Context>) -> Result<Action> {

@@ -22,6 +22,8 @@ pub trait Kind:
     fn set_observed_generation(status: &mut Self::Status, generation: Option<i64>);
     /// `status.lastChecked`: when the platform was last seen to match the spec.
     fn last_checked_mut(status: &mut Self::Status) -> &mut Option<String>;
+    /// `status.rejectedGeneration`: the generation whose spec was rejected.
+    fn rejected_generation_mut(status: &mut Self::Status) -> &mut Option<i64>;
 
     /// `status.operation`, for kinds that start platform writes.
     fn operation_mut(_status: &mut Self::Status) -> Option<&mut Option<Operation>> {
@@ -67,6 +69,10 @@ macro_rules! status_access {
 
         fn last_checked_mut(status: &mut Self::Status) -> &mut Option<String> {
             &mut status.last_checked
+        }
+
+        fn rejected_generation_mut(status: &mut Self::Status) -> &mut Option<i64> {
+            &mut status.rejected_generation
         }
     };
 }

@@ -118,7 +118,7 @@ where
         ctx.metrics.object(&key, &kind_name, state);
         return Ok(Action::await_change());
     }
-    if !finalizer::is_deleting(&*obj) && rejected_for_this_generation(&draft) {
+    if !finalizer::is_deleting(&*obj) && rejected_for_this_generation(&mut draft) {
         return Ok(Action::await_change());
     }
     if let Some(due) = checked_before_a_restart(&*obj, &ctx, &key, &mut draft) {
@@ -197,6 +197,9 @@ where
             let verdict = e.verdict();
             let advice = e.advice();
             tracing::warn!(object = %key, error = %e, "reconcile failed");
+            if verdict.terminal {
+                *K::rejected_generation_mut(&mut draft.status) = draft.generation;
+            }
             let was = conditions::find(draft.conditions(), SYNCED)
                 .map(|c| (c.reason.clone(), c.message.clone()));
             draft.condition(SYNCED, false, verdict.synced_reason, advice.clone());
@@ -355,12 +358,10 @@ async fn held_in_conflict<K: Governed>(
     Ok(Some(verdict))
 }
 
-fn rejected_for_this_generation<K: Kind>(draft: &StatusDraft<K>) -> bool {
-    conditions::find(draft.conditions(), READY).is_some_and(|c| {
-        c.status == "False"
-            && (c.reason == reason::REJECTED || c.reason == reason::INVALID_SPEC)
-            && c.observed_generation == draft.generation
-    })
+/// Whether the spec of this generation was rejected (`status.rejectedGeneration`).
+fn rejected_for_this_generation<K: Kind>(draft: &mut StatusDraft<K>) -> bool {
+    let generation = draft.generation;
+    generation.is_some() && *K::rejected_generation_mut(&mut draft.status) == generation
 }
 
 async fn save_unless_gone<K: Kind>(

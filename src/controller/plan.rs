@@ -215,6 +215,11 @@ pub async fn conclude<K: super::kind::Kind>(
             draft.condition(a.type_, a.status, a.reason, a.message);
         }
     };
+    // Waiting for a spec change is the only outcome that holds the object until then.
+    *K::rejected_generation_mut(&mut draft.status) = match &outcome {
+        Outcome::Wait(wait) if wait.next == Next::SpecChange => draft.generation,
+        _ => None,
+    };
     match outcome {
         Outcome::Wait(wait) => {
             set_also(draft, wait.also);
