@@ -6,6 +6,7 @@ pub mod adoption;
 mod backoff;
 mod caches;
 pub mod context;
+mod credentials;
 pub mod customer;
 pub mod customer_scope;
 pub mod dial_plan;
@@ -32,7 +33,6 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -603,20 +603,16 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     ]);
 
     // OCPlatform: also when its credentials Secret (in the operator's namespace)
-    // changes.
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ctx.config.operator_namespace);
-    let by_secret = platform_store.clone();
+    // changes; each such Secret is watched by name (see `credentials`).
+    let secret_wakes = credentials::platform_wakes(
+        ctx.client.clone(),
+        ctx.config.operator_namespace.clone(),
+        platforms_watched.changes(|p| p.spec.credentials_secret_ref.name.clone()),
+        platform_store.clone(),
+    );
     let platforms = platforms_watched
         .controller()
-        .watches(secrets, wc.clone(), move |secret| {
-            let name = secret.name_any();
-            by_secret
-                .state()
-                .into_iter()
-                .filter(move |p| p.spec.credentials_secret_ref.name == name)
-                .map(|p| ObjectRef::from_obj(&*p))
-                .collect::<Vec<_>>()
-        })
+        .reconcile_on(secret_wakes)
         .graceful_shutdown_on(stopped())
         .run(platform::reconcile, error_policy, ctx.clone())
         .for_each(|r| async move { log_result(r) });

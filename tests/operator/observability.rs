@@ -307,6 +307,8 @@ async fn the_operator_opens_one_watch_per_type() {
     let mut world = World::new("watches").await;
     let watched: Arc<Mutex<Vec<String>>> = Arc::default();
     let seen = watched.clone();
+    let secret_queries: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen_queries = secret_queries.clone();
     let layer = tower::util::MapRequestLayer::new(
         move |request: axum::http::Request<kube::client::Body>| {
             let uri = request.uri();
@@ -315,6 +317,13 @@ async fn the_operator_opens_one_watch_per_type() {
                 .is_some_and(|q| q.split('&').any(|p| p == "watch=true"))
             {
                 let resource = uri.path().rsplit('/').next().unwrap_or_default().to_owned();
+                if resource == "secrets" {
+                    // Credentials Secrets are watched by name, never the namespace's all.
+                    seen_queries
+                        .lock()
+                        .unwrap()
+                        .push(uri.query().unwrap_or_default().to_owned());
+                }
                 seen.lock().unwrap().push(resource);
             }
             request
@@ -360,6 +369,14 @@ async fn the_operator_opens_one_watch_per_type() {
             all
         },
         "{counts:?}"
+    );
+    let secret_queries = secret_queries.lock().unwrap().clone();
+    assert!(
+        !secret_queries.is_empty()
+            && secret_queries
+                .iter()
+                .all(|q| q.contains("fieldSelector=metadata.name%3D")),
+        "{secret_queries:?}"
     );
     for (resource, kind) in kinds {
         assert!(
