@@ -80,6 +80,8 @@ pub struct Seen {
     pub tenant: Option<TenantValidation>,
     /// The tenant's lead (`Some(None)`: the platform has none).
     pub lead: Option<Option<Lead>>,
+    /// The customer's creation was seen to end in this reconcile.
+    pub customer_created: bool,
     /// The last look at the task in flight.
     pub task: Option<TaskOutcome>,
     /// The customer with its licence.
@@ -274,14 +276,43 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         }
     }
 
-    // The lead: looked up first (adoption, and safety after a lost answer).
+    // A creation of the customer in flight is followed before anything else is read:
+    // its lead is recorded, and what it shows decides what to read next.
+    let creating = doing(status, WriteAction::CreateCustomer);
+    if let (Some(op), Some(_), None) = (creating, &status.lead_id, &seen.lead)
+        && let Some(task) = &op.task_id
+    {
+        return match &seen.task {
+            None => Look(self::Look::Task(task.clone())),
+            Some(TaskOutcome::StillRunning(_)) => Wait(
+                plan::Wait::new(
+                    reason::WAITING_FOR_TASK,
+                    format!("creating the customer (task {task})"),
+                    Next::Task,
+                )
+                .also(channel_condition(spec)),
+            ),
+            Some(TaskOutcome::Succeeded(t) | TaskOutcome::PartlyFailed { task: t, .. }) => {
+                Settle(self::Settle::CustomerTaskEnded(
+                    t.output_str("ump_customer_guid").map(str::to_owned),
+                ))
+            }
+            Some(TaskOutcome::Failed(t)) => Fail(format!(
+                "creating the customer failed (task {task}): {}",
+                t.error_summary()
+            )),
+        };
+    }
+
+    // The lead: looked up first (adoption makes no write at all, and a lost answer
+    // is looked up before anything is sent again).
+    let creating_lead = doing(status, WriteAction::CreateLead).is_some();
     let Some(lead) = &seen.lead else {
         return Look(self::Look::Lead);
     };
     let Some(lead) = lead else {
         return Write(self::Write::CreateLead);
     };
-    let creating_lead = doing(status, WriteAction::CreateLead).is_some();
     if creating_lead || status.lead_id.as_deref() != Some(lead.id.as_str()) {
         // Neither recorded nor being created by this object: someone else's lead.
         let adopted = (status.lead_id.is_none() && !creating_lead).then(|| {
@@ -331,14 +362,15 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     let channel = channel_condition(spec);
 
     // The customer.
-    let creating = doing(status, WriteAction::CreateCustomer);
     let guid = match (&lead.ump_customer_guid, creating) {
         (Some(guid), creating) => {
             if creating.is_some() || status.customer_id.as_ref() != Some(guid) {
                 return Settle(self::Settle::Customer {
                     guid: guid.clone(),
                     created: creating.is_some(),
-                    adopted: creating.is_none() && status.customer_id.is_none(),
+                    adopted: creating.is_none()
+                        && status.customer_id.is_none()
+                        && !seen.customer_created,
                 });
             }
             guid
@@ -682,6 +714,7 @@ impl Planner for CustomerReconcile<'_> {
             Settle::CustomerTaskEnded(guid) => {
                 tasks::finish(self.draft);
                 self.seen.task = None;
+                self.seen.customer_created = true;
                 match guid {
                     Some(guid) => {
                         self.event(
@@ -737,7 +770,7 @@ impl Planner for CustomerReconcile<'_> {
                     tenant_id: tenant.clone(),
                     company_name: obj.spec.company_name.clone(),
                 };
-                let created = tasks::send(
+                let created = match tasks::send(
                     api,
                     obj,
                     self.draft,
@@ -746,7 +779,17 @@ impl Planner for CustomerReconcile<'_> {
                     client.create_lead(&body),
                     tasks::nothing,
                 )
-                .await??;
+                .await?
+                {
+                    Ok(created) => created,
+                    // A lead appeared since it was looked up: looked up again, then
+                    // adopted or refused.
+                    Err(e) if e.conflict() == Some(Conflict::LeadExists) => {
+                        self.seen.lead = None;
+                        return Ok(AfterWrite::Replan);
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 self.event(
                     "LeadCreated",
                     "CreateLead",

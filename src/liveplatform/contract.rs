@@ -95,6 +95,9 @@ pub mod number_error {
 /// text]. The client turns them into [`crate::liveplatform::Conflict`]; nothing else
 /// matches message text.
 pub mod conflict_text {
+    /// Create Consentless Lead for a tenant that has a lead [doc: the reference quotes
+    /// "This MsTenant already exists as an UMP lead!"].
+    pub const LEAD_EXISTS: &str = "already exists as an UMP lead";
     /// Create Customer from Lead while an earlier creation for the lead runs.
     pub const CUSTOMER_BEING_CREATED: &str = "already being created";
     /// Create Customer from Lead when the lead already has its customer.

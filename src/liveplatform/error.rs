@@ -125,6 +125,8 @@ impl Error {
 /// of the request: the state the earlier write leaves is what to look at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Conflict {
+    /// The tenant already has a lead.
+    LeadExists,
     /// A customer is already being created from this lead.
     CustomerBeingCreated,
     /// The lead already has its customer.
@@ -145,6 +147,7 @@ impl Error {
         };
         let said = |words: &str| fields.values().flatten().any(|m| m.contains(words));
         [
+            (text::LEAD_EXISTS, Conflict::LeadExists),
             (text::CUSTOMER_BEING_CREATED, Conflict::CustomerBeingCreated),
             (text::CUSTOMER_EXISTS, Conflict::CustomerExists),
             (text::OPERATION_RUNNING, Conflict::OperationRunning),

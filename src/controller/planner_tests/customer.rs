@@ -148,6 +148,27 @@ fn every_step_of_onboarding() {
             |s| *s == S::Look(Look::Lead),
         ),
         row(
+            "a running creation of the customer is looked at before the lead is read",
+            json!({"leadId": "lead-1", "operation": {"action": "Create Customer from Lead", "startedAt": NOW, "taskId": "t1"}}),
+            Seen::default(),
+            |s| *s == S::Look(Look::Task("t1".into())),
+        ),
+        row(
+            "a customer whose creation just ended is not called adopted",
+            json!({"leadId": "lead-1"}),
+            Seen {
+                customer_created: true,
+                ..lead_seen(Some("guid-1"), None)
+            },
+            |s| {
+                *s == S::Settle(Settle::Customer {
+                    guid: "guid-1".into(),
+                    created: false,
+                    adopted: false,
+                })
+            },
+        ),
+        row(
             "a recorded lead skips Entra ID",
             json!({"leadId": "lead-1"}),
             Seen::default(),
