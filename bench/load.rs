@@ -1,18 +1,23 @@
-//! Load benchmark: N customers with one block of M numbers each, on the real local
-//! control plane, with the simulator and the operator each in its own process (the
-//! release binary, as deployed). Measures the time until every object is Ready, the
-//! platform calls it took, the numbers listings per customer, deletion time, and the
-//! peak and resting memory of the operator process and of the simulator process.
+//! Load benchmark: N customers with one block of M numbers each (the basic workload),
+//! or with the whole workload (a channel, OC Essentials Plus, a SIP connection, a dial
+//! plan with two rules and U end users besides), on the real local control plane,
+//! with the simulator and the operator each in its own process (the release binary,
+//! as deployed). Measures the time until every object is Ready, the platform calls it
+//! took, the numbers listings per customer, the calls after Ready and after a cold
+//! restart, deletion time, and the peak and resting memory of the operator process
+//! and of the simulator process.
 //!
-//!   cargo build --release --bin oc-operator
-//!   cargo run --release --example load -- [customers] [numbers-per-customer] [keep] [rate] [burst]
+//!   cargo build --release --bin oc-operator --examples
+//!   ./target/release/examples/load [customers] [numbers-per-customer] [keep|delete] [rate] [burst] [users|-] [scripts|no-scripts]
 //!
 //! With `keep`, the objects are left in place (no deletion phase). The platform's
 //! budget (the simulator's, and the OCPlatform's) is the reference's 20 requests a
-//! second with a burst of 40 unless `rate` and `burst` say otherwise. After the
-//! operator, a sequential and a concurrent script (bench/scripts.rs) do the same
-//! work on fresh simulators with the same settings, and the floor
-//! T* = (customers x 5 minimal calls - burst) / rate is printed beside them.
+//! second with a burst of 40 unless `rate` and `burst` say otherwise. `users` (a
+//! number) selects the whole workload with that many end users per customer; `-`
+//! the basic one. After the operator, a sequential and a concurrent script
+//! (bench/scripts.rs) do the same work on fresh simulators with the same settings
+//! (unless `no-scripts`), and the floor T* = (customers x minimal calls - burst) /
+//! rate is printed beside them.
 //!
 //! Not part of the tests: figures are recorded in bench/README.md.
 
@@ -21,7 +26,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use oc_operator::api::{OCCustomer, OCNumberBlock, OCPlatform, conditions};
+use oc_operator::api::{
+    OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection, conditions,
+};
 use oc_operator::controller;
 use oc_operator::liveplatform::contract::API_ROOT;
 use oc_operator::simulator::Seed;
@@ -31,6 +38,8 @@ use serde_json::json;
 
 #[path = "scripts.rs"]
 mod scripts;
+
+use scripts::Workload;
 
 /// What a run measured up to Ready and the quiet minute.
 struct Report {
@@ -44,6 +53,8 @@ struct Report {
     listings: u64,
     tail_calls: u64,
     quiet_calls: u64,
+    polls: u64,
+    tasks: u64,
 }
 
 impl Report {
@@ -65,6 +76,12 @@ impl Report {
             self.uploads,
             self.listings,
             per(self.listings)
+        );
+        println!(
+            "task polls until Ready: {} for {} tasks ({:.2} per task)",
+            self.polls,
+            self.tasks,
+            self.polls as f64 / self.tasks.max(1) as f64
         );
         println!(
             "after Ready: {} platform calls in the first 10 s, {} in the 50 s after them",
@@ -229,6 +246,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keep = args.get(3).is_some_and(|a| a == "keep");
     let rate: f64 = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(20.0);
     let burst: u32 = args.get(5).and_then(|a| a.parse().ok()).unwrap_or(40);
+    let work = Workload {
+        numbers: per_customer,
+        full: args.get(6).and_then(|a| a.parse().ok()),
+    };
+    let run_scripts = args.get(7).is_none_or(|a| a != "no-scripts");
     let ns = "bench";
 
     let plane = oc_operator::testenv::shared().map_err(|e| format!("control plane: {e}"))?;
@@ -281,30 +303,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let customer_api: Api<OCCustomer> = Api::namespaced(client.clone(), ns);
     let block_api: Api<OCNumberBlock> = Api::namespaced(client.clone(), ns);
+    let site_api: Api<OCSipConnection> = Api::namespaced(client.clone(), ns);
+    let plan_api: Api<OCDialPlan> = Api::namespaced(client.clone(), ns);
+    let user_api: Api<OCEndUser> = Api::namespaced(client.clone(), ns);
     for i in 0..customers {
-        let tenant = scripts::tenant(i);
-        let name = format!("c{i}");
-        apply_retrying(&customer_api, &name, json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCCustomer", "metadata": {"name": name},
-                "spec": {"platformRef": {"name": "bench"}, "tenantId": tenant, "companyName": format!("Company {i}"), "shortName": format!("cust{i}"),
-                         "fullName": format!("Customer {i}"), "license": {"type": "OcEssentials"}}}))
-            .await?;
-        let base = scripts::first_number(i);
-        apply_retrying(&block_api, &name, json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCNumberBlock", "metadata": {"name": name},
-                "spec": {"customerRef": {"name": name}, "callingProfileId": "a3f1e2d4-6b7c-4d8e-9f0a-1b2c3d4e5f60", "usage": "CallingUserAssignment",
-                         "ranges": [{"start": format!("+{base}"), "end": format!("+{}", base + per_customer as u64 - 1)}]}}))
-            .await?;
+        apply_customer(&client, ns, i, work).await?;
     }
     let created = started.elapsed();
+    let users = work.full.unwrap_or(0);
+    let sites = if work.full.is_some() { customers } else { 0 };
     loop {
-        let (c, b) = (
+        let ready = (
             count_ready(&customer_api).await,
             count_ready(&block_api).await,
+            count_ready(&site_api).await,
+            count_ready(&plan_api).await,
+            count_ready(&user_api).await,
         );
-        if c == customers && b == customers {
+        if ready == (customers, customers, sites, sites, customers * users) {
             break;
         }
         if started.elapsed() > Duration::from_secs(3600) {
-            return Err(format!("not Ready after an hour: {c} customers, {b} blocks").into());
+            return Err(format!(
+                "not Ready after an hour: {ready:?} (customers, blocks, sites, dial plans, users)"
+            )
+            .into());
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
@@ -320,6 +343,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let numbers = admin.state().await?["numbers"]
         .as_object()
         .map_or(0, |m| m.len());
+    let mut by_call: Vec<(u64, &String)> = counters
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(call, counts)| (counts["total"].as_u64().unwrap_or(0), call))
+        .filter(|(n, _)| *n > 0)
+        .collect();
+    by_call.sort_by(|a, b| b.cmp(a));
+    for (n, call) in &by_call {
+        println!("  until Ready: {call}: {n}");
+    }
+    let polls = counters["GET /v2/task/{task_id}"]["total"]
+        .as_u64()
+        .unwrap_or(0);
+    let tasks = [
+        "POST /v3/customer",
+        "POST /v2/customer/{guid}/action/upgrade",
+        "POST /v2/oc/numbers/action/upload",
+        "POST /v2/customer/{guid}/sitelocation/",
+        "POST /v2/customer/{guid}/sitelocation",
+        "PUT /v2/customer/{guid}/user/{sip}/script",
+    ]
+    .iter()
+    .map(|call| counters[*call]["total"].as_u64().unwrap_or(0))
+    .sum();
 
     // Steady state: the calls of the minute after Ready, in two parts: the first
     // 10 s (reconciles already under way when the last object turned Ready) and the
@@ -355,13 +403,45 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         listings,
         tail_calls: total_of(&settled).saturating_sub(total_calls),
         quiet_calls: total_of(&quiet).saturating_sub(total_of(&settled)),
+        polls,
+        tasks,
     };
+    // A cold restart: a new operator process over the same Ready objects.
+    print_memory(&operator, &simulator);
+    stop(operator);
+    let before = admin.counters().await?;
+    let operator = start_operator(&bin, plane.kubeconfig(), ns)?;
+    let restarted = Instant::now();
+    let watch_restart = std::env::var("OC_BENCH_RESTART_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(120);
+    tokio::time::sleep(Duration::from_secs(watch_restart)).await;
+    let after = admin.counters().await?;
+    let (mut reads, mut writes) = (0, 0);
+    for (call, counts) in after.as_object().into_iter().flatten() {
+        let n = counts["total"].as_u64().unwrap_or(0) - before[call]["total"].as_u64().unwrap_or(0);
+        if n > 0 {
+            println!("  after the restart: {call}: {n}");
+            if call.starts_with("GET ") {
+                reads += n;
+            } else {
+                writes += n;
+            }
+        }
+    }
+    println!(
+        "cold restart: {reads} reads and {writes} writes in the {:.0} s after it",
+        restarted.elapsed().as_secs_f64()
+    );
     if keep {
         report.print();
         print_memory(&operator, &simulator);
         stop(operator);
         stop(simulator);
-        contenders(&bin, &seed, &dir, customers, per_customer, ready).await?;
+        if run_scripts {
+            contenders(&bin, &seed, &dir, customers, work, ready).await?;
+        }
         let _ = std::fs::remove_dir_all(&dir);
         return Ok(());
     }
@@ -393,8 +473,89 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     print_memory(&operator, &simulator);
     stop(operator);
     stop(simulator);
-    contenders(&bin, &seed, &dir, customers, per_customer, ready).await?;
+    if run_scripts {
+        contenders(&bin, &seed, &dir, customers, work, ready).await?;
+    }
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// Applies customer `i` and its objects (see [`Workload`]).
+async fn apply_customer(
+    client: &kube::Client,
+    ns: &str,
+    i: usize,
+    work: Workload,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let name = format!("c{i}");
+    let api = |kind: &str| {
+        let (group, version) = ("operatorconnect.io", "v1alpha1");
+        let resource = kube::api::ApiResource {
+            group: group.into(),
+            version: version.into(),
+            api_version: format!("{group}/{version}"),
+            kind: kind.into(),
+            plural: format!("{}s", kind.to_ascii_lowercase()),
+        };
+        Api::<kube::api::DynamicObject>::namespaced_with(client.clone(), ns, &resource)
+    };
+    let object = |kind: &str, name: &str, spec: serde_json::Value| json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": kind, "metadata": {"name": name}, "spec": spec});
+    let license = match work.full {
+        Some(_) => json!({"type": "OcEssentialsPlus", "count": scripts::LICENSES}),
+        None => json!({"type": "OcEssentials"}),
+    };
+    let mut customer = json!({"platformRef": {"name": "bench"}, "tenantId": scripts::tenant(i),
+        "companyName": format!("Company {i}"), "shortName": format!("cust{i}"),
+        "fullName": format!("Customer {i}"), "license": license});
+    if work.full.is_some() {
+        customer["channelId"] = json!(scripts::CHANNEL);
+    }
+    apply_retrying(
+        &api("OCCustomer"),
+        &name,
+        object("OCCustomer", &name, customer),
+    )
+    .await?;
+    let base = scripts::first_number(i);
+    apply_retrying(&api("OCNumberBlock"), &name, object("OCNumberBlock", &name, json!({
+        "customerRef": {"name": name}, "callingProfileId": "a3f1e2d4-6b7c-4d8e-9f0a-1b2c3d4e5f60", "usage": "CallingUserAssignment",
+        "ranges": [{"start": format!("+{base}"), "end": format!("+{}", base + work.numbers as u64 - 1)}]}))).await?;
+    let Some(users) = work.full else {
+        return Ok(());
+    };
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), ns);
+    apply_retrying(
+        &secrets,
+        &name,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
+        "stringData": {"password": "carrier"}}),
+    )
+    .await?;
+    apply_retrying(
+        &api("OCSipConnection"),
+        &name,
+        object(
+            "OCSipConnection",
+            &name,
+            json!({
+        "customerRef": {"name": name}, "siteName": format!("Site{i}"), "sbcId": scripts::SBC,
+        "onboardingScript": scripts::ONBOARDING_SCRIPT, "cleanupScript": scripts::CLEANUP_SCRIPT,
+        "carrierPasswordSecretRef": {"name": name, "key": "password"}}),
+        ),
+    )
+    .await?;
+    let rules: Vec<serde_json::Value> = scripts::rules()
+        .iter()
+        .map(|r| json!({"name": r.name, "prefix": r.prefix, "tag": r.tag}))
+        .collect();
+    apply_retrying(&api("OCDialPlan"), &name, object("OCDialPlan", &name, json!({
+        "customerRef": {"name": name}, "sipConnectionRef": {"name": name}, "dialPlanId": "main", "rules": rules}))).await?;
+    for u in 0..users {
+        let user = format!("{name}-u{u}");
+        apply_retrying(&api("OCEndUser"), &user, object("OCEndUser", &user, json!({
+            "customerRef": {"name": name}, "sipAddress": scripts::user(i, u),
+            "lineUri": format!("tel:+{}", base + u as u64), "usageLocation": "US", "enterpriseVoiceEnabled": true}))).await?;
+    }
     Ok(())
 }
 
@@ -405,18 +566,19 @@ async fn contenders(
     seed: &Seed,
     dir: &Path,
     customers: usize,
-    numbers: usize,
+    work: Workload,
     operator: Duration,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let budget = oc_operator::liveplatform::contract::Budget {
         per_second: seed.requests_per_second,
         burst: seed.burst,
     };
+    let minimal = work.minimal_calls();
     let floor =
-        ((customers * 5) as f64 - f64::from(seed.burst)).max(0.0) / seed.requests_per_second;
+        ((customers * minimal) as f64 - f64::from(seed.burst)).max(0.0) / seed.requests_per_second;
     let task_time = Duration::from_millis(seed.task_delay_ms);
     println!(
-        "budget {} requests/s, burst {}; tasks of {} ms; floor T* = ({customers} x 5 - {}) / {} = {floor:.1} s",
+        "budget {} requests/s, burst {}; tasks of {} ms; floor T* = ({customers} x {minimal} - {}) / {} = {floor:.1} s",
         seed.requests_per_second,
         seed.burst,
         seed.task_delay_ms,
@@ -441,9 +603,9 @@ async fn contenders(
         let admin = AdminClient::new(&url::Url::parse(&format!("http://{addr}/admin"))?);
         let client = scripts::client(&addr, budget)?;
         let took = if concurrent {
-            scripts::concurrent(&client, customers, numbers, task_time).await?
+            scripts::concurrent(&client, customers, work, task_time).await?
         } else {
-            scripts::sequential(&client, customers, numbers).await?
+            scripts::sequential(&client, customers, work).await?
         };
         let calls = total_of(&admin.counters().await?);
         row(

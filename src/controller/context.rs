@@ -153,6 +153,8 @@ pub struct Context {
     pub resting: Resting,
     /// How long tasks take, by platform and action (when to look at one again).
     pub task_timings: super::task_timing::TaskTimings,
+    /// Leads and customers seen a moment ago (see `snapshots`).
+    pub snapshots: super::snapshots::TenantSnapshots,
 }
 
 impl std::fmt::Debug for Context {
@@ -180,6 +182,7 @@ impl Context {
             ownership: Ownership::default(),
             written: Written::default(),
             task_timings: Default::default(),
+            snapshots: Default::default(),
             resting: Resting::default(),
             client,
             config,

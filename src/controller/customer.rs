@@ -21,6 +21,7 @@ use super::finalizer;
 use super::kind::CustomerOwned;
 use super::plan::{self, AfterWrite, Also, Next, Planner, Report, Wait};
 use super::platforms;
+use super::snapshots;
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
 use crate::api::common::{DeletionPolicy, Operation, WriteAction};
@@ -587,6 +588,43 @@ impl CustomerReconcile<'_> {
         self.seen.lead.as_mut().and_then(|l| l.as_mut())
     }
 
+    /// Forgets the snapshots a write may change, before it is sent (see `snapshots`).
+    fn forget_for(&self, write: &Write) {
+        let platform = &self.obj.spec.platform_ref.name;
+        let snapshots = &self.ctx.snapshots;
+        match write {
+            Write::CreateLead
+            | Write::AssignChannel(_)
+            | Write::RemoveChannel(_)
+            | Write::CreateCustomer
+            | Write::DeleteLead => snapshots.forget_lead(platform, &tenant(&self.obj.spec)),
+            Write::UpgradeLicense { .. } | Write::ChangeLicense { .. } => {
+                if let Some(guid) = &self.draft.status.customer_id {
+                    snapshots.forget_customer(platform, guid);
+                }
+            }
+            Write::DeleteService(guid) => {
+                snapshots.forget_lead(platform, &tenant(&self.obj.spec));
+                snapshots.forget_customer(platform, guid);
+            }
+            Write::DeleteDependents | Write::LetGo(_) => {}
+        }
+    }
+
+    /// Keeps the lead and customer as this reconcile knows them now (after a write
+    /// the platform answered), for the next reconciles of this customer.
+    fn remember(&self) {
+        let platform = &self.obj.spec.platform_ref.name;
+        let snapshots = &self.ctx.snapshots;
+        let by = snapshots::seer(self.obj);
+        if let Some(lead) = &self.seen.lead {
+            snapshots.saw_lead(platform, &tenant(&self.obj.spec), by, lead.clone());
+        }
+        if let (Some(details), Some(guid)) = (&self.seen.details, &self.draft.status.customer_id) {
+            snapshots.saw_customer(platform, guid, by, details.clone());
+        }
+    }
+
     async fn event(&self, reason: &str, action: &str, message: String) {
         self.ctx
             .event(self.obj, false, reason, action, message)
@@ -621,7 +659,20 @@ impl Planner for CustomerReconcile<'_> {
             Look::Tenant => {
                 self.seen.tenant = Some(self.client()?.validate_tenant(&tenant).await?);
             }
-            Look::Lead => self.seen.lead = Some(self.client()?.get_lead(&tenant).await?),
+            Look::Lead => {
+                let platform = &self.obj.spec.platform_ref.name;
+                let snapshots = &self.ctx.snapshots;
+                let by = snapshots::seer(self.obj);
+                let lead = match snapshots.lead(platform, &tenant, by) {
+                    Some(lead) => lead,
+                    None => {
+                        let lead = self.client()?.get_lead(&tenant).await?;
+                        snapshots.saw_lead(platform, &tenant, by, lead.clone());
+                        lead
+                    }
+                };
+                self.seen.lead = Some(lead);
+            }
             Look::Task(task) => {
                 let Some(action) = self.draft.status.operation.as_ref().map(|op| op.action) else {
                     return Ok(());
@@ -632,7 +683,18 @@ impl Planner for CustomerReconcile<'_> {
                 self.seen.task = Some(outcome);
             }
             Look::Customer(guid) => {
-                self.seen.details = Some(self.client()?.get_customer(&guid, false).await?);
+                let platform = &self.obj.spec.platform_ref.name;
+                let snapshots = &self.ctx.snapshots;
+                let by = snapshots::seer(self.obj);
+                let details = match snapshots.customer(platform, &guid, by) {
+                    Some(details) => details,
+                    None => {
+                        let details = self.client()?.get_customer(&guid, false).await?;
+                        snapshots.saw_customer(platform, &guid, by, details.clone());
+                        details
+                    }
+                };
+                self.seen.details = Some(details);
             }
             Look::LicenseInfo(guid) => {
                 self.seen.license_info = Some(self.client()?.license_info(&guid, 1).await?);
@@ -727,6 +789,7 @@ impl Planner for CustomerReconcile<'_> {
                         if let Some(lead) = self.lead_mut() {
                             lead.ump_customer_guid = Some(guid);
                         }
+                        self.remember();
                     }
                     // The lead shows the customer: looked at again.
                     None => self.seen.lead = None,
@@ -736,6 +799,11 @@ impl Planner for CustomerReconcile<'_> {
             Settle::UpgradeEnded => {
                 tasks::finish(self.draft);
                 self.seen.task = None;
+                if let Some(guid) = &self.draft.status.customer_id {
+                    // The licence changed: read again.
+                    let platform = &self.obj.spec.platform_ref.name;
+                    self.ctx.snapshots.forget_customer(platform, guid);
+                }
                 self.event(
                     "LicenseUpgraded",
                     "UpgradeLicense",
@@ -757,6 +825,7 @@ impl Planner for CustomerReconcile<'_> {
     async fn write(&mut self, write: Write) -> Result<AfterWrite> {
         let tenant = tenant(&self.obj.spec);
         let (obj, api) = (self.obj, self.api);
+        self.forget_for(&write);
         match write {
             Write::CreateLead => {
                 self.draft.condition(
@@ -806,6 +875,7 @@ impl Planner for CustomerReconcile<'_> {
                     })?,
                 };
                 self.seen.lead = Some(Some(lead));
+                self.remember();
                 Ok(AfterWrite::Replan)
             }
             Write::AssignChannel(want) => {
@@ -824,6 +894,7 @@ impl Planner for CustomerReconcile<'_> {
                 if let Some(lead) = self.lead_mut() {
                     lead.channel_id = Some(want);
                 }
+                self.remember();
                 Ok(AfterWrite::Replan)
             }
             Write::RemoveChannel(have) => {
@@ -837,6 +908,7 @@ impl Planner for CustomerReconcile<'_> {
                 if let Some(lead) = self.lead_mut() {
                     lead.channel_id = None;
                 }
+                self.remember();
                 Ok(AfterWrite::Replan)
             }
             Write::CreateCustomer => {
@@ -952,6 +1024,7 @@ impl Planner for CustomerReconcile<'_> {
                     details.service.license_type = Some(to.code());
                     details.service.licensed_users_count = Some(count);
                 }
+                self.remember();
                 Ok(AfterWrite::Replan)
             }
             Write::DeleteDependents => {

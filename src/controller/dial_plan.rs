@@ -16,7 +16,7 @@ use super::customer_scope::{CustomerScope, customer_scope, namespace_of, without
 use super::drive;
 use super::error::Result;
 use super::finalizer;
-use super::plan::{self, AfterWrite, Next, Planner, Report, Wait};
+use super::plan::{self, AfterWrite, Planner, Report};
 use super::status::{StatusDraft, namespaced_api};
 use crate::api::OCDialPlan;
 use crate::api::conditions::{READY, reason};
@@ -324,12 +324,14 @@ impl Planner for DialPlanReconcile<'_> {
                     ),
                 )
                 .await;
-                // Read back on the next pass, which also confirms the change.
-                Ok(AfterWrite::Wait(Wait::new(
-                    reason::UPDATING,
-                    format!("changed the rules of dial plan {id}"),
-                    Next::Task,
-                )))
+                // The platform took the change: the dial plan holds what was read, less
+                // what was removed, plus what was added. The next drift check reads it
+                // again.
+                if let Some(rules) = &mut self.seen.rules {
+                    rules.retain(|r| !remove.contains(r));
+                    rules.extend(add);
+                }
+                Ok(AfterWrite::Replan)
             }
             Write::Delete => {
                 self.draft.condition(

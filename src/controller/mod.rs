@@ -24,6 +24,7 @@ mod planner_tests;
 pub mod platform;
 pub mod platforms;
 pub mod sip_connection;
+pub mod snapshots;
 pub mod status;
 pub mod stores;
 pub mod task_timing;
@@ -429,14 +430,22 @@ fn log_result<K: Kind>(
     }
 }
 
-/// What a customer's dependents read of it: a change of anything else (a condition
-/// message, licence info) does not reconcile them.
-fn customer_facts(c: &OCCustomer) -> (Option<i64>, bool, Option<String>, Option<String>) {
+/// What number blocks, SIP connections and dial plans read of their customer: its id
+/// on the platform (and whether it goes). A change of anything else (its licence, a
+/// condition message, licence info) does not reconcile them.
+fn customer_id(c: &OCCustomer) -> (bool, Option<String>) {
+    (
+        c.metadata.deletion_timestamp.is_some(),
+        c.status.as_ref().and_then(|s| s.customer_id.clone()),
+    )
+}
+
+/// What end users read of their customer: its id and its licence (an end user
+/// becomes Ready by itself once the licence allows it).
+fn customer_id_and_licence(c: &OCCustomer) -> ((bool, Option<String>), Option<String>) {
     let status = c.status.as_ref();
     (
-        c.metadata.generation,
-        c.metadata.deletion_timestamp.is_some(),
-        status.and_then(|s| s.customer_id.clone()),
+        customer_id(c),
         status.and_then(|s| s.license.as_ref().map(|l| l.type_.clone())),
     )
 }
@@ -649,7 +658,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .controller()
         .reconcile_on(ctx.ownership.blocks.triggers())
         .watches_shared_stream(
-            customers_watched.changes(customer_facts),
+            customers_watched.changes(customer_id),
             owned_by_customer(block_store.clone()),
         )
         .graceful_shutdown_on(stopped())
@@ -659,7 +668,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .controller()
         .reconcile_on(ctx.ownership.sites.triggers())
         .watches_shared_stream(
-            customers_watched.changes(customer_facts),
+            customers_watched.changes(customer_id),
             owned_by_customer(site_store.clone()),
         )
         .graceful_shutdown_on(stopped())
@@ -670,7 +679,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .controller()
         .reconcile_on(ctx.ownership.plans.triggers())
         .watches_shared_stream(
-            customers_watched.changes(customer_facts),
+            customers_watched.changes(customer_id),
             owned_by_customer(plan_store.clone()),
         )
         .watches_shared_stream(
@@ -705,7 +714,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .controller()
         .reconcile_on(ctx.ownership.users.triggers())
         .watches_shared_stream(
-            customers_watched.changes(customer_facts),
+            customers_watched.changes(customer_id_and_licence),
             owned_by_customer(user_store.clone()),
         )
         .graceful_shutdown_on(stopped())
