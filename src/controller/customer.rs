@@ -57,7 +57,9 @@ async fn run(
         else {
             return Ok(Action::requeue(ctx.config.wait_requeue));
         };
-        finalizer::add(api, obj).await?;
+        if finalizer::add(api, obj).await? {
+            return Ok(Action::await_change());
+        }
         drift_seconds = platform.spec.drift_check_seconds;
         client = Some(found);
     }

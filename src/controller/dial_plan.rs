@@ -57,8 +57,8 @@ async fn run(
         return without_scope(ctx, api, obj, true).await;
     };
     draft.status.site_location_id = Some(site.clone());
-    if !deleting {
-        finalizer::add(api, obj).await?;
+    if !deleting && finalizer::add(api, obj).await? {
+        return Ok(Action::await_change());
     }
     let mut reconcile = DialPlanReconcile {
         obj,

@@ -61,8 +61,8 @@ async fn run(
         .as_ref()
         .and_then(|s| s.license.as_ref())
         .is_some_and(|l| l.type_ != format!("{:?}", LicenseType::OcEssentials));
-    if licensed && !deleting {
-        finalizer::add(api, obj).await?;
+    if licensed && !deleting && finalizer::add(api, obj).await? {
+        return Ok(Action::await_change());
     }
     let mut reconcile = EndUserReconcile {
         obj,

@@ -35,14 +35,17 @@ async fn write<K: Kind>(api: &Api<K>, obj: &K, finalizers: Vec<String>, what: &s
     }
 }
 
-/// Adds the finalizer if missing.
-pub async fn add<K: Kind>(api: &Api<K>, obj: &K) -> Result<()> {
+/// Adds the finalizer if missing; `true` when it did. The caller then stops: the
+/// finalizer's own watch event reconciles the object again, so the platform is not
+/// asked twice (once now, once for that event).
+pub async fn add<K: Kind>(api: &Api<K>, obj: &K) -> Result<bool> {
     if has(obj) || is_deleting(obj) {
-        return Ok(());
+        return Ok(false);
     }
     let mut list = obj.meta().finalizers.clone().unwrap_or_default();
     list.push(FINALIZER.to_owned());
-    write(api, obj, list, "adding the finalizer").await
+    write(api, obj, list, "adding the finalizer").await?;
+    Ok(true)
 }
 
 /// Removes the finalizer; the object then goes.

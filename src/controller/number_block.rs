@@ -81,8 +81,8 @@ async fn run(
     let Some(scope) = customer_scope(ctx, obj, draft).await? else {
         return without_scope(ctx, api, obj, owned(&draft.status).is_empty()).await;
     };
-    if !deleting {
-        finalizer::add(api, obj).await?;
+    if !deleting && finalizer::add(api, obj).await? {
+        return Ok(Action::await_change());
     }
     let others_own = owned_by_others(obj, ctx, &draft.status, &scope.platform.name_any());
     let mut reconcile = BlockReconcile {

@@ -51,7 +51,9 @@ async fn run(
     };
     if !deleting {
         check_sbc(obj, &scope)?;
-        finalizer::add(api, obj).await?;
+        if finalizer::add(api, obj).await? {
+            return Ok(Action::await_change());
+        }
     }
     let mut reconcile = SiteReconcile {
         obj,
