@@ -64,6 +64,7 @@ async fn run(
     if licensed && !deleting && finalizer::add(api, obj).await? {
         return Ok(Action::await_change());
     }
+    let number_pending = line_number_pending(ctx, obj);
     let mut reconcile = EndUserReconcile {
         obj,
         ctx,
@@ -73,9 +74,33 @@ async fn run(
         seen: Seen::default(),
         deleting,
         licensed,
+        number_pending,
     };
     let outcome = plan::run(&mut reconcile, "OCEndUser").await?;
     Ok(plan::conclude(ctx, obj, draft, outcome, scope.drift_seconds()).await)
+}
+
+/// The number block of the same customer that declares the number of the user's line
+/// URI and has not brought it to the platform yet (not Ready, and the number not
+/// refused): provisioning before then fails on the platform ("not an active number of
+/// this customer"), so the user waits for the block instead. A number no block
+/// declares is left to the platform to judge.
+fn line_number_pending(ctx: &Context, obj: &OCEndUser) -> Option<String> {
+    let uri = obj.spec.line_uri.as_deref()?;
+    let number = uri.strip_prefix("tel:")?.split(';').next()?;
+    let ns = obj.metadata.namespace.as_deref()?;
+    ctx.stores
+        .blocks_of(ns, &obj.spec.customer_ref.name)
+        .into_iter()
+        .find(|block| {
+            let status = block.status.as_ref();
+            let ready = status.is_some_and(|s| {
+                crate::api::conditions::is_true_for(&s.conditions, READY, block.metadata.generation)
+            });
+            let refused = status.is_some_and(|s| s.failed.iter().any(|f| f.number == number));
+            !ready && !refused && super::number_set::declared(&block.spec).contains(number)
+        })
+        .and_then(|block| block.metadata.name.clone())
 }
 
 /// Whether this object provisioned the user (or took it over) at some point.
@@ -114,6 +139,9 @@ pub struct Known<'a> {
     pub tenant: &'a str,
     /// How long to wait before looking at the licence again.
     pub license_recheck: Duration,
+    /// The number block that has yet to bring the line URI's number (see
+    /// `line_number_pending`).
+    pub number_pending: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -170,6 +198,19 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     }
     if known.deleting && seen.removed {
         return Write(self::Write::LetGo);
+    }
+    if !known.deleting
+        && status.operation.is_none()
+        && let Some(block) = known.number_pending
+    {
+        return Wait(plan::Wait::new(
+            reason::WAITING_FOR_DEPENDENCY,
+            format!(
+                "the number of lineUri {} is declared by OCNumberBlock {block}, which has not brought it to the platform yet; {sip} is provisioned once it has",
+                spec.line_uri.as_deref().unwrap_or_default()
+            ),
+            Next::Shortly,
+        ));
     }
     if let Some(op) = status
         .operation
@@ -260,6 +301,7 @@ struct EndUserReconcile<'a> {
     seen: Seen,
     deleting: bool,
     licensed: bool,
+    number_pending: Option<String>,
 }
 
 impl Planner for EndUserReconcile<'_> {
@@ -284,6 +326,7 @@ impl Planner for EndUserReconcile<'_> {
                 .unwrap_or_default(),
             tenant: &self.scope.tenant,
             license_recheck: self.ctx.config.wait_requeue * 3,
+            number_pending: self.number_pending.as_deref(),
         };
         plan(&known, &self.seen)
     }

@@ -481,6 +481,22 @@ fn dependent_observer<K: CustomerOwned + ownership::Owned>(
     }
 }
 
+/// Maps a customer's dependent to the objects of `store` that name the same customer.
+fn users_of_customer_of<D: CustomerOwned>(
+    store: kube::runtime::reflector::Store<OCEndUser>,
+) -> impl Fn(Arc<D>) -> Vec<ObjectRef<OCEndUser>> + Send + Sync + 'static {
+    move |dependent| {
+        let ns = dependent.namespace();
+        let customer = dependent.customer().to_owned();
+        store
+            .state()
+            .into_iter()
+            .filter(|u| u.namespace() == ns && u.customer() == customer)
+            .map(|u| ObjectRef::from_obj(&*u))
+            .collect()
+    }
+}
+
 /// Maps a customer to the objects of `store` that name it.
 fn owned_by_customer<K: CustomerOwned>(
     store: kube::runtime::reflector::Store<K>,
@@ -710,12 +726,22 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .graceful_shutdown_on(stopped())
         .run(dial_plan::reconcile, error_policy, ctx.clone())
         .for_each(|r| async move { log_result(r) });
+    // End users: also when a number block of their customer becomes Ready (or stops
+    // being), which may bring their line URI's number.
     let users = users_watched
         .controller()
         .reconcile_on(ctx.ownership.users.triggers())
         .watches_shared_stream(
             customers_watched.changes(customer_id_and_licence),
             owned_by_customer(user_store.clone()),
+        )
+        .watches_shared_stream(
+            blocks_watched.changes(|b| {
+                b.status.as_ref().is_some_and(|s| {
+                    conditions::is_true_for(&s.conditions, READY, b.metadata.generation)
+                })
+            }),
+            users_of_customer_of(user_store.clone()),
         )
         .graceful_shutdown_on(stopped())
         .run(end_user::reconcile, error_policy, ctx.clone())

@@ -101,6 +101,17 @@ impl Stores {
         self.sites()?.get(&ObjectRef::new(name).within(namespace))
     }
 
+    /// The number blocks of customer `customer` in `namespace`.
+    pub fn blocks_of(&self, namespace: &str, customer: &str) -> Vec<Arc<OCNumberBlock>> {
+        self.blocks()
+            .map(|store| store.state())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|b| b.metadata.namespace.as_deref() == Some(namespace))
+            .filter(|b| b.spec.customer_ref.name == customer)
+            .collect()
+    }
+
     /// Whether this operator manages OCPlatform `name` (it passed `--platform-selector`
     /// and is in the cache).
     pub fn manages_platform(&self, name: &str) -> bool {

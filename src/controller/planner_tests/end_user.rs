@@ -43,6 +43,7 @@ struct Case {
     adopt: bool,
     deleting: bool,
     licensed: bool,
+    number_pending: Option<&'static str>,
 }
 
 fn case(status: Value, seen: Seen) -> Case {
@@ -53,6 +54,7 @@ fn case(status: Value, seen: Seen) -> Case {
         adopt: false,
         deleting: false,
         licensed: true,
+        number_pending: None,
     }
 }
 
@@ -79,6 +81,7 @@ fn step(c: Case) -> Step {
         customer: "contoso",
         tenant: "t",
         license_recheck: Duration::from_secs(30),
+        number_pending: c.number_pending,
     };
     plan(&known, &c.seen)
 }
@@ -125,6 +128,23 @@ fn every_step_of_an_end_user() {
                 ..case(provisioned(), Seen::default())
             }),
             |s| *s == S::Write(Write::LetGo),
+        ),
+        (
+            "a user whose line URI's number a block has yet to bring waits, without a call",
+            step(Case {
+                number_pending: Some("main"),
+                ..case(json!({}), Seen::default())
+            }),
+            |s| matches!(s, S::Wait(w) if w.reason == "WaitingForDependency" && w.message.contains("OCNumberBlock main")),
+        ),
+        (
+            "a user being deleted does not wait for its number",
+            step(Case {
+                number_pending: Some("main"),
+                deleting: true,
+                ..case(provisioned(), Seen::default())
+            }),
+            |s| *s == S::Look(Look::User),
         ),
         (
             "the user is listed first",
