@@ -81,8 +81,9 @@ async fn run(
 }
 
 /// The number block of the same customer that declares the number of the user's line
-/// URI and has not brought it to the platform yet (not Ready, and the number not
-/// refused): provisioning before then fails on the platform ("not an active number of
+/// URI and is on its way to bring it to the platform (creating, updating, or waiting
+/// for its task or its customer; the number not refused): provisioning before then
+/// fails on the platform ("not an active number of
 /// this customer"), so the user waits for the block instead. A number no block
 /// declares is left to the platform to judge.
 fn line_number_pending(ctx: &Context, obj: &OCEndUser) -> Option<String> {
@@ -94,11 +95,23 @@ fn line_number_pending(ctx: &Context, obj: &OCEndUser) -> Option<String> {
         .into_iter()
         .find(|block| {
             let status = block.status.as_ref();
-            let ready = status.is_some_and(|s| {
-                crate::api::conditions::is_true_for(&s.conditions, READY, block.metadata.generation)
-            });
+            // On its way: no verdict yet, or one that comes by itself (a block that is
+            // Ready, held, refused or rejected is not waited for).
+            let on_its_way = status
+                .and_then(|s| crate::api::conditions::find(&s.conditions, READY))
+                .is_none_or(|c| {
+                    c.status != "True"
+                        && [
+                            reason::CREATING,
+                            reason::UPDATING,
+                            reason::WAITING_FOR_TASK,
+                            reason::WAITING_FOR_CUSTOMER,
+                            reason::WAITING_FOR_PLATFORM,
+                        ]
+                        .contains(&c.reason.as_str())
+                });
             let refused = status.is_some_and(|s| s.failed.iter().any(|f| f.number == number));
-            !ready && !refused && super::number_set::declared(&block.spec).contains(number)
+            on_its_way && !refused && super::number_set::declared(&block.spec).contains(number)
         })
         .and_then(|block| block.metadata.name.clone())
 }

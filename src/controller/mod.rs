@@ -747,6 +747,18 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .run(end_user::reconcile, error_policy, ctx.clone())
         .for_each(|r| async move { log_result(r) });
 
+    // Every consumer of the watches is built: the watches' own subscriptions go now.
+    // Kept, each would be a reader that never reads, and a watch stops once a reader
+    // lags its buffer behind (see `caches::Watched`).
+    drop((
+        platforms_watched,
+        customers_watched,
+        blocks_watched,
+        sites_watched,
+        plans_watched,
+        users_watched,
+    ));
+
     ctx.metrics.set_leader(true);
     tokio::spawn(async move {
         shutdown.await;
