@@ -285,26 +285,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     if let (Some(op), Some(_), None) = (creating, &status.lead_id, &seen.lead)
         && let Some(task) = &op.task_id
     {
-        return match &seen.task {
-            None => Look(self::Look::Task(task.clone())),
-            Some(TaskOutcome::StillRunning(_)) => Wait(
-                plan::Wait::new(
-                    reason::WAITING_FOR_TASK,
-                    format!("creating the customer (task {task})"),
-                    Next::Task,
-                )
-                .also(channel_condition(spec)),
-            ),
-            Some(TaskOutcome::Succeeded(t) | TaskOutcome::PartlyFailed { task: t, .. }) => {
-                Settle(self::Settle::CustomerTaskEnded(
-                    t.output_str("ump_customer_guid").map(str::to_owned),
-                ))
-            }
-            Some(TaskOutcome::Failed(t)) => Fail(format!(
-                "creating the customer failed (task {task}): {}",
-                t.error_summary()
-            )),
-        };
+        return follow_creation(spec, seen, task);
     }
 
     // The lead: looked up first (adoption makes no write at all, and a lost answer
@@ -383,26 +364,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
                 // The answer was lost and the lead shows no customer yet.
                 return Settle(self::Settle::ForgetLostCreation);
             };
-            return match &seen.task {
-                None => Look(self::Look::Task(task.clone())),
-                Some(TaskOutcome::StillRunning(_)) => Wait(
-                    plan::Wait::new(
-                        reason::WAITING_FOR_TASK,
-                        format!("creating the customer (task {task})"),
-                        Next::Task,
-                    )
-                    .also(channel),
-                ),
-                Some(TaskOutcome::Succeeded(t) | TaskOutcome::PartlyFailed { task: t, .. }) => {
-                    Settle(self::Settle::CustomerTaskEnded(
-                        t.output_str("ump_customer_guid").map(str::to_owned),
-                    ))
-                }
-                Some(TaskOutcome::Failed(t)) => Fail(format!(
-                    "creating the customer failed (task {task}): {}",
-                    t.error_summary()
-                )),
-            };
+            return follow_creation(spec, seen, task);
         }
         (None, None) => return Write(self::Write::CreateCustomer),
     };
@@ -499,6 +461,29 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         })
         .also(channel),
     )
+}
+
+/// The next step while the customer's creation task `task` runs.
+fn follow_creation(spec: &OCCustomerSpec, seen: &Seen, task: &str) -> Step {
+    use plan::Step::*;
+    match &seen.task {
+        None => Look(self::Look::Task(task.to_owned())),
+        Some(TaskOutcome::StillRunning(_)) => Wait(
+            plan::Wait::new(
+                reason::WAITING_FOR_TASK,
+                format!("creating the customer (task {task})"),
+                Next::Task,
+            )
+            .also(channel_condition(spec)),
+        ),
+        Some(TaskOutcome::Succeeded(t) | TaskOutcome::PartlyFailed { task: t, .. }) => Settle(
+            self::Settle::CustomerTaskEnded(t.output_str("ump_customer_guid").map(str::to_owned)),
+        ),
+        Some(TaskOutcome::Failed(t)) => Fail(format!(
+            "creating the customer failed (task {task}): {}",
+            t.error_summary()
+        )),
+    }
 }
 
 /// The next step of a deletion (pure): dependents go first (end users, dial plans,
