@@ -386,3 +386,89 @@ async fn the_operator_opens_one_watch_per_type() {
         );
     }
 }
+
+/// A dependent's status write is the operator's own output: its customer is not
+/// reconciled for it, and makes no platform call.
+#[tokio::test]
+async fn a_dependents_status_write_costs_its_customer_nothing() {
+    use kube::api::{Patch, PatchParams};
+
+    let mut world = World::new("depwrite").await;
+    world.start().await;
+    let ctx = world.ctx.clone().unwrap();
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    world
+        .block("users", "contoso", json!({"numbers": ["+14255551300"]}))
+        .await;
+    let ready = world.ready::<OCNumberBlock>("users", 60).await;
+    let counts = ready.status.as_ref().unwrap().counts.clone();
+    // Quiet first: no platform call for two seconds.
+    let mut before = world.admin.total_calls().await.unwrap();
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        let now = world.admin.total_calls().await.unwrap();
+        if now == before {
+            break;
+        }
+        before = now;
+    }
+    let customer_reconciles = || {
+        metric(
+            &ctx.metrics.encode(),
+            "oc_reconciles_total",
+            &[("kind", "OCCustomer")],
+        )
+    };
+    let reconciled = customer_reconciles();
+    let reads = |world: &World| {
+        let admin = world.admin.clone();
+        async move {
+            admin.count("GET /v2/oc/lead", "200").await.unwrap()
+                + admin.count("GET /v3/customer/{guid}", "200").await.unwrap()
+                + admin
+                    .count("GET /v3/customer/{guid}/licenseinfo", "200")
+                    .await
+                    .unwrap()
+        }
+    };
+    let customer_reads = reads(&world).await;
+
+    // The block's status is spoiled, then a label reconciles the block, which
+    // writes its status again: the dependent's own status write.
+    let blocks = world.api::<OCNumberBlock>();
+    blocks
+        .patch_status(
+            "users",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"counts": {"declared": 99}}})),
+        )
+        .await
+        .unwrap();
+    blocks
+        .patch(
+            "users",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"labels": {"team": "voice"}}})),
+        )
+        .await
+        .unwrap();
+    world
+        .wait::<OCNumberBlock>("users", 30, "its status written again", |b| {
+            b.status.as_ref().map(|s| &s.counts) == Some(&counts)
+        })
+        .await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(
+        customer_reconciles(),
+        reconciled,
+        "the customer was reconciled for its dependent's status write"
+    );
+    assert_eq!(
+        reads(&world).await,
+        customer_reads,
+        "the customer read the platform"
+    );
+}
