@@ -480,6 +480,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// `count` numbers from `base` as ranges of at most 10,000 (the schema's limit: a range
+/// differs only in its last four digits).
+fn ranges(base: u64, count: usize) -> Vec<serde_json::Value> {
+    (0..count as u64)
+        .step_by(10_000)
+        .map(|from| {
+            let to = (from + 10_000).min(count as u64) - 1;
+            json!({"start": format!("+{}", base + from), "end": format!("+{}", base + to)})
+        })
+        .collect()
+}
+
 /// Applies customer `i` and its objects (see [`Workload`]).
 async fn apply_customer(
     client: &kube::Client,
@@ -519,7 +531,7 @@ async fn apply_customer(
     let base = scripts::first_number(i);
     apply_retrying(&api("OCNumberBlock"), &name, object("OCNumberBlock", &name, json!({
         "customerRef": {"name": name}, "callingProfileId": "a3f1e2d4-6b7c-4d8e-9f0a-1b2c3d4e5f60", "usage": "CallingUserAssignment",
-        "ranges": [{"start": format!("+{base}"), "end": format!("+{}", base + work.numbers as u64 - 1)}]}))).await?;
+        "ranges": ranges(base, work.numbers)}))).await?;
     let Some(users) = work.full else {
         return Ok(());
     };
