@@ -148,6 +148,11 @@ async fn modify_plan(
             format!("The body names dial plan '{id}' but the path names '{dial_plan}'."),
         );
     }
+    if body.add.is_empty() && body.remove.is_empty() {
+        // A modification names what it changes [chosen]: a body with neither (an
+        // empty one, or one of another request's fields) is refused, not a no-op.
+        errors.add("Add", "Name the rules to add (Add) or to remove (Remove).");
+    }
     let add = read_rules(&mut errors, "Add", body.add);
     let remove = read_rules(&mut errors, "Remove", body.remove);
     errors.into_result()?;
