@@ -661,9 +661,7 @@ impl Planner for CustomerReconcile<'_> {
                 self.seen.lead = Some(lead);
             }
             Look::Task(task) => {
-                let Some(action) = self.draft.status.operation.as_ref().map(|op| op.action) else {
-                    return Ok(());
-                };
+                let action = tasks::action_in_flight(self.draft)?;
                 let platform = &self.obj.spec.platform_ref.name;
                 let outcome =
                     tasks::poll(self.ctx, platform, self.client()?, action, &task).await?;

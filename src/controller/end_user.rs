@@ -111,7 +111,7 @@ fn line_number_pending(ctx: &Context, obj: &OCEndUser) -> Option<String> {
                         .contains(&c.reason.as_str())
                 });
             let refused = status.is_some_and(|s| s.failed.iter().any(|f| f.number == number));
-            on_its_way && !refused && super::number_set::declared(&block.spec).contains(number)
+            on_its_way && !refused && super::number_set::declares(&block.spec, number)
         })
         .and_then(|block| block.metadata.name.clone())
 }

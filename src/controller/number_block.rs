@@ -639,9 +639,7 @@ impl Planner for BlockReconcile<'_> {
         let scope = self.scope;
         match look {
             Look::Task(task) => {
-                let Some(action) = self.action() else {
-                    return Ok(());
-                };
+                let action = tasks::action_in_flight(self.draft)?;
                 self.seen.task = Some(scope.poll(self.ctx, action, &task).await?);
             }
             Look::Lost => {

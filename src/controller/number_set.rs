@@ -14,6 +14,26 @@ pub fn declared(spec: &OCNumberBlockSpec) -> BTreeSet<String> {
     set
 }
 
+/// Whether `spec` declares `number` (in its list or its ranges), without expanding
+/// the ranges: a range holds the numbers of its length between its ends, as
+/// [`expand`] lists them.
+pub fn declares(spec: &OCNumberBlockSpec, number: &str) -> bool {
+    let digits = |n: &str| n.strip_prefix('+').and_then(|d| d.parse::<u64>().ok());
+    spec.numbers.iter().any(|n| n.0 == number)
+        || spec.ranges.iter().any(|range| {
+            let (Some(x), Some(y), Some(n)) =
+                (digits(&range.start), digits(&range.end), digits(number))
+            else {
+                return false;
+            };
+            range.start.len() == range.end.len()
+                && number.len() == range.start.len()
+                && x <= n
+                && n <= y
+                && y - x <= 100_000
+        })
+}
+
 /// `start..=end` (same length, digits after `+`); empty when malformed.
 pub fn expand(start: &str, end: &str) -> Vec<String> {
     let (Some(a), Some(b)) = (start.strip_prefix('+'), end.strip_prefix('+')) else {
@@ -80,6 +100,31 @@ pub fn decompress(ranges: &[String]) -> BTreeSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn declares_agrees_with_the_expanded_set() {
+        let spec: OCNumberBlockSpec = serde_json::from_value(serde_json::json!({
+            "customerRef": {"name": "c"}, "callingProfileId": "p", "usage": "CallingUserAssignment",
+            "numbers": ["+14255550001"],
+            "ranges": [{"start": "+14255551000", "end": "+14255551099"}, {"start": "+1425", "end": "+14255"}],
+        }))
+        .expect("a valid spec");
+        let all = declared(&spec);
+        for n in [
+            "+14255550001",
+            "+14255551000",
+            "+14255551050",
+            "+14255551099",
+            "+14255551100",
+            "+14255550999",
+            "+1425555100",
+            "+142555510000",
+            "+1425",
+            "14255551050",
+        ] {
+            assert_eq!(declares(&spec, n), all.contains(n), "{n}");
+        }
+    }
 
     #[test]
     fn compress_and_back() {

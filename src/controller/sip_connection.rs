@@ -323,9 +323,7 @@ impl Planner for SiteReconcile<'_> {
     async fn look(&mut self, look: Look) -> Result<()> {
         match look {
             Look::Task(task) => {
-                let Some(action) = self.draft.status.operation.as_ref().map(|op| op.action) else {
-                    return Ok(());
-                };
+                let action = tasks::action_in_flight(self.draft)?;
                 self.seen.task = Some(self.scope.poll(self.ctx, action, &task).await?);
             }
             Look::Site(id) => {

@@ -23,6 +23,18 @@ pub fn current<K: Kind>(draft: &mut StatusDraft<K>) -> Option<Operation> {
     K::operation_mut(&mut draft.status).and_then(|op| op.clone())
 }
 
+/// The action of the write in flight, which a look at its task needs. Only asked
+/// while a write is in flight; anything else is an operator bug, said as such rather
+/// than looked at again and again.
+pub fn action_in_flight<K: Kind>(draft: &mut StatusDraft<K>) -> Result<WriteAction> {
+    current(draft).map(|op| op.action).ok_or_else(|| {
+        super::error::Error::TaskFailed(
+            "a task was to be looked at with no write in flight; this is a bug of the operator, please report it"
+                .to_owned(),
+        )
+    })
+}
+
 /// Whether the write in flight is `action`.
 pub fn is<K: Kind>(draft: &mut StatusDraft<K>, action: WriteAction) -> Option<Operation> {
     current(draft).filter(|op| op.action == action)

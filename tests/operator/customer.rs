@@ -348,16 +348,7 @@ async fn a_status_only_change_does_not_start_a_reconcile_but_a_label_does() {
         .await;
     let ready = world.ready::<OCCustomer>("contoso", 60).await;
     let domain = ready.status.as_ref().unwrap().default_domain.clone();
-    // Wait for quiet: no platform call for two seconds.
-    let mut before = world.admin.total_calls().await.unwrap();
-    loop {
-        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-        let now = world.admin.total_calls().await.unwrap();
-        if now == before {
-            break;
-        }
-        before = now;
-    }
+    let before = world.quiet().await;
 
     // Someone else writes the status: the operator's own output, not a request.
     let api = world.api::<OCCustomer>();

@@ -405,16 +405,7 @@ async fn a_dependents_status_write_costs_its_customer_nothing() {
         .await;
     let ready = world.ready::<OCNumberBlock>("users", 60).await;
     let counts = ready.status.as_ref().unwrap().counts.clone();
-    // Quiet first: no platform call for two seconds.
-    let mut before = world.admin.total_calls().await.unwrap();
-    loop {
-        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-        let now = world.admin.total_calls().await.unwrap();
-        if now == before {
-            break;
-        }
-        before = now;
-    }
+    world.quiet().await;
     let customer_reconciles = || {
         metric(
             &ctx.metrics.encode(),

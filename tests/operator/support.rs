@@ -591,6 +591,19 @@ impl World {
     }
 
     /// An OCNumberBlock of customer `customer`.
+    /// Waits until the platform sees no call for two seconds; the calls it has seen.
+    pub async fn quiet(&self) -> u64 {
+        let mut before = self.admin.total_calls().await.unwrap();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            let now = self.admin.total_calls().await.unwrap();
+            if now == before {
+                return before;
+            }
+            before = now;
+        }
+    }
+
     pub async fn block(
         &self,
         name: &str,
