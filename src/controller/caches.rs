@@ -17,23 +17,19 @@
 //! annotations (pause), finalizers and deletion do; so do requeues, drift checks and
 //! changes of related objects.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use std::collections::HashMap;
-
+use futures::channel::mpsc;
 use futures::future::BoxFuture;
 use futures::{FutureExt, Stream, StreamExt};
 use kube::Resource;
 use kube::api::Api;
-use kube::runtime::reflector::{self, ReflectHandle, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 
 use super::kind::Kind;
 use crate::telemetry::Readiness;
-
-/// How many changes a subscriber may lag behind its watch before the watch waits.
-const SUBSCRIBER_BUFFER: usize = 1024;
 
 /// What the cache keeps of an object: not its managed fields, nor the copy of the
 /// last applied manifest that `kubectl apply` leaves, which no controller reads.
@@ -45,17 +41,85 @@ fn strip<K: Resource>(obj: &mut K) {
     }
 }
 
-/// The one watch of a kind: its cache, and a subscription any controller can share.
+/// What a subscriber of a watch hears: an object as the cache now holds it, or that
+/// the object with this uid is gone.
+enum Heard<K> {
+    Applied(Arc<K>),
+    Gone(String),
+}
+
+/// Passes every change the cache took on to each subscriber, without ever waiting
+/// for one.
 ///
-/// The subscription held here is itself a reader of the watch's broadcast: the
-/// consumers made from it (`changes`, `controller`) each get their own, and this one
-/// must be dropped once they are made. A reader that never reads holds the watch up
-/// once it lags [`SUBSCRIBER_BUFFER`] changes behind, and the cache stops changing:
-/// at 100 customers with the whole workload, dependents waited for customers that
-/// were long Ready.
+/// kube-runtime's shared reflector waits for its slowest subscriber once that one
+/// lags a buffer behind, and a subscriber that looks an object up after it was
+/// deleted stops reading for good (its stream answers "not ready" with nothing left
+/// to wake it): the cache then stops changing for every controller. At 1,000
+/// customers the dependents waited for customer ids the cache never took in. Here a
+/// subscriber's backlog is its own: the watch and the cache never wait for it, and
+/// the objects it holds are the cache's own `Arc`s (no copies).
+struct Fanout<K> {
+    subscribers: Mutex<Vec<mpsc::UnboundedSender<Heard<K>>>>,
+}
+
+impl<K: Kind> Fanout<K> {
+    fn new() -> Self {
+        Self {
+            subscribers: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn subscribe(&self) -> mpsc::UnboundedReceiver<Heard<K>> {
+        let (tx, rx) = mpsc::unbounded();
+        self.lock().push(tx);
+        rx
+    }
+
+    /// Tells every subscriber what `event` changed in `store` (which already holds
+    /// it); a subscriber that went away is forgotten.
+    fn publish(&self, event: &watcher::Event<K>, store: &Store<K>) {
+        let heard: Vec<Heard<K>> = match event {
+            watcher::Event::Apply(obj) => store
+                .get(&ObjectRef::from_obj(obj))
+                .map(Heard::Applied)
+                .into_iter()
+                .collect(),
+            watcher::Event::Delete(obj) => vec![Heard::Gone(uid(obj))],
+            // A new listing replaced the cache: every object is heard again (a
+            // subscriber passes on only those that changed for it).
+            watcher::Event::InitDone => store.state().into_iter().map(Heard::Applied).collect(),
+            watcher::Event::Init | watcher::Event::InitApply(_) => Vec::new(),
+        };
+        if heard.is_empty() {
+            return;
+        }
+        self.lock().retain(|tx| {
+            heard.iter().all(|h| {
+                let copy = match h {
+                    Heard::Applied(obj) => Heard::Applied(obj.clone()),
+                    Heard::Gone(uid) => Heard::Gone(uid.clone()),
+                };
+                tx.unbounded_send(copy).is_ok()
+            })
+        });
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<mpsc::UnboundedSender<Heard<K>>>> {
+        // A panic while holding this lock leaves a list that is still valid.
+        self.subscribers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn uid<K: Resource>(obj: &K) -> String {
+    obj.meta().uid.clone().unwrap_or_default()
+}
+
+/// The one watch of a kind: its cache, and the changes any controller can subscribe
+/// to. Subscribe before the watch's driver runs: a subscriber hears the changes from
+/// the moment it subscribed.
 pub struct Watched<K: Kind> {
     pub store: Store<K>,
-    subscription: Option<ReflectHandle<K>>,
+    fanout: Arc<Fanout<K>>,
 }
 
 impl<K: Kind> Watched<K> {
@@ -64,22 +128,30 @@ impl<K: Kind> Watched<K> {
     pub fn changes<T>(
         &self,
         key: impl Fn(&K) -> T + Send + 'static,
-    ) -> impl Stream<Item = std::sync::Arc<K>> + Send + 'static
+    ) -> impl Stream<Item = Arc<K>> + Send + 'static
     where
         T: PartialEq + Send + 'static,
     {
         let mut last: HashMap<String, T> = HashMap::new();
-        futures::stream::iter(self.subscription.clone())
-            .flatten()
-            .filter(move |obj| {
-                let uid = obj.meta().uid.clone().unwrap_or_default();
-                let now = key(obj);
-                let changed = last.get(&uid) != Some(&now);
-                if changed {
-                    last.insert(uid, now);
+        self.fanout.subscribe().filter_map(move |heard| {
+            let passed = match heard {
+                Heard::Applied(obj) => {
+                    let now = key(&obj);
+                    let uid = uid(&*obj);
+                    if last.get(&uid) == Some(&now) {
+                        None
+                    } else {
+                        last.insert(uid, now);
+                        Some(obj)
+                    }
                 }
-                futures::future::ready(changed)
-            })
+                Heard::Gone(uid) => {
+                    last.remove(&uid);
+                    None
+                }
+            };
+            futures::future::ready(passed)
+        })
     }
 
     /// The controller of this kind: it reconciles an object when what the reconcile
@@ -123,9 +195,9 @@ impl CacheSync {
     }
 
     /// The one watch of `api`: its cache (managed fields and the last-applied
-    /// annotation stripped), and the stream that drives it and every subscriber,
-    /// which must be polled for as long as the controllers run. `on_event` sees every
-    /// watch event once the cache holds it.
+    /// annotation stripped), and the future that drives it and tells every
+    /// subscriber, which must be polled for as long as the controllers run.
+    /// `on_event` sees every watch event once the cache holds it.
     pub fn watch<K: Kind>(
         &self,
         api: Api<K>,
@@ -134,23 +206,23 @@ impl CacheSync {
     ) -> (Watched<K>, BoxFuture<'static, ()>) {
         let kind = K::kind(&()).into_owned();
         self.lock().insert(kind.clone());
-        let (reader, writer) = reflector::store_shared::<K>(SUBSCRIBER_BUFFER);
-        let subscription = writer.subscribe();
-        if subscription.is_none() {
-            tracing::error!(kind = %kind, "the cache is not shared; no controller will be triggered");
-        }
+        let (reader, writer) = reflector::store::<K>();
+        let fanout = Arc::new(Fanout::new());
         let sync = self.clone();
+        let cache = reader.clone();
+        let publisher = fanout.clone();
         let driver = watcher(api, wc)
             .default_backoff()
             .modify(strip)
-            .reflect_shared(writer)
-            // After `reflect`: the store holds the listing when it is marked.
+            .reflect(writer)
+            // After `reflect`: the store holds the change when it is marked and told.
             .for_each(move |event| {
                 match &event {
                     Ok(event) => {
                         if matches!(event, watcher::Event::InitDone) {
                             sync.listed(&kind);
                         }
+                        publisher.publish(event, &cache);
                         on_event(event);
                     }
                     Err(e) => tracing::warn!(kind = %kind, error = %e, "watch failed; retrying"),
@@ -161,7 +233,7 @@ impl CacheSync {
         (
             Watched {
                 store: reader,
-                subscription,
+                fanout,
             },
             driver,
         )
@@ -184,8 +256,11 @@ impl CacheSync {
 
 #[cfg(test)]
 mod tests {
-    use super::intent;
+    use super::{Fanout, Watched, intent};
     use crate::api::{OCCustomer, OCCustomerStatus};
+    use futures::StreamExt;
+    use kube::runtime::{reflector, watcher};
+    use std::sync::Arc;
 
     fn customer() -> OCCustomer {
         serde_json::from_value(serde_json::json!({
@@ -237,5 +312,92 @@ mod tests {
             change(&mut changed);
             assert_ne!(intent(&base), intent(&changed), "change {i}");
         }
+    }
+
+    /// A cache with a fan-out, fed the way `CacheSync::watch` feeds them.
+    struct Fed {
+        watched: Watched<OCCustomer>,
+        writer: reflector::store::Writer<OCCustomer>,
+    }
+
+    impl Fed {
+        fn new() -> Self {
+            let (store, writer) = reflector::store::<OCCustomer>();
+            Self {
+                watched: Watched {
+                    store,
+                    fanout: Arc::new(Fanout::new()),
+                },
+                writer,
+            }
+        }
+
+        fn feed(&mut self, event: watcher::Event<OCCustomer>) {
+            self.writer.apply_watcher_event(&event);
+            self.watched.fanout.publish(&event, &self.watched.store);
+        }
+    }
+
+    fn version(name: &str, uid: &str, version: u32) -> OCCustomer {
+        let mut c = customer();
+        c.metadata.name = Some(name.into());
+        c.metadata.uid = Some(uid.into());
+        c.metadata.resource_version = Some(version.to_string());
+        c
+    }
+
+    #[tokio::test]
+    async fn a_subscriber_that_never_reads_holds_up_neither_the_cache_nor_the_others() {
+        let mut fed = Fed::new();
+        let _idle = fed.watched.changes(|c| c.metadata.resource_version.clone());
+        let busy = fed.watched.changes(|c| c.metadata.resource_version.clone());
+        // Far more changes than kube-runtime's shared reflector buffers (1,024).
+        for v in 0..5_000 {
+            fed.feed(watcher::Event::Apply(version("contoso", "u1", v)));
+        }
+        let seen = fed.watched.store.state();
+        assert_eq!(seen[0].metadata.resource_version.as_deref(), Some("4999"));
+        let heard: Vec<_> = busy.take(5_000).collect().await;
+        assert_eq!(heard.len(), 5_000);
+    }
+
+    #[tokio::test]
+    async fn an_object_deleted_before_it_is_read_is_still_heard_and_the_stream_goes_on() {
+        let mut fed = Fed::new();
+        let mut heard = fed.watched.changes(|c| c.metadata.resource_version.clone());
+        fed.feed(watcher::Event::Apply(version("contoso", "u1", 1)));
+        fed.feed(watcher::Event::Delete(version("contoso", "u1", 2)));
+        fed.feed(watcher::Event::Apply(version("fabrikam", "u2", 3)));
+        // Re-created under the same uid with the same key: heard again (its old key
+        // was forgotten with the deletion).
+        fed.feed(watcher::Event::Apply(version("contoso", "u1", 1)));
+        let names: Vec<_> = (&mut heard)
+            .take(3)
+            .map(|c| c.metadata.name.clone().unwrap_or_default())
+            .collect()
+            .await;
+        assert_eq!(names, ["contoso", "fabrikam", "contoso"]);
+    }
+
+    #[tokio::test]
+    async fn only_changes_of_the_key_are_passed_on_and_a_new_listing_is_heard_whole() {
+        let mut fed = Fed::new();
+        let mut heard = fed.watched.changes(intent);
+        fed.feed(watcher::Event::Apply(version("contoso", "u1", 1)));
+        // A status write (new resource version, same intent): not passed on.
+        fed.feed(watcher::Event::Apply(version("contoso", "u1", 2)));
+        fed.feed(watcher::Event::Init);
+        fed.feed(watcher::Event::InitApply(version("contoso", "u1", 2)));
+        fed.feed(watcher::Event::InitApply(version("fabrikam", "u2", 3)));
+        fed.feed(watcher::Event::InitDone);
+        let first = heard
+            .next()
+            .await
+            .map(|c| c.metadata.resource_version.clone());
+        assert_eq!(first, Some(Some("1".to_owned())));
+        let second = heard.next().await.map(|c| c.metadata.name.clone());
+        assert_eq!(second, Some(Some("fabrikam".to_owned())));
+        drop(fed);
+        assert!(heard.next().await.is_none(), "nothing else was passed on");
     }
 }

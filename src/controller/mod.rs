@@ -33,7 +33,7 @@ pub mod tasks;
 use std::future::Future;
 use std::sync::Arc;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -553,6 +553,17 @@ fn observer<K: ownership::Owned>(
     move |event| ctx.ownership.ledger::<K>().observed(event)
 }
 
+/// Spawned tasks that end when this value is dropped.
+struct Tasks(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
 /// Runs every controller until `shutdown` resolves; running reconciles finish first.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let wc = watcher::Config::default().any_semantic();
@@ -618,14 +629,14 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     );
     let user_store = users_watched.store.clone();
     ctx.stores.set_users(user_store.clone());
-    let watches = futures::future::join_all([
+    let watches = [
         platform_watch,
         customer_watch,
         block_watch,
         site_watch,
         plan_watch,
         user_watch,
-    ]);
+    ];
 
     // OCPlatform: also when its credentials Secret (in the operator's namespace)
     // changes; each such Secret is watched by name (see `credentials`).
@@ -747,9 +758,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .run(end_user::reconcile, error_policy, ctx.clone())
         .for_each(|r| async move { log_result(r) });
 
-    // Every consumer of the watches is built: the watches' own subscriptions go now.
-    // Kept, each would be a reader that never reads, and a watch stops once a reader
-    // lags its buffer behind (see `caches::Watched`).
+    // Every subscriber of the watches is built; the watches are no longer needed here.
     drop((
         platforms_watched,
         customers_watched,
@@ -764,12 +773,32 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         shutdown.await;
         let _ = stop_tx.send(true);
     });
-    let controllers = async {
-        futures::join!(platforms, customers, blocks, sites, plans, users);
-    };
+    // Each watch and each controller is a task of its own: a busy controller never
+    // holds up a watch, and they share the cores. The tasks go with this future (a
+    // lost lease, a stopped test operator), not only with the shutdown signal.
+    let watch_count = watches.len();
+    let mut tasks = Tasks(
+        watches
+            .into_iter()
+            .chain([
+                platforms.boxed(),
+                customers.boxed(),
+                blocks.boxed(),
+                sites.boxed(),
+                plans.boxed(),
+                users.boxed(),
+            ])
+            .map(tokio::spawn)
+            .collect(),
+    );
+    let (watch_tasks, controller_tasks) = tasks.0.split_at_mut(watch_count);
     // The watches run as long as the controllers; they end with them.
-    futures::pin_mut!(controllers, watches);
-    futures::future::select(controllers, watches).await;
+    futures::future::select(
+        futures::future::join_all(controller_tasks.iter_mut()),
+        futures::future::select_all(watch_tasks.iter_mut()),
+    )
+    .await;
+    drop(tasks);
     ctx.readiness.set_leading(false);
     ctx.metrics.set_leader(false);
     tracing::info!("controllers stopped");
