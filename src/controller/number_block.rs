@@ -134,6 +134,9 @@ fn owned_by_others(
 pub struct Listing {
     records: Arc<Vec<NumberRecord>>,
     index: HashMap<String, usize>,
+    /// The operator's own writes were applied to the platform's last listing (see
+    /// `numbers`): good for deciding the next write, not for a report.
+    projected: bool,
 }
 
 impl Listing {
@@ -143,7 +146,19 @@ impl Listing {
             .enumerate()
             .map(|(i, r)| (r.telephone_number.clone(), i))
             .collect();
-        Listing { records, index }
+        Listing {
+            records,
+            index,
+            projected: false,
+        }
+    }
+
+    /// A listing with the operator's writes applied since the platform gave it.
+    pub fn projected(records: Arc<Vec<NumberRecord>>) -> Self {
+        Listing {
+            projected: true,
+            ..Listing::new(records)
+        }
     }
 
     pub fn get(&self, number: &str) -> Option<&NumberRecord> {
@@ -162,7 +177,7 @@ impl Listing {
 
 impl PartialEq for Listing {
     fn eq(&self, other: &Self) -> bool {
-        self.records == other.records
+        self.records == other.records && self.projected == other.projected
     }
 }
 
@@ -205,6 +220,9 @@ pub enum Look {
     /// A fresh listing (Get Customer Numbers V2) after a lost answer.
     Lost,
     Listing,
+    /// The whole listing from the platform, not one the operator's writes were
+    /// applied to: what a block reports, and lets go on, is what the platform says.
+    FreshListing,
     /// Validate Single Number for these numbers before they are uploaded.
     Validate(Vec<String>),
 }
@@ -431,7 +449,10 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
         return Look(self::Look::Validate(chunk(to_upload.into_iter().cloned())));
     }
 
-    // Nothing to write: report.
+    // Nothing to write: report what the platform itself lists.
+    if listing.projected {
+        return Look(self::Look::FreshListing);
+    }
     let retained: Vec<String> = if unassign {
         Vec::new()
     } else {
@@ -542,6 +563,9 @@ fn plan_release_all(known: &Known, listing: &Listing) -> Step {
         .filter_map(|n| listing.get(n))
         .collect();
     if left.is_empty() {
+        if listing.projected {
+            return Look(self::Look::FreshListing);
+        }
         return Write(self::Write::LetGo);
     }
     let active = compress(left.iter().map(|r| &r.telephone_number));
@@ -637,7 +661,7 @@ impl Planner for BlockReconcile<'_> {
 
     async fn look(&mut self, look: Look) -> Result<()> {
         let scope = self.scope;
-        match look {
+        match look.clone() {
             Look::Task(task) => {
                 let action = tasks::action_in_flight(self.draft)?;
                 self.seen.task = Some(scope.poll(self.ctx, action, &task).await?);
@@ -654,13 +678,19 @@ impl Planner for BlockReconcile<'_> {
                         .collect(),
                 );
             }
-            Look::Listing => {
-                if self.draft.status.observed_generation != self.draft.generation {
+            Look::Listing | Look::FreshListing => {
+                if look == Look::FreshListing
+                    || self.draft.status.observed_generation != self.draft.generation
+                {
                     // A new spec is planned against a fresh listing, not a shared older one.
                     self.ctx.numbers.invalidate(&scope.tenant).await;
                 }
-                let records = self.ctx.numbers.list(&scope.client, &scope.tenant).await?;
-                self.seen.listing = Some(Listing::new(records));
+                let numbers = self.ctx.numbers.list(&scope.client, &scope.tenant).await?;
+                self.seen.listing = Some(if numbers.projected {
+                    Listing::projected(numbers.records)
+                } else {
+                    Listing::new(numbers.records)
+                });
             }
             Look::Validate(numbers) => {
                 let (valid, refused) = validate(scope, numbers).await?;
@@ -680,8 +710,10 @@ impl Planner for BlockReconcile<'_> {
             }
             Settle::ForgetLost => tasks::finish(self.draft),
             Settle::TaskEnded(ended) => {
-                let action = self.action().map_or("", WriteAction::title);
-                let items = self.items().len();
+                let write = self.action();
+                let action = write.map_or("", WriteAction::title);
+                let numbers = self.items();
+                let items = numbers.len();
                 let task = self
                     .draft
                     .status
@@ -691,7 +723,20 @@ impl Planner for BlockReconcile<'_> {
                     .unwrap_or_default();
                 tasks::finish(self.draft);
                 self.seen.task = None;
-                self.forget_listing().await;
+                self.seen.listing = None;
+                let failed: BTreeSet<String> = match &ended {
+                    Ended::Succeeded => BTreeSet::new(),
+                    Ended::NumbersFailed { failed, .. } => {
+                        failed.iter().map(|f| f.telephone_number.clone()).collect()
+                    }
+                };
+                if let Some(write) = write {
+                    ctx.numbers
+                        .project(&self.scope.tenant, |records| {
+                            project_ended(records, write, &numbers, &failed)
+                        })
+                        .await;
+                }
                 match ended {
                     Ended::Succeeded => {
                         let message =
@@ -815,7 +860,20 @@ impl Planner for BlockReconcile<'_> {
             tasks::nothing,
         )
         .await?;
-        self.forget_listing().await;
+        self.seen.listing = None;
+        match &sent {
+            Ok(task) => {
+                let (spec, task) = (&obj.spec, task.0.clone());
+                let numbers: BTreeSet<String> = numbers.iter().cloned().collect();
+                ctx.numbers
+                    .project(&scope.tenant, |records| {
+                        project_accepted(records, action, &numbers, spec, &task)
+                    })
+                    .await;
+            }
+            // What the platform now holds is not known: the next look lists it.
+            Err(_) => ctx.numbers.invalidate(&scope.tenant).await,
+        }
         match sent {
             Ok(task) => {
                 let message = format!("{what}: task {task}");
@@ -852,6 +910,77 @@ impl Planner for BlockReconcile<'_> {
         tasks::finish(self.draft);
         self.seen.task = None;
         self.forget_listing().await;
+    }
+}
+
+/// What a write the platform accepted does at once to the tenant's listing: uploaded
+/// numbers appear as `Upload Requested` (with the spec's calling profile and the
+/// task), released ones turn `Release Requested`; an unassign shows at its end.
+fn project_accepted(
+    records: &mut Vec<NumberRecord>,
+    action: WriteAction,
+    numbers: &BTreeSet<String>,
+    spec: &OCNumberBlockSpec,
+    task: &str,
+) {
+    match action {
+        WriteAction::UploadNumbers => {
+            let listed: BTreeSet<String> =
+                records.iter().map(|r| r.telephone_number.clone()).collect();
+            records.extend(numbers.difference(&listed).map(|n| NumberRecord {
+                telephone_number: n.clone(),
+                calling_profile_id: Some(spec.calling_profile_id.clone()),
+                acquired_number_status: UPLOAD_REQUESTED.into(),
+                assignment_status: "Unassigned".into(),
+                upload_to_account_job_id: Some(task.to_owned()),
+                ..NumberRecord::default()
+            }));
+        }
+        WriteAction::ReleaseNumbers => {
+            for r in records.iter_mut() {
+                if numbers.contains(&r.telephone_number) {
+                    r.acquired_number_status = RELEASE_REQUESTED.into();
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What a write's task did to the tenant's listing when it ended, `failed` being the
+/// numbers it reports as failed: uploaded numbers are active (failed ones are not on
+/// the platform), released ones are gone (failed ones stay active), unassigned ones
+/// are unassigned.
+fn project_ended(
+    records: &mut Vec<NumberRecord>,
+    action: WriteAction,
+    numbers: &BTreeSet<String>,
+    failed: &BTreeSet<String>,
+) {
+    let of_write = |r: &NumberRecord| numbers.contains(&r.telephone_number);
+    let failed_here = |r: &NumberRecord| failed.contains(&r.telephone_number);
+    match action {
+        WriteAction::UploadNumbers => {
+            records.retain(|r| !(of_write(r) && failed_here(r)));
+            for r in records.iter_mut().filter(|r| of_write(r)) {
+                r.acquired_number_status = "Active".into();
+            }
+        }
+        WriteAction::ReleaseNumbers => {
+            records.retain(|r| !of_write(r) || failed_here(r));
+            for r in records.iter_mut().filter(|r| of_write(r)) {
+                r.acquired_number_status = "Active".into();
+            }
+        }
+        WriteAction::UnassignNumbers => {
+            for r in records
+                .iter_mut()
+                .filter(|r| of_write(r) && !failed_here(r))
+            {
+                r.assignment_status = "Unassigned".into();
+            }
+        }
+        _ => {}
     }
 }
 
@@ -963,5 +1092,143 @@ fn capability(c: crate::api::number_block::Capability) -> crate::liveplatform::m
         C::FirstPartyAppAssignment => P::FirstPartyAppAssignment,
         C::ConferenceAssignment => P::ConferenceAssignment,
         C::TollFree => P::TollFree,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(number: &str, status: &str, assignment: &str) -> NumberRecord {
+        NumberRecord {
+            telephone_number: number.into(),
+            acquired_number_status: status.into(),
+            assignment_status: assignment.into(),
+            ..NumberRecord::default()
+        }
+    }
+
+    fn set(numbers: &[&str]) -> BTreeSet<String> {
+        numbers.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    fn states(records: &[NumberRecord]) -> Vec<(String, String, String)> {
+        let mut v: Vec<_> = records
+            .iter()
+            .map(|r| {
+                (
+                    r.telephone_number.clone(),
+                    r.acquired_number_status.clone(),
+                    r.assignment_status.clone(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn spec() -> OCNumberBlockSpec {
+        serde_json::from_value(serde_json::json!({
+            "customerRef": {"name": "contoso"}, "numbers": ["+1"],
+            "callingProfileId": "cp-1", "usage": "CallingUserAssignment",
+        }))
+        .expect("a valid spec")
+    }
+
+    #[test]
+    fn an_upload_is_requested_then_active_and_its_failed_numbers_are_not_listed() {
+        let mut records = vec![record("+1", "Active", "UserAssigned")];
+        let write = set(&["+2", "+3"]);
+        project_accepted(
+            &mut records,
+            WriteAction::UploadNumbers,
+            &write,
+            &spec(),
+            "tsk",
+        );
+        assert_eq!(
+            states(&records),
+            [
+                ("+1".into(), "Active".into(), "UserAssigned".into()),
+                ("+2".into(), UPLOAD_REQUESTED.into(), "Unassigned".into()),
+                ("+3".into(), UPLOAD_REQUESTED.into(), "Unassigned".into()),
+            ]
+        );
+        assert_eq!(records[1].upload_to_account_job_id.as_deref(), Some("tsk"));
+        project_ended(
+            &mut records,
+            WriteAction::UploadNumbers,
+            &write,
+            &set(&["+3"]),
+        );
+        assert_eq!(
+            states(&records),
+            [
+                ("+1".into(), "Active".into(), "UserAssigned".into()),
+                ("+2".into(), "Active".into(), "Unassigned".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_release_is_requested_then_gone_and_its_failed_numbers_stay_active() {
+        let mut records = vec![
+            record("+1", "Active", "Unassigned"),
+            record("+2", "Active", "Unassigned"),
+            record("+3", "Active", "Unassigned"),
+        ];
+        let write = set(&["+1", "+2"]);
+        project_accepted(
+            &mut records,
+            WriteAction::ReleaseNumbers,
+            &write,
+            &spec(),
+            "t",
+        );
+        assert_eq!(records[0].acquired_number_status, RELEASE_REQUESTED);
+        assert_eq!(records[2].acquired_number_status, "Active");
+        project_ended(
+            &mut records,
+            WriteAction::ReleaseNumbers,
+            &write,
+            &set(&["+2"]),
+        );
+        assert_eq!(
+            states(&records),
+            [
+                ("+2".into(), "Active".into(), "Unassigned".into()),
+                ("+3".into(), "Active".into(), "Unassigned".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unassign_shows_when_it_ended() {
+        let mut records = vec![
+            record("+1", "Active", "UserAssigned"),
+            record("+2", "Active", "UserAssigned"),
+        ];
+        let write = set(&["+1", "+2"]);
+        project_accepted(
+            &mut records,
+            WriteAction::UnassignNumbers,
+            &write,
+            &spec(),
+            "t",
+        );
+        assert!(records.iter().all(|r| r.is_assigned()));
+        project_ended(
+            &mut records,
+            WriteAction::UnassignNumbers,
+            &write,
+            &set(&["+2"]),
+        );
+        assert_eq!(
+            states(&records),
+            [
+                ("+1".into(), "Active".into(), "Unassigned".into()),
+                ("+2".into(), "Active".into(), "UserAssigned".into()),
+            ]
+        );
     }
 }

@@ -1,5 +1,15 @@
 //! One numbers listing per customer, shared by all its blocks: a short-lived cache
-//! keyed by tenant, filled by one request at a time and dropped after writes.
+//! keyed by tenant, filled by one request at a time, and kept current by the
+//! operator's own writes.
+//!
+//! A large block is uploaded in many requests (at most the platform's limit each).
+//! Listing the whole tenant again after each one would cost a page per thousand
+//! numbers per request: about 5,000 pages for a block of 100,000 numbers. Instead a
+//! write that the platform accepted, and then its task's outcome, are applied to the
+//! listing held here ("projected"), which then lives as long as such writes keep
+//! landing. A projected listing is only good for deciding the next write: a block
+//! reports what it has on the platform from a fresh listing (see
+//! `number_block::plan`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,7 +18,28 @@ use std::time::{Duration, Instant};
 use crate::liveplatform::model::NumberRecord;
 use crate::liveplatform::{LivePlatformClient, Result};
 
-type Slot = Arc<tokio::sync::Mutex<Option<(Instant, Arc<Vec<NumberRecord>>)>>>;
+/// How long a listing the operator's writes keep current lives after the last write
+/// it took in [chosen]: longer than any upload task takes, short enough that a
+/// change someone made elsewhere is seen within minutes.
+const PROJECTED_LIFETIME: Duration = Duration::from_secs(600);
+
+/// A tenant's numbers as last read, and since when.
+#[derive(Debug)]
+struct Held {
+    at: Instant,
+    records: Arc<Vec<NumberRecord>>,
+    projected: bool,
+}
+
+type Slot = Arc<tokio::sync::Mutex<Option<Held>>>;
+
+/// The tenant's numbers as this cache gives them.
+#[derive(Debug, Clone)]
+pub struct Numbers {
+    pub records: Arc<Vec<NumberRecord>>,
+    /// Writes of the operator were applied to what the platform last listed.
+    pub projected: bool,
+}
 
 #[derive(Debug)]
 pub struct NumbersCache {
@@ -36,25 +67,61 @@ impl NumbersCache {
             .clone()
     }
 
-    /// The tenant's numbers, fetched at most once per `ttl` however many blocks ask.
-    pub async fn list(
-        &self,
-        client: &LivePlatformClient,
-        tenant: &str,
-    ) -> Result<Arc<Vec<NumberRecord>>> {
-        let slot = self.slot(tenant);
-        let mut guard = slot.lock().await;
-        if let Some((at, numbers)) = guard.as_ref()
-            && at.elapsed() < self.ttl
-        {
-            return Ok(numbers.clone());
+    fn lifetime(&self, held: &Held) -> Duration {
+        if held.projected {
+            PROJECTED_LIFETIME.max(self.ttl)
+        } else {
+            self.ttl
         }
-        let numbers = Arc::new(client.all_numbers(tenant, PAGE_SIZE).await?);
-        *guard = Some((Instant::now(), numbers.clone()));
-        Ok(numbers)
     }
 
-    /// Forgets the tenant's listing (after a write changed it).
+    /// The tenant's numbers, fetched at most once per `ttl` however many blocks ask
+    /// (or kept current by writes, see the module's comment).
+    pub async fn list(&self, client: &LivePlatformClient, tenant: &str) -> Result<Numbers> {
+        let slot = self.slot(tenant);
+        let mut guard = slot.lock().await;
+        if let Some(held) = guard.as_ref()
+            && held.at.elapsed() < self.lifetime(held)
+        {
+            return Ok(Numbers {
+                records: held.records.clone(),
+                projected: held.projected,
+            });
+        }
+        let records = Arc::new(client.all_numbers(tenant, PAGE_SIZE).await?);
+        *guard = Some(Held {
+            at: Instant::now(),
+            records: records.clone(),
+            projected: false,
+        });
+        Ok(Numbers {
+            records,
+            projected: false,
+        })
+    }
+
+    /// Applies what a write did to the tenant's listing, if one is held and still
+    /// good; it then lives on as a projected listing. Without one, nothing is held
+    /// and the next block lists the tenant.
+    pub async fn project(&self, tenant: &str, change: impl FnOnce(&mut Vec<NumberRecord>)) {
+        let slot = self.slot(tenant);
+        let mut guard = slot.lock().await;
+        let Some(held) = guard.as_mut() else {
+            return;
+        };
+        // A listing read for this write may be older than `ttl` by the time the
+        // answer comes (validation and the upload take their time): it is still the
+        // platform's last word plus the operator's own writes.
+        if held.at.elapsed() >= PROJECTED_LIFETIME.max(self.ttl) {
+            *guard = None;
+            return;
+        }
+        change(Arc::make_mut(&mut held.records));
+        held.at = Instant::now();
+        held.projected = true;
+    }
+
+    /// Forgets the tenant's listing (a write whose effect is not known).
     pub async fn invalidate(&self, tenant: &str) {
         let slot = self.slot(tenant);
         *slot.lock().await = None;

@@ -112,6 +112,16 @@ async fn large_sets_go_in_requests_of_at_most_the_platform_limit() {
             .unwrap(),
         0
     );
+    // The tenant is listed before the first upload (one page, empty) and once more
+    // before the block reports (three pages of 1,000); between the uploads, the
+    // listing the uploads were applied to decides the next one. Listing again after
+    // each upload would read 1 + 1 + 2 + 3 pages or more.
+    let pages = world
+        .admin
+        .count("GET /v3/oc/numbers", "total")
+        .await
+        .unwrap();
+    assert_eq!(pages, 4, "numbers listing pages read");
 }
 
 #[tokio::test]

@@ -41,6 +41,14 @@ fn listed(records: Vec<NumberRecord>) -> Seen {
     }
 }
 
+/// A listing the operator's own writes were applied to (not read back).
+fn projected(records: Vec<NumberRecord>) -> Seen {
+    Seen {
+        listing: Some(Listing::projected(Arc::new(records))),
+        ..Seen::default()
+    }
+}
+
 fn refused(number: &str) -> NumberOutcome {
     NumberOutcome {
         telephone_number: number.into(),
@@ -399,6 +407,44 @@ fn every_step_of_deletion() {
             "with nothing left, the finalizer goes",
             step(deleting(reported(), listed(vec![]))),
             |s| *s == S::Write(Write::LetGo),
+        ),
+        (
+            "but not on a projected listing: the platform is asked first",
+            step(deleting(reported(), projected(vec![]))),
+            |s| *s == S::Look(Look::FreshListing),
+        ),
+        (
+            "a projected listing decides the next release",
+            step(deleting(reported(), projected(active(&[A, B])))),
+            |s| *s == S::Write(Write::Release(numbers(&[A, B]))),
+        ),
+    ];
+    expect_all(cases);
+}
+
+#[test]
+fn a_projected_listing_decides_writes_and_a_fresh_one_is_reported() {
+    let cases: Vec<Expect<Step>> = vec![
+        (
+            "the next chunk is planned from a projected listing, without listing again",
+            step(Case {
+                spec: json!({"numbers": [A, B, C]}),
+                ..case(
+                    json!({"observedGeneration": 1, "active": [format!("{A}-{B}")]}),
+                    projected(active(&[A, B])),
+                )
+            }),
+            |s| *s == S::Look(Look::Validate(numbers(&[C]))),
+        ),
+        (
+            "with nothing left to write, the report comes from a fresh listing",
+            step(case(reported(), projected(active(&[A, B])))),
+            |s| *s == S::Look(Look::FreshListing),
+        ),
+        (
+            "which a fresh listing then gives",
+            step(case(reported(), listed(active(&[A, B])))),
+            |s| matches!(s, S::Ready(_)),
         ),
     ];
     expect_all(cases);
