@@ -130,6 +130,12 @@ impl OperatorConfig {
             allow_insecure_http: false,
         }
     }
+
+    /// How often something that should wake an object by itself (a watched change)
+    /// is checked anyway, as a safety net: six waits.
+    pub fn recheck(&self) -> Duration {
+        self.wait_requeue * 6
+    }
 }
 
 /// Shared state of all controllers.

@@ -49,13 +49,25 @@ impl CustomerScope {
     }
 }
 
-/// The scope of `obj`, through the customer it names, or `None` with `Ready=False`
-/// saying what it waits for (and no platform call).
+/// Why an object has no scope yet; its `Ready=False` condition says so to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unscoped {
+    /// What it waits for (its customer, its customer's platform id, its SIP
+    /// connection's site) is watched: the change wakes it. It is looked at again
+    /// only as a safety net, after [`Next::Recheck`](super::plan::Next::Recheck).
+    Watched,
+    /// Its platform cannot be used yet (credentials, selector): looked at again
+    /// shortly.
+    Platform,
+}
+
+/// The scope of `obj`, through the customer it names, or why there is none, with
+/// `Ready=False` saying what it waits for (and no platform call).
 pub async fn customer_scope<K: CustomerOwned>(
     ctx: &Context,
     obj: &K,
     draft: &mut StatusDraft<K>,
-) -> Result<Option<CustomerScope>> {
+) -> Result<std::result::Result<CustomerScope, Unscoped>> {
     let namespace = &namespace_of(obj);
     let name = obj.customer();
     // From the watch cache (no apiserver read).
@@ -67,7 +79,7 @@ pub async fn customer_scope<K: CustomerOwned>(
             reason::WAITING_FOR_CUSTOMER,
             format!("OCCustomer {name} does not exist; create it or fix customerRef"),
         );
-        return Ok(None);
+        return Ok(Err(Unscoped::Watched));
     };
     let Some(customer_id) = customer.status.as_ref().and_then(|s| s.customer_id.clone()) else {
         draft.condition(
@@ -76,15 +88,15 @@ pub async fn customer_scope<K: CustomerOwned>(
             reason::WAITING_FOR_CUSTOMER,
             format!("OCCustomer {name} is not a customer on the platform yet"),
         );
-        return Ok(None);
+        return Ok(Err(Unscoped::Watched));
     };
     let Some((client, platform)) =
         platforms::access(ctx, namespace, &customer.spec.platform_ref.name, draft).await?
     else {
-        return Ok(None);
+        return Ok(Err(Unscoped::Platform));
     };
     let tenant = customer.spec.tenant_id.to_ascii_lowercase();
-    Ok(Some(CustomerScope {
+    Ok(Ok(CustomerScope {
         client,
         platform,
         customer,
@@ -94,19 +106,23 @@ pub async fn customer_scope<K: CustomerOwned>(
 }
 
 /// What an object without a scope does: one being deleted whose platform side is
-/// already gone (`nothing_on_platform`) lets go of its finalizer; anything else waits
-/// for its customer.
+/// already gone (`nothing_on_platform`) lets go of its finalizer; anything else waits,
+/// for a watched change (see [`Unscoped`]) or for its platform.
 pub async fn without_scope<K: Kind>(
     ctx: &Context,
     api: &Api<K>,
     obj: &K,
+    why: Unscoped,
     nothing_on_platform: bool,
 ) -> Result<Action> {
     if finalizer::is_deleting(obj) && nothing_on_platform {
         finalizer::remove(api, obj).await?;
         return Ok(Action::await_change());
     }
-    Ok(Action::requeue(ctx.config.wait_requeue))
+    Ok(Action::requeue(match why {
+        Unscoped::Watched => ctx.config.recheck(),
+        Unscoped::Platform => ctx.config.wait_requeue,
+    }))
 }
 
 /// The namespace of `obj`.

@@ -12,7 +12,7 @@ use kube::runtime::controller::Action;
 
 use super::adoption;
 use super::context::Context;
-use super::customer_scope::{CustomerScope, customer_scope, namespace_of, without_scope};
+use super::customer_scope::{CustomerScope, Unscoped, customer_scope, namespace_of, without_scope};
 use super::drive;
 use super::error::Result;
 use super::finalizer;
@@ -47,14 +47,14 @@ async fn run(
         finalizer::remove(api, obj).await?;
         return Ok(Action::await_change());
     }
-    let scope = customer_scope(ctx, obj, draft).await?;
-    let site = match &scope {
-        Some(scope) => site_of(obj, ctx, scope, draft).await?,
-        None => None,
+    // No customer or site on the platform: the dial plan went with them. Its SIP
+    // connection's site id is watched (it wakes the dial plan) like the customer.
+    let scope = match customer_scope(ctx, obj, draft).await? {
+        Ok(scope) => scope,
+        Err(why) => return without_scope(ctx, api, obj, why, true).await,
     };
-    let (Some(scope), Some(site)) = (scope, site) else {
-        // No customer or site on the platform: the dial plan went with them.
-        return without_scope(ctx, api, obj, true).await;
+    let Some(site) = site_of(obj, ctx, &scope, draft).await? else {
+        return without_scope(ctx, api, obj, Unscoped::Watched, true).await;
     };
     draft.status.site_location_id = Some(site.clone());
     if !deleting && finalizer::add(api, obj).await? {

@@ -51,9 +51,10 @@ async fn run(
         finalizer::remove(api, obj).await?;
         return Ok(Action::await_change());
     }
-    let Some(scope) = customer_scope(ctx, obj, draft).await? else {
+    let scope = match customer_scope(ctx, obj, draft).await? {
+        Ok(scope) => scope,
         // No customer on the platform: the user's voice settings went with it.
-        return without_scope(ctx, api, obj, true).await;
+        Err(why) => return without_scope(ctx, api, obj, why, true).await,
     };
     let licensed = scope
         .customer

@@ -78,8 +78,11 @@ async fn run(
         finalizer::remove(api, obj).await?;
         return Ok(Action::await_change());
     }
-    let Some(scope) = customer_scope(ctx, obj, draft).await? else {
-        return without_scope(ctx, api, obj, owned(&draft.status).is_empty()).await;
+    let scope = match customer_scope(ctx, obj, draft).await? {
+        Ok(scope) => scope,
+        Err(why) => {
+            return without_scope(ctx, api, obj, why, owned(&draft.status).is_empty()).await;
+        }
     };
     if !deleting && finalizer::add(api, obj).await? {
         return Ok(Action::await_change());

@@ -228,7 +228,7 @@ pub async fn conclude<K: super::kind::Kind>(
                 Next::Task => Action::requeue(ctx.config.task_poll),
                 Next::After(after) => Action::requeue(after),
                 Next::Shortly => Action::requeue(ctx.config.wait_requeue),
-                Next::Recheck => Action::requeue(ctx.config.wait_requeue * 6),
+                Next::Recheck => Action::requeue(ctx.config.recheck()),
                 Next::Drift => super::platform::drift_requeue(drift_seconds),
                 Next::SpecChange => Action::await_change(),
             }

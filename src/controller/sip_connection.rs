@@ -45,9 +45,12 @@ async fn run(
         return Ok(Action::await_change());
     }
     let deleting = finalizer::is_deleting(obj);
-    let Some(scope) = customer_scope(ctx, obj, draft).await? else {
-        let never_added = draft.status.site_location_id.is_none();
-        return without_scope(ctx, api, obj, never_added).await;
+    let scope = match customer_scope(ctx, obj, draft).await? {
+        Ok(scope) => scope,
+        Err(why) => {
+            let never_added = draft.status.site_location_id.is_none();
+            return without_scope(ctx, api, obj, why, never_added).await;
+        }
     };
     if !deleting {
         check_sbc(obj, &scope)?;

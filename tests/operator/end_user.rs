@@ -1,6 +1,7 @@
-use oc_operator::api::conditions::READY;
+use oc_operator::api::conditions::{READY, reason};
 use oc_operator::api::{OCCustomer, OCEndUser, OCNumberBlock};
 use oc_operator::controller::end_user::LICENSE_REQUIRED;
+use oc_operator::simulator::Seed;
 use serde_json::json;
 
 use crate::support::*;
@@ -118,4 +119,52 @@ async fn a_line_uri_outside_the_customer_retries_until_the_number_exists() {
         .block("bobs", "contoso", json!({"numbers": ["+14255551100"]}))
         .await;
     world.ready::<OCEndUser>("bob", 90).await;
+}
+
+#[tokio::test]
+async fn an_end_user_waits_without_calls_for_the_block_bringing_its_number() {
+    // Uploads take three seconds: the user is declared while its number is on its way.
+    let mut world = World::with_seed(
+        "enduserwait",
+        Seed {
+            task_delay_ms: 3000,
+            ..Seed::default()
+        },
+    )
+    .await;
+    world.start().await;
+    world
+        .customer(
+            "contoso",
+            TENANT_A,
+            "contoso",
+            json!({"license": {"type": "OcPro", "count": 5}}),
+        )
+        .await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    world
+        .block("carol", "contoso", json!({"numbers": ["+14255551200"]}))
+        .await;
+    world
+        .wait::<OCNumberBlock>("carol", 30, "uploading", |b| {
+            has_reason(b, READY, reason::WAITING_FOR_TASK)
+        })
+        .await;
+    user(&world, "carol", "carol@contoso.com", "tel:+14255551200").await;
+    let waiting = world
+        .wait::<OCEndUser>("carol", 30, "waiting for the block", |u| {
+            has_reason(u, READY, reason::WAITING_FOR_DEPENDENCY)
+        })
+        .await;
+    assert!(
+        condition(&waiting, READY)
+            .unwrap()
+            .2
+            .contains("OCNumberBlock carol")
+    );
+    world.ready::<OCEndUser>("carol", 90).await;
+    // One provisioning, once the number was there: never a try the platform refused
+    // because the tenant did not have the number yet.
+    let provisioning = "PUT /v2/customer/{guid}/user/{sip}/script";
+    assert_eq!(world.admin.count(provisioning, "total").await.unwrap(), 1);
 }

@@ -590,7 +590,6 @@ impl World {
             .expect("the other writer's dial plan edit");
     }
 
-    /// An OCNumberBlock of customer `customer`.
     /// Waits until the platform sees no call for two seconds; the calls it has seen.
     pub async fn quiet(&self) -> u64 {
         let mut before = self.admin.total_calls().await.unwrap();
@@ -604,6 +603,7 @@ impl World {
         }
     }
 
+    /// An OCNumberBlock of customer `customer`.
     pub async fn block(
         &self,
         name: &str,
