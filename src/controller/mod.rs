@@ -440,6 +440,18 @@ fn customer_id(c: &OCCustomer) -> (bool, Option<String>) {
     )
 }
 
+/// What customers read of their platform: its spec, labels (the platform selector),
+/// deletion, and whether it is Ready (customers that failed on a platform that was
+/// not usable go on at once when it becomes so). Its other status writes (a drift
+/// check, a changed message) do not reconcile a thousand customers.
+fn platform_as_customers_see_it(p: &OCPlatform) -> (Option<u64>, bool) {
+    let ready = p
+        .status
+        .as_ref()
+        .is_some_and(|s| conditions::is_true_for(&s.conditions, READY, p.metadata.generation));
+    (caches::intent(p), ready)
+}
+
 /// What end users read of their customer: its id and its licence (an end user
 /// becomes Ready by itself once the licence allows it).
 fn customer_id_and_licence(c: &OCCustomer) -> ((bool, Option<String>), Option<String>) {
@@ -662,7 +674,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .reconcile_on(ctx.ownership.customers.triggers())
         .reconcile_on(customer_wakes)
         .watches_shared_stream(
-            platforms_watched.changes(|p| p.metadata.resource_version.clone()),
+            platforms_watched.changes(platform_as_customers_see_it),
             move |platform| {
                 let name = platform.name_any();
                 on_platform
