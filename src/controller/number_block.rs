@@ -22,13 +22,14 @@ use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
 use super::number_set::{compress, declared, decompress};
+use super::numbers::Projection;
 use super::ownership::{Identity, Name};
 use super::plan::{self, AfterWrite, Also, Next, Planner, Report, Wait};
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
 use crate::api::OCNumberBlock;
 use crate::api::common::{DeletionPolicy, WriteAction};
-use crate::api::conditions::{NUMBERS_UPLOADED, READY, reason};
+use crate::api::conditions::{self, NUMBERS_UPLOADED, READY, reason};
 use crate::api::number_block::{
     AssignedNumberPolicy, FailedNumber, NumberCounts, OCNumberBlockSpec, OCNumberBlockStatus,
 };
@@ -138,8 +139,11 @@ pub struct Listing {
     records: Arc<Vec<NumberRecord>>,
     index: HashMap<String, usize>,
     /// The operator's own writes were applied to the platform's last listing (see
-    /// `numbers`): good for deciding the next write, not for a report.
+    /// `numbers`).
     projected: bool,
+    /// Every write applied to it has ended: good for a report. Otherwise good only
+    /// for deciding the next write.
+    settled: bool,
 }
 
 impl Listing {
@@ -153,13 +157,16 @@ impl Listing {
             records,
             index,
             projected: false,
+            settled: true,
         }
     }
 
-    /// A listing with the operator's writes applied since the platform gave it.
-    pub fn projected(records: Arc<Vec<NumberRecord>>) -> Self {
+    /// A listing with the operator's writes applied since the platform gave it;
+    /// `settled` when all of them have ended.
+    pub fn projected(records: Arc<Vec<NumberRecord>>, settled: bool) -> Self {
         Listing {
             projected: true,
+            settled,
             ..Listing::new(records)
         }
     }
@@ -180,7 +187,9 @@ impl Listing {
 
 impl PartialEq for Listing {
     fn eq(&self, other: &Self) -> bool {
-        self.records == other.records && self.projected == other.projected
+        self.records == other.records
+            && self.projected == other.projected
+            && self.settled == other.settled
     }
 }
 
@@ -215,6 +224,9 @@ pub struct Known<'a> {
     pub tenant: &'a str,
     /// This block's numbers that another block owns.
     pub others_own: &'a BTreeSet<String>,
+    /// The block is Ready for this generation, nothing in flight: its last report
+    /// stands.
+    pub reported: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -298,6 +310,11 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     let Some(listing) = &seen.listing else {
         return Look(self::Look::Listing);
     };
+    if listing.projected && known.reported {
+        // A block that stands reported (a drift check, a wake-up) looks at what the
+        // platform lists, not at what the operator's writes made of an older listing.
+        return Look(self::Look::FreshListing);
+    }
     if known.deleting {
         return plan_release_all(known, listing);
     }
@@ -452,8 +469,9 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
         return Look(self::Look::Validate(chunk(to_upload.into_iter().cloned())));
     }
 
-    // Nothing to write: report what the platform itself lists.
-    if listing.projected {
+    // Nothing to write: report what the platform lists, or what the outcomes of the
+    // operator's ended writes made of it.
+    if !listing.settled {
         return Look(self::Look::FreshListing);
     }
     let retained: Vec<String> = if unassign {
@@ -566,7 +584,7 @@ fn plan_release_all(known: &Known, listing: &Listing) -> Step {
         .filter_map(|n| listing.get(n))
         .collect();
     if left.is_empty() {
-        if listing.projected {
+        if !listing.settled {
             return Look(self::Look::FreshListing);
         }
         return Write(self::Write::LetGo);
@@ -658,6 +676,12 @@ impl Planner for BlockReconcile<'_> {
             deleting: self.deleting,
             tenant: &self.scope.tenant,
             others_own: &self.others_own,
+            reported: self.draft.status.operation.is_none()
+                && conditions::is_true_for(
+                    &self.draft.status.conditions,
+                    READY,
+                    self.draft.generation,
+                ),
         };
         plan(&known, &self.seen)
     }
@@ -690,7 +714,7 @@ impl Planner for BlockReconcile<'_> {
                 }
                 let numbers = self.ctx.numbers.list(&scope.client, &scope.tenant).await?;
                 self.seen.listing = Some(if numbers.projected {
-                    Listing::projected(numbers.records)
+                    Listing::projected(numbers.records, numbers.settled)
                 } else {
                     Listing::new(numbers.records)
                 });
@@ -735,7 +759,7 @@ impl Planner for BlockReconcile<'_> {
                 };
                 if let Some(write) = write {
                     ctx.numbers
-                        .project(&self.scope.tenant, |records| {
+                        .project(&self.scope.tenant, Projection::Ended, |records| {
                             project_ended(records, write, &numbers, &failed)
                         })
                         .await;
@@ -869,7 +893,7 @@ impl Planner for BlockReconcile<'_> {
                 let (spec, task) = (&obj.spec, task.0.clone());
                 let numbers: BTreeSet<String> = numbers.iter().cloned().collect();
                 ctx.numbers
-                    .project(&scope.tenant, |records| {
+                    .project(&scope.tenant, Projection::Accepted, |records| {
                         project_accepted(records, action, &numbers, spec, &task)
                     })
                     .await;

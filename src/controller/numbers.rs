@@ -7,9 +7,10 @@
 //! numbers per request: about 5,000 pages for a block of 100,000 numbers. Instead a
 //! write that the platform accepted, and then its task's outcome, are applied to the
 //! listing held here ("projected"), which then lives as long as such writes keep
-//! landing. A projected listing is only good for deciding the next write: a block
-//! reports what it has on the platform from a fresh listing (see
-//! `number_block::plan`).
+//! landing. Once every write applied to it has ended, its task's outcome having said
+//! what happened to each number, the listing is "settled": as good as the platform's
+//! own word for a block's report. While a write is still running it is good only for
+//! deciding the next write (see `number_block::plan`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,6 +30,17 @@ struct Held {
     at: Instant,
     records: Arc<Vec<NumberRecord>>,
     projected: bool,
+    /// Writes applied when they were accepted whose end is not applied yet.
+    running: usize,
+}
+
+/// What is applied to a held listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Projection {
+    /// A write the platform accepted: its numbers' states while its task runs.
+    Accepted,
+    /// The end of such a write's task, from its outcome.
+    Ended,
 }
 
 type Slot = Arc<tokio::sync::Mutex<Option<Held>>>;
@@ -39,6 +51,8 @@ pub struct Numbers {
     pub records: Arc<Vec<NumberRecord>>,
     /// Writes of the operator were applied to what the platform last listed.
     pub projected: bool,
+    /// Every write applied has ended (always so for a listing not projected).
+    pub settled: bool,
 }
 
 #[derive(Debug)]
@@ -95,6 +109,7 @@ impl NumbersCache {
             return Ok(Numbers {
                 records: held.records.clone(),
                 projected: held.projected,
+                settled: held.running == 0,
             });
         }
         let records = Arc::new(client.all_numbers(tenant, PAGE_SIZE).await?);
@@ -102,17 +117,24 @@ impl NumbersCache {
             at: Instant::now(),
             records: records.clone(),
             projected: false,
+            running: 0,
         });
         Ok(Numbers {
             records,
             projected: false,
+            settled: true,
         })
     }
 
     /// Applies what a write did to the tenant's listing, if one is held and still
     /// good; it then lives on as a projected listing. Without one, nothing is held
     /// and the next block lists the tenant.
-    pub async fn project(&self, tenant: &str, change: impl FnOnce(&mut Vec<NumberRecord>)) {
+    pub async fn project(
+        &self,
+        tenant: &str,
+        projection: Projection,
+        change: impl FnOnce(&mut Vec<NumberRecord>),
+    ) {
         let slot = self.slot(tenant);
         let mut guard = slot.lock().await;
         let Some(held) = guard.as_mut() else {
@@ -128,6 +150,12 @@ impl NumbersCache {
         change(Arc::make_mut(&mut held.records));
         held.at = Instant::now();
         held.projected = true;
+        // An end whose start was applied to an earlier listing (dropped since): that
+        // listing was read after the start and shows it already.
+        held.running = match projection {
+            Projection::Accepted => held.running + 1,
+            Projection::Ended => held.running.saturating_sub(1),
+        };
     }
 
     /// Forgets the tenant's listing (a write whose effect is not known).
@@ -148,11 +176,13 @@ mod tests {
             at: Instant::now(),
             records: Arc::new(vec![NumberRecord::default()]),
             projected: false,
+            running: 0,
         });
         *cache.slot("kept").lock().await = Some(Held {
             at: Instant::now(),
             records: Arc::new(vec![NumberRecord::default()]),
             projected: true,
+            running: 0,
         });
         tokio::time::sleep(Duration::from_millis(40)).await;
         let _ = cache.slot("new");
@@ -163,5 +193,27 @@ mod tests {
             t
         };
         assert_eq!(tenants, ["kept", "new"]);
+    }
+
+    #[tokio::test]
+    async fn a_listing_is_settled_once_every_write_applied_to_it_has_ended() {
+        let cache = NumbersCache::new(Duration::from_secs(60));
+        *cache.slot("t").lock().await = Some(Held {
+            at: Instant::now(),
+            records: Arc::new(Vec::new()),
+            projected: false,
+            running: 0,
+        });
+        let settled = |cache: &NumbersCache| {
+            let slot = cache.slot("t");
+            let held = slot.try_lock().expect("not in use");
+            held.as_ref().map(|h| (h.projected, h.running == 0))
+        };
+        cache.project("t", Projection::Accepted, |_| {}).await;
+        cache.project("t", Projection::Accepted, |_| {}).await;
+        cache.project("t", Projection::Ended, |_| {}).await;
+        assert_eq!(settled(&cache), Some((true, false)));
+        cache.project("t", Projection::Ended, |_| {}).await;
+        assert_eq!(settled(&cache), Some((true, true)));
     }
 }
