@@ -117,8 +117,11 @@ fn default_identity_base() -> String {
     crate::liveplatform::contract::DEFAULT_IDENTITY_BASE.to_owned()
 }
 
+/// How often Ready objects are checked for drift when the platform does not say.
+pub const DEFAULT_DRIFT_SECONDS: i64 = 600;
+
 fn default_drift_seconds() -> i64 {
-    600
+    DEFAULT_DRIFT_SECONDS
 }
 
 /// Where the platform credentials are.

@@ -48,11 +48,10 @@ async fn run(
     draft: &mut Draft,
 ) -> Result<Action> {
     let deleting = finalizer::is_deleting(obj);
-    let mut drift_seconds = 600;
     let mut client = None;
     if !deleting {
         let ns = obj.namespace().unwrap_or_default();
-        let Some((found, platform)) =
+        let Some((found, _)) =
             platforms::access(ctx, &ns, &obj.spec.platform_ref.name, draft).await?
         else {
             return Ok(Action::requeue(ctx.config.wait_requeue));
@@ -60,7 +59,6 @@ async fn run(
         if finalizer::add(api, obj).await? {
             return Ok(Action::await_change());
         }
-        drift_seconds = platform.spec.drift_check_seconds;
         client = Some(found);
     }
     let mut reconcile = CustomerReconcile {
@@ -73,7 +71,7 @@ async fn run(
         deleting,
     };
     let outcome = plan::run(&mut reconcile, "OCCustomer").await?;
-    Ok(plan::conclude(ctx, obj, draft, outcome, drift_seconds).await)
+    Ok(plan::conclude(ctx, obj, draft, outcome).await)
 }
 
 /// What this reconcile has read so far; `None` is "not looked at yet".

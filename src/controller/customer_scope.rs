@@ -43,10 +43,6 @@ impl CustomerScope {
     ) -> Result<TaskOutcome> {
         tasks::poll(ctx, &self.platform_name(), &self.client, action, task).await
     }
-
-    pub fn drift_seconds(&self) -> i64 {
-        self.platform.spec.drift_check_seconds
-    }
 }
 
 /// Why an object has no scope yet; its `Ready=False` condition says so to the user.

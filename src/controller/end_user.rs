@@ -78,7 +78,7 @@ async fn run(
         number_pending,
     };
     let outcome = plan::run(&mut reconcile, "OCEndUser").await?;
-    Ok(plan::conclude(ctx, obj, draft, outcome, scope.drift_seconds()).await)
+    Ok(plan::conclude(ctx, obj, draft, outcome).await)
 }
 
 /// The number block of the same customer that declares the number of the user's line

@@ -100,7 +100,7 @@ async fn run(
         others_own,
     };
     let outcome = plan::run(&mut reconcile, "OCNumberBlock").await?;
-    Ok(plan::conclude(ctx, obj, draft, outcome, scope.drift_seconds()).await)
+    Ok(plan::conclude(ctx, obj, draft, outcome).await)
 }
 
 /// Numbers this block has on the platform as far as its status knows.

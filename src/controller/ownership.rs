@@ -727,12 +727,16 @@ pub trait Governed: Kind {
     /// Whether the object owns what it names; `None` while that cannot be decided.
     fn verdict(&self, ownership: &Ownership, stores: &Stores) -> Option<Verdict>;
 
-    /// How often its platform checks Ready objects for drift, when known.
+    /// How often its platform checks Ready objects for drift, when known: its
+    /// `driftCheckSeconds`, or longer when that many objects would take more than
+    /// their share of the platform's budget (see [`super::platform::drift_seconds`]).
     fn drift_seconds(&self, stores: &Stores) -> Option<i64> {
-        let platform = self.platform_name(stores)?;
-        stores
-            .platform(&platform)
-            .map(|p| p.spec.drift_check_seconds)
+        let name = self.platform_name(stores)?;
+        let platform = stores.platform(&name)?;
+        Some(super::platform::drift_seconds(
+            &platform.spec,
+            stores.objects_on(&name),
+        ))
     }
 }
 

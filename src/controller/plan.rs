@@ -200,15 +200,18 @@ pub async fn run<P: Planner>(planner: &mut P, what: &str) -> Result<Outcome> {
 /// Writes the outcome into the draft's conditions (an event when the object becomes
 /// Ready) and says when to reconcile again; `drift_seconds` is the platform's drift
 /// check interval.
-pub async fn conclude<K: super::kind::Kind>(
+pub async fn conclude<K: super::ownership::Governed>(
     ctx: &super::context::Context,
     obj: &K,
     draft: &mut super::status::StatusDraft<K>,
     outcome: Outcome,
-    drift_seconds: i64,
 ) -> kube::runtime::controller::Action {
     use crate::api::conditions::{self, READY, reason};
     use kube::runtime::controller::Action;
+
+    let drift_seconds = obj
+        .drift_seconds(&ctx.stores)
+        .unwrap_or(crate::api::platform::DEFAULT_DRIFT_SECONDS);
 
     let set_also = |draft: &mut super::status::StatusDraft<K>, also: Vec<Also>| {
         for a in also {

@@ -68,7 +68,7 @@ async fn run(
         deleting,
     };
     let outcome = plan::run(&mut reconcile, "OCSipConnection").await?;
-    Ok(plan::conclude(ctx, obj, draft, outcome, scope.drift_seconds()).await)
+    Ok(plan::conclude(ctx, obj, draft, outcome).await)
 }
 
 /// What this reconcile has read so far.

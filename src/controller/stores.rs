@@ -6,6 +6,8 @@ use std::sync::{Arc, RwLock};
 
 use kube::runtime::reflector::{ObjectRef, Store};
 
+use super::kind::CustomerOwned;
+
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection};
 
 /// The watch caches of the running controllers (empty before they start).
@@ -110,6 +112,47 @@ impl Stores {
             .filter(|b| b.metadata.namespace.as_deref() == Some(namespace))
             .filter(|b| b.spec.customer_ref.name == customer)
             .collect()
+    }
+
+    /// How many objects are on OCPlatform `name`: the platform, its customers, and
+    /// their number blocks, SIP connections, dial plans and end users.
+    pub fn objects_on(&self, name: &str) -> usize {
+        use std::collections::HashSet;
+        let customers: HashSet<(String, String)> = self
+            .customers()
+            .map(|s| s.state())
+            .unwrap_or_default()
+            .iter()
+            .filter(|c| c.spec.platform_ref.name == name)
+            .map(|c| {
+                (
+                    c.metadata.namespace.clone().unwrap_or_default(),
+                    c.metadata.name.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        fn of<K: CustomerOwned>(
+            store: Option<Store<K>>,
+            customers: &HashSet<(String, String)>,
+        ) -> usize {
+            store
+                .map(|s| s.state())
+                .unwrap_or_default()
+                .iter()
+                .filter(|o| {
+                    let key = (
+                        o.meta().namespace.clone().unwrap_or_default(),
+                        o.customer().to_owned(),
+                    );
+                    customers.contains(&key)
+                })
+                .count()
+        }
+        1 + customers.len()
+            + of(self.blocks(), &customers)
+            + of(self.sites(), &customers)
+            + of(self.plans(), &customers)
+            + of(self.users(), &customers)
     }
 
     /// Whether this operator manages OCPlatform `name` (it passed `--platform-selector`
