@@ -63,6 +63,24 @@ fn seconds_histogram() -> Histogram {
 /// Per object: its kind, Ready, a write in flight, a later reconcile scheduled.
 type ObjectState = (String, bool, bool, bool);
 
+/// Every object's last state, and the tallies the gauges show.
+#[derive(Debug, Default)]
+struct ObjectStates {
+    by_key: HashMap<String, ObjectState>,
+    /// Objects by kind and readiness.
+    ready: HashMap<(String, bool), i64>,
+    in_flight: i64,
+    scheduled: i64,
+}
+
+impl ObjectStates {
+    fn count(&mut self, (kind, ready, in_flight, scheduled): &ObjectState, by: i64) {
+        *self.ready.entry((kind.clone(), *ready)).or_default() += by;
+        self.in_flight += i64::from(*in_flight) * by;
+        self.scheduled += i64::from(*scheduled) * by;
+    }
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
@@ -78,7 +96,7 @@ pub struct Metrics {
     queue_depth: Gauge,
     objects: Family<ObjectLabels, Gauge>,
     leader: Gauge,
-    states: Mutex<HashMap<String, ObjectState>>,
+    states: Mutex<ObjectStates>,
 }
 
 impl Default for Metrics {
@@ -105,7 +123,7 @@ impl Metrics {
             queue_depth: Gauge::default(),
             objects: Family::default(),
             leader: Gauge::default(),
-            states: Mutex::new(HashMap::new()),
+            states: Mutex::new(ObjectStates::default()),
             registry: Registry::default(),
         };
         registry.register(
@@ -196,27 +214,29 @@ impl Metrics {
     /// `(ready, write in flight, later reconcile scheduled)`.
     pub fn object(&self, key: &str, kind: &str, state: Option<(bool, bool, bool)>) {
         let mut states = self.states.lock().unwrap_or_else(|p| p.into_inner());
-        match state {
-            Some((ready, in_flight, scheduled)) => {
-                states.insert(
-                    key.to_owned(),
-                    (kind.to_owned(), ready, in_flight, scheduled),
-                );
-            }
-            None => {
-                states.remove(key);
-            }
+        let before = match state {
+            Some((ready, in_flight, scheduled)) => states.by_key.insert(
+                key.to_owned(),
+                (kind.to_owned(), ready, in_flight, scheduled),
+            ),
+            None => states.by_key.remove(key),
+        };
+        // The tallies follow each change: counting every object again on every
+        // reconcile cost a core at a few thousand objects.
+        if let Some(before) = &before {
+            states.count(before, -1);
         }
-        let mut counts: HashMap<(String, bool), i64> = HashMap::new();
-        let (mut in_flight, mut scheduled) = (0, 0);
-        for (kind, ready, busy, later) in states.values() {
-            *counts.entry((kind.clone(), *ready)).or_default() += 1;
-            in_flight += i64::from(*busy);
-            scheduled += i64::from(*later);
+        if let Some((ready, in_flight, scheduled)) = state {
+            states.count(&(kind.to_owned(), ready, in_flight, scheduled), 1);
         }
-        self.queue_depth.set(scheduled);
+        self.queue_depth.set(states.scheduled);
+        self.tasks_in_flight.set(states.in_flight);
         for ready in [true, false] {
-            let n = counts.get(&(kind.to_owned(), ready)).copied().unwrap_or(0);
+            let n = states
+                .ready
+                .get(&(kind.to_owned(), ready))
+                .copied()
+                .unwrap_or(0);
             self.objects
                 .get_or_create(&ObjectLabels {
                     kind: kind.into(),
@@ -224,7 +244,6 @@ impl Metrics {
                 })
                 .set(n);
         }
-        self.tasks_in_flight.set(in_flight);
     }
 
     pub fn set_leader(&self, leading: bool) {
@@ -279,5 +298,41 @@ impl CallObserver for Metrics {
                 action: action.label().into(),
             })
             .inc();
+    }
+}
+
+#[cfg(test)]
+mod object_tally_tests {
+    use super::*;
+
+    #[test]
+    fn the_tallies_follow_every_change_as_a_recount_would() {
+        let metrics = Metrics::new();
+        let changes: [(&str, &str, Option<(bool, bool, bool)>); 7] = [
+            ("a", "OCCustomer", Some((false, true, true))),
+            ("b", "OCCustomer", Some((false, false, true))),
+            ("c", "OCNumberBlock", Some((true, false, true))),
+            ("a", "OCCustomer", Some((true, false, true))),
+            ("b", "OCCustomer", None),
+            ("d", "OCNumberBlock", Some((false, true, false))),
+            ("c", "OCNumberBlock", Some((true, false, false))),
+        ];
+        for (key, kind, state) in changes {
+            metrics.object(key, kind, state);
+            let states = metrics.states.lock().unwrap();
+            let mut recount = ObjectStates::default();
+            for state in states.by_key.values() {
+                recount.count(state, 1);
+            }
+            recount.ready.retain(|_, n| *n != 0);
+            let mut tallied = states.ready.clone();
+            tallied.retain(|_, n| *n != 0);
+            assert_eq!(tallied, recount.ready, "after {key}");
+            assert_eq!(states.in_flight, recount.in_flight, "after {key}");
+            assert_eq!(states.scheduled, recount.scheduled, "after {key}");
+        }
+        let states = metrics.states.lock().unwrap();
+        assert_eq!(states.ready[&("OCCustomer".to_owned(), true)], 1);
+        assert_eq!((states.in_flight, states.scheduled), (1, 1));
     }
 }

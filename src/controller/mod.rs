@@ -610,7 +610,10 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     ctx.stores.set_platforms(platform_store.clone());
     let (wake_customers, customer_wakes) = futures::channel::mpsc::unbounded();
     let (customers_watched, customer_watch) =
-        caches.watch(namespaced::<OCCustomer>(&ctx), wc.clone(), observer(&ctx));
+        caches.watch(namespaced::<OCCustomer>(&ctx), wc.clone(), {
+            let ctx = ctx.clone();
+            move |event| ctx.ownership.customer_observed(event)
+        });
     let customer_store = customers_watched.store.clone();
     ctx.stores.set_customers(customer_store.clone());
     let (blocks_watched, block_watch) = caches.watch(

@@ -463,6 +463,13 @@ struct LedgerState<K: Owned> {
     granted: Granted,
     /// uid of an owner -> the objects held in conflict by it.
     waiters: HashMap<String, HashSet<ObjectRef<K>>>,
+    /// Objects whose watch events came since the entries were last brought up to
+    /// date; only these are looked at again (looking at every object on every
+    /// decision cost a core at a few thousand objects).
+    changed: HashMap<String, ObjectRef<K>>,
+    /// Every entry must be looked at again: nothing was read yet, the watch listed
+    /// everything again, or what the entries depend on (a customer) changed.
+    whole: bool,
 }
 
 impl<K: Owned> Default for Ledger<K> {
@@ -474,6 +481,8 @@ impl<K: Owned> Default for Ledger<K> {
                 by_identity: HashMap::new(),
                 granted: HashMap::new(),
                 waiters: HashMap::new(),
+                changed: HashMap::new(),
+                whole: true,
             }),
             trigger: Mutex::new(sender),
         }
@@ -501,6 +510,11 @@ impl<K: Owned> Ledger<K> {
         let (obj, deleted) = match event {
             watcher::Event::Apply(obj) => (obj, false),
             watcher::Event::Delete(obj) => (obj, true),
+            // A new listing: the cache was replaced whole.
+            watcher::Event::InitDone => {
+                self.look_at_everything();
+                return;
+            }
             _ => return,
         };
         let Some(uid) = obj.uid() else {
@@ -511,6 +525,7 @@ impl<K: Owned> Ledger<K> {
             if deleted {
                 state.granted.remove(&uid);
             }
+            state.changed.insert(uid.clone(), ObjectRef::from_obj(obj));
             state.waiters.remove(&uid)
         };
         if let Some(waiting) = waiting {
@@ -520,6 +535,12 @@ impl<K: Owned> Ledger<K> {
                 let _ = sender.unbounded_send(waiter);
             }
         }
+    }
+
+    /// Every entry is looked at again before the next decision (what they depend on
+    /// changed).
+    pub fn look_at_everything(&self) {
+        lock(&self.state).whole = true;
     }
 
     /// Decides whether `obj` owns what it names; when it does, the claim is granted at
@@ -652,44 +673,66 @@ fn key_name<K: Kind>(obj: &K) -> String {
 
 /// Brings the ledger's entries up to date with the cache. Only objects that changed
 /// (or whose customer or site changed) are resolved again.
+/// Brings the entries up to date with the cache: every object after a new listing or
+/// a change of what entries depend on, otherwise only the objects whose watch events
+/// came since the last time.
 fn refresh<K: Owned>(state: &mut LedgerState<K>, store: &Store<K>, stores: &Stores) {
-    let objects: HashMap<String, Arc<K>> = store
-        .state()
-        .into_iter()
-        .filter_map(|o| o.uid().map(|uid| (uid, o)))
-        .collect();
-    let gone: Vec<String> = state
-        .entries
-        .keys()
-        .filter(|uid| !objects.contains_key(*uid))
-        .cloned()
-        .collect();
-    for uid in gone {
-        if let Some(entry) = state.entries.remove(&uid) {
-            unindex(&mut state.by_identity, &uid, &entry.identities);
-        }
-    }
-    for (uid, obj) in objects {
-        if state
+    if std::mem::take(&mut state.whole) {
+        state.changed.clear();
+        let objects: HashMap<String, Arc<K>> = store
+            .state()
+            .into_iter()
+            .filter_map(|o| o.uid().map(|uid| (uid, o)))
+            .collect();
+        let gone: Vec<String> = state
             .entries
-            .get(&uid)
-            .is_some_and(|entry| entry.is_current(&*obj, stores))
-        {
-            continue;
+            .keys()
+            .filter(|uid| !objects.contains_key(*uid))
+            .cloned()
+            .collect();
+        for uid in gone {
+            forget_entry(state, &uid);
         }
-        let entry = Entry::of(&*obj, stores);
-        if let Some(old) = state.entries.remove(&uid) {
-            unindex(&mut state.by_identity, &uid, &old.identities);
+        for (uid, obj) in objects {
+            update_entry(state, uid, &obj, stores);
         }
-        for identity in &entry.identities {
-            state
-                .by_identity
-                .entry(identity.clone())
-                .or_default()
-                .push(uid.clone());
-        }
-        state.entries.insert(uid, entry);
+        return;
     }
+    for (uid, object) in std::mem::take(&mut state.changed) {
+        match store.get(&object) {
+            Some(obj) if obj.uid().as_deref() == Some(uid.as_str()) => {
+                update_entry(state, uid, &obj, stores)
+            }
+            // Deleted (or re-created under a new uid, which has its own event).
+            _ => forget_entry(state, &uid),
+        }
+    }
+}
+
+fn forget_entry<K: Owned>(state: &mut LedgerState<K>, uid: &str) {
+    if let Some(entry) = state.entries.remove(uid) {
+        unindex(&mut state.by_identity, uid, &entry.identities);
+    }
+}
+
+fn update_entry<K: Owned>(state: &mut LedgerState<K>, uid: String, obj: &K, stores: &Stores) {
+    if state
+        .entries
+        .get(&uid)
+        .is_some_and(|entry| entry.is_current(obj, stores))
+    {
+        return;
+    }
+    let entry = Entry::of(obj, stores);
+    forget_entry(state, &uid);
+    for identity in &entry.identities {
+        state
+            .by_identity
+            .entry(identity.clone())
+            .or_default()
+            .push(uid.clone());
+    }
+    state.entries.insert(uid, entry);
 }
 
 fn unindex(by_identity: &mut HashMap<Identity, Vec<String>>, uid: &str, identities: &[Identity]) {
@@ -711,11 +754,40 @@ pub struct Ownership {
     pub sites: Ledger<OCSipConnection>,
     pub plans: Ledger<OCDialPlan>,
     pub users: Ledger<OCEndUser>,
+    /// The generation of every customer seen, by uid (see `customer_observed`).
+    customer_generations: Mutex<HashMap<String, Option<i64>>>,
 }
 
 impl Ownership {
     pub fn ledger<K: Owned>(&self) -> &Ledger<K> {
         K::ledger(self)
+    }
+
+    /// Learns of a watch event of OCCustomer. What a dependent names on the platform
+    /// depends on its customer (its uid and spec): when a customer appears, goes or
+    /// changes its spec, every dependent's entry is looked at again.
+    pub fn customer_observed(&self, event: &watcher::Event<OCCustomer>) {
+        self.customers.observed(event);
+        let changed = match event {
+            watcher::Event::Apply(c) => {
+                let key = c.uid().unwrap_or_default();
+                let mut known = lock(&self.customer_generations);
+                known.insert(key, c.metadata.generation) != Some(c.metadata.generation)
+            }
+            watcher::Event::Delete(c) => {
+                let key = c.uid().unwrap_or_default();
+                lock(&self.customer_generations).remove(&key);
+                true
+            }
+            watcher::Event::InitDone => true,
+            _ => false,
+        };
+        if changed {
+            self.blocks.look_at_everything();
+            self.sites.look_at_everything();
+            self.plans.look_at_everything();
+            self.users.look_at_everything();
+        }
     }
 }
 
