@@ -308,7 +308,8 @@ mod object_tally_tests {
     #[test]
     fn the_tallies_follow_every_change_as_a_recount_would() {
         let metrics = Metrics::new();
-        let changes: [(&str, &str, Option<(bool, bool, bool)>); 7] = [
+        type Change = (&'static str, &'static str, Option<(bool, bool, bool)>);
+        let changes: [Change; 7] = [
             ("a", "OCCustomer", Some((false, true, true))),
             ("b", "OCCustomer", Some((false, false, true))),
             ("c", "OCNumberBlock", Some((true, false, true))),
