@@ -299,6 +299,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                      "credentialsSecretRef": {"name": "credentials"}, "allowedNamespaces": [ns], "rateLimit": {"requestsPerSecond": rate, "burst": burst}}})))
         .await?;
 
+    admin.start_journal().await?;
     let operator = start_operator(&bin, plane.kubeconfig(), ns)?;
     let started = Instant::now();
     let customer_api: Api<OCCustomer> = Api::namespaced(client.clone(), ns);
@@ -312,7 +313,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let created = started.elapsed();
     let users = work.full.unwrap_or(0);
     let sites = if work.full.is_some() { customers } else { 0 };
+    let mut spec_changes = SpecChanges::default();
     loop {
+        if per_customer < 10_000 {
+            spec_changes.sample(&block_api).await;
+        }
         let ready = (
             count_ready(&customer_api).await,
             count_ready(&block_api).await,
@@ -333,6 +338,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let ready = started.elapsed();
     let counters = admin.counters().await?;
+    spec_changes.report(&admin.journal().await?);
     let total_calls = total_of(&counters);
     let listings = counters["GET /v3/oc/numbers"]["total"]
         .as_u64()
@@ -490,6 +496,88 @@ fn ranges(base: u64, count: usize) -> Vec<serde_json::Value> {
             json!({"start": format!("+{}", base + from), "end": format!("+{}", base + to)})
         })
         .collect()
+}
+
+/// Spec changes made while customers onboard, and the time from each to the first
+/// platform call for its tenant (from the simulator's journal).
+#[derive(Default)]
+struct SpecChanges {
+    /// (tenant, when the change was accepted, in microseconds since the epoch)
+    made: Vec<(String, i64)>,
+}
+
+/// How many spec changes are sampled.
+const SPEC_CHANGES: usize = 50;
+
+impl SpecChanges {
+    /// Adds one number to a Ready block not changed yet (the next number of its
+    /// customer's range): a new generation, whose first call lists the tenant's
+    /// numbers.
+    async fn sample(&mut self, blocks: &Api<OCNumberBlock>) {
+        if self.made.len() >= SPEC_CHANGES {
+            return;
+        }
+        let Ok(list) = blocks.list(&Default::default()).await else {
+            return;
+        };
+        let changed: std::collections::HashSet<String> =
+            self.made.iter().map(|(t, _)| t.clone()).collect();
+        let candidate = list.items.iter().find_map(|b| {
+            let ready = b.status.as_ref().is_some_and(|s| {
+                conditions::is_true_for(&s.conditions, conditions::READY, b.metadata.generation)
+            });
+            let name = b.metadata.name.clone()?;
+            let i: usize = name.strip_prefix('c')?.parse().ok()?;
+            let tenant = scripts::tenant(i);
+            (ready && !changed.contains(&tenant)).then_some((name, i, tenant))
+        });
+        let Some((name, i, tenant)) = candidate else {
+            return;
+        };
+        let number = format!("+{}", scripts::first_number(i) + 9_999);
+        let patch = json!({"spec": {"numbers": [number]}});
+        if blocks
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .is_ok()
+        {
+            self.made
+                .push((tenant, jiff::Timestamp::now().as_microsecond()));
+        }
+    }
+
+    fn report(&self, journal: &serde_json::Value) {
+        let calls: Vec<(i64, &str)> = journal
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| Some((e["atMicros"].as_i64()?, e["uri"].as_str()?)))
+            .collect();
+        let mut latencies: Vec<i64> = self
+            .made
+            .iter()
+            .filter_map(|(tenant, at)| {
+                calls
+                    .iter()
+                    .filter(|(when, uri)| when >= at && uri.contains(tenant.as_str()))
+                    .map(|(when, _)| when - at)
+                    .min()
+            })
+            .collect();
+        latencies.sort_unstable();
+        if latencies.is_empty() {
+            println!("spec change to first platform call: no sample");
+            return;
+        }
+        let pick = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "spec change to first platform call, {} changes while customers onboard: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+            latencies.len(),
+            pick(0.5) as f64 / 1000.0,
+            pick(0.99) as f64 / 1000.0,
+            pick(1.0) as f64 / 1000.0
+        );
+    }
 }
 
 /// Applies customer `i` and its objects (see [`Workload`]).

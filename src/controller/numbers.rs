@@ -24,6 +24,12 @@ use crate::liveplatform::{LivePlatformClient, Result};
 /// change someone made elsewhere is seen within minutes.
 const PROJECTED_LIFETIME: Duration = Duration::from_secs(600);
 
+/// How long a listing read for a write is kept, after it stopped being good for a
+/// new read (`ttl`), for that write's answer to be applied to it [chosen]: when the
+/// budget is taken, validating and uploading take tens of seconds, and a listing
+/// dropped meanwhile is read again whole after the write.
+const ANSWER_WINDOW: Duration = Duration::from_secs(60);
+
 /// A tenant's numbers as last read, and since when.
 #[derive(Debug)]
 struct Held {
@@ -74,7 +80,8 @@ impl NumbersCache {
 
     /// The tenant's slot. Slots whose listing has expired are dropped on the way: at
     /// 1,000 customers of 100 numbers, listings kept after their use held tens of
-    /// megabytes.
+    /// megabytes. A listing is kept a while after it may be read (see
+    /// [`ANSWER_WINDOW`]).
     fn slot(&self, tenant: &str) -> Slot {
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         slots.retain(|_, slot| match slot.try_lock() {
@@ -82,7 +89,7 @@ impl NumbersCache {
             Err(_) => true,
             Ok(held) => held
                 .as_ref()
-                .is_some_and(|held| held.at.elapsed() < self.lifetime(held)),
+                .is_some_and(|held| held.at.elapsed() < self.kept(held)),
         });
         slots
             .entry(tenant.to_ascii_lowercase())
@@ -90,12 +97,18 @@ impl NumbersCache {
             .clone()
     }
 
+    /// How long `held` is good for a read.
     fn lifetime(&self, held: &Held) -> Duration {
         if held.projected {
             PROJECTED_LIFETIME.max(self.ttl)
         } else {
             self.ttl
         }
+    }
+
+    /// How long `held` is kept: to be read, or to take a write's answer.
+    fn kept(&self, held: &Held) -> Duration {
+        self.lifetime(held).max(ANSWER_WINDOW)
     }
 
     /// The tenant's numbers, fetched at most once per `ttl` however many blocks ask
@@ -143,7 +156,7 @@ impl NumbersCache {
         // A listing read for this write may be older than `ttl` by the time the
         // answer comes (validation and the upload take their time): it is still the
         // platform's last word plus the operator's own writes.
-        if held.at.elapsed() >= PROJECTED_LIFETIME.max(self.ttl) {
+        if held.at.elapsed() >= self.kept(held) {
             *guard = None;
             return;
         }
@@ -170,21 +183,26 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn an_expired_listing_is_dropped_and_a_live_one_kept() {
-        let cache = NumbersCache::new(Duration::from_millis(20));
-        *cache.slot("old").lock().await = Some(Held {
-            at: Instant::now(),
-            records: Arc::new(vec![NumberRecord::default()]),
-            projected: false,
-            running: 0,
-        });
-        *cache.slot("kept").lock().await = Some(Held {
-            at: Instant::now(),
-            records: Arc::new(vec![NumberRecord::default()]),
-            projected: true,
-            running: 0,
-        });
-        tokio::time::sleep(Duration::from_millis(40)).await;
+    async fn a_listing_is_dropped_once_it_can_neither_be_read_nor_take_an_answer() {
+        let cache = NumbersCache::new(Duration::from_secs(2));
+        let ago = |secs| {
+            Instant::now()
+                .checked_sub(Duration::from_secs(secs))
+                .unwrap()
+        };
+        for (tenant, secs, projected) in [
+            ("old", 61, false),
+            ("answering", 30, false),
+            ("projected", 61, true),
+            ("projected-old", 601, true),
+        ] {
+            *cache.slot(tenant).lock().await = Some(Held {
+                at: ago(secs),
+                records: Arc::new(vec![NumberRecord::default()]),
+                projected,
+                running: 0,
+            });
+        }
         let _ = cache.slot("new");
         let tenants: Vec<String> = {
             let slots = cache.slots.lock().unwrap_or_else(|p| p.into_inner());
@@ -192,7 +210,7 @@ mod tests {
             t.sort();
             t
         };
-        assert_eq!(tenants, ["kept", "new"]);
+        assert_eq!(tenants, ["answering", "new", "projected"]);
     }
 
     #[tokio::test]

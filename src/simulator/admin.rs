@@ -11,6 +11,8 @@
 //!   assigned in Teams by someone else
 //! - `POST /admin/tasks/finish`: end every running task now
 //! - `POST /admin/tokens/expire`: every issued token stops working
+//! - `POST|GET /admin/journal`: start a journal of every API request (when, which
+//!   endpoint, which path and query); read it
 
 use axum::extract::{Path, State as AxState};
 use axum::routing::{get, post, put};
@@ -33,6 +35,16 @@ pub fn routes() -> Router<App> {
         .route("/numbers/{number}/assignment", put(number_assignment))
         .route("/tasks/finish", post(finish_tasks))
         .route("/tokens/expire", post(expire_tokens))
+        .route("/journal", post(start_journal).get(get_journal))
+}
+
+async fn start_journal(AxState(app): AxState<App>) -> Json<Value> {
+    app.start_journal();
+    Json(json!({"journal": "started"}))
+}
+
+async fn get_journal(AxState(app): AxState<App>) -> Json<Value> {
+    Json(json!(app.journaled()))
 }
 
 async fn get_faults(AxState(app): AxState<App>) -> Json<Faults> {

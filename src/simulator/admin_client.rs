@@ -1,6 +1,6 @@
 //! A client of the simulator's admin side, for tests, the sandbox and benchmarks.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
@@ -64,6 +64,18 @@ impl AdminClient {
         self.send(reqwest::Method::PUT, "/faults", Some(&faults))
             .await
             .map(|_| ())
+    }
+
+    /// Starts the journal of API requests afresh (see `/admin/journal`).
+    pub async fn start_journal(&self) -> Result<(), AdminError> {
+        self.send(reqwest::Method::POST, "/journal", Some(&json!({})))
+            .await
+            .map(|_| ())
+    }
+
+    /// The API requests journaled since it was started.
+    pub async fn journal(&self) -> Result<Value, AdminError> {
+        self.send(reqwest::Method::GET, "/journal", None).await
     }
 
     pub async fn counters(&self) -> Result<Value, AdminError> {

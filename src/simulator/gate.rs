@@ -107,6 +107,7 @@ pub async fn api_gate(AxState(app): AxState<App>, mut request: Request, next: Ne
     let is_write = request.method() != Method::GET && !endpoint.ends_with("/number-status");
     let kill = request.extensions().get::<ConnectionKill>().cloned();
     app.arrive(&endpoint);
+    app.journal(&endpoint, request.uri());
 
     let (fault, latency) = {
         let mut faults = app.lock_faults();

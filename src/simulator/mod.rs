@@ -54,7 +54,24 @@ pub struct Sim {
     faults: Mutex<Faults>,
     counters: Mutex<BTreeMap<String, BTreeMap<String, u64>>>,
     limits: Mutex<Limits>,
+    /// When started (admin), every API request on arrival: when, which endpoint,
+    /// which path and query.
+    journal: Mutex<Option<Vec<JournalEntry>>>,
 }
+
+/// One API request in the journal.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JournalEntry {
+    /// Microseconds since the Unix epoch, on arrival.
+    pub at_micros: i64,
+    pub endpoint: String,
+    /// The path and query as sent.
+    pub uri: String,
+}
+
+/// The journal keeps at most this many requests; later ones are not recorded.
+const JOURNAL_LIMIT: usize = 1_000_000;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -67,6 +84,7 @@ impl Sim {
             faults: Mutex::new(faults),
             counters: Mutex::new(BTreeMap::new()),
             limits: Mutex::new(Limits::default()),
+            journal: Mutex::new(None),
         }
     }
 
@@ -96,6 +114,32 @@ impl Sim {
         let mut counters = lock(&self.counters);
         let entry = counters.entry(endpoint.to_owned()).or_default();
         *entry.entry(outcome.to_owned()).or_default() += 1;
+    }
+
+    /// Records a request in the journal, if it was started.
+    pub fn journal(&self, endpoint: &str, uri: &axum::http::Uri) {
+        let mut journal = lock(&self.journal);
+        if let Some(entries) = journal.as_mut()
+            && entries.len() < JOURNAL_LIMIT
+        {
+            entries.push(JournalEntry {
+                at_micros: jiff::Timestamp::now().as_microsecond(),
+                endpoint: endpoint.to_owned(),
+                uri: uri
+                    .path_and_query()
+                    .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned()),
+            });
+        }
+    }
+
+    /// Starts the journal afresh.
+    pub fn start_journal(&self) {
+        *lock(&self.journal) = Some(Vec::new());
+    }
+
+    /// The requests journaled since it was started.
+    pub fn journaled(&self) -> Vec<JournalEntry> {
+        lock(&self.journal).clone().unwrap_or_default()
     }
 
     pub fn counters(&self) -> BTreeMap<String, BTreeMap<String, u64>> {

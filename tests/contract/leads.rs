@@ -233,3 +233,20 @@ async fn the_channel_header_restricts_what_a_client_sees() {
     );
     assert_eq!(scoped.get_lead(TENANT_B).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn the_journal_records_each_request_once_started() {
+    let env = Env::start().await;
+    env.client.get_lead(TENANT_A).await.unwrap();
+    env.admin().start_journal().await.unwrap();
+    let before = jiff::Timestamp::now().as_microsecond();
+    env.client.get_lead(TENANT_B).await.unwrap();
+    let journal = env.admin().journal().await.unwrap();
+    let entries = journal.as_array().expect("an array");
+    // The earlier request came before the journal was started.
+    assert_eq!(entries.len(), 1, "{journal}");
+    assert_eq!(entries[0]["endpoint"], "GET /v2/oc/lead");
+    let uri = entries[0]["uri"].as_str().unwrap();
+    assert!(uri.contains(TENANT_B), "{uri}");
+    assert!(entries[0]["atMicros"].as_i64().unwrap() >= before);
+}

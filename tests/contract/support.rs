@@ -95,6 +95,10 @@ impl Env {
     }
 
     /// Requests of `endpoint` that ended in `outcome` (a status code, "total", "dropped").
+    pub fn admin(&self) -> &AdminClient {
+        &self.admin
+    }
+
     pub async fn count(&self, endpoint: &str, outcome: &str) -> u64 {
         self.admin.count(endpoint, outcome).await.expect("counters")
     }
