@@ -338,7 +338,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let ready = started.elapsed();
     let counters = admin.counters().await?;
-    spec_changes.report(&admin.journal().await?);
+    let journal = admin.journal().await?;
+    spec_changes.report(&journal);
+    if let Ok(path) = std::env::var("OC_BENCH_JOURNAL") {
+        // Every API request until Ready, for a closer look (one JSON array).
+        std::fs::write(&path, serde_json::to_vec(&journal)?)?;
+    }
     let total_calls = total_of(&counters);
     let listings = counters["GET /v3/oc/numbers"]["total"]
         .as_u64()
