@@ -250,7 +250,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         numbers: per_customer,
         full: args.get(6).and_then(|a| a.parse().ok()),
     };
+    // `no-scripts`, `concurrent` (the concurrent script only: the sequential one takes
+    // about ten times the operator at 1,000 customers), or both scripts.
     let run_scripts = args.get(7).is_none_or(|a| a != "no-scripts");
+    let sequential_too = args.get(7).is_none_or(|a| a != "concurrent");
     let ns = "bench";
 
     let plane = oc_operator::testenv::shared().map_err(|e| format!("control plane: {e}"))?;
@@ -451,7 +454,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         stop(operator);
         stop(simulator);
         if run_scripts {
-            contenders(&bin, &seed, &dir, customers, work, ready).await?;
+            contenders(&bin, &seed, &dir, customers, work, ready, sequential_too).await?;
         }
         let _ = std::fs::remove_dir_all(&dir);
         return Ok(());
@@ -485,7 +488,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     stop(operator);
     stop(simulator);
     if run_scripts {
-        contenders(&bin, &seed, &dir, customers, work, ready).await?;
+        contenders(&bin, &seed, &dir, customers, work, ready, sequential_too).await?;
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
@@ -673,6 +676,7 @@ async fn contenders(
     customers: usize,
     work: Workload,
     operator: Duration,
+    sequential_too: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let budget = oc_operator::liveplatform::contract::Budget {
         per_second: seed.requests_per_second,
@@ -704,6 +708,9 @@ async fn contenders(
     println!("|---|---|---|---|");
     row("the operator", operator, None);
     for concurrent in [false, true] {
+        if !concurrent && !sequential_too {
+            continue;
+        }
         let (simulator, addr) = start_simulator(bin, seed, dir)?;
         let admin = AdminClient::new(&url::Url::parse(&format!("http://{addr}/admin"))?);
         let client = scripts::client(&addr, budget)?;
