@@ -943,7 +943,7 @@ impl Planner for BlockReconcile<'_> {
 /// What a write the platform accepted does at once to the tenant's listing: uploaded
 /// numbers appear as `Upload Requested` (with the spec's calling profile and the
 /// task), released ones turn `Release Requested`; an unassign shows at its end.
-fn project_accepted(
+pub(crate) fn project_accepted(
     records: &mut Vec<NumberRecord>,
     action: WriteAction,
     numbers: &BTreeSet<String>,
@@ -978,7 +978,7 @@ fn project_accepted(
 /// numbers it reports as failed: uploaded numbers are active (failed ones are not on
 /// the platform), released ones are gone (failed ones stay active), unassigned ones
 /// are unassigned.
-fn project_ended(
+pub(crate) fn project_ended(
     records: &mut Vec<NumberRecord>,
     action: WriteAction,
     numbers: &BTreeSet<String>,
@@ -1119,143 +1119,5 @@ fn capability(c: crate::api::number_block::Capability) -> crate::liveplatform::m
         C::FirstPartyAppAssignment => P::FirstPartyAppAssignment,
         C::ConferenceAssignment => P::ConferenceAssignment,
         C::TollFree => P::TollFree,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record(number: &str, status: &str, assignment: &str) -> NumberRecord {
-        NumberRecord {
-            telephone_number: number.into(),
-            acquired_number_status: status.into(),
-            assignment_status: assignment.into(),
-            ..NumberRecord::default()
-        }
-    }
-
-    fn set(numbers: &[&str]) -> BTreeSet<String> {
-        numbers.iter().map(|n| (*n).to_owned()).collect()
-    }
-
-    fn states(records: &[NumberRecord]) -> Vec<(String, String, String)> {
-        let mut v: Vec<_> = records
-            .iter()
-            .map(|r| {
-                (
-                    r.telephone_number.clone(),
-                    r.acquired_number_status.clone(),
-                    r.assignment_status.clone(),
-                )
-            })
-            .collect();
-        v.sort();
-        v
-    }
-
-    fn spec() -> OCNumberBlockSpec {
-        serde_json::from_value(serde_json::json!({
-            "customerRef": {"name": "contoso"}, "numbers": ["+1"],
-            "callingProfileId": "cp-1", "usage": "CallingUserAssignment",
-        }))
-        .expect("a valid spec")
-    }
-
-    #[test]
-    fn an_upload_is_requested_then_active_and_its_failed_numbers_are_not_listed() {
-        let mut records = vec![record("+1", "Active", "UserAssigned")];
-        let write = set(&["+2", "+3"]);
-        project_accepted(
-            &mut records,
-            WriteAction::UploadNumbers,
-            &write,
-            &spec(),
-            "tsk",
-        );
-        assert_eq!(
-            states(&records),
-            [
-                ("+1".into(), "Active".into(), "UserAssigned".into()),
-                ("+2".into(), UPLOAD_REQUESTED.into(), "Unassigned".into()),
-                ("+3".into(), UPLOAD_REQUESTED.into(), "Unassigned".into()),
-            ]
-        );
-        assert_eq!(records[1].upload_to_account_job_id.as_deref(), Some("tsk"));
-        project_ended(
-            &mut records,
-            WriteAction::UploadNumbers,
-            &write,
-            &set(&["+3"]),
-        );
-        assert_eq!(
-            states(&records),
-            [
-                ("+1".into(), "Active".into(), "UserAssigned".into()),
-                ("+2".into(), "Active".into(), "Unassigned".into()),
-            ]
-        );
-    }
-
-    #[test]
-    fn a_release_is_requested_then_gone_and_its_failed_numbers_stay_active() {
-        let mut records = vec![
-            record("+1", "Active", "Unassigned"),
-            record("+2", "Active", "Unassigned"),
-            record("+3", "Active", "Unassigned"),
-        ];
-        let write = set(&["+1", "+2"]);
-        project_accepted(
-            &mut records,
-            WriteAction::ReleaseNumbers,
-            &write,
-            &spec(),
-            "t",
-        );
-        assert_eq!(records[0].acquired_number_status, RELEASE_REQUESTED);
-        assert_eq!(records[2].acquired_number_status, "Active");
-        project_ended(
-            &mut records,
-            WriteAction::ReleaseNumbers,
-            &write,
-            &set(&["+2"]),
-        );
-        assert_eq!(
-            states(&records),
-            [
-                ("+2".into(), "Active".into(), "Unassigned".into()),
-                ("+3".into(), "Active".into(), "Unassigned".into()),
-            ]
-        );
-    }
-
-    #[test]
-    fn an_unassign_shows_when_it_ended() {
-        let mut records = vec![
-            record("+1", "Active", "UserAssigned"),
-            record("+2", "Active", "UserAssigned"),
-        ];
-        let write = set(&["+1", "+2"]);
-        project_accepted(
-            &mut records,
-            WriteAction::UnassignNumbers,
-            &write,
-            &spec(),
-            "t",
-        );
-        assert!(records.iter().all(|r| r.is_assigned()));
-        project_ended(
-            &mut records,
-            WriteAction::UnassignNumbers,
-            &write,
-            &set(&["+2"]),
-        );
-        assert_eq!(
-            states(&records),
-            [
-                ("+1".into(), "Active".into(), "Unassigned".into()),
-                ("+2".into(), "Active".into(), "UserAssigned".into()),
-            ]
-        );
     }
 }

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::{Case as Expect, expect_all, merged, task};
+use crate::api::common::WriteAction;
 use crate::api::number_block::{OCNumberBlockSpec, OCNumberBlockStatus};
 use crate::controller::number_block::{
-    Ended, Known, Listing, Look, Seen, Settle, Step, Write, plan,
+    Ended, Known, Listing, Look, Seen, Settle, Step, Write, plan, project_accepted, project_ended,
 };
 use crate::controller::plan::{Next, Step as S};
 use crate::liveplatform::TaskOutcome;
@@ -478,4 +479,130 @@ fn a_projected_listing_decides_writes_and_a_fresh_one_is_reported() {
         ),
     ];
     expect_all(cases);
+}
+
+// What accepted writes and ended tasks do to a held listing.
+
+fn set(numbers: &[&str]) -> BTreeSet<String> {
+    numbers.iter().map(|n| (*n).to_owned()).collect()
+}
+
+fn states(records: &[NumberRecord]) -> Vec<(String, String, String)> {
+    let mut v: Vec<_> = records
+        .iter()
+        .map(|r| {
+            (
+                r.telephone_number.clone(),
+                r.acquired_number_status.clone(),
+                r.assignment_status.clone(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn spec() -> OCNumberBlockSpec {
+    serde_json::from_value(serde_json::json!({
+        "customerRef": {"name": "contoso"}, "numbers": ["+1"],
+        "callingProfileId": "cp-1", "usage": "CallingUserAssignment",
+    }))
+    .expect("a valid spec")
+}
+
+#[test]
+fn an_upload_is_requested_then_active_and_its_failed_numbers_are_not_listed() {
+    let mut records = vec![record("+1", "Active", "UserAssigned")];
+    let write = set(&["+2", "+3"]);
+    project_accepted(
+        &mut records,
+        WriteAction::UploadNumbers,
+        &write,
+        &spec(),
+        "tsk",
+    );
+    assert_eq!(
+        states(&records),
+        [
+            ("+1".into(), "Active".into(), "UserAssigned".into()),
+            ("+2".into(), "Upload Requested".into(), "Unassigned".into()),
+            ("+3".into(), "Upload Requested".into(), "Unassigned".into()),
+        ]
+    );
+    assert_eq!(records[1].upload_to_account_job_id.as_deref(), Some("tsk"));
+    project_ended(
+        &mut records,
+        WriteAction::UploadNumbers,
+        &write,
+        &set(&["+3"]),
+    );
+    assert_eq!(
+        states(&records),
+        [
+            ("+1".into(), "Active".into(), "UserAssigned".into()),
+            ("+2".into(), "Active".into(), "Unassigned".into()),
+        ]
+    );
+}
+
+#[test]
+fn a_release_is_requested_then_gone_and_its_failed_numbers_stay_active() {
+    let mut records = vec![
+        record("+1", "Active", "Unassigned"),
+        record("+2", "Active", "Unassigned"),
+        record("+3", "Active", "Unassigned"),
+    ];
+    let write = set(&["+1", "+2"]);
+    project_accepted(
+        &mut records,
+        WriteAction::ReleaseNumbers,
+        &write,
+        &spec(),
+        "t",
+    );
+    assert_eq!(records[0].acquired_number_status, "Release Requested");
+    assert_eq!(records[2].acquired_number_status, "Active");
+    project_ended(
+        &mut records,
+        WriteAction::ReleaseNumbers,
+        &write,
+        &set(&["+2"]),
+    );
+    assert_eq!(
+        states(&records),
+        [
+            ("+2".into(), "Active".into(), "Unassigned".into()),
+            ("+3".into(), "Active".into(), "Unassigned".into()),
+        ]
+    );
+}
+
+#[test]
+fn an_unassign_shows_when_it_ended() {
+    let mut records = vec![
+        record("+1", "Active", "UserAssigned"),
+        record("+2", "Active", "UserAssigned"),
+    ];
+    let write = set(&["+1", "+2"]);
+    project_accepted(
+        &mut records,
+        WriteAction::UnassignNumbers,
+        &write,
+        &spec(),
+        "t",
+    );
+    assert!(records.iter().all(|r| r.is_assigned()));
+    project_ended(
+        &mut records,
+        WriteAction::UnassignNumbers,
+        &write,
+        &set(&["+2"]),
+    );
+    assert_eq!(
+        states(&records),
+        [
+            ("+1".into(), "Active".into(), "Unassigned".into()),
+            ("+2".into(), "Active".into(), "UserAssigned".into()),
+        ]
+    );
 }
