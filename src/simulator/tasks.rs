@@ -1,5 +1,7 @@
 //! Tasks: how each kind of asynchronous work ends, and Get Task.
 
+use std::time::Instant;
+
 use axum::Json;
 use axum::extract::{Path, State as AxState};
 use serde_json::{Value, json};
@@ -59,7 +61,14 @@ impl State {
         if let Some(task) = self.tasks.get_mut(id) {
             task.status = status.into();
             task.output = output;
-            task.complete_time = Some(now_text());
+            // When the task was done, not when a request happened to look: a client
+            // that learns task durations from these times would otherwise learn its
+            // own polling delay, and wait longer each time.
+            let late = Instant::now().saturating_duration_since(task.due);
+            let done = jiff::Timestamp::now()
+                .checked_sub(jiff::SignedDuration::try_from(late).unwrap_or_default())
+                .unwrap_or_else(|_| jiff::Timestamp::now());
+            task.complete_time = Some(done.to_string());
             task.messages.append(&mut messages);
         }
     }

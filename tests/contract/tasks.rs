@@ -61,3 +61,36 @@ async fn an_unknown_task_is_not_found() {
         .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_task_reports_when_it_ended_not_when_it_was_looked_at() {
+    let env = Env::with_seed(Seed {
+        task_delay_ms: 200,
+        ..Seed::default()
+    })
+    .await;
+    env.customer(TENANT_A, "contoso").await;
+    let id = env
+        .client
+        .upload_numbers(
+            TENANT_A,
+            &UploadNumbers::new(
+                PROFILE_US,
+                Usage::CallingUserAssignment,
+                vec!["+14255551101".into()],
+            ),
+        )
+        .await
+        .unwrap();
+    // Nobody looks for a while: the task ends on its own meanwhile.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let done = env.client.get_task(&id).await.unwrap();
+    assert_eq!(done.status, TaskStatus::CompletedSuccess);
+    let at = |t: &Option<String>| t.as_deref().unwrap().parse::<jiff::Timestamp>().unwrap();
+    let took = at(&done.complete_time).duration_since(at(&done.create_time));
+    // It took its 200 ms; the look came 1.5 s after it was created.
+    assert!(
+        took < jiff::SignedDuration::from_millis(1000),
+        "the task reports {took:?}"
+    );
+}
