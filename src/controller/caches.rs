@@ -43,6 +43,7 @@ fn strip<K: Resource>(obj: &mut K) {
 
 /// What a subscriber of a watch hears: an object as the cache now holds it, or that
 /// the object with this uid is gone.
+#[derive(Clone)]
 enum Heard<K> {
     Applied(Arc<K>),
     Gone(String),
@@ -93,15 +94,8 @@ impl<K: Kind> Fanout<K> {
         if heard.is_empty() {
             return;
         }
-        self.lock().retain(|tx| {
-            heard.iter().all(|h| {
-                let copy = match h {
-                    Heard::Applied(obj) => Heard::Applied(obj.clone()),
-                    Heard::Gone(uid) => Heard::Gone(uid.clone()),
-                };
-                tx.unbounded_send(copy).is_ok()
-            })
-        });
+        self.lock()
+            .retain(|tx| heard.iter().all(|h| tx.unbounded_send(h.clone()).is_ok()));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<mpsc::UnboundedSender<Heard<K>>>> {

@@ -88,7 +88,7 @@ async fn watch_one(
 }
 
 /// A task that ends when its owner drops it.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+pub(super) struct AbortOnDrop(pub(super) tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

@@ -565,17 +565,6 @@ fn observer<K: ownership::Owned>(
     move |event| ctx.ownership.ledger::<K>().observed(event)
 }
 
-/// Spawned tasks that end when this value is dropped.
-struct Tasks(Vec<tokio::task::JoinHandle<()>>);
-
-impl Drop for Tasks {
-    fn drop(&mut self) {
-        for task in &self.0 {
-            task.abort();
-        }
-    }
-}
-
 /// Runs every controller until `shutdown` resolves; running reconciles finish first.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let wc = watcher::Config::default().any_semantic();
@@ -773,16 +762,6 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .run(end_user::reconcile, error_policy, ctx.clone())
         .for_each(|r| async move { log_result(r) });
 
-    // Every subscriber of the watches is built; the watches are no longer needed here.
-    drop((
-        platforms_watched,
-        customers_watched,
-        blocks_watched,
-        sites_watched,
-        plans_watched,
-        users_watched,
-    ));
-
     ctx.metrics.set_leader(true);
     tokio::spawn(async move {
         shutdown.await;
@@ -792,25 +771,23 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     // holds up a watch, and they share the cores. The tasks go with this future (a
     // lost lease, a stopped test operator), not only with the shutdown signal.
     let watch_count = watches.len();
-    let mut tasks = Tasks(
-        watches
-            .into_iter()
-            .chain([
-                platforms.boxed(),
-                customers.boxed(),
-                blocks.boxed(),
-                sites.boxed(),
-                plans.boxed(),
-                users.boxed(),
-            ])
-            .map(tokio::spawn)
-            .collect(),
-    );
-    let (watch_tasks, controller_tasks) = tasks.0.split_at_mut(watch_count);
+    let mut tasks: Vec<credentials::AbortOnDrop> = watches
+        .into_iter()
+        .chain([
+            platforms.boxed(),
+            customers.boxed(),
+            blocks.boxed(),
+            sites.boxed(),
+            plans.boxed(),
+            users.boxed(),
+        ])
+        .map(|task| credentials::AbortOnDrop(tokio::spawn(task)))
+        .collect();
+    let (watch_tasks, controller_tasks) = tasks.split_at_mut(watch_count);
     // The watches run as long as the controllers; they end with them.
     futures::future::select(
-        futures::future::join_all(controller_tasks.iter_mut()),
-        futures::future::select_all(watch_tasks.iter_mut()),
+        futures::future::join_all(controller_tasks.iter_mut().map(|t| &mut t.0)),
+        futures::future::select_all(watch_tasks.iter_mut().map(|t| &mut t.0)),
     )
     .await;
     drop(tasks);

@@ -688,7 +688,8 @@ impl Planner for BlockReconcile<'_> {
 
     async fn look(&mut self, look: Look) -> Result<()> {
         let scope = self.scope;
-        match look.clone() {
+        let fresh = look == Look::FreshListing;
+        match look {
             Look::Task(task) => {
                 let action = tasks::action_in_flight(self.draft)?;
                 self.seen.task = Some(scope.poll(self.ctx, action, &task).await?);
@@ -706,9 +707,7 @@ impl Planner for BlockReconcile<'_> {
                 );
             }
             Look::Listing | Look::FreshListing => {
-                if look == Look::FreshListing
-                    || self.draft.status.observed_generation != self.draft.generation
-                {
+                if fresh || self.draft.status.observed_generation != self.draft.generation {
                     // A new spec is planned against a fresh listing, not a shared older one.
                     self.ctx.numbers.invalidate(&scope.tenant).await;
                 }
@@ -952,16 +951,23 @@ pub(crate) fn project_accepted(
 ) {
     match action {
         WriteAction::UploadNumbers => {
-            let listed: BTreeSet<String> =
-                records.iter().map(|r| r.telephone_number.clone()).collect();
-            records.extend(numbers.difference(&listed).map(|n| NumberRecord {
-                telephone_number: n.clone(),
-                calling_profile_id: Some(spec.calling_profile_id.clone()),
-                acquired_number_status: UPLOAD_REQUESTED.into(),
-                assignment_status: "Unassigned".into(),
-                upload_to_account_job_id: Some(task.to_owned()),
-                ..NumberRecord::default()
-            }));
+            let listed: std::collections::HashSet<&str> = records
+                .iter()
+                .map(|r| r.telephone_number.as_str())
+                .collect();
+            let new: Vec<NumberRecord> = numbers
+                .iter()
+                .filter(|n| !listed.contains(n.as_str()))
+                .map(|n| NumberRecord {
+                    telephone_number: n.clone(),
+                    calling_profile_id: Some(spec.calling_profile_id.clone()),
+                    acquired_number_status: UPLOAD_REQUESTED.into(),
+                    assignment_status: "Unassigned".into(),
+                    upload_to_account_job_id: Some(task.to_owned()),
+                    ..NumberRecord::default()
+                })
+                .collect();
+            records.extend(new);
         }
         WriteAction::ReleaseNumbers => {
             for r in records.iter_mut() {
