@@ -1,5 +1,5 @@
 use oc_operator::liveplatform::Error;
-use oc_operator::liveplatform::model::{DialPlanRule, ModifyDialPlan, UploadNumbers, Usage};
+use oc_operator::liveplatform::model::{DialPlanRule, ModifyDialPlan};
 
 use crate::support::*;
 
@@ -86,18 +86,7 @@ async fn get_modify_and_delete_a_dial_plan_of_a_single_site_customer() {
 async fn uploaded_numbers_are_pushed_into_the_oc_dial_plan() {
     let env = Env::start().await;
     let customer = env.customer(TENANT_A, "contoso").await;
-    let t = env
-        .client
-        .upload_numbers(
-            TENANT_A,
-            &UploadNumbers::new(
-                PROFILE_US,
-                Usage::CallingUserAssignment,
-                vec!["+14255550900".into()],
-            ),
-        )
-        .await
-        .unwrap();
+    let t = env.upload_one(TENANT_A, "+14255550900").await.unwrap();
     env.finish(&t).await;
     let plan = env
         .client

@@ -1,4 +1,4 @@
-use oc_operator::liveplatform::model::{LicenseChange, ProvisionEndUser, UploadNumbers, Usage};
+use oc_operator::liveplatform::model::{LicenseChange, ProvisionEndUser};
 use oc_operator::liveplatform::{Error, TaskOutcome};
 
 use crate::support::*;
@@ -58,18 +58,7 @@ async fn provision_then_list_and_the_number_becomes_assigned() {
         .await
         .unwrap();
     env.finish(&t).await;
-    let up = env
-        .client
-        .upload_numbers(
-            TENANT_A,
-            &UploadNumbers::new(
-                PROFILE_US,
-                Usage::CallingUserAssignment,
-                vec!["+14255550800".into()],
-            ),
-        )
-        .await
-        .unwrap();
+    let up = env.upload_one(TENANT_A, "+14255550800").await.unwrap();
     env.finish(&up).await;
 
     let t = env

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use oc_operator::liveplatform::contract::Budget;
-use oc_operator::liveplatform::model::{CreateLead, UploadNumbers, Usage};
+use oc_operator::liveplatform::model::CreateLead;
 use oc_operator::liveplatform::{Error, LivePlatformClient};
 use serde_json::json;
 
@@ -114,18 +114,7 @@ async fn server_errors_are_not_retried_for_writes() {
         json!({"serverErrorBurst": 1, "endpoints": ["POST /v2/oc/numbers/action/upload"]}),
     )
     .await;
-    let err = env
-        .client
-        .upload_numbers(
-            TENANT_A,
-            &UploadNumbers::new(
-                PROFILE_US,
-                Usage::CallingUserAssignment,
-                vec!["+14255551000".into()],
-            ),
-        )
-        .await
-        .unwrap_err();
+    let err = env.upload_one(TENANT_A, "+14255551000").await.unwrap_err();
     assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err:?}");
     assert!(err.to_string().contains("look the state up"), "{err}");
     assert_eq!(

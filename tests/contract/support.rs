@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
-use oc_operator::liveplatform::model::{ConfigurationType, CreateCustomer, CreateLead, TaskId};
+use oc_operator::liveplatform::model::{
+    ConfigurationType, CreateCustomer, CreateLead, TaskId, UploadNumbers, Usage,
+};
 use oc_operator::liveplatform::{
-    ClientConfig, Credentials, LivePlatformClient, PollOptions, RetryPolicy, TaskOutcome,
+    ClientConfig, Credentials, Error, LivePlatformClient, PollOptions, RetryPolicy, TaskOutcome,
 };
 use oc_operator::simulator::admin_client::AdminClient;
 use oc_operator::simulator::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET};
@@ -95,6 +97,21 @@ impl Env {
     }
 
     /// Requests of `endpoint` that ended in `outcome` (a status code, "total", "dropped").
+    /// Uploads one number to `tenant` (US profile, calling user assignment): its task,
+    /// or the client's error.
+    pub async fn upload_one(&self, tenant: &str, number: &str) -> Result<TaskId, Error> {
+        self.client
+            .upload_numbers(
+                tenant,
+                &UploadNumbers::new(
+                    PROFILE_US,
+                    Usage::CallingUserAssignment,
+                    vec![number.into()],
+                ),
+            )
+            .await
+    }
+
     pub fn admin(&self) -> &AdminClient {
         &self.admin
     }

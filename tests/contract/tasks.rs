@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use oc_operator::liveplatform::Error;
-use oc_operator::liveplatform::model::{TaskId, TaskStatus, UploadNumbers, Usage};
+use oc_operator::liveplatform::model::{TaskId, TaskStatus};
 use oc_operator::simulator::Seed;
 
 use crate::support::*;
@@ -14,18 +14,7 @@ async fn tasks_move_queued_in_progress_then_final_and_stay_readable() {
     })
     .await;
     env.customer(TENANT_A, "contoso").await;
-    let id = env
-        .client
-        .upload_numbers(
-            TENANT_A,
-            &UploadNumbers::new(
-                PROFILE_US,
-                Usage::CallingUserAssignment,
-                vec!["+14255551100".into()],
-            ),
-        )
-        .await
-        .unwrap();
+    let id = env.upload_one(TENANT_A, "+14255551100").await.unwrap();
     let first = env.client.get_task(&id).await.unwrap();
     assert_eq!(first.status, TaskStatus::Queued);
     assert_eq!(first.total_numbers_count, Some(1));
@@ -70,18 +59,7 @@ async fn a_task_reports_when_it_ended_not_when_it_was_looked_at() {
     })
     .await;
     env.customer(TENANT_A, "contoso").await;
-    let id = env
-        .client
-        .upload_numbers(
-            TENANT_A,
-            &UploadNumbers::new(
-                PROFILE_US,
-                Usage::CallingUserAssignment,
-                vec!["+14255551101".into()],
-            ),
-        )
-        .await
-        .unwrap();
+    let id = env.upload_one(TENANT_A, "+14255551101").await.unwrap();
     // Nobody looks for a while: the task ends on its own meanwhile.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let done = env.client.get_task(&id).await.unwrap();
