@@ -17,7 +17,9 @@
 //! the basic one. After the operator, a sequential and a concurrent script
 //! (bench/scripts.rs) do the same work on fresh simulators with the same settings
 //! (unless `no-scripts`), and the floor T* = (customers x minimal calls - burst) /
-//! rate is printed beside them.
+//! rate is printed beside them (`concurrent`: the concurrent script only;
+//! `OC_BENCH_SEQUENTIAL_SAMPLE=K`: the sequential script over the first K customers,
+//! its time scaled to all of them, since it makes one call at a time).
 //!
 //! Not part of the tests: figures are recorded in bench/README.md.
 
@@ -714,21 +716,32 @@ async fn contenders(
         let (simulator, addr) = start_simulator(bin, seed, dir)?;
         let admin = AdminClient::new(&url::Url::parse(&format!("http://{addr}/admin"))?);
         let client = scripts::client(&addr, budget)?;
+        // The sequential script makes one call at a time, so its time grows by the
+        // same amount per customer: `OC_BENCH_SEQUENTIAL_SAMPLE=K` runs it over the
+        // first K customers and scales its time (and calls) to all of them.
+        let sample = if concurrent {
+            customers
+        } else {
+            std::env::var("OC_BENCH_SEQUENTIAL_SAMPLE")
+                .ok()
+                .and_then(|k| k.parse::<usize>().ok())
+                .map_or(customers, |k| k.clamp(1, customers))
+        };
+        let scale = customers as f64 / sample as f64;
         let took = if concurrent {
             scripts::concurrent(&client, customers, work, task_time).await?
         } else {
-            scripts::sequential(&client, customers, work).await?
+            scripts::sequential(&client, sample, work).await?.mul_f64(scale)
         };
-        let calls = total_of(&admin.counters().await?);
-        row(
-            if concurrent {
-                "a concurrent script"
-            } else {
-                "a sequential script"
-            },
-            took,
-            Some(calls),
-        );
+        let calls = (total_of(&admin.counters().await?) as f64 * scale).round() as u64;
+        let name = if concurrent {
+            "a concurrent script".to_owned()
+        } else if sample < customers {
+            format!("a sequential script (the first {sample} customers, time x {scale:.0})")
+        } else {
+            "a sequential script".to_owned()
+        };
+        row(&name, took, Some(calls));
         stop(simulator);
     }
     Ok(())

@@ -126,18 +126,28 @@ impl<K: Kind> Watched<K> {
     where
         T: PartialEq + Send + 'static,
     {
+        self.changes_where(key, |before, now| before != Some(now))
+    }
+
+    /// The objects as they change, passing on those for which `matters(before, now)`
+    /// holds, where `before` is their `key` when last heard (`None` the first time)
+    /// and `now` is their `key` now.
+    pub fn changes_where<T>(
+        &self,
+        key: impl Fn(&K) -> T + Send + 'static,
+        matters: impl Fn(Option<&T>, &T) -> bool + Send + 'static,
+    ) -> impl Stream<Item = Arc<K>> + Send + 'static
+    where
+        T: Send + 'static,
+    {
         let mut last: HashMap<String, T> = HashMap::new();
         self.fanout.subscribe().filter_map(move |heard| {
             let passed = match heard {
                 Heard::Applied(obj) => {
                     let now = key(&obj);
-                    let uid = uid(&*obj);
-                    if last.get(&uid) == Some(&now) {
-                        None
-                    } else {
-                        last.insert(uid, now);
-                        Some(obj)
-                    }
+                    let passes = matters(last.get(&uid(&*obj)), &now);
+                    last.insert(uid(&*obj), now);
+                    passes.then_some(obj)
                 }
                 Heard::Gone(uid) => {
                     last.remove(&uid);

@@ -45,6 +45,7 @@ pub use error::{Error, Result};
 
 use crate::api::conditions::{self, READY, SYNCED, reason};
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection};
+use crate::liveplatform::rate_limit::Lane;
 use kind::{CustomerOwned, Kind};
 use ownership::{Governed, Verdict};
 use status::StatusDraft;
@@ -141,7 +142,13 @@ where
         namespace = obj.meta().namespace.as_deref().unwrap_or(""),
         object = %name,
     );
-    let result = tracing::Instrument::instrument(logic(&obj, &ctx, &api, &mut draft), span).await;
+    let lane = lane_of(
+        finalizer::is_deleting(&*obj),
+        K::last_checked_mut(&mut draft.status).is_some(),
+        conditions::is_true_for(draft.conditions(), READY, draft.generation),
+    );
+    let work = tracing::Instrument::instrument(logic(&obj, &ctx, &api, &mut draft), span);
+    let result = lane.scope(work).await;
     let kind_name = K::kind(&()).to_string();
     let outcome = match &result {
         Ok(_) => "ok",
@@ -221,6 +228,19 @@ where
                 ))
             }
         }
+    }
+}
+
+/// The lane of the platform's budget a reconcile's calls wait in: a person's change
+/// goes ahead of onboarding, task polls and drift checks. A change is an object that
+/// was Ready once (it has been checked against the platform) and is not Ready for its
+/// generation now (its spec was edited, or drift was found), or one being deleted.
+/// Objects that were never Ready are onboarding.
+pub fn lane_of(deleting: bool, was_ready_once: bool, ready_now: bool) -> Lane {
+    if deleting || (was_ready_once && !ready_now) {
+        Lane::Change
+    } else {
+        Lane::Routine
     }
 }
 
@@ -441,15 +461,30 @@ fn customer_id(c: &OCCustomer) -> (bool, Option<String>) {
 }
 
 /// What customers read of their platform: its spec, labels (the platform selector),
-/// deletion, and whether it is Ready (customers that failed on a platform that was
-/// not usable go on at once when it becomes so). Its other status writes (a drift
-/// check, a changed message) do not reconcile a thousand customers.
+/// deletion, and whether it is Ready. Its other status writes (a drift check, a
+/// changed message) do not reconcile a thousand customers; see
+/// [`platform_change_matters_to_customers`].
 fn platform_as_customers_see_it(p: &OCPlatform) -> (Option<u64>, bool) {
     let ready = p
         .status
         .as_ref()
         .is_some_and(|s| conditions::is_true_for(&s.conditions, READY, p.metadata.generation));
     (caches::intent(p), ready)
+}
+
+/// Whether a platform's change wakes its customers: a change of its intent, or its
+/// becoming Ready (customers that failed on a platform that was not usable go on at
+/// once). Its becoming not Ready wakes nobody: a customer that calls it then fails
+/// by itself, and waking a thousand customers to find that out costs the platform's
+/// budget for nothing.
+fn platform_change_matters_to_customers(
+    before: Option<&(Option<u64>, bool)>,
+    now: &(Option<u64>, bool),
+) -> bool {
+    match before {
+        None => true,
+        Some((intent, ready)) => *intent != now.0 || (!ready && now.1),
+    }
 }
 
 /// What end users read of their customer: its id and its licence (an end user
@@ -666,7 +701,10 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .reconcile_on(ctx.ownership.customers.triggers())
         .reconcile_on(customer_wakes)
         .watches_shared_stream(
-            platforms_watched.changes(platform_as_customers_see_it),
+            platforms_watched.changes_where(
+                platform_as_customers_see_it,
+                platform_change_matters_to_customers,
+            ),
             move |platform| {
                 let name = platform.name_any();
                 on_platform
@@ -794,4 +832,48 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     ctx.readiness.set_leading(false);
     ctx.metrics.set_leader(false);
     tracing::info!("controllers stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customers_wake_when_their_platform_changes_its_intent_or_becomes_ready() {
+        // (before, now) -> wakes its customers
+        let table = [
+            (None, (Some(1), false), true),                   // first seen
+            (Some((Some(1), false)), (Some(1), true), true),  // became Ready
+            (Some((Some(1), true)), (Some(1), false), false), // stopped being Ready
+            (Some((Some(1), true)), (Some(1), true), false),  // another status write
+            (Some((Some(1), true)), (Some(2), true), true),   // spec or labels changed
+            (Some((Some(1), true)), (Some(2), false), true),  // changed and not Ready
+        ];
+        for (before, now, wakes) in table {
+            assert_eq!(
+                platform_change_matters_to_customers(before.as_ref(), &now),
+                wakes,
+                "{before:?} -> {now:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_persons_change_to_an_object_that_was_ready_goes_first() {
+        // (being deleted, was Ready once, Ready for its generation now) -> lane
+        let table = [
+            ((false, false, false), Lane::Routine), // onboarding
+            ((false, true, true), Lane::Routine),   // a drift check of a Ready object
+            ((false, true, false), Lane::Change),   // edited, or drift found
+            ((true, false, false), Lane::Change),   // deleted while onboarding
+            ((true, true, true), Lane::Change),     // deleted once Ready
+        ];
+        for ((deleting, was_ready_once, ready_now), lane) in table {
+            assert_eq!(
+                lane_of(deleting, was_ready_once, ready_now),
+                lane,
+                "deleting={deleting} was_ready_once={was_ready_once} ready_now={ready_now}"
+            );
+        }
+    }
 }
