@@ -7,7 +7,7 @@
 //! restart, deletion time, and the peak and resting memory of the operator process
 //! and of the simulator process.
 //!
-//!   cargo build --release --bin oc-operator --examples
+//!   cargo build --release --workspace --bins --examples
 //!   ./target/release/examples/load [customers] [numbers-per-customer] [keep|delete] [rate] [burst] [users|-] [scripts|no-scripts]
 //!
 //! With `keep`, the objects are left in place (no deletion phase). The platform's
@@ -28,14 +28,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use liveplatform::contract::API_ROOT;
+use liveplatform_sim::Seed;
+use liveplatform_sim::admin_client::{AdminClient, total_of};
+use liveplatform_sim::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_SP_TENANT};
 use oc_operator::api::{
     OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection, conditions,
 };
 use oc_operator::controller;
-use oc_operator::liveplatform::contract::API_ROOT;
-use oc_operator::simulator::Seed;
-use oc_operator::simulator::admin_client::{AdminClient, total_of};
-use oc_operator::simulator::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_SP_TENANT};
 use serde_json::json;
 
 #[path = "scripts.rs"]
@@ -115,19 +115,28 @@ fn print_memory(operator: &Child, simulator: &Child) {
     }
 }
 
-/// The release binary next to this example (`target/release/oc-operator`).
+/// The release binaries next to this example (`target/release/oc-operator` and
+/// `target/release/oc-simulator`); returns the operator's.
 fn operator_binary() -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let bin = exe
         .parent()
         .and_then(Path::parent)
         .map(|dir| dir.join("oc-operator"))
-        .filter(|bin| bin.exists())
-        .ok_or("build the binary first: cargo build --release --bin oc-operator")?;
+        .filter(|bin| bin.exists() && simulator_binary(bin).exists())
+        .ok_or(BUILD_FIRST)?;
     Ok(bin)
 }
 
-/// Starts `oc-operator simulate` with `seed`; returns it and its address.
+const BUILD_FIRST: &str =
+    "build the binaries first: cargo build --release --workspace --bins --examples";
+
+/// The simulator's binary beside the operator's.
+fn simulator_binary(operator: &Path) -> PathBuf {
+    operator.with_file_name("oc-simulator")
+}
+
+/// Starts `oc-simulator` with `seed`; returns it and its address.
 fn start_simulator(bin: &Path, seed: &Seed, dir: &Path) -> Result<(Child, String), String> {
     let seed_file = dir.join("seed.json");
     let address_file = dir.join("simulator-address");
@@ -135,16 +144,16 @@ fn start_simulator(bin: &Path, seed: &Seed, dir: &Path) -> Result<(Child, String
     std::fs::write(&seed_file, json).map_err(|e| e.to_string())?;
     // A previous simulator's address must not be taken for this one's.
     let _ = std::fs::remove_file(&address_file);
-    let mut command = Command::new(bin);
+    let mut command = Command::new(simulator_binary(bin));
     command
-        .args(["--log-level=warn", "simulate", "--listen=127.0.0.1:0"])
+        .args(["--log-level=warn", "--listen=127.0.0.1:0"])
         .arg("--seed")
         .arg(&seed_file)
         .arg("--address-file")
         .arg(&address_file)
         .stdin(Stdio::null())
         .stdout(Stdio::null());
-    let child = oc_operator::testenv::processes::spawn(command).map_err(|e| e.to_string())?;
+    let child = testenv::processes::spawn(command).map_err(|e| e.to_string())?;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Ok(addr) = std::fs::read_to_string(&address_file)
@@ -180,7 +189,7 @@ fn start_operator(bin: &Path, kubeconfig: &Path, ns: &str) -> Result<Child, Stri
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::null());
-    oc_operator::testenv::processes::spawn(command).map_err(|e| e.to_string())
+    testenv::processes::spawn(command).map_err(|e| e.to_string())
 }
 
 /// SIGTERM, then wait for the graceful stop.
@@ -258,7 +267,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sequential_too = args.get(7).is_none_or(|a| a != "concurrent");
     let ns = "bench";
 
-    let plane = oc_operator::testenv::shared().map_err(|e| format!("control plane: {e}"))?;
+    let plane = testenv::shared().map_err(|e| format!("control plane: {e}"))?;
     let client = plane.client().await?;
     let seed = Seed {
         accept_any_tenant: true,
@@ -680,7 +689,7 @@ async fn contenders(
     operator: Duration,
     sequential_too: bool,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let budget = oc_operator::liveplatform::contract::Budget {
+    let budget = liveplatform::contract::Budget {
         per_second: seed.requests_per_second,
         burst: seed.burst,
     };
@@ -731,7 +740,9 @@ async fn contenders(
         let took = if concurrent {
             scripts::concurrent(&client, customers, work, task_time).await?
         } else {
-            scripts::sequential(&client, sample, work).await?.mul_f64(scale)
+            scripts::sequential(&client, sample, work)
+                .await?
+                .mul_f64(scale)
         };
         let calls = (total_of(&admin.counters().await?) as f64 * scale).round() as u64;
         let name = if concurrent {

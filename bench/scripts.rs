@@ -13,13 +13,13 @@
 
 use std::time::{Duration, Instant};
 
-use oc_operator::liveplatform::contract::Budget;
-use oc_operator::liveplatform::model::{
+use liveplatform::contract::Budget;
+use liveplatform::model::{
     AddSipConnection, AssignChannel, ConfigurationType, CreateCustomer, CreateLead, DialPlanRule,
     LeadRef, LicenseChange, ModifyDialPlan, ProvisionEndUser, Task, TaskId, UploadNumbers, Usage,
 };
-use oc_operator::liveplatform::{ClientConfig, Credentials, LivePlatformClient};
-use oc_operator::simulator::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_SP_TENANT};
+use liveplatform::{ClientConfig, Credentials, LivePlatformClient};
+use liveplatform_sim::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_SP_TENANT};
 
 const PROFILE: &str = "a3f1e2d4-6b7c-4d8e-9f0a-1b2c3d4e5f60";
 /// The channel, SBC and scripts of the full workload (the simulator's seed has them).
@@ -88,7 +88,7 @@ pub fn first_number(i: usize) -> u64 {
 pub fn client(sim_addr: &str, budget: Budget) -> Result<LivePlatformClient, String> {
     let base = url::Url::parse(&format!(
         "http://{sim_addr}{}",
-        oc_operator::liveplatform::contract::API_ROOT
+        liveplatform::contract::API_ROOT
     ))
     .map_err(|e| e.to_string())?;
     let mut config = ClientConfig::new(
@@ -140,7 +140,7 @@ async fn onboard(
     work: Workload,
     pace: Pace,
 ) -> Result<(), String> {
-    let err = |e: oc_operator::liveplatform::Error| e.to_string();
+    let err = |e: liveplatform::Error| e.to_string();
     let follow = |task: TaskId| async move { follow(client, &task, pace.first, pace.every).await };
     let tenant = tenant(i);
     client
@@ -205,7 +205,7 @@ async fn onboard(
                     sbc_onboarding_script: Some(ONBOARDING_SCRIPT.into()),
                     sbc_cleanup_script: Some(CLEANUP_SCRIPT.into()),
                     script_parameters: Default::default(),
-                    carrier_password: Some(oc_operator::secret::Secret::new("carrier")),
+                    carrier_password: Some(liveplatform::secret::Secret::new("carrier")),
                 },
             )
             .await

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the release binary exactly as the Dockerfile does (static, musl) and checks
-# that it is static and runs. No container engine is needed.
+# Builds the operator's release binary exactly as the Dockerfile does (static, musl)
+# and checks that it is static, runs, and ships nothing but the operator: no
+# simulator, no test control plane, no developer tool, and no path of the machine
+# that built it. No container engine is needed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 target=x86_64-unknown-linux-musl
@@ -10,7 +12,10 @@ if ! command -v musl-gcc >/dev/null 2>&1; then
   apt-get install -y -q musl-tools >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q musl-tools >/dev/null; }
 fi
 export CC_x86_64_unknown_linux_musl=musl-gcc
-cargo build --release --locked --target "$target" --bin oc-operator
+cargo_home="${CARGO_HOME:-$HOME/.cargo}"
+# As the Dockerfile: dependencies' source paths are written as /cargo.
+export RUSTFLAGS="--remap-path-prefix=$cargo_home=/cargo"
+cargo build --release --locked --target "$target" -p oc-operator --bin oc-operator
 bin="target/$target/release/oc-operator"
 if ldd "$bin" 2>&1 | grep -q "=>"; then
   echo "check-release: $bin is dynamically linked" >&2
@@ -20,4 +25,5 @@ fi
 "$bin" --version
 crds="$("$bin" crds)"
 grep -q "kind: CustomResourceDefinition" <<<"$crds"
-echo "check-release: static release binary OK ($(du -h "$bin" | cut -f1))"
+bash hack/check-shipped.sh "$bin"
+echo "check-release: static release binary OK ($(du -h "$bin" | cut -f1), $(stat -c %s "$bin") bytes)"

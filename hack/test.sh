@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README "Run the tests"; .ci/run runs exactly this):
 # build (or reuse) the test control plane, format check, clippy with warnings as
-# errors, the release binary of the Dockerfile, then every test.
+# errors, the release binary of the Dockerfile (and what it must not carry), then
+# every test of every crate of the workspace.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,14 +20,14 @@ fi
 lua5.4 -v
 echo "==> cargo fmt --check"
 cargo fmt --all --check
-echo "==> cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets --locked -- -D warnings
+echo "==> cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> release binary as the Dockerfile builds it (hack/check-release.sh)"
 bash hack/check-release.sh
-echo "==> cargo test"
+echo "==> cargo test --workspace"
 mkdir -p target
 set +e
-cargo test --locked --no-fail-fast 2>&1 | tee target/test-output.log
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.log
 status=${PIPESTATUS[0]}
 set -e
 # End with one summary line over all test binaries.

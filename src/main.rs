@@ -6,7 +6,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use oc_operator::controller::{self, Context, OperatorConfig};
-use oc_operator::simulator::{Faults, Seed, Simulator};
 use oc_operator::telemetry::{self, LogFormat};
 
 #[derive(Debug, Parser)]
@@ -39,11 +38,6 @@ enum Command {
     Run(RunArgs),
     /// Print the CustomResourceDefinitions of every kind as YAML.
     Crds(CrdsArgs),
-    /// Run the sandbox: a local control plane, the simulator, the operator and
-    /// `examples/`, until interrupted.
-    Sandbox,
-    /// Serve the Live Platform simulator (API, identity endpoints and admin side).
-    Simulate(SimulateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -91,40 +85,8 @@ struct CrdsArgs {
     out_dir: Option<PathBuf>,
 }
 
-#[derive(Debug, clap::Args)]
-struct SimulateArgs {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:8080", env = "OC_SIM_LISTEN")]
-    listen: SocketAddr,
-    /// Seed data (JSON); the built-in default when absent.
-    #[arg(long, env = "OC_SIM_SEED")]
-    seed: Option<PathBuf>,
-    /// Initial fault injection settings (JSON); none when absent.
-    #[arg(long, env = "OC_SIM_FAULTS")]
-    faults: Option<PathBuf>,
-    /// Task duration in milliseconds, overriding the seed.
-    #[arg(long)]
-    task_delay_ms: Option<u64>,
-    /// Accept every well-formed tenant id (load tests).
-    #[arg(long)]
-    accept_any_tenant: bool,
-    /// Write the chosen address to this file once listening (for scripts).
-    #[arg(long)]
-    address_file: Option<PathBuf>,
-}
-
 #[derive(Debug, thiserror::Error)]
 enum CliError {
-    #[error("reading {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("parsing {path}: {source}")]
-    Parse {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -134,8 +96,6 @@ enum CliError {
     Kube(#[from] kube::Error),
     #[error(transparent)]
     Lease(#[from] oc_operator::lease::Error),
-    #[error("sandbox: {0}")]
-    Sandbox(#[from] oc_operator::sandbox::Error),
     #[error("rendering the CRDs: {0}")]
     Crds(#[from] serde_yaml_ng::Error),
     #[error("writing to standard output: {0}")]
@@ -145,54 +105,6 @@ enum CliError {
         path: PathBuf,
         source: std::io::Error,
     },
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &PathBuf) -> Result<T, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|source| CliError::Parse {
-        path: path.clone(),
-        source,
-    })
-}
-
-async fn simulate(args: SimulateArgs) -> Result<(), CliError> {
-    let mut seed: Seed = match &args.seed {
-        Some(path) => read_json(path)?,
-        None => Seed::default(),
-    };
-    if let Some(ms) = args.task_delay_ms {
-        seed.task_delay_ms = ms;
-    }
-    seed.accept_any_tenant |= args.accept_any_tenant;
-    let faults: Faults = match &args.faults {
-        Some(path) => read_json(path)?,
-        None => Faults::default(),
-    };
-    let sim = Simulator::start(args.listen, seed, faults)
-        .await
-        .map_err(|source| CliError::Listen {
-            addr: args.listen,
-            source,
-        })?;
-    if let Some(path) = &args.address_file {
-        std::fs::write(path, sim.addr().to_string()).map_err(|source| CliError::Write {
-            path: path.clone(),
-            source,
-        })?;
-    }
-    tracing::info!(
-        api = %sim.base_url(),
-        identity = %sim.identity_base(),
-        admin = %sim.admin_url(),
-        "Live Platform simulator listening"
-    );
-    shutdown_signal().await;
-    tracing::info!("simulator stopping");
-    sim.stop();
-    Ok(())
 }
 
 fn crds(args: CrdsArgs) -> Result<(), CliError> {
@@ -305,10 +217,6 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Crds(args) => crds(args),
         Command::Run(args) => run(args).await,
-        Command::Sandbox => oc_operator::sandbox::run(shutdown_signal())
-            .await
-            .map_err(CliError::from),
-        Command::Simulate(args) => simulate(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,7 +5,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::liveplatform::Action as PlatformAction;
+use liveplatform::Action as PlatformAction;
 
 /// Regular expression of a Microsoft Entra tenant id (a GUID).
 pub const GUID_PATTERN: &str =

@@ -114,7 +114,7 @@ pub struct AllowedNamespace(
 );
 
 fn default_identity_base() -> String {
-    crate::liveplatform::contract::DEFAULT_IDENTITY_BASE.to_owned()
+    liveplatform::contract::DEFAULT_IDENTITY_BASE.to_owned()
 }
 
 /// How often Ready objects are checked for drift when the platform does not say.
@@ -184,15 +184,15 @@ impl Default for RateLimit {
 }
 
 fn default_rps() -> f64 {
-    crate::liveplatform::contract::DEFAULT_BUDGET.per_second
+    liveplatform::contract::DEFAULT_BUDGET.per_second
 }
 
 fn default_burst() -> i64 {
-    i64::from(crate::liveplatform::contract::DEFAULT_BUDGET.burst)
+    i64::from(liveplatform::contract::DEFAULT_BUDGET.burst)
 }
 
 fn default_concurrency() -> i64 {
-    i64::try_from(crate::liveplatform::contract::DEFAULT_MAX_IN_FLIGHT).unwrap_or(8)
+    i64::try_from(liveplatform::contract::DEFAULT_MAX_IN_FLIGHT).unwrap_or(8)
 }
 
 /// What the operator last saw of the platform.

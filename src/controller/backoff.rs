@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::backoff::Backoff;
+use liveplatform::backoff::Backoff;
 
 #[derive(Debug)]
 pub struct ObjectBackoff {

@@ -28,11 +28,11 @@ use crate::api::common::{DeletionPolicy, Operation, WriteAction};
 use crate::api::conditions::{CHANNEL_ASSIGNED, LICENSED, READY, reason};
 use crate::api::customer::{LicenseStatus, LicenseType, OCCustomerSpec, OCCustomerStatus};
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
-use crate::liveplatform::model::{
+use liveplatform::model::{
     AssignChannel, ConfigurationType, CreateCustomer, CreateLead, CustomerDetails, Lead, LeadRef,
     LicenseChange, LicenseInfo, TenantValidation,
 };
-use crate::liveplatform::{Conflict, Error as PlatformError, LivePlatformClient, TaskOutcome};
+use liveplatform::{Conflict, Error as PlatformError, LivePlatformClient, TaskOutcome};
 
 type Draft = StatusDraft<OCCustomer>;
 

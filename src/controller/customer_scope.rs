@@ -16,7 +16,7 @@ use super::tasks;
 use crate::api::common::WriteAction;
 use crate::api::conditions::{READY, reason};
 use crate::api::{OCCustomer, OCPlatform};
-use crate::liveplatform::{LivePlatformClient, TaskOutcome};
+use liveplatform::{LivePlatformClient, TaskOutcome};
 
 pub struct CustomerScope {
     pub client: LivePlatformClient,

@@ -21,8 +21,8 @@ use super::status::{StatusDraft, namespaced_api};
 use crate::api::OCDialPlan;
 use crate::api::conditions::{READY, reason};
 use crate::api::dial_plan::{OCDialPlanSpec, OCDialPlanStatus, UnmanagedRules};
-use crate::liveplatform::Error as PlatformError;
-use crate::liveplatform::model::{DialPlanRule, ModifyDialPlan};
+use liveplatform::Error as PlatformError;
+use liveplatform::model::{DialPlanRule, ModifyDialPlan};
 
 type Draft = StatusDraft<OCDialPlan>;
 

@@ -23,8 +23,8 @@ use crate::api::common::WriteAction;
 use crate::api::conditions::{READY, reason};
 use crate::api::customer::LicenseType;
 use crate::api::end_user::{OCEndUserSpec, OCEndUserStatus};
-use crate::liveplatform::model::{EndUser, ProvisionEndUser};
-use crate::liveplatform::{Error as PlatformError, TaskOutcome};
+use liveplatform::model::{EndUser, ProvisionEndUser};
+use liveplatform::{Error as PlatformError, TaskOutcome};
 
 type Draft = StatusDraft<OCEndUser>;
 

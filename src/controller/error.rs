@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::api::conditions::reason;
-use crate::liveplatform;
+use liveplatform;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

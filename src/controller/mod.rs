@@ -45,8 +45,8 @@ pub use error::{Error, Result};
 
 use crate::api::conditions::{self, READY, SYNCED, reason};
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection};
-use crate::liveplatform::rate_limit::Lane;
 use kind::{CustomerOwned, Kind};
+use liveplatform::rate_limit::Lane;
 use ownership::{Governed, Verdict};
 use status::StatusDraft;
 

@@ -33,12 +33,12 @@ use crate::api::conditions::{self, NUMBERS_UPLOADED, READY, reason};
 use crate::api::number_block::{
     AssignedNumberPolicy, FailedNumber, NumberCounts, OCNumberBlockSpec, OCNumberBlockStatus,
 };
-use crate::liveplatform::contract::MAX_NUMBERS_PER_REQUEST;
-use crate::liveplatform::model::{
+use liveplatform::contract::MAX_NUMBERS_PER_REQUEST;
+use liveplatform::model::{
     NumberOutcome, NumberRecord, ReleaseNumbers, TaskId, UnassignNumbers, UploadNumbers,
     ValidateNumbers,
 };
-use crate::liveplatform::{Conflict, TaskOutcome};
+use liveplatform::{Conflict, TaskOutcome};
 
 type Draft = StatusDraft<OCNumberBlock>;
 
@@ -919,7 +919,7 @@ impl Planner for BlockReconcile<'_> {
                         "{e}; the numbers changed on the platform, so the operator lists them again"
                     )));
                 }
-                if upload && !matches!(e, crate::liveplatform::Error::OutcomeUnknown { .. }) {
+                if upload && !matches!(e, liveplatform::Error::OutcomeUnknown { .. }) {
                     // Refused: nothing happened, so these numbers are not this block's.
                     let mut active = owned(&self.draft.status);
                     for n in &numbers {
@@ -1088,8 +1088,8 @@ async fn validate(
 }
 
 /// A refusal caused by the numbers' state on the platform rather than by the spec.
-fn state_changed(action: WriteAction, error: &crate::liveplatform::Error) -> bool {
-    let crate::liveplatform::Error::Validation { fields, .. } = error else {
+fn state_changed(action: WriteAction, error: &liveplatform::Error) -> bool {
+    let liveplatform::Error::Validation { fields, .. } = error else {
         return false;
     };
     match action {
@@ -1103,9 +1103,9 @@ fn state_changed(action: WriteAction, error: &crate::liveplatform::Error) -> boo
     }
 }
 
-fn usage(spec: &OCNumberBlockSpec) -> crate::liveplatform::model::Usage {
+fn usage(spec: &OCNumberBlockSpec) -> liveplatform::model::Usage {
     use crate::api::number_block::Usage as U;
-    use crate::liveplatform::model::Usage as P;
+    use liveplatform::model::Usage as P;
     match spec.usage {
         U::CallingUserAssignment => P::CallingUserAssignment,
         U::ConferenceAssignment => P::ConferenceAssignment,
@@ -1114,9 +1114,9 @@ fn usage(spec: &OCNumberBlockSpec) -> crate::liveplatform::model::Usage {
     }
 }
 
-fn capability(c: crate::api::number_block::Capability) -> crate::liveplatform::model::Capability {
+fn capability(c: crate::api::number_block::Capability) -> liveplatform::model::Capability {
     use crate::api::number_block::Capability as C;
-    use crate::liveplatform::model::Capability as P;
+    use liveplatform::model::Capability as P;
     match c {
         C::InboundCalling => P::InboundCalling,
         C::OutboundCalling => P::OutboundCalling,

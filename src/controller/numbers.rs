@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::liveplatform::model::NumberRecord;
-use crate::liveplatform::{LivePlatformClient, Result};
+use liveplatform::model::NumberRecord;
+use liveplatform::{LivePlatformClient, Result};
 
 /// How long a listing the operator's writes keep current lives after the last write
 /// it took in [chosen]: longer than any upload task takes, short enough that a

@@ -17,8 +17,8 @@ use super::platforms;
 use super::status::StatusDraft;
 use crate::api::OCPlatform;
 use crate::api::platform::{CallingProfileStatus, OCPlatformStatus, SbcStatus};
-use crate::liveplatform::LivePlatformClient;
-use crate::liveplatform::model::{CallingProfile, LeadQuery, SbcMapping};
+use liveplatform::LivePlatformClient;
+use liveplatform::model::{CallingProfile, LeadQuery, SbcMapping};
 
 /// How old `status.lastProbeTime` may get before it is refreshed on its own.
 const PROBE_TIME_REFRESH_SECS: i64 = 300;

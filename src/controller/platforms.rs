@@ -12,9 +12,9 @@ use kube::api::Api;
 use super::context::Context;
 use super::error::{Error, Result};
 use crate::api::OCPlatform;
-use crate::liveplatform::contract::Budget;
-use crate::liveplatform::{ClientConfig, Credentials, LivePlatformClient};
-use crate::secret::Secret as SecretString;
+use liveplatform::contract::Budget;
+use liveplatform::secret::Secret as SecretString;
+use liveplatform::{ClientConfig, Credentials, LivePlatformClient};
 
 #[derive(Debug, Clone)]
 struct Entry {

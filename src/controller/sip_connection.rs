@@ -23,10 +23,10 @@ use crate::api::OCSipConnection;
 use crate::api::common::WriteAction;
 use crate::api::conditions::{READY, reason};
 use crate::api::sip_connection::{OCSipConnectionSpec, OCSipConnectionStatus};
-use crate::liveplatform::contract::deployment_state::{self, DEPLOYED, FAILED, REMOVING};
-use crate::liveplatform::model::{AddSipConnection, ModifySipConnection, SipConnection};
-use crate::liveplatform::{Error as PlatformError, TaskOutcome};
-use crate::secret::Secret as SecretString;
+use liveplatform::contract::deployment_state::{self, DEPLOYED, FAILED, REMOVING};
+use liveplatform::model::{AddSipConnection, ModifySipConnection, SipConnection};
+use liveplatform::secret::Secret as SecretString;
+use liveplatform::{Error as PlatformError, TaskOutcome};
 
 type Draft = StatusDraft<OCSipConnection>;
 

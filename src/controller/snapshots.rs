@@ -13,7 +13,7 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::liveplatform::model::{CustomerDetails, Lead};
+use liveplatform::model::{CustomerDetails, Lead};
 
 /// How long a snapshot serves.
 pub const WINDOW: Duration = Duration::from_secs(20);

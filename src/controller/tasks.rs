@@ -15,8 +15,8 @@ use super::status::{StatusDraft, save};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 
 use crate::api::common::{Operation, WriteAction};
-use crate::liveplatform::model::{SipConnectionAdded, SipConnectionDeleted, TaskId};
-use crate::liveplatform::{LivePlatformClient, TaskOutcome};
+use liveplatform::model::{SipConnectionAdded, SipConnectionDeleted, TaskId};
+use liveplatform::{LivePlatformClient, TaskOutcome};
 
 /// The write in flight, if any.
 pub fn current<K: Kind>(draft: &mut StatusDraft<K>) -> Option<Operation> {
@@ -88,9 +88,9 @@ pub async fn send<K: Kind, T: Answer>(
     draft: &mut StatusDraft<K>,
     action: WriteAction,
     items: Vec<String>,
-    write: impl Future<Output = crate::liveplatform::Result<T>>,
+    write: impl Future<Output = liveplatform::Result<T>>,
     record: impl FnOnce(&T, &mut StatusDraft<K>),
-) -> Result<crate::liveplatform::Result<T>> {
+) -> Result<liveplatform::Result<T>> {
     begin(api, obj, draft, action, items).await?;
     match write.await {
         Ok(answer) => {
@@ -101,7 +101,7 @@ pub async fn send<K: Kind, T: Answer>(
             Ok(Ok(answer))
         }
         Err(e) => {
-            if !matches!(e, crate::liveplatform::Error::OutcomeUnknown { .. }) {
+            if !matches!(e, liveplatform::Error::OutcomeUnknown { .. }) {
                 finish(draft);
             }
             Ok(Err(e))

@@ -1,5 +1,5 @@
 //! Tests against a real kube-apiserver, etcd and kube-controller-manager started by
-//! `oc_operator::testenv` (one control plane for this test binary, a fresh namespace
+//! `testenv` (one control plane for this test binary, a fresh namespace
 //! per test).
 
 mod support;

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use oc_operator::testenv::{self, Shared};
+use testenv::{self, Shared};
 
 pub fn plane() -> &'static Shared {
     match testenv::shared() {

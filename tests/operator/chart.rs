@@ -42,6 +42,13 @@ async fn the_chart_lints_and_its_schema_refuses_wrong_values() {
         let (ok, text) = helm(&["template", "t", &chart(), "--set", value]);
         assert!(!ok && text.contains(message), "{value}: {text}");
     }
+    // The sandbox's simulator runs from its own image: the operator's has no simulator.
+    let (ok, text) = helm(&["template", "t", &chart(), "--set", "sandbox.enabled=true"]);
+    assert!(
+        ok && text.contains("image: ghcr.io/example/oc-simulator:")
+            && !text.contains("args: [simulate"),
+        "{text}"
+    );
     let (ok, text) = helm(&["template", "t", &chart(), "--set", "replicas=2"]);
     assert!(ok && text.contains("kind: PodDisruptionBudget"), "{text}");
     let (_, text) = helm(&["template", "t", &chart()]);

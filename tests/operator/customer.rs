@@ -1,9 +1,7 @@
 use kube::api::{Patch, PatchParams};
+use liveplatform::model::{ConfigurationType, CreateCustomer, CreateLead, LicenseChange};
 use oc_operator::api::OCCustomer;
 use oc_operator::api::conditions::{CHANNEL_ASSIGNED, LICENSED, READY, reason};
-use oc_operator::liveplatform::model::{
-    ConfigurationType, CreateCustomer, CreateLead, LicenseChange,
-};
 use serde_json::json;
 
 use crate::support::*;

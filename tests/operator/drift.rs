@@ -5,9 +5,9 @@
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, Patch, PatchParams};
+use liveplatform::model::ReleaseNumbers;
+use liveplatform::{PollOptions, TaskOutcome};
 use oc_operator::api::{OCCustomer, OCDialPlan, OCNumberBlock, OCPlatform};
-use oc_operator::liveplatform::model::ReleaseNumbers;
-use oc_operator::liveplatform::{PollOptions, TaskOutcome};
 use serde_json::json;
 
 use crate::support::*;

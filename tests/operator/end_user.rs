@@ -1,7 +1,7 @@
+use liveplatform_sim::Seed;
 use oc_operator::api::conditions::{READY, reason};
 use oc_operator::api::{OCCustomer, OCEndUser, OCNumberBlock};
 use oc_operator::controller::end_user::LICENSE_REQUIRED;
-use oc_operator::simulator::Seed;
 use serde_json::json;
 
 use crate::support::*;

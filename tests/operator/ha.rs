@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
+use liveplatform_sim::Seed;
 use oc_operator::api::{OCCustomer, OCNumberBlock};
-use oc_operator::simulator::Seed;
 use serde_json::json;
 
 use crate::support::*;
@@ -38,7 +38,7 @@ fn replica(world: &World, identity: &str) -> (Child, String) {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let child = oc_operator::testenv::processes::spawn(command).expect("operator process");
+    let child = testenv::processes::spawn(command).expect("operator process");
     (child, format!("http://{probe}"))
 }
 

@@ -435,9 +435,9 @@ async fn a_blocks_status_write_does_not_wake_its_customer() {
 async fn tasks_are_looked_at_about_once_when_their_duration_is_known() {
     let mut world = World::with_seed(
         "polls",
-        oc_operator::simulator::Seed {
+        liveplatform_sim::Seed {
             task_delay_ms: 1500,
-            ..oc_operator::simulator::Seed::default()
+            ..liveplatform_sim::Seed::default()
         },
     )
     .await;

@@ -260,7 +260,7 @@ async fn no_secret_reaches_logs_events_or_status() {
     );
     for (what, text) in [("logs", &logs), ("events", &events), ("status", &statuses)] {
         for secret in [
-            oc_operator::simulator::seed::SANDBOX_CLIENT_SECRET,
+            liveplatform_sim::seed::SANDBOX_CLIENT_SECRET,
             "change-me-carrier-password",
             // Every bearer token the simulator issues starts like this.
             "eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.",

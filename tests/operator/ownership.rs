@@ -7,10 +7,10 @@ use std::fmt::Debug;
 use kube::Resource;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::core::NamespaceResourceScope;
+use liveplatform_sim::admin_client::AdminClient;
 use oc_operator::api::conditions::{READY, reason};
 use oc_operator::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
 use oc_operator::controller::kind::Kind;
-use oc_operator::simulator::admin_client::AdminClient;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -415,9 +415,9 @@ async fn a_number_another_tenant_holds_is_named_and_left_alone() {
         .platform_client()
         .upload_numbers(
             TENANT_B,
-            &oc_operator::liveplatform::model::UploadNumbers::new(
+            &liveplatform::model::UploadNumbers::new(
                 PROFILE_US,
-                oc_operator::liveplatform::model::Usage::CallingUserAssignment,
+                liveplatform::model::Usage::CallingUserAssignment,
                 vec!["+14255550500".into()],
             ),
         )

@@ -77,7 +77,7 @@ async fn a_rotated_secret_takes_effect_without_a_restart() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     world
-        .put_secret(oc_operator::simulator::seed::SANDBOX_CLIENT_SECRET)
+        .put_secret(liveplatform_sim::seed::SANDBOX_CLIENT_SECRET)
         .await;
     platform_ready(&world).await;
 }

@@ -175,9 +175,9 @@ async fn a_missing_carrier_secret_waits_without_calls() {
 
 #[tokio::test]
 async fn a_spec_change_while_onboarding_runs_is_still_applied() {
-    let seed = oc_operator::simulator::Seed {
+    let seed = liveplatform_sim::Seed {
         task_delay_ms: 3000,
-        ..oc_operator::simulator::Seed::default()
+        ..liveplatform_sim::Seed::default()
     };
     let mut world = World::with_seed("sipchange", seed).await;
     world.start().await;

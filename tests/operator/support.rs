@@ -8,16 +8,16 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Resource;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::NamespaceResourceScope;
+use liveplatform::LivePlatformClient;
+use liveplatform::model::{DialPlanRule, ModifyDialPlan};
+use liveplatform_sim::admin_client::AdminClient;
+use liveplatform_sim::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_SP_TENANT};
+use liveplatform_sim::{Faults, Seed, Simulator};
 use oc_operator::api::conditions;
 use oc_operator::api::{
     OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection,
 };
 use oc_operator::controller::{self, Context, OperatorConfig};
-use oc_operator::liveplatform::LivePlatformClient;
-use oc_operator::liveplatform::model::{DialPlanRule, ModifyDialPlan};
-use oc_operator::simulator::admin_client::AdminClient;
-use oc_operator::simulator::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_SP_TENANT};
-use oc_operator::simulator::{Faults, Seed, Simulator};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -67,9 +67,8 @@ async fn create_namespace(client: &kube::Client, prefix: &str) -> String {
     ns
 }
 
-pub fn plane() -> &'static oc_operator::testenv::Shared {
-    oc_operator::testenv::shared()
-        .unwrap_or_else(|e| panic!("the test control plane could not start: {e}"))
+pub fn plane() -> &'static testenv::Shared {
+    testenv::shared().unwrap_or_else(|e| panic!("the test control plane could not start: {e}"))
 }
 
 impl World {
@@ -266,16 +265,13 @@ impl World {
 
     /// A client of this world's simulator, as the operator would have.
     pub fn platform_client(&self) -> LivePlatformClient {
-        let credentials = oc_operator::liveplatform::Credentials {
+        let credentials = liveplatform::Credentials {
             client_id: SANDBOX_CLIENT_ID.into(),
             client_secret: SANDBOX_CLIENT_SECRET.into(),
         };
-        let mut config = oc_operator::liveplatform::ClientConfig::new(
-            self.sim.base_url(),
-            SANDBOX_SP_TENANT,
-            credentials,
-        )
-        .unwrap();
+        let mut config =
+            liveplatform::ClientConfig::new(self.sim.base_url(), SANDBOX_SP_TENANT, credentials)
+                .unwrap();
         config.identity_base = self.sim.identity_base();
         LivePlatformClient::new(config).unwrap()
     }

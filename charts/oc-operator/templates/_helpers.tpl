@@ -14,6 +14,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end -}}
 
+{{- define "oc-operator.simulatorImage" -}}
+{{ .Values.sandbox.image.repository }}:{{ .Values.sandbox.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+
 {{- define "oc-operator.securityContext" -}}
 allowPrivilegeEscalation: false
 readOnlyRootFilesystem: true

@@ -11,9 +11,9 @@ use crate::controller::customer::{
     Dependents, Known, Look, Seen, Settle, Step, Write, plan, plan_deletion,
 };
 use crate::controller::plan::{Next, Step as S};
-use crate::liveplatform::TaskOutcome;
-use crate::liveplatform::model::TaskStatus;
-use crate::liveplatform::model::{CustomerDetails, LicenseInfo, TenantValidation};
+use liveplatform::TaskOutcome;
+use liveplatform::model::TaskStatus;
+use liveplatform::model::{CustomerDetails, LicenseInfo, TenantValidation};
 
 const TENANT: &str = "11111111-2222-3333-4444-555555555555";
 const NOW: &str = "2026-11-27T12:00:00Z";
@@ -480,7 +480,7 @@ fn every_step_of_deletion() {
             },
         ])
     };
-    let platform_seen = |lead: Option<Option<crate::liveplatform::model::Lead>>| Seen {
+    let platform_seen = |lead: Option<Option<liveplatform::model::Lead>>| Seen {
         dependents: none_left(),
         platform: Some(true),
         lead,

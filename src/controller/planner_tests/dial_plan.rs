@@ -6,7 +6,7 @@ use super::{Case, expect_all, merged};
 use crate::api::dial_plan::{OCDialPlanSpec, OCDialPlanStatus};
 use crate::controller::dial_plan::{Known, Look, Seen, Settle, Step, Write, plan};
 use crate::controller::plan::Step as S;
-use crate::liveplatform::model::DialPlanRule;
+use liveplatform::model::DialPlanRule;
 
 fn rule(name: &str, prefix: &str) -> DialPlanRule {
     DialPlanRule {

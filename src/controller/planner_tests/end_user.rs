@@ -8,8 +8,8 @@ use super::{Case as Expect, expect_all, task};
 use crate::api::end_user::{OCEndUserSpec, OCEndUserStatus};
 use crate::controller::end_user::{Known, LICENSE_REQUIRED, Look, Seen, Settle, Step, Write, plan};
 use crate::controller::plan::{Next, Step as S};
-use crate::liveplatform::TaskOutcome;
-use crate::liveplatform::model::{EndUser, TaskStatus};
+use liveplatform::TaskOutcome;
+use liveplatform::model::{EndUser, TaskStatus};
 
 const LINE: &str = "tel:+14255550100";
 

@@ -10,7 +10,7 @@ mod sip_connection;
 
 use serde_json::{Value, json};
 
-use crate::liveplatform::model::{Lead, Task, TaskStatus};
+use liveplatform::model::{Lead, Task, TaskStatus};
 
 /// A lead as the platform reports it.
 pub fn lead(id: &str, customer: Option<&str>, channel: Option<i64>, status: &str) -> Lead {

@@ -12,8 +12,8 @@ use crate::controller::number_block::{
     Ended, Known, Listing, Look, Seen, Settle, Step, Write, plan, project_accepted, project_ended,
 };
 use crate::controller::plan::{Next, Step as S};
-use crate::liveplatform::TaskOutcome;
-use crate::liveplatform::model::{NumberOutcome, NumberRecord, TaskStatus};
+use liveplatform::TaskOutcome;
+use liveplatform::model::{NumberOutcome, NumberRecord, TaskStatus};
 
 const A: &str = "+14255550100";
 const B: &str = "+14255550101";

@@ -4,7 +4,7 @@ use super::{Case, expect_all};
 use crate::api::platform::OCPlatformStatus;
 use crate::controller::plan::Step as S;
 use crate::controller::platform::{Look, Seen, Step, plan, publish};
-use crate::liveplatform::model::{CallingProfile, Sbc, SbcMapping, Trunk};
+use liveplatform::model::{CallingProfile, Sbc, SbcMapping, Trunk};
 
 const NOW: &str = "2026-11-27T12:00:00Z";
 

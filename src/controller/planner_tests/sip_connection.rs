@@ -6,9 +6,9 @@ use super::{Case, expect_all, task};
 use crate::api::sip_connection::{OCSipConnectionSpec, OCSipConnectionStatus};
 use crate::controller::plan::{Next, Step as S};
 use crate::controller::sip_connection::{Known, Look, Seen, Settle, Step, Write, plan};
-use crate::liveplatform::TaskOutcome;
-use crate::liveplatform::contract::deployment_state::{DEPLOYED, DEPLOYING, FAILED, REMOVING};
-use crate::liveplatform::model::{SbcInfo, SipConnection, TaskStatus};
+use liveplatform::TaskOutcome;
+use liveplatform::contract::deployment_state::{DEPLOYED, DEPLOYING, FAILED, REMOVING};
+use liveplatform::model::{SbcInfo, SipConnection, TaskStatus};
 
 /// A site as Get SIP Connection shows it, matching the spec but for `sbc`.
 fn site(sbc: &str, state: i64) -> SipConnection {

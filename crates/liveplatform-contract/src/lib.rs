@@ -1,0 +1,132 @@
+//! Every detail of the Live Platform contract that the vendor's manuals leave open
+//! ([chosen] in `live-platform-api.md`), and the documented constants beside them.
+//! The client and the simulator both read them from here, so a real deployment that
+//! shows otherwise needs a change in this one file. `casing` is the one wire
+//! convention they share: property names compared without regard to their spelling.
+
+use std::time::Duration;
+
+pub mod casing;
+
+/// Path of the REST root below the service provider's host [doc].
+pub const API_ROOT: &str = "/tenantui/api";
+/// Default Microsoft Entra ID identity base [doc].
+pub const DEFAULT_IDENTITY_BASE: &str = "https://login.microsoftonline.com";
+/// OAuth2 scope of the Live Platform application [doc].
+pub const SCOPE: &str = "api://9d576dc4-b85d-4571-880e-4c6ed4c08c31/.default";
+/// Header that restricts calls to one channel's customers [doc].
+pub const CHANNEL_HEADER: &str = "X-Ovoc-Channel-Id";
+
+/// Token endpoint below the identity base, for the service provider's tenant
+/// [fields doc; the v2.0 path chosen].
+pub fn token_path(sp_tenant_id: &str) -> String {
+    format!("/{sp_tenant_id}/oauth2/v2.0/token")
+}
+
+/// OpenID metadata of a tenant, used to validate a tenant id [doc].
+pub fn openid_configuration_path(tenant_id: &str) -> String {
+    format!("/{tenant_id}/.well-known/openid-configuration")
+}
+
+/// Calling-profile to SBC mapping [chosen path].
+pub const SBC_MAPPING_PATH: &str = "/v2/oc/callingprofile/sbcmapping";
+
+/// Maximum numbers in one upload or release request [chosen default; the platform's
+/// value is configurable].
+pub const MAX_NUMBERS_PER_REQUEST: usize = 1000;
+
+/// Release Numbers: 10 requests per 10 seconds for the platform [doc].
+pub const RELEASE_LIMIT: WindowLimit = WindowLimit {
+    calls: 10,
+    window: Duration::from_secs(10),
+};
+/// Assign Lead to Channel: 300 calls a minute for the platform [doc].
+pub const CHANNEL_ASSIGN_LIMIT: WindowLimit = WindowLimit {
+    calls: 300,
+    window: Duration::from_secs(60),
+};
+/// General per-credential budget: 20 requests a second, burst 40 [chosen].
+/// Calls in flight at once to one platform [chosen]: the reference names no limit;
+/// a few parallel calls keep many objects moving without bursts of open requests.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 8;
+
+pub const DEFAULT_BUDGET: Budget = Budget {
+    per_second: 20.0,
+    burst: 40,
+};
+
+/// Token lifetime the identity endpoint grants [doc example].
+pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3599);
+/// The client renews a token this long before it expires [chosen].
+pub const TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(120);
+
+/// Deployment states of a site location [chosen integers; the manual shows 3 for a
+/// deployed site].
+pub mod deployment_state {
+    pub const NOT_DEPLOYED: i64 = 0;
+    pub const DEPLOYING: i64 = 1;
+    pub const FAILED: i64 = 2;
+    pub const DEPLOYED: i64 = 3;
+    pub const REMOVING: i64 = 4;
+
+    pub fn name(state: i64) -> &'static str {
+        match state {
+            NOT_DEPLOYED => "NotDeployed",
+            DEPLOYING => "Deploying",
+            FAILED => "Failed",
+            DEPLOYED => "Deployed",
+            REMOVING => "Removing",
+            _ => "Unknown",
+        }
+    }
+}
+
+/// How a carrier password appears in a Get SIP Connection answer [chosen].
+pub const MASKED_SECRET: &str = "****";
+
+/// Per-number error codes of an upload task [chosen].
+pub mod number_error {
+    pub const UNKNOWN_COUNTRY_CODE: &str = "unknown_country_code";
+    pub const UNABLE_TO_RETRIEVE_LOCATION: &str = "unable_to_retrieve_location";
+    pub const NUMBER_IN_USE: &str = "number_in_use";
+    pub const INTERNAL_ERROR: &str = "internal_error";
+}
+
+/// The words of the platform's validation messages that refuse a write because of an
+/// earlier one, rather than because of the request itself [chosen: the manuals name
+/// the rule, "a number already in another running operation is rejected", not its
+/// text]. The client turns them into `liveplatform::Conflict`; nothing else
+/// matches message text.
+pub mod conflict_text {
+    /// Create Consentless Lead for a tenant that has a lead [doc: the reference quotes
+    /// "This MsTenant already exists as an UMP lead!"].
+    pub const LEAD_EXISTS: &str = "already exists as an UMP lead";
+    /// Create Customer from Lead while an earlier creation for the lead runs.
+    pub const CUSTOMER_BEING_CREATED: &str = "already being created";
+    /// Create Customer from Lead when the lead already has its customer.
+    pub const CUSTOMER_EXISTS: &str = "already exists for this lead";
+    /// A number write while the number is in another task.
+    pub const OPERATION_RUNNING: &str = "another running operation";
+    /// An upload of a number the tenant already holds.
+    pub const ALREADY_ACQUIRED: &str = "already acquired";
+}
+
+/// ProblemDetails `errorCode` for end-user calls on an OC Essentials customer [chosen].
+pub const LICENSE_REQUIRED_CODE: &str = "LicenseRequired";
+
+/// Value of `workflowVersion` sent with an upload [doc field].
+pub const UPLOAD_WORKFLOW_VERSION: i64 = 3;
+
+/// A call budget over a sliding window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowLimit {
+    pub calls: u32,
+    pub window: Duration,
+}
+
+/// A token bucket: steady rate and burst.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    pub per_second: f64,
+    pub burst: u32,
+}
