@@ -556,13 +556,16 @@ fn check_sbc(obj: &OCSipConnection, scope: &CustomerScope) -> Result<()> {
     Ok(())
 }
 
-/// The id of the customer's site location named like this object's site, if any.
+/// The id of the customer's site location named like this object's site, if any:
+/// from Get Specific Customer with all details, which lists that customer's sites
+/// (listing every service of the platform would grow with the platform's customers,
+/// and be read once for each of them).
 async fn find_by_name(spec: &OCSipConnectionSpec, scope: &CustomerScope) -> Result<Option<String>> {
-    let services = scope.client.list_services(true).await?;
-    Ok(services
+    let customer = scope.client.get_customer(&scope.customer_id, true).await?;
+    Ok(customer
+        .service
+        .site_location
         .into_iter()
-        .filter(|s| s.ump_customer_guid.eq_ignore_ascii_case(&scope.customer_id))
-        .flat_map(|s| s.site_location)
         .find(|site| {
             site.name
                 .as_deref()
