@@ -17,11 +17,14 @@ COPY bench ./bench
 ENV CC_x86_64_unknown_linux_musl=musl-gcc
 # Dependencies' source paths are written as /cargo, not as the builder's folders.
 ENV RUSTFLAGS="--remap-path-prefix=/usr/local/cargo=/cargo"
-RUN cargo build --release --locked --target x86_64-unknown-linux-musl -p oc-operator --bin oc-operator \
- && cargo build --release --locked --target x86_64-unknown-linux-musl -p liveplatform-sim --bin oc-simulator
+RUN cargo build --release --locked --target x86_64-unknown-linux-musl -p oc-operator --bin oc-operator
+
+# Only built for `--target simulator` (BuildKit skips stages the target does not need).
+FROM build AS build-simulator
+RUN cargo build --release --locked --target x86_64-unknown-linux-musl -p liveplatform-sim --bin oc-simulator
 
 FROM gcr.io/distroless/static-debian12:nonroot AS simulator
-COPY --from=build /src/target/x86_64-unknown-linux-musl/release/oc-simulator /oc-simulator
+COPY --from=build-simulator /src/target/x86_64-unknown-linux-musl/release/oc-simulator /oc-simulator
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/oc-simulator"]

@@ -675,7 +675,7 @@ fn capture_logs() {
             .json()
             .with_current_span(true)
             .with_env_filter(tracing_subscriber::EnvFilter::new(
-                "oc_operator=debug,kube_runtime=info",
+                "oc_operator=debug,liveplatform=debug,kube_runtime=info",
             ))
             .with_writer(move || writer.clone())
             .try_init();
