@@ -114,3 +114,59 @@ async fn the_charts_rbac_is_enough_for_a_whole_customer_and_no_more() {
     let (ok, text) = helm(&["uninstall", &release, "--namespace", &world.ns]);
     assert!(ok, "{text}");
 }
+
+/// With leader election on (the chart's default for more than one replica), the
+/// chart's own identity takes the leader Lease: kube-lease-manager patches it, so the
+/// Role must grant `patch` (without it no replica ever leads, and nothing reconciles).
+#[tokio::test]
+async fn the_charts_identity_can_take_the_leader_lease() {
+    let world = World::new("chartlease").await;
+    let release = format!("oc-{}", &world.ns[world.ns.len() - 6..]);
+    let (ok, text) = helm(&[
+        "install",
+        &release,
+        &chart(),
+        "--namespace",
+        &world.ns,
+        "--skip-crds",
+        "--wait=false",
+        "--set",
+        "replicas=2",
+    ]);
+    assert!(ok, "{text}");
+    let identity = format!("system:serviceaccount:{}:oc-operator", world.ns);
+    let as_operator = plane()
+        .client_as(&identity)
+        .await
+        .expect("impersonating client");
+    let lease = oc_operator::lease::LeaseConfig {
+        namespace: world.ns.clone(),
+        name: "oc-operator-leader".into(),
+        identity: "replica-a".into(),
+        duration: std::time::Duration::from_secs(4),
+        grace: std::time::Duration::from_secs(1),
+    };
+    let (led_tx, led_rx) = tokio::sync::oneshot::channel::<()>();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let leading = tokio::spawn(oc_operator::lease::lead(
+        as_operator,
+        lease,
+        async {
+            let _ = stop_rx.await;
+        },
+        move |stopped| async move {
+            let _ = led_tx.send(());
+            let _ = stopped.await;
+        },
+    ));
+    let led = tokio::time::timeout(std::time::Duration::from_secs(60), led_rx).await;
+    let _ = stop_tx.send(());
+    let ended = leading.await.expect("the lease task ends");
+    assert!(
+        matches!(led, Ok(Ok(()))),
+        "the chart's identity never led: {ended:?}"
+    );
+    assert!(ended.is_ok(), "{ended:?}");
+    let (ok, text) = helm(&["uninstall", &release, "--namespace", &world.ns]);
+    assert!(ok, "{text}");
+}
