@@ -63,9 +63,10 @@ async fn the_chart_lints_and_its_schema_refuses_wrong_values() {
     }
 }
 
-#[tokio::test]
-async fn the_charts_rbac_is_enough_for_a_whole_customer_and_no_more() {
-    let mut world = World::new("chart").await;
+/// Installs the chart into the test's namespace (CRDs aside: the control plane has
+/// them) with one `--set` value, and returns the release's name and a client that
+/// acts as the chart's ServiceAccount.
+async fn install_as_the_chart(world: &World, set: &str) -> (String, kube::Client) {
     let release = format!("oc-{}", &world.ns[world.ns.len() - 6..]);
     let (ok, text) = helm(&[
         "install",
@@ -76,7 +77,7 @@ async fn the_charts_rbac_is_enough_for_a_whole_customer_and_no_more() {
         "--skip-crds",
         "--wait=false",
         "--set",
-        &format!("rbac.secretNamespaces[0]={}", world.ns),
+        set,
     ]);
     assert!(ok, "{text}");
     let identity = format!("system:serviceaccount:{}:oc-operator", world.ns);
@@ -84,6 +85,14 @@ async fn the_charts_rbac_is_enough_for_a_whole_customer_and_no_more() {
         .client_as(&identity)
         .await
         .expect("impersonating client");
+    (release, as_operator)
+}
+
+#[tokio::test]
+async fn the_charts_rbac_is_enough_for_a_whole_customer_and_no_more() {
+    let mut world = World::new("chart").await;
+    let (release, as_operator) =
+        install_as_the_chart(&world, &format!("rbac.secretNamespaces[0]={}", world.ns)).await;
 
     // Outside the chart's grants: Secrets of another namespace.
     let elsewhere: Api<Secret> = Api::namespaced(as_operator.clone(), "default");
@@ -121,24 +130,7 @@ async fn the_charts_rbac_is_enough_for_a_whole_customer_and_no_more() {
 #[tokio::test]
 async fn the_charts_identity_can_take_the_leader_lease() {
     let world = World::new("chartlease").await;
-    let release = format!("oc-{}", &world.ns[world.ns.len() - 6..]);
-    let (ok, text) = helm(&[
-        "install",
-        &release,
-        &chart(),
-        "--namespace",
-        &world.ns,
-        "--skip-crds",
-        "--wait=false",
-        "--set",
-        "replicas=2",
-    ]);
-    assert!(ok, "{text}");
-    let identity = format!("system:serviceaccount:{}:oc-operator", world.ns);
-    let as_operator = plane()
-        .client_as(&identity)
-        .await
-        .expect("impersonating client");
+    let (release, as_operator) = install_as_the_chart(&world, "replicas=2").await;
     let lease = oc_operator::lease::LeaseConfig {
         namespace: world.ns.clone(),
         name: "oc-operator-leader".into(),
