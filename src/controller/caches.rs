@@ -145,8 +145,9 @@ impl<K: Kind> Watched<K> {
             let passed = match heard {
                 Heard::Applied(obj) => {
                     let now = key(&obj);
-                    let passes = matters(last.get(&uid(&*obj)), &now);
-                    last.insert(uid(&*obj), now);
+                    let uid = uid(&*obj);
+                    let passes = matters(last.get(&uid), &now);
+                    last.insert(uid, now);
                     passes.then_some(obj)
                 }
                 Heard::Gone(uid) => {
