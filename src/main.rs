@@ -72,6 +72,15 @@ struct RunArgs {
     /// Seconds between polls of a running platform task.
     #[arg(long, env = "OC_TASK_POLL_SECONDS", default_value_t = 2)]
     task_poll_seconds: u64,
+    /// The ClusterRole that grants `get` on Secrets in tenant namespaces (the chart's
+    /// `<release>-secret-reader`): named in the condition of an object whose Secret
+    /// the operator may not read.
+    #[arg(long, env = "OC_SECRET_READER_CLUSTER_ROLE")]
+    secret_reader_cluster_role: Option<String>,
+    /// The operator's ServiceAccount (the chart sets it from the pod spec): named in
+    /// the same conditions.
+    #[arg(long, env = "OC_SERVICE_ACCOUNT")]
+    service_account: Option<String>,
     /// Seconds between looks at a missing dependency (customer, platform).
     #[arg(long, env = "OC_WAIT_SECONDS", default_value_t = 10)]
     wait_seconds: u64,
@@ -141,6 +150,10 @@ async fn run(args: RunArgs) -> Result<(), CliError> {
     config.platform_selector = args.platform_selector;
     config.task_poll = std::time::Duration::from_secs(args.task_poll_seconds.max(1));
     config.wait_requeue = std::time::Duration::from_secs(args.wait_seconds.max(1));
+    config.secret_access = controller::SecretAccess {
+        service_account: args.service_account,
+        reader_cluster_role: args.secret_reader_cluster_role,
+    };
     tracing::info!(operator_namespace = %config.operator_namespace, watch_namespace = ?config.watch_namespace, "oc-operator starting");
     let ctx = Context::new(client.clone(), config);
     let readiness = ctx.readiness.clone();

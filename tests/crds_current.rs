@@ -31,11 +31,11 @@ fn crds_folder_matches_the_code() {
 fn the_charts_crds_are_the_generated_ones() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     for (name, want) in oc_operator::api::crd_files().expect("CRDs render") {
-        let got = std::fs::read_to_string(root.join("charts/oc-operator/crds").join(&name))
+        let got = std::fs::read_to_string(root.join("charts/oc-operator/files/crds").join(&name))
             .unwrap_or_default();
         assert!(
             got == want,
-            "charts/oc-operator/crds/{name} differs from the code; run `cargo run -- crds --out-dir charts/oc-operator/crds`"
+            "charts/oc-operator/files/crds/{name} differs from the code; run `cargo run -- crds --out-dir charts/oc-operator/files/crds`"
         );
     }
 }

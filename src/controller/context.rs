@@ -113,6 +113,18 @@ pub struct OperatorConfig {
     pub lost_answer_grace: Duration,
     /// Accepted on every platform client: plain http to non-loopback (tests only).
     pub allow_insecure_http: bool,
+    /// Who the operator is and which ClusterRole grants it carrier password Secrets,
+    /// so that a Secret it may not read gets a condition naming the missing binding.
+    pub secret_access: SecretAccess,
+}
+
+/// The operator's identity and its Secret-reading ClusterRole, as the chart sets them.
+#[derive(Debug, Clone, Default)]
+pub struct SecretAccess {
+    /// The operator's ServiceAccount name (in `operator_namespace`), when known.
+    pub service_account: Option<String>,
+    /// The ClusterRole that grants `get` on Secrets, bound per tenant namespace.
+    pub reader_cluster_role: Option<String>,
 }
 
 impl OperatorConfig {
@@ -128,6 +140,7 @@ impl OperatorConfig {
             numbers_cache_ttl: Duration::from_secs(2),
             lost_answer_grace: Duration::from_secs(120),
             allow_insecure_http: false,
+            secret_access: SecretAccess::default(),
         }
     }
 

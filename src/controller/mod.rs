@@ -23,6 +23,7 @@ pub mod plan;
 mod planner_tests;
 pub mod platform;
 pub mod platforms;
+mod secret_access;
 pub mod sip_connection;
 pub mod snapshots;
 pub mod status;
@@ -40,7 +41,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 
-pub use context::{Context, OperatorConfig};
+pub use context::{Context, OperatorConfig, SecretAccess};
 pub use error::{Error, Result};
 
 use crate::api::conditions::{self, READY, SYNCED, reason};

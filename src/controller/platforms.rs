@@ -5,12 +5,11 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
-use kube::api::Api;
 
 use super::context::Context;
 use super::error::{Error, Result};
+use super::secret_access::{self, Purpose};
 use crate::api::OCPlatform;
 use liveplatform::contract::Budget;
 use liveplatform::secret::Secret as SecretString;
@@ -68,22 +67,14 @@ async fn credentials(
 ) -> Result<(Credentials, Option<String>)> {
     let ns = &ctx.config.operator_namespace;
     let reference = &platform.spec.credentials_secret_ref;
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-    let secret = match secrets.get_opt(&reference.name).await {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            return Err(Error::Dependency(format!(
+    let secret = secret_access::get(ctx, ns, &reference.name, Purpose::PlatformCredentials)
+        .await?
+        .ok_or_else(|| {
+            Error::Dependency(format!(
                 "Secret {ns}/{} (the platform credentials) does not exist; create it with keys {} and {}",
                 reference.name, reference.client_id_key, reference.client_secret_key
-            )));
-        }
-        Err(e) => {
-            return Err(Error::kube(format!(
-                "reading Secret {ns}/{}",
-                reference.name
-            ))(e));
-        }
-    };
+            ))
+        })?;
     let value = |key: &str| -> Result<String> {
         let data = secret
             .data

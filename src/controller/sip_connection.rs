@@ -6,7 +6,6 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 
@@ -17,6 +16,7 @@ use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
 use super::plan::{self, AfterWrite, Next, Planner, Report, Wait};
+use super::secret_access::{self, Purpose};
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
 use crate::api::OCSipConnection;
@@ -588,14 +588,8 @@ async fn carrier_password(ctx: &Context, obj: &OCSipConnection) -> Result<Option
         return Ok(None);
     };
     let ns = namespace_of(obj);
-    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &ns);
-    let secret = secrets
-        .get_opt(&reference.name)
-        .await
-        .map_err(Error::kube(format!(
-            "reading Secret {ns}/{}",
-            reference.name
-        )))?
+    let secret = secret_access::get(ctx, &ns, &reference.name, Purpose::CarrierPassword)
+        .await?
         .ok_or_else(|| {
             Error::Dependency(format!(
                 "Secret {ns}/{} (the carrier password) does not exist",

@@ -245,7 +245,13 @@ impl World {
 
     /// Starts the operator with `client` as its identity.
     pub async fn start_with(&mut self, client: kube::Client) {
-        let ctx = Context::new(client, self.config());
+        let config = self.config();
+        self.start_configured(client, config).await;
+    }
+
+    /// Starts the operator with `client` as its identity and `config` as its settings.
+    pub async fn start_configured(&mut self, client: kube::Client, config: OperatorConfig) {
+        let ctx = Context::new(client, config);
         self.ctx = Some(ctx.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(controller::run(ctx, async move {
@@ -448,6 +454,15 @@ impl World {
     {
         self.wait::<K>(name, secs, "Ready", |o| is_ready(o)).await
     }
+
+    /// Waits for `Ready=True` for the current generation of `name` in namespace `ns`.
+    pub async fn ready_in<K>(&self, ns: &str, name: &str, secs: u64) -> K
+    where
+        K: oc_operator::controller::kind::Kind + Resource<Scope = NamespaceResourceScope>,
+    {
+        self.wait_in::<K>(ns, name, secs, "Ready", |o| is_ready(o))
+            .await
+    }
 }
 
 impl Drop for World {
@@ -519,14 +534,19 @@ impl World {
 
     /// Waits until every object of `examples/` is Ready.
     pub async fn examples_ready(&self) {
-        self.ready::<OCCustomer>("contoso", 90).await;
+        self.examples_ready_in(&self.ns).await;
+    }
+
+    /// Waits until every object of `examples/` applied in namespace `ns` is Ready.
+    pub async fn examples_ready_in(&self, ns: &str) {
+        self.ready_in::<OCCustomer>(ns, "contoso", 90).await;
         for block in ["contoso-users", "contoso-conferencing"] {
-            self.ready::<OCNumberBlock>(block, 90).await;
+            self.ready_in::<OCNumberBlock>(ns, block, 90).await;
         }
-        self.ready::<OCSipConnection>("redmond", 90).await;
-        self.ready::<OCDialPlan>("contoso-redmond", 90).await;
+        self.ready_in::<OCSipConnection>(ns, "redmond", 90).await;
+        self.ready_in::<OCDialPlan>(ns, "contoso-redmond", 90).await;
         for user in ["adele-vance", "alex-wilber"] {
-            self.ready::<OCEndUser>(user, 90).await;
+            self.ready_in::<OCEndUser>(ns, user, 90).await;
         }
     }
 
