@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds etcd, kube-apiserver, kube-controller-manager and kubectl from the Go module
 # proxy, at the versions pinned in hack/controlplane/go.mod (and helm, pinned in
-# hack/helm/go.mod, a module of its own), into a cache folder outside
-# target/ (so `cargo clean` keeps it). A second run with unchanged pins does nothing.
+# hack/helm/go.mod, a module of its own, and kubeconform, pinned in
+# hack/kubeconform/go.mod, the manifest validator the chart tests run), into a cache
+# folder outside target/ (so `cargo clean` keeps it). A second run with unchanged pins
+# does nothing. kubeconform has a key of its own, so changing its pin does not rebuild
+# the control plane.
 #
 # Prints the folder holding the binaries on its last line of stdout.
 # Cache root: $OC_CACHE_DIR (default ~/.cache/oc-operator).
@@ -15,7 +18,22 @@ helm_module="$here/helm"
 key="$(cat "$module/go.mod" "$module/go.sum" "$module/tools.go" "$module/cmd/etcd/main.go" "$helm_module/go.mod" "$helm_module/go.sum" "$0" | sha256sum | cut -c1-16)"
 out="$cache_root/controlplane/$key"
 
+kubeconform_module="$here/kubeconform"
+kubeconform_key="$(cat "$kubeconform_module/go.mod" "$kubeconform_module/go.sum" "$kubeconform_module/tools.go" | sha256sum | cut -c1-16)"
+
+# kubeconform, into the control plane's folder, rebuilt when its own pin changes.
+build_kubeconform() {
+  if [[ -x "$out/kubeconform" && "$(cat "$out/kubeconform.key" 2>/dev/null)" == "$kubeconform_key" ]]; then
+    return 0
+  fi
+  echo "build-controlplane: building kubeconform into $out" >&2
+  (cd "$kubeconform_module" && CGO_ENABLED=0 go build -trimpath "-ldflags=-s -w" -o "$out/kubeconform.partial" github.com/yannh/kubeconform/cmd/kubeconform)
+  mv "$out/kubeconform.partial" "$out/kubeconform"
+  echo "$kubeconform_key" > "$out/kubeconform.key"
+}
+
 if [[ -x "$out/etcd" && -x "$out/kube-apiserver" && -x "$out/kube-controller-manager" && -x "$out/kubectl" && -x "$out/helm" ]]; then
+  build_kubeconform
   echo "$out"
   exit 0
 fi
@@ -40,9 +58,17 @@ go build "${flags[@]}" -o "$tmp/" \
   k8s.io/kubernetes/cmd/kube-apiserver \
   k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kubectl
-(cd "$helm_module" && go build -trimpath "-ldflags=-s -w" -o "$tmp/helm" helm.sh/helm/v3/cmd/helm)
+# helm's own release build stamps the Kubernetes version that `helm template` and
+# `helm lint` assume without a cluster (else v1.20, below the chart's kubeVersion);
+# stamp the pinned control plane's.
+helm_ldflags="-s -w"
+for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+  helm_ldflags+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$minor"
+done
+(cd "$helm_module" && go build -trimpath "-ldflags=$helm_ldflags" -o "$tmp/helm" helm.sh/helm/v3/cmd/helm)
 rm -rf "$out"
 mv "$tmp" "$out"
 trap - EXIT
+build_kubeconform
 echo "build-controlplane: done" >&2
 echo "$out"

@@ -1,5 +1,5 @@
 // Pins kubeconform, the manifest validator the chart tests run over the chart's
-// rendered output. Built by hack/build-kubeconform.sh.
+// rendered output. Built by hack/build-controlplane.sh.
 module oc-operator/hack/kubeconform
 
 go 1.26

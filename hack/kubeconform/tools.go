@@ -1,6 +1,6 @@
 //go:build tools
 
-// Package tools pins kubeconform, built by hack/build-kubeconform.sh.
+// Package tools pins kubeconform, built by hack/build-controlplane.sh.
 package tools
 
 import (

@@ -42,6 +42,45 @@ pub fn render(release: &str, namespace: &str, sets: &[&str]) -> Vec<serde_json::
     documents(&text)
 }
 
+/// The manifests rendered with a values file of `values` (YAML) and `sets`.
+pub fn render_values(
+    release: &str,
+    namespace: &str,
+    values: &str,
+    sets: &[&str],
+) -> Vec<serde_json::Value> {
+    let (ok, text) = template_values(release, namespace, values, sets);
+    assert!(ok, "helm template with {values}: {text}");
+    documents(&text)
+}
+
+/// `helm template` with a values file of `values` and `sets`: whether it succeeded,
+/// and what it printed.
+pub fn template_values(
+    release: &str,
+    namespace: &str,
+    values: &str,
+    sets: &[&str],
+) -> (bool, String) {
+    let file = std::env::temp_dir().join(format!("oc-values-{}.yaml", uuid::Uuid::new_v4()));
+    std::fs::write(&file, values).expect("values file");
+    let file_arg = file.display().to_string();
+    let mut args = vec![
+        "template",
+        release,
+        &*CHART,
+        "--namespace",
+        namespace,
+        "--values",
+        &file_arg,
+    ];
+    let sets = set_args(sets);
+    args.extend(sets.iter().map(String::as_str));
+    let result = helm(&args);
+    let _ = std::fs::remove_file(&file);
+    result
+}
+
 static CHART: std::sync::LazyLock<String> = std::sync::LazyLock::new(chart);
 
 /// The documents of a multi-document YAML text, empty ones left out.

@@ -1,1 +1,360 @@
+//! What the chart renders for each value (`helm template`, no cluster needed), and
+//! the values its schema refuses.
 
+use serde_json::{Value, json};
+
+use super::*;
+
+#[test]
+fn the_chart_lints_and_its_schema_refuses_wrong_values() {
+    let (ok, text) = helm(&[
+        "lint",
+        &chart(),
+        "--strict",
+        "--set",
+        "sandbox.enabled=true",
+    ]);
+    assert!(ok, "{text}");
+    for (value, message) in [
+        ("replicas=two", "/replicas"),
+        ("image.pullPolicy=Sometimes", "/image/pullPolicy"),
+        ("image.digest=latest", "/image/digest"),
+        ("operator.logFormat=xml", "/operator/logFormat"),
+        ("platform.enabled=true", "/platform/serviceProviderTenantId"),
+        ("extraArgs[0]=oops", "/extraArgs/0"),
+        ("serviceAccount.create=false", "/serviceAccount"),
+        (
+            "networkPolicy.apiServer.cidrs[0]=everywhere",
+            "/networkPolicy/apiServer/cidrs/0",
+        ),
+        ("rbac.secretNamespaces={a,a}", "/rbac/secretNamespaces"),
+        ("fullnameOverride=Not_A_Name", "/fullnameOverride"),
+        ("nonsense=1", "additional properties 'nonsense' not allowed"),
+    ] {
+        let (ok, text) = helm(&["template", "t", &chart(), "--set", value]);
+        assert!(!ok && text.contains(message), "{value}: {text}");
+    }
+    // The chart says which Kubernetes it needs (its CRDs validate with CEL).
+    let (ok, text) = helm(&["template", "t", &chart(), "--kube-version", "1.27.0"]);
+    assert!(!ok && text.contains("kubeVersion"), "{text}");
+    // As a subchart it is given `global`.
+    render("t", "ops", &["global.imageRegistry=example.org"]);
+}
+
+#[test]
+fn the_default_release_is_hardened_and_reads_secrets_in_its_own_namespace_only() {
+    let objects = render("oc", "ops", &[]);
+    let deployment = object(&objects, "Deployment", "oc-oc-operator");
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "oc-oc-operator");
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    let container = &pod["containers"][0];
+    let hardening = &container["securityContext"];
+    assert_eq!(hardening["readOnlyRootFilesystem"], true);
+    assert_eq!(hardening["allowPrivilegeEscalation"], false);
+    assert_eq!(hardening["capabilities"]["drop"], json!(["ALL"]));
+    assert_eq!(hardening["seccompProfile"]["type"], "RuntimeDefault");
+    assert_eq!(container["image"], "ghcr.io/example/oc-operator:0.1.0");
+    let args = args_of(deployment);
+    assert!(
+        args.contains(&"--secret-reader-cluster-role=oc-oc-operator-ops-secret-reader".to_owned())
+    );
+    assert!(
+        !args.iter().any(|a| a.starts_with("--leader-elect")),
+        "{args:?}"
+    );
+
+    // Secrets: the Role of the release namespace, no binding of the secret reader.
+    let role = object(&objects, "Role", "oc-oc-operator");
+    assert_eq!(role["metadata"]["namespace"], "ops");
+    assert!(role["rules"][0].get("resourceNames").is_none());
+    for o in &objects {
+        let grants_secret_reader = o["roleRef"]["name"]
+            .as_str()
+            .is_some_and(|r| r.ends_with("-secret-reader"));
+        assert!(!grants_secret_reader, "bound by default: {o}");
+    }
+    assert!(!objects.iter().any(|o| o["kind"] == "PodDisruptionBudget"));
+    assert!(!objects.iter().any(|o| o["kind"] == "NetworkPolicy"));
+    // No rule anywhere grants Secrets cluster-wide, or anything with a wildcard.
+    for o in &objects {
+        for rule in o["rules"].as_array().into_iter().flatten() {
+            let text = rule.to_string();
+            assert!(
+                !text.contains("\"*\""),
+                "wildcard in {}: {text}",
+                o["metadata"]["name"]
+            );
+            if o["kind"] == "ClusterRole" && text.contains("secrets") {
+                assert!(
+                    o["metadata"]["name"]
+                        .as_str()
+                        .unwrap()
+                        .ends_with("-secret-reader")
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn secrets_are_granted_where_the_values_say() {
+    let objects = render(
+        "oc",
+        "ops",
+        &[
+            "rbac.secretNamespaces={contoso,fabrikam,ops}",
+            "platform.enabled=true",
+            "platform.baseUrl=https://lp.example/tenantui/api",
+            "platform.serviceProviderTenantId=5b3c8a2e-9f1d-4e6a-b7c4-2d8e0f1a3b5c",
+            "platform.allowedNamespaces={contoso}",
+        ],
+    );
+    let bindings: Vec<&str> = objects
+        .iter()
+        .filter(|o| o["kind"] == "RoleBinding" && o["roleRef"]["kind"] == "ClusterRole")
+        .map(|o| o["metadata"]["namespace"].as_str().unwrap())
+        .collect();
+    // The release namespace is left out: its Role grants it already.
+    assert_eq!(bindings, ["contoso", "fabrikam"]);
+    let role = object(&objects, "Role", "oc-oc-operator");
+    assert_eq!(
+        role["rules"][0]["resourceNames"],
+        json!(["live-platform-credentials"])
+    );
+
+    let objects = render("oc", "ops", &["rbac.clusterWideSecrets=true"]);
+    let binding = object(
+        &objects,
+        "ClusterRoleBinding",
+        "oc-oc-operator-ops-secret-reader",
+    );
+    assert_eq!(binding["subjects"][0]["name"], "oc-oc-operator");
+    assert_eq!(binding["subjects"][0]["namespace"], "ops");
+}
+
+#[test]
+fn two_releases_share_no_object_and_elect_apart() {
+    let names_of = |release: &str| -> Vec<String> {
+        render(release, "ops", &["replicas=2"])
+            .iter()
+            .filter(|o| o["kind"] != "CustomResourceDefinition")
+            .map(|o| format!("{}/{}", o["kind"], o["metadata"]["name"]))
+            .collect()
+    };
+    let blue = names_of("blue");
+    let green = names_of("green");
+    let shared: Vec<&String> = blue.iter().filter(|n| green.contains(n)).collect();
+    assert!(shared.is_empty(), "shared by two releases: {shared:?}");
+
+    let objects = render("blue", "ops", &["replicas=2"]);
+    let args = args_of(object(&objects, "Deployment", "blue-oc-operator"));
+    assert!(args.contains(&"--leader-elect".to_owned()), "{args:?}");
+    assert!(
+        args.contains(&"--lease-name=blue-oc-operator-leader".to_owned()),
+        "{args:?}"
+    );
+    let role = object(&objects, "Role", "blue-oc-operator");
+    let lease_rule = role["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r.get("resourceNames").is_some() && r["resources"] == json!(["leases"]))
+        .expect("a rule for the release's own Lease");
+    assert_eq!(
+        lease_rule["resourceNames"],
+        json!(["blue-oc-operator-leader"])
+    );
+    let pdb = object(&objects, "PodDisruptionBudget", "blue-oc-operator");
+    assert_eq!(pdb["spec"]["minAvailable"], 1);
+
+    // Overrides.
+    let objects = render("x", "ops", &["fullnameOverride=voice"]);
+    object(&objects, "Deployment", "voice");
+    let objects = render("x", "ops", &["nameOverride=oc"]);
+    object(&objects, "Deployment", "x-oc");
+    // A release whose name holds the chart's name is not repeated.
+    let objects = render("my-oc-operator", "ops", &[]);
+    object(&objects, "Deployment", "my-oc-operator");
+}
+
+#[test]
+fn every_pod_value_lands_where_it_belongs() {
+    let values = r#"
+image: {digest: "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}
+serviceAccount:
+  annotations: {azure.workload.identity/client-id: 00000000-0000-0000-0000-000000000001}
+  labels: {azure.workload.identity/use: "true"}
+extraArgs: [--log-level=debug]
+extraEnv: [{name: HTTPS_PROXY, value: "http://proxy:3128"}]
+podAnnotations: {example.org/scrape: "yes"}
+podLabels: {team: voice}
+priorityClassName: system-cluster-critical
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: topology.kubernetes.io/zone
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector: {matchLabels: {app.kubernetes.io/instance: "{{ .Release.Name }}"}}
+podSecurityContext: {runAsNonRoot: true, fsGroup: 65532}
+securityContext: {runAsUser: 1000, runAsNonRoot: true, readOnlyRootFilesystem: true}
+podDisruptionBudget: {enabled: true, maxUnavailable: 1}
+crds: {keep: false}
+"#;
+    let objects = render_values("oc", "ops", values, &[]);
+    let deployment = object(&objects, "Deployment", "oc-oc-operator");
+    let template = &deployment["spec"]["template"];
+    let pod = &template["spec"];
+    let container = &pod["containers"][0];
+    assert_eq!(
+        container["image"],
+        "ghcr.io/example/oc-operator@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+    );
+    assert!(args_of(deployment).contains(&"--log-level=debug".to_owned()));
+    assert!(
+        container["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "HTTPS_PROXY")
+    );
+    assert_eq!(
+        template["metadata"]["annotations"]["example.org/scrape"],
+        "yes"
+    );
+    assert_eq!(template["metadata"]["labels"]["team"], "voice");
+    assert_eq!(pod["priorityClassName"], "system-cluster-critical");
+    assert_eq!(
+        pod["topologySpreadConstraints"][0]["labelSelector"]["matchLabels"]["app.kubernetes.io/instance"],
+        "oc"
+    );
+    assert_eq!(pod["securityContext"]["fsGroup"], 65532);
+    assert_eq!(container["securityContext"]["runAsUser"], 1000);
+    let account = object(&objects, "ServiceAccount", "oc-oc-operator");
+    assert_eq!(
+        account["metadata"]["labels"]["azure.workload.identity/use"],
+        "true"
+    );
+    assert_eq!(
+        account["metadata"]["annotations"]["azure.workload.identity/client-id"],
+        "00000000-0000-0000-0000-000000000001"
+    );
+    let pdb = object(&objects, "PodDisruptionBudget", "oc-oc-operator");
+    assert_eq!(pdb["spec"]["maxUnavailable"], 1);
+    assert!(pdb["spec"].get("minAvailable").is_none());
+    let crd = object(
+        &objects,
+        "CustomResourceDefinition",
+        "occustomers.operatorconnect.io",
+    );
+    assert!(crd["metadata"].get("annotations").is_none(), "{crd}");
+
+    // An existing ServiceAccount, no CRDs.
+    let objects = render(
+        "oc",
+        "ops",
+        &[
+            "serviceAccount.create=false",
+            "serviceAccount.name=voice-ops",
+            "crds.install=false",
+        ],
+    );
+    assert!(!objects.iter().any(|o| o["kind"] == "ServiceAccount"));
+    assert!(
+        !objects
+            .iter()
+            .any(|o| o["kind"] == "CustomResourceDefinition")
+    );
+    let binding = object(&objects, "ClusterRoleBinding", "oc-oc-operator-ops");
+    assert_eq!(binding["subjects"][0]["name"], "voice-ops");
+}
+
+#[test]
+fn the_crds_are_templates_kept_on_uninstall() {
+    let objects = render("oc", "ops", &[]);
+    let crds: Vec<&Value> = objects
+        .iter()
+        .filter(|o| o["kind"] == "CustomResourceDefinition")
+        .collect();
+    assert_eq!(crds.len(), 6, "{:?}", names(&objects));
+    for crd in crds {
+        assert_eq!(
+            crd["metadata"]["annotations"]["helm.sh/resource-policy"],
+            "keep"
+        );
+        assert_eq!(
+            crd["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "Helm"
+        );
+        // The generated file, unchanged below metadata.
+        let name = crd["metadata"]["name"].as_str().unwrap();
+        let generated =
+            std::fs::read_to_string(format!("{}/files/crds/{name}.yaml", chart())).unwrap();
+        let generated: Value = serde_yaml_ng::from_str(&generated).unwrap();
+        assert_eq!(crd["spec"], generated["spec"], "{name}");
+    }
+}
+
+#[test]
+fn the_network_policy_lets_in_probes_and_out_dns_the_api_and_the_platform() {
+    let values = r#"
+networkPolicy:
+  enabled: true
+  metricsFrom: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}}]
+  apiServer: {cidrs: [10.0.0.1/32], ports: [6443]}
+  platform: {cidrs: [203.0.113.0/24], ports: [443]}
+sandbox: {enabled: true}
+"#;
+    let objects = render_values("oc", "ops", values, &[]);
+    let policy = object(&objects, "NetworkPolicy", "oc-oc-operator");
+    let spec = &policy["spec"];
+    assert_eq!(spec["policyTypes"], json!(["Ingress", "Egress"]));
+    assert_eq!(spec["ingress"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        spec["ingress"][0]["ports"],
+        json!([{"port": "probes", "protocol": "TCP"}])
+    );
+    assert_eq!(
+        spec["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "monitoring"
+    );
+    let egress = spec["egress"].as_array().unwrap();
+    let ports: Vec<Value> = egress.iter().map(|e| e["ports"].clone()).collect();
+    assert_eq!(
+        ports,
+        [
+            json!([{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]),
+            json!([{"port": 6443, "protocol": "TCP"}]),
+            json!([{"port": 443, "protocol": "TCP"}]),
+            json!([{"port": 8080, "protocol": "TCP"}]),
+        ]
+    );
+    assert_eq!(
+        egress[1]["to"],
+        json!([{"ipBlock": {"cidr": "10.0.0.1/32"}}])
+    );
+    assert_eq!(
+        egress[2]["to"],
+        json!([{"ipBlock": {"cidr": "203.0.113.0/24"}}])
+    );
+    // The sandbox rule reaches the simulator's pods, by the labels they carry.
+    let simulator = object(&objects, "Deployment", "oc-oc-operator-simulator");
+    assert_eq!(
+        egress[3]["to"][0]["podSelector"]["matchLabels"],
+        simulator["spec"]["template"]["metadata"]["labels"]
+    );
+    // The sandbox's simulator runs from its own image: the operator's has no simulator.
+    assert_eq!(
+        simulator["spec"]["template"]["spec"]["containers"][0]["image"],
+        "ghcr.io/example/oc-simulator:0.1.0"
+    );
+}
+
+/// The arguments of the Deployment's operator container.
+pub fn args_of(deployment: &Value) -> Vec<String> {
+    deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .map(|a| a.as_str().expect("an argument is a string").to_owned())
+        .collect()
+}
