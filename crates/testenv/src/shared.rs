@@ -62,6 +62,11 @@ impl Shared {
         &self.dir
     }
 
+    /// The path of one of the pinned binaries (`kubeconform`, `helm`, ...).
+    pub fn binary(&self, name: &str) -> PathBuf {
+        self.bin.join(name)
+    }
+
     /// A `kubectl` bound to the control plane as admin.
     pub fn kubectl(&self) -> Command {
         super::tool(&self.bin, "kubectl", &self.kubeconfig)
