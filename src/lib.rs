@@ -5,4 +5,5 @@ pub mod api;
 pub mod controller;
 pub mod lease;
 pub mod metrics;
+pub mod release;
 pub mod telemetry;

@@ -38,6 +38,26 @@ enum Command {
     Run(RunArgs),
     /// Print the CustomResourceDefinitions of every kind as YAML.
     Crds(CrdsArgs),
+    /// After the operator is uninstalled (or stopped): remove its finalizer from every
+    /// object in scope, so they and their namespaces can be deleted without it. Nothing
+    /// on the Live Platform is touched (deletionPolicy Orphan).
+    ReleaseFinalizers(ReleaseArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ReleaseArgs {
+    /// Only objects of this namespace (OCPlatforms are then left alone).
+    #[arg(long, short = 'n', conflicts_with = "all_namespaces")]
+    namespace: Option<String>,
+    /// Every namespace, and the OCPlatforms.
+    #[arg(long, short = 'A')]
+    all_namespaces: bool,
+    /// Only objects already being deleted (stuck on the finalizer).
+    #[arg(long)]
+    deleting_only: bool,
+    /// Print what would be released; change nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -105,6 +125,10 @@ enum CliError {
     Kube(#[from] kube::Error),
     #[error(transparent)]
     Lease(#[from] oc_operator::lease::Error),
+    #[error(transparent)]
+    Release(#[from] oc_operator::release::Error),
+    #[error("say which objects: --namespace <ns> or --all-namespaces")]
+    NoScope,
     #[error("rendering the CRDs: {0}")]
     Crds(#[from] serde_yaml_ng::Error),
     #[error("writing to standard output: {0}")]
@@ -201,6 +225,38 @@ async fn run(args: RunArgs) -> Result<(), CliError> {
     result
 }
 
+async fn release_finalizers(args: ReleaseArgs) -> Result<(), CliError> {
+    if args.namespace.is_none() && !args.all_namespaces {
+        return Err(CliError::NoScope);
+    }
+    let client = kube::Client::try_default().await?;
+    let scope = oc_operator::release::Scope {
+        namespace: args.namespace,
+        deleting_only: args.deleting_only,
+        dry_run: args.dry_run,
+    };
+    let released = oc_operator::release::release_finalizers(&client, &scope).await?;
+    let verb = if scope.dry_run {
+        "would release"
+    } else {
+        "released"
+    };
+    let mut out = String::new();
+    for r in &released {
+        let state = if r.deleting {
+            " (being deleted: it goes now)"
+        } else {
+            ""
+        };
+        out.push_str(&format!("{verb} {} {}{state}\n", r.kind, r.object));
+    }
+    out.push_str(&format!(
+        "{} object(s); the Live Platform was not touched\n",
+        released.len()
+    ));
+    write_stdout(out.as_bytes())
+}
+
 /// Resolves on SIGINT or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = async {
@@ -230,6 +286,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Crds(args) => crds(args),
         Command::Run(args) => run(args).await,
+        Command::ReleaseFinalizers(args) => release_finalizers(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

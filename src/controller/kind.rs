@@ -45,6 +45,12 @@ pub trait Kind:
     fn records_claim(_status: &Self::Status) -> bool {
         false
     }
+
+    /// Whether reconciling it writes to the Live Platform. Only then can a cached copy
+    /// older than its own last status write (an intent recorded, its task id not yet
+    /// seen) lead to a write sent twice, and must be read again; an OCPlatform only
+    /// reads, so its cached copy always does (and the operator needs no `get` on it).
+    const WRITES_TO_PLATFORM: bool = true;
 }
 
 macro_rules! status_access {
@@ -81,6 +87,8 @@ macro_rules! kind {
     ($kind:ty, $status:ty) => {
         impl Kind for $kind {
             status_access!($status);
+
+            const WRITES_TO_PLATFORM: bool = false;
         }
     };
     ($kind:ty, $status:ty, owner: |$s:ident| $claim:expr, $($operation:ident)?) => {

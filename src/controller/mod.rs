@@ -85,9 +85,10 @@ where
     // its task id): deciding on such a copy could send a write twice. Such a copy is
     // read again from the apiserver; a current one is used as it is.
     let name = obj.name_any();
-    let obj = if ctx
-        .written
-        .is_current(&key, obj.meta().resource_version.as_deref())
+    let obj = if !K::WRITES_TO_PLATFORM
+        || ctx
+            .written
+            .is_current(&key, obj.meta().resource_version.as_deref())
     {
         obj
     } else {

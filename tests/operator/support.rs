@@ -42,6 +42,8 @@ pub struct World {
     )>,
     /// The context of the running operator (its metrics).
     pub ctx: Option<std::sync::Arc<Context>>,
+    /// The admin kubeconfig of the control plane this world lives in.
+    pub kubeconfig: std::path::PathBuf,
     /// More namespaces the platform allows; with any, the operator watches them all
     /// (and is kept to this world's platform by its selector).
     pub others: Vec<String>,
@@ -71,6 +73,11 @@ pub fn plane() -> &'static testenv::Shared {
     testenv::shared().unwrap_or_else(|e| panic!("the test control plane could not start: {e}"))
 }
 
+/// One of the pinned binaries (kubectl, helm, kubeconform) of hack/build-controlplane.sh.
+pub fn plane_binary(name: &str) -> std::path::PathBuf {
+    plane().binary(name)
+}
+
 impl World {
     pub async fn new(test: &str) -> Self {
         Self::with_seed(
@@ -83,9 +90,23 @@ impl World {
         .await
     }
 
-    pub async fn with_seed(test: &str, mut seed: Seed) -> Self {
-        capture_logs();
+    pub async fn with_seed(test: &str, seed: Seed) -> Self {
         let client = plane().client().await.expect("admin client");
+        let world = Self::bare(test, client, plane().kubeconfig(), seed).await;
+        world.put_platform(json!([world.ns])).await;
+        world
+    }
+
+    /// A world in the control plane of `client` (whose admin kubeconfig is
+    /// `kubeconfig`): its namespace, simulator and credentials Secret, but no
+    /// OCPlatform yet (that control plane may not have the CRDs yet).
+    pub async fn bare(
+        test: &str,
+        client: kube::Client,
+        kubeconfig: &std::path::Path,
+        mut seed: Seed,
+    ) -> Self {
+        capture_logs();
         let ns = create_namespace(&client, test).await;
         seed.requests_per_second = f64::from(PLATFORM_RATE);
         seed.burst = PLATFORM_RATE;
@@ -100,12 +121,19 @@ impl World {
             client,
             operator: None,
             ctx: None,
+            kubeconfig: kubeconfig.to_owned(),
             others: Vec::new(),
             watch_all: false,
         };
         world.put_secret(SANDBOX_CLIENT_SECRET).await;
-        world.put_platform(json!([world.ns])).await;
         world
+    }
+
+    /// A `kubectl` bound as admin to this world's control plane.
+    pub fn kubectl(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(plane_binary("kubectl"));
+        command.arg(format!("--kubeconfig={}", self.kubeconfig.display()));
+        command
     }
 
     /// The name of this world's OCPlatform (and its label value).
@@ -174,7 +202,7 @@ impl World {
                 .replace("name: sandbox", &format!("name: {}", self.platform()));
             let path = std::env::temp_dir().join(format!("{ns}-{name}"));
             std::fs::write(&path, text).unwrap();
-            let output = plane()
+            let output = self
                 .kubectl()
                 .args(["apply", "-n", ns, "-f", &path.display().to_string()])
                 .output()

@@ -228,6 +228,13 @@ impl ControlPlane {
     /// Starts etcd, kube-apiserver and kube-controller-manager from `bin` and waits
     /// until the apiserver is ready. Blocking; takes some seconds.
     pub fn start(bin: &Path) -> Result<Self, Error> {
+        Self::start_with(bin, false)
+    }
+
+    /// Starts a control plane as `start` does; with `audit`, the apiserver writes an
+    /// audit log (every request at Metadata level, one JSON event a line) to
+    /// `audit_log()`, which tests read to see which verbs an identity used.
+    pub fn start_with(bin: &Path, audit: bool) -> Result<Self, Error> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let root = std::env::temp_dir();
         remove_stale_dirs(&root);
@@ -244,7 +251,7 @@ impl ControlPlane {
             server: String::new(),
             children: Vec::new(),
         };
-        plane.boot()?;
+        plane.boot(audit)?;
         Ok(plane)
     }
 
@@ -306,7 +313,7 @@ impl ControlPlane {
         }
     }
 
-    fn boot(&mut self) -> Result<(), Error> {
+    fn boot(&mut self, audit: bool) -> Result<(), Error> {
         let pki = certs::generate()?;
         let ca = self.write("ca.crt", &pki.ca_cert)?;
         let serving_cert = self.write("apiserver.crt", &pki.serving_cert)?;
@@ -315,6 +322,20 @@ impl ControlPlane {
         let sa_pub = self.write("service-account.pub", &pki.service_account_public_key)?;
         let path = |p: &Path| p.display().to_string();
 
+        let audit_args: Vec<String> = if audit {
+            let policy = self.write(
+                "audit-policy.yaml",
+                "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived]\nrules:\n- level: Metadata\n",
+            )?;
+            vec![
+                format!("--audit-policy-file={}", path(&policy)),
+                format!("--audit-log-path={}", path(&self.audit_log())),
+                "--audit-log-format=json".into(),
+                "--audit-log-mode=blocking".into(),
+            ]
+        } else {
+            Vec::new()
+        };
         let (etcd_port, peer_port, api_port) = (free_port()?, free_port()?, free_port()?);
         let client_url = format!("http://127.0.0.1:{etcd_port}");
         let peer_url = format!("http://127.0.0.1:{peer_port}");
@@ -355,7 +376,10 @@ impl ControlPlane {
                 "--disable-admission-plugins=ServiceAccount".into(),
                 "--allow-privileged=true".into(),
                 "--endpoint-reconciler-type=none".into(),
-            ],
+            ]
+            .into_iter()
+            .chain(audit_args)
+            .collect(),
         )?;
         self.write_kubeconfig(&pki)?;
         let kubectl = self.bin.join("kubectl");
@@ -422,6 +446,16 @@ impl ControlPlane {
     /// A `kubectl` command bound to this control plane as admin.
     pub fn kubectl(&self) -> Command {
         tool(&self.bin, "kubectl", &self.kubeconfig)
+    }
+
+    /// A `helm` command bound to this control plane as admin.
+    pub fn helm(&self) -> Command {
+        tool(&self.bin, "helm", &self.kubeconfig)
+    }
+
+    /// The apiserver's audit log (written when started with `audit`).
+    pub fn audit_log(&self) -> PathBuf {
+        self.dir.join("audit.log")
     }
 
     /// A kube client with the admin identity.

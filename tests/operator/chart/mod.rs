@@ -5,6 +5,7 @@
 mod install;
 mod kubeconform;
 mod render;
+mod replicas;
 
 use crate::support::*;
 

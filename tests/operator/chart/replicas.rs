@@ -1,0 +1,391 @@
+//! The chart as a platform team runs it, on a control plane of its own with the
+//! apiserver's audit log on: `helm install` (CRDs included, two replicas), then two
+//! operator processes that authenticate as the chart's ServiceAccount with a token
+//! from the TokenRequest API and run with the Deployment's own arguments and
+//! environment, read from the installed manifest (as the kubelet would start them).
+//! One leads and takes the examples' customer towards Ready; it is killed (SIGKILL)
+//! while a numbers upload runs; the other takes over and finishes with no write sent
+//! twice; deleting the customer deletes its dependents. Then the audit log shows
+//! which verbs the chart's identity used: none was refused, and every verb the
+//! chart grants was used (a grant nobody uses is a grant too many).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::Api;
+use liveplatform_sim::Seed;
+use liveplatform_sim::seed::SANDBOX_CLIENT_SECRET;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::support::*;
+
+/// (verb, API group, resource[/subresource]): what an identity did, or may do.
+type Access = (String, String, String);
+
+#[tokio::test]
+async fn two_replicas_with_the_charts_identity_take_over_mid_upload_using_only_what_it_grants() {
+    let bin = plane().binary("");
+    let private =
+        tokio::task::spawn_blocking(move || testenv::ControlPlane::start_with(&bin, true))
+            .await
+            .unwrap()
+            .expect("a control plane with an audit log");
+    let client = private.client().await.expect("admin client");
+    let world = World::bare(
+        "replicas",
+        client,
+        private.kubeconfig(),
+        Seed {
+            task_delay_ms: 2500,
+            ..Seed::default()
+        },
+    )
+    .await;
+    let release = "oc";
+    let account = service_account_of(release);
+    let helm = |args: &[&str]| {
+        let output = private.helm().args(args).output().expect("helm runs");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(output.status.success(), "helm {args:?}: {text}");
+        text
+    };
+    helm(&[
+        "install",
+        release,
+        &chart(),
+        "--namespace",
+        &world.ns,
+        "--set",
+        "replicas=2",
+        "--set",
+        "leaderElection.leaseSeconds=5",
+        "--set",
+        "operator.taskPollSeconds=1",
+        "--set",
+        "operator.waitSeconds=1",
+    ]);
+    let established = world
+        .kubectl()
+        .args([
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd",
+            "--all",
+        ])
+        .output()
+        .unwrap();
+    assert!(established.status.success(), "{established:?}");
+    world.put_platform(json!([world.ns])).await;
+
+    // The Deployment as installed, and a token of the chart's ServiceAccount.
+    let manifest = helm(&["get", "manifest", release, "--namespace", &world.ns]);
+    let objects = documents(&manifest);
+    let deployment = object(&objects, "Deployment", &account);
+    let token = world
+        .kubectl()
+        .args([
+            "create",
+            "token",
+            &account,
+            "-n",
+            &world.ns,
+            "--duration=2h",
+        ])
+        .output()
+        .unwrap();
+    assert!(token.status.success(), "{token:?}");
+    let kubeconfig = token_kubeconfig(
+        private.kubeconfig(),
+        String::from_utf8_lossy(&token.stdout).trim(),
+        &private.dir().join("operator.kubeconfig"),
+    );
+    let mut a = Replica::start(deployment, &kubeconfig, "replica-a", private.dir());
+    let mut b = Replica::start(deployment, &kubeconfig, "replica-b", private.dir());
+    a.until_ready().await;
+    b.until_ready().await;
+
+    // Credentials wrong, right, wrong again, right: the second, identical warning is
+    // patched onto the first (an Event series), as any recurring event is.
+    for secret in [
+        "wrong-secret",
+        SANDBOX_CLIENT_SECRET,
+        "wrong-secret",
+        SANDBOX_CLIENT_SECRET,
+    ] {
+        world.put_secret(secret).await;
+        let unauthorized = secret != SANDBOX_CLIENT_SECRET;
+        platform_synced_reason(&world, |reason| (reason == "Unauthorized") == unauthorized).await;
+    }
+
+    world.apply_examples().await;
+    let upload = "POST /v2/oc/numbers/action/upload";
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while world.admin.count(upload, "total").await.unwrap() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no upload was sent; logs in {}",
+            private.dir().display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The upload task runs for 2.5 s: kill the leader now.
+    let leases: Api<Lease> = Api::namespaced(world.client.clone(), &world.ns);
+    let lease_name = format!("{account}-leader");
+    let holder = || async {
+        leases
+            .get_opt(&lease_name)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|l| l.spec.and_then(|s| s.holder_identity))
+    };
+    let first = holder().await.expect("a leader holds the release's Lease");
+    let (leader, other) = if first == "replica-a" {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
+    leader.child.kill().expect("SIGKILL");
+    let _ = leader.child.wait();
+
+    world.examples_ready().await;
+    assert_eq!(
+        holder().await.as_deref(),
+        Some(other.name),
+        "the other replica leads now"
+    );
+    assert_eq!(
+        world.admin.count(upload, "total").await.unwrap(),
+        2,
+        "one upload per number block of the examples, none sent twice"
+    );
+    let writes = world.writes().await;
+    for (endpoint, count) in &writes {
+        assert!(
+            *count <= 2 || endpoint.contains("/users"),
+            "{endpoint} written {count} times: {writes:?}"
+        );
+    }
+    world.delete_examples_leaving_nothing().await;
+    other.stop_gracefully().await;
+
+    // What the chart's identity did, against what the chart grants.
+    let user = format!("system:serviceaccount:{}:{account}", world.ns);
+    let (used, refused) = audited(&private.audit_log(), &user);
+    assert!(
+        refused.is_empty(),
+        "refused to the chart's identity: {refused:?}"
+    );
+    let granted = granted(&objects);
+    let ungranted: Vec<&Access> = used.difference(&granted).collect();
+    assert!(ungranted.is_empty(), "used without a grant: {ungranted:?}");
+    let unused: Vec<&Access> = granted.difference(&used).collect();
+    assert!(
+        unused.is_empty(),
+        "granted by the chart but never used by the operator: {unused:?}\nused: {used:?}"
+    );
+
+    // Uninstalling keeps the CRDs (crds.keep), so no custom resource is lost.
+    helm(&["uninstall", release, "--namespace", &world.ns]);
+    let crds = world
+        .kubectl()
+        .args(["get", "crd", "-o", "name"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&crds.stdout).lines().count(),
+        6,
+        "{crds:?}"
+    );
+}
+
+/// Waits until the reason of the world's OCPlatform's `Synced` condition passes `check`.
+async fn platform_synced_reason(world: &World, check: impl Fn(&str) -> bool) {
+    let platforms: Api<oc_operator::api::OCPlatform> = Api::all(world.client.clone());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let platform = platforms.get(&world.platform()).await.unwrap();
+        if condition(&platform, "Synced").is_some_and(|(_, reason, _)| check(&reason)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Synced never changed: {:?}",
+            platform.status
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// An operator process started as the Deployment's container would be.
+struct Replica {
+    name: &'static str,
+    child: Child,
+    admin: String,
+}
+
+impl Replica {
+    /// Starts `oc-operator` with the container's args and environment (the pod's name
+    /// and ServiceAccount filled in as the kubelet does). Only the probe address is
+    /// changed: two processes on one host cannot share a port.
+    fn start(deployment: &Value, kubeconfig: &Path, name: &'static str, logs: &Path) -> Self {
+        let pod = &deployment["spec"]["template"]["spec"];
+        let container = &pod["containers"][0];
+        let probe = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port");
+        let args: Vec<String> = container["args"]
+            .as_array()
+            .expect("args")
+            .iter()
+            .map(|a| a.as_str().expect("string").to_owned())
+            .map(|a| {
+                if a.starts_with("--probe-listen=") {
+                    format!("--probe-listen={probe}")
+                } else {
+                    a
+                }
+            })
+            .collect();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_oc-operator"));
+        command.env("KUBECONFIG", kubeconfig).args(&args);
+        for env in container["env"].as_array().into_iter().flatten() {
+            let value = match env["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
+                Some("metadata.name") => name.to_owned(),
+                Some("spec.serviceAccountName") => {
+                    pod["serviceAccountName"].as_str().unwrap().to_owned()
+                }
+                Some(other) => panic!("a field the test does not fill in: {other}"),
+                None => env["value"].as_str().unwrap_or_default().to_owned(),
+            };
+            command.env(env["name"].as_str().unwrap(), value);
+        }
+        let log = std::fs::File::create(logs.join(format!("{name}.log"))).unwrap();
+        command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        let child = testenv::processes::spawn(command).expect("operator process");
+        Self {
+            name,
+            child,
+            admin: format!("http://{probe}"),
+        }
+    }
+
+    async fn until_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let answer = reqwest::get(format!("{}/readyz", self.admin)).await;
+            if answer.as_ref().is_ok_and(|a| a.status().as_u16() == 200) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} never ready: {answer:?}",
+                self.name
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGTERM, and wait for the process to end.
+    async fn stop_gracefully(&mut self) {
+        // SAFETY: kill(2) on our own child process, which has not been reaped.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "{} did not stop", self.name);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A kubeconfig for the cluster of `admin` that authenticates with `token` only.
+fn token_kubeconfig(admin: &Path, token: &str, path: &Path) -> PathBuf {
+    let admin: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(admin).unwrap()).unwrap();
+    let cluster = &admin["clusters"][0]["cluster"];
+    let config = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": cluster}],
+        "users": [{"name": "operator", "user": {"token": token}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "operator"}}],
+        "current-context": "c",
+    });
+    std::fs::write(path, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
+    path.to_owned()
+}
+
+/// What `user` did according to the audit log: the accesses that were allowed, and
+/// those refused (403).
+fn audited(log: &Path, user: &str) -> (BTreeSet<Access>, BTreeSet<Access>) {
+    let text = std::fs::read_to_string(log).expect("the audit log");
+    let mut used = BTreeSet::new();
+    let mut refused = BTreeSet::new();
+    for line in text.lines() {
+        let event: Value = serde_json::from_str(line).expect("an audit event");
+        if event["user"]["username"] != user || event["stage"] != "ResponseComplete" {
+            continue;
+        }
+        let Some(reference) = event.get("objectRef") else {
+            continue; // discovery and version requests
+        };
+        let mut resource = reference["resource"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if let Some(sub) = reference["subresource"].as_str() {
+            resource = format!("{resource}/{sub}");
+        }
+        let access = (
+            event["verb"].as_str().unwrap_or_default().to_owned(),
+            reference["apiGroup"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            resource,
+        );
+        if event["responseStatus"]["code"] == 403 {
+            refused.insert(access);
+        } else {
+            used.insert(access);
+        }
+    }
+    (used, refused)
+}
+
+/// Every (verb, group, resource) the chart's Roles and ClusterRoles grant.
+fn granted(objects: &[Value]) -> BTreeSet<Access> {
+    let mut granted = BTreeSet::new();
+    for o in objects
+        .iter()
+        .filter(|o| o["kind"] == "Role" || o["kind"] == "ClusterRole")
+    {
+        for rule in o["rules"].as_array().into_iter().flatten() {
+            for verb in rule["verbs"].as_array().into_iter().flatten() {
+                for group in rule["apiGroups"].as_array().into_iter().flatten() {
+                    for resource in rule["resources"].as_array().into_iter().flatten() {
+                        granted.insert((
+                            verb.as_str().unwrap().to_owned(),
+                            group.as_str().unwrap().to_owned(),
+                            resource.as_str().unwrap().to_owned(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    granted
+}
