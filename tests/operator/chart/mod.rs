@@ -6,6 +6,7 @@ mod install;
 mod kubeconform;
 mod render;
 mod replicas;
+mod uninstall;
 
 use crate::support::*;
 

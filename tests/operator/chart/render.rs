@@ -358,3 +358,30 @@ pub fn args_of(deployment: &Value) -> Vec<String> {
         .map(|a| a.as_str().expect("an argument is a string").to_owned())
         .collect()
 }
+
+#[test]
+fn the_notes_say_where_secrets_are_readable_and_how_to_uninstall() {
+    let (ok, text) = helm(&[
+        "install",
+        "notes",
+        &chart(),
+        "--dry-run",
+        "--namespace",
+        "ops",
+        "--set",
+        "rbac.secretNamespaces={contoso,fabrikam}",
+        // The shared control plane's CRDs are not Helm's to import.
+        "--set",
+        "crds.install=false",
+    ]);
+    assert!(ok, "{text}");
+    let notes = &text[text.find("NOTES:").expect("NOTES")..];
+    for part in [
+        "ServiceAccount notes-oc-operator",
+        "Carrier password Secrets are readable in: contoso, fabrikam.",
+        "(the CRDs are kept)",
+        "oc-operator release-finalizers --namespace <ns>",
+    ] {
+        assert!(notes.contains(part), "{part}: {notes}");
+    }
+}
