@@ -35,7 +35,7 @@ namespace: two releases of one name in two namespaces must not share them. */ -}
 
 {{- /* The leader Lease: one per release, so two releases elect apart. */ -}}
 {{- define "oc-operator.leaseName" -}}
-{{- printf "%s-leader" (include "oc-operator.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- .Values.leaderElection.leaseName | default (printf "%s-leader" (include "oc-operator.fullname" .) | trunc 63 | trimSuffix "-") -}}
 {{- end -}}
 
 {{- define "oc-operator.leaderElect" -}}

@@ -167,6 +167,25 @@ fn two_releases_share_no_object_and_elect_apart() {
     );
     let pdb = object(&objects, "PodDisruptionBudget", "blue-oc-operator");
     assert_eq!(pdb["spec"]["minAvailable"], 1);
+    // With leader election, a rolling update is safe: the Lease keeps one leader.
+    let deployment = object(&objects, "Deployment", "blue-oc-operator");
+    assert!(deployment["spec"].get("strategy").is_none(), "{deployment}");
+    // A release upgraded from 0.1.x keeps its Lease's name.
+    let objects = render(
+        "oc",
+        "ops",
+        &["replicas=2", "leaderElection.leaseName=oc-operator-leader"],
+    );
+    let args = args_of(object(&objects, "Deployment", "oc-oc-operator"));
+    assert!(
+        args.contains(&"--lease-name=oc-operator-leader".to_owned()),
+        "{args:?}"
+    );
+    let role = object(&objects, "Role", "oc-oc-operator");
+    assert!(
+        role["rules"].to_string().contains("\"oc-operator-leader\""),
+        "{role}"
+    );
 
     // Overrides.
     let objects = render("x", "ops", &["fullnameOverride=voice"]);
