@@ -7,6 +7,7 @@ mod kubeconform;
 mod render;
 mod replicas;
 mod uninstall;
+mod upgrade;
 
 use crate::support::*;
 
