@@ -94,10 +94,7 @@ pub fn client(sim_addr: &str, budget: Budget) -> Result<LivePlatformClient, Stri
     let mut config = ClientConfig::new(
         base,
         SANDBOX_SP_TENANT,
-        Credentials {
-            client_id: SANDBOX_CLIENT_ID.into(),
-            client_secret: SANDBOX_CLIENT_SECRET.into(),
-        },
+        Credentials::with_secret(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET),
     )
     .map_err(|e| e.to_string())?;
     config.identity_base =

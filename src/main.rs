@@ -101,6 +101,11 @@ struct RunArgs {
     /// the same conditions.
     #[arg(long, env = "OC_SERVICE_ACCOUNT")]
     service_account: Option<String>,
+    /// The federated token file that OCPlatforms with `workloadIdentity` present (the
+    /// pod's projected ServiceAccount token; Azure Workload Identity names it in
+    /// AZURE_FEDERATED_TOKEN_FILE). Re-read at every token request.
+    #[arg(long, env = "AZURE_FEDERATED_TOKEN_FILE", default_value = liveplatform::contract::DEFAULT_FEDERATED_TOKEN_FILE)]
+    federated_token_file: PathBuf,
     /// Seconds between looks at a missing dependency (customer, platform).
     #[arg(long, env = "OC_WAIT_SECONDS", default_value_t = 10)]
     wait_seconds: u64,
@@ -174,6 +179,7 @@ async fn run(args: RunArgs) -> Result<(), CliError> {
     config.platform_selector = args.platform_selector;
     config.task_poll = std::time::Duration::from_secs(args.task_poll_seconds.max(1));
     config.wait_requeue = std::time::Duration::from_secs(args.wait_seconds.max(1));
+    config.federated_token_file = args.federated_token_file;
     config.secret_access = controller::SecretAccess {
         service_account: args.service_account,
         reader_cluster_role: args.secret_reader_cluster_role,

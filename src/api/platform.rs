@@ -45,6 +45,9 @@ use serde::{Deserialize, Serialize};
 #[x_kube(validation = Rule::new(
     "self.identityBaseUrl.startsWith('https://') || self.allowInsecureHttp || self.identityBaseUrl.matches('^http://(127\\\\.[0-9.]+|localhost|\\\\[::1\\\\])(:[0-9]+)?(/.*)?$')"
 ).message("identityBaseUrl must use https (plain http only to loopback, or with allowInsecureHttp for a test platform)"))]
+#[x_kube(validation = Rule::new(
+    "has(self.credentialsSecretRef) != has(self.workloadIdentity)"
+).message("set exactly one of credentialsSecretRef (a client secret) and workloadIdentity (a federated credential)"))]
 #[serde(rename_all = "camelCase")]
 pub struct OCPlatformSpec {
     /// REST root of the platform, for example `https://lp.example.net/tenantui/api`.
@@ -71,8 +74,18 @@ pub struct OCPlatformSpec {
 
     /// The Secret, in the operator's own namespace, holding the client id and secret
     /// of the service provider's Entra application. A changed Secret takes effect
-    /// without a restart.
-    pub credentials_secret_ref: CredentialsSecretRef,
+    /// without a restart. Set this or workloadIdentity, not both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret_ref: Option<CredentialsSecretRef>,
+
+    /// Authenticate as the service provider's Entra application with a federated
+    /// credential instead of a client secret (Azure Workload Identity): the operator
+    /// sends its pod's projected ServiceAccount token, re-read from its file at every
+    /// token request, and no secret exists anywhere. The application needs a
+    /// federated identity credential that trusts the cluster's issuer for the
+    /// operator's ServiceAccount. Set this or credentialsSecretRef, not both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload_identity: Option<WorkloadIdentity>,
 
     /// Restricts every call to the customers of this channel (sent as the
     /// `X-Ovoc-Channel-Id` header). Leave unset to see all customers.
@@ -122,6 +135,19 @@ pub const DEFAULT_DRIFT_SECONDS: i64 = 600;
 
 fn default_drift_seconds() -> i64 {
     DEFAULT_DRIFT_SECONDS
+}
+
+/// The Entra application a platform authenticates as with a federated credential.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadIdentity {
+    /// The application (client) id of the service provider's Entra application, a
+    /// GUID. The token file is the operator's (its `--federated-token-file`, set by
+    /// Azure Workload Identity or the chart), shared by every platform.
+    #[schemars(regex(
+        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    ))]
+    pub client_id: String,
 }
 
 /// Where the platform credentials are.

@@ -113,6 +113,9 @@ pub struct OperatorConfig {
     pub lost_answer_grace: Duration,
     /// Accepted on every platform client: plain http to non-loopback (tests only).
     pub allow_insecure_http: bool,
+    /// The federated token (the pod's projected ServiceAccount token) that platforms
+    /// with `workloadIdentity` present to the identity endpoint.
+    pub federated_token_file: std::path::PathBuf,
     /// Who the operator is and which ClusterRole grants it carrier password Secrets,
     /// so that a Secret it may not read gets a condition naming the missing binding.
     pub secret_access: SecretAccess,
@@ -140,6 +143,7 @@ impl OperatorConfig {
             numbers_cache_ttl: Duration::from_secs(2),
             lost_answer_grace: Duration::from_secs(120),
             allow_insecure_http: false,
+            federated_token_file: liveplatform::contract::DEFAULT_FEDERATED_TOKEN_FILE.into(),
             secret_access: SecretAccess::default(),
         }
     }

@@ -53,7 +53,12 @@ fn named(store: &Store<OCPlatform>) -> BTreeSet<String> {
     store
         .state()
         .iter()
-        .map(|p| p.spec.credentials_secret_ref.name.clone())
+        .filter_map(|p| {
+            p.spec
+                .credentials_secret_ref
+                .as_ref()
+                .map(|r| r.name.clone())
+        })
         .collect()
 }
 
@@ -72,7 +77,7 @@ async fn watch_one(
             match event {
                 Ok(_) => {
                     for platform in store.state() {
-                        if platform.spec.credentials_secret_ref.name == name {
+                        if platform.spec.credentials_secret_ref.as_ref().is_some_and(|r| r.name == name) {
                             // A closed channel means the controllers stopped.
                             let _ = wake.unbounded_send(ObjectRef::from_obj(&*platform));
                         }

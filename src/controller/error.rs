@@ -107,7 +107,7 @@ impl Error {
                 "the operator looks the platform state up before writing again"
             }
             Error::Platform(P::Unauthorized { .. }) => {
-                "check the client id and secret in the OCPlatform's credentials Secret; a fixed Secret takes effect without a restart"
+                "check the OCPlatform's credentials: the client id and secret of its credentials Secret (a fixed Secret takes effect without a restart), or for workloadIdentity the application's federated identity credential (issuer, subject and audience of the operator's ServiceAccount token)"
             }
             Error::Platform(P::Validation { .. } | P::Rejected { .. }) | Error::Rejected(_) => {
                 "fix the spec; the operator does not retry until the spec changes"

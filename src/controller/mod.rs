@@ -684,7 +684,12 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let secret_wakes = credentials::platform_wakes(
         ctx.client.clone(),
         ctx.config.operator_namespace.clone(),
-        platforms_watched.changes(|p| p.spec.credentials_secret_ref.name.clone()),
+        platforms_watched.changes(|p| {
+            p.spec
+                .credentials_secret_ref
+                .as_ref()
+                .map(|r| r.name.clone())
+        }),
         platform_store.clone(),
     );
     let platforms = platforms_watched

@@ -66,7 +66,29 @@ async fn credentials(
     platform: &OCPlatform,
 ) -> Result<(Credentials, Option<String>)> {
     let ns = &ctx.config.operator_namespace;
-    let reference = &platform.spec.credentials_secret_ref;
+    let reference = match (
+        &platform.spec.credentials_secret_ref,
+        &platform.spec.workload_identity,
+    ) {
+        (Some(reference), _) => reference,
+        (None, Some(identity)) => {
+            // Nothing to read here: the token file is read at each token request.
+            let credentials = Credentials::federated(
+                identity.client_id.clone(),
+                ctx.config.federated_token_file.clone(),
+            );
+            return Ok((
+                credentials,
+                Some(format!("workload-identity:{}", identity.client_id)),
+            ));
+        }
+        (None, None) => {
+            return Err(Error::InvalidSpec(
+                "set credentialsSecretRef or workloadIdentity; the platform has no credentials"
+                    .into(),
+            ));
+        }
+    };
     let secret = secret_access::get(ctx, ns, &reference.name, Purpose::PlatformCredentials)
         .await?
         .ok_or_else(|| {
@@ -93,10 +115,10 @@ async fn credentials(
             ))
         })
     };
-    let credentials = Credentials {
-        client_id: value(&reference.client_id_key)?,
-        client_secret: SecretString::new(value(&reference.client_secret_key)?),
-    };
+    let credentials = Credentials::with_secret(
+        value(&reference.client_id_key)?,
+        SecretString::new(value(&reference.client_secret_key)?),
+    );
     Ok((credentials, secret.metadata.resource_version.clone()))
 }
 

@@ -299,10 +299,8 @@ impl World {
 
     /// A client of this world's simulator, as the operator would have.
     pub fn platform_client(&self) -> LivePlatformClient {
-        let credentials = liveplatform::Credentials {
-            client_id: SANDBOX_CLIENT_ID.into(),
-            client_secret: SANDBOX_CLIENT_SECRET.into(),
-        };
+        let credentials =
+            liveplatform::Credentials::with_secret(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET);
         let mut config =
             liveplatform::ClientConfig::new(self.sim.base_url(), SANDBOX_SP_TENANT, credentials)
                 .unwrap();

@@ -14,6 +14,15 @@ pub const API_ROOT: &str = "/tenantui/api";
 pub const DEFAULT_IDENTITY_BASE: &str = "https://login.microsoftonline.com";
 /// OAuth2 scope of the Live Platform application [doc].
 pub const SCOPE: &str = "api://9d576dc4-b85d-4571-880e-4c6ed4c08c31/.default";
+/// `client_assertion_type` of a federated credential (workload identity): the client
+/// proves itself with a signed token from another issuer, here the pod's projected
+/// ServiceAccount token, instead of a secret (RFC 7523; Entra's documented value).
+pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// Audience Entra expects in a federated token [doc, Azure Workload Identity].
+pub const FEDERATED_TOKEN_AUDIENCE: &str = "api://AzureADTokenExchange";
+/// Where Azure Workload Identity mounts the pod's federated token [doc]; the
+/// webhook also names it in `AZURE_FEDERATED_TOKEN_FILE`.
+pub const DEFAULT_FEDERATED_TOKEN_FILE: &str = "/var/run/secrets/azure/tokens/azure-identity-token";
 /// Header that restricts calls to one channel's customers [doc].
 pub const CHANNEL_HEADER: &str = "X-Ovoc-Channel-Id";
 

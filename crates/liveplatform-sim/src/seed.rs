@@ -13,6 +13,9 @@ pub struct Seed {
     pub sp_tenant_id: String,
     /// Client credentials the identity endpoint accepts.
     pub credentials: Vec<ClientCredential>,
+    /// Federated credentials (workload identity) the identity endpoint accepts: an
+    /// application that trusts tokens of an issuer for a subject and audience.
+    pub federated_credentials: Vec<FederatedCredential>,
     /// Tenant ids that pass Validate Tenant Id and may become leads.
     pub known_tenants: Vec<String>,
     /// Accept every well-formed tenant id (for load tests).
@@ -29,6 +32,19 @@ pub struct Seed {
     /// How long a task takes from Queued to its final state.
     pub task_delay_ms: u64,
     pub token_lifetime_secs: u64,
+}
+
+/// A federated identity credential of an application, as Entra keeps it: a client
+/// assertion is accepted for `client_id` when its `iss`, `sub` and `aud` claims match
+/// and it has not expired. (The simulator does not check the assertion's signature;
+/// Entra checks it against the issuer's published keys.)
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FederatedCredential {
+    pub client_id: String,
+    pub issuer: String,
+    pub subject: String,
+    pub audience: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -97,6 +113,7 @@ impl Default for Seed {
                 client_id: SANDBOX_CLIENT_ID.into(),
                 client_secret: SANDBOX_CLIENT_SECRET.into(),
             }],
+            federated_credentials: Vec::new(),
             known_tenants: vec![
                 "0b7e6c1a-2f3d-4e5b-8a9c-1d2e3f4a5b6c".into(),
                 "1c8f7d2b-3a4e-4f6c-9b0d-2e3f4a5b6c7d".into(),

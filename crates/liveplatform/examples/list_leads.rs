@@ -19,10 +19,8 @@ fn var(name: &str) -> Result<String, String> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), String> {
     let base = url::Url::parse(&var("OC_BASE_URL")?).map_err(|e| e.to_string())?;
-    let credentials = Credentials {
-        client_id: var("OC_CLIENT_ID")?,
-        client_secret: Secret::new(var("OC_CLIENT_SECRET")?),
-    };
+    let credentials =
+        Credentials::with_secret(var("OC_CLIENT_ID")?, Secret::new(var("OC_CLIENT_SECRET")?));
     let mut config =
         ClientConfig::new(base, var("OC_SP_TENANT")?, credentials).map_err(|e| e.to_string())?;
     if let Ok(identity) = var("OC_IDENTITY_BASE") {

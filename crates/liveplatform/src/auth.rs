@@ -1,5 +1,8 @@
-//! Microsoft Entra ID client-credentials tokens, cached and renewed before expiry.
+//! Microsoft Entra ID client-credentials tokens, cached and renewed before expiry. The
+//! client proves itself with a client secret or with a federated credential (workload
+//! identity): a token file, re-read at every token request so a rotated file counts.
 
+use std::path::PathBuf;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
@@ -12,11 +15,40 @@ use super::contract::{self, TOKEN_REFRESH_MARGIN};
 use super::error::{Error, Result};
 use crate::secret::Secret;
 
-/// The client id and secret of the service provider's Entra ID application.
+/// The service provider's Entra ID application and how it proves itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub client_id: String,
-    pub client_secret: Secret,
+    pub proof: Proof,
+}
+
+/// How the client proves it is the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proof {
+    /// A client secret.
+    ClientSecret(Secret),
+    /// A federated credential: the signed token in this file (the pod's projected
+    /// ServiceAccount token, which the kubelet rotates) is sent as a client assertion.
+    /// The file is read at every token request.
+    FederatedTokenFile(PathBuf),
+}
+
+impl Credentials {
+    /// An application that proves itself with a client secret.
+    pub fn with_secret(client_id: impl Into<String>, client_secret: impl Into<Secret>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            proof: Proof::ClientSecret(client_secret.into()),
+        }
+    }
+
+    /// An application that proves itself with the federated token in `token_file`.
+    pub fn federated(client_id: impl Into<String>, token_file: impl Into<PathBuf>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            proof: Proof::FederatedTokenFile(token_file.into()),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -102,12 +134,25 @@ impl TokenSource {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let form = [
+        let assertion = match &credentials.proof {
+            Proof::ClientSecret(_) => None,
+            Proof::FederatedTokenFile(path) => {
+                Some(read_assertion(action, &credentials.client_id, path).await?)
+            }
+        };
+        let mut form = vec![
             ("grant_type", "client_credentials"),
             ("client_id", credentials.client_id.as_str()),
-            ("client_secret", credentials.client_secret.expose()),
             ("scope", contract::SCOPE),
         ];
+        match (&credentials.proof, &assertion) {
+            (_, Some(assertion)) => {
+                form.push(("client_assertion_type", contract::CLIENT_ASSERTION_TYPE));
+                form.push(("client_assertion", assertion.expose()));
+            }
+            (Proof::ClientSecret(secret), None) => form.push(("client_secret", secret.expose())),
+            (Proof::FederatedTokenFile(_), None) => {}
+        }
         let started = Instant::now();
         let response = self
             .http
@@ -137,9 +182,9 @@ impl TokenSource {
                         .get("error_description")
                         .or_else(|| map.get("error"))
                         .and_then(|v| v.as_str())
-                        .unwrap_or("the identity endpoint refused the client credentials")
+                        .unwrap_or("the identity endpoint refused the client's proof")
                         .to_owned(),
-                    _ => "the identity endpoint refused the client credentials".to_owned(),
+                    _ => "the identity endpoint refused the client's proof".to_owned(),
                 };
                 return Err(Error::Unauthorized {
                     action,
@@ -169,4 +214,28 @@ impl TokenSource {
             renew_at: started + lifetime - margin,
         })
     }
+}
+
+/// The federated token in `path`, trimmed. A missing or empty file is refused like a
+/// bad credential (retried): the kubelet writes it before the container starts and
+/// rewrites it as it rotates, so it is a mounting problem to fix, not a spec problem.
+async fn read_assertion(action: Action, client_id: &str, path: &std::path::Path) -> Result<Secret> {
+    let text = tokio::fs::read_to_string(path).await.map_err(|e| Error::Unauthorized {
+        action,
+        detail: format!(
+            "client {client_id}: reading the federated token file {}: {e}; is the projected ServiceAccount token mounted there?",
+            path.display()
+        ),
+    })?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err(Error::Unauthorized {
+            action,
+            detail: format!(
+                "client {client_id}: the federated token file {} is empty",
+                path.display()
+            ),
+        });
+    }
+    Ok(Secret::new(token.to_owned()))
 }

@@ -435,10 +435,7 @@ mod tests {
         ClientConfig::new(
             url::Url::parse(base).unwrap(),
             "sp",
-            Credentials {
-                client_id: "id".into(),
-                client_secret: "s".into(),
-            },
+            Credentials::with_secret("id", "s"),
         )
         .unwrap()
     }

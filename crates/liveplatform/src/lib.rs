@@ -20,7 +20,7 @@ pub mod secret;
 pub use liveplatform_contract as contract;
 
 pub use action::Action;
-pub use auth::Credentials;
+pub use auth::{Credentials, Proof};
 pub use client::{CallObserver, ClientConfig, LivePlatformClient, RetryPolicy};
 pub use error::{Conflict, Error, Result};
 pub use poller::{PollOptions, TaskOutcome};

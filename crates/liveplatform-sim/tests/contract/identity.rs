@@ -23,17 +23,14 @@ async fn validate_tenant_tells_known_from_unknown() {
 async fn bad_client_credentials_are_unauthorized_with_the_entra_text() {
     let env = Env::start().await;
     let mut config = config_for(&env.sim);
-    config.credentials = Credentials {
-        client_id: "not-registered".into(),
-        client_secret: "x".into(),
-    };
+    config.credentials = Credentials::with_secret("not-registered", "x");
     let client = LivePlatformClient::new(config).unwrap();
     let err = client.calling_profiles().await.unwrap_err();
     assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
     assert!(err.to_string().contains("AADSTS700016"), "{err}");
     // The secret never shows in the error or the client's Debug.
     let mut config = config_for(&env.sim);
-    config.credentials.client_secret = "super-secret-value".into();
+    config.credentials.proof = liveplatform::Proof::ClientSecret("super-secret-value".into());
     let client = LivePlatformClient::new(config).unwrap();
     assert!(!format!("{client:?}").contains("super-secret-value"));
 }
@@ -42,7 +39,7 @@ async fn bad_client_credentials_are_unauthorized_with_the_entra_text() {
 async fn wrong_secret_is_unauthorized() {
     let env = Env::start().await;
     let mut config = config_for(&env.sim);
-    config.credentials.client_secret = "wrong".into();
+    config.credentials.proof = liveplatform::Proof::ClientSecret("wrong".into());
     let client = LivePlatformClient::new(config).unwrap();
     let err = client.check_credentials().await.unwrap_err();
     assert!(err.to_string().contains("AADSTS7000215"), "{err}");
@@ -86,7 +83,7 @@ async fn short_lived_tokens_are_renewed_before_they_expire() {
 async fn rotated_credentials_take_effect_without_a_new_client() {
     let env = Env::start().await;
     let mut config = config_for(&env.sim);
-    config.credentials.client_secret = "old-and-revoked".into();
+    config.credentials.proof = liveplatform::Proof::ClientSecret("old-and-revoked".into());
     let client = LivePlatformClient::new(config).unwrap();
     assert!(client.check_credentials().await.is_err());
     client

@@ -34,10 +34,7 @@ pub fn quick_seed() -> Seed {
 }
 
 pub fn config_for(sim: &Simulator) -> ClientConfig {
-    let credentials = Credentials {
-        client_id: SANDBOX_CLIENT_ID.into(),
-        client_secret: SANDBOX_CLIENT_SECRET.into(),
-    };
+    let credentials = Credentials::with_secret(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET);
     let mut config = ClientConfig::new(sim.base_url(), Seed::default().sp_tenant_id, credentials)
         .expect("config");
     config.identity_base = sim.identity_base();
