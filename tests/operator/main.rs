@@ -18,3 +18,4 @@ mod observability;
 mod ownership;
 mod platform;
 mod sip_connection;
+mod workload_identity;

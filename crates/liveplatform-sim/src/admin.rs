@@ -6,6 +6,9 @@
 //! - `GET|DELETE /admin/counters`: calls by endpoint and outcome; reset
 //! - `GET /admin/state`: the whole state as JSON (carrier passwords left out)
 //! - `POST /admin/tenants` `{"tenantId"}`: a tenant that passes validation
+//! - `POST /admin/federated-credentials` `{"clientId", "issuer", "subject",
+//!   "audience"}`: a federated identity credential the identity endpoint accepts
+//!   (what the provider's Entra admin adds for workload identity)
 //! - `PUT /admin/leads/{tenant}/status` `{"status"}`: suspend or remove a lead
 //! - `PUT /admin/numbers/{number}/assignment` `{"assignmentStatus"}`: a number
 //!   assigned in Teams by someone else
@@ -31,6 +34,7 @@ pub fn routes() -> Router<App> {
         .route("/counters", get(get_counters).delete(reset_counters))
         .route("/state", get(dump))
         .route("/tenants", post(add_tenant))
+        .route("/federated-credentials", post(add_federated_credential))
         .route("/leads/{tenant}/status", put(lead_status))
         .route("/numbers/{number}/assignment", put(number_assignment))
         .route("/tasks/finish", post(finish_tasks))
@@ -93,6 +97,17 @@ async fn add_tenant(
     app.lock_state()
         .known_tenants
         .insert(body.tenant_id.to_ascii_lowercase());
+    Ok(Json(json!(1)))
+}
+
+async fn add_federated_credential(
+    AxState(app): AxState<App>,
+    RawBody(body): RawBody,
+) -> Result<Json<Value>, ApiError> {
+    // The seed's own (camelCase) form, not the platform's spelling-blind one.
+    let credential: crate::seed::FederatedCredential = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::field("$", format!("The JSON value could not be converted: {e}")))?;
+    app.lock_state().seed.federated_credentials.push(credential);
     Ok(Json(json!(1)))
 }
 

@@ -91,3 +91,54 @@ async fn rotated_credentials_take_effect_without_a_new_client() {
         .await;
     client.check_credentials().await.unwrap();
 }
+
+/// An unsigned JWT with `claims` (the simulator reads the claims; Entra would also
+/// check the issuer's signature).
+fn assertion(claims: serde_json::Value) -> String {
+    use base64::Engine as _;
+    let b64 = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    format!("{}.{}.sig", b64(json!({"alg": "RS256"})), b64(claims))
+}
+
+#[tokio::test]
+async fn a_federated_credential_is_read_from_its_file_at_each_token_request() {
+    let mut seed = quick_seed();
+    seed.federated_credentials = vec![liveplatform_sim::seed::FederatedCredential {
+        client_id: "wi-app".into(),
+        issuer: "https://cluster.example".into(),
+        subject: "system:serviceaccount:ops:oc".into(),
+        audience: liveplatform::contract::FEDERATED_TOKEN_AUDIENCE.into(),
+    }];
+    let env = Env::with_seed(seed).await;
+    let file = std::env::temp_dir().join(format!("oc-assertion-{}", uuid::Uuid::new_v4()));
+    let mut config = config_for(&env.sim);
+    config.credentials = Credentials::federated("wi-app", &file);
+    let client = LivePlatformClient::new(config).unwrap();
+
+    // No file yet: refused before any request, saying where it looked.
+    let err = client.check_credentials().await.unwrap_err();
+    assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains(&file.display().to_string()),
+        "{err}"
+    );
+
+    let exp = jiff::Timestamp::now().as_second() + 600;
+    let claims = |sub: &str| json!({"iss": "https://cluster.example", "sub": sub, "aud": [liveplatform::contract::FEDERATED_TOKEN_AUDIENCE], "exp": exp});
+    std::fs::write(&file, assertion(claims("system:serviceaccount:ops:other"))).unwrap();
+    let err = client.check_credentials().await.unwrap_err();
+    assert!(err.to_string().contains("AADSTS700213"), "{err}");
+
+    std::fs::write(
+        &file,
+        format!("{}\n", assertion(claims("system:serviceaccount:ops:oc"))),
+    )
+    .unwrap();
+    client
+        .check_credentials()
+        .await
+        .expect("the rotated file is read");
+    let _ = std::fs::remove_file(&file);
+}
