@@ -42,6 +42,16 @@ platform:
 sandbox: {enabled: true}
 "#;
 
+/// A platform on workload identity, the token projected by the chart.
+const WORKLOAD_IDENTITY: &str = r#"
+workloadIdentity: {enabled: true, clientId: 6c2f9a1e-3b4d-4e5f-8a7b-9c0d1e2f3a4b, projectToken: true}
+platform:
+  enabled: true
+  baseUrl: https://lp.example/tenantui/api
+  serviceProviderTenantId: 5b3c8a2e-9f1d-4e6a-b7c4-2d8e0f1a3b5c
+  allowedNamespaces: [contoso]
+"#;
+
 #[test]
 fn every_rendering_of_the_chart_is_valid_for_the_pinned_kubernetes() {
     let schemas = schemas_of_the_control_plane();

@@ -404,3 +404,85 @@ fn the_notes_say_where_secrets_are_readable_and_how_to_uninstall() {
         assert!(notes.contains(part), "{part}: {notes}");
     }
 }
+
+#[test]
+fn workload_identity_labels_the_pod_for_the_webhook_or_projects_the_token_itself() {
+    let platform = [
+        "workloadIdentity.enabled=true",
+        "workloadIdentity.clientId=6c2f9a1e-3b4d-4e5f-8a7b-9c0d1e2f3a4b",
+        "platform.enabled=true",
+        "platform.baseUrl=https://lp.example/tenantui/api",
+        "platform.serviceProviderTenantId=5b3c8a2e-9f1d-4e6a-b7c4-2d8e0f1a3b5c",
+        "platform.allowedNamespaces={contoso}",
+    ];
+    // With the Azure Workload Identity webhook: the label and the annotation it reads.
+    let objects = render("oc", "ops", &platform);
+    let account = object(&objects, "ServiceAccount", "oc-oc-operator");
+    assert_eq!(
+        account["metadata"]["annotations"]["azure.workload.identity/client-id"],
+        "6c2f9a1e-3b4d-4e5f-8a7b-9c0d1e2f3a4b"
+    );
+    let deployment = object(&objects, "Deployment", "oc-oc-operator");
+    let template = &deployment["spec"]["template"];
+    assert_eq!(
+        template["metadata"]["labels"]["azure.workload.identity/use"],
+        "true"
+    );
+    assert!(template["spec"].get("volumes").is_none());
+    let ocplatform = object(&objects, "OCPlatform", "oc");
+    assert_eq!(
+        ocplatform["spec"]["workloadIdentity"]["clientId"],
+        "6c2f9a1e-3b4d-4e5f-8a7b-9c0d1e2f3a4b"
+    );
+    assert!(ocplatform["spec"].get("credentialsSecretRef").is_none());
+    // No credentials Secret to read: the Role is not narrowed to one.
+    let role = object(&objects, "Role", "oc-oc-operator");
+    assert!(
+        !role.to_string().contains("live-platform-credentials"),
+        "{role}"
+    );
+
+    // Without the webhook: the chart projects the token where the operator reads it.
+    let mut sets = platform.to_vec();
+    sets.push("workloadIdentity.projectToken=true");
+    let objects = render("oc", "ops", &sets);
+    let deployment = object(&objects, "Deployment", "oc-oc-operator");
+    let pod = &deployment["spec"]["template"]["spec"];
+    assert!(
+        deployment["spec"]["template"]["metadata"]["labels"]
+            .get("azure.workload.identity/use")
+            .is_none()
+    );
+    let source = &pod["volumes"][0]["projected"]["sources"][0]["serviceAccountToken"];
+    assert_eq!(
+        source["audience"],
+        liveplatform::contract::FEDERATED_TOKEN_AUDIENCE
+    );
+    assert_eq!(source["expirationSeconds"], 3600);
+    let container = &pod["containers"][0];
+    let mount = format!(
+        "{}/{}",
+        container["volumeMounts"][0]["mountPath"].as_str().unwrap(),
+        source["path"].as_str().unwrap()
+    );
+    assert_eq!(mount, liveplatform::contract::DEFAULT_FEDERATED_TOKEN_FILE);
+    let env = container["env"].as_array().unwrap();
+    let file = env
+        .iter()
+        .find(|e| e["name"] == "AZURE_FEDERATED_TOKEN_FILE")
+        .expect("the token file's variable");
+    assert_eq!(
+        file["value"],
+        liveplatform::contract::DEFAULT_FEDERATED_TOKEN_FILE
+    );
+
+    // Enabled without a client id is refused.
+    let (ok, text) = helm(&[
+        "template",
+        "t",
+        &chart(),
+        "--set",
+        "workloadIdentity.enabled=true",
+    ]);
+    assert!(!ok && text.contains("/workloadIdentity/clientId"), "{text}");
+}
