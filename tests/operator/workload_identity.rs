@@ -105,7 +105,7 @@ async fn a_platform_authenticates_with_the_pods_service_account_token_and_no_sec
 
     // The kubelet rotates the file: the next token request reads the new token.
     std::fs::write(&token_file, token_of(&world, "oc-operator")).unwrap();
-    world_platform_until(&world, |p| is_ready(p)).await;
+    world_platform_until(&world, is_ready).await;
     world
         .customer("contoso", TENANT_A, "contoso", json!({}))
         .await;

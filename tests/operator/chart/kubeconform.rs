@@ -62,6 +62,7 @@ fn every_rendering_of_the_chart_is_valid_for_the_pinned_kubernetes() {
             "cluster-wide",
             "rbac: {clusterWideSecrets: true}\ncrds: {install: false}\nserviceAccount: {create: false, name: ops}\n",
         ),
+        ("workload-identity", WORKLOAD_IDENTITY),
     ] {
         let (ok, text) = template_values("oc", "ops", values, &[]);
         assert!(ok, "{name}: {text}");

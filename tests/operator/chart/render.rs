@@ -486,3 +486,57 @@ fn workload_identity_labels_the_pod_for_the_webhook_or_projects_the_token_itself
     ]);
     assert!(!ok && text.contains("/workloadIdentity/clientId"), "{text}");
 }
+
+/// The README's chart section names every value of values.yaml (each top-level key,
+/// and each key below it), so a new value cannot land undocumented.
+#[test]
+fn the_readme_lists_every_value() {
+    let readme = std::fs::read_to_string(testenv::repository().join("README.md")).unwrap();
+    let start = readme
+        .find("## Installing with Helm")
+        .expect("the chart section");
+    let end = readme[start..]
+        .find("### Upgrading")
+        .map_or(readme.len(), |i| start + i);
+    let section = &readme[start..end];
+    let values: Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(format!("{}/values.yaml", chart())).unwrap(),
+    )
+    .unwrap();
+    let mut missing = Vec::new();
+    for (key, value) in values.as_object().unwrap() {
+        if !section.contains(&format!("`{key}")) {
+            missing.push(key.clone());
+        }
+        // Maps of settings (not free-form maps such as annotations or selectors).
+        let free_form = [
+            "global",
+            "resources",
+            "nodeSelector",
+            "affinity",
+            "podAnnotations",
+            "podLabels",
+            "podSecurityContext",
+            "securityContext",
+        ];
+        if free_form.contains(&key.as_str()) {
+            continue;
+        }
+        for sub in value.as_object().into_iter().flat_map(|m| m.keys()) {
+            let named = section.contains(&format!("`{key}.{sub}`"))
+                || section.contains(&format!("`.{sub}`"))
+                || section.contains(&format!("`{key}.{sub},"))
+                || section.contains(&format!("`{key}.{sub}."))
+                || section.contains(&format!("{key}.{sub}`"))
+                || (section.contains(&format!("`{key}.*`")))
+                || section.contains(&format!("`{sub}`"));
+            if !named {
+                missing.push(format!("{key}.{sub}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "values the README's chart section does not name: {missing:?}"
+    );
+}
