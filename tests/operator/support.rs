@@ -129,6 +129,23 @@ impl World {
         world
     }
 
+    /// Waits until every CRD of this world's control plane is Established (after a
+    /// `helm install` or `upgrade` that brought them).
+    pub fn crds_established(&self) {
+        let output = self
+            .kubectl()
+            .args([
+                "wait",
+                "--for=condition=Established",
+                "--timeout=60s",
+                "crd",
+                "--all",
+            ])
+            .output()
+            .expect("kubectl runs");
+        assert!(output.status.success(), "{output:?}");
+    }
+
     /// A `kubectl` bound as admin to this world's control plane.
     pub fn kubectl(&self) -> std::process::Command {
         let mut command = std::process::Command::new(plane_binary("kubectl"));

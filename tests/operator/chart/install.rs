@@ -133,17 +133,11 @@ async fn a_carrier_password_the_chart_does_not_grant_names_the_missing_binding()
         assert!(message.contains(&part), "{part}: {message}");
     }
 
-    let (ok, text) = helm(&[
-        "upgrade",
-        &release,
-        &chart(),
-        "--namespace",
+    upgrade(
         &world.ns,
-        "--reuse-values",
-        "--set",
-        &format!("rbac.secretNamespaces[0]={tenant}"),
-    ]);
-    assert!(ok, "{text}");
+        &release,
+        &[&format!("rbac.secretNamespaces[0]={tenant}")],
+    );
     world.examples_ready_in(&tenant).await;
     uninstall(&world.ns, &release);
 }
@@ -202,17 +196,7 @@ async fn secrets_are_readable_only_where_the_values_say() {
         "the release namespace is granted"
     );
 
-    let (ok, text) = helm(&[
-        "upgrade",
-        &release,
-        &chart(),
-        "--namespace",
-        &world.ns,
-        "--reuse-values",
-        "--set",
-        "rbac.clusterWideSecrets=true",
-    ]);
-    assert!(ok, "{text}");
+    upgrade(&world.ns, &release, &["rbac.clusterWideSecrets=true"]);
     assert!(may_read(&unlabelled).await, "cluster-wide when asked");
     uninstall(&world.ns, &release);
     for name in [&labelled, &unlabelled] {

@@ -162,6 +162,23 @@ pub async fn as_service_account(namespace: &str, name: &str) -> kube::Client {
         .expect("impersonating client")
 }
 
+/// Upgrades `release` in `namespace` to this chart, keeping its values and adding
+/// `sets`.
+pub fn upgrade(namespace: &str, release: &str, sets: &[&str]) {
+    let mut args = vec![
+        "upgrade",
+        release,
+        &*CHART,
+        "--namespace",
+        namespace,
+        "--reuse-values",
+    ];
+    let sets = set_args(sets);
+    args.extend(sets.iter().map(String::as_str));
+    let (ok, text) = helm(&args);
+    assert!(ok, "{text}");
+}
+
 /// Uninstalls `release` from `namespace`.
 pub fn uninstall(namespace: &str, release: &str) {
     let (ok, text) = helm(&["uninstall", release, "--namespace", namespace]);

@@ -72,18 +72,7 @@ async fn two_replicas_with_the_charts_identity_take_over_mid_upload_using_only_w
         "--set",
         "operator.waitSeconds=1",
     ]);
-    let established = world
-        .kubectl()
-        .args([
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd",
-            "--all",
-        ])
-        .output()
-        .unwrap();
-    assert!(established.status.success(), "{established:?}");
+    world.crds_established();
     world.put_platform(json!([world.ns])).await;
 
     // The Deployment as installed, and a token of the chart's ServiceAccount.

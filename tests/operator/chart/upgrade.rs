@@ -36,7 +36,7 @@ async fn an_upgrade_from_the_previous_chart_applies_the_new_schema_and_keeps_the
         .output()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
-    established(&world);
+    world.crds_established();
     world.put_platform(json!([world.ns])).await;
     world
         .customer("contoso", TENANT_A, "contoso", json!({}))
@@ -91,7 +91,7 @@ async fn an_upgrade_from_the_previous_chart_applies_the_new_schema_and_keeps_the
         .output()
         .unwrap();
     assert!(output.status.success(), "{script}\n{output:?}");
-    established(&world);
+    world.crds_established();
 
     assert_eq!(
         write_new_field().await,
@@ -121,22 +121,6 @@ async fn an_upgrade_from_the_previous_chart_applies_the_new_schema_and_keeps_the
         deployment["spec"]["template"]["spec"]["serviceAccountName"],
         "oc-oc-operator"
     );
-}
-
-/// Waits until every CRD is Established.
-fn established(world: &World) {
-    let output = world
-        .kubectl()
-        .args([
-            "wait",
-            "--for=condition=Established",
-            "--timeout=60s",
-            "crd",
-            "--all",
-        ])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
 }
 
 /// The chart folder as it was at `commit`, extracted under `dir`.
