@@ -205,28 +205,89 @@ async fn secrets_are_readable_only_where_the_values_say() {
 }
 
 /// Two releases in one namespace, each with its own platform selector, install side
-/// by side (no object shared) and each identity can do its work.
+/// by side (no object shared), and each operator, with its release's identity and
+/// selector, manages its own platform and never the other's.
 #[tokio::test]
 async fn two_releases_coexist_in_one_namespace() {
     let world = World::new("charttwo").await;
-    let mut identities = Vec::new();
-    for (release, selector) in [("oc-blue", "team=blue"), ("oc-green", "team=green")] {
+    let platforms: Api<oc_operator::api::OCPlatform> = Api::all(world.client.clone());
+    let mut operators = Vec::new();
+    for team in ["blue", "green"] {
+        let release = format!("oc-{team}");
+        let selector = format!("team={team}-{}", world.ns);
         let client = install_into(
             &world.ns,
-            release,
+            &release,
             &[
                 &format!("operator.platformSelector={selector}"),
                 "replicas=2",
             ],
         )
         .await;
-        identities.push(client);
+        // The team's platform, on the world's simulator and credentials.
+        let mut platform = platforms.get(&world.platform()).await.unwrap();
+        platform.metadata = kube::api::ObjectMeta {
+            name: Some(format!("{team}-{}", world.ns)),
+            labels: Some([("team".to_owned(), format!("{team}-{}", world.ns))].into()),
+            ..Default::default()
+        };
+        platform.status = None;
+        platforms
+            .create(&Default::default(), &platform)
+            .await
+            .unwrap();
+        let mut config = world.config();
+        config.platform_selector = Some(selector);
+        operators.push((team, client, config));
     }
-    for client in identities {
-        let probe = oc_operator::controller::Context::new(client, world.config());
-        assert!(oc_operator::controller::can_list_everything(&probe).await);
+    let ready = |team: &str| {
+        let platforms = platforms.clone();
+        let name = format!("{team}-{}", world.ns);
+        async move {
+            let p = platforms.get(&name).await.unwrap();
+            (is_ready(&p), p.status.is_some())
+        }
+    };
+    // Blue's operator alone: blue's platform becomes Ready, green's is not touched.
+    let (_, blue_client, blue_config) = &operators[0];
+    let blue = oc_operator::controller::Context::new(blue_client.clone(), blue_config.clone());
+    let (stop_blue, blue_stopped) = tokio::sync::oneshot::channel::<()>();
+    let blue_run = tokio::spawn(oc_operator::controller::run(blue, async move {
+        let _ = blue_stopped.await;
+    }));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !ready("blue").await.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "blue's platform never Ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    for release in ["oc-blue", "oc-green"] {
-        uninstall(&world.ns, release);
+    assert_eq!(
+        ready("green").await,
+        (false, false),
+        "blue's operator touched green's platform"
+    );
+    // Green's operator too: its platform becomes Ready, with its own identity.
+    let (_, green_client, green_config) = &operators[1];
+    let green = oc_operator::controller::Context::new(green_client.clone(), green_config.clone());
+    let (stop_green, green_stopped) = tokio::sync::oneshot::channel::<()>();
+    let green_run = tokio::spawn(oc_operator::controller::run(green, async move {
+        let _ = green_stopped.await;
+    }));
+    while !ready("green").await.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "green's platform never Ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let _ = (stop_blue.send(()), stop_green.send(()));
+    let _ = (blue_run.await, green_run.await);
+    for team in ["blue", "green"] {
+        let _ = platforms
+            .delete(&format!("{team}-{}", world.ns), &Default::default())
+            .await;
+        uninstall(&world.ns, &format!("oc-{team}"));
     }
 }
