@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
 # Builds etcd, kube-apiserver, kube-controller-manager and kubectl from the Go module
 # proxy, at the versions pinned in hack/controlplane/go.mod (and helm, pinned in
-# hack/helm/go.mod, a module of its own, and kubeconform, pinned in
-# hack/kubeconform/go.mod, the manifest validator the chart tests run), into a cache
-# folder outside target/ (so `cargo clean` keeps it). A second run with unchanged pins
-# does nothing. kubeconform has a key of its own, so changing its pin does not rebuild
-# the control plane.
+# hack/helm/go.mod, a module of its own, and the tools below with their own modules
+# and keys), into a cache folder outside target/ (so `cargo clean` keeps it). A second
+# run with unchanged pins does nothing.
 #
 # Prints the folder holding the binaries on its last line of stdout.
 # Cache root: $OC_CACHE_DIR (default ~/.cache/oc-operator).
@@ -18,22 +16,28 @@ helm_module="$here/helm"
 key="$(cat "$module/go.mod" "$module/go.sum" "$module/tools.go" "$module/cmd/etcd/main.go" "$helm_module/go.mod" "$helm_module/go.sum" "$0" | sha256sum | cut -c1-16)"
 out="$cache_root/controlplane/$key"
 
-kubeconform_module="$here/kubeconform"
-kubeconform_key="$(cat "$kubeconform_module/go.mod" "$kubeconform_module/go.sum" "$kubeconform_module/tools.go" | sha256sum | cut -c1-16)"
-
-# kubeconform, into the control plane's folder, rebuilt when its own pin changes.
-build_kubeconform() {
-  if [[ -x "$out/kubeconform" && "$(cat "$out/kubeconform.key" 2>/dev/null)" == "$kubeconform_key" ]]; then
+# Tools with a Go module of their own (and a key of their own, so changing one pin
+# rebuilds only that tool), built into the control plane's folder:
+# kubeconform (hack/kubeconform), the manifest validator of the chart tests, and
+# argocd-health (hack/argocd), Argo CD's own code running the chart's health checks.
+build_tool() {
+  local name="$1" module="$here/$2" package="$3" key
+  key="$(cat "$module/go.mod" "$module/go.sum" "$module"/*.go | sha256sum | cut -c1-16)"
+  if [[ -x "$out/$name" && "$(cat "$out/$name.key" 2>/dev/null)" == "$key" ]]; then
     return 0
   fi
-  echo "build-controlplane: building kubeconform into $out" >&2
-  (cd "$kubeconform_module" && CGO_ENABLED=0 go build -trimpath "-ldflags=-s -w" -o "$out/kubeconform.partial" github.com/yannh/kubeconform/cmd/kubeconform)
-  mv "$out/kubeconform.partial" "$out/kubeconform"
-  echo "$kubeconform_key" > "$out/kubeconform.key"
+  echo "build-controlplane: building $name into $out" >&2
+  (cd "$module" && CGO_ENABLED=0 go build -trimpath "-ldflags=-s -w" -o "$out/$name.partial" "$package")
+  mv "$out/$name.partial" "$out/$name"
+  echo "$key" > "$out/$name.key"
+}
+build_tools() {
+  build_tool kubeconform kubeconform github.com/yannh/kubeconform/cmd/kubeconform
+  build_tool argocd-health argocd .
 }
 
 if [[ -x "$out/etcd" && -x "$out/kube-apiserver" && -x "$out/kube-controller-manager" && -x "$out/kubectl" && -x "$out/helm" ]]; then
-  build_kubeconform
+  build_tools
   echo "$out"
   exit 0
 fi
@@ -69,6 +73,6 @@ done
 rm -rf "$out"
 mv "$tmp" "$out"
 trap - EXIT
-build_kubeconform
+build_tools
 echo "build-controlplane: done" >&2
 echo "$out"

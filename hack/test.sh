@@ -9,15 +9,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export RUST_BACKTRACE="${RUST_BACKTRACE:-0}"
 
-echo "==> control plane binaries (hack/build-controlplane.sh; cached after the first run)"
+echo "==> control plane binaries and pinned tools (hack/build-controlplane.sh; cached after the first run)"
 OC_CONTROLPLANE_BIN="$(bash hack/build-controlplane.sh | tail -n 1)"
 export OC_CONTROLPLANE_BIN
 echo "    $OC_CONTROLPLANE_BIN"
-echo "==> Lua interpreter for the Argo CD health check tests"
-if ! command -v lua5.4 >/dev/null 2>&1; then
-  apt-get install -y -q lua5.4 >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q lua5.4 >/dev/null; }
-fi
-lua5.4 -v
 echo "==> cargo fmt --check"
 cargo fmt --all --check
 echo "==> cargo clippy --workspace --all-targets -- -D warnings"

@@ -13,43 +13,80 @@ pub const CHANNEL_ASSIGNED: &str = "ChannelAssigned";
 /// OCNumberBlock: every declared number is on the platform.
 pub const NUMBERS_UPLOADED: &str = "NumbersUploaded";
 
-/// Reasons of `Ready`.
+/// Declares each reason as a constant, and `ALL` with every one of them, so that a
+/// reason cannot be added without the health checks (Argo CD, kstatus) deciding it.
+macro_rules! reasons {
+    ($($(#[$doc:meta])* $name:ident = $value:literal,)*) => {
+        $($(#[$doc])* pub const $name: &str = $value;)*
+        /// Every reason the operator writes.
+        pub const ALL: &[&str] = &[$($value),*];
+    };
+}
+
+/// Reasons of `Ready` (and of `Synced`, below).
 pub mod reason {
-    pub const AVAILABLE: &str = "Available";
-    pub const CREATING: &str = "Creating";
-    pub const UPDATING: &str = "Updating";
-    pub const DELETING: &str = "Deleting";
-    pub const WAITING_FOR_CUSTOMER: &str = "WaitingForCustomer";
-    pub const WAITING_FOR_TASK: &str = "WaitingForTask";
-    pub const INVALID_SPEC: &str = "InvalidSpec";
-    pub const REJECTED: &str = "Rejected";
-    /// Another object owns the platform object this one names.
-    pub const CONFLICT: &str = "Conflict";
-    /// The platform already has what this object would create, no object owns it,
-    /// and the object does not carry the adoption opt-in.
-    pub const ALREADY_EXISTS: &str = "AlreadyExists";
-    /// OCCustomer: the platform shows the lead suspended or removed; it is looked at
-    /// again on a timer, so it becomes Ready by itself once the lead is active.
-    pub const LEAD_NOT_ACTIVE: &str = "LeadNotActive";
-    /// OCNumberBlock `NumbersUploaded=False`: the platform refused some numbers.
-    pub const PARTLY_FAILED: &str = "PartlyFailed";
-    /// OCNumberBlock: numbers that left the spec stay, being assigned in Teams.
-    pub const NUMBERS_ASSIGNED: &str = "NumbersAssigned";
-    /// OCEndUser: the customer's licence does not allow end users yet; the user goes
-    /// on by itself once the customer's licence is upgraded.
-    pub const LICENSE_REQUIRED: &str = "LicenseRequired";
-    /// `ChannelAssigned=False`: the spec names no channel.
-    pub const NO_CHANNEL: &str = "NoChannel";
-    pub const PAUSED: &str = "Paused";
-    pub const WAITING_FOR_PLATFORM: &str = "WaitingForPlatform";
-    pub const WAITING_FOR_DEPENDENCY: &str = "WaitingForDependency";
-    pub const NAMESPACE_NOT_ALLOWED: &str = "NamespaceNotAllowed";
-    /// Reasons of `Synced`.
-    pub const SUCCEEDED: &str = "Succeeded";
-    pub const THROTTLED: &str = "Throttled";
-    pub const API_UNAVAILABLE: &str = "ApiUnavailable";
-    pub const UNAUTHORIZED: &str = "Unauthorized";
-    pub const RECONCILE_ERROR: &str = "ReconcileError";
+    reasons! {
+        AVAILABLE = "Available",
+        CREATING = "Creating",
+        UPDATING = "Updating",
+        DELETING = "Deleting",
+        WAITING_FOR_CUSTOMER = "WaitingForCustomer",
+        WAITING_FOR_TASK = "WaitingForTask",
+        INVALID_SPEC = "InvalidSpec",
+        REJECTED = "Rejected",
+        /// Another object owns the platform object this one names.
+        CONFLICT = "Conflict",
+        /// The platform already has what this object would create, no object owns it,
+        /// and the object does not carry the adoption opt-in.
+        ALREADY_EXISTS = "AlreadyExists",
+        /// OCCustomer: the platform shows the lead suspended or removed; it is looked
+        /// at again on a timer, so it becomes Ready by itself once the lead is active
+        /// (which the tenant's administrator does).
+        LEAD_NOT_ACTIVE = "LeadNotActive",
+        /// OCNumberBlock `NumbersUploaded=False`: the platform refused some numbers.
+        PARTLY_FAILED = "PartlyFailed",
+        /// OCNumberBlock: numbers that left the spec stay, being assigned in Teams.
+        NUMBERS_ASSIGNED = "NumbersAssigned",
+        /// OCEndUser: the customer's spec keeps an OcEssentials licence, which allows
+        /// no end users; a person must upgrade the customer's licence.
+        LICENSE_REQUIRED = "LicenseRequired",
+        /// OCEndUser: the customer's licence upgrade is declared and under way; the
+        /// user goes on by itself once the platform shows it.
+        WAITING_FOR_LICENSE = "WaitingForLicense",
+        /// `ChannelAssigned=False`: the spec names no channel.
+        NO_CHANNEL = "NoChannel",
+        PAUSED = "Paused",
+        WAITING_FOR_PLATFORM = "WaitingForPlatform",
+        WAITING_FOR_DEPENDENCY = "WaitingForDependency",
+        NAMESPACE_NOT_ALLOWED = "NamespaceNotAllowed",
+        /// Reasons of `Synced`.
+        SUCCEEDED = "Succeeded",
+        THROTTLED = "Throttled",
+        API_UNAVAILABLE = "ApiUnavailable",
+        UNAUTHORIZED = "Unauthorized",
+        RECONCILE_ERROR = "ReconcileError",
+    }
+
+    /// The reasons only a person can move on: a spec to fix, a conflict to settle, a
+    /// licence to upgrade, a lead the tenant must reactivate, numbers to unassign in
+    /// Teams, credentials to fix. Argo CD shows them Degraded, kstatus Stalled; every
+    /// other reason moves on by itself (Progressing, Reconciling).
+    pub const NEEDS_A_PERSON: &[&str] = &[
+        REJECTED,
+        INVALID_SPEC,
+        CONFLICT,
+        ALREADY_EXISTS,
+        LEAD_NOT_ACTIVE,
+        NAMESPACE_NOT_ALLOWED,
+        LICENSE_REQUIRED,
+        NUMBERS_ASSIGNED,
+        UNAUTHORIZED,
+    ];
+
+    /// Whether `reason` is one only a person can move on.
+    pub fn needs_a_person(reason: &str) -> bool {
+        NEEDS_A_PERSON.contains(&reason)
+    }
 }
 
 /// The condition of `type_` in `conditions`, if present.

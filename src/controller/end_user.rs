@@ -28,7 +28,7 @@ use liveplatform::{Error as PlatformError, TaskOutcome};
 
 type Draft = StatusDraft<OCEndUser>;
 
-pub use crate::api::conditions::reason::LICENSE_REQUIRED;
+pub use crate::api::conditions::reason::{LICENSE_REQUIRED, WAITING_FOR_LICENSE};
 const PAGE_SIZE: u32 = 500;
 
 pub async fn reconcile(obj: Arc<OCEndUser>, ctx: Arc<Context>) -> Result<Action> {
@@ -65,6 +65,7 @@ async fn run(
     if licensed && !deleting && finalizer::add(api, obj).await? {
         return Ok(Action::await_change());
     }
+    let upgrade_declared = scope.customer.spec.license.type_ != LicenseType::OcEssentials;
     let number_pending = line_number_pending(ctx, obj);
     let mut reconcile = EndUserReconcile {
         obj,
@@ -75,6 +76,7 @@ async fn run(
         seen: Seen::default(),
         deleting,
         licensed,
+        upgrade_declared,
         number_pending,
     };
     let outcome = plan::run(&mut reconcile, "OCEndUser").await?;
@@ -149,6 +151,9 @@ pub struct Known<'a> {
     pub deleting: bool,
     /// The customer's licence allows end users (OcEssentialsPlus or OcPro).
     pub licensed: bool,
+    /// The customer's spec asks for such a licence (an upgrade that will come by
+    /// itself when it is not there yet).
+    pub upgrade_declared: bool,
     pub customer: &'a str,
     pub tenant: &'a str,
     /// How long to wait before looking at the licence again.
@@ -187,13 +192,30 @@ pub enum Write {
 
 pub type Step = plan::Step<Look, Settle, Write>;
 
+/// Waits for the customer's licence: `WaitingForLicense` while its declared upgrade is
+/// under way (it comes by itself), `LicenseRequired` while its spec keeps
+/// OcEssentials (a person must upgrade it).
 fn license_wait(known: &Known) -> Step {
+    let (reason, message) = if known.upgrade_declared {
+        (
+            WAITING_FOR_LICENSE,
+            format!(
+                "OCCustomer {}'s licence upgrade is under way; this user follows by itself once the platform shows it",
+                known.customer
+            ),
+        )
+    } else {
+        (
+            LICENSE_REQUIRED,
+            format!(
+                "OCCustomer {} has an OcEssentials licence; end users need OcEssentialsPlus or OcPro: upgrade the customer's spec.license.type, and this user follows by itself",
+                known.customer
+            ),
+        )
+    };
     plan::Step::Wait(Wait::new(
-        LICENSE_REQUIRED,
-        format!(
-            "OCCustomer {} has an OcEssentials licence; end users need OcEssentialsPlus or OcPro: upgrade the customer's spec.license.type, and this user follows by itself",
-            known.customer
-        ),
+        reason,
+        message,
         Next::After(known.license_recheck),
     ))
 }
@@ -315,6 +337,7 @@ struct EndUserReconcile<'a> {
     seen: Seen,
     deleting: bool,
     licensed: bool,
+    upgrade_declared: bool,
     number_pending: Option<String>,
 }
 
@@ -331,6 +354,7 @@ impl Planner for EndUserReconcile<'_> {
             may_adopt: adoption::may_adopt(self.obj),
             deleting: self.deleting,
             licensed: self.licensed,
+            upgrade_declared: self.upgrade_declared,
             customer: self
                 .scope
                 .customer

@@ -36,15 +36,29 @@ if ready.status == "True" then
   hs.message = ready.message or "ready"
   return hs
 end
+-- Every reason the operator writes is decided here; a Rust test (tests/argocd.rs)
+-- fails when the code has a reason these two tables do not name.
+-- Degraded: only a person can move it on (a spec, a conflict, a licence to upgrade,
+-- a lead the tenant must reactivate, numbers to unassign in Teams).
 local degraded = {
   Rejected = true, InvalidSpec = true, Conflict = true, AlreadyExists = true, LeadNotActive = true, NamespaceNotAllowed = true,
-  LicenseRequired = true, NumbersAssigned = true,
+  LicenseRequired = true, NumbersAssigned = true, Unauthorized = true,
 }
-if degraded[ready.reason] or (synced ~= nil and synced.status == "False" and synced.reason == "Unauthorized") then
+-- Progressing: it moves on by itself (work under way, a dependency on its way, a
+-- licence upgrade running, the platform busy or briefly unreachable).
+local progressing = {
+  Available = true, Creating = true, Updating = true, Deleting = true, WaitingForCustomer = true, WaitingForTask = true,
+  PartlyFailed = true, WaitingForLicense = true, NoChannel = true, Paused = true, WaitingForPlatform = true,
+  WaitingForDependency = true, Succeeded = true, Throttled = true, ApiUnavailable = true,
+  ReconcileError = true,
+}
+-- A Synced reason that needs a person (bad credentials) is Degraded too.
+local stuck = synced ~= nil and synced.status == "False" and degraded[synced.reason]
+if degraded[ready.reason] or stuck then
   hs.status = "Degraded"
   hs.message = ready.message or ready.reason
-  if synced ~= nil and synced.reason == "Unauthorized" then
-    hs.message = synced.message or "unauthorized"
+  if stuck then
+    hs.message = synced.message or synced.reason
   end
   return hs
 end

@@ -6,7 +6,9 @@ use serde_json::{Value, json};
 
 use super::{Case as Expect, expect_all, task};
 use crate::api::end_user::{OCEndUserSpec, OCEndUserStatus};
-use crate::controller::end_user::{Known, LICENSE_REQUIRED, Look, Seen, Settle, Step, Write, plan};
+use crate::controller::end_user::{
+    Known, LICENSE_REQUIRED, Look, Seen, Settle, Step, WAITING_FOR_LICENSE, Write, plan,
+};
 use crate::controller::plan::{Next, Step as S};
 use liveplatform::TaskOutcome;
 use liveplatform::model::{EndUser, TaskStatus};
@@ -43,6 +45,7 @@ struct Case {
     adopt: bool,
     deleting: bool,
     licensed: bool,
+    upgrade_declared: bool,
     number_pending: Option<&'static str>,
 }
 
@@ -54,6 +57,7 @@ fn case(status: Value, seen: Seen) -> Case {
         adopt: false,
         deleting: false,
         licensed: true,
+        upgrade_declared: true,
         number_pending: None,
     }
 }
@@ -78,6 +82,7 @@ fn step(c: Case) -> Step {
         may_adopt: c.adopt,
         deleting: c.deleting,
         licensed: c.licensed,
+        upgrade_declared: c.upgrade_declared,
         customer: "contoso",
         tenant: "t",
         license_recheck: Duration::from_secs(30),
@@ -102,15 +107,24 @@ fn every_step_of_an_end_user() {
     };
     let cases: Vec<Expect<Step>> = vec![
         (
-            "an OC Essentials customer: the user waits for the licence",
+            "an OC Essentials customer that stays so: the user needs a person to upgrade it",
             step(Case {
                 licensed: false,
+                upgrade_declared: false,
                 ..case(json!({}), Seen::default())
             }),
             |s| matches!(s, S::Wait(w) if w.reason == LICENSE_REQUIRED && w.next == Next::After(Duration::from_secs(30)) && w.message.contains("OCCustomer contoso")),
         ),
         (
-            "the platform's LicenseRequired is a wait too",
+            "an upgrade declared and under way: the user waits for it, which comes by itself",
+            step(Case {
+                licensed: false,
+                ..case(json!({}), Seen::default())
+            }),
+            |s| matches!(s, S::Wait(w) if w.reason == WAITING_FOR_LICENSE && w.next == Next::After(Duration::from_secs(30)) && w.message.contains("under way")),
+        ),
+        (
+            "the platform's LicenseRequired while the upgrade is declared is a wait too",
             step(case(
                 json!({}),
                 Seen {
@@ -118,7 +132,7 @@ fn every_step_of_an_end_user() {
                     ..Seen::default()
                 },
             )),
-            |s| matches!(s, S::Wait(w) if w.reason == LICENSE_REQUIRED),
+            |s| matches!(s, S::Wait(w) if w.reason == WAITING_FOR_LICENSE),
         ),
         (
             "deleting without the licence lets go: nothing was provisioned",
