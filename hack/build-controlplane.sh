@@ -13,28 +13,34 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 module="$here/controlplane"
 cache_root="${OC_CACHE_DIR:-$HOME/.cache/oc-operator}"
 helm_module="$here/helm"
-key="$(cat "$module/go.mod" "$module/go.sum" "$module/tools.go" "$module/cmd/etcd/main.go" "$helm_module/go.mod" "$helm_module/go.sum" "$0" | sha256sum | cut -c1-16)"
-out="$cache_root/controlplane/$key"
+out=""  # set below, once the key is known
 
-# Tools with a Go module of their own (and a key of their own, so changing one pin
-# rebuilds only that tool), built into the control plane's folder:
-# kubeconform (hack/kubeconform), the manifest validator of the chart tests, and
-# argocd-health (hack/argocd), Argo CD's own code running the chart's health checks.
+# Tools with a Go module of their own and a key of their own (so changing one pin
+# rebuilds only that tool), built into the control plane's folder: kubeconform
+# (hack/kubeconform), the manifest validator of the chart tests; argocd-health
+# (hack/argocd), Argo CD's own code running the chart's health checks; kstatus
+# (hack/kstatus), the kstatus rules that Flux applies.
 build_tool() {
-  local name="$1" module="$here/$2" package="$3" key
-  key="$(cat "$module/go.mod" "$module/go.sum" "$module"/*.go | sha256sum | cut -c1-16)"
-  if [[ -x "$out/$name" && "$(cat "$out/$name.key" 2>/dev/null)" == "$key" ]]; then
+  local name="$1" tool_module="$here/$2" package="$3" tool_key
+  tool_key="$(cat "$tool_module/go.mod" "$tool_module/go.sum" "$tool_module"/*.go | sha256sum | cut -c1-16)"
+  if [[ -x "$out/$name" && "$(cat "$out/$name.key" 2>/dev/null)" == "$tool_key" ]]; then
     return 0
   fi
   echo "build-controlplane: building $name into $out" >&2
-  (cd "$module" && CGO_ENABLED=0 go build -trimpath "-ldflags=-s -w" -o "$out/$name.partial" "$package")
+  (cd "$tool_module" && CGO_ENABLED=0 go build -trimpath "-ldflags=-s -w" -o "$out/$name.partial" "$package")
   mv "$out/$name.partial" "$out/$name"
-  echo "$key" > "$out/$name.key"
+  echo "$tool_key" > "$out/$name.key"
 }
 build_tools() {
   build_tool kubeconform kubeconform github.com/yannh/kubeconform/cmd/kubeconform
   build_tool argocd-health argocd .
+  build_tool kstatus kstatus .
 }
+# End of the tools.
+
+# The key covers the pins and this script, but for its tools' part above.
+key="$( (cat "$module/go.mod" "$module/go.sum" "$module/tools.go" "$module/cmd/etcd/main.go" "$helm_module/go.mod" "$helm_module/go.sum"; sed '/^# Tools with a Go module of their own/,/^# End of the tools/d' "$0") | sha256sum | cut -c1-16)"
+out="$cache_root/controlplane/$key"
 
 if [[ -x "$out/etcd" && -x "$out/kube-apiserver" && -x "$out/kube-controller-manager" && -x "$out/kubectl" && -x "$out/helm" ]]; then
   build_tools
