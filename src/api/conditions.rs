@@ -12,6 +12,10 @@ pub const LICENSED: &str = "Licensed";
 pub const CHANNEL_ASSIGNED: &str = "ChannelAssigned";
 /// OCNumberBlock: every declared number is on the platform.
 pub const NUMBERS_UPLOADED: &str = "NumbersUploaded";
+/// kstatus: work is under way (not Ready for this generation, nothing stalls it).
+pub const RECONCILING: &str = "Reconciling";
+/// kstatus: only a person can move the object on (see `reason::NEEDS_A_PERSON`).
+pub const STALLED: &str = "Stalled";
 
 /// Declares each reason as a constant, and `ALL` with every one of them, so that a
 /// reason cannot be added without the health checks (Argo CD, kstatus) deciding it.

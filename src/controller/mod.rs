@@ -14,6 +14,7 @@ pub mod end_user;
 pub mod error;
 pub mod finalizer;
 pub mod kind;
+pub mod kstatus;
 pub mod number_block;
 pub mod number_set;
 mod numbers;

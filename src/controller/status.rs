@@ -118,6 +118,12 @@ where
     K: Kind,
 {
     K::set_observed_generation(&mut draft.status, draft.generation);
+    let deleting = obj.meta().deletion_timestamp.is_some();
+    for (type_, status, reason, message) in
+        super::kstatus::derive(draft.conditions(), draft.generation, deleting)
+    {
+        draft.condition(type_, status, &reason, message);
+    }
     stamp_ownership(obj, draft);
     if !draft.changed() {
         return Ok(());

@@ -13,6 +13,7 @@ mod end_user;
 mod examples;
 mod faults;
 mod ha;
+mod kstatus;
 mod number_block;
 mod observability;
 mod ownership;
