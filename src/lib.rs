@@ -5,5 +5,6 @@ pub mod api;
 pub mod controller;
 pub mod lease;
 pub mod metrics;
+pub mod process_metrics;
 pub mod release;
 pub mod telemetry;

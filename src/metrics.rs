@@ -1,13 +1,21 @@
-//! The operator's Prometheus metrics, served as text on the admin port.
+//! The operator's Prometheus metrics, served as text on the admin port. Every family
+//! carries the `operatorconnect_` prefix; `action` is always the API reference's
+//! action in snake case (`upload_numbers`), in call and task families alike. The
+//! README lists each with its labels, and a test compares that list with what a live
+//! operator serves.
 //!
-//! - `oc_reconciles_total{kind,result}` and `oc_reconcile_duration_seconds{kind}`
-//! - `oc_platform_calls_total{action,status}` and `oc_platform_call_duration_seconds{action}`
-//! - `oc_platform_retries_total{action}`, `oc_platform_rate_limit_waits_total{action}`
-//! - `oc_tasks_started_total{action}`, `oc_task_outcomes_total{action,outcome}`,
-//!   `oc_tasks_in_flight` (objects with a write in flight)
-//! - `oc_objects{kind,ready}` (objects the operator reconciled, by Ready state)
-//! - `oc_leader` (1 while this replica reconciles)
-//! - `oc_queue_depth` (objects with a later reconcile scheduled)
+//! - `operatorconnect_build_info{version}`
+//! - `operatorconnect_reconciles_total{kind,result}`, `operatorconnect_reconcile_duration_seconds{kind}`
+//! - `operatorconnect_platform_calls_total{platform,action,status}`,
+//!   `operatorconnect_platform_call_duration_seconds{action}`
+//! - `operatorconnect_platform_retries_total{action}`, `operatorconnect_platform_rate_limit_waits_total{action}`
+//! - `operatorconnect_platform_budget_requests_per_second{platform}`, `operatorconnect_platform_budget_burst{platform}`
+//! - `operatorconnect_tasks_started_total{action}`, `operatorconnect_task_outcomes_total{action,outcome}`,
+//!   `operatorconnect_task_duration_seconds{action}` (on the platform, buckets up to 4.5 h)
+//! - `operatorconnect_objects{kind,ready}`, `operatorconnect_objects_with_write_in_flight`,
+//!   `operatorconnect_objects_scheduled`
+//! - `operatorconnect_leader`
+//! - `process_*` (see `process_metrics`)
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,7 +28,11 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::api::common::WriteAction;
 use liveplatform::{Action, CallObserver};
+
+/// The prefix of every family of the operator's own.
+pub const PREFIX: &str = "operatorconnect";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindResult {
@@ -35,8 +47,19 @@ pub struct KindLabel {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CallLabels {
+    pub platform: String,
     pub action: String,
     pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PlatformLabel {
+    pub platform: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    pub version: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -58,6 +81,11 @@ pub struct ObjectLabels {
 
 fn seconds_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 14))
+}
+
+/// Platform tasks take seconds to hours: 1 s to 16,384 s (4.5 h).
+fn task_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 2.0, 15))
 }
 
 /// Per object: its kind, Ready, a write in flight, a later reconcile scheduled.
@@ -90,10 +118,14 @@ pub struct Metrics {
     call_duration: Family<ActionLabel, Histogram, fn() -> Histogram>,
     retries: Family<ActionLabel, Counter>,
     rate_limit_waits: Family<ActionLabel, Counter>,
+    budget_per_second: Family<PlatformLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    budget_burst: Family<PlatformLabel, Gauge>,
     tasks_started: Family<ActionLabel, Counter>,
     task_outcomes: Family<OutcomeLabels, Counter>,
-    tasks_in_flight: Gauge,
-    queue_depth: Gauge,
+    task_duration: Family<ActionLabel, Histogram, fn() -> Histogram>,
+    objects_writing: Gauge,
+    objects_scheduled: Gauge,
+    build_info: Family<BuildLabels, Gauge>,
     objects: Family<ObjectLabels, Gauge>,
     leader: Gauge,
     states: Mutex<ObjectStates>,
@@ -107,7 +139,7 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("oc");
+        let mut root = Registry::default();
         let m = Self {
             reconciles: Family::default(),
             reconcile_duration: Family::new_with_constructor(
@@ -117,15 +149,31 @@ impl Metrics {
             call_duration: Family::new_with_constructor(seconds_histogram as fn() -> Histogram),
             retries: Family::default(),
             rate_limit_waits: Family::default(),
+            budget_per_second: Family::default(),
+            budget_burst: Family::default(),
             tasks_started: Family::default(),
             task_outcomes: Family::default(),
-            tasks_in_flight: Gauge::default(),
-            queue_depth: Gauge::default(),
+            task_duration: Family::new_with_constructor(task_histogram as fn() -> Histogram),
+            objects_writing: Gauge::default(),
+            objects_scheduled: Gauge::default(),
+            build_info: Family::default(),
             objects: Family::default(),
             leader: Gauge::default(),
             states: Mutex::new(ObjectStates::default()),
             registry: Registry::default(),
         };
+        root.register_collector(Box::new(crate::process_metrics::ProcessCollector));
+        let registry = root.sub_registry_with_prefix(PREFIX);
+        registry.register(
+            "build_info",
+            "The operator's version; always 1",
+            m.build_info.clone(),
+        );
+        m.build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").into(),
+            })
+            .set(1);
         registry.register(
             "reconciles",
             "Reconciles by kind and result",
@@ -138,7 +186,7 @@ impl Metrics {
         );
         registry.register(
             "platform_calls",
-            "Live Platform calls by action and HTTP status (none: no answer)",
+            "Live Platform calls by platform, action and HTTP status (none: no answer)",
             m.calls.clone(),
         );
         registry.register(
@@ -157,6 +205,16 @@ impl Metrics {
             m.rate_limit_waits.clone(),
         );
         registry.register(
+            "platform_budget_requests_per_second",
+            "The requests a second each platform allows the operator (spec.rateLimit)",
+            m.budget_per_second.clone(),
+        );
+        registry.register(
+            "platform_budget_burst",
+            "The burst each platform allows the operator (spec.rateLimit)",
+            m.budget_burst.clone(),
+        );
+        registry.register(
             "tasks_started",
             "Platform tasks started, by action",
             m.tasks_started.clone(),
@@ -167,9 +225,14 @@ impl Metrics {
             m.task_outcomes.clone(),
         );
         registry.register(
-            "tasks_in_flight",
-            "Objects with a platform write in flight",
-            m.tasks_in_flight.clone(),
+            "task_duration_seconds",
+            "How long platform tasks ran on the platform (created to completed), by action",
+            m.task_duration.clone(),
+        );
+        registry.register(
+            "objects_with_write_in_flight",
+            "Objects with a platform write in flight (its intent recorded, or its task followed)",
+            m.objects_writing.clone(),
         );
         registry.register(
             "objects",
@@ -182,11 +245,14 @@ impl Metrics {
             m.leader.clone(),
         );
         registry.register(
-            "queue_depth",
-            "Objects with a later reconcile scheduled (requeue after a wait, a task poll, a backoff or a drift check)",
-            m.queue_depth.clone(),
+            "objects_scheduled",
+            "Objects with a later reconcile scheduled (after a wait, a task poll, a backoff or a drift check)",
+            m.objects_scheduled.clone(),
         );
-        Self { registry, ..m }
+        Self {
+            registry: root,
+            ..m
+        }
     }
 
     /// The metrics in the Prometheus text format.
@@ -229,8 +295,8 @@ impl Metrics {
         if let Some((ready, in_flight, scheduled)) = state {
             states.count(&(kind.to_owned(), ready, in_flight, scheduled), 1);
         }
-        self.queue_depth.set(states.scheduled);
-        self.tasks_in_flight.set(states.in_flight);
+        self.objects_scheduled.set(states.scheduled);
+        self.objects_writing.set(states.in_flight);
         for ready in [true, false] {
             let n = states
                 .ready
@@ -250,34 +316,66 @@ impl Metrics {
         self.leader.set(i64::from(leading));
     }
 
-    pub fn task_started(&self, action: &str) {
+    /// A platform task of `action` was started.
+    pub fn task_started(&self, action: WriteAction) {
         self.tasks_started
             .get_or_create(&ActionLabel {
-                action: action.into(),
+                action: action.platform().label().into(),
             })
             .inc();
     }
 
-    pub fn task_ended(&self, action: &str, outcome: &str) {
+    /// A platform task of `action` ended with `outcome`, having run `took` on the
+    /// platform when its times are known.
+    pub fn task_ended(&self, action: WriteAction, outcome: &str, took: Option<Duration>) {
+        let action = action.platform().label();
         self.task_outcomes
             .get_or_create(&OutcomeLabels {
                 action: action.into(),
                 outcome: outcome.into(),
             })
             .inc();
+        if let Some(took) = took {
+            self.task_duration
+                .get_or_create(&ActionLabel {
+                    action: action.into(),
+                })
+                .observe(took.as_secs_f64());
+        }
+    }
+
+    /// The budget platform `platform` allows (its client was built or rebuilt).
+    pub fn platform_budget(&self, platform: &str, per_second: f64, burst: u32) {
+        let label = PlatformLabel {
+            platform: platform.into(),
+        };
+        self.budget_per_second.get_or_create(&label).set(per_second);
+        self.budget_burst
+            .get_or_create(&label)
+            .set(i64::from(burst));
     }
 }
 
-impl CallObserver for Metrics {
+/// The calls of one platform's client, counted with the platform's name.
+#[derive(Debug)]
+pub struct PlatformCalls {
+    pub platform: String,
+    pub metrics: std::sync::Arc<Metrics>,
+}
+
+impl CallObserver for PlatformCalls {
     fn call(&self, action: Action, status: Option<u16>, elapsed: Duration) {
         let status = status.map_or_else(|| "none".to_owned(), |s| s.to_string());
-        self.calls
+        self.metrics
+            .calls
             .get_or_create(&CallLabels {
+                platform: self.platform.clone(),
                 action: action.label().into(),
                 status,
             })
             .inc();
-        self.call_duration
+        self.metrics
+            .call_duration
             .get_or_create(&ActionLabel {
                 action: action.label().into(),
             })
@@ -285,7 +383,8 @@ impl CallObserver for Metrics {
     }
 
     fn retry(&self, action: Action) {
-        self.retries
+        self.metrics
+            .retries
             .get_or_create(&ActionLabel {
                 action: action.label().into(),
             })
@@ -293,7 +392,8 @@ impl CallObserver for Metrics {
     }
 
     fn rate_limit_wait(&self, action: Action, _waited: Duration) {
-        self.rate_limit_waits
+        self.metrics
+            .rate_limit_waits
             .get_or_create(&ActionLabel {
                 action: action.label().into(),
             })

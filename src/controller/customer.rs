@@ -737,7 +737,7 @@ impl Planner for CustomerReconcile<'_> {
                     // The lead shows the customer before the task was seen to end.
                     self.ctx
                         .metrics
-                        .task_ended(WriteAction::CreateCustomer.title(), "succeeded");
+                        .task_ended(WriteAction::CreateCustomer, "succeeded", None);
                     self.event(
                         "CustomerCreated",
                         "CreateCustomer",

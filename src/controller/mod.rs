@@ -168,7 +168,7 @@ where
         && op.task_id.is_some()
         && op.task_id != task_before
     {
-        ctx.metrics.task_started(op.action.title());
+        ctx.metrics.task_started(op.action);
     }
     let op_after = K::operation_mut(&mut draft.status).and_then(|op| op.clone());
     let platform = obj.platform_name(&ctx.stores).unwrap_or_default();

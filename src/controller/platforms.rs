@@ -173,9 +173,15 @@ pub async fn refresh(ctx: &Context, platform: &OCPlatform) -> Result<LivePlatfor
         }
         return Ok(entry.client);
     }
+    let config = config(ctx, platform, credentials)?;
+    ctx.metrics
+        .platform_budget(&name, config.budget.per_second, config.budget.burst);
     let client = LivePlatformClient::with_observer(
-        config(ctx, platform, credentials)?,
-        ctx.metrics.clone(),
+        config,
+        std::sync::Arc::new(crate::metrics::PlatformCalls {
+            platform: name.clone(),
+            metrics: ctx.metrics.clone(),
+        }),
     )?;
     ctx.platforms.put(
         &name,

@@ -158,13 +158,14 @@ pub async fn poll(
     action: WriteAction,
     task: &str,
 ) -> Result<TaskOutcome> {
-    let action = action.title();
     let task = client.get_task(&TaskId(task.to_owned())).await?;
-    if task.status.is_final()
-        && let Some(took) =
-            platform_duration(task.create_time.as_deref(), task.complete_time.as_deref())
-    {
-        ctx.task_timings.ended(platform, action, took);
+    let took = task
+        .status
+        .is_final()
+        .then(|| platform_duration(task.create_time.as_deref(), task.complete_time.as_deref()))
+        .flatten();
+    if let Some(took) = took {
+        ctx.task_timings.ended(platform, action.title(), took);
     }
     let outcome = TaskOutcome::of(task);
     let name = match &outcome {
@@ -174,7 +175,7 @@ pub async fn poll(
         TaskOutcome::StillRunning(_) => None,
     };
     if let Some(name) = name {
-        ctx.metrics.task_ended(action, name);
+        ctx.metrics.task_ended(action, name, took);
     }
     Ok(outcome)
 }

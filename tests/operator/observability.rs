@@ -83,7 +83,7 @@ async fn metrics_count_the_scenarios_calls_reconciles_and_tasks() {
     assert_eq!(
         metric(
             &text,
-            "oc_platform_calls_total",
+            "operatorconnect_platform_calls_total",
             &[("action", "upload_numbers"), ("status", "200")]
         ),
         uploads
@@ -93,7 +93,7 @@ async fn metrics_count_the_scenarios_calls_reconciles_and_tasks() {
     assert_eq!(
         metric(
             &text,
-            "oc_platform_calls_total",
+            "operatorconnect_platform_calls_total",
             &[("action", "create_lead"), ("status", "200")]
         ),
         leads
@@ -101,7 +101,7 @@ async fn metrics_count_the_scenarios_calls_reconciles_and_tasks() {
     assert!(
         metric(
             &text,
-            "oc_reconciles_total",
+            "operatorconnect_reconciles_total",
             &[("kind", "OCNumberBlock"), ("result", "ok")]
         ) >= 2.0,
         "{text}"
@@ -109,43 +109,37 @@ async fn metrics_count_the_scenarios_calls_reconciles_and_tasks() {
     assert!(
         metric(
             &text,
-            "oc_reconcile_duration_seconds_count",
+            "operatorconnect_reconcile_duration_seconds_count",
             &[("kind", "OCCustomer")]
         ) >= 2.0
     );
     assert!(
         metric(
             &text,
-            "oc_platform_call_duration_seconds_count",
+            "operatorconnect_platform_call_duration_seconds_count",
             &[("action", "get_task")]
         ) >= 1.0
     );
     assert_eq!(
         metric(
             &text,
-            "oc_task_outcomes_total",
-            &[
-                ("action", "Upload Numbers to Customer"),
-                ("outcome", "succeeded")
-            ]
+            "operatorconnect_task_outcomes_total",
+            &[("action", "upload_numbers"), ("outcome", "succeeded")]
         ),
         1.0
     );
     assert_eq!(
         metric(
             &text,
-            "oc_task_outcomes_total",
-            &[
-                ("action", "Create Customer from Lead"),
-                ("outcome", "succeeded")
-            ]
+            "operatorconnect_task_outcomes_total",
+            &[("action", "create_customer"), ("outcome", "succeeded")]
         ),
         1.0
     );
     assert_eq!(
         metric(
             &text,
-            "oc_objects",
+            "operatorconnect_objects",
             &[("kind", "OCNumberBlock"), ("ready", "true")]
         ),
         1.0
@@ -153,16 +147,22 @@ async fn metrics_count_the_scenarios_calls_reconciles_and_tasks() {
     assert_eq!(
         metric(
             &text,
-            "oc_objects",
+            "operatorconnect_objects",
             &[("kind", "OCCustomer"), ("ready", "true")]
         ),
         1.0
     );
-    assert_eq!(metric(&text, "oc_tasks_in_flight", &[]), 0.0);
-    // Ready objects wait for their drift check.
-    assert!(metric(&text, "oc_queue_depth", &[]) >= 2.0, "{text}");
     assert_eq!(
-        metric(&text, "oc_leader", &[]),
+        metric(&text, "operatorconnect_objects_with_write_in_flight", &[]),
+        0.0
+    );
+    // Ready objects wait for their drift check.
+    assert!(
+        metric(&text, "operatorconnect_objects_scheduled", &[]) >= 2.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "operatorconnect_leader", &[]),
         1.0,
         "{}",
         text.lines()
@@ -173,11 +173,49 @@ async fn metrics_count_the_scenarios_calls_reconciles_and_tasks() {
     assert_eq!(
         metric(
             &text,
-            "oc_tasks_started_total",
-            &[("action", "Upload Numbers to Customer")]
+            "operatorconnect_tasks_started_total",
+            &[("action", "upload_numbers")]
         ),
         1.0
     );
+    // How long the upload task ran on the platform, in the task histogram.
+    assert_eq!(
+        metric(
+            &text,
+            "operatorconnect_task_duration_seconds_count",
+            &[("action", "upload_numbers")]
+        ),
+        1.0
+    );
+    // Calls carry their platform; the platform's budget is shown beside them.
+    assert!(
+        metric(
+            &text,
+            "operatorconnect_platform_calls_total",
+            &[("platform", &world.platform()), ("action", "create_lead")]
+        ) >= 1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "operatorconnect_platform_budget_requests_per_second",
+            &[("platform", &world.platform())]
+        ),
+        200.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "operatorconnect_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        1.0
+    );
+    assert!(
+        metric(&text, "process_resident_memory_bytes", &[]) > 0.0,
+        "{text}"
+    );
+    assert!(metric(&text, "process_open_fds", &[]) > 0.0);
 
     // A 429 shows as a rate-limit wait and a retry.
     world.admin.set_faults(json!({"rateLimitBurst": 1, "retryAfterSecs": 1, "endpoints": ["POST /v2/oc/numbers/action/upload"]})).await.unwrap();
@@ -193,7 +231,7 @@ async fn metrics_count_the_scenarios_calls_reconciles_and_tasks() {
     assert_eq!(
         metric(
             &text,
-            "oc_platform_calls_total",
+            "operatorconnect_platform_calls_total",
             &[("action", "upload_numbers"), ("status", "429")]
         ),
         1.0
@@ -201,16 +239,39 @@ async fn metrics_count_the_scenarios_calls_reconciles_and_tasks() {
     assert!(
         metric(
             &text,
-            "oc_platform_retries_total",
+            "operatorconnect_platform_retries_total",
             &[("action", "upload_numbers")]
         ) >= 1.0
     );
     assert!(
         metric(
             &text,
-            "oc_platform_rate_limit_waits_total",
+            "operatorconnect_platform_rate_limit_waits_total",
             &[("action", "upload_numbers")]
         ) >= 1.0
+    );
+    // Every family has samples now (retries and waits included): the README lists
+    // exactly the families served.
+    let served: std::collections::BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(|name| name.trim_end_matches("_total").to_owned())
+        .collect();
+    let readme = std::fs::read_to_string(testenv::repository().join("README.md")).unwrap();
+    let table = &readme[readme
+        .find("| metric | labels | meaning |")
+        .expect("the metrics table")..];
+    let table = &table[..table.find("\n\n").unwrap_or(table.len())];
+    let documented: std::collections::BTreeSet<String> = table
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split('`').nth(1))
+        .map(|name| name.trim_end_matches("_total").to_owned())
+        .collect();
+    assert_eq!(
+        served, documented,
+        "the README's metrics table and the served families differ"
     );
 }
 
@@ -409,7 +470,7 @@ async fn a_dependents_status_write_costs_its_customer_nothing() {
     let customer_reconciles = || {
         metric(
             &ctx.metrics.encode(),
-            "oc_reconciles_total",
+            "operatorconnect_reconciles_total",
             &[("kind", "OCCustomer")],
         )
     };
