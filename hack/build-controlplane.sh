@@ -19,7 +19,8 @@ out=""  # set below, once the key is known
 # rebuilds only that tool), built into the control plane's folder: kubeconform
 # (hack/kubeconform), the manifest validator of the chart tests; argocd-health
 # (hack/argocd), Argo CD's own code running the chart's health checks; kstatus
-# (hack/kstatus), the kstatus rules that Flux applies.
+# (hack/kstatus), the kstatus rules that Flux applies; promtool (hack/promtool), which
+# checks and unit-tests the chart's alerting rules.
 build_tool() {
   local name="$1" tool_module="$here/$2" package="$3" tool_key
   tool_key="$(cat "$tool_module/go.mod" "$tool_module/go.sum" "$tool_module"/*.go | sha256sum | cut -c1-16)"
@@ -35,6 +36,7 @@ build_tools() {
   build_tool kubeconform kubeconform github.com/yannh/kubeconform/cmd/kubeconform
   build_tool argocd-health argocd .
   build_tool kstatus kstatus .
+  build_tool promtool promtool github.com/prometheus/prometheus/cmd/promtool
 }
 # End of the tools.
 

@@ -4,7 +4,8 @@
 
 mod support;
 
-mod chart;
+mod alerts;
+pub mod chart;
 mod crash;
 mod customer;
 mod dial_plan;

@@ -71,6 +71,9 @@ pub struct TokenSource {
     token_url: url::Url,
     credentials: RwLock<Credentials>,
     cached: Mutex<Option<CachedToken>>,
+    /// Token requests are calls too: counted like every other (a refused secret
+    /// shows as `get_token` answered 400 or 401).
+    observer: std::sync::Arc<dyn super::client::CallObserver>,
 }
 
 impl TokenSource {
@@ -79,6 +82,7 @@ impl TokenSource {
         identity_base: &url::Url,
         sp_tenant_id: &str,
         credentials: Credentials,
+        observer: std::sync::Arc<dyn super::client::CallObserver>,
     ) -> Result<Self> {
         let base = identity_base.as_str().trim_end_matches('/');
         let token_url =
@@ -89,6 +93,7 @@ impl TokenSource {
             token_url,
             credentials: RwLock::new(credentials),
             cached: Mutex::new(None),
+            observer,
         })
     }
 
@@ -160,11 +165,15 @@ impl TokenSource {
             .form(&form)
             .send()
             .await
-            .map_err(|e| Error::Transient {
-                action,
-                detail: super::client::describe_transport(&e),
+            .map_err(|e| {
+                self.observer.call(action, None, started.elapsed());
+                Error::Transient {
+                    action,
+                    detail: super::client::describe_transport(&e),
+                }
             })?;
         let status = response.status().as_u16();
+        self.observer.call(action, Some(status), started.elapsed());
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)

@@ -240,6 +240,7 @@ impl LivePlatformClient {
             &config.identity_base,
             &config.sp_tenant_id,
             config.credentials.clone(),
+            observer.clone(),
         )?;
         let limiter = RateLimiter::new(config.budget);
         let in_flight = tokio::sync::Semaphore::new(config.max_in_flight.max(1));

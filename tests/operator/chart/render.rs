@@ -540,3 +540,91 @@ fn the_readme_lists_every_value() {
         "values the README's chart section does not name: {missing:?}"
     );
 }
+
+/// The dashboard reads only families the README documents (which a live operator's
+/// families are compared with in `observability.rs`), and is valid JSON in its
+/// ConfigMap, labelled for Grafana's sidecar.
+#[test]
+fn the_dashboard_reads_only_documented_series() {
+    let readme = std::fs::read_to_string(testenv::repository().join("README.md")).unwrap();
+    let table = &readme[readme
+        .find("| metric | labels | meaning |")
+        .expect("the metrics table")..];
+    let table = &table[..table.find("\n\n").unwrap_or(table.len())];
+    let documented: std::collections::BTreeSet<String> = table
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split('`').nth(1))
+        .map(|name| name.trim_end_matches("_total").to_owned())
+        .collect();
+    let objects = render(
+        "oc",
+        "ops",
+        &[
+            "grafanaDashboard.enabled=true",
+            "grafanaDashboard.namespace=monitoring",
+        ],
+    );
+    let config_map = object(&objects, "ConfigMap", "oc-oc-operator-dashboard");
+    assert_eq!(config_map["metadata"]["namespace"], "monitoring");
+    assert_eq!(config_map["metadata"]["labels"]["grafana_dashboard"], "1");
+    let board: Value =
+        serde_json::from_str(config_map["data"]["oc-operator.json"].as_str().unwrap())
+            .expect("the dashboard is JSON");
+    let mut unknown = Vec::new();
+    let mut read = 0;
+    for panel in board["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if !(word.starts_with("operatorconnect_") || word.starts_with("process_")) {
+                    continue;
+                }
+                read += 1;
+                let family = ["_bucket", "_count", "_sum", "_total"]
+                    .iter()
+                    .fold(word, |w, suffix| w.strip_suffix(suffix).unwrap_or(w));
+                if !documented.contains(family) {
+                    unknown.push(format!("{}: {word}", panel["title"]));
+                }
+            }
+        }
+    }
+    assert!(read >= 12, "the dashboard reads {read} series");
+    assert!(
+        unknown.is_empty(),
+        "the dashboard reads undocumented series: {unknown:?}"
+    );
+}
+
+#[test]
+fn the_service_monitor_and_rules_carry_the_labels_prometheus_selects_by() {
+    let objects = render(
+        "oc",
+        "ops",
+        &[
+            "serviceMonitor.enabled=true",
+            "serviceMonitor.labels.release=kube-prometheus-stack",
+            "prometheusRule.enabled=true",
+            "prometheusRule.labels.release=kube-prometheus-stack",
+            "prometheusRule.notReadyFor=45m",
+        ],
+    );
+    let monitor = object(&objects, "ServiceMonitor", "oc-oc-operator");
+    assert_eq!(
+        monitor["metadata"]["labels"]["release"],
+        "kube-prometheus-stack"
+    );
+    let rule = object(&objects, "PrometheusRule", "oc-oc-operator");
+    assert_eq!(
+        rule["metadata"]["labels"]["release"],
+        "kube-prometheus-stack"
+    );
+    let not_ready = rule["spec"]["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["alert"] == "OperatorConnectObjectsNotReady")
+        .unwrap();
+    assert_eq!(not_ready["for"], "45m");
+}

@@ -1,0 +1,202 @@
+//! The chart's alerting rules, checked by promtool (pinned in hack/promtool) and
+//! unit-tested against series a live operator served: the operator runs a scenario,
+//! its `/metrics` is scraped before and after things go wrong (refused credentials, a
+//! failed task, a block left waiting), and the two scrapes become promtool's input
+//! series (the first for 30 minutes, the second after). The alerts must fire with the
+//! labels the operator really writes, and stay quiet where nothing is wrong.
+
+use std::collections::BTreeMap;
+
+use oc_operator::api::conditions::reason;
+use oc_operator::api::{OCCustomer, OCNumberBlock};
+use oc_operator::telemetry::serve_admin;
+use serde_json::{Value, json};
+
+use crate::chart::render;
+use crate::support::*;
+
+/// `name{labels}` to value, for every sample line of a scrape.
+fn samples(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.rsplit_once(' '))
+        .map(|(series, value)| (series.to_owned(), value.to_owned()))
+        .collect()
+}
+
+/// The annotations of `alert` in `rules` with `labels` and `value` filled in, as
+/// Prometheus renders them.
+fn annotations(rules: &Value, alert: &str, labels: &[(&str, &str)], value: &str) -> Value {
+    let rule = rules["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["alert"] == alert)
+        .unwrap_or_else(|| panic!("no alert {alert}"));
+    let mut out = serde_json::Map::new();
+    for (key, text) in rule["annotations"].as_object().unwrap() {
+        let mut text = text.as_str().unwrap().replace("{{ $value }}", value);
+        for (name, v) in labels {
+            text = text.replace(&format!("{{{{ $labels.{name} }}}}"), v);
+        }
+        out.insert(key.clone(), json!(text));
+    }
+    Value::Object(out)
+}
+
+#[tokio::test]
+async fn the_alerts_fire_on_series_a_live_operator_serves() {
+    let mut world = World::new("alerts").await;
+    world.start().await;
+    let ctx = world.ctx.clone().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(serve_admin(
+        listener,
+        ctx.readiness.clone(),
+        ctx.metrics.clone(),
+    ));
+    let scrape = || async move {
+        reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    let before = samples(&scrape().await);
+
+    // Things go wrong: a task fails, a block waits for a customer that is not there,
+    // and Entra refuses the platform's credentials.
+    world
+        .admin
+        .set_faults(json!({"failNextTasks": 1}))
+        .await
+        .unwrap();
+    world
+        .block("users", "contoso", json!({"numbers": ["+14255550100"]}))
+        .await;
+    world
+        .wait::<OCNumberBlock>("users", 60, "its task failed", |b| {
+            condition(b, "Synced").is_some_and(|(_, _, m)| m.contains("task"))
+        })
+        .await;
+    world
+        .block("orphans", "nobody", json!({"numbers": ["+14255550199"]}))
+        .await;
+    world
+        .wait::<OCNumberBlock>("orphans", 30, "waiting", |b| {
+            has_reason(b, "Ready", reason::WAITING_FOR_CUSTOMER)
+        })
+        .await;
+    world.put_secret("wrong-secret").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let after = loop {
+        let text = scrape().await;
+        if text
+            .lines()
+            .any(|l| l.contains("action=\"get_token\"") && l.contains("status=\"401\""))
+        {
+            break samples(&text);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no refused token request: {text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+
+    // The rules exactly as the chart renders them.
+    let rendered = render("oc", "ops", &["prometheusRule.enabled=true"]);
+    let rule = rendered
+        .iter()
+        .find(|o| o["kind"] == "PrometheusRule")
+        .expect("a PrometheusRule");
+    let rules = json!({"groups": rule["spec"]["groups"]});
+    let dir = std::env::temp_dir().join(format!("oc-alerts-{}", world.ns));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("rules.yaml"),
+        serde_yaml_ng::to_string(&rules).unwrap(),
+    )
+    .unwrap();
+
+    // Input: every series of the two scrapes, the first for 30 minutes, then the second.
+    let mut names: Vec<&String> = before.keys().chain(after.keys()).collect();
+    names.sort();
+    names.dedup();
+    let input: Vec<Value> = names
+        .iter()
+        .map(|series| {
+            let first = before
+                .get(*series)
+                .map_or("_x29".to_owned(), |v| format!("{v}+0x29"));
+            let second = after
+                .get(*series)
+                .map_or("_x59".to_owned(), |v| format!("{v}+0x59"));
+            json!({"series": series, "values": format!("{first} {second}")})
+        })
+        .collect();
+    let platform = world.platform();
+    let p = platform.as_str();
+    let alert = |eval: &str, name: &str, fired: Vec<(Vec<(&str, &str)>, &str)>| {
+        let exp: Vec<Value> = fired
+            .into_iter()
+            .map(|(labels, value)| {
+                let annotations = annotations(&rules, name, &labels, value);
+                let labels: serde_json::Map<String, Value> = labels
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), json!(v)))
+                    .collect();
+                json!({"exp_labels": labels, "exp_annotations": annotations})
+            })
+            .collect();
+        json!({"eval_time": eval, "alertname": name, "exp_alerts": exp})
+    };
+    let tests = json!({
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": input,
+            "alert_rule_test": [
+                alert("37m", "OperatorConnectCredentialsFailing", vec![(vec![("platform", p), ("severity", "critical")], "")]),
+                alert("37m", "OperatorConnectTaskFailures", vec![(vec![("action", "upload_numbers"), ("severity", "warning")], "")]),
+                alert("61m", "OperatorConnectObjectsNotReady", vec![(vec![("kind", "OCNumberBlock"), ("severity", "warning")], "1")]),
+                // Nothing wrong here: quiet.
+                alert("20m", "OperatorConnectObjectsNotReady", vec![]),
+                alert("37m", "OperatorConnectPlatformUnreachable", vec![]),
+                alert("37m", "OperatorConnectNoLeader", vec![]),
+                alert("37m", "OperatorConnectBudgetNearlyExhausted", vec![]),
+            ],
+        }],
+    });
+    std::fs::write(
+        dir.join("tests.yaml"),
+        serde_yaml_ng::to_string(&tests).unwrap(),
+    )
+    .unwrap();
+    let promtool = plane().binary("promtool");
+    for args in [
+        vec!["check", "rules", "rules.yaml"],
+        vec!["test", "rules", "tests.yaml"],
+    ] {
+        let output = std::process::Command::new(&promtool)
+            .args(&args)
+            .current_dir(&dir)
+            .output()
+            .expect("promtool (hack/build-controlplane.sh)");
+        assert!(
+            output.status.success(),
+            "promtool {args:?}:\n{}{}\n(files in {})",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            dir.display()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
