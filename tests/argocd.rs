@@ -250,3 +250,34 @@ fn the_argocd_cm_patch_is_one_wildcard_entry_carrying_the_script() {
         "argocd-cm-patch.yaml differs from health.lua"
     );
 }
+
+#[test]
+fn the_readme_lists_every_reason_with_its_health() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let table = &readme[readme
+        .find("| reason | condition | means | Argo CD / kstatus |")
+        .expect("the reasons table")..];
+    let table = &table[..table.find("\n\n").unwrap_or(table.len())];
+    let rows: Vec<(String, bool)> = table
+        .lines()
+        .skip(2)
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (
+                cells[1].trim_matches('`').to_owned(),
+                cells[4].starts_with("Degraded"),
+            )
+        })
+        .collect();
+    let listed: BTreeSet<String> = rows.iter().map(|(r, _)| r.clone()).collect();
+    let all: BTreeSet<String> = reason::ALL.iter().map(|r| (*r).to_owned()).collect();
+    assert_eq!(listed, all, "the README's reasons differ from reason::ALL");
+    for (r, degraded) in rows {
+        assert_eq!(
+            degraded,
+            reason::needs_a_person(&r),
+            "{r}: the README says otherwise than the code"
+        );
+    }
+}
