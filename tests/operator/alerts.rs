@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use oc_operator::api::conditions::reason;
 use oc_operator::api::{OCCustomer, OCNumberBlock};
-use oc_operator::telemetry::serve_admin;
 use serde_json::{Value, json};
 
 use crate::chart::render;
@@ -48,14 +47,7 @@ fn annotations(rules: &Value, alert: &str, labels: &[(&str, &str)], value: &str)
 async fn the_alerts_fire_on_series_a_live_operator_serves() {
     let mut world = World::new("alerts").await;
     world.start().await;
-    let ctx = world.ctx.clone().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(serve_admin(
-        listener,
-        ctx.readiness.clone(),
-        ctx.metrics.clone(),
-    ));
+    let addr = world.serve_admin().await;
     let scrape = || async move {
         reqwest::get(format!("http://{addr}/metrics"))
             .await

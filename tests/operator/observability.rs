@@ -3,7 +3,6 @@
 
 use oc_operator::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
 use oc_operator::controller;
-use oc_operator::telemetry::serve_admin;
 use serde_json::json;
 
 use crate::support::*;
@@ -25,13 +24,7 @@ async fn metrics_count_the_scenarios_calls_reconciles_and_tasks() {
     let mut world = World::new("metrics").await;
     world.start().await;
     let ctx = world.ctx.clone().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(serve_admin(
-        listener,
-        ctx.readiness.clone(),
-        ctx.metrics.clone(),
-    ));
+    let addr = world.serve_admin().await;
     let http = reqwest::Client::new();
     let get = |path: &str| http.get(format!("http://{addr}{path}")).send();
 
@@ -258,17 +251,7 @@ async fn metrics_count_the_scenarios_calls_reconciles_and_tasks() {
         .filter_map(|l| l.split_whitespace().next())
         .map(|name| name.trim_end_matches("_total").to_owned())
         .collect();
-    let readme = std::fs::read_to_string(testenv::repository().join("README.md")).unwrap();
-    let table = &readme[readme
-        .find("| metric | labels | meaning |")
-        .expect("the metrics table")..];
-    let table = &table[..table.find("\n\n").unwrap_or(table.len())];
-    let documented: std::collections::BTreeSet<String> = table
-        .lines()
-        .skip(2)
-        .filter_map(|l| l.split('`').nth(1))
-        .map(|name| name.trim_end_matches("_total").to_owned())
-        .collect();
+    let documented = readme_metric_families();
     assert_eq!(
         served, documented,
         "the README's metrics table and the served families differ"

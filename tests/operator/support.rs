@@ -73,6 +73,22 @@ pub fn plane() -> &'static testenv::Shared {
     testenv::shared().unwrap_or_else(|e| panic!("the test control plane could not start: {e}"))
 }
 
+/// The metric families the README's metrics table documents (`_total` left off, as
+/// in the text format's `# TYPE` lines).
+pub fn readme_metric_families() -> std::collections::BTreeSet<String> {
+    let readme = std::fs::read_to_string(testenv::repository().join("README.md")).unwrap();
+    let table = &readme[readme
+        .find("| metric | labels | meaning |")
+        .expect("the metrics table")..];
+    let table = &table[..table.find("\n\n").unwrap_or(table.len())];
+    table
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split('`').nth(1))
+        .map(|name| name.trim_end_matches("_total").to_owned())
+        .collect()
+}
+
 /// One of the pinned binaries (kubectl, helm, kubeconform) of hack/build-controlplane.sh.
 pub fn plane_binary(name: &str) -> std::path::PathBuf {
     plane().binary(name)
@@ -286,6 +302,20 @@ impl World {
     pub async fn start(&mut self) {
         let client = self.client.clone();
         self.start_with(client).await;
+    }
+
+    /// Serves the running operator's admin endpoints (`/metrics`, `/readyz`, ...) on a
+    /// free loopback port; its address.
+    pub async fn serve_admin(&self) -> std::net::SocketAddr {
+        let ctx = self.ctx.clone().expect("the operator runs");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(oc_operator::telemetry::serve_admin(
+            listener,
+            ctx.readiness.clone(),
+            ctx.metrics.clone(),
+        ));
+        addr
     }
 
     /// Starts the operator with `client` as its identity.

@@ -546,17 +546,7 @@ fn the_readme_lists_every_value() {
 /// ConfigMap, labelled for Grafana's sidecar.
 #[test]
 fn the_dashboard_reads_only_documented_series() {
-    let readme = std::fs::read_to_string(testenv::repository().join("README.md")).unwrap();
-    let table = &readme[readme
-        .find("| metric | labels | meaning |")
-        .expect("the metrics table")..];
-    let table = &table[..table.find("\n\n").unwrap_or(table.len())];
-    let documented: std::collections::BTreeSet<String> = table
-        .lines()
-        .skip(2)
-        .filter_map(|l| l.split('`').nth(1))
-        .map(|name| name.trim_end_matches("_total").to_owned())
-        .collect();
+    let documented = crate::support::readme_metric_families();
     let objects = render(
         "oc",
         "ops",
