@@ -17,9 +17,10 @@
 //! - `operatorconnect_leader`
 //! - `process_*` (see `process_metrics`)
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -33,6 +34,24 @@ use liveplatform::{Action, CallObserver};
 
 /// The prefix of every family of the operator's own.
 pub const PREFIX: &str = "operatorconnect";
+
+tokio::task_local! {
+    /// In a reconcile that acts on a person's spec change: the kind, and when the
+    /// change was first seen; taken by the reconcile's first platform call.
+    static FIRST_CALL: Cell<Option<(String, Instant)>>;
+}
+
+/// Runs `work` (a reconcile) so that its first platform call records how long after
+/// `since` (the spec change was first seen) it came; without a change, as it is.
+pub async fn first_call_after<F: std::future::Future>(
+    change: Option<(String, Instant)>,
+    work: F,
+) -> F::Output {
+    match change {
+        Some(change) => FIRST_CALL.scope(Cell::new(Some(change)), work).await,
+        None => work.await,
+    }
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindResult {
@@ -126,6 +145,9 @@ pub struct Metrics {
     objects_writing: Gauge,
     objects_scheduled: Gauge,
     build_info: Family<BuildLabels, Gauge>,
+    spec_change_latency: Family<KindLabel, Histogram, fn() -> Histogram>,
+    /// Per object: the generation of a spec change not yet acted on, first seen when.
+    spec_changes: Mutex<HashMap<String, (i64, Instant)>>,
     objects: Family<ObjectLabels, Gauge>,
     leader: Gauge,
     states: Mutex<ObjectStates>,
@@ -157,6 +179,10 @@ impl Metrics {
             objects_writing: Gauge::default(),
             objects_scheduled: Gauge::default(),
             build_info: Family::default(),
+            spec_change_latency: Family::new_with_constructor(
+                seconds_histogram as fn() -> Histogram,
+            ),
+            spec_changes: Mutex::new(HashMap::new()),
             objects: Family::default(),
             leader: Gauge::default(),
             states: Mutex::new(ObjectStates::default()),
@@ -245,6 +271,11 @@ impl Metrics {
             m.leader.clone(),
         );
         registry.register(
+            "spec_change_to_first_call_seconds",
+            "From a person's spec change of a Ready object (first seen by the operator) to the first platform call acting on it, by kind",
+            m.spec_change_latency.clone(),
+        );
+        registry.register(
             "objects_scheduled",
             "Objects with a later reconcile scheduled (after a wait, a task poll, a backoff or a drift check)",
             m.objects_scheduled.clone(),
@@ -285,7 +316,10 @@ impl Metrics {
                 key.to_owned(),
                 (kind.to_owned(), ready, in_flight, scheduled),
             ),
-            None => states.by_key.remove(key),
+            None => {
+                self.spec_change_done(key);
+                states.by_key.remove(key)
+            }
         };
         // The tallies follow each change: counting every object again on every
         // reconcile cost a core at a few thousand objects.
@@ -344,6 +378,27 @@ impl Metrics {
         }
     }
 
+    /// A reconcile of `key` acts on a spec change to `generation`: when it was first
+    /// seen (now, for its first reconcile).
+    pub fn spec_change_seen(&self, key: &str, generation: i64) -> Instant {
+        let mut changes = self.spec_changes.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = changes
+            .entry(key.to_owned())
+            .or_insert((generation, Instant::now()));
+        if entry.0 != generation {
+            *entry = (generation, Instant::now());
+        }
+        entry.1
+    }
+
+    /// The change of `key` was acted on (or the object is gone): forget it.
+    pub fn spec_change_done(&self, key: &str) {
+        self.spec_changes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+
     /// The budget platform `platform` allows (its client was built or rebuilt).
     pub fn platform_budget(&self, platform: &str, per_second: f64, burst: u32) {
         let label = PlatformLabel {
@@ -365,6 +420,13 @@ pub struct PlatformCalls {
 
 impl CallObserver for PlatformCalls {
     fn call(&self, action: Action, status: Option<u16>, elapsed: Duration) {
+        // The first call of a reconcile acting on a spec change.
+        if let Ok(Some((kind, since))) = FIRST_CALL.try_with(Cell::take) {
+            self.metrics
+                .spec_change_latency
+                .get_or_create(&KindLabel { kind })
+                .observe(since.elapsed().as_secs_f64());
+        }
         let status = status.map_or_else(|| "none".to_owned(), |s| s.to_string());
         self.metrics
             .calls

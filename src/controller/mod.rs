@@ -150,8 +150,24 @@ where
         K::last_checked_mut(&mut draft.status).is_some(),
         conditions::is_true_for(draft.conditions(), READY, draft.generation),
     );
+    // A person's spec change of an object that was Ready: its first platform call is
+    // timed from when the change was first seen.
+    let generation = draft.generation.unwrap_or_default();
+    let acted_on = conditions::find(draft.conditions(), READY).and_then(|c| c.observed_generation);
+    let change = (lane == Lane::Change
+        && !finalizer::is_deleting(&*obj)
+        && acted_on.is_some_and(|g| g < generation))
+    .then(|| {
+        (
+            K::kind(&()).to_string(),
+            ctx.metrics.spec_change_seen(&key, generation),
+        )
+    });
     let work = tracing::Instrument::instrument(logic(&obj, &ctx, &api, &mut draft), span);
-    let result = lane.scope(work).await;
+    let result = crate::metrics::first_call_after(change, lane.scope(work)).await;
+    if conditions::is_true_for(draft.conditions(), READY, draft.generation) {
+        ctx.metrics.spec_change_done(&key);
+    }
     let kind_name = K::kind(&()).to_string();
     let outcome = match &result {
         Ok(_) => "ok",

@@ -210,6 +210,15 @@ async fn metrics_count_the_scenarios_calls_reconciles_and_tasks() {
     );
     assert!(metric(&text, "process_open_fds", &[]) > 0.0);
 
+    // No spec change yet: nothing timed.
+    assert_eq!(
+        metric(
+            &text,
+            "operatorconnect_spec_change_to_first_call_seconds_count",
+            &[]
+        ),
+        0.0
+    );
     // A 429 shows as a rate-limit wait and a retry.
     world.admin.set_faults(json!({"rateLimitBurst": 1, "retryAfterSecs": 1, "endpoints": ["POST /v2/oc/numbers/action/upload"]})).await.unwrap();
     world
@@ -221,6 +230,15 @@ async fn metrics_count_the_scenarios_calls_reconciles_and_tasks() {
         .await;
     world.ready::<OCNumberBlock>("users", 60).await;
     let text = get("/metrics").await.unwrap().text().await.unwrap();
+    // That was a person's change of a Ready block: its first call was timed, once.
+    assert_eq!(
+        metric(
+            &text,
+            "operatorconnect_spec_change_to_first_call_seconds_count",
+            &[("kind", "OCNumberBlock")]
+        ),
+        1.0
+    );
     assert_eq!(
         metric(
             &text,
