@@ -373,7 +373,8 @@ fn reconciles(world: &World, kind: &str) -> u64 {
         .encode();
     text.lines()
         .filter(|l| {
-            l.starts_with("oc_reconciles_total{") && l.contains(&format!("kind=\"{kind}\""))
+            l.starts_with("operatorconnect_reconciles_total{")
+                && l.contains(&format!("kind=\"{kind}\""))
         })
         .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
         .sum::<f64>() as u64
