@@ -73,7 +73,7 @@ pub mod reason {
 
     /// The reasons only a person can move on: a spec to fix, a conflict to settle, a
     /// licence to upgrade, a lead the tenant must reactivate, numbers to unassign in
-    /// Teams, credentials to fix. Argo CD shows them Degraded, kstatus Stalled; every
+    /// Teams or that the platform refused, credentials to fix. Argo CD shows them Degraded, kstatus Stalled; every
     /// other reason moves on by itself (Progressing, Reconciling).
     pub const NEEDS_A_PERSON: &[&str] = &[
         REJECTED,
@@ -84,6 +84,7 @@ pub mod reason {
         NAMESPACE_NOT_ALLOWED,
         LICENSE_REQUIRED,
         NUMBERS_ASSIGNED,
+        PARTLY_FAILED,
         UNAUTHORIZED,
     ];
 

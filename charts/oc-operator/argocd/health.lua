@@ -39,16 +39,17 @@ end
 -- Every reason the operator writes is decided here; a Rust test (tests/argocd.rs)
 -- fails when the code has a reason these two tables do not name.
 -- Degraded: only a person can move it on (a spec, a conflict, a licence to upgrade,
--- a lead the tenant must reactivate, numbers to unassign in Teams).
+-- a lead the tenant must reactivate, numbers to unassign in Teams or that the
+-- platform refused).
 local degraded = {
   Rejected = true, InvalidSpec = true, Conflict = true, AlreadyExists = true, LeadNotActive = true, NamespaceNotAllowed = true,
-  LicenseRequired = true, NumbersAssigned = true, Unauthorized = true,
+  LicenseRequired = true, NumbersAssigned = true, PartlyFailed = true, Unauthorized = true,
 }
 -- Progressing: it moves on by itself (work under way, a dependency on its way, a
 -- licence upgrade running, the platform busy or briefly unreachable).
 local progressing = {
   Available = true, Creating = true, Updating = true, Deleting = true, WaitingForCustomer = true, WaitingForTask = true,
-  PartlyFailed = true, WaitingForLicense = true, NoChannel = true, Paused = true, WaitingForPlatform = true,
+  WaitingForLicense = true, NoChannel = true, Paused = true, WaitingForPlatform = true,
   WaitingForDependency = true, Succeeded = true, Throttled = true, ApiUnavailable = true,
   ReconcileError = true,
 }
