@@ -5,12 +5,11 @@
 //! on the Live Platform is touched: the customers, numbers, sites, dial plans and
 //! users stay as they are, and a later `oc-operator` can adopt them again.
 
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, ListParams};
 use kube::core::NamespaceResourceScope;
-use serde_json::json;
 
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection};
-use crate::controller::finalizer::FINALIZER;
+use crate::controller::finalizer;
 use crate::controller::kind::Kind;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,13 +20,9 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
-    #[error("releasing {kind} {object}: {source}")]
-    Release {
-        kind: String,
-        object: String,
-        #[source]
-        source: kube::Error,
-    },
+    /// The finalizer's removal failed (it says which object and why).
+    #[error(transparent)]
+    Release(#[from] crate::controller::Error),
 }
 
 /// Which objects to release.
@@ -102,9 +97,8 @@ async fn release_all<K: Kind>(
     let mut released = Vec::new();
     for obj in objects {
         let meta = obj.meta();
-        let finalizers = meta.finalizers.clone().unwrap_or_default();
-        let deleting = meta.deletion_timestamp.is_some();
-        if !finalizers.iter().any(|f| f == FINALIZER) || (scope.deleting_only && !deleting) {
+        let deleting = finalizer::is_deleting(&obj);
+        if !finalizer::has(&obj) || (scope.deleting_only && !deleting) {
             continue;
         }
         let name = meta.name.clone().unwrap_or_default();
@@ -113,25 +107,9 @@ async fn release_all<K: Kind>(
             None => name.clone(),
         };
         if !scope.dry_run {
-            let rest: Vec<&String> = finalizers.iter().filter(|f| *f != FINALIZER).collect();
-            // Guarded by resourceVersion: an object changed meanwhile is reported, not
-            // overwritten; run the command again.
-            let patch =
-                json!({"metadata": {"finalizers": rest, "resourceVersion": meta.resource_version}});
-            match api_of(meta.namespace.as_deref())
-                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-            {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 404 => continue,
-                Err(source) => {
-                    return Err(Error::Release {
-                        kind,
-                        object,
-                        source,
-                    });
-                }
-            }
+            // The operator's own removal, guarded by resourceVersion: an object changed
+            // meanwhile is reported, not overwritten; run the command again.
+            finalizer::remove(&api_of(meta.namespace.as_deref()), &obj).await?;
         }
         released.push(Released {
             kind: kind.clone(),
