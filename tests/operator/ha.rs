@@ -2,7 +2,7 @@
 //! killed (SIGKILL) while a numbers upload is in flight; the other takes over within
 //! the lease duration, the upload completes, and nothing was written twice.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
@@ -11,13 +11,12 @@ use liveplatform_sim::Seed;
 use oc_operator::api::{OCCustomer, OCNumberBlock};
 use serde_json::json;
 
+use crate::replica::{Replica, free_probe_address};
 use crate::support::*;
 
-/// A replica and the address of its admin port.
-fn replica(world: &World, identity: &str) -> (Child, String) {
-    let probe = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port");
+/// A replica of this world's operator, electing a leader on its Lease.
+fn replica(world: &World, identity: &'static str) -> Replica {
+    let probe = free_probe_address();
     let mut command = Command::new(env!("CARGO_BIN_EXE_oc-operator"));
     command
         .env("KUBECONFIG", plane().kubeconfig())
@@ -38,24 +37,7 @@ fn replica(world: &World, identity: &str) -> (Child, String) {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    let child = testenv::processes::spawn(command).expect("operator process");
-    (child, format!("http://{probe}"))
-}
-
-/// Waits until `/readyz` of the replica at `admin` answers 200.
-async fn until_ready(admin: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let answer = reqwest::get(format!("{admin}/readyz")).await;
-        if answer.as_ref().is_ok_and(|a| a.status().as_u16() == 200) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{admin}/readyz never answered 200: {answer:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    Replica::spawn(identity, command, probe)
 }
 
 async fn holder(world: &World) -> Option<String> {
@@ -78,11 +60,11 @@ async fn the_other_replica_takes_over_when_the_leader_is_killed_mid_upload() {
         },
     )
     .await;
-    let (mut a, a_admin) = replica(&world, "replica-a");
-    let (mut b, b_admin) = replica(&world, "replica-b");
+    let mut a = replica(&world, "replica-a");
+    let mut b = replica(&world, "replica-b");
     // Both are ready, the leader (its caches synced) and the standby.
-    until_ready(&a_admin).await;
-    until_ready(&b_admin).await;
+    a.until_ready(30).await;
+    b.until_ready(30).await;
     world
         .customer("contoso", TENANT_A, "contoso", json!({}))
         .await;
@@ -108,20 +90,19 @@ async fn the_other_replica_takes_over_when_the_leader_is_killed_mid_upload() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // The upload task runs for 2.5 s: kill the leader now.
-    let (leader, other, other_name) = if first == "replica-a" {
-        (&mut a, &mut b, "replica-b")
+    let (leader, other) = if first == "replica-a" {
+        (&mut a, &mut b)
     } else {
-        (&mut b, &mut a, "replica-a")
+        (&mut b, &mut a)
     };
-    leader.kill().expect("SIGKILL");
-    let _ = leader.wait();
+    leader.kill();
     let killed = Instant::now();
 
     let b_ready = world.ready::<OCNumberBlock>("users", 90).await;
     assert_eq!(b_ready.status.unwrap().counts.map(|c| c.active), Some(200));
     assert_eq!(
         holder(&world).await.as_deref(),
-        Some(other_name),
+        Some(other.name),
         "the other replica leads now"
     );
     assert!(killed.elapsed() < Duration::from_secs(60));
@@ -137,21 +118,7 @@ async fn the_other_replica_takes_over_when_the_leader_is_killed_mid_upload() {
     assert_eq!(world.platform_numbers(TENANT_A).await.len(), 200);
 
     // SIGTERM: a graceful stop that releases the Lease.
-    // SAFETY: kill(2) on our own child process, which has not been reaped.
-    unsafe {
-        libc::kill(other.id() as libc::pid_t, libc::SIGTERM);
-    }
-    let stopped = Instant::now();
-    let status = loop {
-        if let Some(status) = other.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            stopped.elapsed() < Duration::from_secs(30),
-            "no graceful stop after SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let status = other.stop_gracefully().await;
     assert!(status.success(), "{status}");
     assert_eq!(holder(&world).await, None, "the Lease was not released");
 }

@@ -19,5 +19,6 @@ mod number_block;
 mod observability;
 mod ownership;
 mod platform;
+mod replica;
 mod sip_connection;
 mod workload_identity;

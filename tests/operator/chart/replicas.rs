@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
@@ -21,6 +21,7 @@ use liveplatform_sim::seed::SANDBOX_CLIENT_SECRET;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::replica::{Replica, free_probe_address};
 use crate::support::*;
 
 /// (verb, API group, resource[/subresource]): what an identity did, or may do.
@@ -97,10 +98,10 @@ async fn two_replicas_with_the_charts_identity_take_over_mid_upload_using_only_w
         String::from_utf8_lossy(&token.stdout).trim(),
         &private.dir().join("operator.kubeconfig"),
     );
-    let mut a = Replica::start(deployment, &kubeconfig, "replica-a", private.dir());
-    let mut b = Replica::start(deployment, &kubeconfig, "replica-b", private.dir());
-    a.until_ready().await;
-    b.until_ready().await;
+    let mut a = start_as_the_deployment(deployment, &kubeconfig, "replica-a", private.dir());
+    let mut b = start_as_the_deployment(deployment, &kubeconfig, "replica-b", private.dir());
+    a.until_ready(60).await;
+    b.until_ready(60).await;
 
     // Credentials wrong, right, wrong again, right: the second, identical warning is
     // patched onto the first (an Event series), as any recurring event is.
@@ -143,8 +144,7 @@ async fn two_replicas_with_the_charts_identity_take_over_mid_upload_using_only_w
     } else {
         (&mut b, &mut a)
     };
-    leader.child.kill().expect("SIGKILL");
-    let _ = leader.child.wait();
+    leader.kill();
 
     world.examples_ready().await;
     assert_eq!(
@@ -184,7 +184,7 @@ async fn two_replicas_with_the_charts_identity_take_over_mid_upload_using_only_w
         .collect();
     assert_eq!(writes, once_each, "a write sent twice, or missing");
     world.delete_examples_leaving_nothing().await;
-    other.stop_gracefully().await;
+    let _ = other.stop_gracefully().await;
 
     // What the chart's identity did, against what the chart grants.
     let user = format!("system:serviceaccount:{}:{account}", world.ns);
@@ -234,90 +234,51 @@ async fn platform_synced_reason(world: &World, check: impl Fn(&str) -> bool) {
     }
 }
 
-/// An operator process started as the Deployment's container would be.
-struct Replica {
+/// Starts `oc-operator` as the Deployment's container would be: its args and
+/// environment (the pod's name and ServiceAccount filled in as the kubelet does),
+/// logging into `logs`. Only the probe address is changed: two processes on one host
+/// cannot share a port.
+fn start_as_the_deployment(
+    deployment: &Value,
+    kubeconfig: &Path,
     name: &'static str,
-    child: Child,
-    admin: String,
-}
-
-impl Replica {
-    /// Starts `oc-operator` with the container's args and environment (the pod's name
-    /// and ServiceAccount filled in as the kubelet does). Only the probe address is
-    /// changed: two processes on one host cannot share a port.
-    fn start(deployment: &Value, kubeconfig: &Path, name: &'static str, logs: &Path) -> Self {
-        let pod = &deployment["spec"]["template"]["spec"];
-        let container = &pod["containers"][0];
-        let probe = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port");
-        let args: Vec<String> = container["args"]
-            .as_array()
-            .expect("args")
-            .iter()
-            .map(|a| a.as_str().expect("string").to_owned())
-            .map(|a| {
-                if a.starts_with("--probe-listen=") {
-                    format!("--probe-listen={probe}")
-                } else {
-                    a
-                }
-            })
-            .collect();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_oc-operator"));
-        command.env("KUBECONFIG", kubeconfig).args(&args);
-        for env in container["env"].as_array().into_iter().flatten() {
-            let value = match env["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
-                Some("metadata.name") => name.to_owned(),
-                Some("spec.serviceAccountName") => {
-                    pod["serviceAccountName"].as_str().unwrap().to_owned()
-                }
-                Some(other) => panic!("a field the test does not fill in: {other}"),
-                None => env["value"].as_str().unwrap_or_default().to_owned(),
-            };
-            command.env(env["name"].as_str().unwrap(), value);
-        }
-        let log = std::fs::File::create(logs.join(format!("{name}.log"))).unwrap();
-        command
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        let child = testenv::processes::spawn(command).expect("operator process");
-        Self {
-            name,
-            child,
-            admin: format!("http://{probe}"),
-        }
-    }
-
-    async fn until_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let answer = reqwest::get(format!("{}/readyz", self.admin)).await;
-            if answer.as_ref().is_ok_and(|a| a.status().as_u16() == 200) {
-                return;
+    logs: &Path,
+) -> Replica {
+    let pod = &deployment["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let probe = free_probe_address();
+    let args: Vec<String> = container["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .map(|a| a.as_str().expect("string").to_owned())
+        .map(|a| {
+            if a.starts_with("--probe-listen=") {
+                format!("--probe-listen={probe}")
+            } else {
+                a
             }
-            assert!(
-                Instant::now() < deadline,
-                "{} never ready: {answer:?}",
-                self.name
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .collect();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_oc-operator"));
+    command.env("KUBECONFIG", kubeconfig).args(&args);
+    for env in container["env"].as_array().into_iter().flatten() {
+        let value = match env["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
+            Some("metadata.name") => name.to_owned(),
+            Some("spec.serviceAccountName") => {
+                pod["serviceAccountName"].as_str().unwrap().to_owned()
+            }
+            Some(other) => panic!("a field the test does not fill in: {other}"),
+            None => env["value"].as_str().unwrap_or_default().to_owned(),
+        };
+        command.env(env["name"].as_str().unwrap(), value);
     }
-
-    /// SIGTERM, and wait for the process to end.
-    async fn stop_gracefully(&mut self) {
-        // SAFETY: kill(2) on our own child process, which has not been reaped.
-        unsafe {
-            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
-        }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while self.child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "{} did not stop", self.name);
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
+    let log = std::fs::File::create(logs.join(format!("{name}.log"))).unwrap();
+    command
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    Replica::spawn(name, command, probe)
 }
 
 /// A kubeconfig for the cluster of `admin` that authenticates with `token` only.
