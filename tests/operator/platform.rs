@@ -1,5 +1,4 @@
 use kube::ResourceExt;
-use kube::api::Api;
 use oc_operator::api::conditions::{READY, reason};
 use oc_operator::api::{OCCustomer, OCPlatform};
 use serde_json::json;
@@ -7,22 +6,7 @@ use serde_json::json;
 use crate::support::*;
 
 async fn platform_ready(world: &World) -> OCPlatform {
-    let api: Api<OCPlatform> = Api::all(world.client.clone());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let p = api.get(&world.platform()).await.unwrap();
-        if p.status.as_ref().is_some_and(|s| {
-            oc_operator::api::conditions::is_true_for(&s.conditions, READY, p.metadata.generation)
-        }) {
-            return p;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "platform not Ready: {:#?}",
-            p.status
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    world.platform_until(30, "Ready", is_ready).await
 }
 
 #[tokio::test]
@@ -53,29 +37,17 @@ async fn a_rotated_secret_takes_effect_without_a_restart() {
     let mut world = World::new("rotate").await;
     world.put_secret("wrong-secret").await;
     world.start().await;
-    let api: Api<OCPlatform> = Api::all(world.client.clone());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let p = api.get(&world.platform()).await.unwrap();
-        let synced = p
-            .status
-            .as_ref()
-            .and_then(|s| oc_operator::api::conditions::find(&s.conditions, "Synced").cloned());
-        if let Some(c) = synced.filter(|c| c.reason == reason::UNAUTHORIZED) {
-            assert!(c.message.contains("credentials Secret"), "{}", c.message);
-            assert!(
-                !c.message.contains("wrong-secret"),
-                "the secret leaked into status"
-            );
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no Unauthorized condition: {:#?}",
-            p.status
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
+    let p = world
+        .platform_until(30, "Unauthorized", |p| {
+            has_reason(p, "Synced", reason::UNAUTHORIZED)
+        })
+        .await;
+    let (_, _, message) = condition(&p, "Synced").unwrap();
+    assert!(message.contains("credentials Secret"), "{message}");
+    assert!(
+        !message.contains("wrong-secret"),
+        "the secret leaked into status"
+    );
     world
         .put_secret(liveplatform_sim::seed::SANDBOX_CLIENT_SECRET)
         .await;

@@ -162,6 +162,29 @@ impl World {
         assert!(output.status.success(), "{output:?}");
     }
 
+    /// Waits until this world's OCPlatform passes `check`, for at most `secs` seconds.
+    pub async fn platform_until(
+        &self,
+        secs: u64,
+        what: &str,
+        check: impl Fn(&OCPlatform) -> bool,
+    ) -> OCPlatform {
+        let platforms: Api<OCPlatform> = Api::all(self.client.clone());
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let platform = platforms.get(&self.platform()).await.expect("the platform");
+            if check(&platform) {
+                return platform;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "platform not {what} within {secs} s: {:#?}",
+                platform.status
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// A `kubectl` bound as admin to this world's control plane.
     pub fn kubectl(&self) -> std::process::Command {
         let mut command = std::process::Command::new(plane_binary("kubectl"));

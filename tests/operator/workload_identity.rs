@@ -87,12 +87,13 @@ async fn a_platform_authenticates_with_the_pods_service_account_token_and_no_sec
     config.federated_token_file = token_file.clone();
     world.start_configured(world.client.clone(), config).await;
 
-    let refused = world_platform_until(&world, |p| {
-        condition(p, "Synced").is_some_and(|(_, reason, message)| {
-            reason == "Unauthorized" && message.contains("AADSTS700213")
+    let refused = world
+        .platform_until(60, "refused", |p| {
+            condition(p, "Synced").is_some_and(|(_, reason, message)| {
+                reason == "Unauthorized" && message.contains("AADSTS700213")
+            })
         })
-    })
-    .await;
+        .await;
     let (_, _, message) = condition(&refused, "Synced").unwrap();
     assert!(
         message.contains(&format!("system:serviceaccount:{}:intruder", world.ns)),
@@ -105,7 +106,7 @@ async fn a_platform_authenticates_with_the_pods_service_account_token_and_no_sec
 
     // The kubelet rotates the file: the next token request reads the new token.
     std::fs::write(&token_file, token_of(&world, "oc-operator")).unwrap();
-    world_platform_until(&world, is_ready).await;
+    world.platform_until(60, "Ready", is_ready).await;
     world
         .customer("contoso", TENANT_A, "contoso", json!({}))
         .await;
@@ -132,22 +133,4 @@ fn token_of(world: &World, account: &str) -> String {
         .unwrap();
     assert!(output.status.success(), "{output:?}");
     String::from_utf8(output.stdout).unwrap()
-}
-
-/// Waits until the world's OCPlatform passes `check`.
-async fn world_platform_until(world: &World, check: impl Fn(&OCPlatform) -> bool) -> OCPlatform {
-    let platforms: Api<OCPlatform> = Api::all(world.client.clone());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let platform = platforms.get(&world.platform()).await.unwrap();
-        if check(&platform) {
-            return platform;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{:#?}",
-            platform.status
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
 }

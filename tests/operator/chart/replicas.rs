@@ -113,7 +113,12 @@ async fn two_replicas_with_the_charts_identity_take_over_mid_upload_using_only_w
     ] {
         world.put_secret(secret).await;
         let unauthorized = secret != SANDBOX_CLIENT_SECRET;
-        platform_synced_reason(&world, |reason| (reason == "Unauthorized") == unauthorized).await;
+        world
+            .platform_until(60, "told of its credentials", |p| {
+                condition(p, "Synced")
+                    .is_some_and(|(_, reason, _)| (reason == "Unauthorized") == unauthorized)
+            })
+            .await;
     }
 
     world.apply_examples().await;
@@ -214,24 +219,6 @@ async fn two_replicas_with_the_charts_identity_take_over_mid_upload_using_only_w
         6,
         "{crds:?}"
     );
-}
-
-/// Waits until the reason of the world's OCPlatform's `Synced` condition passes `check`.
-async fn platform_synced_reason(world: &World, check: impl Fn(&str) -> bool) {
-    let platforms: Api<oc_operator::api::OCPlatform> = Api::all(world.client.clone());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let platform = platforms.get(&world.platform()).await.unwrap();
-        if condition(&platform, "Synced").is_some_and(|(_, reason, _)| check(&reason)) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Synced never changed: {:?}",
-            platform.status
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Starts `oc-operator` as the Deployment's container would be: its args and
