@@ -6,9 +6,7 @@
 //! need a person (`reason::NEEDS_A_PERSON`).
 
 use std::collections::BTreeSet;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use oc_operator::api::conditions::reason;
 use serde_json::{Value, json};
@@ -50,38 +48,11 @@ fn object(kind: &str, conditions: Vec<Value>, annotations: Value) -> Value {
 
 /// Argo CD's verdict (status, message) on each object, in order.
 fn argo_cd_health(objects: &[Value]) -> Vec<(String, String)> {
-    let bin = testenv::binaries()
-        .expect("the pinned tools (hack/build-controlplane.sh)")
-        .join("argocd-health");
-    let mut child = Command::new(&bin)
-        .arg(patch_file())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
-    {
-        let mut stdin = child.stdin.take().unwrap();
-        for o in objects {
-            writeln!(stdin, "{o}").unwrap();
-        }
-    }
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            (
-                v["status"].as_str().unwrap_or_default().to_owned(),
-                v["message"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
+    let objects: Vec<String> = objects.iter().map(Value::to_string).collect();
+    testenv::judge("argocd-health", &[patch_file().as_os_str()], &objects)
+        .expect("argocd-health (hack/build-controlplane.sh)")
+        .into_iter()
+        .map(|v| (v.status, v.message))
         .collect()
 }
 

@@ -3,9 +3,6 @@
 //! InProgress (`Reconciling=True`), what needs a person is Failed (`Stalled=True`),
 //! each with `observedGeneration`.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
-
 use oc_operator::api::conditions::{READY, RECONCILING, STALLED, reason};
 use oc_operator::api::{OCCustomer, OCNumberBlock};
 use serde_json::json;
@@ -20,19 +17,14 @@ fn kstatus(world: &World, kind: &str, name: &str) -> (String, String) {
         .output()
         .unwrap();
     assert!(object.status.success(), "{object:?}");
-    let object: serde_json::Value = serde_json::from_slice(&object.stdout).unwrap();
-    let mut child = Command::new(plane().binary("kstatus"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("kstatus (hack/build-controlplane.sh)");
-    writeln!(child.stdin.take().unwrap(), "{object}").unwrap();
-    let output = child.wait_with_output().unwrap();
-    let verdict: serde_json::Value = serde_json::from_slice(&output.stdout).expect("a verdict");
-    (
-        verdict["status"].as_str().unwrap_or_default().to_owned(),
-        verdict["message"].as_str().unwrap_or_default().to_owned(),
-    )
+    // One line: kubectl prints the object indented.
+    let object: serde_json::Value = serde_json::from_slice(&object.stdout).expect("JSON");
+    let object = object.to_string();
+    let verdict = testenv::judge("kstatus", &[], &[object])
+        .expect("kstatus (hack/build-controlplane.sh)")
+        .pop()
+        .expect("a verdict");
+    (verdict.status, verdict.message)
 }
 
 #[tokio::test]

@@ -119,6 +119,61 @@ fn tool(bin: &Path, name: &str, kubeconfig: &Path) -> Command {
     command
 }
 
+/// What a judging tool said of one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub status: String,
+    pub message: String,
+}
+
+/// Runs one of the pinned tools that judge objects (`argocd-health`, `kstatus`) with
+/// `args`: each of `objects` (JSON) is a line of its standard input, and each line of
+/// its standard output, `{"status","message"}`, is its verdict on the object of the
+/// same line.
+pub fn judge(
+    tool: &str,
+    args: &[&std::ffi::OsStr],
+    objects: &[String],
+) -> Result<Vec<Verdict>, Error> {
+    use std::io::Write as _;
+    let bin = binaries()?.join(tool);
+    let mut child = Command::new(&bin)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io(format!("starting {}", bin.display())))?;
+    {
+        let mut stdin = child.stdin.take().expect("piped stdin");
+        for object in objects {
+            writeln!(stdin, "{object}").map_err(io(format!("writing to {tool}")))?;
+        }
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(io(format!("running {tool}")))?;
+    if !output.status.success() {
+        return Err(Error::Client(format!(
+            "{tool} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        )));
+    }
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .map_err(|e| Error::Client(format!("{tool} said {line:?}: {e}")))?;
+            let field = |name: &str| v[name].as_str().unwrap_or_default().to_owned();
+            Ok(Verdict {
+                status: field("status"),
+                message: field("message"),
+            })
+        })
+        .collect()
+}
+
 /// The repository this crate was built in, where `hack/` and `crds/` are. The test
 /// control plane is for tests and the sandbox, run from a checkout; it is never part
 /// of the operator's binary, which carries no build path.
