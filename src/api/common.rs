@@ -76,6 +76,10 @@ pub struct Operation {
     pub action: WriteAction,
     /// When the write was about to be sent.
     pub started_at: MicroTime,
+    /// The generation of the spec the write carries: when its answer is lost and the
+    /// result is found on the platform, this is the generation that result applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<i64>,
     /// The platform's task id, once the platform answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,

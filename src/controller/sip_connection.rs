@@ -82,6 +82,8 @@ pub struct Seen {
     pub by_name: Option<Option<String>>,
     /// An add whose answer was lost: the site found by name is this object's own.
     pub added_unseen: bool,
+    /// The generation of the spec that lost add carried, if it was recorded.
+    pub added_generation: Option<i64>,
     /// The site found by name was taken over in this reconcile.
     pub adopted: bool,
 }
@@ -112,14 +114,19 @@ pub enum Settle {
     TaskEnded,
     /// The task in flight failed; the site's state shows what to do next.
     TaskFailed(String),
-    /// A write whose answer was lost; `added` when it was the add.
-    ForgetLost { added: bool },
+    /// A write whose answer was lost; `added` when it was the add, which carried the
+    /// spec of `generation`.
+    ForgetLost {
+        added: bool,
+        generation: Option<i64>,
+    },
     /// The recorded site location is gone from the platform: it is added again.
     SiteMissing(String),
     /// A site of the spec's name no object added is taken over (the opt-in is set).
     Adopt(String),
-    /// The site location found by name is this object's.
-    Found(String),
+    /// The site location `id` found by name is this object's; after a lost add it was
+    /// added from the spec of generation `applied`, which need not be sent again.
+    Found { id: String, applied: Option<i64> },
     /// A site taken over as it is: the spec is already applied.
     AppliedAsIs,
     /// The deployment states as the platform reports them.
@@ -159,6 +166,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         let Some(task) = task else {
             return Settle(self::Settle::ForgetLost {
                 added: is_add(action),
+                generation: status.operation.as_ref().and_then(|op| op.generation),
             });
         };
         return match &seen.task {
@@ -194,7 +202,10 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
                         }
                     }
                 }
-                Some(Some(id)) => Settle(self::Settle::Found(id.clone())),
+                Some(Some(id)) => Settle(self::Settle::Found {
+                    id: id.clone(),
+                    applied: seen.added_generation.filter(|_| seen.added_unseen),
+                }),
             };
         }
     };
@@ -375,8 +386,9 @@ impl Planner for SiteReconcile<'_> {
                 self.seen.task = None;
                 ctx.event(obj, true, "TaskFailed", action, summary).await;
             }
-            Settle::ForgetLost { added } => {
+            Settle::ForgetLost { added, generation } => {
                 self.seen.added_unseen = added;
+                self.seen.added_generation = generation;
                 tasks::finish(self.draft);
             }
             Settle::SiteMissing(id) => {
@@ -395,8 +407,11 @@ impl Planner for SiteReconcile<'_> {
                 adoption::adopted(ctx, obj, "AdoptSite", &existing).await;
                 self.seen.adopted = true;
             }
-            Settle::Found(id) => {
+            Settle::Found { id, applied } => {
                 self.draft.status.site_location_id = Some(id);
+                if applied.is_some() {
+                    self.draft.status.applied_generation = applied;
+                }
                 self.seen.site = None;
             }
             Settle::AppliedAsIs => self.draft.status.applied_generation = self.draft.generation,

@@ -52,6 +52,7 @@ pub async fn begin<K: Kind>(
         *slot = Some(Operation {
             action,
             started_at: MicroTime(jiff::Timestamp::now()),
+            generation: draft.generation,
             task_id: None,
             accepted_at: None,
             items,

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use oc_operator::api::{OCCustomer, OCNumberBlock};
+use oc_operator::api::{OCCustomer, OCNumberBlock, OCSipConnection};
 use serde_json::json;
 
 use crate::support::*;
@@ -143,5 +143,58 @@ async fn a_customer_creation_whose_answer_was_lost_is_not_duplicated() {
             .unwrap()
             .len(),
         1
+    );
+}
+
+#[tokio::test]
+async fn a_site_whose_add_answer_was_lost_is_found_and_not_modified_after_a_restart() {
+    let mut world = World::new("crashsite").await;
+    world.start().await;
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    let add = "POST /v2/customer/{guid}/sitelocation/";
+    world
+        .admin
+        .set_faults(json!({"dropAfterWriteBurst": 1, "endpoints": [add]}))
+        .await
+        .unwrap();
+    world
+        .apply::<OCSipConnection>(json!({
+            "apiVersion": "operatorconnect.io/v1alpha1",
+            "kind": "OCSipConnection",
+            "metadata": {"name": "redmond"},
+            "spec": {"customerRef": {"name": "contoso"}, "siteName": "Redmond", "sbcId": "11"},
+        }))
+        .await;
+    wait_count(&world, add, "answer-dropped", 1).await;
+    world.crash().await;
+    let site = world.api::<OCSipConnection>().get("redmond").await.unwrap();
+    let op = site
+        .status
+        .as_ref()
+        .and_then(|s| s.operation.clone())
+        .expect("the intent was recorded before the write");
+    assert_eq!(
+        (op.task_id, op.generation),
+        (None, Some(1)),
+        "the add's answer was lost; its generation was recorded with the intent"
+    );
+
+    world.admin.set_faults(json!({})).await.unwrap();
+    world.start().await;
+    world.ready::<OCSipConnection>("redmond", 60).await;
+    let sent = |endpoint: &'static str| {
+        let world = &world;
+        async move { world.admin.count(endpoint, "total").await.unwrap() }
+    };
+    assert_eq!(
+        (
+            sent(add).await,
+            sent("PATCH /v2/customer/{guid}/sitelocation/").await
+        ),
+        (1, 0),
+        "the site found by name is the one added, with the spec it was added from: neither added nor modified again"
     );
 }

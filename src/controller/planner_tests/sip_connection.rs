@@ -117,15 +117,38 @@ fn every_step_of_a_sip_connection() {
             |s| matches!(s, S::Settle(Settle::Adopt(_))),
         ),
         (
-            "after a lost add, the site found by name is this object's own",
+            "after a lost add, the site found by name is this object's own, with the spec the add carried",
             apply(
                 json!({}),
                 Seen {
                     added_unseen: true,
+                    added_generation: Some(1),
                     ..by_name(Some("s9"))
                 },
             ),
-            |s| *s == S::Settle(Settle::Found("s9".into())),
+            |s| {
+                *s == S::Settle(Settle::Found {
+                    id: "s9".into(),
+                    applied: Some(1),
+                })
+            },
+        ),
+        (
+            "an adopted site found by name is not taken as applied",
+            apply(
+                json!({}),
+                Seen {
+                    adopted: true,
+                    added_generation: Some(1),
+                    ..by_name(Some("s9"))
+                },
+            ),
+            |s| {
+                *s == S::Settle(Settle::Found {
+                    id: "s9".into(),
+                    applied: None,
+                })
+            },
         ),
         (
             "an adopted site that matches the spec is applied as it is",
@@ -238,8 +261,20 @@ fn every_step_of_a_sip_connection() {
         ),
         (
             "an add whose answer was lost is looked for by name",
-            apply(with_op(json!({}), ADD, None), Seen::default()),
-            |s| *s == S::Settle(Settle::ForgetLost { added: true }),
+            apply(
+                {
+                    let mut status = with_op(json!({}), ADD, None);
+                    status["operation"]["generation"] = json!(1);
+                    status
+                },
+                Seen::default(),
+            ),
+            |s| {
+                *s == S::Settle(Settle::ForgetLost {
+                    added: true,
+                    generation: Some(1),
+                })
+            },
         ),
         (
             "deleting a site never added lets go",
