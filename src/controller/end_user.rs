@@ -139,6 +139,10 @@ pub struct Seen {
     pub adopted: bool,
     /// The removal of the voice settings was seen to end (deletion).
     pub removed: bool,
+    /// A provisioning whose answer was lost was forgotten in this reconcile: the
+    /// settings found are this object's own, sent from the spec of `Some(generation)`
+    /// when the intent recorded it.
+    pub lost: Option<Option<i64>>,
 }
 
 /// What the planner knows besides the platform.
@@ -173,8 +177,12 @@ pub enum Look {
 pub enum Settle {
     /// The provisioning task ended well.
     TaskEnded,
-    /// A provisioning whose answer was lost: the user list shows what happened.
-    ForgetLost,
+    /// A provisioning whose answer was lost, sent from the spec of `generation`: the
+    /// user list shows what happened.
+    ForgetLost { generation: Option<i64> },
+    /// The settings of the lost provisioning show on the platform: the spec of that
+    /// generation is applied, and is not sent again.
+    LostWriteLanded(Option<i64>),
     /// Voice settings no object provisioned are taken over (the opt-in is set);
     /// `as_is` when they already match the spec.
     Adopt { existing: String, as_is: bool },
@@ -254,7 +262,9 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         .filter(|op| op.action == WriteAction::ProvisionEndUser)
     {
         let Some(task) = &op.task_id else {
-            return Settle(self::Settle::ForgetLost);
+            return Settle(self::Settle::ForgetLost {
+                generation: op.generation,
+            });
         };
         return match &seen.task {
             None => Look(self::Look::Task(task.clone())),
@@ -276,7 +286,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     let settings = settings(spec);
     if let Some(user) = reported
         .as_ref()
-        .filter(|u| !claimed(status) && !seen.adopted && is_voice_enabled(u))
+        .filter(|u| !claimed(status) && !seen.adopted && seen.lost.is_none() && is_voice_enabled(u))
     {
         // Voice settings that no object in the cluster provisioned: taken over only on
         // request.
@@ -314,6 +324,12 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         } else {
             self::Write::Provision { deleting: true }
         });
+    }
+    if matches
+        && status.applied_generation != known.generation
+        && let Some(sent) = seen.lost.filter(|sent| *sent == known.generation)
+    {
+        return Settle(self::Settle::LostWriteLanded(sent));
     }
     if !matches || status.applied_generation != known.generation {
         return Write(self::Write::Provision { deleting: false });
@@ -411,7 +427,13 @@ impl Planner for EndUserReconcile<'_> {
                     .await;
                 }
             }
-            Settle::ForgetLost => tasks::finish(self.draft),
+            Settle::ForgetLost { generation } => {
+                tasks::finish(self.draft);
+                self.seen.lost = Some(generation);
+            }
+            Settle::LostWriteLanded(generation) => {
+                self.draft.status.applied_generation = generation;
+            }
             Settle::Adopt { existing, as_is } => {
                 adoption::adopted(ctx, obj, "AdoptUser", &existing).await;
                 self.seen.adopted = true;

@@ -73,6 +73,11 @@ impl Error {
                 v(reason::API_UNAVAILABLE, None, false)
             }
             Error::Platform(P::Unauthorized { .. }) => v(reason::UNAUTHORIZED, None, false),
+            Error::Platform(P::Busy { .. }) => v(
+                reason::RECONCILE_ERROR,
+                Some(reason::WAITING_FOR_TASK),
+                false,
+            ),
             Error::Platform(
                 P::Validation { .. } | P::Rejected { .. } | P::LicenseRequired { .. },
             ) => v(reason::RECONCILE_ERROR, Some(reason::REJECTED), true),
@@ -105,6 +110,9 @@ impl Error {
             }
             Error::Platform(P::OutcomeUnknown { .. }) => {
                 "the operator looks the platform state up before writing again"
+            }
+            Error::Platform(P::Busy { .. }) => {
+                "the operator retries with backoff once that task ends, looking the platform up first"
             }
             Error::Platform(P::Unauthorized { .. }) => {
                 "check the OCPlatform's credentials: the client id and secret of its credentials Secret (a fixed Secret takes effect without a restart), or for workloadIdentity the application's federated identity credential (issuer, subject and audience of the operator's ServiceAccount token)"

@@ -79,9 +79,10 @@ pub async fn started<K: Kind>(
 /// `action` on `items`, sends the write, and, when the platform answers with a task,
 /// records its id together with what `record` takes from the answer (a new site's
 /// id, the generation applied) and saves both at once. A write the platform refused
-/// is over (the intent is cleared); a write whose outcome is unknown keeps its
-/// intent, so that the next reconcile looks the platform up before anything is
-/// written again. The outer error is a failed status write; the inner one is the
+/// is over (the intent is cleared); a write whose outcome is unknown, or refused
+/// because an earlier task on the object still runs (maybe one whose answer was
+/// lost), keeps its intent, so that the next reconcile looks the platform up before
+/// anything is written again. The outer error is a failed status write; the inner one is the
 /// platform's answer.
 pub async fn send<K: Kind, T: Answer>(
     api: &Api<K>,
@@ -102,7 +103,10 @@ pub async fn send<K: Kind, T: Answer>(
             Ok(Ok(answer))
         }
         Err(e) => {
-            if !matches!(e, liveplatform::Error::OutcomeUnknown { .. }) {
+            if !matches!(
+                e,
+                liveplatform::Error::OutcomeUnknown { .. } | liveplatform::Error::Busy { .. }
+            ) {
                 finish(draft);
             }
             Ok(Err(e))

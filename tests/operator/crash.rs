@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use oc_operator::api::{OCCustomer, OCNumberBlock, OCSipConnection};
+use oc_operator::api::{OCCustomer, OCEndUser, OCNumberBlock, OCSipConnection};
 use serde_json::json;
 
 use crate::support::*;
@@ -196,5 +196,47 @@ async fn a_site_whose_add_answer_was_lost_is_found_and_not_modified_after_a_rest
         ),
         (1, 0),
         "the site found by name is the one added, with the spec it was added from: neither added nor modified again"
+    );
+}
+
+#[tokio::test]
+async fn a_provisioning_whose_answer_was_lost_is_found_and_not_sent_again_after_a_restart() {
+    let mut world = World::new("crashuser").await;
+    world.start().await;
+    world
+        .customer(
+            "contoso",
+            TENANT_A,
+            "contoso",
+            json!({"license": {"type": "OcPro", "count": 5}}),
+        )
+        .await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    let provision = "PUT /v2/customer/{guid}/user/{sip}/script";
+    world
+        .admin
+        .set_faults(json!({"dropAfterWriteBurst": 1, "endpoints": [provision]}))
+        .await
+        .unwrap();
+    world
+        .apply::<OCEndUser>(json!({
+            "apiVersion": "operatorconnect.io/v1alpha1",
+            "kind": "OCEndUser",
+            "metadata": {"name": "adele"},
+            "spec": {"customerRef": {"name": "contoso"}, "sipAddress": "adele@contoso.com",
+                     "usageLocation": "US", "onlineVoiceRoutingPolicy": "OC-US"},
+        }))
+        .await;
+    wait_count(&world, provision, "answer-dropped", 1).await;
+    world.crash().await;
+
+    world.admin.set_faults(json!({})).await.unwrap();
+    world.start().await;
+    let user = world.ready::<OCEndUser>("adele", 60).await;
+    assert_eq!(user.status.and_then(|s| s.applied_generation), Some(1));
+    assert_eq!(
+        world.admin.count(provision, "200").await.unwrap(),
+        1,
+        "the provisioning found in the user list was sent again"
     );
 }

@@ -123,6 +123,11 @@ pub mod conflict_text {
 /// ProblemDetails `errorCode` for end-user calls on an OC Essentials customer [chosen].
 pub const LICENSE_REQUIRED_CODE: &str = "LicenseRequired";
 
+/// ProblemDetails `errorCode` of an HTTP 409 that refuses a write because an earlier
+/// task on the same object still runs (a user's provisioning, a site's onboarding or
+/// removal) [chosen]: the write may be sent again once that task ends.
+pub const BUSY_CODE: &str = "OperationInProgress";
+
 /// Value of `workflowVersion` sent with an upload [doc field].
 pub const UPLOAD_WORKFLOW_VERSION: i64 = 3;
 

@@ -163,7 +163,7 @@ async fn modify_plan(
         .get(&site)
         .is_some_and(|s| s.sbc_deployment_state == deployment_state::REMOVING)
     {
-        return Err(ApiError::conflict(format!(
+        return Err(ApiError::busy(format!(
             "Site location {site} is being removed."
         )));
     }

@@ -168,7 +168,7 @@ async fn provision(
                 if customer_guid == &customer.guid && sip_address.eq_ignore_ascii_case(&sip))
     });
     if running {
-        return Err(ApiError::conflict(format!(
+        return Err(ApiError::busy(format!(
             "A provisioning task for {sip} is already running."
         )));
     }

@@ -52,6 +52,16 @@ impl ApiError {
         }
     }
 
+    /// HTTP 409 for a write refused while an earlier task on the same object runs.
+    pub fn busy(detail: impl Into<String>) -> Self {
+        ApiError::Problem {
+            status: StatusCode::CONFLICT,
+            title: "Conflict".into(),
+            detail: detail.into(),
+            error_code: Some(liveplatform_contract::BUSY_CODE.into()),
+        }
+    }
+
     pub fn unavailable(detail: impl Into<String>) -> Self {
         ApiError::Problem {
             status: StatusCode::SERVICE_UNAVAILABLE,

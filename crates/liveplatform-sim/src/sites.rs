@@ -199,7 +199,7 @@ async fn modify_site(
         .filter(|s| s.customer_guid == customer.guid)
         .ok_or_else(|| site_not_found(&site_id))?;
     if let Some(pending) = site.pending_tasks.first() {
-        return Err(ApiError::conflict(format!(
+        return Err(ApiError::busy(format!(
             "Site location {site_id} has a running task ({pending}); wait for it to end."
         )));
     }
@@ -301,7 +301,7 @@ async fn delete_site(
         .ok_or_else(|| site_not_found(&id))?;
     if site.sbc_deployment_state == deployment_state::REMOVING {
         let pending = site.pending_tasks.first().cloned().unwrap_or_default();
-        return Err(ApiError::conflict(format!(
+        return Err(ApiError::busy(format!(
             "Site location {id} is already being removed ({pending})."
         )));
     }

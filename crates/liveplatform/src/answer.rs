@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::action::Action;
-use super::contract::LICENSE_REQUIRED_CODE;
+use super::contract::{BUSY_CODE, LICENSE_REQUIRED_CODE};
 use super::error::{Error, Result};
 use super::model::{Lead, TaskId};
 use liveplatform_contract::casing::normalize_keys;
@@ -110,11 +110,7 @@ pub fn classify(
             detail: "the platform refused the bearer token".into(),
         }),
         403 => {
-            let code = value
-                .get("error_code")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            if code.eq_ignore_ascii_case(LICENSE_REQUIRED_CODE) {
+            if error_code(&value).eq_ignore_ascii_case(LICENSE_REQUIRED_CODE) {
                 Err(Error::LicenseRequired {
                     action,
                     detail: detail_of(&value),
@@ -127,6 +123,10 @@ pub fn classify(
                 })
             }
         }
+        409 if error_code(&value).eq_ignore_ascii_case(BUSY_CODE) => Err(Error::Busy {
+            action,
+            detail: detail_of(&value),
+        }),
         404 => Err(Error::NotFound {
             action,
             detail: detail_of(&value),
@@ -149,6 +149,14 @@ pub fn classify(
             detail: detail_of(&value),
         }),
     }
+}
+
+/// The ProblemDetails `errorCode` of an answer (normalised to `error_code`), if any.
+fn error_code(value: &Value) -> &str {
+    value
+        .get("error_code")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 /// Deserialises a normalised answer into `T`.
@@ -288,6 +296,20 @@ mod tests {
         assert!(matches!(
             classify(Action::ListEndUsers, 403, None, body),
             Err(Error::LicenseRequired { .. })
+        ));
+    }
+
+    #[test]
+    fn a_busy_object_is_told_apart_from_a_conflict_of_the_request() {
+        let busy = br#"{"status":409,"title":"Conflict","detail":"A provisioning task for a@b.c is already running.","errorCode":"OperationInProgress"}"#;
+        let err = classify(Action::ProvisionEndUser, 409, None, busy).unwrap_err();
+        assert!(matches!(err, Error::Busy { .. }), "{err:?}");
+        assert!(err.is_transient());
+        let taken =
+            br#"{"status":409,"title":"Conflict","detail":"A channel named 'x' already exists."}"#;
+        assert!(matches!(
+            classify(Action::CreateChannel, 409, None, taken),
+            Err(Error::Rejected { status: 409, .. })
         ));
     }
 

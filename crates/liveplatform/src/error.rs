@@ -24,6 +24,11 @@ pub enum Error {
         detail: String,
     },
 
+    /// HTTP 409: an earlier task on the same object still runs (see
+    /// `contract::BUSY_CODE`); the write may be sent again once it ends.
+    #[error("{action}: the platform is still running an earlier task on this object: {detail}")]
+    Busy { action: Action, detail: String },
+
     /// The object named in the request does not exist.
     #[error("{action}: not found: {detail}")]
     NotFound { action: Action, detail: String },
@@ -81,6 +86,7 @@ impl Error {
         match self {
             Error::Validation { action, .. }
             | Error::Rejected { action, .. }
+            | Error::Busy { action, .. }
             | Error::NotFound { action, .. }
             | Error::Unauthorized { action, .. }
             | Error::LicenseRequired { action, .. }
@@ -96,7 +102,10 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            Error::RateLimited { .. } | Error::Transient { .. } | Error::OutcomeUnknown { .. }
+            Error::RateLimited { .. }
+                | Error::Transient { .. }
+                | Error::OutcomeUnknown { .. }
+                | Error::Busy { .. }
         )
     }
 
@@ -114,6 +123,7 @@ impl Error {
         match self {
             Error::Validation { fields, .. } => fields.values().flatten().cloned().collect(),
             Error::Rejected { detail, .. }
+            | Error::Busy { detail, .. }
             | Error::NotFound { detail, .. }
             | Error::LicenseRequired { detail, .. } => vec![detail.clone()],
             _ => Vec::new(),

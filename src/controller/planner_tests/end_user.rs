@@ -242,8 +242,66 @@ fn every_step_of_an_end_user() {
         ),
         (
             "a provisioning whose answer was lost is looked up in the list",
-            step(case(provisioning(None), Seen::default())),
-            |s| *s == S::Settle(Settle::ForgetLost),
+            step(case(
+                {
+                    let mut status = provisioning(None);
+                    status["operation"]["generation"] = json!(2);
+                    status
+                },
+                Seen::default(),
+            )),
+            |s| {
+                *s == S::Settle(Settle::ForgetLost {
+                    generation: Some(2),
+                })
+            },
+        ),
+        (
+            "voice settings found after a lost first provisioning are this object's, not refused",
+            step(case(
+                json!({}),
+                Seen {
+                    lost: Some(Some(1)),
+                    ..listed(Some(user(Some(LINE), true)))
+                },
+            )),
+            |s| matches!(s, S::Settle(Settle::Record(_))),
+        ),
+        (
+            "the lost provisioning shows on the platform: its generation is applied, not sent again",
+            step(case(
+                json!({"objectId": "oid-1", "lineUri": LINE, "enterpriseVoiceEnabled": true}),
+                Seen {
+                    lost: Some(Some(1)),
+                    ..listed(Some(user(Some(LINE), true)))
+                },
+            )),
+            |s| *s == S::Settle(Settle::LostWriteLanded(Some(1))),
+        ),
+        (
+            "a lost provisioning of an older generation is sent again with the spec",
+            step(Case {
+                generation: 2,
+                ..case(
+                    provisioned(),
+                    Seen {
+                        lost: Some(Some(1)),
+                        ..listed(Some(user(Some(LINE), true)))
+                    },
+                )
+            }),
+            |s| *s == S::Write(Write::Provision { deleting: false }),
+        ),
+        (
+            "a lost provisioning whose generation was not recorded is sent again",
+            step(case(
+                json!({"objectId": "oid-1", "lineUri": LINE, "enterpriseVoiceEnabled": true}),
+                Seen {
+                    lost: Some(None),
+                    ..listed(Some(user(Some(LINE), true)))
+                },
+            )),
+            |s| *s == S::Write(Write::Provision { deleting: false }),
         ),
         (
             "a provisioned user is Ready",
