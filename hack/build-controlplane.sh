@@ -20,10 +20,13 @@ out=""  # set below, once the key is known
 # (hack/kubeconform), the manifest validator of the chart tests; argocd-health
 # (hack/argocd), Argo CD's own code running the chart's health checks; kstatus
 # (hack/kstatus), the kstatus rules that Flux applies; promtool (hack/promtool), which
-# checks and unit-tests the chart's alerting rules.
+# checks and unit-tests the chart's alerting rules; argocd and argocd-redis (hack/argocd),
+# Argo CD's own repo server and application controller (one multi-call binary) with
+# the in-memory Redis of Argo CD's tests, and Argo CD's CRDs beside them, for the real
+# Argo CD sync of tests/operator/gitops.rs.
 build_tool() {
   local name="$1" tool_module="$here/$2" package="$3" tool_key
-  tool_key="$(cat "$tool_module/go.mod" "$tool_module/go.sum" "$tool_module"/*.go | sha256sum | cut -c1-16)"
+  tool_key="$(find "$tool_module" -name '*.go' | sort | xargs cat "$tool_module/go.mod" "$tool_module/go.sum" | sha256sum | cut -c1-16)"
   if [[ -x "$out/$name" && "$(cat "$out/$name.key" 2>/dev/null)" == "$tool_key" ]]; then
     return 0
   fi
@@ -37,6 +40,15 @@ build_tools() {
   build_tool argocd-health argocd .
   build_tool kstatus kstatus .
   build_tool promtool promtool github.com/prometheus/prometheus/cmd/promtool
+  build_tool argocd argocd github.com/argoproj/argo-cd/v2/cmd
+  build_tool argocd-redis argocd ./redis
+  if [[ ! -f "$out/argocd-crds/$(cat "$out/argocd.key")" ]]; then
+    local source
+    source="$(cd "$here/argocd" && go list -m -f '{{.Dir}}' github.com/argoproj/argo-cd/v2)"
+    rm -rf "$out/argocd-crds" && mkdir -p "$out/argocd-crds"
+    cp "$source/manifests/crds/application-crd.yaml" "$source/manifests/crds/appproject-crd.yaml" "$out/argocd-crds/"
+    touch "$out/argocd-crds/$(cat "$out/argocd.key")"
+  fi
 }
 # End of the tools.
 
