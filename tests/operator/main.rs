@@ -13,6 +13,7 @@ mod drift;
 mod end_user;
 mod examples;
 mod faults;
+mod gitops;
 mod ha;
 mod kstatus;
 mod number_block;

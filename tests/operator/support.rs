@@ -651,6 +651,24 @@ impl World {
     pub async fn delete_examples_leaving_nothing(&self) -> serde_json::Value {
         self.delete::<OCCustomer>("contoso").await;
         self.wait_gone::<OCCustomer>("contoso", 120).await;
+        self.platform_holds_nothing().await
+    }
+
+    /// A token of ServiceAccount `account` in `ns` from the TokenRequest API, valid for
+    /// two hours, for `audience` if given (else the apiserver's).
+    pub fn token(&self, ns: &str, account: &str, audience: Option<&str>) -> String {
+        let mut args = vec!["create", "token", account, "-n", ns, "--duration=2h"];
+        if let Some(audience) = audience {
+            args.extend(["--audience", audience]);
+        }
+        let output = self.kubectl().args(args).output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    /// Checks that the platform holds no lead, customer, number, site, dial plan or
+    /// user; returns its state.
+    pub async fn platform_holds_nothing(&self) -> serde_json::Value {
         let state = self.admin.state().await.unwrap();
         for area in [
             "leads",
@@ -813,4 +831,25 @@ pub fn rule(name: &str, prefix: &str, tag: &str) -> DialPlanRule {
         prefix: prefix.into(),
         tag: tag.into(),
     }
+}
+
+/// A kubeconfig for the cluster of `admin` that authenticates with `token` only.
+pub fn token_kubeconfig(
+    admin: &std::path::Path,
+    token: &str,
+    path: &std::path::Path,
+) -> std::path::PathBuf {
+    let admin: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(admin).unwrap()).unwrap();
+    let cluster = &admin["clusters"][0]["cluster"];
+    let config = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": cluster}],
+        "users": [{"name": "token", "user": {"token": token}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "token"}}],
+        "current-context": "c",
+    });
+    std::fs::write(path, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
+    path.to_owned()
 }

@@ -117,20 +117,5 @@ async fn a_platform_authenticates_with_the_pods_service_account_token_and_no_sec
 /// A token of ServiceAccount `account` of the world's namespace for Entra's
 /// federated-credential audience, from the TokenRequest API.
 fn token_of(world: &World, account: &str) -> String {
-    let output = world
-        .kubectl()
-        .args([
-            "create",
-            "token",
-            account,
-            "-n",
-            &world.ns,
-            "--audience",
-            FEDERATED_TOKEN_AUDIENCE,
-            "--duration=10m",
-        ])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout).unwrap()
+    world.token(&world.ns, account, Some(FEDERATED_TOKEN_AUDIENCE))
 }

@@ -10,7 +10,7 @@
 //! chart grants was used (a grant nobody uses is a grant too many).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -80,22 +80,9 @@ async fn two_replicas_with_the_charts_identity_take_over_mid_upload_using_only_w
     let manifest = helm(&["get", "manifest", release, "--namespace", &world.ns]);
     let objects = documents(&manifest);
     let deployment = object(&objects, "Deployment", &account);
-    let token = world
-        .kubectl()
-        .args([
-            "create",
-            "token",
-            &account,
-            "-n",
-            &world.ns,
-            "--duration=2h",
-        ])
-        .output()
-        .unwrap();
-    assert!(token.status.success(), "{token:?}");
     let kubeconfig = token_kubeconfig(
         private.kubeconfig(),
-        String::from_utf8_lossy(&token.stdout).trim(),
+        &world.token(&world.ns, &account, None),
         &private.dir().join("operator.kubeconfig"),
     );
     let mut a = start_as_the_deployment(deployment, &kubeconfig, "replica-a", private.dir());
@@ -266,22 +253,6 @@ fn start_as_the_deployment(
         .stdout(log.try_clone().unwrap())
         .stderr(log);
     Replica::spawn(name, command, probe)
-}
-
-/// A kubeconfig for the cluster of `admin` that authenticates with `token` only.
-fn token_kubeconfig(admin: &Path, token: &str, path: &Path) -> PathBuf {
-    let admin: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(admin).unwrap()).unwrap();
-    let cluster = &admin["clusters"][0]["cluster"];
-    let config = json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "c", "cluster": cluster}],
-        "users": [{"name": "operator", "user": {"token": token}}],
-        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "operator"}}],
-        "current-context": "c",
-    });
-    std::fs::write(path, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
-    path.to_owned()
 }
 
 /// What `user` did according to the audit log: the accesses that were allowed, and
