@@ -3,12 +3,18 @@
 //! its `/metrics` is scraped before and after things go wrong (refused credentials, a
 //! failed task, a block left waiting), and the two scrapes become promtool's input
 //! series (the first for 30 minutes, the second after). The alerts must fire with the
-//! labels the operator really writes, and stay quiet where nothing is wrong.
+//! labels the operator really writes, and stay quiet where nothing is wrong. The rate
+//! alerts (budget, unreachable platform) are fed the rates a live operator kept
+//! between two scrapes a few seconds apart, sustained for 40 minutes.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use kube::api::{Api, Patch, PatchParams};
+use liveplatform_sim::Seed;
 
 use oc_operator::api::conditions::reason;
-use oc_operator::api::{OCCustomer, OCNumberBlock};
+use oc_operator::api::{OCCustomer, OCNumberBlock, OCPlatform};
 use serde_json::{Value, json};
 
 use crate::chart::render;
@@ -108,21 +114,7 @@ async fn the_alerts_fire_on_series_a_live_operator_serves() {
         .await,
     );
 
-    // The rules exactly as the chart renders them.
-    let rendered = render("oc", "ops", &["prometheusRule.enabled=true"]);
-    let rule = rendered
-        .iter()
-        .find(|o| o["kind"] == "PrometheusRule")
-        .expect("a PrometheusRule");
-    let rules = json!({"groups": rule["spec"]["groups"]});
-    let dir = std::env::temp_dir().join(format!("oc-alerts-{}", world.ns));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("rules.yaml"),
-        serde_yaml_ng::to_string(&rules).unwrap(),
-    )
-    .unwrap();
-
+    let rules = chart_rules();
     // Input: every series of the two scrapes, the first for 30 minutes, then the second.
     let mut names: Vec<&String> = before.keys().chain(after.keys()).collect();
     names.sort();
@@ -132,15 +124,7 @@ async fn the_alerts_fire_on_series_a_live_operator_serves() {
         .map(|series| {
             // A counter the first scrape did not show had not counted yet: 0. A gauge
             // it did not show did not exist: no sample.
-            let counter = ["_total", "_bucket", "_count", "_sum"]
-                .iter()
-                .any(|suffix| {
-                    series
-                        .split('{')
-                        .next()
-                        .unwrap_or_default()
-                        .ends_with(suffix)
-                });
+            let counter = is_counter(series);
             let first = match before.get(*series) {
                 Some(v) => format!("{v}+0x29"),
                 None if counter => "0+0x29".to_owned(),
@@ -166,23 +150,12 @@ async fn the_alerts_fire_on_series_a_live_operator_serves() {
         .map(|(_, v)| v.clone())
         .expect("blocks not Ready");
     let alert = |eval: &str, name: &str, fired: Vec<(Vec<(&str, &str)>, &str)>| {
-        let exp: Vec<Value> = fired
-            .into_iter()
-            .map(|(labels, value)| {
-                let annotations = annotations(&rules, name, &labels, value);
-                let labels: serde_json::Map<String, Value> = labels
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), json!(v)))
-                    .collect();
-                json!({"exp_labels": labels, "exp_annotations": annotations})
-            })
-            .collect();
-        json!({"eval_time": eval, "alertname": name, "exp_alerts": exp})
+        alert_test(&rules, eval, name, fired)
     };
-    let tests = json!({
-        "rule_files": ["rules.yaml"],
-        "evaluation_interval": "1m",
-        "tests": [{
+    promtool_test(
+        &world,
+        &rules,
+        json!([{
             "interval": "1m",
             "input_series": input,
             "alert_rule_test": [
@@ -195,7 +168,197 @@ async fn the_alerts_fire_on_series_a_live_operator_serves() {
                 alert("37m", "OperatorConnectNoLeader", vec![]),
                 alert("37m", "OperatorConnectBudgetNearlyExhausted", vec![]),
             ],
-        }],
+        }]),
+    );
+}
+
+#[tokio::test]
+async fn the_rate_alerts_fire_on_rates_a_live_operator_keeps_up() {
+    let mut world = World::with_seed(
+        "ratealerts",
+        Seed {
+            accept_any_tenant: true,
+            task_delay_ms: 300,
+            ..Seed::default()
+        },
+    )
+    .await;
+    // The operator's budget for this platform: 5 requests a second, burst 5.
+    let platforms: Api<OCPlatform> = Api::all(world.client.clone());
+    platforms
+        .patch(
+            &world.platform(),
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"rateLimit": {"requestsPerSecond": 5, "burst": 5}}})),
+        )
+        .await
+        .unwrap();
+    world.start().await;
+    let addr = world.serve_admin().await;
+    let scrape = || async move {
+        samples(
+            &reqwest::get(format!("http://{addr}/metrics"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        )
+    };
+    let calls = |s: &BTreeMap<String, String>| -> f64 {
+        s.iter()
+            .filter(|(k, _)| k.starts_with("operatorconnect_platform_calls_total{"))
+            .map(|(_, v)| v.parse::<f64>().unwrap())
+            .sum()
+    };
+
+    // Twelve customers onboard at once: more work than the budget lets through for
+    // half a minute. Two scrapes a few seconds apart while it queues give the rate
+    // the operator keeps.
+    for i in 0..12 {
+        let tenant = uuid::Uuid::new_v4().to_string();
+        world
+            .customer(&format!("c{i}"), &tenant, &format!("tenant{i}"), json!({}))
+            .await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while calls(&scrape().await) < 20.0 {
+        assert!(Instant::now() < deadline, "the onboarding never started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (busy_from, busy_at) = (scrape().await, Instant::now());
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let (busy_to, busy_secs) = (scrape().await, busy_at.elapsed().as_secs_f64());
+    let ready = world
+        .api::<OCCustomer>()
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|c| is_ready(*c))
+        .count();
+    assert!(ready < 12, "the onboarding ended before the second scrape");
+
+    // Then the platform answers every call with a server error.
+    world
+        .admin
+        .set_faults(json!({"serverErrorRate": 1.0}))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (down_from, down_at) = (scrape().await, Instant::now());
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let (down_to, down_secs) = (scrape().await, down_at.elapsed().as_secs_f64());
+    world.admin.set_faults(json!({})).await.unwrap();
+
+    let rules = chart_rules();
+    let platform = world.platform();
+    let p = platform.as_str();
+    promtool_test(
+        &world,
+        &rules,
+        json!([
+            {
+                "interval": "1m",
+                "input_series": sustained(&busy_from, &busy_to, busy_secs),
+                "alert_rule_test": [
+                    alert_test(&rules, "10m", "OperatorConnectBudgetNearlyExhausted", vec![]),
+                    alert_test(&rules, "25m", "OperatorConnectBudgetNearlyExhausted", vec![(vec![("platform", p), ("severity", "info")], "")]),
+                    alert_test(&rules, "25m", "OperatorConnectPlatformUnreachable", vec![]),
+                ],
+            },
+            {
+                "interval": "1m",
+                "input_series": sustained(&down_from, &down_to, down_secs),
+                "alert_rule_test": [
+                    alert_test(&rules, "25m", "OperatorConnectPlatformUnreachable", vec![(vec![("platform", p), ("severity", "critical")], "1")]),
+                ],
+            },
+        ]),
+    );
+}
+
+/// Whether a series is a counter (or a histogram's, which count too).
+fn is_counter(series: &str) -> bool {
+    let name = series.split('{').next().unwrap_or_default();
+    ["_total", "_bucket", "_count", "_sum"]
+        .iter()
+        .any(|suffix| name.ends_with(suffix))
+}
+
+/// Input series for 40 minutes in which the operator keeps up what two scrapes
+/// `seconds` apart showed: counters grow at the rate seen between them, gauges hold
+/// the second scrape's value.
+fn sustained(
+    first: &BTreeMap<String, String>,
+    second: &BTreeMap<String, String>,
+    seconds: f64,
+) -> Vec<Value> {
+    second
+        .iter()
+        .filter_map(|(series, to)| {
+            let to: f64 = to.parse().ok()?;
+            let values = if is_counter(series) {
+                let from: f64 = first
+                    .get(series)
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0.0);
+                format!("{from}+{}x40", (to - from) / seconds * 60.0)
+            } else {
+                format!("{to}+0x40")
+            };
+            Some(json!({"series": series, "values": values}))
+        })
+        .collect()
+}
+
+/// The alerting rules exactly as the chart renders them (`{"groups": [...]}`).
+fn chart_rules() -> Value {
+    let rendered = render("oc", "ops", &["prometheusRule.enabled=true"]);
+    let rule = rendered
+        .iter()
+        .find(|o| o["kind"] == "PrometheusRule")
+        .expect("a PrometheusRule");
+    json!({"groups": rule["spec"]["groups"]})
+}
+
+/// One promtool alert test: at `eval`, `name` fires once for each (labels, value) of
+/// `fired` (none: it stays quiet), with the annotations Prometheus renders.
+fn alert_test(
+    rules: &Value,
+    eval: &str,
+    name: &str,
+    fired: Vec<(Vec<(&str, &str)>, &str)>,
+) -> Value {
+    let exp: Vec<Value> = fired
+        .into_iter()
+        .map(|(labels, value)| {
+            let annotations = annotations(rules, name, &labels, value);
+            let labels: serde_json::Map<String, Value> = labels
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), json!(v)))
+                .collect();
+            json!({"exp_labels": labels, "exp_annotations": annotations})
+        })
+        .collect();
+    json!({"eval_time": eval, "alertname": name, "exp_alerts": exp})
+}
+
+/// Checks `rules` with `promtool check rules`, then runs `promtool test rules` with
+/// the test groups `tests` (evaluated every minute).
+fn promtool_test(world: &World, rules: &Value, tests: Value) {
+    let dir = std::env::temp_dir().join(format!("oc-alerts-{}", world.ns));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("rules.yaml"),
+        serde_yaml_ng::to_string(rules).unwrap(),
+    )
+    .unwrap();
+    let tests = json!({
+        "rule_files": ["rules.yaml"],
+        "evaluation_interval": "1m",
+        "tests": tests,
     });
     std::fs::write(
         dir.join("tests.yaml"),

@@ -49,9 +49,7 @@ async fn argo_cd_syncs_a_tenant_folder_changes_it_and_prunes_it_leaving_nothing(
     let argocd = ArgoCd::start(&world, &private, &scratch.join("argocd"));
     let app = argocd.application(&world, &git.url(), private.server());
 
-    let first = app
-        .until(&world, 300, "Synced and Healthy", healthy)
-        .await;
+    let first = app.until(&world, 300, "Synced and Healthy", healthy).await;
     world.examples_ready().await;
     let objects = documents_in(&git.work.join(TENANT));
     // Argo CD judged each object with the shipped health check (no check gives no
