@@ -409,6 +409,16 @@ impl Metrics {
             .get_or_create(&label)
             .set(i64::from(burst));
     }
+
+    /// Platform `platform` is gone: its budget is no longer shown (its calls stay
+    /// counted).
+    pub fn platform_gone(&self, platform: &str) {
+        let label = PlatformLabel {
+            platform: platform.into(),
+        };
+        self.budget_per_second.remove(&label);
+        self.budget_burst.remove(&label);
+    }
 }
 
 /// The calls of one platform's client, counted with the platform's name.

@@ -644,11 +644,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     };
 
     // One watch per kind; every controller below subscribes to these.
-    let (platforms_watched, platform_watch) = caches.watch(
-        Api::<OCPlatform>::all(ctx.client.clone()),
-        platform_wc,
-        |_| {},
-    );
+    let (platforms_watched, platform_watch) =
+        caches.watch(Api::<OCPlatform>::all(ctx.client.clone()), platform_wc, {
+            let ctx = ctx.clone();
+            move |event| platforms::observed(&ctx, event)
+        });
     let platform_store = platforms_watched.store.clone();
     ctx.stores.set_platforms(platform_store.clone());
     let (wake_customers, customer_wakes) = futures::channel::mpsc::unbounded();

@@ -43,11 +43,42 @@ impl PlatformRegistry {
             .insert(name.to_owned(), entry);
     }
 
-    pub fn forget(&self, name: &str) {
+    /// The names of the platforms with a client.
+    fn names(&self) -> Vec<String> {
+        self.entries
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    fn forget(&self, name: &str) {
         self.entries
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(name);
+    }
+}
+
+/// Follows the OCPlatform watch: a deleted platform's client (its token, its rate
+/// limiter) and budget gauges are dropped; after a full listing (a restarted watch
+/// does not tell of deletions it missed), so is every platform it no longer holds.
+pub fn observed(ctx: &Context, event: &kube::runtime::watcher::Event<OCPlatform>) {
+    use kube::runtime::watcher::Event;
+    let gone: Vec<String> = match event {
+        Event::Delete(platform) => vec![platform.name_any()],
+        Event::InitDone => ctx
+            .platforms
+            .names()
+            .into_iter()
+            .filter(|name| ctx.stores.platform(name).is_none())
+            .collect(),
+        _ => Vec::new(),
+    };
+    for name in gone {
+        ctx.platforms.forget(&name);
+        ctx.metrics.platform_gone(&name);
     }
 }
 

@@ -120,3 +120,43 @@ async fn an_operator_leaves_objects_on_platforms_outside_its_selector_alone() {
     a.start().await;
     a.ready::<OCCustomer>("contoso", 60).await;
 }
+
+#[tokio::test]
+async fn a_deleted_platform_leaves_no_budget_behind() {
+    let mut world = World::new("platformgone").await;
+    world.start().await;
+    let addr = world.serve_admin().await;
+    platform_ready(&world).await;
+    let budget_of = |platform: String| async move {
+        let text = reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|l| {
+                l.starts_with("operatorconnect_platform_budget_")
+                    && l.contains(&format!("platform=\"{platform}\""))
+            })
+            .count()
+    };
+    assert_eq!(
+        budget_of(world.platform()).await,
+        2,
+        "the budget gauges of a platform in use"
+    );
+    let platforms: kube::Api<OCPlatform> = kube::Api::all(world.client.clone());
+    platforms
+        .delete(&world.platform(), &Default::default())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while budget_of(world.platform()).await > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a deleted platform's budget is still shown"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
