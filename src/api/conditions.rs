@@ -57,6 +57,10 @@ pub mod reason {
         /// OCEndUser: the customer's licence upgrade is declared and under way; the
         /// user goes on by itself once the platform shows it.
         WAITING_FOR_LICENSE = "WaitingForLicense",
+        /// Deleted while annotated `operatorconnect.io/protected: "true"`: the deletion
+        /// waits, and nothing is released or deleted on the platform, until a person
+        /// removes the annotation.
+        DELETION_PROTECTED = "DeletionProtected",
         /// `ChannelAssigned=False`: the spec names no channel.
         NO_CHANNEL = "NoChannel",
         PAUSED = "Paused",
@@ -86,6 +90,7 @@ pub mod reason {
         NUMBERS_ASSIGNED,
         PARTLY_FAILED,
         UNAUTHORIZED,
+        DELETION_PROTECTED,
     ];
 
     /// Whether `reason` is one only a person can move on.

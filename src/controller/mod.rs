@@ -61,8 +61,48 @@ pub fn is_paused<K: Kind>(obj: &K) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
+/// The annotation that protects an object (or a namespace) from deletion: the chart's
+/// ValidatingAdmissionPolicy refuses the DELETE, and an object deleted anyway (the
+/// policy not installed) keeps its finalizer and touches nothing on the platform.
+pub const PROTECT_ANNOTATION: &str = "operatorconnect.io/protected";
+
+pub fn is_protected<K: Kind>(obj: &K) -> bool {
+    obj.annotations()
+        .get(PROTECT_ANNOTATION)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// A protected object being deleted: `Ready=False` (reason `DeletionProtected`) says
+/// how to lift the protection, and nothing is released or deleted until then.
+async fn held_by_protection<K: Governed>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    draft: &mut StatusDraft<K>,
+) -> Result<Action> {
+    let kind = K::kind(&());
+    let name = obj.name_any();
+    let namespace = obj
+        .namespace()
+        .map(|ns| format!(" -n {ns}"))
+        .unwrap_or_default();
+    let message = format!(
+        "{kind} {name} is protected ({PROTECT_ANNOTATION}: \"true\"): its deletion waits and nothing is released or deleted on the platform; to go on with the deletion, which cannot be undone on the platform, remove the annotation: kubectl annotate {} {name}{namespace} {PROTECT_ANNOTATION}-",
+        kind.to_lowercase()
+    );
+    let was = conditions::find(draft.conditions(), READY).map(|c| c.reason.clone());
+    draft.condition(READY, false, reason::DELETION_PROTECTED, message.clone());
+    if was.as_deref() != Some(reason::DELETION_PROTECTED) {
+        ctx.event(obj, true, reason::DELETION_PROTECTED, "Delete", message)
+            .await;
+    }
+    status::save(api, obj, draft).await?;
+    Ok(Action::await_change())
+}
+
 /// Runs one reconcile of `obj` through the shared rules:
 /// - a paused object is left alone (`Synced=False`, reason `Paused`);
+/// - a protected object being deleted is held (`Ready=False`, `DeletionProtected`);
 /// - an object whose spec the platform rejected is not retried until the spec changes;
 /// - errors become conditions whose message says what to do, and a per-object
 ///   backoff (terminal ones wait for a spec change);
@@ -122,6 +162,9 @@ where
         let state = (!finalizer::is_deleting(&*obj)).then_some((false, false, false));
         ctx.metrics.object(&key, &kind_name, state);
         return Ok(Action::await_change());
+    }
+    if finalizer::is_deleting(&*obj) && is_protected(&*obj) {
+        return held_by_protection(&*obj, &ctx, &api, &mut draft).await;
     }
     if !finalizer::is_deleting(&*obj) && rejected_for_this_generation(&mut draft) {
         return Ok(Action::await_change());

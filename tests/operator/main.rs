@@ -20,6 +20,7 @@ mod number_block;
 mod observability;
 mod ownership;
 mod platform;
+mod protection;
 mod replica;
 mod sip_connection;
 mod workload_identity;

@@ -43,7 +43,7 @@ end
 -- platform refused).
 local degraded = {
   Rejected = true, InvalidSpec = true, Conflict = true, AlreadyExists = true, LeadNotActive = true, NamespaceNotAllowed = true,
-  LicenseRequired = true, NumbersAssigned = true, PartlyFailed = true, Unauthorized = true,
+  LicenseRequired = true, NumbersAssigned = true, PartlyFailed = true, Unauthorized = true, DeletionProtected = true,
 }
 -- Progressing: it moves on by itself (work under way, a dependency on its way, a
 -- licence upgrade running, the platform busy or briefly unreachable).
