@@ -42,6 +42,63 @@ enum Command {
     /// object in scope, so they and their namespaces can be deleted without it. Nothing
     /// on the Live Platform is touched (deletionPolicy Orphan).
     ReleaseFinalizers(ReleaseArgs),
+    /// Read a Live Platform set up by hand and write the manifests that declare it:
+    /// a folder per customer (customer, number blocks with contiguous runs as ranges,
+    /// SIP connections with carrier password Secret stubs to fill in, dial plans,
+    /// optionally end users), a kustomization.yaml in each, and the OCPlatform. Every
+    /// object carries the adoption opt-in and matches the platform, so applying them
+    /// makes no platform write. Only reads; the same platform gives the same bytes.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ImportArgs {
+    /// The OCPlatform manifest to connect with (baseUrl, identityBaseUrl,
+    /// serviceProviderTenantId, rateLimit); written to OUT/platform.yaml with the
+    /// imported namespaces allowed.
+    #[arg(long)]
+    platform: PathBuf,
+    /// The application (client) id of the platform's credentials.
+    #[arg(long, env = "OC_CLIENT_ID")]
+    client_id: String,
+    /// A file holding the client secret (else OC_CLIENT_SECRET).
+    #[arg(long, conflicts_with = "client_secret")]
+    client_secret_file: Option<PathBuf>,
+    /// The client secret (prefer --client-secret-file; never echoed).
+    #[arg(long, env = "OC_CLIENT_SECRET", hide_env_values = true)]
+    client_secret: Option<String>,
+    /// The folder to write into.
+    #[arg(long)]
+    out: PathBuf,
+    /// Only this Microsoft tenant (repeat for several; default: every customer).
+    #[arg(long = "tenant")]
+    tenants: Vec<String>,
+    /// Put every customer in this one namespace (default: a namespace per customer,
+    /// named after its short name).
+    #[arg(long)]
+    namespace: Option<String>,
+    /// Prefix of the per-customer namespaces.
+    #[arg(long, default_value = "")]
+    namespace_prefix: String,
+    /// Import the end users with voice settings too.
+    #[arg(long)]
+    include_end_users: bool,
+    /// The dial plan read on every site.
+    #[arg(long, default_value = "CustDialPlan")]
+    dial_plan_id: String,
+    /// deletionPolicy of every object: Orphan (default: deleting a manifest leaves the
+    /// platform as it is) or Delete.
+    #[arg(long, default_value = "Orphan", value_parser = ["Orphan", "Delete"])]
+    deletion_policy: String,
+    /// Annotate every object and namespace operatorconnect.io/protected: "true".
+    #[arg(long)]
+    protect: bool,
+    /// Allow plain http to a platform that is not on loopback (tests only).
+    #[arg(long, hide = true)]
+    allow_insecure_http: bool,
+    /// No progress bar on stderr.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -134,6 +191,15 @@ enum CliError {
     Release(#[from] oc_operator::release::Error),
     #[error("say which objects: --namespace <ns> or --all-namespaces")]
     NoScope,
+    #[error(transparent)]
+    Import(#[from] oc_operator::import::Error),
+    #[error("give the client secret: --client-secret-file <file> or OC_CLIENT_SECRET")]
+    NoClientSecret,
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("rendering the CRDs: {0}")]
     Crds(#[from] serde_yaml_ng::Error),
     #[error("writing to standard output: {0}")]
@@ -231,6 +297,40 @@ async fn run(args: RunArgs) -> Result<(), CliError> {
     result
 }
 
+async fn import(args: ImportArgs) -> Result<(), CliError> {
+    let secret = match (&args.client_secret_file, args.client_secret) {
+        (Some(path), _) => std::fs::read_to_string(path)
+            .map_err(|source| CliError::Read {
+                path: path.clone(),
+                source,
+            })?
+            .trim()
+            .to_owned(),
+        (None, Some(secret)) => secret,
+        (None, None) => return Err(CliError::NoClientSecret),
+    };
+    let options = oc_operator::import::Options {
+        platform_file: args.platform,
+        client_id: args.client_id,
+        client_secret: liveplatform::secret::Secret::new(secret),
+        out: args.out.clone(),
+        selection: oc_operator::import::snapshot::Selection {
+            tenants: args.tenants,
+            dial_plan_id: args.dial_plan_id,
+            include_end_users: args.include_end_users,
+        },
+        namespace: args.namespace,
+        namespace_prefix: args.namespace_prefix,
+        deletion_policy: args.deletion_policy,
+        protect: args.protect,
+        allow_insecure_http: args.allow_insecure_http,
+        progress: !args.quiet,
+    };
+    let summary = oc_operator::import::run(&options).await?;
+    println!("imported {summary} into {}", args.out.display());
+    Ok(())
+}
+
 async fn release_finalizers(args: ReleaseArgs) -> Result<(), CliError> {
     if args.namespace.is_none() && !args.all_namespaces {
         return Err(CliError::NoScope);
@@ -293,6 +393,7 @@ async fn main() -> ExitCode {
         Command::Crds(args) => crds(args),
         Command::Run(args) => run(args).await,
         Command::ReleaseFinalizers(args) => release_finalizers(args).await,
+        Command::Import(args) => import(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

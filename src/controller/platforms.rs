@@ -154,7 +154,16 @@ async fn credentials(
 }
 
 fn config(ctx: &Context, platform: &OCPlatform, credentials: Credentials) -> Result<ClientConfig> {
-    let spec = &platform.spec;
+    client_config(&platform.spec, credentials, ctx.config.allow_insecure_http)
+}
+
+/// The client configuration an OCPlatform's spec describes (also what
+/// `oc-operator import` connects with).
+pub fn client_config(
+    spec: &crate::api::OCPlatformSpec,
+    credentials: Credentials,
+    allow_insecure_http: bool,
+) -> Result<ClientConfig> {
     let parse = |what: &str, text: &str| {
         url::Url::parse(text)
             .map_err(|e| Error::InvalidSpec(format!("{what} {text:?} is not a URL: {e}")))
@@ -173,7 +182,7 @@ fn config(ctx: &Context, platform: &OCPlatform, credentials: Credentials) -> Res
     config.max_in_flight = usize::try_from(spec.rate_limit.max_concurrent_requests)
         .unwrap_or(1)
         .max(1);
-    config.allow_insecure_http = spec.allow_insecure_http || ctx.config.allow_insecure_http;
+    config.allow_insecure_http = spec.allow_insecure_http || allow_insecure_http;
     Ok(config)
 }
 

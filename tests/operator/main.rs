@@ -15,6 +15,7 @@ mod examples;
 mod faults;
 mod gitops;
 mod ha;
+mod import;
 mod kstatus;
 mod number_block;
 mod observability;

@@ -1,0 +1,231 @@
+//! `oc-operator import`, the binary as a provider runs it, against a platform set up
+//! without the operator's objects: the platform keeps several customers (licences of
+//! each type, a channel, numbers in lists and ranges across profiles, a site with a
+//! carrier password, a dial plan, end users) and the cluster holds none of their
+//! objects. The import is written twice, byte for byte the same; applied with
+//! `kubectl apply -k` and the operator running, every object becomes Ready with no
+//! platform write at all.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use liveplatform_sim::Seed;
+use liveplatform_sim::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET};
+use oc_operator::api::{
+    OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection,
+};
+use serde_json::json;
+
+use crate::support::*;
+
+const KINDS: &str = "occustomers,ocnumberblocks,ocsipconnections,ocdialplans,ocendusers";
+
+#[tokio::test]
+async fn an_imported_platform_is_declared_whole_and_applies_with_zero_writes() {
+    let mut world = World::with_seed(
+        "import",
+        Seed {
+            accept_any_tenant: true,
+            task_delay_ms: 300,
+            ..Seed::default()
+        },
+    )
+    .await;
+    world.start().await;
+    // The platform as a provider set it up: the examples' customer, and two more.
+    world.apply_examples().await;
+    world
+        .customer(
+            "fabrikam",
+            TENANT_B,
+            "fabrikam",
+            json!({"license": {"type": "OcEssentialsPlus", "count": 3}}),
+        )
+        .await;
+    let tailspin = uuid::Uuid::new_v4().to_string();
+    world
+        .customer("tailspin", &tailspin, "tailspin", json!({}))
+        .await;
+    world
+        .block(
+            "fabrikam-numbers",
+            "fabrikam",
+            json!({"numbers": ["+14255557001", "+14255557003"],
+                   "ranges": [{"start": "+14255557100", "end": "+14255557119"}]}),
+        )
+        .await;
+    world.examples_ready().await;
+    for customer in ["fabrikam", "tailspin"] {
+        world.ready::<OCCustomer>(customer, 60).await;
+    }
+    world.ready::<OCNumberBlock>("fabrikam-numbers", 60).await;
+
+    // Then the cluster forgets them (the operator stopped, its finalizers released,
+    // the objects deleted): only the platform knows.
+    world.crash().await;
+    oc_operator::release::release_finalizers(
+        &world.client,
+        &oc_operator::release::Scope {
+            namespace: Some(world.ns.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    kubectl_ok(&world, &["delete", KINDS, "--all", "-n", &world.ns]);
+    let writes_before = world.writes().await;
+
+    // Imported twice: the same bytes.
+    let scratch = std::env::temp_dir().join(format!("{}-import", world.ns));
+    let platform_file = scratch.join("platform-in.json");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let platform: OCPlatform = kube::Api::all(world.client.clone())
+        .get(&world.platform())
+        .await
+        .unwrap();
+    std::fs::write(
+        &platform_file,
+        serde_json::to_string(&json!({
+            "apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCPlatform",
+            "metadata": {"name": world.platform()}, "spec": platform.spec,
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let first = import(&world, &platform_file, &scratch.join("first")).await;
+    let second = import(&world, &platform_file, &scratch.join("second")).await;
+    assert_eq!(
+        first.keys().collect::<Vec<_>>(),
+        second.keys().collect::<Vec<_>>()
+    );
+    assert!(first == second, "a second import differs from the first");
+    for file in [
+        "kustomization.yaml",
+        "platform.yaml",
+        "contoso/customer.yaml",
+        "contoso/numbers.yaml",
+        "contoso/sip-connections.yaml",
+        "contoso/dial-plans.yaml",
+        "contoso/end-users.yaml",
+        "fabrikam/numbers.yaml",
+        "tailspin/customer.yaml",
+    ] {
+        assert!(
+            first.contains_key(file),
+            "{file} not written: {:?}",
+            first.keys()
+        );
+    }
+    assert!(
+        first["fabrikam/numbers.yaml"].contains("start: '+14255557100'")
+            && first["fabrikam/numbers.yaml"].contains("end: '+14255557119'"),
+        "a run of numbers is written as a range:\n{}",
+        first["fabrikam/numbers.yaml"]
+    );
+
+    // The carrier password the platform never returns is filled in, as the stub says;
+    // then everything is applied with the operator running.
+    let sites = scratch.join("first/contoso/sip-connections.yaml");
+    let text = std::fs::read_to_string(&sites).unwrap();
+    assert!(text.contains("password: ''"), "a stub to fill in:\n{text}");
+    std::fs::write(
+        &sites,
+        text.replace("password: ''", "password: change-me-carrier-password"),
+    )
+    .unwrap();
+    world.start().await;
+    kubectl_ok(
+        &world,
+        &["apply", "-k", &scratch.join("first").display().to_string()],
+    );
+    for (kind, names) in [
+        ("occustomers", vec!["contoso", "fabrikam", "tailspin"]),
+        ("ocsipconnections", vec!["redmond"]),
+    ] {
+        let listed = kubectl_ok(&world, &["get", kind, "-n", &world.ns, "-o", "name"]);
+        assert_eq!(listed.lines().count(), names.len(), "{kind}: {listed}");
+    }
+    all_ready::<OCCustomer>(&world).await;
+    all_ready::<OCNumberBlock>(&world).await;
+    all_ready::<OCSipConnection>(&world).await;
+    all_ready::<OCDialPlan>(&world).await;
+    all_ready::<OCEndUser>(&world).await;
+    assert_eq!(
+        world.writes().await,
+        writes_before,
+        "applying the import wrote to the platform"
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// Runs `oc-operator import` into `out` (every customer into the world's namespace,
+/// end users included); the files it wrote. The process runs off this thread: the
+/// simulator it reads serves on this thread's runtime.
+async fn import(world: &World, platform: &Path, out: &Path) -> BTreeMap<String, String> {
+    let secret = out.with_extension("secret");
+    std::fs::write(&secret, SANDBOX_CLIENT_SECRET).unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_oc-operator"));
+    command.args([
+        "import",
+        "--platform",
+        &platform.display().to_string(),
+        "--client-id",
+        SANDBOX_CLIENT_ID,
+        "--client-secret-file",
+        &secret.display().to_string(),
+        "--out",
+        &out.display().to_string(),
+        "--namespace",
+        &world.ns,
+        "--include-end-users",
+        "--allow-insecure-http",
+    ]);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("oc-operator import runs");
+    assert!(output.status.success(), "import: {output:?}");
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(said.contains("imported 3 customers"), "{said}");
+    files_in(out, out)
+}
+
+fn files_in(root: &Path, dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path: PathBuf = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(files_in(root, &path));
+        } else {
+            let name = path.strip_prefix(root).unwrap().display().to_string();
+            out.insert(name, std::fs::read_to_string(&path).unwrap());
+        }
+    }
+    out
+}
+
+fn kubectl_ok(world: &World, args: &[&str]) -> String {
+    let output = world.kubectl().args(args).output().unwrap();
+    assert!(output.status.success(), "kubectl {args:?}: {output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Waits until every object of kind `K` in the world's namespace is Ready.
+async fn all_ready<K>(world: &World)
+where
+    K: oc_operator::controller::kind::Kind
+        + kube::Resource<Scope = kube::core::NamespaceResourceScope>,
+{
+    let names: Vec<String> = world
+        .api::<K>()
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|o| kube::ResourceExt::name_any(o))
+        .collect();
+    for name in names {
+        world.ready::<K>(&name, 90).await;
+    }
+}
