@@ -18,6 +18,9 @@ use serde_json::json;
 
 use crate::support::*;
 
+/// The simulator's second calling profile (EU-West).
+const PROFILE_EU: &str = "b4a2f3e5-7c8d-4e9f-8a1b-2c3d4e5f6071";
+
 const KINDS: &str = "occustomers,ocnumberblocks,ocsipconnections,ocdialplans,ocendusers";
 
 #[tokio::test]
@@ -39,7 +42,7 @@ async fn an_imported_platform_is_declared_whole_and_applies_with_zero_writes() {
             "fabrikam",
             TENANT_B,
             "fabrikam",
-            json!({"license": {"type": "OcEssentialsPlus", "count": 3}}),
+            json!({"license": {"type": "OcPro", "count": 3}}),
         )
         .await;
     let tailspin = uuid::Uuid::new_v4().to_string();
@@ -50,7 +53,8 @@ async fn an_imported_platform_is_declared_whole_and_applies_with_zero_writes() {
         .block(
             "fabrikam-numbers",
             "fabrikam",
-            json!({"numbers": ["+14255557001", "+14255557003"],
+            json!({"callingProfileId": PROFILE_EU,
+                   "numbers": ["+14255557001", "+14255557003"],
                    "ranges": [{"start": "+14255557100", "end": "+14255557119"}]}),
         )
         .await;
@@ -116,6 +120,23 @@ async fn an_imported_platform_is_declared_whole_and_applies_with_zero_writes() {
             first.keys()
         );
     }
+    let everything: String = first.values().cloned().collect();
+    for said in [
+        "type: OcEssentials\n",
+        "type: OcEssentialsPlus\n",
+        "type: OcPro\n",
+        PROFILE_US,
+        PROFILE_EU,
+        "usage: ConferenceAssignment",
+        "usage: CallingUserAssignment",
+        "channelId: ",
+    ] {
+        assert!(everything.contains(said), "the import does not say {said}");
+    }
+    assert!(
+        !everything.contains("change-me-carrier-password"),
+        "a password reached a manifest"
+    );
     assert!(
         first["fabrikam/numbers.yaml"].contains("start: '+14255557100'")
             && first["fabrikam/numbers.yaml"].contains("end: '+14255557119'"),
