@@ -57,6 +57,10 @@ async fn run(
         if finalizer::add(api, obj).await? {
             return Ok(Action::await_change());
         }
+        // A site whose carrier password cannot be read is not Ready, even when the
+        // platform matches (an adopted site, an imported stub not filled in yet): the
+        // next change of the site could not be sent.
+        carrier_password(ctx, obj).await?;
     }
     let mut reconcile = SiteReconcile {
         obj,
@@ -619,7 +623,7 @@ async fn carrier_password(ctx: &Context, obj: &OCSipConnection) -> Result<Option
         .filter(|v| !v.is_empty())
         .ok_or_else(|| {
             Error::Dependency(format!(
-                "Secret {ns}/{} has no (or an empty) key {}",
+                "Secret {ns}/{} has no (or an empty) key {}: put the site's carrier password there",
                 reference.name, reference.key
             ))
         })?;

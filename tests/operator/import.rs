@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use liveplatform_sim::Seed;
 use liveplatform_sim::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET};
+use oc_operator::api::conditions::{READY, reason};
 use oc_operator::api::{
     OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection,
 };
@@ -144,8 +145,21 @@ async fn an_imported_platform_is_declared_whole_and_applies_with_zero_writes() {
         first["fabrikam/numbers.yaml"]
     );
 
-    // The carrier password the platform never returns is filled in, as the stub says;
-    // then everything is applied with the operator running.
+    // Applied as written, with the operator running: the site waits for the carrier
+    // password the platform never returns; filled in as the stub says, it goes on.
+    world.start().await;
+    let folder = scratch.join("first").display().to_string();
+    kubectl_ok(&world, &["apply", "-k", &folder]);
+    let waiting = world
+        .wait::<OCSipConnection>("redmond", 60, "waiting for its password", |s| {
+            has_reason(s, READY, reason::WAITING_FOR_DEPENDENCY)
+        })
+        .await;
+    let message = condition(&waiting, READY).unwrap().2;
+    assert!(
+        message.contains("redmond-carrier") && message.contains("carrier password"),
+        "{message}"
+    );
     let sites = scratch.join("first/contoso/sip-connections.yaml");
     let text = std::fs::read_to_string(&sites).unwrap();
     assert!(text.contains("password: ''"), "a stub to fill in:\n{text}");
@@ -154,11 +168,7 @@ async fn an_imported_platform_is_declared_whole_and_applies_with_zero_writes() {
         text.replace("password: ''", "password: change-me-carrier-password"),
     )
     .unwrap();
-    world.start().await;
-    kubectl_ok(
-        &world,
-        &["apply", "-k", &scratch.join("first").display().to_string()],
-    );
+    kubectl_ok(&world, &["apply", "-k", &folder]);
     for (kind, names) in [
         ("occustomers", vec!["contoso", "fabrikam", "tailspin"]),
         ("ocsipconnections", vec!["redmond"]),
