@@ -203,15 +203,7 @@ async fn a_site_whose_add_answer_was_lost_is_found_and_not_modified_after_a_rest
 async fn a_provisioning_whose_answer_was_lost_is_found_and_not_sent_again_after_a_restart() {
     let mut world = World::new("crashuser").await;
     world.start().await;
-    world
-        .customer(
-            "contoso",
-            TENANT_A,
-            "contoso",
-            json!({"license": {"type": "OcPro", "count": 5}}),
-        )
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
+    world.licensed_customer().await;
     let provision = "PUT /v2/customer/{guid}/user/{sip}/script";
     world
         .admin

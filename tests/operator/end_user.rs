@@ -16,19 +16,6 @@ async fn user(world: &World, name: &str, sip: &str, line: &str) -> OCEndUser {
         .await
 }
 
-/// Customer `contoso` on OC Pro, Ready.
-async fn licensed_customer(world: &World) {
-    world
-        .customer(
-            "contoso",
-            TENANT_A,
-            "contoso",
-            json!({"license": {"type": "OcPro", "count": 5}}),
-        )
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
-}
-
 #[tokio::test]
 async fn an_end_user_waits_for_the_licence_then_becomes_ready_by_itself() {
     let mut world = World::new("enduser").await;
@@ -113,7 +100,7 @@ async fn an_end_user_waits_for_the_licence_then_becomes_ready_by_itself() {
 async fn a_line_uri_outside_the_customer_retries_until_the_number_exists() {
     let mut world = World::new("enduserline").await;
     world.start().await;
-    licensed_customer(&world).await;
+    world.licensed_customer().await;
     user(&world, "bob", "bob@contoso.com", "tel:+14255551100").await;
     world
         .wait::<OCEndUser>("bob", 30, "failing", |u| {
@@ -138,7 +125,7 @@ async fn an_end_user_waits_without_calls_for_the_block_bringing_its_number() {
     )
     .await;
     world.start().await;
-    licensed_customer(&world).await;
+    world.licensed_customer().await;
     world
         .block("carol", "contoso", json!({"numbers": ["+14255551200"]}))
         .await;

@@ -24,12 +24,7 @@ const CONTROLLER: &str = "argocd-application-controller";
 
 #[tokio::test]
 async fn argo_cd_syncs_a_tenant_folder_changes_it_and_prunes_it_leaving_nothing() {
-    let bin = plane().binary("");
-    let private =
-        tokio::task::spawn_blocking(move || testenv::ControlPlane::start_with(&bin, true))
-            .await
-            .unwrap()
-            .expect("a control plane with an audit log");
+    let private = audited_control_plane().await;
     testenv::install_crds(|| private.kubectl()).expect("the operator's CRDs");
     let client = private.client().await.expect("admin client");
     let mut world = World::bare(

@@ -27,6 +27,20 @@ fn succeeded(world: &World, args: &[&str]) {
     assert!(output.status.success(), "kubectl {args:?}: {output:?}");
 }
 
+/// Runs `kubectl args` until it succeeds (`success`) or fails (not), for at most 30 s;
+/// the last run.
+async fn until(world: &World, args: &[&str], success: bool, never: &str) -> Output {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let output = run(world, args);
+        if output.status.success() == success {
+            return output;
+        }
+        assert!(Instant::now() < deadline, "{never}: {output:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test]
 async fn protected_objects_and_namespaces_are_not_deleted() {
     let mut world = World::new("protect").await;
@@ -69,25 +83,21 @@ async fn protected_objects_and_namespaces_are_not_deleted() {
 
     // Refused at `kubectl delete`, with how to lift the protection; the policy takes a
     // moment to be in force.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let refusal = loop {
-        let output = run(
-            &world,
-            &[
-                "delete",
-                "ocnumberblock",
-                "users",
-                "-n",
-                &ns,
-                "--dry-run=server",
-            ],
-        );
-        if !output.status.success() {
-            break String::from_utf8_lossy(&output.stderr).into_owned();
-        }
-        assert!(Instant::now() < deadline, "the policy never refused");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let refused = until(
+        &world,
+        &[
+            "delete",
+            "ocnumberblock",
+            "users",
+            "-n",
+            &ns,
+            "--dry-run=server",
+        ],
+        false,
+        "the policy never refused",
+    )
+    .await;
+    let refusal = String::from_utf8_lossy(&refused.stderr).into_owned();
     assert!(
         refusal.contains("is protected from deletion")
             && refusal.contains(&format!(
@@ -132,8 +142,7 @@ async fn protected_objects_and_namespaces_are_not_deleted() {
             ],
         );
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !run(
+    until(
         &world,
         &[
             "delete",
@@ -143,13 +152,10 @@ async fn protected_objects_and_namespaces_are_not_deleted() {
             &ns,
             "--wait=false",
         ],
+        true,
+        "the policy stayed in force",
     )
-    .status
-    .success()
-    {
-        assert!(Instant::now() < deadline, "the policy stayed in force");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    .await;
     let held = world
         .wait::<OCNumberBlock>("users", 30, "held", |b| {
             has_reason(b, READY, reason::DELETION_PROTECTED)

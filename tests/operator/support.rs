@@ -628,6 +628,18 @@ impl World {
         self.apply(value).await
     }
 
+    /// Customer `contoso` on OC Pro (which allows end users), Ready.
+    pub async fn licensed_customer(&self) {
+        self.customer(
+            "contoso",
+            TENANT_A,
+            "contoso",
+            json!({"license": {"type": "OcPro", "count": 5}}),
+        )
+        .await;
+        self.ready::<OCCustomer>("contoso", 60).await;
+    }
+
     /// Waits until every object of `examples/` is Ready.
     pub async fn examples_ready(&self) {
         self.examples_ready_in(&self.ns).await;
@@ -852,4 +864,14 @@ pub fn token_kubeconfig(
     });
     std::fs::write(path, serde_yaml_ng::to_string(&config).unwrap()).unwrap();
     path.to_owned()
+}
+
+/// A control plane of the test's own (built from the shared one's binaries) with the
+/// apiserver's audit log on.
+pub async fn audited_control_plane() -> testenv::ControlPlane {
+    let bin = plane().binary("");
+    tokio::task::spawn_blocking(move || testenv::ControlPlane::start_with(&bin, true))
+        .await
+        .unwrap()
+        .expect("a control plane with an audit log")
 }

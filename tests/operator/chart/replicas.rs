@@ -29,12 +29,7 @@ type Access = (String, String, String);
 
 #[tokio::test]
 async fn two_replicas_with_the_charts_identity_take_over_mid_upload_using_only_what_it_grants() {
-    let bin = plane().binary("");
-    let private =
-        tokio::task::spawn_blocking(move || testenv::ControlPlane::start_with(&bin, true))
-            .await
-            .unwrap()
-            .expect("a control plane with an audit log");
+    let private = audited_control_plane().await;
     let client = private.client().await.expect("admin client");
     let world = World::bare(
         "replicas",
