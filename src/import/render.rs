@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::ranges;
 use super::snapshot::CustomerSnapshot;
 use crate::api::customer::LicenseType;
+use crate::api::number_block::Capability;
 
 const API_VERSION: &str = "operatorconnect.io/v1alpha1";
 const ADOPT: &str = "operatorconnect.io/adopt";
@@ -273,7 +274,7 @@ fn blocks(c: &CustomerSnapshot) -> Vec<Value> {
         let mut capabilities: Vec<String> = n
             .acquired_capabilities
             .iter()
-            .filter(|cap| CAPABILITIES.contains(&cap.as_str()))
+            .filter(|cap| declarable(cap))
             .cloned()
             .collect();
         capabilities.sort();
@@ -328,16 +329,11 @@ fn blocks(c: &CustomerSnapshot) -> Vec<Value> {
         .collect()
 }
 
-/// The capabilities a block may declare (see `api::number_block::Capability`).
-const CAPABILITIES: &[&str] = &[
-    "InboundCalling",
-    "OutboundCalling",
-    "Office365",
-    "UserAssignment",
-    "FirstPartyAppAssignment",
-    "ConferenceAssignment",
-    "TollFree",
-];
+/// Whether a block may declare the platform's capability `name` (one of
+/// `api::number_block::Capability`).
+fn declarable(name: &str) -> bool {
+    serde_json::from_value::<Capability>(json!(name)).is_ok()
+}
 
 fn metadata(name: &str, namespace: Option<&str>, protect: bool, adopt: bool) -> Value {
     let mut annotations = serde_json::Map::new();

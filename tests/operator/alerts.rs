@@ -54,19 +54,11 @@ async fn the_alerts_fire_on_series_a_live_operator_serves() {
     let mut world = World::new("alerts").await;
     world.start().await;
     let addr = world.serve_admin().await;
-    let scrape = || async move {
-        reqwest::get(format!("http://{addr}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
     world
         .customer("contoso", TENANT_A, "contoso", json!({}))
         .await;
     world.ready::<OCCustomer>("contoso", 60).await;
-    let before = samples(&scrape().await);
+    let before = samples(&scrape(addr).await);
 
     // Things go wrong: a task fails, a block waits for a customer that is not there,
     // and Entra refuses the platform's credentials.
@@ -81,12 +73,7 @@ async fn the_alerts_fire_on_series_a_live_operator_serves() {
     let until = |what: &'static str, seen: fn(&str) -> bool| async move {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         loop {
-            let text = reqwest::get(format!("http://{addr}/metrics"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let text = scrape(addr).await;
             if text.lines().any(seen) {
                 return text;
             }
@@ -195,16 +182,7 @@ async fn the_rate_alerts_fire_on_rates_a_live_operator_keeps_up() {
         .unwrap();
     world.start().await;
     let addr = world.serve_admin().await;
-    let scrape = || async move {
-        samples(
-            &reqwest::get(format!("http://{addr}/metrics"))
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        )
-    };
+    let sampled = || async move { samples(&scrape(addr).await) };
     let calls = |s: &BTreeMap<String, String>| -> f64 {
         s.iter()
             .filter(|(k, _)| k.starts_with("operatorconnect_platform_calls_total{"))
@@ -222,13 +200,13 @@ async fn the_rate_alerts_fire_on_rates_a_live_operator_keeps_up() {
             .await;
     }
     let deadline = Instant::now() + Duration::from_secs(60);
-    while calls(&scrape().await) < 20.0 {
+    while calls(&sampled().await) < 20.0 {
         assert!(Instant::now() < deadline, "the onboarding never started");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (busy_from, busy_at) = (scrape().await, Instant::now());
+    let (busy_from, busy_at) = (sampled().await, Instant::now());
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let (busy_to, busy_secs) = (scrape().await, busy_at.elapsed().as_secs_f64());
+    let (busy_to, busy_secs) = (sampled().await, busy_at.elapsed().as_secs_f64());
     let ready = world
         .api::<OCCustomer>()
         .list(&Default::default())
@@ -247,9 +225,9 @@ async fn the_rate_alerts_fire_on_rates_a_live_operator_keeps_up() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (down_from, down_at) = (scrape().await, Instant::now());
+    let (down_from, down_at) = (sampled().await, Instant::now());
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let (down_to, down_secs) = (scrape().await, down_at.elapsed().as_secs_f64());
+    let (down_to, down_secs) = (sampled().await, down_at.elapsed().as_secs_f64());
     world.admin.set_faults(json!({})).await.unwrap();
 
     let rules = chart_rules();

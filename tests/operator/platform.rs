@@ -128,13 +128,9 @@ async fn a_deleted_platform_leaves_no_budget_behind() {
     let addr = world.serve_admin().await;
     platform_ready(&world).await;
     let budget_of = |platform: String| async move {
-        let text = reqwest::get(format!("http://{addr}/metrics"))
+        scrape(addr)
             .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
+            .lines()
             .filter(|l| {
                 l.starts_with("operatorconnect_platform_budget_")
                     && l.contains(&format!("platform=\"{platform}\""))

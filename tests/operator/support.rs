@@ -875,3 +875,13 @@ pub async fn audited_control_plane() -> testenv::ControlPlane {
         .unwrap()
         .expect("a control plane with an audit log")
 }
+
+/// The text of `/metrics` served at `addr` (see `World::serve_admin`).
+pub async fn scrape(addr: std::net::SocketAddr) -> String {
+    reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("/metrics answers")
+        .text()
+        .await
+        .expect("a metrics text")
+}
