@@ -1,8 +1,8 @@
 //! `oc-operator import`, the binary as a provider runs it, against a platform set up
-//! without the operator's objects: the platform keeps several customers (licences of
-//! each type, a channel, numbers in lists and ranges across profiles, a site with a
-//! carrier password, a dial plan, end users) and the cluster holds none of their
-//! objects. The import is written twice, byte for byte the same; applied with
+//! without the operator's objects: the platform keeps four customers (licences of
+//! each type, a channel, numbers in lists and ranges across profiles, sites with and
+//! without a carrier password, dial plans, end users), one of them made directly
+//! through the API as in the portal, and the cluster holds none of their objects. The import is written twice, byte for byte the same; applied with
 //! `kubectl apply -k` and the operator running, every object becomes Ready with no
 //! platform write at all.
 
@@ -64,6 +64,9 @@ async fn an_imported_platform_is_declared_whole_and_applies_with_zero_writes() {
         world.ready::<OCCustomer>(customer, 60).await;
     }
     world.ready::<OCNumberBlock>("fabrikam-numbers", 60).await;
+    // And one set up by hand through the API, as in the portal: no object ever
+    // declared it.
+    set_up_by_hand(&world).await;
 
     // Then the cluster forgets them (the operator stopped, its finalizers released,
     // the objects deleted): only the platform knows.
@@ -114,6 +117,9 @@ async fn an_imported_platform_is_declared_whole_and_applies_with_zero_writes() {
         "contoso/end-users.yaml",
         "fabrikam/numbers.yaml",
         "tailspin/customer.yaml",
+        "northwind/numbers.yaml",
+        "northwind/sip-connections.yaml",
+        "northwind/dial-plans.yaml",
     ] {
         assert!(
             first.contains_key(file),
@@ -170,8 +176,11 @@ async fn an_imported_platform_is_declared_whole_and_applies_with_zero_writes() {
     .unwrap();
     kubectl_ok(&world, &["apply", "-k", &folder]);
     for (kind, names) in [
-        ("occustomers", vec!["contoso", "fabrikam", "tailspin"]),
-        ("ocsipconnections", vec!["redmond"]),
+        (
+            "occustomers",
+            vec!["contoso", "fabrikam", "northwind", "tailspin"],
+        ),
+        ("ocsipconnections", vec!["oslo", "redmond"]),
     ] {
         let listed = kubectl_ok(&world, &["get", kind, "-n", &world.ns, "-o", "name"]);
         assert_eq!(listed.lines().count(), names.len(), "{kind}: {listed}");
@@ -187,6 +196,116 @@ async fn an_imported_platform_is_declared_whole_and_applies_with_zero_writes() {
         "applying the import wrote to the platform"
     );
     let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// Customer `northwind` made directly through the platform's API: a lead, a customer
+/// on OC Essentials, six EU numbers uploaded in one request, the Oslo site on SBC 21
+/// and two dial plan rules on it.
+async fn set_up_by_hand(world: &World) {
+    use liveplatform::PollOptions;
+    use liveplatform::model::{
+        AddSipConnection, Capability, ConfigurationType, CreateCustomer, CreateLead, DialPlanRule,
+        ModifyDialPlan, UploadNumbers, Usage,
+    };
+    let client = world.platform_client();
+    let done = |task| {
+        let client = client.clone();
+        async move {
+            let outcome = client
+                .poll_task(&task, PollOptions::default())
+                .await
+                .unwrap();
+            assert!(
+                matches!(outcome, liveplatform::TaskOutcome::Succeeded(_)),
+                "{outcome:?}"
+            );
+        }
+    };
+    let tenant = uuid::Uuid::new_v4().to_string();
+    client
+        .create_lead(&CreateLead {
+            tenant_id: tenant.clone(),
+            company_name: "Northwind Traders".into(),
+        })
+        .await
+        .unwrap();
+    done(
+        client
+            .create_customer(&CreateCustomer {
+                configuration: ConfigurationType::TenantType,
+                customer_short_name: "northwind".into(),
+                customer_full_name: "Northwind Traders".into(),
+                ms_tenant_id: tenant.clone(),
+                script_parameters: Default::default(),
+            })
+            .await
+            .unwrap(),
+    )
+    .await;
+    let guid = client
+        .get_lead(&tenant)
+        .await
+        .unwrap()
+        .and_then(|l| l.ump_customer_guid)
+        .expect("the customer's id");
+    let mut upload = UploadNumbers::new(
+        PROFILE_EU,
+        Usage::CallingUserAssignment,
+        [
+            "+4721000100",
+            "+4721000101",
+            "+4721000102",
+            "+4721000103",
+            "+4721000104",
+            "+4721000200",
+        ]
+        .map(String::from)
+        .to_vec(),
+    );
+    upload.capabilities = vec![Capability::InboundCalling, Capability::OutboundCalling];
+    done(client.upload_numbers(&tenant, &upload).await.unwrap()).await;
+    let site = client
+        .add_sip_connection(
+            &guid,
+            &AddSipConnection {
+                site_location_name: "Oslo".into(),
+                ovoc_customer_type: "TENANT_TYPE".into(),
+                sbc_id: "21".into(),
+                sbc_onboarding_script: Some("onboard-tenant-v1".into()),
+                sbc_cleanup_script: Some("cleanup-tenant-v1".into()),
+                script_parameters: serde_json::from_value(
+                    json!({"OnlinePstnGateway": "sbc21.sandbox.example.net"}),
+                )
+                .unwrap(),
+                carrier_password: None,
+            },
+        )
+        .await
+        .unwrap();
+    done(liveplatform::model::TaskId(site.task_id.clone())).await;
+    client
+        .modify_dial_plan(
+            &guid,
+            &site.site_location_id,
+            &ModifyDialPlan {
+                dial_plan_id: "CustDialPlan".into(),
+                add: vec![
+                    DialPlanRule {
+                        name: "oslo-local".into(),
+                        prefix: "+4722".into(),
+                        tag: "Oslo".into(),
+                    },
+                    DialPlanRule {
+                        name: "norway".into(),
+                        prefix: "+47".into(),
+                        tag: "Norway".into(),
+                    },
+                ],
+                remove: vec![],
+            },
+        )
+        .await
+        .unwrap();
 }
 
 /// Runs `oc-operator import` into `out` (every customer into the world's namespace,
@@ -217,7 +336,7 @@ async fn import(world: &World, platform: &Path, out: &Path) -> BTreeMap<String, 
         .expect("oc-operator import runs");
     assert!(output.status.success(), "import: {output:?}");
     let said = String::from_utf8_lossy(&output.stdout);
-    assert!(said.contains("imported 3 customers"), "{said}");
+    assert!(said.contains("imported 4 customers"), "{said}");
     files_in(out, out)
 }
 
