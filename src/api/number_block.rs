@@ -205,9 +205,30 @@ pub struct OCNumberBlockStatus {
     /// Numbers the platform refused, with the reason (at most 50 listed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed: Vec<FailedNumber>,
+    /// While the block is deleted: how far the release of its numbers has come.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseProgress>,
     /// A write in flight, recorded before it is sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<Operation>,
+}
+
+/// The release of a deleted block's numbers, which goes a request of at most 1,000
+/// numbers at a time within the platform's release limit.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseProgress {
+    /// Numbers the block held on the platform when the release began.
+    pub total: i64,
+    /// Numbers released so far.
+    pub released: i64,
+    /// Numbers still on the platform.
+    pub remaining: i64,
+    /// About how many seconds the rest takes: the release requests still to send, each
+    /// as long as the platform's release tasks have taken lately. Absent until a
+    /// release task has been seen to end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_seconds_left: Option<i64>,
 }
 
 /// Numbers of the block by state.

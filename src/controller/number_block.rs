@@ -32,8 +32,9 @@ use crate::api::common::{DeletionPolicy, WriteAction};
 use crate::api::conditions::{self, NUMBERS_UPLOADED, READY, reason};
 use crate::api::number_block::{
     AssignedNumberPolicy, FailedNumber, NumberCounts, OCNumberBlockSpec, OCNumberBlockStatus,
+    ReleaseProgress,
 };
-use liveplatform::contract::MAX_NUMBERS_PER_REQUEST;
+use liveplatform::contract::{MAX_NUMBERS_PER_REQUEST, RELEASE_LIMIT};
 use liveplatform::model::{
     NumberOutcome, NumberRecord, ReleaseNumbers, TaskId, UnassignNumbers, UploadNumbers,
     ValidateNumbers,
@@ -227,6 +228,8 @@ pub struct Known<'a> {
     /// The block is Ready for this generation, nothing in flight: its last report
     /// stands.
     pub reported: bool,
+    /// How long the platform's release tasks have taken lately, once one was seen.
+    pub release_task: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -275,6 +278,8 @@ pub enum Settle {
         active: Vec<String>,
         counts: Option<NumberCounts>,
     },
+    /// How far the release of a deleted block has come.
+    ReleaseProgress(ReleaseProgress),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -589,6 +594,10 @@ fn plan_release_all(known: &Known, listing: &Listing) -> Step {
         }
         return Write(self::Write::LetGo);
     }
+    let progress = release_progress(known, left.len());
+    if known.status.release.as_ref() != Some(&progress) {
+        return Settle(self::Settle::ReleaseProgress(progress));
+    }
     let active = compress(left.iter().map(|r| &r.telephone_number));
     if known.status.active != active {
         return Settle(self::Settle::Report {
@@ -627,6 +636,31 @@ fn plan_release_all(known: &Known, listing: &Listing) -> Step {
         ));
     }
     Write(self::Write::Release(chunk(active)))
+}
+
+/// How far a deletion's release has come with `remaining` numbers left: the total is
+/// kept from the first look, and the estimate counts the requests still to send (at
+/// most [`MAX_NUMBERS_PER_REQUEST`] numbers each, one at a time), each as long as a
+/// release task lately took, and at least the second the release limit allows a
+/// request.
+fn release_progress(known: &Known, remaining: usize) -> ReleaseProgress {
+    let requests = remaining.div_ceil(MAX_NUMBERS_PER_REQUEST);
+    let remaining = i64::try_from(remaining).unwrap_or(i64::MAX);
+    let total = known
+        .status
+        .release
+        .as_ref()
+        .map_or(remaining, |r| r.total.max(remaining));
+    let per_request = RELEASE_LIMIT.window.as_secs_f64() / f64::from(RELEASE_LIMIT.calls);
+    ReleaseProgress {
+        total,
+        released: total - remaining,
+        remaining,
+        estimated_seconds_left: known.release_task.map(|took| {
+            // A finite, non-negative product; the cast saturates.
+            (requests as f64 * took.as_secs_f64().max(per_request)).ceil() as i64
+        }),
+    }
 }
 
 /// One reconcile of one number block.
@@ -676,6 +710,10 @@ impl Planner for BlockReconcile<'_> {
             deleting: self.deleting,
             tenant: &self.scope.tenant,
             others_own: &self.others_own,
+            release_task: self.ctx.task_timings.expected(
+                &self.scope.platform_name(),
+                WriteAction::ReleaseNumbers.title(),
+            ),
             reported: self.draft.status.operation.is_none()
                 && conditions::is_true_for(
                     &self.draft.status.conditions,
@@ -811,6 +849,7 @@ impl Planner for BlockReconcile<'_> {
                 record_failures(self.draft, refused.iter());
                 self.seen.failures_current = true;
             }
+            Settle::ReleaseProgress(progress) => self.draft.status.release = Some(progress),
             Settle::Report { active, counts } => {
                 self.draft.status.active = active;
                 self.draft.status.counts = counts;

@@ -122,6 +122,31 @@ async fn large_sets_go_in_requests_of_at_most_the_platform_limit() {
         .await
         .unwrap();
     assert_eq!(pages, 1, "numbers listing pages read");
+
+    // Deleted, the block releases them a request at a time and says how far it is.
+    world
+        .admin
+        .set_faults(json!({"taskDelayMs": 3000}))
+        .await
+        .unwrap();
+    world.delete::<OCNumberBlock>("bulk").await;
+    let releasing = world
+        .wait::<OCNumberBlock>("bulk", 60, "releasing with an estimate", |b| {
+            b.status
+                .as_ref()
+                .and_then(|s| s.release.as_ref())
+                .is_some_and(|r| r.released >= 1000 && r.estimated_seconds_left.is_some())
+        })
+        .await;
+    let progress = releasing.status.unwrap().release.unwrap();
+    assert_eq!(
+        (progress.total, progress.released + progress.remaining),
+        (2500, 2500),
+        "{progress:?}"
+    );
+    assert!(progress.remaining > 0, "{progress:?}");
+    world.wait_gone::<OCNumberBlock>("bulk", 60).await;
+    assert!(world.platform_numbers(TENANT_A).await.is_empty());
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{Case as Expect, expect_all, merged, task};
 use crate::api::common::WriteAction;
-use crate::api::number_block::{OCNumberBlockSpec, OCNumberBlockStatus};
+use crate::api::number_block::{OCNumberBlockSpec, OCNumberBlockStatus, ReleaseProgress};
 use crate::controller::number_block::{
     Ended, Known, Listing, Look, Seen, Settle, Step, Write, plan, project_accepted, project_ended,
 };
@@ -93,6 +93,7 @@ struct Case {
     deleting: bool,
     others_own: Vec<&'static str>,
     reported: bool,
+    release_task: Option<std::time::Duration>,
 }
 
 fn case(status: Value, seen: Seen) -> Case {
@@ -104,6 +105,7 @@ fn case(status: Value, seen: Seen) -> Case {
         deleting: false,
         others_own: Vec::new(),
         reported: false,
+        release_task: None,
     }
 }
 
@@ -127,6 +129,7 @@ fn step(c: Case) -> Step {
         tenant: "t",
         others_own: &others_own,
         reported: c.reported,
+        release_task: c.release_task,
     };
     plan(&known, &c.seen)
 }
@@ -369,6 +372,12 @@ fn every_step_of_uploading_and_releasing() {
     expect_all(cases);
 }
 
+/// `status` with a release that has just begun on `remaining` numbers.
+fn releasing(mut status: Value, remaining: i64) -> Value {
+    status["release"] = json!({"total": remaining, "released": 0, "remaining": remaining});
+    status
+}
+
 #[test]
 fn every_step_of_deletion() {
     let deleting = |status: Value, seen: Seen| Case {
@@ -382,22 +391,63 @@ fn every_step_of_deletion() {
             |s| *s == S::Look(Look::Listing),
         ),
         (
-            "active numbers are released",
+            "the release's progress is recorded first",
             step(deleting(reported(), listed(active(&[A, B])))),
+            |s| {
+                *s == S::Settle(Settle::ReleaseProgress(ReleaseProgress {
+                    total: 2,
+                    released: 0,
+                    remaining: 2,
+                    estimated_seconds_left: None,
+                }))
+            },
+        ),
+        (
+            "as numbers go the total stays, and the estimate counts requests at the task's pace",
+            step(Case {
+                release_task: Some(std::time::Duration::from_secs(4)),
+                ..deleting(
+                    json!({"active": [A, B], "release": {"total": 5, "released": 3, "remaining": 2}}),
+                    listed(active(&[A])),
+                )
+            }),
+            |s| {
+                *s == S::Settle(Settle::ReleaseProgress(ReleaseProgress {
+                    total: 5,
+                    released: 4,
+                    remaining: 1,
+                    estimated_seconds_left: Some(4),
+                }))
+            },
+        ),
+        (
+            "a request is never counted shorter than the release limit allows",
+            step(Case {
+                release_task: Some(std::time::Duration::from_millis(100)),
+                ..deleting(releasing(reported(), 2), listed(active(&[A, B])))
+            }),
+            |s| matches!(s, S::Settle(Settle::ReleaseProgress(p)) if p.estimated_seconds_left == Some(1)),
+        ),
+        (
+            "active numbers are released",
+            step(deleting(releasing(reported(), 2), listed(active(&[A, B])))),
             |s| *s == S::Write(Write::Release(numbers(&[A, B]))),
         ),
         (
             "numbers another block owns stay",
             step(Case {
                 others_own: vec![B],
-                ..deleting(json!({"active": [A, B]}), listed(active(&[A, B])))
+                ..deleting(
+                    releasing(json!({"active": [A, B]}), 1),
+                    listed(active(&[A, B])),
+                )
             }),
             |s| matches!(s, S::Settle(Settle::Report { active, .. }) if *active == numbers(&[A])),
         ),
         (
             "assigned numbers wait under Keep",
             step(deleting(
-                reported(),
+                releasing(reported(), 2),
                 listed(vec![
                     record(A, "Active", "UserAssigned"),
                     record(B, "Active", "Unassigned"),
@@ -408,7 +458,7 @@ fn every_step_of_deletion() {
         (
             "numbers being processed are waited for",
             step(deleting(
-                reported(),
+                releasing(reported(), 2),
                 listed(vec![
                     record(A, "Release Requested", "Unassigned"),
                     record(B, "Release Requested", "Unassigned"),
@@ -433,7 +483,10 @@ fn every_step_of_deletion() {
         ),
         (
             "a projected listing decides the next release",
-            step(deleting(reported(), projected(active(&[A, B])))),
+            step(deleting(
+                releasing(reported(), 2),
+                projected(active(&[A, B])),
+            )),
             |s| *s == S::Write(Write::Release(numbers(&[A, B]))),
         ),
     ];
