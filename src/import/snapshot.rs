@@ -39,6 +39,7 @@ pub async fn read(
     mut progress: impl FnMut(usize, usize, &str),
 ) -> liveplatform::Result<Vec<CustomerSnapshot>> {
     let mut leads = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for page in 1.. {
         let batch = client
             .list_leads(&LeadQuery {
@@ -48,8 +49,15 @@ pub async fn read(
             })
             .await?;
         let full = batch.len() == PAGE as usize;
-        leads.extend(batch);
-        if !full {
+        let before = leads.len();
+        for lead in batch {
+            if seen.insert(lead.id.clone()) {
+                leads.push(lead);
+            }
+        }
+        // A short page ends the listing; so does a page of leads already seen (a
+        // platform that ignores the paging answers every page alike).
+        if !full || leads.len() == before {
             break;
         }
     }
