@@ -52,6 +52,7 @@ async fn run(
             return without_scope(ctx, api, obj, why, never_added).await;
         }
     };
+    let mut password = None;
     if !deleting {
         check_sbc(obj, &scope)?;
         if finalizer::add(api, obj).await? {
@@ -59,8 +60,8 @@ async fn run(
         }
         // A site whose carrier password cannot be read is not Ready, even when the
         // platform matches (an adopted site, an imported stub not filled in yet): the
-        // next change of the site could not be sent.
-        carrier_password(ctx, obj).await?;
+        // next change of the site could not be sent. Read once, for the add too.
+        password = carrier_password(ctx, obj).await?;
     }
     let mut reconcile = SiteReconcile {
         obj,
@@ -70,6 +71,7 @@ async fn run(
         scope: &scope,
         seen: Seen::default(),
         deleting,
+        password,
     };
     let outcome = plan::run(&mut reconcile, "OCSipConnection").await?;
     Ok(plan::conclude(ctx, obj, draft, outcome).await)
@@ -84,10 +86,9 @@ pub struct Seen {
     pub site: Option<Option<SipConnection>>,
     /// The id of the customer's site location of the spec's name, if any.
     pub by_name: Option<Option<String>>,
-    /// An add whose answer was lost: the site found by name is this object's own.
-    pub added_unseen: bool,
-    /// The generation of the spec that lost add carried, if it was recorded.
-    pub added_generation: Option<i64>,
+    /// An add whose answer was lost: the site found by name is this object's own,
+    /// added from the spec of `Some(generation)` when the intent recorded it.
+    pub added_unseen: Option<Option<i64>>,
     /// The site found by name was taken over in this reconcile.
     pub adopted: bool,
 }
@@ -192,7 +193,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
             return match &seen.by_name {
                 None => Look(self::Look::ByName),
                 Some(None) => Write(self::Write::Add),
-                Some(Some(id)) if !seen.added_unseen && !seen.adopted => {
+                Some(Some(id)) if seen.added_unseen.is_none() && !seen.adopted => {
                     let existing = format!(
                         "site {} (site location {id}) of tenant {}",
                         spec.site_name, known.tenant
@@ -208,7 +209,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
                 }
                 Some(Some(id)) => Settle(self::Settle::Found {
                     id: id.clone(),
-                    applied: seen.added_generation.filter(|_| seen.added_unseen),
+                    applied: seen.added_unseen.flatten(),
                 }),
             };
         }
@@ -319,6 +320,8 @@ struct SiteReconcile<'a> {
     scope: &'a CustomerScope,
     seen: Seen,
     deleting: bool,
+    /// The carrier password, read at the start of a reconcile that is not a deletion.
+    password: Option<SecretString>,
 }
 
 impl Planner for SiteReconcile<'_> {
@@ -391,8 +394,7 @@ impl Planner for SiteReconcile<'_> {
                 ctx.event(obj, true, "TaskFailed", action, summary).await;
             }
             Settle::ForgetLost { added, generation } => {
-                self.seen.added_unseen = added;
-                self.seen.added_generation = generation;
+                self.seen.added_unseen = added.then_some(generation);
                 tasks::finish(self.draft);
             }
             Settle::SiteMissing(id) => {
@@ -431,7 +433,7 @@ impl Planner for SiteReconcile<'_> {
         let (obj, ctx, api, scope) = (self.obj, self.ctx, self.api, self.scope);
         match write {
             Write::Add => {
-                let body = add_request(&obj.spec, carrier_password(ctx, obj).await?);
+                let body = add_request(&obj.spec, self.password.clone());
                 self.draft.condition(
                     READY,
                     false,

@@ -10,10 +10,10 @@ use super::ranges;
 use super::snapshot::CustomerSnapshot;
 use crate::api::customer::LicenseType;
 use crate::api::number_block::Capability;
+use crate::controller::PROTECT_ANNOTATION;
+use crate::controller::adoption::ADOPT_ANNOTATION;
 
 const API_VERSION: &str = "operatorconnect.io/v1alpha1";
-const ADOPT: &str = "operatorconnect.io/adopt";
-const PROTECT: &str = "operatorconnect.io/protected";
 
 /// How the manifests are laid out and what they say beyond the platform's state.
 #[derive(Debug, Clone)]
@@ -50,8 +50,7 @@ pub fn render(customers: &[CustomerSnapshot], layout: &Layout) -> Files {
             .clone()
             .unwrap_or_else(|| trim63(&format!("{}{base}", layout.namespace_prefix)));
         namespaces.insert(namespace.clone());
-        let folder = Folder::render(customer, layout, &base, &namespace);
-        for (file, text) in folder.files {
+        for (file, text) in folder(customer, layout, &base, &namespace) {
             files.insert(format!("{base}/{file}"), text);
         }
         folders.push(base);
@@ -71,162 +70,156 @@ pub fn render(customers: &[CustomerSnapshot], layout: &Layout) -> Files {
     files
 }
 
-/// The files of one customer's folder.
-struct Folder {
-    files: Vec<(String, String)>,
-}
+/// The files of one customer's folder: (file name, contents).
+fn folder(
+    c: &CustomerSnapshot,
+    layout: &Layout,
+    name: &str,
+    namespace: &str,
+) -> Vec<(String, String)> {
+    let meta = |object: &str| metadata(object, Some(namespace), layout.protect, true);
+    let owned = |spec: Value| {
+        let mut spec = spec;
+        spec["customerRef"] = json!({"name": name});
+        spec["deletionPolicy"] = json!(layout.deletion_policy);
+        spec
+    };
+    let mut files = Vec::new();
+    let mut resources = Vec::new();
+    let mut add = |file: &str, objects: Vec<Value>| {
+        if !objects.is_empty() {
+            files.push((file.to_owned(), documents(&objects)));
+            resources.push(file.to_owned());
+        }
+    };
+    if layout.namespace.is_none() {
+        let ns_meta = metadata(namespace, None, layout.protect, false);
+        add(
+            "namespace.yaml",
+            vec![json!({"apiVersion": "v1", "kind": "Namespace", "metadata": ns_meta})],
+        );
+    }
+    add("customer.yaml", vec![customer(c, layout, meta(name))]);
 
-impl Folder {
-    fn render(c: &CustomerSnapshot, layout: &Layout, name: &str, namespace: &str) -> Self {
-        let meta = |object: &str| metadata(object, Some(namespace), layout.protect, true);
-        let owned = |spec: Value| {
-            let mut spec = spec;
-            spec["customerRef"] = json!({"name": name});
-            spec["deletionPolicy"] = json!(layout.deletion_policy);
-            spec
-        };
-        let mut files = Vec::new();
-        let mut resources = Vec::new();
-        let mut add = |file: &str, objects: Vec<Value>, files: &mut Vec<(String, String)>| {
-            if !objects.is_empty() {
-                files.push((file.to_owned(), documents(&objects)));
-                resources.push(file.to_owned());
-            }
-        };
-        if layout.namespace.is_none() {
-            let ns_meta = metadata(namespace, None, layout.protect, false);
-            add(
-                "namespace.yaml",
-                vec![json!({"apiVersion": "v1", "kind": "Namespace", "metadata": ns_meta})],
-                &mut files,
+    let blocks: Vec<Value> = blocks(c)
+        .into_iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            json!({"apiVersion": API_VERSION, "kind": "OCNumberBlock",
+                       "metadata": meta(&format!("{name}-numbers-{}", i + 1)), "spec": owned(spec)})
+        })
+        .collect();
+    add("numbers.yaml", blocks);
+
+    let mut sites = Vec::new();
+    let mut plans = Vec::new();
+    let mut site_names = BTreeSet::new();
+    for (id, site) in &c.sites {
+        let site_name = site.site_name.clone().unwrap_or_else(|| id.clone());
+        let object = unique(&mut site_names, &slug(&site_name));
+        let info = site.sbc_info.clone().unwrap_or_default();
+        let scripts = info.sbc_scripts.clone().unwrap_or_default();
+        let mut spec = json!({
+            "siteName": site_name,
+            "sbcId": info.sbc_id.clone().unwrap_or_default(),
+            "customerType": if info.sbc_configuration_type.as_deref() == Some("TENANT_TYPE") { "Tenant" } else { "IpGroup" },
+            "configureSbc": info.flag_configure_sbc,
+        });
+        if let Some(s) = &scripts.onboarding_script {
+            spec["onboardingScript"] = json!(s);
+        }
+        if let Some(s) = &scripts.cleanup_script {
+            spec["cleanupScript"] = json!(s);
+        }
+        let parameters: BTreeMap<String, String> = scripts
+            .customer_variables
+            .as_ref()
+            .and_then(Value::as_object)
+            .map(|vars| {
+                // A password (the platform may echo it, masked or not) never goes
+                // into a manifest: it belongs in the carrier Secret.
+                vars.iter()
+                    .filter(|(k, _)| !k.to_ascii_lowercase().contains("password"))
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !parameters.is_empty() {
+            spec["scriptParameters"] = json!(parameters);
+        }
+        if let Some(cac) = &info.cac_profile {
+            spec["cacProfile"] = json!(cac);
+            spec["enableCac"] = json!(true);
+        }
+        if info.carrier_user_name.is_some() {
+            // The platform never returns the password: a stub to fill in.
+            let secret = format!("{object}-carrier");
+            spec["carrierPasswordSecretRef"] = json!({"name": secret, "key": "password"});
+            let mut secret_meta = metadata(&secret, Some(namespace), false, false);
+            secret_meta["annotations"] = json!({
+                "operatorconnect.io/fill-in": "the carrier password of this site: the platform never returns it; put it in stringData.password before applying",
+            });
+            sites.push(
+                json!({"apiVersion": "v1", "kind": "Secret", "metadata": secret_meta,
+                                  "type": "Opaque", "stringData": {"password": ""}}),
             );
         }
-        add(
-            "customer.yaml",
-            vec![customer(c, layout, meta(name))],
-            &mut files,
-        );
-
-        let blocks: Vec<Value> = blocks(c)
-            .into_iter()
-            .enumerate()
-            .map(|(i, spec)| {
-                json!({"apiVersion": API_VERSION, "kind": "OCNumberBlock",
-                       "metadata": meta(&format!("{name}-numbers-{}", i + 1)), "spec": owned(spec)})
-            })
-            .collect();
-        add("numbers.yaml", blocks, &mut files);
-
-        let mut sites = Vec::new();
-        let mut plans = Vec::new();
-        let mut site_names = BTreeSet::new();
-        for (id, site) in &c.sites {
-            let site_name = site.site_name.clone().unwrap_or_else(|| id.clone());
-            let object = unique(&mut site_names, &slug(&site_name));
-            let info = site.sbc_info.clone().unwrap_or_default();
-            let scripts = info.sbc_scripts.clone().unwrap_or_default();
-            let mut spec = json!({
-                "siteName": site_name,
-                "sbcId": info.sbc_id.clone().unwrap_or_default(),
-                "customerType": if info.sbc_configuration_type.as_deref() == Some("TENANT_TYPE") { "Tenant" } else { "IpGroup" },
-                "configureSbc": info.flag_configure_sbc,
-            });
-            if let Some(s) = &scripts.onboarding_script {
-                spec["onboardingScript"] = json!(s);
-            }
-            if let Some(s) = &scripts.cleanup_script {
-                spec["cleanupScript"] = json!(s);
-            }
-            let parameters: BTreeMap<String, String> = scripts
-                .customer_variables
-                .as_ref()
-                .and_then(Value::as_object)
-                .map(|vars| {
-                    // A password (the platform may echo it, masked or not) never goes
-                    // into a manifest: it belongs in the carrier Secret.
-                    vars.iter()
-                        .filter(|(k, _)| !k.to_ascii_lowercase().contains("password"))
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if !parameters.is_empty() {
-                spec["scriptParameters"] = json!(parameters);
-            }
-            if let Some(cac) = &info.cac_profile {
-                spec["cacProfile"] = json!(cac);
-                spec["enableCac"] = json!(true);
-            }
-            if info.carrier_user_name.is_some() {
-                // The platform never returns the password: a stub to fill in.
-                let secret = format!("{object}-carrier");
-                spec["carrierPasswordSecretRef"] = json!({"name": secret, "key": "password"});
-                let mut secret_meta = metadata(&secret, Some(namespace), false, false);
-                secret_meta["annotations"] = json!({
-                    "operatorconnect.io/fill-in": "the carrier password of this site: the platform never returns it; put it in stringData.password before applying",
-                });
-                sites.push(
-                    json!({"apiVersion": "v1", "kind": "Secret", "metadata": secret_meta,
-                                  "type": "Opaque", "stringData": {"password": ""}}),
-                );
-            }
-            sites.push(json!({"apiVersion": API_VERSION, "kind": "OCSipConnection",
+        sites.push(json!({"apiVersion": API_VERSION, "kind": "OCSipConnection",
                               "metadata": meta(&object), "spec": owned(spec)}));
-            if let Some((_, rules)) = c.dial_plans.iter().find(|(site_id, _)| site_id == id) {
-                let rules: Vec<Value> = rules
-                    .iter()
-                    .map(|r| json!({"name": r.name, "prefix": r.prefix, "tag": r.tag}))
-                    .collect();
-                let spec = json!({
-                    "sipConnectionRef": {"name": object},
-                    "dialPlanId": layout.dial_plan_id,
-                    "rules": rules,
-                    "unmanagedRules": "Keep",
-                });
-                plans.push(json!({"apiVersion": API_VERSION, "kind": "OCDialPlan",
+        if let Some((_, rules)) = c.dial_plans.iter().find(|(site_id, _)| site_id == id) {
+            let rules: Vec<Value> = rules
+                .iter()
+                .map(|r| json!({"name": r.name, "prefix": r.prefix, "tag": r.tag}))
+                .collect();
+            let spec = json!({
+                "sipConnectionRef": {"name": object},
+                "dialPlanId": layout.dial_plan_id,
+                "rules": rules,
+                "unmanagedRules": "Keep",
+            });
+            plans.push(json!({"apiVersion": API_VERSION, "kind": "OCDialPlan",
                                   "metadata": meta(&trim63(&format!("{object}-{}", slug(&layout.dial_plan_id)))),
                                   "spec": owned(spec)}));
-            }
         }
-        add("sip-connections.yaml", sites, &mut files);
-        add("dial-plans.yaml", plans, &mut files);
-
-        let mut user_names = BTreeSet::new();
-        let users: Vec<Value> = c
-            .users
-            .iter()
-            .filter_map(|u| {
-                // Listed as `sip:user@domain`; the spec holds the address alone.
-                let sip = u.sip_address.as_deref()?;
-                let sip = sip
-                    .strip_prefix("sip:")
-                    .or_else(|| sip.strip_prefix("SIP:"))
-                    .unwrap_or(sip)
-                    .to_owned();
-                let local = sip.split('@').next().unwrap_or(&sip).to_owned();
-                let object = unique(&mut user_names, &slug(&local));
-                let mut spec = json!({
-                    "sipAddress": sip,
-                    "enterpriseVoiceEnabled": u.enterprise_voice_enabled,
-                });
-                for (key, value) in [
-                    ("lineUri", &u.line_uri),
-                    ("usageLocation", &u.usage_location),
-                    ("teamsCallingPolicy", &u.teams_calling_policy),
-                    ("onlineVoiceRoutingPolicy", &u.online_voice_routing_policy),
-                ] {
-                    if let Some(v) = value {
-                        spec[key] = json!(v);
-                    }
-                }
-                Some(json!({"apiVersion": API_VERSION, "kind": "OCEndUser",
-                            "metadata": meta(&object), "spec": owned(spec)}))
-            })
-            .collect();
-        add("end-users.yaml", users, &mut files);
-        files.push(("kustomization.yaml".into(), kustomization(&resources)));
-        Self { files }
     }
+    add("sip-connections.yaml", sites);
+    add("dial-plans.yaml", plans);
+
+    let mut user_names = BTreeSet::new();
+    let users: Vec<Value> = c
+        .users
+        .iter()
+        .filter_map(|u| {
+            // Listed as `sip:user@domain`; the spec holds the address alone.
+            let sip = u.sip_address.as_deref()?;
+            let sip = sip
+                .strip_prefix("sip:")
+                .or_else(|| sip.strip_prefix("SIP:"))
+                .unwrap_or(sip)
+                .to_owned();
+            let local = sip.split('@').next().unwrap_or(&sip).to_owned();
+            let object = unique(&mut user_names, &slug(&local));
+            let mut spec = json!({
+                "sipAddress": sip,
+                "enterpriseVoiceEnabled": u.enterprise_voice_enabled,
+            });
+            for (key, value) in [
+                ("lineUri", &u.line_uri),
+                ("usageLocation", &u.usage_location),
+                ("teamsCallingPolicy", &u.teams_calling_policy),
+                ("onlineVoiceRoutingPolicy", &u.online_voice_routing_policy),
+            ] {
+                if let Some(v) = value {
+                    spec[key] = json!(v);
+                }
+            }
+            Some(json!({"apiVersion": API_VERSION, "kind": "OCEndUser",
+                            "metadata": meta(&object), "spec": owned(spec)}))
+        })
+        .collect();
+    add("end-users.yaml", users);
+    files.push(("kustomization.yaml".into(), kustomization(&resources)));
+    files
 }
 
 fn customer(c: &CustomerSnapshot, layout: &Layout, metadata: Value) -> Value {
@@ -338,10 +331,10 @@ fn declarable(name: &str) -> bool {
 fn metadata(name: &str, namespace: Option<&str>, protect: bool, adopt: bool) -> Value {
     let mut annotations = serde_json::Map::new();
     if adopt {
-        annotations.insert(ADOPT.into(), json!("true"));
+        annotations.insert(ADOPT_ANNOTATION.into(), json!("true"));
     }
     if protect {
-        annotations.insert(PROTECT.into(), json!("true"));
+        annotations.insert(PROTECT_ANNOTATION.into(), json!("true"));
     }
     let mut meta = json!({"name": name});
     if let Some(ns) = namespace {

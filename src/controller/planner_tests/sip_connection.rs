@@ -121,8 +121,7 @@ fn every_step_of_a_sip_connection() {
             apply(
                 json!({}),
                 Seen {
-                    added_unseen: true,
-                    added_generation: Some(1),
+                    added_unseen: Some(Some(1)),
                     ..by_name(Some("s9"))
                 },
             ),
@@ -139,7 +138,6 @@ fn every_step_of_a_sip_connection() {
                 json!({}),
                 Seen {
                     adopted: true,
-                    added_generation: Some(1),
                     ..by_name(Some("s9"))
                 },
             ),
