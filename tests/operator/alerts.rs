@@ -54,10 +54,7 @@ async fn the_alerts_fire_on_series_a_live_operator_serves() {
     let mut world = World::new("alerts").await;
     world.start().await;
     let addr = world.serve_admin().await;
-    world
-        .customer("contoso", TENANT_A, "contoso", json!({}))
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
+    world.customer_ready().await;
     let before = samples(&scrape(addr).await);
 
     // Things go wrong: a task fails, a block waits for a customer that is not there,

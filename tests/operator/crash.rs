@@ -23,10 +23,7 @@ async fn wait_count(world: &World, endpoint: &str, outcome: &str, at_least: u64)
 async fn an_upload_whose_answer_was_lost_is_not_sent_again_after_a_restart() {
     let mut world = World::new("crashupload").await;
     world.start().await;
-    world
-        .customer("contoso", TENANT_A, "contoso", json!({}))
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
+    world.customer_ready().await;
 
     // The platform performs the upload, then the answer is lost and the platform
     // stays unreachable (so the task id cannot be found either); the operator stops.
@@ -150,10 +147,7 @@ async fn a_customer_creation_whose_answer_was_lost_is_not_duplicated() {
 async fn a_site_whose_add_answer_was_lost_is_found_and_not_modified_after_a_restart() {
     let mut world = World::new("crashsite").await;
     world.start().await;
-    world
-        .customer("contoso", TENANT_A, "contoso", json!({}))
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
+    world.customer_ready().await;
     let add = "POST /v2/customer/{guid}/sitelocation/";
     world
         .admin

@@ -385,10 +385,7 @@ async fn a_status_only_change_does_not_start_a_reconcile_but_a_label_does() {
 async fn a_customer_whose_lead_is_suspended_becomes_ready_by_itself_once_it_is_active_again() {
     let mut world = World::new("leadback").await;
     world.start().await;
-    world
-        .customer("contoso", TENANT_A, "contoso", json!({}))
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
+    world.customer_ready().await;
     world
         .admin
         .put(

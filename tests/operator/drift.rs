@@ -121,10 +121,7 @@ async fn changes_made_behind_the_operators_back_are_corrected_at_the_next_drift_
 async fn a_restart_asks_nothing_of_the_platform_for_objects_checked_recently() {
     let mut world = World::new("restartquiet").await;
     world.start().await;
-    world
-        .customer("contoso", TENANT_A, "contoso", json!({}))
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
+    world.customer_ready().await;
     world
         .block("numbers", "contoso", json!({"numbers": ["+14255550800"]}))
         .await;

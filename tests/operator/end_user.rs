@@ -1,6 +1,6 @@
 use liveplatform_sim::Seed;
 use oc_operator::api::conditions::{READY, reason};
-use oc_operator::api::{OCCustomer, OCEndUser, OCNumberBlock};
+use oc_operator::api::{OCEndUser, OCNumberBlock};
 use oc_operator::controller::end_user::LICENSE_REQUIRED;
 use serde_json::json;
 
@@ -20,10 +20,7 @@ async fn user(world: &World, name: &str, sip: &str, line: &str) -> OCEndUser {
 async fn an_end_user_waits_for_the_licence_then_becomes_ready_by_itself() {
     let mut world = World::new("enduser").await;
     world.start().await;
-    world
-        .customer("contoso", TENANT_A, "contoso", json!({}))
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
+    world.customer_ready().await;
     world
         .block(
             "users",

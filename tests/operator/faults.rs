@@ -58,10 +58,7 @@ async fn a_429_with_retry_after_is_honoured() {
 async fn expired_tokens_are_renewed() {
     let mut world = World::new("faulttoken").await;
     world.start().await;
-    world
-        .customer("contoso", TENANT_A, "contoso", json!({}))
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
+    world.customer_ready().await;
     world.admin.post("/tokens/expire", json!({})).await.unwrap();
     world
         .block("users", "contoso", json!({"numbers": ["+14255550700"]}))
@@ -106,10 +103,7 @@ async fn a_failed_task_is_retried_and_converges() {
 async fn a_failed_release_keeps_the_finalizer_until_a_release_succeeds() {
     let mut world = World::new("faultrelease").await;
     world.start().await;
-    world
-        .customer("contoso", TENANT_A, "contoso", json!({}))
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
+    world.customer_ready().await;
     world
         .block("users", "contoso", json!({"numbers": ["+14255550800"]}))
         .await;
@@ -151,10 +145,7 @@ async fn a_failed_release_keeps_the_finalizer_until_a_release_succeeds() {
 async fn deleting_while_the_platform_is_down_waits_and_says_why() {
     let mut world = World::new("faultdown").await;
     world.start().await;
-    world
-        .customer("contoso", TENANT_A, "contoso", json!({}))
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
+    world.customer_ready().await;
     world
         .admin
         .set_faults(json!({"serverErrorRate": 1.0}))

@@ -4,13 +4,6 @@ use serde_json::json;
 
 use crate::support::*;
 
-async fn customer_ready(world: &World) {
-    world
-        .customer("contoso", TENANT_A, "contoso", json!({}))
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
-}
-
 fn counts(block: &OCNumberBlock) -> (i64, i64) {
     let c = block
         .status
@@ -24,7 +17,7 @@ fn counts(block: &OCNumberBlock) -> (i64, i64) {
 async fn numbers_are_uploaded_changed_and_released() {
     let mut world = World::new("numbers").await;
     world.start().await;
-    customer_ready(&world).await;
+    world.customer_ready().await;
     world
         .block("users", "contoso", json!({"numbers": ["+14255550100", "+14255550101"], "ranges": [{"start": "+14255550200", "end": "+14255550209"}]}))
         .await;
@@ -81,7 +74,7 @@ async fn numbers_are_uploaded_changed_and_released() {
 async fn large_sets_go_in_requests_of_at_most_the_platform_limit() {
     let mut world = World::new("bulk").await;
     world.start().await;
-    customer_ready(&world).await;
+    world.customer_ready().await;
     // 2500 numbers in three ranges: three uploads of at most 1000.
     world
         .block(
@@ -153,7 +146,7 @@ async fn large_sets_go_in_requests_of_at_most_the_platform_limit() {
 async fn a_later_block_claiming_the_same_numbers_gets_a_conflict() {
     let mut world = World::new("conflict").await;
     world.start().await;
-    customer_ready(&world).await;
+    world.customer_ready().await;
     world
         .block(
             "first",
@@ -206,7 +199,7 @@ async fn a_later_block_claiming_the_same_numbers_gets_a_conflict() {
 async fn a_partly_failed_upload_names_the_failed_numbers_and_their_reasons() {
     let mut world = World::new("partial").await;
     world.start().await;
-    customer_ready(&world).await;
+    world.customer_ready().await;
     // +999...: refused by Validate Single Number, never uploaded.
     // +1425...402: passes validation, then fails inside the upload task.
     world
@@ -294,7 +287,7 @@ async fn a_partly_failed_upload_names_the_failed_numbers_and_their_reasons() {
 async fn assigned_numbers_stay_under_keep_and_are_unassigned_under_unassign() {
     let mut world = World::new("assigned").await;
     world.start().await;
-    customer_ready(&world).await;
+    world.customer_ready().await;
     world
         .block(
             "users",
@@ -361,7 +354,7 @@ async fn assigned_numbers_stay_under_keep_and_are_unassigned_under_unassign() {
 async fn deleting_a_customer_deletes_its_blocks_first_and_releases_everything() {
     let mut world = World::new("cascade").await;
     world.start().await;
-    customer_ready(&world).await;
+    world.customer_ready().await;
     world
         .block("a", "contoso", json!({"numbers": ["+14255550600"]}))
         .await;
@@ -426,7 +419,7 @@ async fn block_barrier(world: &World, name: &str, value: &str) {
 async fn a_blocks_status_write_does_not_wake_its_customer() {
     let mut world = World::new("nowake").await;
     world.start().await;
-    customer_ready(&world).await;
+    world.customer_ready().await;
     world
         .block("numbers", "contoso", json!({"numbers": ["+14255550700"]}))
         .await;
@@ -468,7 +461,7 @@ async fn tasks_are_looked_at_about_once_when_their_duration_is_known() {
     )
     .await;
     world.start().await;
-    customer_ready(&world).await;
+    world.customer_ready().await;
     world
         .block("first", "contoso", json!({"numbers": ["+14255550900"]}))
         .await;

@@ -54,10 +54,7 @@ async fn metrics_count_the_scenarios_calls_reconciles_and_tasks() {
         "ready while the leading controllers' caches had not synced"
     );
 
-    world
-        .customer("contoso", TENANT_A, "contoso", json!({}))
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
+    world.customer_ready().await;
     world
         .block(
             "users",
@@ -338,10 +335,7 @@ async fn no_secret_reaches_logs_events_or_status() {
 async fn json_log_lines_name_the_object_apart_from_the_span() {
     let mut world = World::new("jsonlog").await;
     world.start().await;
-    world
-        .customer("contoso", TENANT_A, "contoso", json!({}))
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
+    world.customer_ready().await;
     let logs = captured_logs();
     let spans: Vec<serde_json::Value> = logs
         .lines()
@@ -458,10 +452,7 @@ async fn a_dependents_status_write_costs_its_customer_nothing() {
     let mut world = World::new("depwrite").await;
     world.start().await;
     let ctx = world.ctx.clone().unwrap();
-    world
-        .customer("contoso", TENANT_A, "contoso", json!({}))
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
+    world.customer_ready().await;
     world
         .block("users", "contoso", json!({"numbers": ["+14255551300"]}))
         .await;

@@ -424,10 +424,7 @@ async fn a_number_another_tenant_holds_is_named_and_left_alone() {
         .await
         .expect("the script's upload");
     world.admin.post("/tasks/finish", json!({})).await.unwrap();
-    world
-        .customer("contoso", TENANT_A, "contoso", json!({}))
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
+    world.customer_ready().await;
     let writes_before = world.writes().await;
     world
         .block(

@@ -8,8 +8,8 @@
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use oc_operator::api::OCNumberBlock;
 use oc_operator::api::conditions::{READY, reason};
-use oc_operator::api::{OCCustomer, OCNumberBlock};
 use serde_json::json;
 
 use crate::chart::render;
@@ -45,10 +45,7 @@ async fn until(world: &World, args: &[&str], success: bool, never: &str) -> Outp
 async fn protected_objects_and_namespaces_are_not_deleted() {
     let mut world = World::new("protect").await;
     world.start().await;
-    world
-        .customer("contoso", TENANT_A, "contoso", json!({}))
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
+    world.customer_ready().await;
     world
         .block(
             "users",

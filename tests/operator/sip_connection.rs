@@ -1,5 +1,5 @@
+use oc_operator::api::OCSipConnection;
 use oc_operator::api::conditions::{READY, SYNCED, reason};
-use oc_operator::api::{OCCustomer, OCSipConnection};
 use serde_json::json;
 
 use crate::support::*;
@@ -24,10 +24,7 @@ async fn site(world: &World, name: &str, sbc: &str, extra: serde_json::Value) ->
 
 async fn setup(world: &World) {
     world.put_carrier_secret(PASSWORD).await;
-    world
-        .customer("contoso", TENANT_A, "contoso", json!({}))
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
+    world.customer_ready().await;
 }
 
 #[tokio::test]
@@ -153,10 +150,7 @@ async fn a_failed_onboarding_shows_and_a_spec_change_retries() {
 async fn a_missing_carrier_secret_waits_without_calls() {
     let mut world = World::new("sipsecret").await;
     world.start().await;
-    world
-        .customer("contoso", TENANT_A, "contoso", json!({}))
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
+    world.customer_ready().await;
     site(&world, "redmond", "11", json!({})).await;
     let s = world
         .wait::<OCSipConnection>("redmond", 30, "waiting", |s| {

@@ -628,6 +628,13 @@ impl World {
         self.apply(value).await
     }
 
+    /// Customer `contoso` (tenant A, OC Essentials), Ready.
+    pub async fn customer_ready(&self) {
+        self.customer("contoso", TENANT_A, "contoso", json!({}))
+            .await;
+        self.ready::<OCCustomer>("contoso", 60).await;
+    }
+
     /// Customer `contoso` on OC Pro (which allows end users), Ready.
     pub async fn licensed_customer(&self) {
         self.customer(

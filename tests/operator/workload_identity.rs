@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use liveplatform::contract::FEDERATED_TOKEN_AUDIENCE;
 use liveplatform_sim::seed::SANDBOX_SP_TENANT;
-use oc_operator::api::{OCCustomer, OCPlatform};
+use oc_operator::api::OCPlatform;
 use serde_json::json;
 
 use crate::support::*;
@@ -107,10 +107,7 @@ async fn a_platform_authenticates_with_the_pods_service_account_token_and_no_sec
     // The kubelet rotates the file: the next token request reads the new token.
     std::fs::write(&token_file, token_of(&world, "oc-operator")).unwrap();
     world.platform_until(60, "Ready", is_ready).await;
-    world
-        .customer("contoso", TENANT_A, "contoso", json!({}))
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
+    world.customer_ready().await;
     let _ = std::fs::remove_file(&token_file);
 }
 
