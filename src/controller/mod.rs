@@ -48,7 +48,7 @@ pub use error::{Error, Result};
 use crate::api::conditions::{self, READY, SYNCED, reason};
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection};
 use kind::{CustomerOwned, Kind};
-use liveplatform::rate_limit::Lane;
+use liveplatform::rate_limit::{Caller, Lane};
 use ownership::{Governed, Verdict};
 use status::StatusDraft;
 
@@ -207,7 +207,9 @@ where
         )
     });
     let work = tracing::Instrument::instrument(logic(&obj, &ctx, &api, &mut draft), span);
-    let result = crate::metrics::first_call_after(change, lane.scope(work)).await;
+    // Its calls wait in its lane, in its namespace's share of the platform's budget.
+    let caller = Caller::new(lane, obj.meta().namespace.as_deref().unwrap_or(""));
+    let result = crate::metrics::first_call_after(change, caller.scope(work)).await;
     if conditions::is_true_for(draft.conditions(), READY, draft.generation) {
         ctx.metrics.spec_change_done(&key);
     }

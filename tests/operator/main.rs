@@ -12,6 +12,7 @@ mod dial_plan;
 mod drift;
 mod end_user;
 mod examples;
+mod fairness;
 mod faults;
 mod gitops;
 mod ha;

@@ -11,6 +11,7 @@ pub mod backoff;
 mod calls;
 pub mod client;
 pub mod error;
+mod fair_queue;
 pub mod model;
 pub mod poller;
 pub mod rate_limit;

@@ -8,55 +8,28 @@
 //! with `Retry-After` holds every call of the client back until then, and the bucket
 //! starts again from one call.
 //!
-//! Calls wait for the bucket in two lanes, each first come, first served: a person's
-//! change to an object that was Ready ([`Lane::Change`]) takes the next free call
-//! ahead of onboarding, task polls and drift checks ([`Lane::Routine`]), so an edit
-//! made while a thousand customers onboard does not queue behind their calls. Only
-//! the first caller of each lane looks at the bucket; the others wait their turn
-//! asleep. An action's own window (releases, channel assignments) is waited out
-//! before the turn is taken, so it holds no other call up.
+//! Calls wait for the bucket in one line ([`FairQueue`]): a person's change to an
+//! object that was Ready ([`Lane::Change`]) takes the next free call ahead of
+//! onboarding, task polls and drift checks ([`Lane::Routine`]), and within a lane the
+//! namespaces take turns, so an edit or a new tenant in one namespace does not queue
+//! behind a thousand customers onboarding in another. Only the first in line looks at
+//! the bucket; the others wait their turn asleep. An action's own window (releases,
+//! channel assignments) is waited out before joining the line, so it holds no other
+//! call up.
 
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::action::Action;
 use super::contract::Budget;
-
-/// Which queue a call waits in for the platform's budget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lane {
-    /// A person's change to an object that was Ready (or its deletion): served first.
-    Change,
-    /// Everything else: onboarding, task polls, drift checks, probes.
-    Routine,
-}
-
-tokio::task_local! {
-    static LANE: Lane;
-}
-
-impl Lane {
-    /// The lane of the calls made by the current task: the one [`Lane::scope`] set,
-    /// else routine.
-    pub fn current() -> Lane {
-        LANE.try_with(|lane| *lane).unwrap_or(Lane::Routine)
-    }
-
-    /// Runs `work` with every platform call it makes in this lane.
-    pub async fn scope<F: Future>(self, work: F) -> F::Output {
-        LANE.scope(self, work).await
-    }
-}
+pub use super::fair_queue::{Caller, Lane};
+use super::fair_queue::{FairQueue, Place};
 
 /// The limiter of one platform client.
 #[derive(Debug)]
 pub struct RateLimiter {
     state: Mutex<State>,
-    /// Held by the one caller of each lane that is waiting for the bucket.
-    change_turn: tokio::sync::Mutex<()>,
-    routine_turn: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -66,15 +39,14 @@ struct State {
     /// When `tokens` was last brought up to date (may lie ahead after a 429).
     refilled: Instant,
     windows: HashMap<Action, VecDeque<Instant>>,
-    /// Calls of [`Lane::Change`] waiting for the bucket: routine calls let them go
-    /// first.
-    changes_waiting: usize,
+    /// The calls waiting for the bucket.
+    line: FairQueue,
 }
 
 /// Why a call may not go yet, and for how long at least.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Refusal {
-    /// The bucket is empty, held back by a Retry-After, or promised to a change.
+    /// The bucket is empty, or held back by a Retry-After.
     Bucket(Duration),
     /// The action's own window is full.
     Window(Duration),
@@ -96,10 +68,8 @@ impl RateLimiter {
                 tokens: 1.0_f64.min(f64::from(budget.burst)),
                 refilled: Instant::now(),
                 windows: HashMap::new(),
-                changes_waiting: 0,
+                line: FairQueue::default(),
             }),
-            change_turn: tokio::sync::Mutex::new(()),
-            routine_turn: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -109,43 +79,15 @@ impl RateLimiter {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Takes a permit for a routine `action` now if one is free, else says how long
-    /// to wait.
+    /// Takes a permit for `action` now if one is free and no call waits for one, else
+    /// says how long to wait at least.
     pub fn try_acquire(&self, action: Action, now: Instant) -> Result<(), Duration> {
-        self.take(Lane::Routine, action, now).map_err(Refusal::wait)
-    }
-
-    fn take(&self, lane: Lane, action: Action, now: Instant) -> Result<(), Refusal> {
         let mut state = self.state();
-        let budget = state.budget;
-        if now < state.refilled {
-            // Held back by the platform's Retry-After.
-            return Err(Refusal::Bucket(state.refilled - now));
+        if !state.line.is_empty() {
+            let interval = 1.0 / state.budget.per_second.max(0.001);
+            return Err(Duration::from_secs_f64(interval));
         }
-        let elapsed = now.saturating_duration_since(state.refilled).as_secs_f64();
-        state.tokens = (state.tokens + elapsed * budget.per_second).min(f64::from(budget.burst));
-        state.refilled = now;
-        let interval = 1.0 / budget.per_second.max(0.001);
-
-        let mut wait = Duration::ZERO;
-        if state.tokens < 1.0 {
-            wait = Duration::from_secs_f64((1.0 - state.tokens) * interval);
-        }
-        if lane == Lane::Routine && state.changes_waiting > 0 {
-            // The next call is a change's; look again once it had its chance.
-            wait = wait.max(Duration::from_secs_f64(interval));
-        }
-        if let Some(window) = window_wait(&mut state, action, now) {
-            return Err(Refusal::Window(window.max(wait)));
-        }
-        if wait > Duration::ZERO {
-            return Err(Refusal::Bucket(wait));
-        }
-        state.tokens -= 1.0;
-        if action.window_limit().is_some() {
-            state.windows.entry(action).or_default().push_back(now);
-        }
-        Ok(())
+        state.take(action, now).map_err(Refusal::wait)
     }
 
     /// The platform answered 429 with `retry_after`: no call goes out before then, and
@@ -159,17 +101,17 @@ impl RateLimiter {
         }
     }
 
-    /// Waits until `action` may be sent, in the lane of the current task (see
-    /// [`Lane::scope`]); returns how long it waited.
+    /// Waits until `action` may be sent, as the caller of the current task (see
+    /// [`Caller::scope`]); returns how long it waited.
     pub async fn acquire(&self, action: Action) -> Duration {
-        self.acquire_in(Lane::current(), action).await
+        self.acquire_as(&Caller::current(), action).await
     }
 
-    /// Waits until `action` may be sent in `lane`; returns how long it waited.
-    pub async fn acquire_in(&self, lane: Lane, action: Action) -> Duration {
+    /// Waits until `action` may be sent for `caller`; returns how long it waited.
+    pub async fn acquire_as(&self, caller: &Caller, action: Action) -> Duration {
         let started = Instant::now();
         loop {
-            // The action's own window first, outside the queue.
+            // The action's own window first, outside the line.
             loop {
                 let wait = window_wait(&mut self.state(), action, Instant::now());
                 match wait {
@@ -177,22 +119,111 @@ impl RateLimiter {
                     None => break,
                 }
             }
-            let _waiting = (lane == Lane::Change).then(|| ChangeWaiting::new(self));
-            let _turn = match lane {
-                Lane::Change => self.change_turn.lock().await,
-                Lane::Routine => self.routine_turn.lock().await,
-            };
+            let mut ticket = Ticket::join(self, caller);
             loop {
-                match self.take(lane, action, Instant::now()) {
-                    Ok(()) => return started.elapsed(),
-                    Err(Refusal::Bucket(wait)) => {
+                let turn = {
+                    let mut state = self.state();
+                    if !state.line.is_first(ticket.place) {
+                        Turn::Wait
+                    } else {
+                        match state.take(action, Instant::now()) {
+                            Ok(()) => {
+                                state.line.served(ticket.place);
+                                ticket.served = true;
+                                Turn::Go
+                            }
+                            Err(Refusal::Bucket(wait)) => Turn::Sleep(wait),
+                            // Another call of the same action took the window's last
+                            // place meanwhile: leave the line and wait for the window
+                            // outside it.
+                            Err(Refusal::Window(_)) => Turn::Leave,
+                        }
+                    }
+                };
+                match turn {
+                    Turn::Go => return started.elapsed(),
+                    Turn::Wait => ticket.woken.notified().await,
+                    Turn::Sleep(wait) => {
                         tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
                     }
-                    // Another call of the same action took the window's last place
-                    // meanwhile: give the turn up and wait for the window outside.
-                    Err(Refusal::Window(_)) => break,
+                    Turn::Leave => break,
                 }
             }
+        }
+    }
+
+    /// How many calls wait for the bucket now.
+    pub fn waiting(&self) -> usize {
+        self.state().line.len()
+    }
+}
+
+/// What the first in line does next.
+enum Turn {
+    Go,
+    /// Not first: sleep until woken.
+    Wait,
+    /// First, but the bucket is empty for this long.
+    Sleep(Duration),
+    /// First, but the action's window filled meanwhile.
+    Leave,
+}
+
+impl State {
+    /// Takes a call from the bucket (and the action's window) if there is one.
+    fn take(&mut self, action: Action, now: Instant) -> Result<(), Refusal> {
+        let budget = self.budget;
+        if now < self.refilled {
+            // Held back by the platform's Retry-After.
+            return Err(Refusal::Bucket(self.refilled - now));
+        }
+        let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * budget.per_second).min(f64::from(budget.burst));
+        self.refilled = now;
+        let interval = 1.0 / budget.per_second.max(0.001);
+        let mut wait = Duration::ZERO;
+        if self.tokens < 1.0 {
+            wait = Duration::from_secs_f64((1.0 - self.tokens) * interval);
+        }
+        if let Some(window) = window_wait(self, action, now) {
+            return Err(Refusal::Window(window.max(wait)));
+        }
+        if wait > Duration::ZERO {
+            return Err(Refusal::Bucket(wait));
+        }
+        self.tokens -= 1.0;
+        if action.window_limit().is_some() {
+            self.windows.entry(action).or_default().push_back(now);
+        }
+        Ok(())
+    }
+}
+
+/// A call's place in line for as long as it waits, also when its caller gives up (a
+/// reconcile dropped mid-wait must not hold the line up).
+struct Ticket<'a> {
+    limiter: &'a RateLimiter,
+    place: Place,
+    woken: std::sync::Arc<tokio::sync::Notify>,
+    served: bool,
+}
+
+impl<'a> Ticket<'a> {
+    fn join(limiter: &'a RateLimiter, caller: &Caller) -> Self {
+        let (place, woken) = limiter.state().line.join(caller);
+        Ticket {
+            limiter,
+            place,
+            woken,
+            served: false,
+        }
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        if !self.served {
+            self.limiter.state().line.leave(self.place);
         }
     }
 }
@@ -217,24 +248,6 @@ fn window_wait(state: &mut State, action: Action, now: Instant) -> Option<Durati
             .saturating_sub(now.saturating_duration_since(*oldest))
             .max(Duration::from_millis(1)),
     )
-}
-
-/// Counts a change among those waiting for as long as it waits, also when its
-/// caller gives up (a reconcile dropped mid-wait must not hold routine calls back).
-struct ChangeWaiting<'a>(&'a RateLimiter);
-
-impl<'a> ChangeWaiting<'a> {
-    fn new(limiter: &'a RateLimiter) -> Self {
-        limiter.state().changes_waiting += 1;
-        ChangeWaiting(limiter)
-    }
-}
-
-impl Drop for ChangeWaiting<'_> {
-    fn drop(&mut self) {
-        let mut state = self.0.state();
-        state.changes_waiting = state.changes_waiting.saturating_sub(1);
-    }
 }
 
 #[cfg(test)]
@@ -307,22 +320,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn routine_calls_let_a_waiting_change_go_first() {
-        let limiter = RateLimiter::new(Budget {
-            per_second: 20.0,
-            burst: 40,
-        });
-        let now = Instant::now() + Duration::from_secs(5);
-        let waiting = ChangeWaiting::new(&limiter);
-        assert!(limiter.take(Lane::Routine, Action::GetLead, now).is_err());
-        assert!(limiter.take(Lane::Change, Action::GetLead, now).is_ok());
-        drop(waiting);
-        assert!(limiter.take(Lane::Routine, Action::GetLead, now).is_ok());
-    }
-
     #[tokio::test]
-    async fn a_change_that_gives_up_holds_no_routine_call_back() {
+    async fn a_caller_that_gives_up_holds_nobody_back() {
         let limiter = RateLimiter::new(Budget {
             per_second: 20.0,
             burst: 40,
@@ -330,18 +329,20 @@ mod tests {
         limiter.throttled(Duration::from_secs(60), Instant::now());
         let gave_up = tokio::time::timeout(
             Duration::from_millis(20),
-            limiter.acquire_in(Lane::Change, Action::GetLead),
+            limiter.acquire_as(&Caller::new(Lane::Change, "a"), Action::GetLead),
         )
         .await;
         assert!(
             gave_up.is_err(),
             "the change was held back by the Retry-After"
         );
-        assert_eq!(limiter.state().changes_waiting, 0);
+        assert_eq!(limiter.waiting(), 0);
     }
 
-    #[tokio::test]
-    async fn a_change_overtakes_the_routine_calls_already_queued() {
+    /// Queues twelve routine calls of namespace "bulk" at 100 calls a second, then
+    /// one call of `late`, and returns where the late call was served and how many
+    /// had been served before it joined.
+    async fn served_among_a_backlog(late: Caller) -> (usize, usize, Vec<String>) {
         use std::sync::Arc;
         let limiter = Arc::new(RateLimiter::new(Budget {
             per_second: 100.0,
@@ -352,30 +353,55 @@ mod tests {
         for i in 0..12 {
             let (limiter, served) = (limiter.clone(), served.clone());
             calls.push(tokio::spawn(async move {
-                limiter.acquire_in(Lane::Routine, Action::GetLead).await;
-                served.lock().unwrap().push(format!("routine {i}"));
+                let bulk = Caller::new(Lane::Routine, "bulk");
+                limiter.acquire_as(&bulk, Action::GetLead).await;
+                served.lock().unwrap().push(format!("bulk {i}"));
             }));
         }
-        // Let the routine calls queue up and a few of them go.
+        // Let the backlog queue up and a few of its calls go.
         tokio::time::sleep(Duration::from_millis(25)).await;
         let served_before = served.lock().unwrap().len();
-        let change = {
+        let late_call = {
             let (limiter, served) = (limiter.clone(), served.clone());
-            tokio::spawn(async move {
-                Lane::Change.scope(limiter.acquire(Action::GetLead)).await;
-                served.lock().unwrap().push("change".to_owned());
-            })
+            tokio::spawn(late.scope(async move {
+                limiter.acquire(Action::GetLead).await;
+                served.lock().unwrap().push("late".to_owned());
+            }))
         };
-        change.await.unwrap();
+        late_call.await.unwrap();
         for call in calls {
             call.await.unwrap();
         }
-        let served = served.lock().unwrap();
-        let place = served.iter().position(|s| s == "change").unwrap();
+        let served = served.lock().unwrap().clone();
+        let place = served.iter().position(|s| s == "late").unwrap();
+        (place, served_before, served)
+    }
+
+    #[tokio::test]
+    async fn a_change_overtakes_the_routine_calls_already_queued() {
+        let (place, before, served) =
+            served_among_a_backlog(Caller::new(Lane::Change, "bulk")).await;
         assert!(
-            served_before < 11 && place <= served_before + 1,
-            "change served at {place} with {served_before} served before it queued: {served:?}"
+            before < 11 && place <= before + 1,
+            "change served at {place} with {before} served before it queued: {served:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn another_namespace_does_not_queue_behind_a_backlog() {
+        let (place, before, served) =
+            served_among_a_backlog(Caller::new(Lane::Routine, "other")).await;
+        assert!(
+            before < 10 && place <= before + 2,
+            "served at {place} with {before} served before it queued: {served:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_same_namespace_queues_behind_its_own_backlog() {
+        // The other side of fairness: within a namespace, first come, first served.
+        let (place, _, served) = served_among_a_backlog(Caller::new(Lane::Routine, "bulk")).await;
+        assert_eq!(place, 12, "{served:?}");
     }
 
     #[test]
