@@ -23,8 +23,7 @@
 //!
 //! Not part of the tests: figures are recorded in bench/README.md.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
@@ -35,12 +34,17 @@ use liveplatform_sim::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_S
 use oc_operator::api::{
     OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection, conditions,
 };
-use oc_operator::controller;
 use serde_json::json;
 
+// Shared with bench/fairness.rs, which uses what this benchmark does not.
+#[allow(dead_code)]
+#[path = "harness.rs"]
+mod harness;
+#[allow(dead_code)]
 #[path = "scripts.rs"]
 mod scripts;
 
+use harness::*;
 use scripts::Workload;
 
 /// What a run measured up to Ready and the quiet minute.
@@ -93,162 +97,6 @@ impl Report {
 }
 
 /// A memory figure of process `pid` from /proc (`VmHWM`: peak, `VmRSS`: now), in MiB.
-fn memory_mib(pid: u32, field: &str) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
-}
-
-fn print_memory(operator: &Child, simulator: &Child) {
-    for (what, child) in [("operator", operator), ("simulator", simulator)] {
-        println!(
-            "{what} process memory: peak {:.0} MiB, now {:.0} MiB",
-            memory_mib(child.id(), "VmHWM:"),
-            memory_mib(child.id(), "VmRSS:")
-        );
-    }
-}
-
-/// The release binaries next to this example (`target/release/oc-operator` and
-/// `target/release/oc-simulator`); returns the operator's.
-fn operator_binary() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("oc-operator"))
-        .filter(|bin| bin.exists() && simulator_binary(bin).exists())
-        .ok_or(BUILD_FIRST)?;
-    Ok(bin)
-}
-
-const BUILD_FIRST: &str =
-    "build the binaries first: cargo build --release --workspace --bins --examples";
-
-/// The simulator's binary beside the operator's.
-fn simulator_binary(operator: &Path) -> PathBuf {
-    operator.with_file_name("oc-simulator")
-}
-
-/// Starts `oc-simulator` with `seed`; returns it and its address.
-fn start_simulator(bin: &Path, seed: &Seed, dir: &Path) -> Result<(Child, String), String> {
-    let seed_file = dir.join("seed.json");
-    let address_file = dir.join("simulator-address");
-    let json = serde_json::to_string(seed).map_err(|e| e.to_string())?;
-    std::fs::write(&seed_file, json).map_err(|e| e.to_string())?;
-    // A previous simulator's address must not be taken for this one's.
-    let _ = std::fs::remove_file(&address_file);
-    let mut command = Command::new(simulator_binary(bin));
-    command
-        .args(["--log-level=warn", "--listen=127.0.0.1:0"])
-        .arg("--seed")
-        .arg(&seed_file)
-        .arg("--address-file")
-        .arg(&address_file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null());
-    let child = testenv::processes::spawn(command).map_err(|e| e.to_string())?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(addr) = std::fs::read_to_string(&address_file)
-            && !addr.is_empty()
-        {
-            return Ok((child, addr));
-        }
-        if Instant::now() > deadline {
-            return Err("the simulator did not start".into());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Starts `oc-operator run` for namespace `ns`, with its production settings but a
-/// 1 s task poll.
-fn start_operator(bin: &Path, kubeconfig: &Path, ns: &str) -> Result<Child, String> {
-    let mut command = Command::new(bin);
-    command
-        .env("KUBECONFIG", kubeconfig)
-        .args([
-            "--log-format=text",
-            &format!(
-                "--log-level={}",
-                std::env::var("OC_BENCH_OPERATOR_LOG").unwrap_or_else(|_| "warn".into())
-            ),
-            "run",
-            &format!("--operator-namespace={ns}"),
-            &format!("--namespace={ns}"),
-            "--probe-listen=127.0.0.1:0",
-            "--task-poll-seconds=1",
-            "--wait-seconds=1",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null());
-    testenv::processes::spawn(command).map_err(|e| e.to_string())
-}
-
-/// SIGTERM, then wait for the graceful stop.
-fn stop(mut child: Child) {
-    // SAFETY: kill(2) on our own child process, which has not been reaped.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-    }
-    let _ = child.wait();
-}
-
-/// Server-side apply, tried again on a transient error (a busy apiserver may drop a
-/// connection under this load).
-async fn apply_retrying<K>(
-    api: &Api<K>,
-    name: &str,
-    value: serde_json::Value,
-) -> Result<(), kube::Error>
-where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-{
-    let params = PatchParams::apply("bench").force();
-    let mut attempt = 0;
-    loop {
-        match api.patch(name, &params, &Patch::Apply(&value)).await {
-            Ok(_) => return Ok(()),
-            Err(e) if attempt < 5 => {
-                attempt += 1;
-                eprintln!("retrying apply of {name}: {e}");
-                tokio::time::sleep(Duration::from_millis(500 * attempt)).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-async fn count_ready<K>(api: &Api<K>) -> usize
-where
-    K: controller::kind::Kind + kube::Resource,
-{
-    api.list(&Default::default())
-        .await
-        .map(|l| {
-            l.items
-                .iter()
-                .filter(|o| {
-                    o.status().is_some_and(|s| {
-                        conditions::is_true_for(
-                            K::conditions(s),
-                            conditions::READY,
-                            o.meta().generation,
-                        )
-                    })
-                })
-                .count()
-        })
-        .unwrap_or(0)
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -314,7 +162,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
 
     admin.start_journal().await?;
-    let operator = start_operator(&bin, plane.kubeconfig(), ns)?;
+    let operator = start_operator(&bin, plane.kubeconfig(), ns, true)?;
     let started = Instant::now();
     let customer_api: Api<OCCustomer> = Api::namespaced(client.clone(), ns);
     let block_api: Api<OCNumberBlock> = Api::namespaced(client.clone(), ns);
@@ -435,7 +283,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     print_memory(&operator, &simulator);
     stop(operator);
     let before = admin.counters().await?;
-    let operator = start_operator(&bin, plane.kubeconfig(), ns)?;
+    let operator = start_operator(&bin, plane.kubeconfig(), ns, true)?;
     let restarted = Instant::now();
     let watch_restart = std::env::var("OC_BENCH_RESTART_SECONDS")
         .ok()

@@ -11,6 +11,8 @@
 //!   depend on each other at once too, each task looked at when it should be done
 //!   (an expert's best).
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use liveplatform::contract::Budget;
@@ -130,12 +132,26 @@ struct Pace {
     parallel: bool,
 }
 
-/// One customer's whole onboarding.
+impl Pace {
+    /// An expert's: independent steps at once, each task looked at when it should be
+    /// done.
+    fn expert(task_time: Duration) -> Self {
+        Pace {
+            first: task_time,
+            every: task_time / 2,
+            parallel: true,
+        }
+    }
+}
+
+/// One customer's whole onboarding; `answered` is set when its first call is
+/// answered.
 async fn onboard(
     client: &LivePlatformClient,
     i: usize,
     work: Workload,
     pace: Pace,
+    answered: &OnceLock<Instant>,
 ) -> Result<(), String> {
     let err = |e: liveplatform::Error| e.to_string();
     let follow = |task: TaskId| async move { follow(client, &task, pace.first, pace.every).await };
@@ -147,6 +163,7 @@ async fn onboard(
         })
         .await
         .map_err(err)?;
+    let _ = answered.set(Instant::now());
     if work.full.is_some() {
         client
             .assign_channel(&AssignChannel {
@@ -284,7 +301,7 @@ pub async fn sequential(
         parallel: false,
     };
     for i in 0..customers {
-        onboard(client, i, work, pace).await?;
+        onboard(client, i, work, pace, &OnceLock::new()).await?;
     }
     Ok(started.elapsed())
 }
@@ -296,15 +313,47 @@ pub async fn concurrent(
     work: Workload,
     task_time: Duration,
 ) -> Result<Duration, String> {
+    concurrent_counting(client, customers, work, task_time, &AtomicUsize::new(0)).await
+}
+
+/// [`concurrent`], counting in `done` the customers done so far.
+pub async fn concurrent_counting(
+    client: &LivePlatformClient,
+    customers: usize,
+    work: Workload,
+    task_time: Duration,
+    done: &AtomicUsize,
+) -> Result<Duration, String> {
     let started = Instant::now();
-    let pace = Pace {
-        first: task_time,
-        every: task_time / 2,
-        parallel: true,
-    };
-    let runs = (0..customers).map(|i| onboard(client, i, work, pace));
+    let runs = (0..customers).map(|i| {
+        let answered = OnceLock::new();
+        async move {
+            onboard(client, i, work, Pace::expert(task_time), &answered).await?;
+            done.fetch_add(1, Ordering::Relaxed);
+            Ok::<(), String>(())
+        }
+    });
     for result in futures::future::join_all(runs).await {
         result?;
     }
     Ok(started.elapsed())
+}
+
+/// Customer `i` (lead and customer, nothing else) arriving while others onboard
+/// through the same client, taken as the concurrent script takes every customer;
+/// returns how long until its first call was answered and until it was onboarded.
+pub async fn arriving(
+    client: &LivePlatformClient,
+    i: usize,
+    task_time: Duration,
+) -> Result<(Duration, Duration), String> {
+    let started = Instant::now();
+    let answered = OnceLock::new();
+    let work = Workload {
+        numbers: 0,
+        full: None,
+    };
+    onboard(client, i, work, Pace::expert(task_time), &answered).await?;
+    let first = answered.get().map_or(Duration::ZERO, |at| *at - started);
+    Ok((first, started.elapsed()))
 }
