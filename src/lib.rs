@@ -6,6 +6,7 @@ pub mod controller;
 pub mod import;
 pub mod lease;
 pub mod metrics;
+pub mod offline;
 pub mod process_metrics;
 pub mod release;
 pub mod telemetry;

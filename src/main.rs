@@ -49,6 +49,37 @@ enum Command {
     /// object carries the adoption opt-in and matches the platform, so applying them
     /// makes no platform write. Only reads; the same platform gives the same bytes.
     Import(ImportArgs),
+    /// Say what the operator would do for a folder of manifests on a live platform,
+    /// without a cluster and without one write, like a Terraform plan. Every object is
+    /// taken as managementPolicy: ObserveOnly and reconciled once by the operator's own
+    /// controllers (the same reads, the same planners) against an in-memory copy of
+    /// the manifests; each object's first platform call is printed instead of made.
+    /// Calls that depend on an earlier one's answer (a new customer's id) show once
+    /// that call is made. Exits 0 when the platform matches, 2 when calls are planned.
+    Plan(PlanArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PlanArgs {
+    /// A manifest file, or a folder of them (read recursively: every .yaml and .yml);
+    /// repeat for several. It must hold the OCPlatform.
+    #[arg(long = "filename", short = 'f', required = true)]
+    filenames: Vec<PathBuf>,
+    /// The application (client) id of the platform's credentials.
+    #[arg(long, env = "OC_CLIENT_ID")]
+    client_id: String,
+    /// A file holding the client secret (else OC_CLIENT_SECRET).
+    #[arg(long, conflicts_with = "client_secret")]
+    client_secret_file: Option<PathBuf>,
+    /// The client secret (prefer --client-secret-file; never echoed).
+    #[arg(long, env = "OC_CLIENT_SECRET", hide_env_values = true)]
+    client_secret: Option<String>,
+    /// The namespace of manifests that name none.
+    #[arg(long, short = 'n', default_value = "default")]
+    namespace: String,
+    /// Allow plain http to a platform that is not on loopback (tests only).
+    #[arg(long, hide = true)]
+    allow_insecure_http: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -193,6 +224,8 @@ enum CliError {
     NoScope,
     #[error(transparent)]
     Import(#[from] oc_operator::import::Error),
+    #[error(transparent)]
+    Plan(#[from] oc_operator::offline::Error),
     #[error("give the client secret: --client-secret-file <file> or OC_CLIENT_SECRET")]
     NoClientSecret,
     #[error("reading {path}: {source}")]
@@ -297,8 +330,12 @@ async fn run(args: RunArgs) -> Result<(), CliError> {
     result
 }
 
-async fn import(args: ImportArgs) -> Result<(), CliError> {
-    let secret = match (&args.client_secret_file, args.client_secret) {
+/// The client secret from its file, or as given.
+fn client_secret(
+    file: Option<&PathBuf>,
+    given: Option<String>,
+) -> Result<liveplatform::secret::Secret, CliError> {
+    let secret = match (file, given) {
         (Some(path), _) => std::fs::read_to_string(path)
             .map_err(|source| CliError::Read {
                 path: path.clone(),
@@ -309,10 +346,31 @@ async fn import(args: ImportArgs) -> Result<(), CliError> {
         (None, Some(secret)) => secret,
         (None, None) => return Err(CliError::NoClientSecret),
     };
+    Ok(liveplatform::secret::Secret::new(secret))
+}
+
+async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
+    let options = oc_operator::offline::Options {
+        paths: args.filenames,
+        client_id: args.client_id,
+        client_secret: client_secret(args.client_secret_file.as_ref(), args.client_secret)?,
+        namespace: args.namespace,
+        allow_insecure_http: args.allow_insecure_http,
+    };
+    let plans = oc_operator::offline::plan(&options).await?;
+    write_stdout(oc_operator::offline::render(&plans).as_bytes())?;
+    Ok(if oc_operator::offline::has_changes(&plans) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn import(args: ImportArgs) -> Result<(), CliError> {
     let options = oc_operator::import::Options {
         platform_file: args.platform,
         client_id: args.client_id,
-        client_secret: liveplatform::secret::Secret::new(secret),
+        client_secret: client_secret(args.client_secret_file.as_ref(), args.client_secret)?,
         out: args.out.clone(),
         selection: oc_operator::import::snapshot::Selection {
             tenants: args.tenants,
@@ -394,6 +452,10 @@ async fn main() -> ExitCode {
         Command::Run(args) => run(args).await,
         Command::ReleaseFinalizers(args) => release_finalizers(args).await,
         Command::Import(args) => import(args).await,
+        Command::Plan(args) => match plan(args).await {
+            Ok(code) => return code,
+            Err(e) => Err(e),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

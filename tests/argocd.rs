@@ -126,6 +126,8 @@ fn argo_cd_itself_gives_every_kind_and_every_reason_its_health() {
             // does not occur, and is simply not Healthy.
             let want = if *r == reason::PAUSED {
                 "Progressing"
+            } else if *r == reason::CHANGES_PLANNED {
+                "Suspended"
             } else {
                 want
             };
@@ -180,6 +182,7 @@ fn the_lua_decides_every_reason_the_code_defines() {
     let script = std::fs::read_to_string(dir().join("health.lua")).unwrap();
     let degraded = lua_table(&script, "degraded");
     let progressing = lua_table(&script, "progressing");
+    let suspended = lua_table(&script, "suspended");
     let all: BTreeSet<String> = reason::ALL.iter().map(|r| (*r).to_owned()).collect();
     let needs_a_person: BTreeSet<String> = reason::NEEDS_A_PERSON
         .iter()
@@ -189,7 +192,11 @@ fn the_lua_decides_every_reason_the_code_defines() {
         degraded, needs_a_person,
         "Degraded must be exactly the reasons that need a person"
     );
-    let decided: BTreeSet<String> = degraded.union(&progressing).cloned().collect();
+    let decided: BTreeSet<String> = degraded
+        .union(&progressing)
+        .chain(&suspended)
+        .cloned()
+        .collect();
     let undecided: Vec<&String> = all.difference(&decided).collect();
     assert!(
         undecided.is_empty(),

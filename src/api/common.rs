@@ -65,6 +65,39 @@ pub enum DeletionPolicy {
     Orphan,
 }
 
+/// Whether the operator may write to the Live Platform for an object.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ManagementPolicy {
+    /// Carry the spec out on the platform: create, change, release and delete.
+    #[default]
+    Manage,
+    /// Only read the platform and compare it with the spec. Nothing is ever written,
+    /// also when the object is deleted; `status.plannedActions` lists the calls the
+    /// operator would make under `Manage`, and the `PlatformMatches` condition says
+    /// whether there are any.
+    ObserveOnly,
+}
+
+/// A platform call the operator would make for an object under `managementPolicy:
+/// Manage`, listed in the status of an object that only observes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlannedAction {
+    /// The call, as the API reference titles it (for example `Upload Numbers to
+    /// Customer`).
+    pub action: String,
+    /// What the call acts on: a tenant, a site of a tenant, a dial plan, a SIP address.
+    pub target: String,
+    /// How many items the call carries: numbers for an upload or a release, rules for
+    /// a dial plan change, 1 for a single object.
+    pub count: i64,
+    /// How many requests the call takes (an upload or a release sends at most 1,000
+    /// numbers a request).
+    pub requests: i64,
+    /// The call in words, for example `upload 250 numbers in 1 request`.
+    pub description: String,
+}
+
 /// A write to the Live Platform that was started and not yet seen to its end. It is
 /// recorded before the write is sent, so that after a restart the operator looks the
 /// platform up instead of writing again.

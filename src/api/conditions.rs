@@ -12,6 +12,9 @@ pub const LICENSED: &str = "Licensed";
 pub const CHANNEL_ASSIGNED: &str = "ChannelAssigned";
 /// OCNumberBlock: every declared number is on the platform.
 pub const NUMBERS_UPLOADED: &str = "NumbersUploaded";
+/// Objects under `managementPolicy: ObserveOnly`: whether the platform matches the
+/// spec, that is, whether `status.plannedActions` is empty.
+pub const PLATFORM_MATCHES: &str = "PlatformMatches";
 /// kstatus: work is under way (not Ready for this generation, nothing stalls it).
 pub const RECONCILING: &str = "Reconciling";
 /// kstatus: only a person can move the object on (see `reason::NEEDS_A_PERSON`).
@@ -64,6 +67,12 @@ pub mod reason {
         /// `ChannelAssigned=False`: the spec names no channel.
         NO_CHANNEL = "NoChannel",
         PAUSED = "Paused",
+        /// `managementPolicy: ObserveOnly` and the platform differs from the spec: the
+        /// calls that would make it match are in `status.plannedActions`, and nothing
+        /// is sent until the policy is `Manage` (Ready=False, PlatformMatches=False).
+        CHANGES_PLANNED = "ChangesPlanned",
+        /// `PlatformMatches=True`: the platform matches the spec; nothing is planned.
+        MATCHES = "Matches",
         WAITING_FOR_PLATFORM = "WaitingForPlatform",
         WAITING_FOR_DEPENDENCY = "WaitingForDependency",
         NAMESPACE_NOT_ALLOWED = "NamespaceNotAllowed",

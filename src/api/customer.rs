@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{DeletionPolicy, Operation, PlatformRef};
+use super::common::{DeletionPolicy, ManagementPolicy, Operation, PlannedAction, PlatformRef};
 
 /// One enterprise on Operator Connect: its Microsoft tenant becomes a consentless lead
 /// on the Live Platform, is put in a channel, and is licensed as a customer.
@@ -97,6 +97,14 @@ pub struct OCCustomerSpec {
     /// deleted; `Orphan` leaves them on the platform.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+
+    /// `Manage` (default) carries this spec out on the platform. `ObserveOnly` only
+    /// reads the platform and compares it with the spec: nothing is ever written,
+    /// also not when the object is deleted, and `status.plannedActions` lists the calls
+    /// `Manage` would make. An OCPlatform with `managementPolicy: ObserveOnly` makes
+    /// every object on it observe only.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
 }
 
 /// `configurationName` of the platform's customer creation.
@@ -184,6 +192,12 @@ pub struct OCCustomerStatus {
     #[serde(default)]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
+    /// Under `managementPolicy: ObserveOnly`: the calls the operator would make next to
+    /// carry the spec out under `Manage` (empty when the platform matches the spec).
+    /// Calls that depend on an earlier call's answer (a task's result, a new id) are
+    /// listed once that call is made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub planned_actions: Vec<PlannedAction>,
     /// When the operator last saw the platform match this object's spec (RFC 3339).
     /// After an operator restart, an object that is Ready asks nothing of the platform
     /// until its next drift check is due from this time.

@@ -4,7 +4,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{DeletionPolicy, LocalObjectRef, Operation};
+use super::common::{DeletionPolicy, LocalObjectRef, ManagementPolicy, Operation, PlannedAction};
 
 /// A Teams user of a customer, provisioned for voice: line URI, policies, usage
 /// location and address. Needs an OC Essentials Plus or OC Pro licence.
@@ -99,6 +99,14 @@ pub struct OCEndUserSpec {
     /// is deleted; `Orphan` leaves the user as it is.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+
+    /// `Manage` (default) carries this spec out on the platform. `ObserveOnly` only
+    /// reads the platform and compares it with the spec: nothing is ever written,
+    /// also not when the object is deleted, and `status.plannedActions` lists the calls
+    /// `Manage` would make. An OCPlatform with `managementPolicy: ObserveOnly` makes
+    /// every object on it observe only.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
 }
 
 fn default_true() -> bool {
@@ -134,6 +142,12 @@ pub struct OCEndUserStatus {
     #[serde(default)]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
+    /// Under `managementPolicy: ObserveOnly`: the calls the operator would make next to
+    /// carry the spec out under `Manage` (empty when the platform matches the spec).
+    /// Calls that depend on an earlier call's answer (a task's result, a new id) are
+    /// listed once that call is made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub planned_actions: Vec<PlannedAction>,
     /// When the operator last saw the platform match this object's spec (RFC 3339).
     /// After an operator restart, an object that is Ready asks nothing of the platform
     /// until its next drift check is due from this time.

@@ -113,6 +113,14 @@ pub struct OCPlatformSpec {
     #[serde(default = "default_drift_seconds")]
     #[schemars(range(min = 30, max = 86400))]
     pub drift_check_seconds: i64,
+
+    /// `Manage` (default) lets each object's own `managementPolicy` decide.
+    /// `ObserveOnly` makes every object on this platform observe only, whatever its own
+    /// policy: the operator reads the platform and lists in each object's
+    /// `status.plannedActions` the calls it would make, and writes nothing. The switch
+    /// for a first look at a production platform.
+    #[serde(default)]
+    pub management_policy: super::common::ManagementPolicy,
 }
 
 /// A namespace name, or `*` for every namespace.

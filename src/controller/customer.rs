@@ -19,11 +19,13 @@ use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
 use super::kind::CustomerOwned;
+use super::management::{self, planned};
 use super::plan::{self, AfterWrite, Also, Next, Planner, Report, Wait};
 use super::platforms;
 use super::snapshots;
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
+use crate::api::common::PlannedAction;
 use crate::api::common::{DeletionPolicy, Operation, WriteAction};
 use crate::api::conditions::{CHANNEL_ASSIGNED, LICENSED, READY, reason};
 use crate::api::customer::{LicenseStatus, LicenseType, OCCustomerSpec, OCCustomerStatus};
@@ -70,7 +72,12 @@ async fn run(
         seen: Seen::default(),
         deleting,
     };
-    let outcome = plan::run(&mut reconcile, "OCCustomer").await?;
+    let outcome = plan::run(
+        &mut reconcile,
+        "OCCustomer",
+        management::observe_only(obj, &ctx.stores),
+    )
+    .await?;
     Ok(plan::conclude(ctx, obj, draft, outcome).await)
 }
 
@@ -1076,6 +1083,54 @@ impl Planner for CustomerReconcile<'_> {
     async fn finish(&mut self) {
         tasks::finish(self.draft);
         self.seen.task = None;
+    }
+
+    fn describe(&self, write: &Write) -> Option<PlannedAction> {
+        use liveplatform::Action as A;
+        let spec = &self.obj.spec;
+        let tenant = spec.tenant_id.to_ascii_lowercase();
+        let (action, description) = match write {
+            Write::CreateLead => (
+                A::CreateLead,
+                format!("create the lead of tenant {tenant} ({})", spec.company_name),
+            ),
+            Write::AssignChannel(channel) => (
+                A::AssignChannel,
+                format!("assign the lead of tenant {tenant} to channel {channel}"),
+            ),
+            Write::RemoveChannel(channel) => (
+                A::RemoveChannel,
+                format!("remove the lead of tenant {tenant} from channel {channel}"),
+            ),
+            Write::CreateCustomer => (
+                A::CreateCustomer,
+                format!(
+                    "create customer {} from the lead of tenant {tenant}",
+                    spec.short_name
+                ),
+            ),
+            Write::UpgradeLicense { to, count } => (
+                A::UpgradeLicense,
+                format!("upgrade the licence of tenant {tenant} to {to:?} x {count}"),
+            ),
+            Write::ChangeLicense { from, to, count } => (
+                A::ChangeLicense,
+                format!("change the licence of tenant {tenant} from {from:?} to {to:?} x {count}"),
+            ),
+            Write::DeleteService(id) => (
+                A::DeleteService,
+                format!("delete the service {id} of tenant {tenant}"),
+            ),
+            Write::DeleteLead => (A::DeleteLead, format!("delete the lead of tenant {tenant}")),
+            Write::DeleteDependents | Write::LetGo(_) => return None,
+        };
+        Some(planned(
+            action,
+            format!("tenant {tenant}"),
+            1,
+            1,
+            description,
+        ))
     }
 }
 

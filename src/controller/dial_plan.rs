@@ -16,9 +16,11 @@ use super::customer_scope::{CustomerScope, Unscoped, customer_scope, namespace_o
 use super::drive;
 use super::error::Result;
 use super::finalizer;
+use super::management::{self, planned, requests};
 use super::plan::{self, AfterWrite, Planner, Report};
 use super::status::{StatusDraft, namespaced_api};
 use crate::api::OCDialPlan;
+use crate::api::common::PlannedAction;
 use crate::api::conditions::{READY, reason};
 use crate::api::dial_plan::{OCDialPlanSpec, OCDialPlanStatus, UnmanagedRules};
 use liveplatform::Error as PlatformError;
@@ -70,7 +72,12 @@ async fn run(
         seen: Seen::default(),
         deleting,
     };
-    let outcome = plan::run(&mut reconcile, "OCDialPlan").await?;
+    let outcome = plan::run(
+        &mut reconcile,
+        "OCDialPlan",
+        management::observe_only(obj, &ctx.stores),
+    )
+    .await?;
     Ok(plan::conclude(ctx, obj, draft, outcome).await)
 }
 
@@ -365,6 +372,35 @@ impl Planner for DialPlanReconcile<'_> {
     }
 
     async fn finish(&mut self) {}
+
+    fn describe(&self, write: &Write) -> Option<PlannedAction> {
+        let id = &self.obj.spec.dial_plan_id;
+        let target = format!(
+            "dial plan {id} of site {} of tenant {}",
+            self.site, self.scope.tenant
+        );
+        Some(match write {
+            Write::Modify { add, remove, .. } => planned(
+                liveplatform::Action::ModifyDialPlan,
+                target,
+                add.len() + remove.len(),
+                1,
+                format!(
+                    "add {} and remove {} rules of dial plan {id} in {}",
+                    add.len(),
+                    remove.len(),
+                    requests(1)
+                ),
+            ),
+            Write::Delete => planned(
+                liveplatform::Action::DeleteDialPlan,
+                target,
+                1,
+                1,
+                format!("delete dial plan {id}"),
+            ),
+        })
+    }
 }
 
 /// The site location the dial plan is on, or `None` with a waiting condition.

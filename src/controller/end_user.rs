@@ -15,10 +15,12 @@ use super::customer_scope::{CustomerScope, customer_scope, without_scope};
 use super::drive;
 use super::error::Result;
 use super::finalizer;
+use super::management::{self, planned};
 use super::plan::{self, AfterWrite, Next, Planner, Report, Wait};
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
 use crate::api::OCEndUser;
+use crate::api::common::PlannedAction;
 use crate::api::common::WriteAction;
 use crate::api::conditions::{READY, reason};
 use crate::api::customer::LicenseType;
@@ -79,7 +81,12 @@ async fn run(
         upgrade_declared,
         number_pending,
     };
-    let outcome = plan::run(&mut reconcile, "OCEndUser").await?;
+    let outcome = plan::run(
+        &mut reconcile,
+        "OCEndUser",
+        management::observe_only(obj, &ctx.stores),
+    )
+    .await?;
     Ok(plan::conclude(ctx, obj, draft, outcome).await)
 }
 
@@ -498,6 +505,24 @@ impl Planner for EndUserReconcile<'_> {
     async fn finish(&mut self) {
         tasks::finish(self.draft);
         self.seen.task = None;
+    }
+
+    fn describe(&self, write: &Write) -> Option<PlannedAction> {
+        let sip = &self.obj.spec.sip_address;
+        match write {
+            Write::Provision { deleting } => Some(planned(
+                liveplatform::Action::ProvisionEndUser,
+                format!("end user {sip} of tenant {}", self.scope.tenant),
+                1,
+                1,
+                if *deleting {
+                    format!("take the voice settings of {sip} off")
+                } else {
+                    format!("provision the voice settings of {sip}")
+                },
+            )),
+            Write::LetGo => None,
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use kube::Resource;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::common::Operation;
+use crate::api::common::{ManagementPolicy, Operation, PlannedAction};
 use crate::api::*;
 
 /// A custom resource the operator reconciles.
@@ -44,6 +44,16 @@ pub trait Kind:
     /// claim on the platform object (see `ownership`).
     fn records_claim(_status: &Self::Status) -> bool {
         false
+    }
+
+    /// `spec.managementPolicy`, for kinds that write to the platform.
+    fn management_policy(&self) -> ManagementPolicy {
+        ManagementPolicy::Manage
+    }
+
+    /// `status.plannedActions`, for kinds that write to the platform.
+    fn planned_actions_mut(_status: &mut Self::Status) -> Option<&mut Vec<PlannedAction>> {
+        None
     }
 
     /// Whether reconciling it writes to the Live Platform. Only then can a cached copy
@@ -103,6 +113,14 @@ macro_rules! kind {
 
             fn owned_since_mut(status: &mut Self::Status) -> Option<&mut Option<String>> {
                 Some(&mut status.owned_since)
+            }
+
+            fn management_policy(&self) -> ManagementPolicy {
+                self.spec.management_policy
+            }
+
+            fn planned_actions_mut(status: &mut Self::Status) -> Option<&mut Vec<PlannedAction>> {
+                Some(&mut status.planned_actions)
             }
 
             fn owned_since(status: &Self::Status) -> Option<&str> {

@@ -25,7 +25,10 @@ pub fn derive(
     } else {
         failing(synced).or_else(|| failing(ready))
     };
-    let paused = synced.is_some_and(|c| c.status == "False" && c.reason == reason::PAUSED);
+    // Paused, or observing only with changes planned: nothing moves until a person
+    // acts, and nothing is wrong either.
+    let paused = synced.is_some_and(|c| c.status == "False" && c.reason == reason::PAUSED)
+        || ready.is_some_and(|c| c.status == "False" && c.reason == reason::CHANGES_PLANNED);
     let ready_now = conditions::is_true_for(conditions, READY, generation);
     let (ready_reason, ready_message) = ready.map_or_else(
         || {

@@ -15,6 +15,7 @@ pub mod error;
 pub mod finalizer;
 pub mod kind;
 pub mod kstatus;
+pub mod management;
 pub mod number_block;
 pub mod number_set;
 mod numbers;
@@ -165,6 +166,24 @@ where
     }
     if finalizer::is_deleting(&*obj) && is_protected(&*obj) {
         return held_by_protection(&*obj, &ctx, &api, &mut draft).await;
+    }
+    if finalizer::is_deleting(&*obj)
+        && K::WRITES_TO_PLATFORM
+        && management::observe_only(&*obj, &ctx.stores)
+    {
+        // It only observed: nothing on the platform is undone for it.
+        if finalizer::has(&*obj) {
+            ctx.event(
+                &*obj,
+                false,
+                "Orphaned",
+                "Delete",
+                "managementPolicy is ObserveOnly: the platform is left as it is",
+            )
+            .await;
+            finalizer::remove(&api, &*obj).await?;
+        }
+        return Ok(Action::await_change());
     }
     if !finalizer::is_deleting(&*obj) && rejected_for_this_generation(&mut draft) {
         return Ok(Action::await_change());

@@ -21,6 +21,7 @@ use super::customer_scope::{CustomerScope, customer_scope, without_scope};
 use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
+use super::management::{self, planned, requests};
 use super::number_set::{compress, declared, decompress};
 use super::numbers::Projection;
 use super::ownership::{Identity, Name};
@@ -28,6 +29,7 @@ use super::plan::{self, AfterWrite, Also, Next, Planner, Report, Wait};
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
 use crate::api::OCNumberBlock;
+use crate::api::common::PlannedAction;
 use crate::api::common::{DeletionPolicy, WriteAction};
 use crate::api::conditions::{self, NUMBERS_UPLOADED, READY, reason};
 use crate::api::number_block::{
@@ -100,7 +102,12 @@ async fn run(
         deleting,
         others_own,
     };
-    let outcome = plan::run(&mut reconcile, "OCNumberBlock").await?;
+    let outcome = plan::run(
+        &mut reconcile,
+        "OCNumberBlock",
+        management::observe_only(obj, &ctx.stores),
+    )
+    .await?;
     Ok(plan::conclude(ctx, obj, draft, outcome).await)
 }
 
@@ -284,14 +291,33 @@ pub enum Settle {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
-    Upload(Vec<String>),
-    Release(Vec<String>),
-    Unassign(Vec<String>),
+    Upload(Batch),
+    Release(Batch),
+    Unassign(Batch),
     /// Removes the finalizer: every number is released.
     LetGo,
 }
 
 pub type Step = plan::Step<Look, Settle, Write>;
+
+/// The numbers of one request, and how many numbers the operation covers in all
+/// (this request's and those of the requests after it), for a plan to show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    pub numbers: Vec<String>,
+    pub outstanding: usize,
+}
+
+impl Batch {
+    /// The first request's share of `numbers`.
+    pub fn of(numbers: Vec<String>) -> Self {
+        let outstanding = numbers.len();
+        Batch {
+            numbers: chunk(numbers),
+            outstanding,
+        }
+    }
+}
 
 fn chunk(numbers: impl IntoIterator<Item = String>) -> Vec<String> {
     numbers.into_iter().take(MAX_NUMBERS_PER_REQUEST).collect()
@@ -448,7 +474,9 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
         .partition(|n| listing.get(n).is_some_and(|r| r.is_assigned()));
     let unassign = spec.assigned_number_policy == AssignedNumberPolicy::Unassign;
     if unassign && !assigned.is_empty() {
-        return Write(self::Write::Unassign(chunk(assigned.into_iter().cloned())));
+        return Write(self::Write::Unassign(Batch::of(
+            assigned.into_iter().cloned().collect(),
+        )));
     }
     let releasable: Vec<String> = releasable
         .into_iter()
@@ -456,7 +484,7 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
         .cloned()
         .collect();
     if !releasable.is_empty() {
-        return Write(self::Write::Release(chunk(releasable)));
+        return Write(self::Write::Release(Batch::of(releasable)));
     }
     let to_upload: Vec<&String> = declared
         .iter()
@@ -469,7 +497,10 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
             .map(|n| (*n).clone())
             .collect();
         if !valid.is_empty() {
-            return Write(self::Write::Upload(chunk(valid)));
+            return Write(self::Write::Upload(Batch {
+                numbers: chunk(valid),
+                outstanding: to_upload.len(),
+            }));
         }
         return Look(self::Look::Validate(chunk(to_upload.into_iter().cloned())));
     }
@@ -612,7 +643,7 @@ fn plan_release_all(known: &Known, listing: &Listing) -> Step {
         .collect();
     if !assigned.is_empty() {
         if known.spec.assigned_number_policy == AssignedNumberPolicy::Unassign {
-            return Write(self::Write::Unassign(chunk(assigned)));
+            return Write(self::Write::Unassign(Batch::of(assigned)));
         }
         return Wait(plan::Wait::new(
             reason::DELETING,
@@ -635,7 +666,7 @@ fn plan_release_all(known: &Known, listing: &Listing) -> Step {
             Next::Task,
         ));
     }
-    Write(self::Write::Release(chunk(active)))
+    Write(self::Write::Release(Batch::of(active)))
 }
 
 /// How far a deletion's release has come with `remaining` numbers left: the total is
@@ -874,9 +905,9 @@ impl Planner for BlockReconcile<'_> {
                 finalizer::remove(api, obj).await?;
                 return Ok(AfterWrite::Gone);
             }
-            Write::Upload(numbers) => (WriteAction::UploadNumbers, numbers),
-            Write::Release(numbers) => (WriteAction::ReleaseNumbers, numbers),
-            Write::Unassign(numbers) => (WriteAction::UnassignNumbers, numbers),
+            Write::Upload(batch) => (WriteAction::UploadNumbers, batch.numbers),
+            Write::Release(batch) => (WriteAction::ReleaseNumbers, batch.numbers),
+            Write::Unassign(batch) => (WriteAction::UnassignNumbers, batch.numbers),
         };
         let upload = action == WriteAction::UploadNumbers;
         let what = format!("{} ({} numbers)", action.title(), numbers.len());
@@ -975,6 +1006,39 @@ impl Planner for BlockReconcile<'_> {
         tasks::finish(self.draft);
         self.seen.task = None;
         self.forget_listing().await;
+    }
+
+    fn describe(&self, write: &Write) -> Option<PlannedAction> {
+        let tenant = &self.scope.tenant;
+        let (action, verb, batch) = match write {
+            Write::Upload(batch) => (
+                liveplatform::Action::UploadNumbers,
+                format!("upload {} numbers to tenant {tenant}", batch.outstanding),
+                batch,
+            ),
+            Write::Release(batch) => (
+                liveplatform::Action::ReleaseNumbers,
+                format!("release {} numbers of tenant {tenant}", batch.outstanding),
+                batch,
+            ),
+            Write::Unassign(batch) => (
+                liveplatform::Action::UnassignNumbers,
+                format!(
+                    "unassign {} numbers of tenant {tenant} in Teams",
+                    batch.outstanding
+                ),
+                batch,
+            ),
+            Write::LetGo => return None,
+        };
+        let sent = batch.outstanding.div_ceil(MAX_NUMBERS_PER_REQUEST).max(1);
+        Some(planned(
+            action,
+            format!("tenant {tenant}"),
+            batch.outstanding,
+            sent,
+            format!("{verb} in {}", requests(sent)),
+        ))
     }
 }
 

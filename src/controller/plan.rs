@@ -7,10 +7,17 @@
 //! platform) and plans again after each one, until the planner waits or concludes.
 //! Because the planner only sees values, every step of every kind is tested in-process
 //! with tables, without a cluster or a platform.
+//!
+//! An object that only observes (`managementPolicy: ObserveOnly`, see `management`)
+//! runs the same loop: its looks are made, but its first write is described instead
+//! of sent ([`Planner::describe`]) and the reconcile ends there with
+//! [`Outcome::Planned`]. The plan an observing object shows is thus the very step its
+//! planner would take under `Manage`.
 
 use std::time::Duration;
 
 use super::error::{Error, Result};
+use crate::api::common::PlannedAction;
 
 /// The next thing a kind's reconcile does.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,6 +143,9 @@ pub enum Outcome {
     },
     /// The object let go of its finalizer.
     Gone,
+    /// The object only observes, and the platform differs from its spec: these are
+    /// the calls that would be made.
+    Planned(Vec<PlannedAction>),
 }
 
 /// A kind's reconcile as a planner with its two kinds of call. (Only used with
@@ -160,14 +170,20 @@ pub trait Planner {
 
     /// The write in flight is over (it failed on the platform).
     async fn finish(&mut self);
+
+    /// The platform call `write` is, for an object that only observes; `None` for a
+    /// write that makes no platform call (letting go of the finalizer), which is
+    /// carried out as usual.
+    fn describe(&self, write: &Self::Write) -> Option<PlannedAction>;
 }
 
 /// More steps than any kind needs in one reconcile: a planner that keeps asking is a
 /// bug, which must not become a busy loop against the platform.
 const MAX_STEPS: usize = 64;
 
-/// Plans and acts until the planner waits or concludes.
-pub async fn run<P: Planner>(planner: &mut P, what: &str) -> Result<Outcome> {
+/// Plans and acts until the planner waits or concludes; an object that only observes
+/// (`observe_only`) stops at its first platform write, which it reports instead.
+pub async fn run<P: Planner>(planner: &mut P, what: &str, observe_only: bool) -> Result<Outcome> {
     let mut last = None;
     for _ in 0..MAX_STEPS {
         let step = planner.plan();
@@ -176,6 +192,11 @@ pub async fn run<P: Planner>(planner: &mut P, what: &str) -> Result<Outcome> {
         match step {
             Step::Look(look) => planner.look(look).await?,
             Step::Settle(settle) => planner.settle(settle).await?,
+            Step::Write(write) if observe_only && planner.describe(&write).is_some() => {
+                return Ok(Outcome::Planned(
+                    planner.describe(&write).into_iter().collect(),
+                ));
+            }
             Step::Write(write) => match planner.write(write).await? {
                 AfterWrite::Replan => {}
                 AfterWrite::Wait(wait) => return Ok(Outcome::Wait(wait)),
@@ -218,6 +239,8 @@ pub async fn conclude<K: super::ownership::Governed>(
             draft.condition(a.type_, a.status, a.reason, a.message);
         }
     };
+    let observe_only = super::management::observe_only(obj, &ctx.stores);
+    super::management::record(draft, observe_only, &outcome);
     // Waiting for a spec change is the only outcome that holds the object until then.
     *K::rejected_generation_mut(&mut draft.status) = match &outcome {
         Outcome::Wait(wait) if wait.next == Next::SpecChange => draft.generation,
@@ -251,5 +274,17 @@ pub async fn conclude<K: super::ownership::Governed>(
             super::platform::drift_requeue(drift_seconds)
         }
         Outcome::Gone => Action::await_change(),
+        Outcome::Planned(actions) => {
+            let message = super::management::changes_planned_message(&actions);
+            let was = conditions::find(draft.conditions(), READY)
+                .map(|c| (c.reason.clone(), c.message.clone()));
+            draft.condition(READY, false, reason::CHANGES_PLANNED, message.clone());
+            if was != Some((reason::CHANGES_PLANNED.to_owned(), message.clone())) {
+                ctx.event(obj, false, reason::CHANGES_PLANNED, "Plan", message)
+                    .await;
+            }
+            // Looked at again like a Ready object: the platform may come to match.
+            super::platform::drift_requeue(drift_seconds)
+        }
     }
 }

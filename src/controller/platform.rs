@@ -68,7 +68,7 @@ async fn apply(
         client,
         seen: Seen::default(),
     };
-    let outcome = plan::run(&mut reconcile, "OCPlatform").await?;
+    let outcome = plan::run(&mut reconcile, "OCPlatform", false).await?;
     Ok(plan::conclude(ctx, obj, draft, outcome).await)
 }
 
@@ -271,6 +271,10 @@ impl Planner for PlatformReconcile<'_> {
     }
 
     async fn finish(&mut self) {}
+
+    fn describe(&self, never: &Never) -> Option<crate::api::common::PlannedAction> {
+        match *never {}
+    }
 }
 
 #[cfg(test)]

@@ -15,11 +15,13 @@ use super::customer_scope::{CustomerScope, customer_scope, namespace_of, without
 use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
+use super::management::{self, planned};
 use super::plan::{self, AfterWrite, Next, Planner, Report, Wait};
 use super::secret_access::{self, Purpose};
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
 use crate::api::OCSipConnection;
+use crate::api::common::PlannedAction;
 use crate::api::common::WriteAction;
 use crate::api::conditions::{READY, reason};
 use crate::api::sip_connection::{OCSipConnectionSpec, OCSipConnectionStatus};
@@ -73,7 +75,12 @@ async fn run(
         deleting,
         password,
     };
-    let outcome = plan::run(&mut reconcile, "OCSipConnection").await?;
+    let outcome = plan::run(
+        &mut reconcile,
+        "OCSipConnection",
+        management::observe_only(obj, &ctx.stores),
+    )
+    .await?;
     Ok(plan::conclude(ctx, obj, draft, outcome).await)
 }
 
@@ -545,6 +552,27 @@ impl Planner for SiteReconcile<'_> {
     async fn finish(&mut self) {
         tasks::finish(self.draft);
         self.seen.task = None;
+    }
+
+    fn describe(&self, write: &Write) -> Option<PlannedAction> {
+        let site = &self.obj.spec.site_name;
+        let target = format!("site {site} of tenant {}", self.scope.tenant);
+        let (action, description) = match write {
+            Write::Add => (
+                liveplatform::Action::AddSipConnection,
+                format!("add SIP connection {site} on SBC {}", self.obj.spec.sbc_id),
+            ),
+            Write::Modify(id) => (
+                liveplatform::Action::ModifySipConnection,
+                format!("modify SIP connection {site} ({id})"),
+            ),
+            Write::Delete(id) => (
+                liveplatform::Action::DeleteSipConnection,
+                format!("delete SIP connection {site} ({id})"),
+            ),
+            Write::LetGo(_) => return None,
+        };
+        Some(planned(action, target, 1, 1, description))
     }
 }
 

@@ -1,5 +1,6 @@
 -- Argo CD health of every oc-operator kind, from status.conditions.
--- Healthy: Ready=True for the current generation. Suspended: paused by annotation.
+-- Healthy: Ready=True for the current generation. Suspended: paused by annotation,
+-- or observing only with changes planned.
 -- Degraded: a problem that needs a person (the spec, credentials, a conflict).
 -- Progressing: anything else, including a Ready written for an older generation.
 local hs = { status = "Progressing", message = "waiting for the operator" }
@@ -36,6 +37,14 @@ if ready.status == "True" then
   hs.message = ready.message or "ready"
   return hs
 end
+-- Suspended: an object that only observes (managementPolicy: ObserveOnly) and found
+-- the platform different from its spec; status.plannedActions lists the calls.
+local suspended = { ChangesPlanned = true }
+if suspended[ready.reason] then
+  hs.status = "Suspended"
+  hs.message = ready.message or ready.reason
+  return hs
+end
 -- Every reason the operator writes is decided here; a Rust test (tests/argocd.rs)
 -- fails when the code has a reason these two tables do not name.
 -- Degraded: only a person can move it on (a spec, a conflict, a licence to upgrade,
@@ -51,7 +60,7 @@ local progressing = {
   Available = true, Creating = true, Updating = true, Deleting = true, WaitingForCustomer = true, WaitingForTask = true,
   WaitingForLicense = true, NoChannel = true, Paused = true, WaitingForPlatform = true,
   WaitingForDependency = true, Succeeded = true, Throttled = true, ApiUnavailable = true,
-  ReconcileError = true,
+  ReconcileError = true, Matches = true,
 }
 -- A Synced reason that needs a person (bad credentials) is Degraded too.
 local stuck = synced ~= nil and synced.status == "False" and degraded[synced.reason]

@@ -9,7 +9,8 @@ use super::{Case as Expect, expect_all, merged, task};
 use crate::api::common::WriteAction;
 use crate::api::number_block::{OCNumberBlockSpec, OCNumberBlockStatus, ReleaseProgress};
 use crate::controller::number_block::{
-    Ended, Known, Listing, Look, Seen, Settle, Step, Write, plan, project_accepted, project_ended,
+    Batch, Ended, Known, Listing, Look, Seen, Settle, Step, Write, plan, project_accepted,
+    project_ended,
 };
 use crate::controller::plan::{Next, Step as S};
 use liveplatform::TaskOutcome;
@@ -180,7 +181,7 @@ fn every_step_of_uploading_and_releasing() {
                     ..listed(vec![])
                 },
             )),
-            |s| *s == S::Write(Write::Upload(numbers(&[A, B]))),
+            |s| *s == S::Write(Write::Upload(Batch::of(numbers(&[A, B])))),
         ),
         (
             "a number that failed for this spec is not uploaded again",
@@ -217,7 +218,7 @@ fn every_step_of_uploading_and_releasing() {
                 spec: json!({"numbers": [A]}),
                 ..case(reported(), listed(active(&[A, B])))
             }),
-            |s| *s == S::Write(Write::Release(numbers(&[B]))),
+            |s| *s == S::Write(Write::Release(Batch::of(numbers(&[B])))),
         ),
         (
             "an assigned number that left the spec stays under Keep",
@@ -245,7 +246,7 @@ fn every_step_of_uploading_and_releasing() {
                     ]),
                 )
             }),
-            |s| *s == S::Write(Write::Unassign(numbers(&[B]))),
+            |s| *s == S::Write(Write::Unassign(Batch::of(numbers(&[B])))),
         ),
         (
             "a number another block owns is never released",
@@ -431,7 +432,7 @@ fn every_step_of_deletion() {
         (
             "active numbers are released",
             step(deleting(releasing(reported(), 2), listed(active(&[A, B])))),
-            |s| *s == S::Write(Write::Release(numbers(&[A, B]))),
+            |s| *s == S::Write(Write::Release(Batch::of(numbers(&[A, B])))),
         ),
         (
             "numbers another block owns stay",
@@ -487,7 +488,7 @@ fn every_step_of_deletion() {
                 releasing(reported(), 2),
                 projected(active(&[A, B])),
             )),
-            |s| *s == S::Write(Write::Release(numbers(&[A, B]))),
+            |s| *s == S::Write(Write::Release(Batch::of(numbers(&[A, B])))),
         ),
     ];
     expect_all(cases);
