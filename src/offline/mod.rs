@@ -220,9 +220,13 @@ pub async fn plan(options: &Options) -> Result<Vec<ObjectPlan>, Error> {
 
 /// Makes a manifest an object as the apiserver would hold it, observing only: a uid,
 /// a generation, a resourceVersion, the operator's finalizer (so that a reconcile goes
-/// on at once instead of waiting to see its finalizer added), no status.
+/// on at once instead of waiting to see its finalizer added), no status. Manifests
+/// carry no status, so what the platform already holds cannot be told apart from
+/// what these objects made: it is taken as theirs (the adoption opt-in), as it would
+/// be in the cluster that applied them.
 fn observe_only(value: &mut Value, index: usize) {
     let meta = &mut value["metadata"];
+    meta["annotations"][controller::adoption::ADOPT_ANNOTATION] = json!("true");
     meta["uid"] = json!(format!("00000000-0000-4000-8000-{index:012}"));
     meta["generation"] = json!(1);
     meta["resourceVersion"] = json!("1");

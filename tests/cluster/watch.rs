@@ -36,6 +36,7 @@ async fn a_watcher_sees_a_created_customer() {
             count: Some(3),
         },
         deletion_policy: Default::default(),
+        management_policy: Default::default(),
     };
     let _ = LocalObjectRef::default();
     let created = api

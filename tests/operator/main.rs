@@ -20,6 +20,7 @@ mod import;
 mod kstatus;
 mod number_block;
 mod observability;
+mod observe_only;
 mod ownership;
 mod platform;
 mod protection;
