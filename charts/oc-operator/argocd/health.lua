@@ -46,7 +46,7 @@ if suspended[ready.reason] then
   return hs
 end
 -- Every reason the operator writes is decided here; a Rust test (tests/argocd.rs)
--- fails when the code has a reason these two tables do not name.
+-- fails when the code has a reason these tables do not name.
 -- Degraded: only a person can move it on (a spec, a conflict, a licence to upgrade,
 -- a lead the tenant must reactivate, numbers to unassign in Teams or that the
 -- platform refused).
