@@ -55,7 +55,9 @@ enum Command {
     /// controllers (the same reads, the same planners) against an in-memory copy of
     /// the manifests; each object's first platform call is printed instead of made.
     /// Calls that depend on an earlier one's answer (a new customer's id) show once
-    /// that call is made. Exits 0 when the platform matches, 2 when calls are planned.
+    /// that call is made. Manifests carry no status, so what the platform already holds
+    /// is taken as theirs (as with operatorconnect.io/adopt). Exits 0 when the platform
+    /// matches, 2 when calls are planned.
     Plan(PlanArgs),
 }
 
