@@ -126,6 +126,11 @@ struct ImportArgs {
     /// Annotate every object and namespace operatorconnect.io/protected: "true".
     #[arg(long)]
     protect: bool,
+    /// Write the OCPlatform with managementPolicy: ObserveOnly: applied, every object
+    /// on it reads and compares and writes nothing (status.plannedActions says what it
+    /// would do) until the platform is switched to Manage.
+    #[arg(long)]
+    observe_only: bool,
     /// Allow plain http to a platform that is not on loopback (tests only).
     #[arg(long, hide = true)]
     allow_insecure_http: bool,
@@ -383,6 +388,7 @@ async fn import(args: ImportArgs) -> Result<(), CliError> {
         namespace_prefix: args.namespace_prefix,
         deletion_policy: args.deletion_policy,
         protect: args.protect,
+        observe_only: args.observe_only,
         allow_insecure_http: args.allow_insecure_http,
         progress: !args.quiet,
     };

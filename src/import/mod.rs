@@ -58,6 +58,8 @@ pub struct Options {
     pub namespace_prefix: String,
     pub deletion_policy: String,
     pub protect: bool,
+    /// Write the OCPlatform observing only (see `Layout::observe_only`).
+    pub observe_only: bool,
     pub allow_insecure_http: bool,
     /// Draw a progress bar on stderr.
     pub progress: bool,
@@ -132,6 +134,7 @@ pub async fn run(options: &Options) -> Result<Summary, Error> {
         namespace_prefix: options.namespace_prefix.clone(),
         deletion_policy: options.deletion_policy.clone(),
         protect: options.protect,
+        observe_only: options.observe_only,
         dial_plan_id: options.selection.dial_plan_id.clone(),
     };
     let files = render::render(&customers, &layout);

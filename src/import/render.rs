@@ -32,6 +32,8 @@ pub struct Layout {
     pub deletion_policy: String,
     /// Annotate every object (and namespace) `operatorconnect.io/protected`.
     pub protect: bool,
+    /// Write the OCPlatform with `managementPolicy: ObserveOnly`.
+    pub observe_only: bool,
     pub dial_plan_id: String,
 }
 
@@ -57,6 +59,9 @@ pub fn render(customers: &[CustomerSnapshot], layout: &Layout) -> Files {
     }
     let mut spec = layout.platform_spec.clone();
     spec["allowedNamespaces"] = json!(namespaces.into_iter().collect::<Vec<_>>());
+    if layout.observe_only {
+        spec["managementPolicy"] = json!("ObserveOnly");
+    }
     let platform = json!({
         "apiVersion": API_VERSION,
         "kind": "OCPlatform",

@@ -351,7 +351,7 @@ fn plan_of<K: Kind>(obj: &K) -> ObjectPlan {
 /// The plan as text: each object with what it would do, then the totals.
 pub fn render(plans: &[ObjectPlan]) -> String {
     let mut out = String::new();
-    let (mut calls, mut changing, mut matching, mut other) = (0, 0, 0, 0);
+    let (mut calls, mut changing, mut matching, mut other) = (0_i64, 0_i64, 0_i64, 0_i64);
     for plan in plans {
         let place = if plan.namespace.is_empty() {
             plan.name.clone()
@@ -381,8 +381,13 @@ pub fn render(plans: &[ObjectPlan]) -> String {
             ));
         }
     }
+    let count = |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     out.push_str(&format!(
-        "\nPlan: {calls} requests for {changing} objects; {matching} match the platform; {other} wait or cannot be planned yet.\n"
+        "\nPlan: {} for {}; {} the platform; {} or cannot be planned yet.\n",
+        count(calls, "request", "requests"),
+        count(changing, "object", "objects"),
+        count(matching, "object matches", "objects match"),
+        count(other, "object waits", "objects wait"),
     ));
     out
 }

@@ -100,8 +100,8 @@ async fn an_imported_platform_is_declared_whole_and_applies_with_zero_writes() {
         .unwrap(),
     )
     .unwrap();
-    let first = import(&world, &platform_file, &scratch.join("first")).await;
-    let second = import(&world, &platform_file, &scratch.join("second")).await;
+    let first = import(&world, &platform_file, &scratch.join("first"), &[]).await;
+    let second = import(&world, &platform_file, &scratch.join("second"), &[]).await;
     assert_eq!(
         first.keys().collect::<Vec<_>>(),
         second.keys().collect::<Vec<_>>()
@@ -150,6 +150,60 @@ async fn an_imported_platform_is_declared_whole_and_applies_with_zero_writes() {
         "a run of numbers is written as a range:\n{}",
         first["fabrikam/numbers.yaml"]
     );
+
+    // Imported observing only: the same manifests but the platform's policy.
+    let observing = import(
+        &world,
+        &platform_file,
+        &scratch.join("observing"),
+        &["--observe-only"],
+    )
+    .await;
+    for (file, text) in &first {
+        if file == "platform.yaml" {
+            assert!(
+                observing[file].contains("\n  managementPolicy: ObserveOnly\n"),
+                "{}",
+                observing[file]
+            );
+            let but_policy = |text: &str| -> Vec<String> {
+                text.lines()
+                    .filter(|l| !l.starts_with("  managementPolicy:"))
+                    .map(str::to_owned)
+                    .collect()
+            };
+            assert_eq!(but_policy(&observing[file]), but_policy(text));
+        } else {
+            assert_eq!(&observing[file], text, "{file}");
+        }
+    }
+
+    // Planned without a cluster: nothing to do (the site without its password waits).
+    let folder = scratch.join("first");
+    let secret = scratch.join("plan.secret");
+    std::fs::write(&secret, SANDBOX_CLIENT_SECRET).unwrap();
+    let mut plan = std::process::Command::new(env!("CARGO_BIN_EXE_oc-operator"));
+    plan.args(["--log-level=warn", "plan", "--client-id", SANDBOX_CLIENT_ID])
+        .arg("--client-secret-file")
+        .arg(&secret)
+        .arg("-f")
+        .arg(&folder);
+    let planned = tokio::task::spawn_blocking(move || plan.output())
+        .await
+        .unwrap()
+        .expect("oc-operator plan runs");
+    let said = String::from_utf8_lossy(&planned.stdout);
+    assert_eq!(planned.status.code(), Some(0), "{planned:?}");
+    // Every object but the site whose carrier password is still a stub (and its dial
+    // plan, which needs the site) is seen to match the platform as it is.
+    assert!(
+        said.contains(
+            "\nPlan: 0 requests for 0 objects; 13 objects match the platform; 2 objects wait"
+        ),
+        "{said}"
+    );
+    assert!(!said.contains("  + "), "{said}");
+    assert_eq!(world.writes().await, writes_before, "planning wrote");
 
     // Applied as written, with the operator running: the site waits for the carrier
     // password the platform never returns; filled in as the stub says, it goes on.
@@ -311,7 +365,12 @@ async fn set_up_by_hand(world: &World) {
 /// Runs `oc-operator import` into `out` (every customer into the world's namespace,
 /// end users included); the files it wrote. The process runs off this thread: the
 /// simulator it reads serves on this thread's runtime.
-async fn import(world: &World, platform: &Path, out: &Path) -> BTreeMap<String, String> {
+async fn import(
+    world: &World,
+    platform: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> BTreeMap<String, String> {
     let secret = out.with_extension("secret");
     std::fs::write(&secret, SANDBOX_CLIENT_SECRET).unwrap();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_oc-operator"));
@@ -330,6 +389,7 @@ async fn import(world: &World, platform: &Path, out: &Path) -> BTreeMap<String, 
         "--include-end-users",
         "--allow-insecure-http",
     ]);
+    command.args(extra);
     let output = tokio::task::spawn_blocking(move || command.output())
         .await
         .unwrap()
