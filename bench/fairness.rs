@@ -22,12 +22,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use kube::api::{Api, Patch, PatchParams};
-use liveplatform::contract::API_ROOT;
+use kube::api::Api;
 use liveplatform_sim::Seed;
 use liveplatform_sim::admin_client::AdminClient;
-use liveplatform_sim::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_SP_TENANT};
-use oc_operator::api::{OCCustomer, OCNumberBlock, OCPlatform, conditions};
+use oc_operator::api::{OCCustomer, OCNumberBlock, conditions};
 use serde_json::json;
 
 // Shared with bench/load.rs, which uses what this benchmark does not.
@@ -186,33 +184,7 @@ async fn operator_run(
     let client = plane.client().await?;
     let (simulator, sim_addr) = start_simulator(bin, seed, dir)?;
     let admin = AdminClient::new(&url::Url::parse(&format!("http://{sim_addr}/admin"))?);
-    let apply = PatchParams::apply("bench").force();
-    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    for ns in [BULK, ARRIVING] {
-        namespaces
-            .patch(
-                ns,
-                &apply,
-                &Patch::Apply(
-                    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
-                ),
-            )
-            .await?;
-    }
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), BULK);
-    apply_retrying(
-        &secrets,
-        "credentials",
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "credentials"},
-        "stringData": {"clientId": SANDBOX_CLIENT_ID, "clientSecret": SANDBOX_CLIENT_SECRET}}),
-    )
-    .await?;
-    let platforms: Api<OCPlatform> = Api::all(client.clone());
-    apply_retrying(&platforms, "bench", json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCPlatform", "metadata": {"name": "bench"},
-        "spec": {"baseUrl": format!("http://{sim_addr}{API_ROOT}"), "identityBaseUrl": format!("http://{sim_addr}"),
-                 "serviceProviderTenantId": SANDBOX_SP_TENANT, "credentialsSecretRef": {"name": "credentials"},
-                 "allowedNamespaces": [BULK, ARRIVING],
-                 "rateLimit": {"requestsPerSecond": args.rate, "burst": args.burst}}})).await?;
+    bench_platform(&client, &[BULK, ARRIVING], &sim_addr, args.rate, args.burst).await?;
 
     admin.start_journal().await?;
     let operator = start_operator(bin, plane.kubeconfig(), BULK, false)?;

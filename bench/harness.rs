@@ -7,9 +7,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, Patch, PatchParams};
+use liveplatform::contract::API_ROOT;
 use liveplatform_sim::Seed;
-use oc_operator::api::conditions;
+use liveplatform_sim::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_SP_TENANT};
+use oc_operator::api::{OCPlatform, conditions};
 use oc_operator::controller;
+use serde_json::json;
 
 pub fn memory_mib(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -171,4 +174,40 @@ where
                 .count()
         })
         .unwrap_or(0)
+}
+
+/// The namespaces `namespaces`, the sandbox credentials in the first of them (the
+/// operator's), and OCPlatform `bench` on the simulator at `sim_addr`, allowing them
+/// all, with budget `rate`/`burst`.
+pub async fn bench_platform(
+    client: &kube::Client,
+    namespaces: &[&str],
+    sim_addr: &str,
+    rate: f64,
+    burst: u32,
+) -> Result<(), kube::Error> {
+    let all: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    for ns in namespaces {
+        apply_retrying(
+            &all,
+            ns,
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        )
+        .await?;
+    }
+    let operator_ns = namespaces.first().copied().unwrap_or("default");
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), operator_ns);
+    apply_retrying(
+        &secrets,
+        "credentials",
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "credentials"},
+        "stringData": {"clientId": SANDBOX_CLIENT_ID, "clientSecret": SANDBOX_CLIENT_SECRET}}),
+    )
+    .await?;
+    let platforms: Api<OCPlatform> = Api::all(client.clone());
+    apply_retrying(&platforms, "bench", json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCPlatform", "metadata": {"name": "bench"},
+        "spec": {"baseUrl": format!("http://{sim_addr}{API_ROOT}"), "identityBaseUrl": format!("http://{sim_addr}"),
+                 "serviceProviderTenantId": SANDBOX_SP_TENANT, "credentialsSecretRef": {"name": "credentials"},
+                 "allowedNamespaces": namespaces, "rateLimit": {"requestsPerSecond": rate, "burst": burst}}})).await
 }

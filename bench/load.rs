@@ -27,12 +27,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use liveplatform::contract::API_ROOT;
 use liveplatform_sim::Seed;
 use liveplatform_sim::admin_client::{AdminClient, total_of};
-use liveplatform_sim::seed::{SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET, SANDBOX_SP_TENANT};
 use oc_operator::api::{
-    OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection, conditions,
+    OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection, conditions,
 };
 use serde_json::json;
 
@@ -128,38 +126,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("oc-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let (simulator, sim_addr) = start_simulator(&bin, &seed, &dir)?;
-    let identity_base = format!("http://{sim_addr}");
-    let base_url = format!("http://{sim_addr}{API_ROOT}");
     let admin = AdminClient::new(&url::Url::parse(&format!("http://{sim_addr}/admin"))?);
-
-    let apply = PatchParams::apply("bench").force();
-    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    namespaces
-        .patch(
-            ns,
-            &apply,
-            &Patch::Apply(
-                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
-            ),
-        )
-        .await?;
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), ns);
-    secrets
-        .patch(
-            "credentials",
-            &apply,
-            &Patch::Apply(
-                json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "credentials"},
-            "stringData": {"clientId": SANDBOX_CLIENT_ID, "clientSecret": SANDBOX_CLIENT_SECRET}}),
-            ),
-        )
-        .await?;
-    let platforms: Api<OCPlatform> = Api::all(client.clone());
-    platforms
-        .patch("bench", &apply, &Patch::Apply(json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCPlatform", "metadata": {"name": "bench"},
-            "spec": {"baseUrl": base_url, "identityBaseUrl": identity_base, "serviceProviderTenantId": SANDBOX_SP_TENANT,
-                     "credentialsSecretRef": {"name": "credentials"}, "allowedNamespaces": [ns], "rateLimit": {"requestsPerSecond": rate, "burst": burst}}})))
-        .await?;
+    bench_platform(&client, &[ns], &sim_addr, rate, burst).await?;
 
     admin.start_journal().await?;
     let operator = start_operator(&bin, plane.kubeconfig(), ns, true)?;

@@ -61,12 +61,10 @@ enum Command {
     Plan(PlanArgs),
 }
 
+/// How `import` and `plan` connect to a platform: the service provider's Entra
+/// application.
 #[derive(Debug, clap::Args)]
-struct PlanArgs {
-    /// A manifest file, or a folder of them (read recursively: every .yaml and .yml);
-    /// repeat for several. It must hold the OCPlatform.
-    #[arg(long = "filename", short = 'f', required = true)]
-    filenames: Vec<PathBuf>,
+struct CredentialArgs {
     /// The application (client) id of the platform's credentials.
     #[arg(long, env = "OC_CLIENT_ID")]
     client_id: String,
@@ -76,6 +74,34 @@ struct PlanArgs {
     /// The client secret (prefer --client-secret-file; never echoed).
     #[arg(long, env = "OC_CLIENT_SECRET", hide_env_values = true)]
     client_secret: Option<String>,
+}
+
+impl CredentialArgs {
+    /// The client secret from its file, or as given.
+    fn secret(&self) -> Result<liveplatform::secret::Secret, CliError> {
+        let secret = match (&self.client_secret_file, &self.client_secret) {
+            (Some(path), _) => std::fs::read_to_string(path)
+                .map_err(|source| CliError::Read {
+                    path: path.clone(),
+                    source,
+                })?
+                .trim()
+                .to_owned(),
+            (None, Some(secret)) => secret.clone(),
+            (None, None) => return Err(CliError::NoClientSecret),
+        };
+        Ok(liveplatform::secret::Secret::new(secret))
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct PlanArgs {
+    /// A manifest file, or a folder of them (read recursively: every .yaml and .yml);
+    /// repeat for several. It must hold the OCPlatform.
+    #[arg(long = "filename", short = 'f', required = true)]
+    filenames: Vec<PathBuf>,
+    #[command(flatten)]
+    credentials: CredentialArgs,
     /// The namespace of manifests that name none.
     #[arg(long, short = 'n', default_value = "default")]
     namespace: String,
@@ -91,15 +117,8 @@ struct ImportArgs {
     /// imported namespaces allowed.
     #[arg(long)]
     platform: PathBuf,
-    /// The application (client) id of the platform's credentials.
-    #[arg(long, env = "OC_CLIENT_ID")]
-    client_id: String,
-    /// A file holding the client secret (else OC_CLIENT_SECRET).
-    #[arg(long, conflicts_with = "client_secret")]
-    client_secret_file: Option<PathBuf>,
-    /// The client secret (prefer --client-secret-file; never echoed).
-    #[arg(long, env = "OC_CLIENT_SECRET", hide_env_values = true)]
-    client_secret: Option<String>,
+    #[command(flatten)]
+    credentials: CredentialArgs,
     /// The folder to write into.
     #[arg(long)]
     out: PathBuf,
@@ -337,30 +356,11 @@ async fn run(args: RunArgs) -> Result<(), CliError> {
     result
 }
 
-/// The client secret from its file, or as given.
-fn client_secret(
-    file: Option<&PathBuf>,
-    given: Option<String>,
-) -> Result<liveplatform::secret::Secret, CliError> {
-    let secret = match (file, given) {
-        (Some(path), _) => std::fs::read_to_string(path)
-            .map_err(|source| CliError::Read {
-                path: path.clone(),
-                source,
-            })?
-            .trim()
-            .to_owned(),
-        (None, Some(secret)) => secret,
-        (None, None) => return Err(CliError::NoClientSecret),
-    };
-    Ok(liveplatform::secret::Secret::new(secret))
-}
-
 async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
     let options = oc_operator::offline::Options {
         paths: args.filenames,
-        client_id: args.client_id,
-        client_secret: client_secret(args.client_secret_file.as_ref(), args.client_secret)?,
+        client_secret: args.credentials.secret()?,
+        client_id: args.credentials.client_id,
         namespace: args.namespace,
         allow_insecure_http: args.allow_insecure_http,
     };
@@ -376,8 +376,8 @@ async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
 async fn import(args: ImportArgs) -> Result<(), CliError> {
     let options = oc_operator::import::Options {
         platform_file: args.platform,
-        client_id: args.client_id,
-        client_secret: client_secret(args.client_secret_file.as_ref(), args.client_secret)?,
+        client_secret: args.credentials.secret()?,
+        client_id: args.credentials.client_id,
         out: args.out.clone(),
         selection: oc_operator::import::snapshot::Selection {
             tenants: args.tenants,
