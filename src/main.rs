@@ -94,6 +94,12 @@ impl CredentialArgs {
     }
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum PlanOutput {
+    Text,
+    Json,
+}
+
 #[derive(Debug, clap::Args)]
 struct PlanArgs {
     /// A manifest file, or a folder of them (read recursively: every .yaml and .yml);
@@ -105,6 +111,10 @@ struct PlanArgs {
     /// The namespace of manifests that name none.
     #[arg(long, short = 'n', default_value = "default")]
     namespace: String,
+    /// `text` for people, `json` (a list of objects with their planned actions and
+    /// conditions) for a pipeline that checks a pull request.
+    #[arg(long, short = 'o', value_enum, default_value = "text")]
+    output: PlanOutput,
     /// Allow plain http to a platform that is not on loopback (tests only).
     #[arg(long, hide = true)]
     allow_insecure_http: bool,
@@ -259,6 +269,8 @@ enum CliError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("rendering the plan as JSON: {0}")]
+    Json(serde_json::Error),
     #[error("rendering the CRDs: {0}")]
     Crds(#[from] serde_yaml_ng::Error),
     #[error("writing to standard output: {0}")]
@@ -365,7 +377,11 @@ async fn plan(args: PlanArgs) -> Result<ExitCode, CliError> {
         allow_insecure_http: args.allow_insecure_http,
     };
     let plans = oc_operator::offline::plan(&options).await?;
-    write_stdout(oc_operator::offline::render(&plans).as_bytes())?;
+    let text = match args.output {
+        PlanOutput::Text => oc_operator::offline::render(&plans),
+        PlanOutput::Json => serde_json::to_string_pretty(&plans).map_err(CliError::Json)? + "\n",
+    };
+    write_stdout(text.as_bytes())?;
     Ok(if oc_operator::offline::has_changes(&plans) {
         ExitCode::from(2)
     } else {

@@ -86,8 +86,10 @@ pub struct Options {
     pub allow_insecure_http: bool,
 }
 
-/// What the operator would do for one object.
-#[derive(Debug, Clone, PartialEq)]
+/// What the operator would do for one object (`oc-operator plan -o json` prints a list
+/// of them).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ObjectPlan {
     pub kind: String,
     pub namespace: String,
@@ -95,9 +97,11 @@ pub struct ObjectPlan {
     /// The calls it would make next.
     pub planned: Vec<PlannedAction>,
     /// Its `Ready` condition after the look (what it waits for, when it waits).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ready: Option<Condition>,
     /// Its `Synced` condition when the look failed (credentials, an unreachable
     /// platform).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub failed: Option<Condition>,
 }
 

@@ -220,27 +220,22 @@ async fn oc_operator_plan_shows_what_the_cluster_shows_without_a_cluster() {
     assert_eq!(in_cluster[0].count, 250);
 
     // The command: the same, as text, exit code 2 for "calls planned".
-    let bin = env!("CARGO_BIN_EXE_oc-operator");
-    let (dir_arg, secret_file, ns) = (dir.clone(), dir.join("secret"), world.ns.clone());
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(bin)
-            .args([
-                "--log-level=warn",
-                "plan",
-                "--client-id",
-                SANDBOX_CLIENT_ID,
-                "-n",
-                &ns,
-            ])
-            .arg("--client-secret-file")
-            .arg(&secret_file)
-            .arg("-f")
-            .arg(&dir_arg)
-            .output()
-            .expect("oc-operator plan runs")
-    })
-    .await
-    .unwrap();
+    let run = |output: &'static str| {
+        let bin = env!("CARGO_BIN_EXE_oc-operator");
+        let (dir_arg, secret_file, ns) = (dir.clone(), dir.join("secret"), world.ns.clone());
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(bin)
+                .args(["--log-level=warn", "plan", "--client-id", SANDBOX_CLIENT_ID])
+                .args(["-n", &ns, "-o", output])
+                .arg("--client-secret-file")
+                .arg(&secret_file)
+                .arg("-f")
+                .arg(&dir_arg)
+                .output()
+                .expect("oc-operator plan runs")
+        })
+    };
+    let output = run("text").await.unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     assert!(
@@ -257,6 +252,16 @@ async fn oc_operator_plan_shows_what_the_cluster_shows_without_a_cluster() {
         "{stdout}"
     );
     assert!(!stdout.contains(SANDBOX_CLIENT_SECRET));
+    // For a pipeline: the same as JSON.
+    let output = run("json").await.unwrap();
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).expect("JSON");
+    let block = listed
+        .iter()
+        .find(|o| o["kind"] == "OCNumberBlock")
+        .expect("the block");
+    let planned: Vec<PlannedAction> = serde_json::from_value(block["planned"].clone()).unwrap();
+    assert_eq!(planned, in_cluster);
     // Planning changed nothing on the platform (it validated the numbers to upload,
     // which the platform answers without keeping anything).
     let changes = |writes: Vec<(String, u64)>| -> Vec<(String, u64)> {
