@@ -192,16 +192,16 @@ pub async fn run<P: Planner>(planner: &mut P, what: &str, observe_only: bool) ->
         match step {
             Step::Look(look) => planner.look(look).await?,
             Step::Settle(settle) => planner.settle(settle).await?,
-            Step::Write(write) if observe_only && planner.describe(&write).is_some() => {
-                return Ok(Outcome::Planned(
-                    planner.describe(&write).into_iter().collect(),
-                ));
+            Step::Write(write) => {
+                if observe_only && let Some(call) = planner.describe(&write) {
+                    return Ok(Outcome::Planned(vec![call]));
+                }
+                match planner.write(write).await? {
+                    AfterWrite::Replan => {}
+                    AfterWrite::Wait(wait) => return Ok(Outcome::Wait(wait)),
+                    AfterWrite::Gone => return Ok(Outcome::Gone),
+                }
             }
-            Step::Write(write) => match planner.write(write).await? {
-                AfterWrite::Replan => {}
-                AfterWrite::Wait(wait) => return Ok(Outcome::Wait(wait)),
-                AfterWrite::Gone => return Ok(Outcome::Gone),
-            },
             Step::Wait(wait) => return Ok(Outcome::Wait(wait)),
             Step::Ready(report) => return Ok(Outcome::Ready(report)),
             Step::Refuse { existing, advice } => return Ok(Outcome::Refuse { existing, advice }),
@@ -286,5 +286,91 @@ pub async fn conclude<K: super::ownership::Governed>(
             // Looked at again like a Ready object: the platform may come to match.
             super::platform::drift_requeue(drift_seconds)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::common::PlannedAction;
+
+    /// A planner that wants `writes` in turn, then is Ready; it records what was sent.
+    struct Toy {
+        writes: Vec<&'static str>,
+        sent: Vec<&'static str>,
+    }
+
+    impl Planner for Toy {
+        type Look = ();
+        type Settle = ();
+        type Write = &'static str;
+
+        fn plan(&self) -> Step<(), (), &'static str> {
+            match self.writes.get(self.sent.len()) {
+                Some(write) => Step::Write(*write),
+                None => Step::Ready(Report::new("done")),
+            }
+        }
+
+        async fn look(&mut self, _: ()) -> Result<()> {
+            Ok(())
+        }
+
+        async fn settle(&mut self, _: ()) -> Result<()> {
+            Ok(())
+        }
+
+        async fn write(&mut self, write: &'static str) -> Result<AfterWrite> {
+            self.sent.push(write);
+            Ok(AfterWrite::Replan)
+        }
+
+        async fn finish(&mut self) {}
+
+        /// `let go` is no platform call.
+        fn describe(&self, write: &&'static str) -> Option<PlannedAction> {
+            (*write != "let go").then(|| PlannedAction {
+                action: (*write).to_owned(),
+                target: "t".into(),
+                count: 1,
+                requests: 1,
+                description: (*write).to_owned(),
+            })
+        }
+    }
+
+    fn toy(writes: &[&'static str]) -> Toy {
+        Toy {
+            writes: writes.to_vec(),
+            sent: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_observing_object_stops_at_its_first_platform_write_and_sends_none() {
+        let mut planner = toy(&["create lead", "create customer"]);
+        let outcome = run(&mut planner, "toy", true).await.unwrap();
+        let Outcome::Planned(calls) = outcome else {
+            panic!("{outcome:?}");
+        };
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].action, "create lead");
+        assert!(planner.sent.is_empty(), "{:?}", planner.sent);
+    }
+
+    #[tokio::test]
+    async fn a_managing_object_sends_what_an_observing_one_would_show() {
+        let mut planner = toy(&["create lead", "create customer"]);
+        let outcome = run(&mut planner, "toy", false).await.unwrap();
+        assert!(matches!(outcome, Outcome::Ready(_)), "{outcome:?}");
+        assert_eq!(planner.sent, ["create lead", "create customer"]);
+    }
+
+    #[tokio::test]
+    async fn a_write_that_is_no_platform_call_is_carried_out_while_observing() {
+        let mut planner = toy(&["let go"]);
+        let outcome = run(&mut planner, "toy", true).await.unwrap();
+        assert!(matches!(outcome, Outcome::Ready(_)), "{outcome:?}");
+        assert_eq!(planner.sent, ["let go"]);
     }
 }
