@@ -9,7 +9,8 @@
 //! - `operatorconnect_platform_calls_total{platform,action,status}`,
 //!   `operatorconnect_platform_call_duration_seconds{action}`
 //! - `operatorconnect_platform_retries_total{action}`, `operatorconnect_platform_rate_limit_waits_total{action}`
-//! - `operatorconnect_platform_budget_requests_per_second{platform}`, `operatorconnect_platform_budget_burst{platform}`
+//! - `operatorconnect_platform_budget_requests_per_second{platform}`, `operatorconnect_platform_budget_burst{platform}`,
+//!   `operatorconnect_platform_calls_waiting{platform}`
 //! - `operatorconnect_tasks_started_total{action}`, `operatorconnect_task_outcomes_total{action,outcome}`,
 //!   `operatorconnect_task_duration_seconds{action}` (on the platform, buckets up to 4.5 h)
 //! - `operatorconnect_objects{kind,ready}`, `operatorconnect_objects_with_write_in_flight`,
@@ -139,6 +140,7 @@ pub struct Metrics {
     rate_limit_waits: Family<ActionLabel, Counter>,
     budget_per_second: Family<PlatformLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
     budget_burst: Family<PlatformLabel, Gauge>,
+    calls_waiting: Family<PlatformLabel, Gauge>,
     tasks_started: Family<ActionLabel, Counter>,
     task_outcomes: Family<OutcomeLabels, Counter>,
     task_duration: Family<ActionLabel, Histogram, fn() -> Histogram>,
@@ -173,6 +175,7 @@ impl Metrics {
             rate_limit_waits: Family::default(),
             budget_per_second: Family::default(),
             budget_burst: Family::default(),
+            calls_waiting: Family::default(),
             tasks_started: Family::default(),
             task_outcomes: Family::default(),
             task_duration: Family::new_with_constructor(task_histogram as fn() -> Histogram),
@@ -239,6 +242,11 @@ impl Metrics {
             "platform_budget_burst",
             "The burst each platform allows the operator (spec.rateLimit)",
             m.budget_burst.clone(),
+        );
+        registry.register(
+            "platform_calls_waiting",
+            "Calls waiting for each platform's budget, as the last call that took its turn saw them",
+            m.calls_waiting.clone(),
         );
         registry.register(
             "tasks_started",
@@ -418,6 +426,7 @@ impl Metrics {
         };
         self.budget_per_second.remove(&label);
         self.budget_burst.remove(&label);
+        self.calls_waiting.remove(&label);
     }
 }
 
@@ -452,6 +461,15 @@ impl CallObserver for PlatformCalls {
                 action: action.label().into(),
             })
             .observe(elapsed.as_secs_f64());
+    }
+
+    fn waiting(&self, calls: usize) {
+        self.metrics
+            .calls_waiting
+            .get_or_create(&PlatformLabel {
+                platform: self.platform.clone(),
+            })
+            .set(i64::try_from(calls).unwrap_or(i64::MAX));
     }
 
     fn retry(&self, action: Action) {

@@ -91,6 +91,8 @@ pub trait CallObserver: Send + Sync + std::fmt::Debug {
     fn retry(&self, _action: Action) {}
     /// The client waited for its own rate limiter or a Retry-After.
     fn rate_limit_wait(&self, _action: Action, _waited: Duration) {}
+    /// A call took its turn for the budget, and `calls` others still wait.
+    fn waiting(&self, _calls: usize) {}
 }
 
 #[derive(Debug)]
@@ -317,6 +319,7 @@ impl LivePlatformClient {
         let mut attempt: u32 = 0;
         loop {
             let waited = self.inner.limiter.acquire(action).await;
+            self.observer().waiting(self.inner.limiter.waiting());
             if waited > Duration::from_millis(5) {
                 self.observer().rate_limit_wait(action, waited);
             }
