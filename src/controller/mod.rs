@@ -628,6 +628,31 @@ fn users_of_customer_of<D: CustomerOwned>(
 }
 
 /// Maps a customer to the objects of `store` that name it.
+/// The objects of kind `K` whose customer is on the OCPlatform that changed, for a
+/// change of the platform's `managementPolicy`: objects that observed until now carry
+/// out their planned calls at once (and the other way round), not at their next drift
+/// check. Their customers are woken by the platform's change of generation already.
+fn on_their_platform<K: CustomerOwned>(
+    store: kube::runtime::reflector::Store<K>,
+    customers: kube::runtime::reflector::Store<OCCustomer>,
+) -> impl Fn(Arc<OCPlatform>) -> Vec<ObjectRef<K>> + Send + Sync + 'static {
+    move |platform| {
+        let name = platform.name_any();
+        store
+            .state()
+            .into_iter()
+            .filter(|o| {
+                let customer =
+                    ObjectRef::new(o.customer()).within(&o.namespace().unwrap_or_default());
+                customers
+                    .get(&customer)
+                    .is_some_and(|c| c.spec.platform_ref.name == name)
+            })
+            .map(|o| ObjectRef::from_obj(&*o))
+            .collect()
+    }
+}
+
 fn owned_by_customer<K: CustomerOwned>(
     store: kube::runtime::reflector::Store<K>,
 ) -> impl Fn(Arc<OCCustomer>) -> Vec<ObjectRef<K>> + Send + Sync + 'static {
@@ -818,6 +843,10 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             customers_watched.changes(customer_id),
             owned_by_customer(block_store.clone()),
         )
+        .watches_shared_stream(
+            platforms_watched.changes(|p| p.spec.management_policy),
+            on_their_platform(block_store.clone(), customer_store.clone()),
+        )
         .graceful_shutdown_on(stopped())
         .run(number_block::reconcile, error_policy, ctx.clone())
         .for_each(|r| async move { log_result(r) });
@@ -827,6 +856,10 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .watches_shared_stream(
             customers_watched.changes(customer_id),
             owned_by_customer(site_store.clone()),
+        )
+        .watches_shared_stream(
+            platforms_watched.changes(|p| p.spec.management_policy),
+            on_their_platform(site_store.clone(), customer_store.clone()),
         )
         .graceful_shutdown_on(stopped())
         .run(sip_connection::reconcile, error_policy, ctx.clone())
@@ -838,6 +871,10 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .watches_shared_stream(
             customers_watched.changes(customer_id),
             owned_by_customer(plan_store.clone()),
+        )
+        .watches_shared_stream(
+            platforms_watched.changes(|p| p.spec.management_policy),
+            on_their_platform(plan_store.clone(), customer_store.clone()),
         )
         .watches_shared_stream(
             sites_watched.changes(|s| {
@@ -875,6 +912,10 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .watches_shared_stream(
             customers_watched.changes(customer_id_and_licence),
             owned_by_customer(user_store.clone()),
+        )
+        .watches_shared_stream(
+            platforms_watched.changes(|p| p.spec.management_policy),
+            on_their_platform(user_store.clone(), customer_store.clone()),
         )
         .watches_shared_stream(
             blocks_watched.changes(|b| {

@@ -273,3 +273,47 @@ async fn oc_operator_plan_shows_what_the_cluster_shows_without_a_cluster() {
     assert_eq!(changes(world.writes().await), changes(writes_before));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn switching_the_platform_to_manage_makes_the_planned_calls_at_once() {
+    let mut world = World::new("observeswitch").await;
+    world.start().await;
+    world.customer_ready().await;
+    world
+        .block("main", "contoso", json!({"numbers": ["+14255559999"]}))
+        .await;
+    world.ready::<OCNumberBlock>("main", 60).await;
+
+    // The platform observes; the block's new spec is only planned.
+    let platforms: Api<OCPlatform> = Api::all(world.client.clone());
+    let policy = |policy: &str| {
+        let platforms = platforms.clone();
+        let name = world.platform();
+        let patch = json!({"spec": {"managementPolicy": policy}});
+        async move {
+            platforms
+                .patch(&name, &PatchParams::default(), &Patch::Merge(patch))
+                .await
+                .expect("platform policy")
+        }
+    };
+    policy("ObserveOnly").await;
+    world
+        .wait::<oc_operator::api::OCCustomer>("contoso", 60, "observing", |c| {
+            has_reason(c, PLATFORM_MATCHES, reason::MATCHES)
+        })
+        .await;
+    world
+        .merge::<OCNumberBlock>("main", json!({"spec": range()}))
+        .await;
+    let block = planned_block(&world, "main").await;
+    assert_eq!(planned_of(&block)[0].count, 250);
+    let uploads = upload_count(&world.writes().await, UPLOAD);
+
+    // Managed again, the block makes its calls now, not at its next drift check (ten
+    // minutes away): the platform's change wakes it.
+    policy("Manage").await;
+    let block = world.ready::<OCNumberBlock>("main", 60).await;
+    assert!(planned_of(&block).is_empty());
+    assert_eq!(upload_count(&world.writes().await, UPLOAD), uploads + 1);
+}
