@@ -252,12 +252,7 @@ async fn operator_run(
     let window_end = jiff::Timestamp::now().as_microsecond();
     let bulk_ready_after = count_ready(&customers).await;
     let journal = admin.journal().await?;
-    let calls: Vec<(i64, &str)> = journal
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| Some((e["atMicros"].as_i64()?, e["uri"].as_str()?)))
-        .collect();
+    let calls = journal_calls(&journal);
     let first_call = applied
         .values()
         .filter_map(|(tenant, at, _)| {

@@ -211,3 +211,13 @@ pub async fn bench_platform(
                  "serviceProviderTenantId": SANDBOX_SP_TENANT, "credentialsSecretRef": {"name": "credentials"},
                  "allowedNamespaces": namespaces, "rateLimit": {"requestsPerSecond": rate, "burst": burst}}})).await
 }
+
+/// The simulator's journal as (arrival in microseconds since the epoch, path and query).
+pub fn journal_calls(journal: &serde_json::Value) -> Vec<(i64, &str)> {
+    journal
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| Some((e["atMicros"].as_i64()?, e["uri"].as_str()?)))
+        .collect()
+}

@@ -382,12 +382,7 @@ impl SpecChanges {
     }
 
     fn report(&self, journal: &serde_json::Value) {
-        let calls: Vec<(i64, &str)> = journal
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|e| Some((e["atMicros"].as_i64()?, e["uri"].as_str()?)))
-            .collect();
+        let calls = journal_calls(journal);
         let mut latencies: Vec<i64> = self
             .made
             .iter()
