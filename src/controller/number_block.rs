@@ -29,8 +29,7 @@ use super::plan::{self, AfterWrite, Also, Next, Planner, Report, Wait};
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
 use crate::api::OCNumberBlock;
-use crate::api::common::PlannedAction;
-use crate::api::common::{DeletionPolicy, WriteAction};
+use crate::api::common::{DeletionPolicy, PlannedAction, WriteAction};
 use crate::api::conditions::{self, NUMBERS_UPLOADED, READY, reason};
 use crate::api::number_block::{
     AssignedNumberPolicy, FailedNumber, NumberCounts, OCNumberBlockSpec, OCNumberBlockStatus,

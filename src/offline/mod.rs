@@ -181,6 +181,8 @@ pub async fn plan(options: &Options) -> Result<Vec<ObjectPlan>, Error> {
     let mut config = OperatorConfig::new(CREDENTIALS_NAMESPACE);
     config.allow_insecure_http = options.allow_insecure_http;
     let ctx = Context::new(api.client(), config);
+    // Every cache is filled from the manifests before its kind is reconciled.
+    ctx.stores.set_synced(true);
     let mut run = Offline {
         api,
         ctx,
@@ -313,7 +315,6 @@ impl Offline {
         writer.apply_watcher_event(&Event::InitDone);
         set_store(&self.ctx.stores, store);
         observe(&self.ctx, &Event::InitDone);
-        self.ctx.stores.set_synced(true);
         for (path, obj) in paths.iter().zip(objects) {
             let key = crate::controller::kind::key(&obj);
             reconcile(Arc::new(obj), self.ctx.clone())
