@@ -401,3 +401,64 @@ pub fn render(plans: &[ObjectPlan]) -> String {
 pub fn has_changes(plans: &[ObjectPlan]) -> bool {
     plans.iter().any(|p| !p.planned.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Plans the manifests `files` (name, text) hold; no platform is contacted before
+    /// they are read and checked.
+    async fn plan_of_files(files: &[(&str, &str)]) -> Result<Vec<ObjectPlan>, Error> {
+        let dir =
+            std::env::temp_dir().join(format!("oc-offline-{}-{}", std::process::id(), files.len()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let options = Options {
+            paths: vec![dir.clone()],
+            client_id: "id".into(),
+            client_secret: Secret::new("secret".to_owned()),
+            namespace: "default".into(),
+            allow_insecure_http: false,
+        };
+        let result = plan(&options).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        result
+    }
+
+    const CUSTOMER: &str = "apiVersion: operatorconnect.io/v1alpha1
+kind: OCCustomer
+metadata: {name: contoso}
+spec:
+  platformRef: {name: p}
+  tenantId: 0b7e6c1a-2f3d-4e5b-8a9c-1d2e3f4a5b6c
+  companyName: Contoso
+  shortName: contoso
+  fullName: Contoso Ltd
+  license: {type: OcEssentials}
+";
+
+    #[tokio::test]
+    async fn manifests_without_their_platform_are_refused_with_what_to_add() {
+        let error = plan_of_files(&[("customer.yaml", CUSTOMER)])
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::NoPlatform), "{error}");
+        assert!(error.to_string().contains("platform.yaml"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn an_invalid_manifest_is_named_with_its_file() {
+        let broken = CUSTOMER.replace("license: {type: OcEssentials}", "license: {type: Gold}");
+        let error = plan_of_files(&[("a.yaml", "kind: Kustomization\n"), ("b.yaml", &broken)])
+            .await
+            .unwrap_err();
+        let said = error.to_string();
+        assert!(matches!(error, Error::Invalid { .. }), "{said}");
+        assert!(
+            said.contains("OCCustomer contoso") && said.contains("b.yaml"),
+            "{said}"
+        );
+    }
+}
