@@ -171,6 +171,26 @@ impl LicenseType {
         }
     }
 
+    /// The name the status's licence carries (`OcEssentialsPlus`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LicenseType::OcEssentials => "OcEssentials",
+            LicenseType::OcEssentialsPlus => "OcEssentialsPlus",
+            LicenseType::OcPro => "OcPro",
+        }
+    }
+
+    /// The licence type of a [`name`](Self::name).
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            LicenseType::OcEssentials,
+            LicenseType::OcEssentialsPlus,
+            LicenseType::OcPro,
+        ]
+        .into_iter()
+        .find(|t| t.name() == name)
+    }
+
     pub fn from_code(code: i64) -> Option<Self> {
         match code {
             3 => Some(LicenseType::OcEssentials),
@@ -214,6 +234,11 @@ pub struct OCCustomerStatus {
     /// first keeps it and the other is held in `Conflict`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owned_since: Option<String>,
+    /// Whether Microsoft Entra ID knew the tenant when the operator asked, before it
+    /// created the lead. It is asked once: an operator that restarts before the lead
+    /// exists does not ask again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tenant_validated: bool,
     /// The lead's id on the platform.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lead_id: Option<String>,

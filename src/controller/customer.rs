@@ -26,7 +26,7 @@ use super::snapshots;
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
 use crate::api::common::{DeletionPolicy, Operation, PlannedAction, WriteAction};
-use crate::api::conditions::{CHANNEL_ASSIGNED, LICENSED, READY, reason};
+use crate::api::conditions::{self, CHANNEL_ASSIGNED, LICENSED, READY, reason};
 use crate::api::customer::{LicenseStatus, LicenseType, OCCustomerSpec, OCCustomerStatus};
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
 use liveplatform::model::{
@@ -71,6 +71,9 @@ async fn run(
         seen: Seen::default(),
         deleting,
     };
+    if !deleting {
+        reconcile.seen = held(&reconcile.known());
+    }
     let outcome = plan::run(
         &mut reconcile,
         "OCCustomer",
@@ -99,6 +102,13 @@ pub struct Seen {
     pub dependents: Option<Vec<Dependents>>,
     /// Whether the platform can be reached (deletion only looks when it must).
     pub platform: Option<bool>,
+    /// The platform refused to create the lead because the tenant has one: the lead
+    /// is looked up, then adopted (with the opt-in) or refused.
+    pub lead_refused: bool,
+    /// The platform refused to create the customer because the lead has one, or one
+    /// is being created (an earlier request whose answer was lost): the lead is
+    /// read, and shows it once it is there.
+    pub customer_refused: bool,
 }
 
 /// The customer's objects of one kind, by name, and whether each is being deleted.
@@ -118,6 +128,59 @@ pub struct Known<'a> {
     pub now: jiff::Timestamp,
     /// How long a licence upgrade whose answer was lost is given to show.
     pub lost_answer_grace: Duration,
+    /// The customer stands Ready for its spec with nothing in flight: this reconcile
+    /// is a drift check (or a wake-up), which reads the platform instead of trusting
+    /// what the status holds, and reads the licence info too.
+    pub checking: bool,
+}
+
+/// What a customer may take as seen without reading it, from its status: the lead as
+/// it created or last saw it (Active, in the recorded channel, with the recorded
+/// customer), and the licence and default domain last recorded. Every write and task
+/// outcome keeps these true, so onboarding reads only what no answer said. A drift
+/// check holds nothing (it confirms on the platform), nor does a write whose answer
+/// was lost (it is looked up), nor a lead last seen not Active.
+pub fn held(known: &Known) -> Seen {
+    let status = known.status;
+    let lost = status
+        .operation
+        .as_ref()
+        .is_some_and(|op| op.task_id.is_none());
+    if known.checking || lost {
+        return Seen::default();
+    }
+    let lead_inactive = conditions::find(&status.conditions, READY)
+        .is_some_and(|c| c.reason == reason::LEAD_NOT_ACTIVE);
+    let lead = status
+        .lead_id
+        .as_ref()
+        .filter(|_| !lead_inactive)
+        .map(|id| {
+            Some(Lead {
+                id: id.clone(),
+                status: Lead::ACTIVE.to_owned(),
+                channel_id: status.channel_id,
+                ump_customer_guid: status.customer_id.clone(),
+                ..Lead::default()
+            })
+        });
+    let details = status
+        .license
+        .as_ref()
+        .filter(|_| status.customer_id.is_some())
+        .and_then(|license| {
+            let type_ = LicenseType::from_name(&license.type_)?;
+            let mut details = CustomerDetails::default();
+            details.service.license_type = Some(type_.code());
+            details.service.licensed_users_count = license.count;
+            details.ms_default_domain = status.default_domain.clone();
+            Some(details)
+        });
+    Seen {
+        lead,
+        details,
+        ..Seen::default()
+    }
 }
 
 /// Reads the customer's reconcile needs.
@@ -155,8 +218,11 @@ pub enum Settle {
     /// A creation whose answer was lost, with no customer on the lead: sent again (the
     /// platform refuses a second creation while one runs).
     ForgetLostCreation,
-    /// The licence upgrade task ended well.
+    /// The licence upgrade task ended well: the licence it asked for is the
+    /// customer's.
     UpgradeEnded,
+    /// Entra ID knows the tenant: recorded, and not asked again.
+    TenantValidated,
     /// A licence upgrade whose answer was lost and whose grace is over: the licence
     /// read next shows whether it happened.
     ForgetLostUpgrade,
@@ -227,6 +293,17 @@ fn upgrading(task: &str) -> Also {
     }
 }
 
+/// The item an upgrade's operation records: the licence it asks for (`OcPro:5`).
+fn upgrade_item_of(to: LicenseType, count: i64) -> String {
+    format!("{}:{count}", to.name())
+}
+
+/// The licence an upgrade's operation item asks for.
+fn upgrade_item(item: &str) -> Option<(LicenseType, i64)> {
+    let (to, count) = item.split_once(':')?;
+    Some((LicenseType::from_name(to)?, count.parse().ok()?))
+}
+
 /// When the grace of a licence upgrade whose answer was lost ends.
 fn lost_upgrade_ends(op: &Operation, grace: Duration) -> Option<jiff::Timestamp> {
     op.started_at
@@ -270,17 +347,16 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         );
     }
 
-    // The tenant must exist in Entra ID; asked once, before there is a lead.
-    if status.lead_id.is_none() {
-        match &seen.tenant {
-            None => return Look(self::Look::Tenant),
-            Some(TenantValidation::Unknown { error }) => {
-                return Reject(format!(
-                    "tenant {tenant} is unknown to Microsoft Entra ID ({error}); check spec.tenantId"
-                ));
-            }
-            Some(TenantValidation::Valid { .. }) => {}
-        }
+    // The tenant must exist in Entra ID; asked once, before there is a lead, and
+    // recorded.
+    if status.lead_id.is_none() && !status.tenant_validated {
+        return match &seen.tenant {
+            None => Look(self::Look::Tenant),
+            Some(TenantValidation::Unknown { error }) => Reject(format!(
+                "tenant {tenant} is unknown to Microsoft Entra ID ({error}); check spec.tenantId"
+            )),
+            Some(TenantValidation::Valid { .. }) => Settle(self::Settle::TenantValidated),
+        };
     }
 
     // A creation of the customer in flight is followed before anything else is read:
@@ -292,10 +368,21 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         return follow_creation(spec, seen, task);
     }
 
-    // The lead: looked up first (adoption makes no write at all, and a lost answer
-    // is looked up before anything is sent again).
+    // The lead. Without one recorded, it is created at once: the platform refuses a
+    // second lead of a tenant [doc], and that refusal is when the lead is looked up.
+    // It is looked up first with the opt-in to adopt (adoption makes no write at
+    // all), and after a lost answer, before anything is sent again.
     let creating_lead = doing(status, WriteAction::CreateLead).is_some();
     let Some(lead) = &seen.lead else {
+        // A customer held back because the tenant's lead is someone else's looks
+        // first from then on: it is not sent to be refused again at each reconcile.
+        let refused_before = conditions::find(&status.conditions, READY)
+            .is_some_and(|c| c.reason == reason::ALREADY_EXISTS);
+        let write_first =
+            !(creating_lead || seen.lead_refused || known.may_adopt || refused_before);
+        if status.lead_id.is_none() && write_first {
+            return Write(self::Write::CreateLead);
+        }
         return Look(self::Look::Lead);
     };
     let Some(lead) = lead else {
@@ -370,6 +457,17 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
             };
             return follow_creation(spec, seen, task);
         }
+        (None, None) if seen.customer_refused => {
+            return Wait(
+                plan::Wait::new(
+                    reason::WAITING_FOR_TASK,
+                    "the customer is being created by an earlier request",
+                    Next::Task,
+                )
+                .also(channel),
+            );
+        }
+        // Created at once: the platform refuses a second customer of a lead [doc].
         (None, None) => return Write(self::Write::CreateCustomer),
     };
 
@@ -408,6 +506,44 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     let want = spec.license.type_;
     let want_count = spec.license.count;
     let have_count = details.service.licensed_users_count;
+
+    // What the platform has is recorded before anything is changed: the status then
+    // holds it, and a later reconcile (the upgrade's end) starts from it.
+    let info = match (&seen.license_info, known.checking) {
+        (None, true) => return Look(self::Look::LicenseInfo(guid.clone())),
+        (Some(info), _) => {
+            let latest = info.iter().max_by(|a, b| a.last_update.cmp(&b.last_update));
+            (
+                latest.and_then(|l| l.currently_licensed),
+                latest.and_then(|l| l.managed_service_numbers),
+                latest.and_then(|l| l.last_update.clone()),
+            )
+        }
+        // Licence info is not read while onboarding (nothing a script needs; the next
+        // drift check reads it): what was recorded stays.
+        (None, false) => status.license.as_ref().map_or((None, None, None), |l| {
+            (
+                l.currently_licensed,
+                l.managed_service_numbers,
+                l.last_update.clone(),
+            )
+        }),
+    };
+    let license = LicenseStatus {
+        type_: have.name().to_owned(),
+        count: have_count,
+        currently_licensed: info.0,
+        managed_service_numbers: info.1,
+        last_update: info.2,
+    };
+    if status.license.as_ref() != Some(&license)
+        || status.default_domain != details.ms_default_domain
+    {
+        return Settle(self::Settle::Licence {
+            license,
+            default_domain: details.ms_default_domain.clone(),
+        });
+    }
     match (want, have) {
         (LicenseType::OcEssentials, LicenseType::OcEssentials) => {}
         (LicenseType::OcEssentials, other) => {
@@ -429,25 +565,6 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
             });
         }
         _ => {}
-    }
-    let Some(info) = &seen.license_info else {
-        return Look(self::Look::LicenseInfo(guid.clone()));
-    };
-    let latest = info.iter().max_by(|a, b| a.last_update.cmp(&b.last_update));
-    let license = LicenseStatus {
-        type_: format!("{want:?}"),
-        count: want_count,
-        currently_licensed: latest.and_then(|l| l.currently_licensed),
-        managed_service_numbers: latest.and_then(|l| l.managed_service_numbers),
-        last_update: latest.and_then(|l| l.last_update.clone()),
-    };
-    if status.license.as_ref() != Some(&license)
-        || status.default_domain != details.ms_default_domain
-    {
-        return Settle(self::Settle::Licence {
-            license,
-            default_domain: details.ms_default_domain.clone(),
-        });
     }
     Ready(
         Report::new(format!(
@@ -575,6 +692,20 @@ impl CustomerReconcile<'_> {
         })
     }
 
+    fn known(&self) -> Known<'_> {
+        let status = &self.draft.status;
+        Known {
+            spec: &self.obj.spec,
+            status,
+            may_adopt: adoption::may_adopt(self.obj),
+            has_finalizer: finalizer::has(self.obj),
+            now: jiff::Timestamp::now(),
+            lost_answer_grace: self.ctx.config.lost_answer_grace,
+            checking: status.operation.is_none()
+                && conditions::is_true_for(&status.conditions, READY, self.draft.generation),
+        }
+    }
+
     fn lead_mut(&mut self) -> Option<&mut Lead> {
         self.seen.lead.as_mut().and_then(|l| l.as_mut())
     }
@@ -629,14 +760,7 @@ impl Planner for CustomerReconcile<'_> {
     type Write = Write;
 
     fn plan(&self) -> Step {
-        let known = Known {
-            spec: &self.obj.spec,
-            status: &self.draft.status,
-            may_adopt: adoption::may_adopt(self.obj),
-            has_finalizer: finalizer::has(self.obj),
-            now: jiff::Timestamp::now(),
-            lost_answer_grace: self.ctx.config.lost_answer_grace,
-        };
+        let known = self.known();
         if self.deleting {
             plan_deletion(&known, &self.seen)
         } else {
@@ -733,6 +857,7 @@ impl Planner for CustomerReconcile<'_> {
                 self.draft.status.lead_id = Some(id);
             }
             Settle::Channel => self.draft.status.channel_id = self.obj.spec.channel_id,
+            Settle::TenantValidated => self.draft.status.tenant_validated = true,
             Settle::Customer {
                 guid,
                 created,
@@ -786,12 +911,30 @@ impl Planner for CustomerReconcile<'_> {
             }
             Settle::ForgetLostCreation | Settle::ForgetLostUpgrade => tasks::finish(self.draft),
             Settle::UpgradeEnded => {
+                // The licence is the one the upgrade asked for (its operation's item):
+                // what is held says so, without reading the customer again.
+                let asked = self
+                    .draft
+                    .status
+                    .operation
+                    .as_ref()
+                    .and_then(|op| op.items.first())
+                    .and_then(|item| upgrade_item(item));
                 tasks::finish(self.draft);
                 self.seen.task = None;
-                if let Some(guid) = &self.draft.status.customer_id {
-                    // The licence changed: read again.
-                    let platform = &self.obj.spec.platform_ref.name;
-                    self.ctx.snapshots.forget_customer(platform, guid);
+                match (asked, self.seen.details.as_mut()) {
+                    (Some((to, count)), Some(details)) => {
+                        details.service.license_type = Some(to.code());
+                        details.service.licensed_users_count = Some(count);
+                        self.remember();
+                    }
+                    _ => {
+                        self.seen.details = None;
+                        if let Some(guid) = &self.draft.status.customer_id {
+                            let platform = &self.obj.spec.platform_ref.name;
+                            self.ctx.snapshots.forget_customer(platform, guid);
+                        }
+                    }
                 }
                 self.event(
                     "LicenseUpgraded",
@@ -844,6 +987,7 @@ impl Planner for CustomerReconcile<'_> {
                     // adopted or refused.
                     Err(e) if e.conflict() == Some(Conflict::LeadExists) => {
                         self.seen.lead = None;
+                        self.seen.lead_refused = true;
                         return Ok(AfterWrite::Replan);
                     }
                     Err(e) => return Err(e.into()),
@@ -930,21 +1074,17 @@ impl Planner for CustomerReconcile<'_> {
                         .also(channel),
                     )),
                     // A creation started before (its answer lost) is still running or
-                    // has just finished: the lead shows the customer on the next look.
+                    // has just finished: the lead, read now, shows the customer once
+                    // it is there.
                     Err(e)
                         if matches!(
                             e.conflict(),
                             Some(Conflict::CustomerBeingCreated | Conflict::CustomerExists)
                         ) =>
                     {
-                        Ok(AfterWrite::Wait(
-                            Wait::new(
-                                reason::WAITING_FOR_TASK,
-                                "the customer is being created by an earlier request",
-                                Next::Task,
-                            )
-                            .also(channel),
-                        ))
+                        self.seen.lead = None;
+                        self.seen.customer_refused = true;
+                        Ok(AfterWrite::Replan)
                     }
                     Err(e) => Err(e.into()),
                 }
@@ -972,7 +1112,7 @@ impl Planner for CustomerReconcile<'_> {
                     obj,
                     self.draft,
                     WriteAction::UpgradeLicense,
-                    vec![format!("{to:?}:{count}")],
+                    vec![upgrade_item_of(to, count)],
                     client.upgrade_license(&guid, &body),
                     tasks::nothing,
                 )

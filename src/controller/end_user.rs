@@ -16,6 +16,7 @@ use super::drive;
 use super::error::Result;
 use super::finalizer;
 use super::management::{self, planned};
+use super::numbers::Projection;
 use super::plan::{self, AfterWrite, Next, Planner, Report, Wait};
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
@@ -24,7 +25,7 @@ use crate::api::common::{PlannedAction, WriteAction};
 use crate::api::conditions::{READY, reason};
 use crate::api::customer::LicenseType;
 use crate::api::end_user::{OCEndUserSpec, OCEndUserStatus};
-use liveplatform::model::{EndUser, ProvisionEndUser};
+use liveplatform::model::{EndUser, NumberRecord, ProvisionEndUser};
 use liveplatform::{Error as PlatformError, TaskOutcome};
 
 type Draft = StatusDraft<OCEndUser>;
@@ -62,7 +63,8 @@ async fn run(
         .status
         .as_ref()
         .and_then(|s| s.license.as_ref())
-        .is_some_and(|l| l.type_ != format!("{:?}", LicenseType::OcEssentials));
+        .and_then(|l| LicenseType::from_name(&l.type_))
+        .is_some_and(|t| t != LicenseType::OcEssentials);
     if licensed && !deleting && finalizer::add(api, obj).await? {
         return Ok(Action::await_change());
     }
@@ -96,8 +98,7 @@ async fn run(
 /// this customer"), so the user waits for the block instead. A number no block
 /// declares is left to the platform to judge.
 fn line_number_pending(ctx: &Context, obj: &OCEndUser) -> Option<String> {
-    let uri = obj.spec.line_uri.as_deref()?;
-    let number = uri.strip_prefix("tel:")?.split(';').next()?;
+    let number = line_number(obj.spec.line_uri.as_deref()?)?;
     let ns = obj.metadata.namespace.as_deref()?;
     ctx.stores
         .blocks_of(ns, &obj.spec.customer_ref.name)
@@ -123,6 +124,36 @@ fn line_number_pending(ctx: &Context, obj: &OCEndUser) -> Option<String> {
             on_its_way && !refused && super::number_set::declares(&block.spec, number)
         })
         .and_then(|block| block.metadata.name.clone())
+}
+
+/// The number of a line URI (`tel:+14255550101;ext=101` -> `+14255550101`).
+fn line_number(uri: &str) -> Option<&str> {
+    uri.strip_prefix("tel:")?.split(';').next()
+}
+
+/// What a provisioning that ended did to the numbers of the tenant: the number of
+/// the line URI it set is assigned, the one the user had before is free. Applied to
+/// the tenant's held numbers listing at once, so that a block deciding on assigned
+/// numbers (a release that policy Keep holds back) does not decide from before.
+async fn record_assignment(ctx: &Context, tenant: &str, before: Option<&str>, after: Option<&str>) {
+    let freed = before
+        .and_then(line_number)
+        .filter(|n| Some(*n) != after.and_then(line_number));
+    let assigned = after.and_then(line_number);
+    if freed.is_none() && assigned.is_none() {
+        return;
+    }
+    ctx.numbers
+        .project(tenant, Projection::Outside, |records| {
+            for r in records.iter_mut() {
+                if Some(r.telephone_number.as_str()) == freed {
+                    r.assignment_status = NumberRecord::UNASSIGNED.into();
+                } else if Some(r.telephone_number.as_str()) == assigned {
+                    r.assignment_status = NumberRecord::USER_ASSIGNED.into();
+                }
+            }
+        })
+        .await;
 }
 
 /// Whether this object provisioned the user (or took it over) at some point.
@@ -412,6 +443,13 @@ impl Planner for EndUserReconcile<'_> {
             Settle::TaskEnded => {
                 tasks::finish(self.draft);
                 self.seen.task = None;
+                let after = if self.deleting {
+                    None
+                } else {
+                    obj.spec.line_uri.as_deref()
+                };
+                let before = self.draft.status.line_uri.as_deref();
+                record_assignment(ctx, &self.scope.tenant, before, after).await;
                 if self.deleting {
                     ctx.event(
                         obj,

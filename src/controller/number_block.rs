@@ -594,6 +594,10 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
         format!("all {} declared numbers are active", declared.len()),
     );
     if !retained.is_empty() {
+        if listing.projected {
+            // As on deletion: numbers held back for Teams are judged on a fresh listing.
+            return Look(self::Look::FreshListing);
+        }
         return Wait(
             plan::Wait::new(
                 reason::NUMBERS_ASSIGNED,
@@ -643,6 +647,13 @@ fn plan_release_all(known: &Known, listing: &Listing) -> Step {
     if !assigned.is_empty() {
         if known.spec.assigned_number_policy == AssignedNumberPolicy::Unassign {
             return Write(self::Write::Unassign(Batch::of(assigned)));
+        }
+        if listing.projected {
+            // Waiting on Teams (a user's line URI) is decided on what the platform
+            // lists now, not on a listing the operator's writes kept alive: a user
+            // unassigned since would otherwise hold the release back for as long as
+            // other writes keep that listing current.
+            return Look(self::Look::FreshListing);
         }
         return Wait(plan::Wait::new(
             reason::DELETING,
@@ -1064,7 +1075,7 @@ pub(crate) fn project_accepted(
                     telephone_number: n.clone(),
                     calling_profile_id: Some(spec.calling_profile_id.clone()),
                     acquired_number_status: UPLOAD_REQUESTED.into(),
-                    assignment_status: "Unassigned".into(),
+                    assignment_status: NumberRecord::UNASSIGNED.into(),
                     upload_to_account_job_id: Some(task.to_owned()),
                     ..NumberRecord::default()
                 })
@@ -1112,7 +1123,7 @@ pub(crate) fn project_ended(
                 .iter_mut()
                 .filter(|r| of_write(r) && !failed_here(r))
             {
-                r.assignment_status = "Unassigned".into();
+                r.assignment_status = NumberRecord::UNASSIGNED.into();
             }
         }
         _ => {}

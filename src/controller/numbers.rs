@@ -47,6 +47,10 @@ pub enum Projection {
     Accepted,
     /// The end of such a write's task, from its outcome.
     Ended,
+    /// The known outcome of a write of another kind that ended (an end user's line
+    /// URI assigning or freeing a number): it changes what the listing says, not
+    /// how many of the blocks' writes are running.
+    Outside,
 }
 
 type Slot = Arc<tokio::sync::Mutex<Option<Held>>>;
@@ -168,6 +172,7 @@ impl NumbersCache {
         held.running = match projection {
             Projection::Accepted => held.running + 1,
             Projection::Ended => held.running.saturating_sub(1),
+            Projection::Outside => held.running,
         };
     }
 
@@ -233,5 +238,30 @@ mod tests {
         assert_eq!(settled(&cache), Some((true, false)));
         cache.project("t", Projection::Ended, |_| {}).await;
         assert_eq!(settled(&cache), Some((true, true)));
+    }
+
+    #[tokio::test]
+    async fn another_kinds_ended_write_changes_the_listing_but_not_the_running_writes() {
+        let cache = NumbersCache::new(Duration::from_secs(60));
+        *cache.slot("t").lock().await = Some(Held {
+            at: Instant::now(),
+            records: Arc::new(vec![NumberRecord {
+                telephone_number: "+14255550100".into(),
+                assignment_status: NumberRecord::USER_ASSIGNED.into(),
+                ..NumberRecord::default()
+            }]),
+            projected: false,
+            running: 1,
+        });
+        cache
+            .project("t", Projection::Outside, |records| {
+                records[0].assignment_status = NumberRecord::UNASSIGNED.into();
+            })
+            .await;
+        let slot = cache.slot("t");
+        let held = slot.try_lock().expect("not in use");
+        let held = held.as_ref().expect("held");
+        assert_eq!((held.projected, held.running), (true, 1));
+        assert!(!held.records[0].is_assigned());
     }
 }

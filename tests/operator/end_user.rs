@@ -149,3 +149,57 @@ async fn an_end_user_waits_without_calls_for_the_block_bringing_its_number() {
     let provisioning = "PUT /v2/customer/{guid}/user/{sip}/script";
     assert_eq!(world.admin.count(provisioning, "total").await.unwrap(), 1);
 }
+
+/// How long after its users are gone a namespace's deletion may still take: its
+/// blocks' releases and the customer's deletion, tasks of half a second each.
+const DELETED_AFTER_USERS_SECS: u64 = 60;
+
+#[tokio::test]
+async fn a_namespace_whose_users_hold_its_numbers_is_deleted_whole_once_they_are_gone() {
+    // The examples: two users whose line URIs are numbers of block contoso-users under
+    // policy Keep, beside a second block of the same tenant. Deleting the namespace
+    // deletes everything at once: the users take their voice settings off while the
+    // blocks release, the second block's releases keeping the tenant's numbers
+    // listing current; the first block must see its numbers freed and release them.
+    let mut world = World::new("endusergone").await;
+    let ns = world.add_namespace("gone").await;
+    world.apply_examples_in(&ns).await;
+    world.start().await;
+    world.examples_ready_in(&ns).await;
+
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(world.client.clone());
+    namespaces
+        .delete(&ns, &Default::default())
+        .await
+        .expect("delete namespace");
+    let users = world.api_in::<OCEndUser>(&ns);
+    gone_within(60, &format!("the users of {ns}"), async || {
+        users
+            .list(&Default::default())
+            .await
+            .expect("users")
+            .items
+            .is_empty()
+    })
+    .await;
+    gone_within(
+        DELETED_AFTER_USERS_SECS,
+        &format!("namespace {ns}"),
+        async || namespaces.get_opt(&ns).await.expect("namespace").is_none(),
+    )
+    .await;
+    world.platform_holds_nothing().await;
+}
+
+/// Waits until `gone` says so, for at most `secs`.
+async fn gone_within(secs: u64, what: &str, mut gone: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !gone().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: still there after {secs} s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}

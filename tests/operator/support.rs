@@ -522,6 +522,37 @@ impl World {
         out
     }
 
+    /// Writes the platform accepted (answered 2xx), by endpoint: a write it refused
+    /// changed nothing.
+    pub async fn accepted_writes(&self) -> Vec<(String, u64)> {
+        let counters = self.admin.counters().await.expect("counters");
+        let mut out: Vec<(String, u64)> = counters
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter(|(endpoint, _)| {
+                        !endpoint.starts_with("GET ") && !endpoint.contains("oauth2")
+                    })
+                    .map(|(endpoint, v)| {
+                        let accepted = v
+                            .as_object()
+                            .map(|outcomes| {
+                                outcomes
+                                    .iter()
+                                    .filter(|(outcome, _)| outcome.starts_with('2'))
+                                    .filter_map(|(_, n)| n.as_u64())
+                                    .sum()
+                            })
+                            .unwrap_or(0);
+                        (endpoint.clone(), accepted)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort();
+        out
+    }
+
     /// Waits until the object is gone.
     pub async fn wait_gone<K>(&self, name: &str, secs: u64)
     where

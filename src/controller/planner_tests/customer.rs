@@ -8,7 +8,7 @@ use super::{expect_all, lead, merged, task, upgrade_op};
 use crate::api::conditions::{LICENSED, reason};
 use crate::api::customer::{LicenseType, OCCustomerSpec, OCCustomerStatus};
 use crate::controller::customer::{
-    Dependents, Known, Look, Seen, Settle, Step, Write, plan, plan_deletion,
+    Dependents, Known, Look, Seen, Settle, Step, Write, held, plan, plan_deletion,
 };
 use crate::controller::plan::{Next, Step as S};
 use liveplatform::TaskOutcome;
@@ -51,11 +51,22 @@ fn recorded() -> Value {
 }
 
 fn licence_recorded() -> Value {
+    licence("OcEssentials", None)
+}
+
+/// The status of a customer with its lead, customer, licence `type_` x `count` and
+/// default domain recorded.
+fn licence(type_: &str, count: Option<i64>) -> Value {
     json!({
         "leadId": "lead-1", "customerId": "guid-1",
-        "license": {"type": "OcEssentials"},
+        "license": {"type": type_, "count": count},
         "defaultDomain": "contoso.onmicrosoft.com",
     })
+}
+
+/// A tenant Entra ID knew, recorded.
+fn validated() -> Value {
+    json!({"tenantValidated": true})
 }
 
 fn onboarded_seen() -> Seen {
@@ -73,6 +84,7 @@ struct Row {
     status: Value,
     adopt: bool,
     finalizer: bool,
+    checking: bool,
     seen: Seen,
     want: fn(&Step) -> bool,
 }
@@ -84,6 +96,7 @@ fn row(name: &'static str, status: Value, seen: Seen, want: fn(&Step) -> bool) -
         status,
         adopt: false,
         finalizer: true,
+        checking: false,
         seen,
         want,
     }
@@ -100,6 +113,7 @@ fn check(rows: Vec<Row>, planner: fn(&Known, &Seen) -> Step) {
             has_finalizer: r.finalizer,
             now: NOW.parse().expect("a time"),
             lost_answer_grace: Duration::from_secs(120),
+            checking: r.checking,
         };
         (r.name, planner(&known, &r.seen), r.want)
     }));
@@ -139,12 +153,45 @@ fn every_step_of_onboarding() {
             |s| matches!(s, S::Reject(m) if m.contains("unknown to Microsoft Entra ID") && m.contains("AADSTS90002")),
         ),
         row(
-            "a known tenant: the lead is looked up",
+            "a known tenant is recorded, not asked again",
             json!({}),
             Seen {
                 tenant: valid(),
                 ..Seen::default()
             },
+            |s| *s == S::Settle(Settle::TenantValidated),
+        ),
+        row(
+            "a recorded tenant without a lead: the lead is created at once, not looked up",
+            validated(),
+            Seen::default(),
+            |s| *s == S::Write(Write::CreateLead),
+        ),
+        adopting(row(
+            "with the opt-in to adopt, the lead is looked up first",
+            validated(),
+            Seen::default(),
+            |s| *s == S::Look(Look::Lead),
+        )),
+        row(
+            "a creation the platform refused (the tenant has a lead): the lead is looked up",
+            validated(),
+            Seen {
+                lead_refused: true,
+                ..Seen::default()
+            },
+            |s| *s == S::Look(Look::Lead),
+        ),
+        row(
+            "a customer held back by someone else's lead looks first, not sending it again",
+            json!({"tenantValidated": true, "conditions": [{"type": "Ready", "status": "False", "reason": reason::ALREADY_EXISTS, "message": "", "lastTransitionTime": NOW}]}),
+            Seen::default(),
+            |s| *s == S::Look(Look::Lead),
+        ),
+        row(
+            "a creation of the lead whose answer was lost: looked up before anything is sent",
+            json!({"tenantValidated": true, "operation": {"action": "Create Consentless Lead", "startedAt": NOW}}),
+            Seen::default(),
             |s| *s == S::Look(Look::Lead),
         ),
         row(
@@ -176,7 +223,7 @@ fn every_step_of_onboarding() {
         ),
         row(
             "no lead: it is created",
-            json!({}),
+            validated(),
             Seen {
                 tenant: valid(),
                 lead: Some(None),
@@ -186,19 +233,19 @@ fn every_step_of_onboarding() {
         ),
         row(
             "someone else's lead without the opt-in is refused",
-            json!({}),
+            validated(),
             lead_seen(None, None),
             |s| matches!(s, S::Refuse { existing, .. } if existing.contains("lead lead-1")),
         ),
         adopting(row(
             "someone else's lead with the opt-in is adopted",
-            json!({}),
+            validated(),
             lead_seen(Some("guid-1"), None),
             |s| matches!(s, S::Settle(Settle::Lead { id, created: false, adopted: Some(what) }) if id == "lead-1" && what.contains("customer guid-1")),
         )),
         row(
             "the lead this object was creating is recorded, not adopted",
-            json!({"operation": {"action": "Create Consentless Lead", "startedAt": NOW}}),
+            json!({"tenantValidated": true, "operation": {"action": "Create Consentless Lead", "startedAt": NOW}}),
             lead_seen(None, None),
             |s| {
                 *s == S::Settle(Settle::Lead {
@@ -246,6 +293,15 @@ fn every_step_of_onboarding() {
             json!({"leadId": "lead-1"}),
             lead_seen(None, None),
             |s| *s == S::Write(Write::CreateCustomer),
+        ),
+        row(
+            "a creation refused because the lead has a customer, or one being made, waits for it",
+            json!({"leadId": "lead-1"}),
+            Seen {
+                customer_refused: true,
+                ..lead_seen(None, None)
+            },
+            |s| matches!(s, S::Wait(w) if w.reason == reason::WAITING_FOR_TASK && w.next == Next::Task && w.message.contains("earlier request")),
         ),
         row(
             "the creation task is looked at",
@@ -325,7 +381,7 @@ fn every_step_of_onboarding() {
         with_spec(
             row(
                 "OC Essentials is upgraded",
-                recorded(),
+                licence_recorded(),
                 Seen {
                     details: details(3, None),
                     ..lead_seen(Some("guid-1"), None)
@@ -340,8 +396,17 @@ fn every_step_of_onboarding() {
             json!({"license": {"type": "OcEssentialsPlus", "count": 3}}),
         ),
         row(
-            "a licence cannot go back to OC Essentials",
+            "what the platform has is recorded before anything is changed",
             recorded(),
+            Seen {
+                details: details(3, None),
+                ..lead_seen(Some("guid-1"), None)
+            },
+            |s| matches!(s, S::Settle(Settle::Licence { license, default_domain: Some(_) }) if license.type_ == "OcEssentials" && license.count.is_none()),
+        ),
+        row(
+            "a licence cannot go back to OC Essentials",
+            licence("OcEssentialsPlus", Some(3)),
             Seen {
                 details: details(4, Some(3)),
                 ..lead_seen(Some("guid-1"), None)
@@ -351,7 +416,7 @@ fn every_step_of_onboarding() {
         with_spec(
             row(
                 "a licence count is changed",
-                recorded(),
+                licence("OcEssentialsPlus", Some(3)),
                 Seen {
                     details: details(4, Some(3)),
                     ..lead_seen(Some("guid-1"), None)
@@ -369,7 +434,7 @@ fn every_step_of_onboarding() {
         with_spec(
             row(
                 "Plus to Pro keeps the count",
-                recorded(),
+                licence("OcEssentialsPlus", Some(3)),
                 Seen {
                     details: details(4, Some(3)),
                     ..lead_seen(Some("guid-1"), None)
@@ -433,14 +498,26 @@ fn every_step_of_onboarding() {
             lead_seen(Some("guid-1"), None),
             |s| *s == S::Settle(Settle::ForgetLostUpgrade),
         ),
+        Row {
+            checking: true,
+            ..row(
+                "a drift check reads the licence info",
+                licence_recorded(),
+                Seen {
+                    details: details(3, None),
+                    ..lead_seen(Some("guid-1"), None)
+                },
+                |s| *s == S::Look(Look::LicenseInfo("guid-1".into())),
+            )
+        },
         row(
-            "licence info is read once the licence matches",
-            recorded(),
+            "onboarding reads no licence info: a customer whose licence matches is Ready",
+            licence_recorded(),
             Seen {
                 details: details(3, None),
                 ..lead_seen(Some("guid-1"), None)
             },
-            |s| *s == S::Look(Look::LicenseInfo("guid-1".into())),
+            |s| matches!(s, S::Ready(_)),
         ),
         row(
             "what the platform reports is recorded",
@@ -456,6 +533,256 @@ fn every_step_of_onboarding() {
         ),
     ];
     check(rows, plan);
+}
+
+/// What `held` gives for a status, as (lead id, Active, channel, customer) and the
+/// licence code and count it holds.
+type Held = (
+    Option<(String, bool, Option<i64>, Option<String>)>,
+    Option<(Option<i64>, Option<i64>, Option<String>)>,
+);
+
+fn held_of(status_value: Value, checking: bool) -> Held {
+    let spec = spec(json!({}));
+    let status = status(status_value);
+    let known = Known {
+        spec: &spec,
+        status: &status,
+        may_adopt: false,
+        has_finalizer: true,
+        now: NOW.parse().expect("a time"),
+        lost_answer_grace: Duration::from_secs(120),
+        checking,
+    };
+    let seen = held(&known);
+    assert!(seen.tenant.is_none() && seen.task.is_none() && seen.license_info.is_none());
+    (
+        seen.lead.map(|lead| {
+            let lead = lead.expect("a held lead is never 'none on the platform'");
+            (
+                lead.id.clone(),
+                lead.is_active(),
+                lead.channel_id,
+                lead.ump_customer_guid,
+            )
+        }),
+        seen.details.map(|d| {
+            (
+                d.service.license_type,
+                d.service.licensed_users_count,
+                d.ms_default_domain,
+            )
+        }),
+    )
+}
+
+#[test]
+fn what_a_customer_holds_instead_of_reading() {
+    let full = || {
+        let mut status = licence("OcEssentialsPlus", Some(10));
+        status["channelId"] = json!(1574);
+        status
+    };
+    let lead_held = Some((
+        "lead-1".to_owned(),
+        true,
+        Some(1574),
+        Some("guid-1".to_owned()),
+    ));
+    let licence_held = Some((
+        Some(4),
+        Some(10),
+        Some("contoso.onmicrosoft.com".to_owned()),
+    ));
+    let cases: Vec<(&str, Held, Held)> = vec![
+        (
+            "a new customer holds nothing",
+            held_of(json!({}), false),
+            (None, None),
+        ),
+        (
+            "a lead it recorded, Active, in its channel, with its customer",
+            held_of(
+                json!({"leadId": "lead-1", "channelId": 1574, "customerId": "guid-1"}),
+                false,
+            ),
+            (lead_held.clone(), None),
+        ),
+        (
+            "and the licence and domain it recorded",
+            held_of(full(), false),
+            (lead_held.clone(), licence_held.clone()),
+        ),
+        (
+            "a task in flight with its answer holds all of it",
+            held_of(upgrade_op(full(), Some("t2")), false),
+            (lead_held.clone(), licence_held),
+        ),
+        (
+            "a drift check holds nothing: it confirms on the platform",
+            held_of(full(), true),
+            (None, None),
+        ),
+        (
+            "a write whose answer was lost holds nothing: it is looked up",
+            held_of(upgrade_op(full(), None), false),
+            (None, None),
+        ),
+        (
+            "a lead last seen not Active is read again",
+            held_of(
+                {
+                    let mut status = full();
+                    status["conditions"] = json!([{"type": "Ready", "status": "False", "reason": reason::LEAD_NOT_ACTIVE, "message": "", "lastTransitionTime": NOW}]);
+                    status
+                },
+                false,
+            ),
+            (
+                None,
+                Some((
+                    Some(4),
+                    Some(10),
+                    Some("contoso.onmicrosoft.com".to_owned()),
+                )),
+            ),
+        ),
+    ];
+    let failures: Vec<String> = cases
+        .into_iter()
+        .filter(|(_, got, want)| got != want)
+        .map(|(name, got, want)| format!("{name}: got {got:?}, want {want:?}"))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// What a customer knows in a reconcile while it onboards.
+fn onboarding<'a>(spec: &'a OCCustomerSpec, status: &'a OCCustomerStatus) -> Known<'a> {
+    Known {
+        spec,
+        status,
+        may_adopt: false,
+        has_finalizer: true,
+        now: NOW.parse().expect("a time"),
+        lost_answer_grace: Duration::from_secs(120),
+        checking: false,
+    }
+}
+
+#[test]
+fn an_onboarding_from_what_it_holds_reads_nothing_but_the_customer_once() {
+    // The whole onboarding of a customer with a channel and OC Essentials Plus x10,
+    // step by step as the reconciles take it, each starting from what `held` gives
+    // and carrying the answers of its writes: the only reads are the tenant's
+    // validation, the creation's and the upgrade's task polls, and one customer read
+    // (its licence and default domain, which no answer carries).
+    let spec =
+        spec(json!({"channelId": 1574, "license": {"type": "OcEssentialsPlus", "count": 10}}));
+    let mut status = OCCustomerStatus::default();
+    let mut seen = Seen::default();
+    let mut steps: Vec<String> = Vec::new();
+    for _ in 0..40 {
+        let step = plan(&onboarding(&spec, &status), &seen);
+        steps.push(match &step {
+            S::Look(look) => format!("look {look:?}"),
+            S::Write(write) => format!("write {write:?}"),
+            S::Settle(settle) => format!(
+                "settle {}",
+                format!("{settle:?}")
+                    .split([' ', '(', '{'])
+                    .next()
+                    .unwrap_or_default()
+            ),
+            S::Ready(_) => "ready".to_owned(),
+            other => format!("{other:?}"),
+        });
+        match step {
+            S::Look(Look::Tenant) => seen.tenant = valid(),
+            S::Look(Look::Task(_)) => {
+                let output = match status.operation.as_ref().map(|op| op.action) {
+                    Some(crate::api::common::WriteAction::CreateCustomer) => {
+                        json!({"ump_customer_guid": "guid-1"})
+                    }
+                    _ => json!({}),
+                };
+                seen.task = Some(TaskOutcome::Succeeded(task(
+                    TaskStatus::CompletedSuccess,
+                    output,
+                )));
+            }
+            S::Look(Look::Customer(_)) => seen.details = details(3, None),
+            S::Look(other) => panic!("read {other:?} after {steps:?}"),
+            S::Settle(Settle::TenantValidated) => status.tenant_validated = true,
+            S::Settle(Settle::Lead { id, .. }) => {
+                status.operation = None;
+                status.lead_id = Some(id);
+            }
+            S::Settle(Settle::Channel) => status.channel_id = spec.channel_id,
+            S::Settle(Settle::CustomerTaskEnded(guid)) => {
+                status.operation = None;
+                status.customer_id = guid;
+                // A new reconcile (the task was polled after a requeue).
+                seen = held(&onboarding(&spec, &status));
+            }
+            S::Settle(Settle::Customer { guid, .. }) => status.customer_id = Some(guid),
+            S::Settle(Settle::Licence {
+                license,
+                default_domain,
+            }) => {
+                status.license = Some(license);
+                status.default_domain = default_domain;
+            }
+            S::Settle(Settle::UpgradeEnded) => {
+                status.operation = None;
+                seen = held(&onboarding(&spec, &status));
+                if let Some(details) = seen.details.as_mut() {
+                    details.service.license_type = Some(4);
+                    details.service.licensed_users_count = Some(10);
+                }
+            }
+            S::Write(Write::CreateLead) => {
+                seen.lead = Some(Some(super::lead("lead-1", None, None, "Active")));
+                status.operation = Some(
+                    serde_json::from_value(
+                        json!({"action": "Create Consentless Lead", "startedAt": NOW}),
+                    )
+                    .expect("an operation"),
+                );
+            }
+            S::Write(Write::AssignChannel(channel)) => {
+                if let Some(Some(lead)) = seen.lead.as_mut() {
+                    lead.channel_id = Some(channel);
+                }
+            }
+            S::Write(Write::CreateCustomer) => {
+                status.operation = Some(serde_json::from_value(json!({"action": "Create Customer from Lead", "startedAt": NOW, "taskId": "t1"})).expect("an operation"));
+                // The next reconcile, after the task poll's requeue.
+                seen = held(&onboarding(&spec, &status));
+            }
+            S::Write(Write::UpgradeLicense { .. }) => {
+                status.operation = Some(serde_json::from_value(json!({"action": "Upgrade OC Customer License", "startedAt": NOW, "taskId": "t2", "items": ["OcEssentialsPlus:10"]})).expect("an operation"));
+                seen = held(&onboarding(&spec, &status));
+            }
+            S::Ready(_) => break,
+            other => panic!("unexpected {other:?} after {steps:?}"),
+        }
+    }
+    let reads: Vec<&String> = steps.iter().filter(|s| s.starts_with("look")).collect();
+    assert_eq!(
+        reads,
+        [
+            "look Tenant",
+            "look Task(\"t1\")",
+            "look Customer(\"guid-1\")",
+            "look Task(\"t2\")"
+        ],
+        "{steps:#?}"
+    );
+    assert_eq!(
+        steps.last().map(String::as_str),
+        Some("ready"),
+        "{steps:#?}"
+    );
 }
 
 #[test]

@@ -235,6 +235,20 @@ fn every_step_of_uploading_and_releasing() {
             |s| matches!(s, S::Wait(w) if w.reason == "NumbersAssigned" && w.next == Next::Recheck),
         ),
         (
+            "judged on a fresh listing, not one the operator's writes kept alive",
+            step(Case {
+                spec: json!({"numbers": [A]}),
+                ..case(
+                    json!({"observedGeneration": 1, "active": [format!("{A}-{B}")], "counts": {"declared": 1, "active": 2, "uploading": 0, "failed": 0, "releasing": 0, "retained": 1}}),
+                    settled(vec![
+                        record(A, "Active", "Unassigned"),
+                        record(B, "Active", "UserAssigned"),
+                    ]),
+                )
+            }),
+            |s| *s == S::Look(Look::FreshListing),
+        ),
+        (
             "and is unassigned first under Unassign",
             step(Case {
                 spec: json!({"numbers": [A], "assignedNumberPolicy": "Unassign"}),
@@ -455,6 +469,17 @@ fn every_step_of_deletion() {
                 ]),
             )),
             |s| matches!(s, S::Wait(w) if w.next == Next::Shortly && w.message.contains("assigned in Teams")),
+        ),
+        (
+            "but never on a listing the operator's writes kept alive: Teams is asked again",
+            step(deleting(
+                releasing(reported(), 2),
+                settled(vec![
+                    record(A, "Active", "UserAssigned"),
+                    record(B, "Active", "Unassigned"),
+                ]),
+            )),
+            |s| *s == S::Look(Look::FreshListing),
         ),
         (
             "numbers being processed are waited for",

@@ -41,8 +41,11 @@ pub struct Lead {
 }
 
 impl Lead {
+    /// The status of a lead that can be licensed and put in a channel [doc].
+    pub const ACTIVE: &'static str = "Active";
+
     pub fn is_active(&self) -> bool {
-        self.status.eq_ignore_ascii_case("Active")
+        self.status.eq_ignore_ascii_case(Self::ACTIVE)
     }
 }
 

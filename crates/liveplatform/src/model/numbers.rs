@@ -156,9 +156,17 @@ pub struct NumberRecord {
 }
 
 impl NumberRecord {
+    /// The assignment status of a number that no Teams user, conference or app holds
+    /// [doc].
+    pub const UNASSIGNED: &'static str = "Unassigned";
+    /// The assignment status of a number that is a Teams user's line URI [doc].
+    pub const USER_ASSIGNED: &'static str = "UserAssigned";
+
     pub fn is_assigned(&self) -> bool {
         !self.assignment_status.is_empty()
-            && !self.assignment_status.eq_ignore_ascii_case("Unassigned")
+            && !self
+                .assignment_status
+                .eq_ignore_ascii_case(Self::UNASSIGNED)
     }
 
     pub fn is_active(&self) -> bool {
