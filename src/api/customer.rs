@@ -245,6 +245,12 @@ pub struct OCCustomerStatus {
     /// The customer's id on the platform (`umpCustomerGuid`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<String>,
+    /// Whether the operator created this customer on the platform (rather than
+    /// taking over one that existed). Nothing of such a customer can be on the
+    /// platform that the operator did not put there, so its SIP connections and end
+    /// users send their first writes without looking for earlier ones first.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub created_by_operator: bool,
     /// The channel the lead is in on the platform.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel_id: Option<i64>,

@@ -865,6 +865,7 @@ impl Planner for CustomerReconcile<'_> {
             } => {
                 if created {
                     tasks::finish(self.draft);
+                    self.draft.status.created_by_operator = true;
                     // The lead shows the customer before the task was seen to end.
                     self.ctx
                         .metrics
@@ -891,6 +892,7 @@ impl Planner for CustomerReconcile<'_> {
                 tasks::finish(self.draft);
                 self.seen.task = None;
                 self.seen.customer_created = true;
+                self.draft.status.created_by_operator = true;
                 match guid {
                     Some(guid) => {
                         self.event(

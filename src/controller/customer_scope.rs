@@ -29,6 +29,15 @@ pub struct CustomerScope {
 }
 
 impl CustomerScope {
+    /// Whether the operator created the customer on the platform (see
+    /// `OCCustomerStatus::created_by_operator`).
+    pub fn created_by_operator(&self) -> bool {
+        self.customer
+            .status
+            .as_ref()
+            .is_some_and(|s| s.created_by_operator)
+    }
+
     /// The name of the customer's OCPlatform.
     pub fn platform_name(&self) -> String {
         self.platform.metadata.name.clone().unwrap_or_default()

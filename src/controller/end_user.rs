@@ -202,6 +202,10 @@ pub struct Known<'a> {
     /// The number block that has yet to bring the line URI's number (see
     /// `line_number_pending`).
     pub number_pending: Option<&'a str>,
+    /// The operator created the customer (see `OCCustomerStatus::created_by_operator`):
+    /// no voice settings of its users predate the operator, so the first
+    /// provisioning is sent without looking the user up.
+    pub customer_created: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -318,6 +322,14 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         };
     }
     let Some(reported) = &seen.user else {
+        let first = known.customer_created
+            && !known.may_adopt
+            && !known.deleting
+            && !claimed(status)
+            && seen.lost.is_none();
+        if first {
+            return Write(self::Write::Provision { deleting: false });
+        }
         return Look(self::Look::User);
     };
     let settings = settings(spec);
@@ -418,6 +430,7 @@ impl Planner for EndUserReconcile<'_> {
             tenant: &self.scope.tenant,
             license_recheck: self.ctx.config.wait_requeue * 3,
             number_pending: self.number_pending.as_deref(),
+            customer_created: self.scope.created_by_operator(),
         };
         plan(&known, &self.seen)
     }
@@ -442,7 +455,10 @@ impl Planner for EndUserReconcile<'_> {
         match settle {
             Settle::TaskEnded => {
                 tasks::finish(self.draft);
-                self.seen.task = None;
+                let object_id = match self.seen.task.take() {
+                    Some(TaskOutcome::Succeeded(t)) => t.provisioned_object_id().map(str::to_owned),
+                    _ => None,
+                };
                 let after = if self.deleting {
                     None
                 } else {
@@ -450,6 +466,14 @@ impl Planner for EndUserReconcile<'_> {
                 };
                 let before = self.draft.status.line_uri.as_deref();
                 record_assignment(ctx, &self.scope.tenant, before, after).await;
+                if !self.deleting
+                    && let Some(object_id) = object_id
+                {
+                    // The task's output names the user: what it now has is what was
+                    // sent, and is recorded without listing the customer's users.
+                    self.seen.user =
+                        Some(Some(provisioned(&obj.spec, &self.draft.status, object_id)));
+                }
                 if self.deleting {
                     ctx.event(
                         obj,
@@ -615,6 +639,27 @@ fn settings(s: &OCEndUserSpec) -> ProvisionEndUser {
         online_voice_routing_policy: s.online_voice_routing_policy.clone(),
         hosted_voice_mail: s.hosted_voicemail,
         line_uri: s.line_uri.clone(),
+    }
+}
+
+/// The user as a provisioning of `spec` that ended leaves it, its object id from the
+/// task: the settings sent, and those not sent as the status last recorded them.
+fn provisioned(spec: &OCEndUserSpec, status: &OCEndUserStatus, object_id: String) -> EndUser {
+    let sent = settings(spec);
+    EndUser {
+        sip_address: Some(spec.sip_address.clone()),
+        object_id: Some(object_id),
+        line_uri: sent.line_uri,
+        usage_location: sent.usage_location,
+        enterprise_voice_enabled: sent
+            .enterprise_voice_enabled
+            .or(status.enterprise_voice_enabled)
+            .unwrap_or_default(),
+        online_voice_routing_policy: sent
+            .online_voice_routing_policy
+            .or_else(|| status.online_voice_routing_policy.clone()),
+        teams_calling_policy: sent.teams_calling_policy,
+        ..EndUser::default()
     }
 }
 

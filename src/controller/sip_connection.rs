@@ -108,6 +108,10 @@ pub struct Known<'a> {
     pub may_adopt: bool,
     pub deleting: bool,
     pub tenant: &'a str,
+    /// The operator created the customer (see `OCCustomerStatus::created_by_operator`):
+    /// no site of it predates the operator, so a site not recorded is added without
+    /// looking for one of its name first.
+    pub customer_created: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -196,7 +200,12 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         (Some(id), Some(None)) => return Settle(self::Settle::SiteMissing(id.clone())),
         (Some(id), Some(Some(site))) => (id, site),
         (None, _) => {
+            let first_add = known.customer_created
+                && !known.may_adopt
+                && seen.added_unseen.is_none()
+                && status.operation.is_none();
             return match &seen.by_name {
+                None if first_add => Write(self::Write::Add),
                 None => Look(self::Look::ByName),
                 Some(None) => Write(self::Write::Add),
                 Some(Some(id)) if seen.added_unseen.is_none() && !seen.adopted => {
@@ -343,6 +352,7 @@ impl Planner for SiteReconcile<'_> {
             may_adopt: adoption::may_adopt(self.obj),
             deleting: self.deleting,
             tenant: &self.scope.tenant,
+            customer_created: self.scope.created_by_operator(),
         };
         plan(&known, &self.seen)
     }

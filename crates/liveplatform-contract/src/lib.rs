@@ -90,6 +90,12 @@ pub mod deployment_state {
     }
 }
 
+/// The `outputData` property of a finished Provision Customer End User task that
+/// carries the provisioned user's Entra object id [chosen: the reference shows only
+/// the task's id; the end-user listing shows the same `ObjectId`]. A client that finds
+/// it records the user from the task, without listing the customer's users again.
+pub const PROVISIONED_OBJECT_ID: &str = "objectId";
+
 /// How a carrier password appears in a Get SIP Connection answer [chosen].
 pub const MASKED_SECRET: &str = "****";
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::App;
 use super::problem::ApiError;
 use super::state::{RuleRec, State, TaskKind, dial_plan_key, now_text, user_key};
-use liveplatform_contract::{deployment_state, number_error};
+use liveplatform_contract::{PROVISIONED_OBJECT_ID, deployment_state, number_error};
 
 /// The dial plan that uploaded numbers are pushed into [doc].
 pub const NUMBERS_DIAL_PLAN: &str = "OCDialPlan";
@@ -439,7 +439,10 @@ impl State {
         for (k, v) in settings {
             user.settings.insert(k, v);
         }
-        succeeded(json!({"sipAddress": sip}), "End user provisioned")
+        succeeded(
+            json!({"sipAddress": sip, PROVISIONED_OBJECT_ID: user.object_id}),
+            "End user provisioned",
+        )
     }
 }
 

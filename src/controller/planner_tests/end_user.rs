@@ -47,6 +47,7 @@ struct Case {
     licensed: bool,
     upgrade_declared: bool,
     number_pending: Option<&'static str>,
+    customer_created: bool,
 }
 
 fn case(status: Value, seen: Seen) -> Case {
@@ -59,6 +60,7 @@ fn case(status: Value, seen: Seen) -> Case {
         licensed: true,
         upgrade_declared: true,
         number_pending: None,
+        customer_created: false,
     }
 }
 
@@ -87,6 +89,7 @@ fn step(c: Case) -> Step {
         tenant: "t",
         license_recheck: Duration::from_secs(30),
         number_pending: c.number_pending,
+        customer_created: c.customer_created,
     };
     plan(&known, &c.seen)
 }
@@ -106,6 +109,50 @@ fn every_step_of_an_end_user() {
         )))
     };
     let cases: Vec<Expect<Step>> = vec![
+        (
+            "a new user is looked up first",
+            step(case(json!({}), Seen::default())),
+            |s| *s == S::Look(Look::User),
+        ),
+        (
+            "under a customer the operator created, it is provisioned without a look",
+            step(Case {
+                customer_created: true,
+                ..case(json!({}), Seen::default())
+            }),
+            |s| *s == S::Write(Write::Provision { deleting: false }),
+        ),
+        (
+            "but looked up with the opt-in to adopt",
+            step(Case {
+                customer_created: true,
+                adopt: true,
+                ..case(json!({}), Seen::default())
+            }),
+            |s| *s == S::Look(Look::User),
+        ),
+        (
+            "and once it provisioned the user (a spec change, a drift check)",
+            step(Case {
+                customer_created: true,
+                ..case(provisioned(), Seen::default())
+            }),
+            |s| *s == S::Look(Look::User),
+        ),
+        (
+            "and after a provisioning whose answer was lost",
+            step(Case {
+                customer_created: true,
+                ..case(
+                    json!({}),
+                    Seen {
+                        lost: Some(Some(1)),
+                        ..Seen::default()
+                    },
+                )
+            }),
+            |s| *s == S::Look(Look::User),
+        ),
         (
             "an OC Essentials customer that stays so: the user needs a person to upgrade it",
             step(Case {

@@ -54,6 +54,22 @@ fn by_name(id: Option<&str>) -> Seen {
 
 /// (status, seen, generation, adopt, deleting) -> step.
 fn step(status: Value, seen: Seen, generation: i64, adopt: bool, deleting: bool) -> Step {
+    step_under(false, status, seen, generation, adopt, deleting)
+}
+
+/// The same under a customer the operator created.
+fn created(status: Value, seen: Seen, adopt: bool) -> Step {
+    step_under(true, status, seen, 1, adopt, false)
+}
+
+fn step_under(
+    customer_created: bool,
+    status: Value,
+    seen: Seen,
+    generation: i64,
+    adopt: bool,
+    deleting: bool,
+) -> Step {
     let spec: OCSipConnectionSpec = serde_json::from_value(json!({
         "customerRef": {"name": "contoso"}, "siteName": "hq", "sbcId": "sbc-1",
     }))
@@ -66,6 +82,7 @@ fn step(status: Value, seen: Seen, generation: i64, adopt: bool, deleting: bool)
         may_adopt: adopt,
         deleting,
         tenant: "t",
+        customer_created,
     };
     plan(&known, &seen)
 }
@@ -105,6 +122,28 @@ fn every_step_of_a_sip_connection() {
             "no site of that name: it is added",
             apply(json!({}), by_name(None)),
             |s| *s == S::Write(Write::Add),
+        ),
+        (
+            "under a customer the operator created, a new site is added without a look",
+            created(json!({}), Seen::default(), false),
+            |s| *s == S::Write(Write::Add),
+        ),
+        (
+            "but looked for with the opt-in to adopt",
+            created(json!({}), Seen::default(), true),
+            |s| *s == S::Look(Look::ByName),
+        ),
+        (
+            "and after an add whose answer was lost",
+            created(
+                json!({}),
+                Seen {
+                    added_unseen: Some(Some(1)),
+                    ..Seen::default()
+                },
+                false,
+            ),
+            |s| *s == S::Look(Look::ByName),
         ),
         (
             "a site of that name nobody added is refused without the opt-in",

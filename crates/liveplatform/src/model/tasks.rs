@@ -132,6 +132,13 @@ impl Task {
             .unwrap_or_default()
     }
 
+    /// The Entra object id of the user a provisioning task provisioned, when its
+    /// output carries it (see `contract::PROVISIONED_OBJECT_ID`).
+    pub fn provisioned_object_id(&self) -> Option<&str> {
+        use liveplatform_contract::{PROVISIONED_OBJECT_ID, casing::snake_case};
+        self.output_str(&snake_case(PROVISIONED_OBJECT_ID))
+    }
+
     /// A string field of `outputData` (normalised name), such as `ump_customer_guid`.
     pub fn output_str(&self, field: &str) -> Option<&str> {
         self.output_data.get(field).and_then(Value::as_str)
