@@ -168,6 +168,22 @@ impl Listing {
         }
     }
 
+    /// A block's own numbers that are on the platform, as its status knows them
+    /// (see [`own_view_serves`]): active, and in no Teams assignment the block would
+    /// act on (it plans no release from this view).
+    pub fn own(numbers: impl IntoIterator<Item = String>) -> Self {
+        let records = numbers
+            .into_iter()
+            .map(|n| NumberRecord {
+                telephone_number: n,
+                acquired_number_status: NumberRecord::ACTIVE.into(),
+                assignment_status: NumberRecord::UNASSIGNED.into(),
+                ..NumberRecord::default()
+            })
+            .collect();
+        Listing::projected(Arc::new(records), true)
+    }
+
     /// A listing with the operator's writes applied since the platform gave it;
     /// `settled` when all of them have ended.
     pub fn projected(records: Arc<Vec<NumberRecord>>, settled: bool) -> Self {
@@ -236,6 +252,9 @@ pub struct Known<'a> {
     pub reported: bool,
     /// How long the platform's release tasks have taken lately, once one was seen.
     pub release_task: Option<std::time::Duration>,
+    /// The operator created the customer (see `OCCustomerStatus::created_by_operator`):
+    /// its tenant has no numbers but those its blocks brought.
+    pub customer_created: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -247,6 +266,9 @@ pub enum Look {
     /// The whole listing from the platform, not one the operator's writes were
     /// applied to: what a block reports, and lets go on, is what the platform says.
     FreshListing,
+    /// No call: the block's own numbers as its status and its writes' outcomes say
+    /// (see [`own_view_serves`]).
+    Own,
     /// Validate Single Number for these numbers before they are uploaded.
     Validate(Vec<String>),
 }
@@ -338,6 +360,9 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         return step;
     }
     let Some(listing) = &seen.listing else {
+        if own_view_serves(known) {
+            return Look(self::Look::Own);
+        }
         return Look(self::Look::Listing);
     };
     if listing.projected && known.reported {
@@ -349,6 +374,30 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         return plan_release_all(known, listing);
     }
     plan_apply(known, seen, listing)
+}
+
+/// Whether the block may plan from its own numbers instead of the tenant's listing:
+/// under a customer the operator created, the tenant has no numbers but those its
+/// blocks uploaded, each block knows its own from the answers and task outcomes of its
+/// writes, and ownership keeps blocks off each other's numbers. That serves uploads
+/// (the first ones, a large block's next chunk, numbers added to the spec) and the
+/// report after them. A drift check, a deletion, and numbers that left the spec
+/// (released or kept by their assignment in Teams, which only the platform knows)
+/// read the platform.
+pub fn own_view_serves(known: &Known) -> bool {
+    if !known.customer_created
+        || known.deleting
+        || known.reported
+        || known.may_adopt
+        || known.status.operation.is_some()
+    {
+        return false;
+    }
+    let declared = declared(known.spec);
+    owned(known.status)
+        .iter()
+        .filter(|n| !known.others_own.contains(*n))
+        .all(|n| declared.contains(n))
 }
 
 /// The write in flight, if any: followed to its end before anything else.
@@ -761,6 +810,7 @@ impl Planner for BlockReconcile<'_> {
                     READY,
                     self.draft.generation,
                 ),
+            customer_created: self.scope.created_by_operator(),
         };
         plan(&known, &self.seen)
     }
@@ -796,6 +846,12 @@ impl Planner for BlockReconcile<'_> {
                 } else {
                     Listing::new(numbers.records)
                 });
+            }
+            Look::Own => {
+                let status = &self.draft.status;
+                let failed: BTreeSet<&String> = status.failed.iter().map(|f| &f.number).collect();
+                let on_platform = owned(status).into_iter().filter(|n| !failed.contains(n));
+                self.seen.listing = Some(Listing::own(on_platform));
             }
             Look::Validate(numbers) => {
                 let (valid, refused) = validate(scope, numbers).await?;
@@ -1109,13 +1165,13 @@ pub(crate) fn project_ended(
         WriteAction::UploadNumbers => {
             records.retain(|r| !(of_write(r) && failed_here(r)));
             for r in records.iter_mut().filter(|r| of_write(r)) {
-                r.acquired_number_status = "Active".into();
+                r.acquired_number_status = NumberRecord::ACTIVE.into();
             }
         }
         WriteAction::ReleaseNumbers => {
             records.retain(|r| !of_write(r) || failed_here(r));
             for r in records.iter_mut().filter(|r| of_write(r)) {
-                r.acquired_number_status = "Active".into();
+                r.acquired_number_status = NumberRecord::ACTIVE.into();
             }
         }
         WriteAction::UnassignNumbers => {

@@ -95,6 +95,7 @@ struct Case {
     others_own: Vec<&'static str>,
     reported: bool,
     release_task: Option<std::time::Duration>,
+    customer_created: bool,
 }
 
 fn case(status: Value, seen: Seen) -> Case {
@@ -107,6 +108,7 @@ fn case(status: Value, seen: Seen) -> Case {
         others_own: Vec::new(),
         reported: false,
         release_task: None,
+        customer_created: false,
     }
 }
 
@@ -131,6 +133,7 @@ fn step(c: Case) -> Step {
         others_own: &others_own,
         reported: c.reported,
         release_task: c.release_task,
+        customer_created: c.customer_created,
     };
     plan(&known, &c.seen)
 }
@@ -514,6 +517,98 @@ fn every_step_of_deletion() {
                 projected(active(&[A, B])),
             )),
             |s| *s == S::Write(Write::Release(Batch::of(numbers(&[A, B])))),
+        ),
+    ];
+    expect_all(cases);
+}
+
+#[test]
+fn under_a_customer_the_operator_created_a_block_plans_uploads_from_its_own_numbers() {
+    let created = |c: Case| Case {
+        customer_created: true,
+        ..c
+    };
+    let cases: Vec<Expect<Step>> = vec![
+        (
+            "a new block: no listing, its own numbers (none yet)",
+            step(created(case(json!({}), Seen::default()))),
+            |s| *s == S::Look(Look::Own),
+        ),
+        (
+            "from which the missing numbers are validated, then uploaded",
+            step(created(case(
+                json!({}),
+                Seen {
+                    listing: Some(Listing::own(Vec::new())),
+                    ..Seen::default()
+                },
+            ))),
+            |s| *s == S::Look(Look::Validate(numbers(&[A, B]))),
+        ),
+        (
+            "after an upload ended, the numbers its status holds are active: reported",
+            step(created(case(
+                json!({"active": [format!("{A}-{B}")]}),
+                Seen {
+                    listing: Some(Listing::own(numbers(&[A, B]))),
+                    ..Seen::default()
+                },
+            ))),
+            |s| matches!(s, S::Settle(Settle::Report { active, .. }) if *active == [format!("{A}-{B}")]),
+        ),
+        (
+            "a number added to the spec is planned from its own numbers too",
+            step(Case {
+                spec: json!({"numbers": [A, B, C]}),
+                ..created(case(
+                    json!({"active": [format!("{A}-{B}")]}),
+                    Seen::default(),
+                ))
+            }),
+            |s| *s == S::Look(Look::Own),
+        ),
+        (
+            "a number that left the spec is judged on the platform's listing",
+            step(Case {
+                spec: json!({"numbers": [A]}),
+                ..created(case(
+                    json!({"active": [format!("{A}-{B}")]}),
+                    Seen::default(),
+                ))
+            }),
+            |s| *s == S::Look(Look::Listing),
+        ),
+        (
+            "a deletion reads the platform",
+            step(Case {
+                deleting: true,
+                ..created(case(reported(), Seen::default()))
+            }),
+            |s| *s == S::Look(Look::Listing),
+        ),
+        (
+            "a drift check reads the platform",
+            step(Case {
+                reported: true,
+                ..created(case(reported(), Seen::default()))
+            }),
+            |s| *s == S::Look(Look::Listing),
+        ),
+        (
+            "with the opt-in to adopt, the platform is read",
+            step(Case {
+                adopt: true,
+                ..created(case(json!({}), Seen::default()))
+            }),
+            |s| *s == S::Look(Look::Listing),
+        ),
+        (
+            "a write in flight is followed first",
+            step(created(case(
+                with_op(json!({}), "Upload Numbers to Customer", &[A], Some("t1")),
+                Seen::default(),
+            ))),
+            |s| *s == S::Look(Look::Task("t1".into())),
         ),
     ];
     expect_all(cases);

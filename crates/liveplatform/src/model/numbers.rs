@@ -161,6 +161,8 @@ impl NumberRecord {
     pub const UNASSIGNED: &'static str = "Unassigned";
     /// The assignment status of a number that is a Teams user's line URI [doc].
     pub const USER_ASSIGNED: &'static str = "UserAssigned";
+    /// The status of a number the customer holds, no operation running on it [doc].
+    pub const ACTIVE: &'static str = "Active";
 
     pub fn is_assigned(&self) -> bool {
         !self.assignment_status.is_empty()
@@ -170,7 +172,8 @@ impl NumberRecord {
     }
 
     pub fn is_active(&self) -> bool {
-        self.acquired_number_status.eq_ignore_ascii_case("Active")
+        self.acquired_number_status
+            .eq_ignore_ascii_case(Self::ACTIVE)
     }
 }
 
