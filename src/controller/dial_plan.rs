@@ -99,11 +99,34 @@ pub struct Known<'a> {
     pub deleting: bool,
     /// Where the dial plan is, for messages: "site S of tenant T".
     pub place: String,
+    /// The operator created the customer (see `OCCustomerStatus::created_by_operator`),
+    /// so it added every site of it.
+    pub customer_created: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Look {
     Rules,
+    /// No call: a dial plan of a site of a customer the operator created holds no
+    /// rule before this object writes its first (see [`holds_nothing_yet`]).
+    NothingYet,
+}
+
+/// Whether the dial plan can hold no rule but this object's: under a customer the
+/// operator created, on a site it added, before this object wrote any (nothing
+/// claimed, no opt-in to adopt). The platform's own numbers dial plan is the
+/// exception: it fills with the customer's uploaded numbers.
+pub fn holds_nothing_yet(known: &Known) -> bool {
+    let status = known.status;
+    let claimed = !status.managed_rules.is_empty() || status.owned_since.is_some();
+    known.customer_created
+        && !claimed
+        && !known.may_adopt
+        && !known.deleting
+        && !known
+            .spec
+            .dial_plan_id
+            .eq_ignore_ascii_case(liveplatform::contract::NUMBERS_DIAL_PLAN)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -159,6 +182,9 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         return Write(self::Write::Delete);
     }
     let Some(current) = &seen.rules else {
+        if holds_nothing_yet(known) {
+            return Look(self::Look::NothingYet);
+        }
         return Look(self::Look::Rules);
     };
     let claimed = !status.managed_rules.is_empty() || status.owned_since.is_some();
@@ -258,12 +284,16 @@ impl Planner for DialPlanReconcile<'_> {
             may_adopt: adoption::may_adopt(self.obj),
             deleting: self.deleting,
             place: format!("site {} of tenant {}", self.site, self.scope.tenant),
+            customer_created: self.scope.created_by_operator(),
         };
         plan(&known, &self.seen)
     }
 
     async fn look(&mut self, look: Look) -> Result<()> {
-        let Look::Rules = look;
+        if look == Look::NothingYet {
+            self.seen.rules = Some(Vec::new());
+            return Ok(());
+        }
         let id = &self.obj.spec.dial_plan_id;
         let plans = self
             .scope

@@ -25,7 +25,7 @@ use crate::api::common::{PlannedAction, WriteAction};
 use crate::api::conditions::{READY, reason};
 use crate::api::sip_connection::{OCSipConnectionSpec, OCSipConnectionStatus};
 use liveplatform::contract::deployment_state::{self, DEPLOYED, FAILED, REMOVING};
-use liveplatform::model::{AddSipConnection, ModifySipConnection, SipConnection};
+use liveplatform::model::{AddSipConnection, ModifySipConnection, SbcInfo, SipConnection};
 use liveplatform::secret::Secret as SecretString;
 use liveplatform::{Error as PlatformError, TaskOutcome};
 
@@ -387,14 +387,20 @@ impl Planner for SiteReconcile<'_> {
             .map_or("", |op| op.action.title());
         match settle {
             Settle::TaskEnded => {
-                let task = self
-                    .draft
-                    .status
-                    .operation
-                    .as_ref()
-                    .and_then(|op| op.task_id.clone());
+                let op = self.draft.status.operation.as_ref();
+                let task = op.and_then(|op| op.task_id.clone());
+                // An add or a modify of this spec that ended well leaves the site as it
+                // was sent, deployed: held instead of read (the drift check confirms).
+                let sent_this_spec = op.is_some_and(|op| {
+                    op.action != WriteAction::DeleteSipConnection
+                        && op.generation.is_some()
+                        && op.generation == self.draft.generation
+                });
                 tasks::finish(self.draft);
                 self.seen.task = None;
+                if sent_this_spec {
+                    self.seen.site = Some(Some(deployed_as_sent(&obj.spec)));
+                }
                 ctx.event(
                     obj,
                     false,
@@ -633,6 +639,23 @@ async fn find_by_name(spec: &OCSipConnectionSpec, scope: &CustomerScope) -> Resu
 }
 
 /// Whether the platform's site differs from the spec in what Get SIP Connection shows.
+/// The site as an add or modify of `spec` leaves it once its task ended well: what
+/// [`drifted`] compares, as sent, and deployed on the SBC and in Microsoft 365.
+fn deployed_as_sent(spec: &OCSipConnectionSpec) -> SipConnection {
+    SipConnection {
+        site_name: Some(spec.site_name.clone()),
+        sbc_deployment_state: Some(DEPLOYED),
+        m365_deployment_state: Some(DEPLOYED),
+        sbc_info: Some(SbcInfo {
+            sbc_id: Some(spec.sbc_id.clone()),
+            cac_profile: spec.cac_profile.clone(),
+            flag_configure_sbc: spec.configure_sbc,
+            ..SbcInfo::default()
+        }),
+        ..SipConnection::default()
+    }
+}
+
 fn drifted(spec: &OCSipConnectionSpec, site: &SipConnection) -> bool {
     let info = site.sbc_info.clone().unwrap_or_default();
     site.site_name.as_deref() != Some(spec.site_name.as_str())

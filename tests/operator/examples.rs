@@ -21,9 +21,9 @@ async fn the_examples_customer_becomes_ready_and_is_deleted_cleanly() {
 /// its writes and task polls (and its one question to Entra ID), by endpoint, at most as often as given, each with its reason:
 /// bench/README.md lists them as the reads that stay. Anything else read (a lead
 /// before its creation, a customer again after its upgrade, licence info, the
-/// tenant's numbers, a user or a site looked up before its first write under a
-/// customer the operator created, a user listed after its provisioning) fails the
-/// test.
+/// tenant's numbers, a user, a site or dial plan rules looked up before the first
+/// write under a customer the operator created, a user listed after its
+/// provisioning, a site read after its add) fails the test.
 const KEPT_READS: &[(&str, usize, &str)] = &[
     (
         "GET /v3/customer/{guid}",
@@ -34,16 +34,6 @@ const KEPT_READS: &[(&str, usize, &str)] = &[
         "POST /v2/oc/numbers/action/number-status",
         2,
         "each block validates the numbers it is about to upload",
-    ),
-    (
-        "GET /v2/sitelocation/{id}",
-        1,
-        "the site's deployment states once its add ended",
-    ),
-    (
-        "GET /v2/customer/{guid}/sitelocation/{site}/dialplan/{dial_plan}",
-        1,
-        "the dial plan's rules before they are changed",
     ),
 ];
 
@@ -91,7 +81,7 @@ async fn a_first_onboarding_reads_only_what_no_answer_says() {
         beyond.is_empty(),
         "reads beyond those kept: {beyond:?} (all reads: {reads:?})"
     );
-    // The customer, the site and the dial plan were each read once.
+    // The customer was read once.
     for (endpoint, _, _) in KEPT_READS.iter().filter(|(_, most, _)| *most == 1) {
         assert_eq!(reads.get(*endpoint), Some(&1), "{endpoint}: {reads:?}");
     }

@@ -96,6 +96,10 @@ pub mod deployment_state {
 /// it records the user from the task, without listing the customer's users again.
 pub const PROVISIONED_OBJECT_ID: &str = "objectId";
 
+/// The dial plan the platform fills by itself with a customer's uploaded numbers
+/// [doc]: the one dial plan of a new customer that holds rules nobody declared.
+pub const NUMBERS_DIAL_PLAN: &str = "OCDialPlan";
+
 /// How a carrier password appears in a Get SIP Connection answer [chosen].
 pub const MASKED_SECRET: &str = "****";
 

@@ -4,7 +4,9 @@ use serde_json::{Value, json};
 
 use super::{Case, expect_all, merged};
 use crate::api::dial_plan::{OCDialPlanSpec, OCDialPlanStatus};
-use crate::controller::dial_plan::{Known, Look, Seen, Settle, Step, Write, plan};
+use crate::controller::dial_plan::{
+    Known, Look, Seen, Settle, Step, Write, holds_nothing_yet, plan,
+};
 use crate::controller::plan::Step as S;
 use liveplatform::model::DialPlanRule;
 
@@ -39,6 +41,7 @@ fn step(
         may_adopt: adopt,
         deleting,
         place: "site s1 of tenant t".into(),
+        customer_created: false,
     };
     plan(
         &known,
@@ -190,4 +193,76 @@ fn every_step_of_a_dial_plan() {
         ),
     ];
     expect_all(cases);
+}
+
+/// Whether a dial plan of `id`, with `status`, is taken as holding nothing yet under a
+/// customer the operator created (`adopt`: the opt-in is set).
+fn nothing_yet(id: &str, status: Value, adopt: bool, deleting: bool) -> bool {
+    let spec: OCDialPlanSpec = serde_json::from_value(json!({
+        "customerRef": {"name": "contoso"}, "dialPlanId": id,
+        "rules": [{"name": "emergency", "prefix": "911"}],
+    }))
+    .expect("a valid spec");
+    let status: OCDialPlanStatus = serde_json::from_value(status).expect("a valid status");
+    holds_nothing_yet(&Known {
+        spec: &spec,
+        status: &status,
+        may_adopt: adopt,
+        deleting,
+        place: "site s1 of tenant t".into(),
+        customer_created: true,
+    })
+}
+
+#[test]
+fn under_a_customer_the_operator_created_a_new_dial_plan_is_written_without_a_read() {
+    let cases: Vec<(&str, bool, bool)> = vec![
+        (
+            "a dial plan this object never wrote holds nothing yet",
+            nothing_yet("CustDialPlan", json!({}), false, false),
+            true,
+        ),
+        (
+            "the platform's numbers dial plan fills by itself: read",
+            nothing_yet("OCDialPlan", json!({}), false, false),
+            false,
+        ),
+        (
+            "once this object wrote rules: read",
+            nothing_yet("CustDialPlan", ours(), false, false),
+            false,
+        ),
+        (
+            "with the opt-in to adopt: read",
+            nothing_yet("CustDialPlan", json!({}), true, false),
+            false,
+        ),
+        (
+            "a deletion: nothing to read",
+            nothing_yet("CustDialPlan", json!({}), false, true),
+            false,
+        ),
+    ];
+    let wrong: Vec<&str> = cases
+        .iter()
+        .filter(|(_, got, want)| got != want)
+        .map(|(name, _, _)| *name)
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:?}");
+    // And the plan asks for no read.
+    let spec: OCDialPlanSpec = serde_json::from_value(json!({
+        "customerRef": {"name": "contoso"}, "dialPlanId": "CustDialPlan",
+        "rules": [{"name": "emergency", "prefix": "911"}],
+    }))
+    .expect("a valid spec");
+    let status = OCDialPlanStatus::default();
+    let known = Known {
+        spec: &spec,
+        status: &status,
+        may_adopt: false,
+        deleting: false,
+        place: "site s1 of tenant t".into(),
+        customer_created: true,
+    };
+    assert_eq!(plan(&known, &Seen::default()), S::Look(Look::NothingYet));
 }
