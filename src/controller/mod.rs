@@ -611,7 +611,10 @@ fn dependent_observer<K: CustomerOwned + ownership::Owned>(
     }
 }
 
-/// Maps a customer's dependent to the objects of `store` that name the same customer.
+/// Maps a customer's dependent to the end users of `store` that name the same
+/// customer and may wait for it: a user that stands Ready for its spec with nothing in
+/// flight needs nothing a block brings, and is not woken (it would read the platform
+/// for nothing each time a block of its customer changes).
 fn users_of_customer_of<D: CustomerOwned>(
     store: kube::runtime::reflector::Store<OCEndUser>,
 ) -> impl Fn(Arc<D>) -> Vec<ObjectRef<OCEndUser>> + Send + Sync + 'static {
@@ -622,9 +625,18 @@ fn users_of_customer_of<D: CustomerOwned>(
             .state()
             .into_iter()
             .filter(|u| u.namespace() == ns && u.customer() == customer)
+            .filter(|u| !stands_ready(u))
             .map(|u| ObjectRef::from_obj(&*u))
             .collect()
     }
+}
+
+/// Whether an end user is Ready for its generation with no write in flight.
+fn stands_ready(user: &OCEndUser) -> bool {
+    user.status.as_ref().is_some_and(|s| {
+        s.operation.is_none()
+            && conditions::is_true_for(&s.conditions, READY, user.metadata.generation)
+    })
 }
 
 /// Maps a customer to the objects of `store` that name it.
