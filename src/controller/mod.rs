@@ -1000,6 +1000,56 @@ mod tests {
     }
 
     #[test]
+    fn only_end_users_that_may_wait_for_a_block_are_woken_by_one() {
+        let user = |generation: i64, status: serde_json::Value| -> OCEndUser {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCEndUser",
+                "metadata": {"name": "u", "namespace": "n", "generation": generation},
+                "spec": {"customerRef": {"name": "c"}, "sipAddress": "u@c.com"},
+                "status": status,
+            }))
+            .expect("an end user")
+        };
+        let ready = |generation: i64| {
+            serde_json::json!([{"type": "Ready", "status": "True", "reason": "Available", "message": "",
+                                "lastTransitionTime": "2026-12-04T00:00:00Z", "observedGeneration": generation}])
+        };
+        let waiting = serde_json::json!([{"type": "Ready", "status": "False", "reason": "WaitingForDependency",
+                                          "message": "", "lastTransitionTime": "2026-12-04T00:00:00Z", "observedGeneration": 1}]);
+        let op = serde_json::json!({"action": "Provision Customer End User", "startedAt": "2026-12-04T00:00:00Z", "taskId": "t"});
+        // (user, stands Ready: not woken)
+        let table = [
+            (
+                "Ready for its spec",
+                user(1, serde_json::json!({"conditions": ready(1)})),
+                true,
+            ),
+            (
+                "Ready for an older spec",
+                user(2, serde_json::json!({"conditions": ready(1)})),
+                false,
+            ),
+            (
+                "waiting for a block",
+                user(1, serde_json::json!({"conditions": waiting})),
+                false,
+            ),
+            (
+                "Ready with a write in flight",
+                user(
+                    1,
+                    serde_json::json!({"conditions": ready(1), "operation": op}),
+                ),
+                false,
+            ),
+            ("never reconciled", user(1, serde_json::json!({})), false),
+        ];
+        for (name, user, stands) in table {
+            assert_eq!(stands_ready(&user), stands, "{name}");
+        }
+    }
+
+    #[test]
     fn a_persons_change_to_an_object_that_was_ready_goes_first() {
         // (being deleted, was Ready once, Ready for its generation now) -> lane
         let table = [
