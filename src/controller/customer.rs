@@ -304,14 +304,6 @@ fn upgrade_item(item: &str) -> Option<(LicenseType, i64)> {
     Some((LicenseType::from_name(to)?, count.parse().ok()?))
 }
 
-/// When the grace of a licence upgrade whose answer was lost ends.
-fn lost_upgrade_ends(op: &Operation, grace: Duration) -> Option<jiff::Timestamp> {
-    op.started_at
-        .0
-        .checked_add(jiff::SignedDuration::try_from(grace).ok()?)
-        .ok()
-}
-
 /// The next step towards the spec (pure).
 pub fn plan(known: &Known, seen: &Seen) -> Step {
     use plan::Step::*;
@@ -322,10 +314,8 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     // ends, and a second request would be refused while it runs: nothing is read or
     // written until its grace is over.
     if let Some(op) = doing(status, WriteAction::UpgradeLicense)
-        && op.task_id.is_none()
-        && let Some(over) = lost_upgrade_ends(op, known.lost_answer_grace)
-        && let Ok(remaining) = Duration::try_from(known.now.duration_until(over))
-        && !remaining.is_zero()
+        && let Some((over, remaining)) =
+            tasks::lost_answer_grace(op, known.lost_answer_grace, known.now)
     {
         let message = format!(
             "a licence upgrade was sent at {} but its answer was lost, and the platform cannot show a running upgrade; the operator looks again at the licence at {over} (in {} s) and sends it again only if it did not happen",

@@ -206,6 +206,10 @@ pub struct Known<'a> {
     /// no voice settings of its users predate the operator, so the first
     /// provisioning is sent without looking the user up.
     pub customer_created: bool,
+    pub now: jiff::Timestamp,
+    /// How long a provisioning whose answer was lost is given to show in the user
+    /// list before it is looked up (see `tasks::lost_answer_grace`).
+    pub lost_answer_grace: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -302,6 +306,19 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         .as_ref()
         .filter(|op| op.action == WriteAction::ProvisionEndUser)
     {
+        if let Some((over, remaining)) =
+            tasks::lost_answer_grace(op, known.lost_answer_grace, known.now)
+        {
+            return Wait(plan::Wait::new(
+                reason::WAITING_FOR_TASK,
+                format!(
+                    "provisioning {sip} was sent at {} but its answer was lost, and the user list shows it only once its task ended; the operator looks the user up at {over} (in {} s) and sends it again only if it did not happen",
+                    op.started_at.0,
+                    remaining.as_secs()
+                ),
+                Next::After(remaining),
+            ));
+        }
         let Some(task) = &op.task_id else {
             return Settle(self::Settle::ForgetLost {
                 generation: op.generation,
@@ -431,6 +448,8 @@ impl Planner for EndUserReconcile<'_> {
             license_recheck: self.ctx.config.wait_requeue * 3,
             number_pending: self.number_pending.as_deref(),
             customer_created: self.scope.created_by_operator(),
+            now: jiff::Timestamp::now(),
+            lost_answer_grace: self.ctx.config.lost_answer_grace,
         };
         plan(&known, &self.seen)
     }

@@ -146,6 +146,28 @@ impl Answer for SipConnectionDeleted {
     }
 }
 
+/// For a write whose answer was lost and whose effect the platform shows only once
+/// its task ended (a licence upgrade, an end user's provisioning): when its grace
+/// ends, and how long that is from `now` while it lasts. Looking the platform up
+/// before then could find the task still running, not yet shown, and send the write
+/// a second time just after the first one ended.
+pub fn lost_answer_grace(
+    op: &Operation,
+    grace: std::time::Duration,
+    now: jiff::Timestamp,
+) -> Option<(jiff::Timestamp, std::time::Duration)> {
+    if op.task_id.is_some() {
+        return None;
+    }
+    let over = op
+        .started_at
+        .0
+        .checked_add(jiff::SignedDuration::try_from(grace).ok()?)
+        .ok()?;
+    let remaining = std::time::Duration::try_from(now.duration_until(over)).ok()?;
+    (!remaining.is_zero()).then_some((over, remaining))
+}
+
 /// The write in flight is over (its result is in the rest of the status).
 pub fn finish<K: Kind>(draft: &mut StatusDraft<K>) {
     if let Some(slot) = K::operation_mut(&mut draft.status) {

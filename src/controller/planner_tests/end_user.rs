@@ -90,6 +90,8 @@ fn step(c: Case) -> Step {
         license_recheck: Duration::from_secs(30),
         number_pending: c.number_pending,
         customer_created: c.customer_created,
+        now: "2026-11-27T12:05:00Z".parse().expect("a time"),
+        lost_answer_grace: Duration::from_secs(120),
     };
     plan(&known, &c.seen)
 }
@@ -288,7 +290,19 @@ fn every_step_of_an_end_user() {
             |s| *s == S::Settle(Settle::TaskEnded),
         ),
         (
-            "a provisioning whose answer was lost is looked up in the list",
+            "a provisioning whose answer was lost waits its grace: its task may still run",
+            step(case(
+                {
+                    let mut status = provisioning(None);
+                    status["operation"]["startedAt"] = json!("2026-11-27T12:04:00Z");
+                    status
+                },
+                Seen::default(),
+            )),
+            |s| matches!(s, S::Wait(w) if w.next == Next::After(Duration::from_secs(60)) && w.message.contains("answer was lost")),
+        ),
+        (
+            "a provisioning whose answer was lost is looked up in the list once its grace is over",
             step(case(
                 {
                     let mut status = provisioning(None);
