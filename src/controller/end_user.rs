@@ -16,15 +16,16 @@ use super::drive;
 use super::error::Result;
 use super::finalizer;
 use super::management::{self, planned};
+use super::number_set;
 use super::numbers::Projection;
 use super::plan::{self, AfterWrite, Next, Planner, Report, Wait};
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
-use crate::api::OCEndUser;
 use crate::api::common::{PlannedAction, WriteAction};
 use crate::api::conditions::{READY, reason};
 use crate::api::customer::LicenseType;
 use crate::api::end_user::{OCEndUserSpec, OCEndUserStatus};
+use crate::api::{OCEndUser, OCNumberBlock};
 use liveplatform::model::{EndUser, NumberRecord, ProvisionEndUser};
 use liveplatform::{Error as PlatformError, TaskOutcome};
 
@@ -103,27 +104,39 @@ fn line_number_pending(ctx: &Context, obj: &OCEndUser) -> Option<String> {
     ctx.stores
         .blocks_of(ns, &obj.spec.customer_ref.name)
         .into_iter()
-        .find(|block| {
-            let status = block.status.as_ref();
-            // On its way: no verdict yet, or one that comes by itself (a block that is
-            // Ready, held, refused or rejected is not waited for).
-            let on_its_way = status
-                .and_then(|s| crate::api::conditions::find(&s.conditions, READY))
-                .is_none_or(|c| {
-                    c.status != "True"
-                        && [
-                            reason::CREATING,
-                            reason::UPDATING,
-                            reason::WAITING_FOR_TASK,
-                            reason::WAITING_FOR_CUSTOMER,
-                            reason::WAITING_FOR_PLATFORM,
-                        ]
-                        .contains(&c.reason.as_str())
-                });
-            let refused = status.is_some_and(|s| s.failed.iter().any(|f| f.number == number));
-            on_its_way && !refused && super::number_set::declares(&block.spec, number)
-        })
+        .find(|block| brings(block, number))
         .and_then(|block| block.metadata.name.clone())
+}
+
+/// Whether `block` is on its way to bring `number` to the platform: it declares it,
+/// has no verdict yet or one that comes by itself (a block that is Ready, held,
+/// refused or rejected is not waited for), did not refuse it, and has not brought it
+/// already (a block on its way with other numbers, say one added to its spec, holds
+/// this one active, outside the write in flight).
+pub fn brings(block: &OCNumberBlock, number: &str) -> bool {
+    let status = block.status.as_ref();
+    let on_its_way = status
+        .and_then(|s| crate::api::conditions::find(&s.conditions, READY))
+        .is_none_or(|c| {
+            c.status != "True"
+                && [
+                    reason::CREATING,
+                    reason::UPDATING,
+                    reason::WAITING_FOR_TASK,
+                    reason::WAITING_FOR_CUSTOMER,
+                    reason::WAITING_FOR_PLATFORM,
+                ]
+                .contains(&c.reason.as_str())
+        });
+    let refused = status.is_some_and(|s| s.failed.iter().any(|f| f.number == number));
+    let brought = status.is_some_and(|s| {
+        number_set::in_ranges(&s.active, number)
+            && !s
+                .operation
+                .as_ref()
+                .is_some_and(|op| number_set::in_ranges(&op.items, number))
+    });
+    on_its_way && !refused && !brought && number_set::declares(&block.spec, number)
 }
 
 /// The number of a line URI (`tel:+14255550101;ext=101` -> `+14255550101`).

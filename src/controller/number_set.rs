@@ -83,6 +83,21 @@ pub fn compress<'a>(numbers: impl IntoIterator<Item = &'a String>) -> Vec<String
     out
 }
 
+/// Whether ranges as [`compress`] writes them hold `number`, without expanding them.
+pub fn in_ranges(ranges: &[String], number: &str) -> bool {
+    let digits = |n: &str| n.strip_prefix('+').and_then(|d| d.parse::<u64>().ok());
+    ranges.iter().any(|r| match r.split_once("-+") {
+        Some((a, b)) => {
+            let (Some(x), Some(y), Some(n)) = (digits(a), b.parse::<u64>().ok(), digits(number))
+            else {
+                return false;
+            };
+            number.len() == a.len() && x <= n && n <= y
+        }
+        None => r == number,
+    })
+}
+
 /// The inverse of [`compress`].
 pub fn decompress(ranges: &[String]) -> BTreeSet<String> {
     let mut set = BTreeSet::new();
@@ -100,6 +115,41 @@ pub fn decompress(ranges: &[String]) -> BTreeSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_ranges_agrees_with_the_expanded_set() {
+        let ranges = compress(
+            [
+                "+14255550100",
+                "+14255550101",
+                "+14255550102",
+                "+14255550200",
+                "+1425555030",
+            ]
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect::<Vec<_>>()
+            .iter(),
+        );
+        let expanded = decompress(&ranges);
+        for number in [
+            "+14255550099",
+            "+14255550100",
+            "+14255550101",
+            "+14255550102",
+            "+14255550103",
+            "+14255550200",
+            "+1425555030",
+            "+14255550300",
+            "+1425555020",
+        ] {
+            assert_eq!(
+                in_ranges(&ranges, number),
+                expanded.contains(number),
+                "{number} in {ranges:?}"
+            );
+        }
+    }
 
     #[test]
     fn declares_agrees_with_the_expanded_set() {

@@ -203,3 +203,45 @@ async fn gone_within(secs: u64, what: &str, mut gone: impl AsyncFnMut() -> bool)
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
 }
+
+#[tokio::test]
+async fn a_ready_user_asks_nothing_when_a_block_of_its_customer_changes() {
+    let mut world = World::new("enduserquiet").await;
+    world.start().await;
+    world.licensed_customer().await;
+    world
+        .block("main", "contoso", json!({"numbers": ["+14255551300"]}))
+        .await;
+    world.ready::<OCNumberBlock>("main", 60).await;
+    user(&world, "adele", "adele@contoso.com", "tel:+14255551300").await;
+    world.ready::<OCEndUser>("adele", 60).await;
+    world.quiet().await;
+    let listings = "GET /v3/customer/{guid}/user";
+    let before = world.admin.count(listings, "total").await.unwrap();
+
+    // A number added to the block: the block uploads it (not Ready meanwhile), and the
+    // user, whose number the block brought long ago, is not woken into a look-up.
+    world
+        .block(
+            "main",
+            "contoso",
+            json!({"numbers": ["+14255551300", "+14255551301"]}),
+        )
+        .await;
+    world
+        .wait::<OCNumberBlock>("main", 60, "two numbers active", |b| {
+            is_ready(b)
+                && b.status
+                    .as_ref()
+                    .and_then(|s| s.counts.as_ref())
+                    .is_some_and(|c| c.active == 2)
+        })
+        .await;
+    world.quiet().await;
+    world.ready::<OCEndUser>("adele", 5).await;
+    assert_eq!(
+        world.admin.count(listings, "total").await.unwrap(),
+        before,
+        "the Ready user listed the users when its block changed"
+    );
+}

@@ -413,3 +413,81 @@ fn every_step_of_an_end_user() {
     ];
     expect_all(cases);
 }
+
+#[test]
+fn a_user_waits_only_for_a_block_on_its_way_with_its_number() {
+    use crate::api::OCNumberBlock;
+    use crate::controller::end_user::brings;
+    let block = |ready: (&str, &str), status: Value| -> OCNumberBlock {
+        let mut status = status;
+        status["conditions"] = json!([{"type": "Ready", "status": ready.0, "reason": ready.1, "message": "",
+                                       "lastTransitionTime": "2026-11-27T12:00:00Z", "observedGeneration": 1}]);
+        serde_json::from_value(json!({
+            "apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCNumberBlock",
+            "metadata": {"name": "main", "namespace": "n", "generation": 1},
+            "spec": {"customerRef": {"name": "contoso"}, "callingProfileId": "cp-1", "usage": "CallingUserAssignment",
+                     "numbers": ["+14255550100", "+14255550101"]},
+            "status": status,
+        }))
+        .expect("a block")
+    };
+    let upload = |items: &[&str]| json!({"action": "Upload Numbers to Customer", "startedAt": "2026-11-27T12:00:00Z", "items": items});
+    const N: &str = "+14255550100";
+    // (what, block, the user waits for it)
+    let cases = [
+        (
+            "a block uploading the number",
+            block(
+                ("False", "WaitingForTask"),
+                json!({"active": ["+14255550100-+14255550101"], "operation": upload(&["+14255550100-+14255550101"])}),
+            ),
+            true,
+        ),
+        (
+            "a block creating, nothing active yet",
+            block(("False", "Creating"), json!({})),
+            true,
+        ),
+        (
+            "a block uploading another number, this one active",
+            block(
+                ("False", "WaitingForTask"),
+                json!({"active": ["+14255550100-+14255550101"], "operation": upload(&["+14255550101"])}),
+            ),
+            false,
+        ),
+        (
+            "a block updating with this number active",
+            block(("False", "Updating"), json!({"active": [N]})),
+            false,
+        ),
+        (
+            "a Ready block",
+            block(("True", "Available"), json!({"active": [N]})),
+            false,
+        ),
+        (
+            "a block that refused the number",
+            block(
+                ("False", "WaitingForTask"),
+                json!({"failed": [{"number": N, "reason": "validation_failed"}]}),
+            ),
+            false,
+        ),
+        (
+            "a block held in conflict",
+            block(("False", "Conflict"), json!({})),
+            false,
+        ),
+    ];
+    let wrong: Vec<&str> = cases
+        .iter()
+        .filter(|(_, b, waits)| brings(b, N) != *waits)
+        .map(|(what, _, _)| *what)
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:?}");
+    assert!(
+        !brings(&cases[1].1, "+14255550199"),
+        "a number the block does not declare"
+    );
+}
