@@ -506,49 +506,35 @@ impl World {
     /// Requests the simulator counted that can change the platform (everything but
     /// reads and tokens), by endpoint.
     pub async fn writes(&self) -> Vec<(String, u64)> {
-        let counters = self.admin.counters().await.expect("counters");
-        let mut out: Vec<(String, u64)> = counters
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .filter(|(endpoint, _)| {
-                        !endpoint.starts_with("GET ") && !endpoint.contains("oauth2")
-                    })
-                    .map(|(endpoint, v)| (endpoint.clone(), v["total"].as_u64().unwrap_or(0)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.sort();
-        out
+        self.writes_ending(|outcome| outcome == "total").await
     }
 
     /// Writes the platform accepted (answered 2xx), by endpoint: a write it refused
     /// changed nothing.
     pub async fn accepted_writes(&self) -> Vec<(String, u64)> {
+        self.writes_ending(|outcome| outcome.starts_with('2')).await
+    }
+
+    /// Requests that can change the platform, by endpoint, counting the outcomes
+    /// `counted` keeps.
+    async fn writes_ending(&self, counted: impl Fn(&str) -> bool) -> Vec<(String, u64)> {
         let counters = self.admin.counters().await.expect("counters");
         let mut out: Vec<(String, u64)> = counters
             .as_object()
-            .map(|m| {
-                m.iter()
-                    .filter(|(endpoint, _)| {
-                        !endpoint.starts_with("GET ") && !endpoint.contains("oauth2")
-                    })
-                    .map(|(endpoint, v)| {
-                        let accepted = v
-                            .as_object()
-                            .map(|outcomes| {
-                                outcomes
-                                    .iter()
-                                    .filter(|(outcome, _)| outcome.starts_with('2'))
-                                    .filter_map(|(_, n)| n.as_u64())
-                                    .sum()
-                            })
-                            .unwrap_or(0);
-                        (endpoint.clone(), accepted)
-                    })
-                    .collect()
+            .into_iter()
+            .flatten()
+            .filter(|(endpoint, _)| !endpoint.starts_with("GET ") && !endpoint.contains("oauth2"))
+            .map(|(endpoint, outcomes)| {
+                let n = outcomes
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(outcome, _)| counted(outcome))
+                    .filter_map(|(_, n)| n.as_u64())
+                    .sum();
+                (endpoint.clone(), n)
             })
-            .unwrap_or_default();
+            .collect();
         out.sort();
         out
     }

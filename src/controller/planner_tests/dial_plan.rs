@@ -195,16 +195,22 @@ fn every_step_of_a_dial_plan() {
     expect_all(cases);
 }
 
-/// Whether a dial plan of `id`, with `status`, is taken as holding nothing yet under a
-/// customer the operator created (`adopt`: the opt-in is set).
-fn nothing_yet(id: &str, status: Value, adopt: bool, deleting: bool) -> bool {
+/// A dial plan `id` declaring one rule, with `status`, under a customer the operator
+/// created (`adopt`: the opt-in is set), given to `judge`.
+fn created_customers<T>(
+    id: &str,
+    status: Value,
+    adopt: bool,
+    deleting: bool,
+    judge: impl Fn(&Known) -> T,
+) -> T {
     let spec: OCDialPlanSpec = serde_json::from_value(json!({
         "customerRef": {"name": "contoso"}, "dialPlanId": id,
         "rules": [{"name": "emergency", "prefix": "911"}],
     }))
     .expect("a valid spec");
     let status: OCDialPlanStatus = serde_json::from_value(status).expect("a valid status");
-    holds_nothing_yet(&Known {
+    judge(&Known {
         spec: &spec,
         status: &status,
         may_adopt: adopt,
@@ -212,6 +218,11 @@ fn nothing_yet(id: &str, status: Value, adopt: bool, deleting: bool) -> bool {
         place: "site s1 of tenant t".into(),
         customer_created: true,
     })
+}
+
+/// Whether such a dial plan is taken as holding nothing yet.
+fn nothing_yet(id: &str, status: Value, adopt: bool, deleting: bool) -> bool {
+    created_customers(id, status, adopt, deleting, holds_nothing_yet)
 }
 
 #[test]
@@ -250,19 +261,8 @@ fn under_a_customer_the_operator_created_a_new_dial_plan_is_written_without_a_re
         .collect();
     assert!(wrong.is_empty(), "{wrong:?}");
     // And the plan asks for no read.
-    let spec: OCDialPlanSpec = serde_json::from_value(json!({
-        "customerRef": {"name": "contoso"}, "dialPlanId": "CustDialPlan",
-        "rules": [{"name": "emergency", "prefix": "911"}],
-    }))
-    .expect("a valid spec");
-    let status = OCDialPlanStatus::default();
-    let known = Known {
-        spec: &spec,
-        status: &status,
-        may_adopt: false,
-        deleting: false,
-        place: "site s1 of tenant t".into(),
-        customer_created: true,
-    };
-    assert_eq!(plan(&known, &Seen::default()), S::Look(Look::NothingYet));
+    let step = created_customers("CustDialPlan", json!({}), false, false, |known| {
+        plan(known, &Seen::default())
+    });
+    assert_eq!(step, S::Look(Look::NothingYet));
 }
