@@ -298,6 +298,12 @@ fn upgrade_item_of(to: LicenseType, count: i64) -> String {
     format!("{}:{count}", to.name())
 }
 
+/// What a licence write the platform carried out leaves: the licence it asked for.
+fn licence_now(details: &mut CustomerDetails, to: LicenseType, count: i64) {
+    details.service.license_type = Some(to.code());
+    details.service.licensed_users_count = Some(count);
+}
+
 /// The licence an upgrade's operation item asks for.
 fn upgrade_item(item: &str) -> Option<(LicenseType, i64)> {
     let (to, count) = item.split_once(':')?;
@@ -916,8 +922,7 @@ impl Planner for CustomerReconcile<'_> {
                 self.seen.task = None;
                 match (asked, self.seen.details.as_mut()) {
                     (Some((to, count)), Some(details)) => {
-                        details.service.license_type = Some(to.code());
-                        details.service.licensed_users_count = Some(count);
+                        licence_now(details, to, count);
                         self.remember();
                     }
                     _ => {
@@ -1142,8 +1147,7 @@ impl Planner for CustomerReconcile<'_> {
                 )
                 .await;
                 if let Some(details) = &mut self.seen.details {
-                    details.service.license_type = Some(to.code());
-                    details.service.licensed_users_count = Some(count);
+                    licence_now(details, to, count);
                 }
                 self.remember();
                 Ok(AfterWrite::Replan)

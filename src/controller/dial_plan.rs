@@ -43,8 +43,7 @@ async fn run(
         return Ok(Action::await_change());
     }
     let deleting = finalizer::is_deleting(obj);
-    let claimed = !draft.status.managed_rules.is_empty() || draft.status.owned_since.is_some();
-    if deleting && !claimed {
+    if deleting && !claimed(&draft.status) {
         // It never wrote to the dial plan: nothing on the platform is its own.
         finalizer::remove(api, obj).await?;
         return Ok(Action::await_change());
@@ -112,15 +111,18 @@ pub enum Look {
     NothingYet,
 }
 
+/// Whether this object ever wrote to the dial plan (or took it over).
+fn claimed(status: &OCDialPlanStatus) -> bool {
+    !status.managed_rules.is_empty() || status.owned_since.is_some()
+}
+
 /// Whether the dial plan can hold no rule but this object's: under a customer the
 /// operator created, on a site it added, before this object wrote any (nothing
 /// claimed, no opt-in to adopt). The platform's own numbers dial plan is the
 /// exception: it fills with the customer's uploaded numbers.
 pub fn holds_nothing_yet(known: &Known) -> bool {
-    let status = known.status;
-    let claimed = !status.managed_rules.is_empty() || status.owned_since.is_some();
     known.customer_created
-        && !claimed
+        && !claimed(known.status)
         && !known.may_adopt
         && !known.deleting
         && !known
@@ -187,8 +189,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         }
         return Look(self::Look::Rules);
     };
-    let claimed = !status.managed_rules.is_empty() || status.owned_since.is_some();
-    if !claimed && !seen.adopted && !current.is_empty() {
+    if !claimed(status) && !seen.adopted && !current.is_empty() {
         // Rules that no object in the cluster put there: taken over only on request.
         let existing = format!(
             "dial plan {id} with {} rules on {}",

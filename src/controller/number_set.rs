@@ -14,24 +14,28 @@ pub fn declared(spec: &OCNumberBlockSpec) -> BTreeSet<String> {
     set
 }
 
+/// How far past its first number a declared range may reach: longer ranges expand
+/// to nothing (see [`expand`]).
+const SPEC_RANGE_SPAN: u64 = 100_000;
+
 /// Whether `spec` declares `number` (in its list or its ranges), without expanding
-/// the ranges: a range holds the numbers of its length between its ends, as
-/// [`expand`] lists them.
+/// the ranges.
 pub fn declares(spec: &OCNumberBlockSpec, number: &str) -> bool {
-    let digits = |n: &str| n.strip_prefix('+').and_then(|d| d.parse::<u64>().ok());
     spec.numbers.iter().any(|n| n.0 == number)
-        || spec.ranges.iter().any(|range| {
-            let (Some(x), Some(y), Some(n)) =
-                (digits(&range.start), digits(&range.end), digits(number))
-            else {
-                return false;
-            };
-            range.start.len() == range.end.len()
-                && number.len() == range.start.len()
-                && x <= n
-                && n <= y
-                && y - x <= 100_000
-        })
+        || spec
+            .ranges
+            .iter()
+            .any(|range| range_holds(&range.start, &range.end, number, SPEC_RANGE_SPAN))
+}
+
+/// Whether `start..=end` holds `number` (of the same length, the range spanning at
+/// most `max_span` after its first number), without expanding it.
+fn range_holds(start: &str, end: &str, number: &str, max_span: u64) -> bool {
+    let digits = |n: &str| n.strip_prefix('+').and_then(|d| d.parse::<u64>().ok());
+    let (Some(x), Some(y), Some(n)) = (digits(start), digits(end), digits(number)) else {
+        return false;
+    };
+    start.len() == end.len() && number.len() == start.len() && x <= n && n <= y && y - x <= max_span
 }
 
 /// `start..=end` (same length, digits after `+`); empty when malformed.
@@ -45,7 +49,7 @@ pub fn expand(start: &str, end: &str) -> Vec<String> {
     let (Ok(x), Ok(y)) = (a.parse::<u64>(), b.parse::<u64>()) else {
         return Vec::new();
     };
-    if x > y || y - x > 100_000 {
+    if x > y || y - x > SPEC_RANGE_SPAN {
         return Vec::new();
     }
     let width = a.len();
@@ -83,17 +87,11 @@ pub fn compress<'a>(numbers: impl IntoIterator<Item = &'a String>) -> Vec<String
     out
 }
 
-/// Whether ranges as [`compress`] writes them hold `number`, without expanding them.
+/// Whether ranges as [`compress`] writes them hold `number`, without expanding them
+/// (as [`decompress`] would).
 pub fn in_ranges(ranges: &[String], number: &str) -> bool {
-    let digits = |n: &str| n.strip_prefix('+').and_then(|d| d.parse::<u64>().ok());
     ranges.iter().any(|r| match r.split_once("-+") {
-        Some((a, b)) => {
-            let (Some(x), Some(y), Some(n)) = (digits(a), b.parse::<u64>().ok(), digits(number))
-            else {
-                return false;
-            };
-            number.len() == a.len() && x <= n && n <= y
-        }
+        Some((start, end)) => range_holds(start, &format!("+{end}"), number, u64::MAX),
         None => r == number,
     })
 }
