@@ -38,8 +38,15 @@ fn range_holds(start: &str, end: &str, number: &str, max_span: u64) -> bool {
     start.len() == end.len() && number.len() == start.len() && x <= n && n <= y && y - x <= max_span
 }
 
-/// `start..=end` (same length, digits after `+`); empty when malformed.
+/// `start..=end` (same length, digits after `+`) of a declared range; empty when
+/// malformed or longer than a declared range may be.
 pub fn expand(start: &str, end: &str) -> Vec<String> {
+    expand_within(start, end, SPEC_RANGE_SPAN)
+}
+
+/// `start..=end`, spanning at most `max_span` after its first number; empty when
+/// malformed or longer.
+fn expand_within(start: &str, end: &str, max_span: u64) -> Vec<String> {
     let (Some(a), Some(b)) = (start.strip_prefix('+'), end.strip_prefix('+')) else {
         return Vec::new();
     };
@@ -49,7 +56,7 @@ pub fn expand(start: &str, end: &str) -> Vec<String> {
     let (Ok(x), Ok(y)) = (a.parse::<u64>(), b.parse::<u64>()) else {
         return Vec::new();
     };
-    if x > y || y - x > SPEC_RANGE_SPAN {
+    if x > y || y - x > max_span {
         return Vec::new();
     }
     let width = a.len();
@@ -101,7 +108,8 @@ pub fn decompress(ranges: &[String]) -> BTreeSet<String> {
     let mut set = BTreeSet::new();
     for r in ranges {
         match r.split_once("-+") {
-            Some((a, b)) => set.extend(expand(a, &format!("+{b}"))),
+            // A run of adjacent declared ranges may be longer than any one of them.
+            Some((a, b)) => set.extend(expand_within(a, &format!("+{b}"), u64::MAX)),
             None => {
                 set.insert(r.clone());
             }
@@ -113,6 +121,16 @@ pub fn decompress(ranges: &[String]) -> BTreeSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_longer_than_a_declared_range_comes_back_whole() {
+        // Two adjacent declared ranges of 100,001 numbers each compress into one run.
+        let mut numbers = expand("+14250000000", "+14250100000");
+        numbers.extend(expand("+14250100001", "+14250200001"));
+        let ranges = compress(numbers.iter());
+        assert_eq!(ranges, ["+14250000000-+14250200001"]);
+        assert_eq!(decompress(&ranges).len(), numbers.len());
+    }
 
     #[test]
     fn in_ranges_agrees_with_the_expanded_set() {
