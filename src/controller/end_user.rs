@@ -16,7 +16,7 @@ use super::drive;
 use super::error::Result;
 use super::finalizer;
 use super::management::{self, planned};
-use super::number_set;
+use super::number_set::NumberSet;
 use super::numbers::Projection;
 use super::plan::{self, AfterWrite, Next, Planner, Report, Wait};
 use super::status::{StatusDraft, namespaced_api};
@@ -26,7 +26,7 @@ use crate::api::conditions::{READY, reason};
 use crate::api::customer::LicenseType;
 use crate::api::end_user::{OCEndUserSpec, OCEndUserStatus};
 use crate::api::{OCEndUser, OCNumberBlock};
-use liveplatform::model::{EndUser, NumberRecord, ProvisionEndUser};
+use liveplatform::model::{EndUser, ProvisionEndUser};
 use liveplatform::{Error as PlatformError, TaskOutcome};
 
 type Draft = StatusDraft<OCEndUser>;
@@ -130,13 +130,13 @@ pub fn brings(block: &OCNumberBlock, number: &str) -> bool {
         });
     let refused = status.is_some_and(|s| s.failed.iter().any(|f| f.number == number));
     let brought = status.is_some_and(|s| {
-        number_set::in_ranges(&s.active, number)
+        NumberSet::from_ranges(&s.active).contains(number)
             && !s
                 .operation
                 .as_ref()
-                .is_some_and(|op| number_set::in_ranges(&op.items, number))
+                .is_some_and(|op| NumberSet::from_ranges(&op.items).contains(number))
     });
-    on_its_way && !refused && !brought && number_set::declares(&block.spec, number)
+    on_its_way && !refused && !brought && NumberSet::declared(&block.spec).contains(number)
 }
 
 /// The number of a line URI (`tel:+14255550101;ext=101` -> `+14255550101`).
@@ -157,14 +157,8 @@ async fn record_assignment(ctx: &Context, tenant: &str, before: Option<&str>, af
         return;
     }
     ctx.numbers
-        .project(tenant, Projection::Outside, |records| {
-            for r in records.iter_mut() {
-                if Some(r.telephone_number.as_str()) == freed {
-                    r.assignment_status = NumberRecord::UNASSIGNED.into();
-                } else if Some(r.telephone_number.as_str()) == assigned {
-                    r.assignment_status = NumberRecord::USER_ASSIGNED.into();
-                }
-            }
+        .project(tenant, Projection::Outside, |numbers| {
+            numbers.assignment(freed, assigned)
         })
         .await;
 }

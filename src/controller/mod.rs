@@ -32,6 +32,7 @@ pub mod status;
 pub mod stores;
 pub mod task_timing;
 pub mod tasks;
+mod tenant_numbers;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -8,10 +8,8 @@
 //! Read top to bottom: what is seen ([`Seen`], [`Listing`]), the pure planner
 //! ([`plan`]), then the calls that carry a step out ([`BlockReconcile`]).
 
-use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 
@@ -22,12 +20,12 @@ use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
 use super::management::{self, planned, requests};
-use super::number_set::{compress, declared, decompress};
+use super::number_set::NumberSet;
 use super::numbers::Projection;
-use super::ownership::{Identity, Name};
 use super::plan::{self, AfterWrite, Also, Next, Planner, Report, Wait};
 use super::status::{StatusDraft, namespaced_api};
 use super::tasks;
+use super::tenant_numbers::TenantNumbers;
 use crate::api::OCNumberBlock;
 use crate::api::common::{DeletionPolicy, PlannedAction, WriteAction};
 use crate::api::conditions::{self, NUMBERS_UPLOADED, READY, reason};
@@ -46,9 +44,6 @@ type Draft = StatusDraft<OCNumberBlock>;
 
 /// At most this many failed numbers are listed in status.
 const FAILED_LISTED: usize = 50;
-/// Status of numbers of an upload that is still running [chosen, see contract.rs].
-const UPLOAD_REQUESTED: &str = "Upload Requested";
-const RELEASE_REQUESTED: &str = "Release Requested";
 
 pub async fn reconcile(obj: Arc<OCNumberBlock>, ctx: Arc<Context>) -> Result<Action> {
     let api = namespaced_api(&ctx.client, &*obj);
@@ -90,7 +85,10 @@ async fn run(
     if !deleting && finalizer::add(api, obj).await? {
         return Ok(Action::await_change());
     }
-    let others_own = owned_by_others(obj, ctx, &draft.status, &scope.platform.name_any());
+    let others_own =
+        ctx.ownership
+            .blocks
+            .numbers_owned_by_others(obj, &owned(&draft.status), &ctx.stores);
     let mut reconcile = BlockReconcile {
         obj,
         ctx,
@@ -111,40 +109,14 @@ async fn run(
 }
 
 /// Numbers this block has on the platform as far as its status knows.
-fn owned(status: &OCNumberBlockStatus) -> BTreeSet<String> {
-    decompress(&status.active)
+fn owned(status: &OCNumberBlockStatus) -> NumberSet {
+    NumberSet::from_ranges(&status.active)
 }
 
-/// Those of this block's numbers that another block owns (see `ownership`): never
-/// released or unassigned by this one.
-fn owned_by_others(
-    obj: &OCNumberBlock,
-    ctx: &Context,
-    status: &OCNumberBlockStatus,
-    platform: &str,
-) -> BTreeSet<String> {
-    let platform: Name = platform.into();
-    let identity = |number: &String| Identity::Number {
-        platform: platform.clone(),
-        number: number.as_str().into(),
-    };
-    let owned = owned(status);
-    let identities: Vec<Identity> = owned.iter().map(identity).collect();
-    let others = ctx
-        .ownership
-        .blocks
-        .owned_by_others(obj, &identities, &ctx.stores);
-    owned
-        .into_iter()
-        .filter(|number| others.contains(&identity(number)))
-        .collect()
-}
-
-/// The tenant's numbers as the platform lists them, by number.
-#[derive(Debug, Clone, Default)]
+/// The tenant's numbers as the platform lists them (see `tenant_numbers`).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Listing {
-    records: Arc<Vec<NumberRecord>>,
-    index: HashMap<String, usize>,
+    numbers: Arc<TenantNumbers>,
     /// The operator's own writes were applied to the platform's last listing (see
     /// `numbers`).
     projected: bool,
@@ -154,15 +126,9 @@ pub struct Listing {
 }
 
 impl Listing {
-    pub fn new(records: Arc<Vec<NumberRecord>>) -> Self {
-        let index = records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.telephone_number.clone(), i))
-            .collect();
+    pub fn new(numbers: Arc<TenantNumbers>) -> Self {
         Listing {
-            records,
-            index,
+            numbers,
             projected: false,
             settled: true,
         }
@@ -171,48 +137,18 @@ impl Listing {
     /// A block's own numbers that are on the platform, as its status knows them
     /// (see [`own_view_serves`]): active, and in no Teams assignment the block would
     /// act on (it plans no release from this view).
-    pub fn own(numbers: impl IntoIterator<Item = String>) -> Self {
-        let records = numbers
-            .into_iter()
-            .map(|n| NumberRecord {
-                telephone_number: n,
-                acquired_number_status: NumberRecord::ACTIVE.into(),
-                assignment_status: NumberRecord::UNASSIGNED.into(),
-                ..NumberRecord::default()
-            })
-            .collect();
-        Listing::projected(Arc::new(records), true)
+    pub fn own(numbers: NumberSet) -> Self {
+        Listing::projected(Arc::new(TenantNumbers::own(numbers)), true)
     }
 
     /// A listing with the operator's writes applied since the platform gave it;
     /// `settled` when all of them have ended.
-    pub fn projected(records: Arc<Vec<NumberRecord>>, settled: bool) -> Self {
+    pub fn projected(numbers: Arc<TenantNumbers>, settled: bool) -> Self {
         Listing {
             projected: true,
             settled,
-            ..Listing::new(records)
+            ..Listing::new(numbers)
         }
-    }
-
-    pub fn get(&self, number: &str) -> Option<&NumberRecord> {
-        self.index.get(number).map(|&i| &self.records[i])
-    }
-
-    fn has(&self, number: &str) -> bool {
-        self.index.contains_key(number)
-    }
-
-    fn is(&self, number: &str, status: &str) -> bool {
-        self.get(number)
-            .is_some_and(|r| r.acquired_number_status == status)
-    }
-}
-
-impl PartialEq for Listing {
-    fn eq(&self, other: &Self) -> bool {
-        self.records == other.records
-            && self.projected == other.projected
-            && self.settled == other.settled
     }
 }
 
@@ -228,7 +164,7 @@ pub struct Seen {
     /// The tenant's numbers.
     pub listing: Option<Listing>,
     /// Numbers that passed validation in this reconcile.
-    pub valid: BTreeSet<String>,
+    pub valid: NumberSet,
     /// Numbers that failed validation, not recorded in status yet.
     pub refused: Vec<NumberOutcome>,
     /// The failures in status belong to this spec: cleared, or found by validation,
@@ -246,7 +182,7 @@ pub struct Known<'a> {
     pub deleting: bool,
     pub tenant: &'a str,
     /// This block's numbers that another block owns.
-    pub others_own: &'a BTreeSet<String>,
+    pub others_own: &'a NumberSet,
     /// The block is Ready for this generation, nothing in flight: its last report
     /// stands.
     pub reported: bool,
@@ -296,7 +232,7 @@ pub enum Settle {
     ClearFailures,
     /// Declared numbers the tenant already has, taken over (the opt-in is set).
     Adopt {
-        numbers: Vec<String>,
+        numbers: NumberSet,
         what: String,
     },
     /// Numbers refused by validation are recorded as failed.
@@ -331,17 +267,17 @@ pub struct Batch {
 
 impl Batch {
     /// The first request's share of `numbers`.
-    pub fn of(numbers: Vec<String>) -> Self {
-        let outstanding = numbers.len();
+    pub fn of(numbers: &NumberSet) -> Self {
         Batch {
             numbers: chunk(numbers),
-            outstanding,
+            outstanding: numbers.len(),
         }
     }
 }
 
-fn chunk(numbers: impl IntoIterator<Item = String>) -> Vec<String> {
-    numbers.into_iter().take(MAX_NUMBERS_PER_REQUEST).collect()
+/// The first request's share of `numbers`: at most the platform's limit, in order.
+fn chunk(numbers: &NumberSet) -> Vec<String> {
+    numbers.first(MAX_NUMBERS_PER_REQUEST)
 }
 
 fn uploaded(status: bool, reason: &'static str, message: impl Into<String>) -> Also {
@@ -393,11 +329,9 @@ pub fn own_view_serves(known: &Known) -> bool {
     {
         return false;
     }
-    let declared = declared(known.spec);
     owned(known.status)
-        .iter()
-        .filter(|n| !known.others_own.contains(*n))
-        .all(|n| declared.contains(n))
+        .difference(known.others_own)
+        .is_subset(&NumberSet::declared(known.spec))
 }
 
 /// The write in flight, if any: followed to its end before anything else.
@@ -424,9 +358,10 @@ fn follow(known: &Known, seen: &Seen) -> Option<Step> {
             return Some(Settle(self::Settle::FollowFound(job)));
         }
         if op.action == WriteAction::ReleaseNumbers
-            && lost
-                .iter()
-                .any(|r| r.acquired_number_status == RELEASE_REQUESTED)
+            && lost.iter().any(|r| {
+                r.acquired_number_status
+                    .eq_ignore_ascii_case(NumberRecord::RELEASE_REQUESTED)
+            })
         {
             return Some(Wait(plan::Wait::new(
                 reason::WAITING_FOR_TASK,
@@ -481,26 +416,16 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
     if !seen.refused.is_empty() {
         return Settle(self::Settle::Refused);
     }
-    let declared = declared(spec);
-    let failed: BTreeSet<String> = status.failed.iter().map(|f| f.number.clone()).collect();
-    let owned: BTreeSet<String> = owned(status)
-        .into_iter()
-        .filter(|n| !known.others_own.contains(n))
-        .collect();
+    let numbers = listing.numbers.as_ref();
+    let declared = NumberSet::declared(spec);
+    let failed: NumberSet = status.failed.iter().map(|f| f.number.as_str()).collect();
+    let owned = owned(status).difference(known.others_own);
 
     // Declared numbers the tenant already has that this block never brought: taken
     // over only on request.
-    let existing: Vec<String> = declared
-        .iter()
-        .filter(|n| listing.has(n) && !owned.contains(*n))
-        .cloned()
-        .collect();
+    let existing = declared.intersection(numbers.listed()).difference(&owned);
     if !existing.is_empty() {
-        let what = format!(
-            "numbers {} of tenant {}",
-            compress(&existing).join(", "),
-            known.tenant
-        );
+        let what = format!("numbers {existing} of tenant {}", known.tenant);
         if !known.may_adopt {
             return Refuse {
                 existing: what,
@@ -513,44 +438,26 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
         });
     }
 
-    let removed: Vec<&String> = owned
-        .difference(&declared)
-        .filter(|n| listing.has(n))
-        .collect();
-    let (assigned, releasable): (Vec<&String>, Vec<&String>) = removed
-        .into_iter()
-        .partition(|n| listing.get(n).is_some_and(|r| r.is_assigned()));
+    let removed = owned.difference(&declared).intersection(numbers.listed());
+    let assigned = removed.intersection(numbers.assigned());
     let unassign = spec.assigned_number_policy == AssignedNumberPolicy::Unassign;
     if unassign && !assigned.is_empty() {
-        return Write(self::Write::Unassign(Batch::of(
-            assigned.into_iter().cloned().collect(),
-        )));
+        return Write(self::Write::Unassign(Batch::of(&assigned)));
     }
-    let releasable: Vec<String> = releasable
-        .into_iter()
-        .filter(|n| listing.get(n).is_some_and(|r| r.is_active()))
-        .cloned()
-        .collect();
+    let releasable = removed.difference(&assigned).intersection(numbers.active());
     if !releasable.is_empty() {
-        return Write(self::Write::Release(Batch::of(releasable)));
+        return Write(self::Write::Release(Batch::of(&releasable)));
     }
-    let to_upload: Vec<&String> = declared
-        .iter()
-        .filter(|n| !listing.has(n) && !failed.contains(*n))
-        .collect();
+    let to_upload = declared.difference(numbers.listed()).difference(&failed);
     if !to_upload.is_empty() {
-        let valid: Vec<String> = to_upload
-            .iter()
-            .filter(|n| seen.valid.contains(**n))
-            .map(|n| (*n).clone())
-            .collect();
+        let valid = to_upload.intersection(&seen.valid);
         if !valid.is_empty() {
             return Write(self::Write::Upload(Batch {
-                numbers: chunk(valid),
+                numbers: chunk(&valid),
                 outstanding: to_upload.len(),
             }));
         }
-        return Look(self::Look::Validate(chunk(to_upload.into_iter().cloned())));
+        return Look(self::Look::Validate(chunk(&to_upload)));
     }
 
     // Nothing to write: report what the platform lists, or what the outcomes of the
@@ -558,38 +465,21 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
     if !listing.settled {
         return Look(self::Look::FreshListing);
     }
-    let retained: Vec<String> = if unassign {
-        Vec::new()
-    } else {
-        assigned.into_iter().cloned().collect()
-    };
-    let mut active: BTreeSet<String> = declared
-        .iter()
-        .filter(|n| listing.get(n).is_some_and(|r| r.is_active()))
-        .cloned()
-        .collect();
-    active.extend(retained.iter().cloned());
+    let retained = if unassign { NumberSet::new() } else { assigned };
+    let active = declared.intersection(numbers.active()).union(&retained);
     let counts = Some(NumberCounts {
         declared: declared.len() as i64,
         active: active.len() as i64,
-        uploading: declared
-            .iter()
-            .filter(|n| listing.is(n, UPLOAD_REQUESTED))
-            .count() as i64,
+        uploading: declared.intersection(numbers.uploading()).len() as i64,
         failed: failed.len() as i64,
-        releasing: owned
-            .iter()
-            .filter(|n| listing.is(n, RELEASE_REQUESTED))
-            .count() as i64,
+        releasing: owned.intersection(numbers.releasing()).len() as i64,
         retained: retained.len() as i64,
     });
     // What the block has on the platform: its active numbers, and those it owns that
     // the platform still processes (an upload or a release running).
-    let on_platform: BTreeSet<&String> = active
-        .iter()
-        .chain(owned.iter().filter(|n| listing.has(n)))
-        .collect();
-    let active_ranges = compress(on_platform);
+    let active_ranges = active
+        .union(&owned.intersection(numbers.listed()))
+        .to_ranges();
     if status.active != active_ranges
         || status.counts != counts
         || status.failed.len() > FAILED_LISTED
@@ -651,8 +541,7 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
             plan::Wait::new(
                 reason::NUMBERS_ASSIGNED,
                 format!(
-                    "numbers {} left the spec but are assigned in Teams, so they stay; unassign them or set assignedNumberPolicy: Unassign",
-                    compress(&retained).join(", ")
+                    "numbers {retained} left the spec but are assigned in Teams, so they stay; unassign them or set assignedNumberPolicy: Unassign"
                 ),
                 Next::Recheck,
             )
@@ -666,11 +555,10 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
 /// policy allows), then the finalizer goes.
 fn plan_release_all(known: &Known, listing: &Listing) -> Step {
     use plan::Step::*;
-    let left: Vec<&NumberRecord> = owned(known.status)
-        .iter()
-        .filter(|n| !known.others_own.contains(*n))
-        .filter_map(|n| listing.get(n))
-        .collect();
+    let numbers = listing.numbers.as_ref();
+    let left = owned(known.status)
+        .difference(known.others_own)
+        .intersection(numbers.listed());
     if left.is_empty() {
         if !listing.settled {
             return Look(self::Look::FreshListing);
@@ -681,21 +569,17 @@ fn plan_release_all(known: &Known, listing: &Listing) -> Step {
     if known.status.release.as_ref() != Some(&progress) {
         return Settle(self::Settle::ReleaseProgress(progress));
     }
-    let active = compress(left.iter().map(|r| &r.telephone_number));
+    let active = left.to_ranges();
     if known.status.active != active {
         return Settle(self::Settle::Report {
             active,
             counts: known.status.counts.clone(),
         });
     }
-    let assigned: Vec<String> = left
-        .iter()
-        .filter(|r| r.is_assigned())
-        .map(|r| r.telephone_number.clone())
-        .collect();
+    let assigned = left.intersection(numbers.assigned());
     if !assigned.is_empty() {
         if known.spec.assigned_number_policy == AssignedNumberPolicy::Unassign {
-            return Write(self::Write::Unassign(Batch::of(assigned)));
+            return Write(self::Write::Unassign(Batch::of(&assigned)));
         }
         if listing.projected {
             // Waiting on Teams (a user's line URI) is decided on what the platform
@@ -707,17 +591,12 @@ fn plan_release_all(known: &Known, listing: &Listing) -> Step {
         return Wait(plan::Wait::new(
             reason::DELETING,
             format!(
-                "numbers {} are assigned in Teams and policy Keep leaves them; unassign them or set assignedNumberPolicy: Unassign, and the release goes on",
-                compress(&assigned).join(", ")
+                "numbers {assigned} are assigned in Teams and policy Keep leaves them; unassign them or set assignedNumberPolicy: Unassign, and the release goes on"
             ),
             Next::Shortly,
         ));
     }
-    let active: Vec<String> = left
-        .iter()
-        .filter(|r| r.is_active())
-        .map(|r| r.telephone_number.clone())
-        .collect();
+    let active = left.intersection(numbers.active());
     if active.is_empty() {
         return Wait(plan::Wait::new(
             reason::DELETING,
@@ -725,7 +604,7 @@ fn plan_release_all(known: &Known, listing: &Listing) -> Step {
             Next::Task,
         ));
     }
-    Write(self::Write::Release(Batch::of(active)))
+    Write(self::Write::Release(Batch::of(&active)))
 }
 
 /// How far a deletion's release has come with `remaining` numbers left: the total is
@@ -762,7 +641,7 @@ struct BlockReconcile<'a> {
     scope: &'a CustomerScope,
     seen: Seen,
     deleting: bool,
-    others_own: BTreeSet<String>,
+    others_own: NumberSet,
 }
 
 impl BlockReconcile<'_> {
@@ -770,12 +649,12 @@ impl BlockReconcile<'_> {
         self.draft.status.operation.as_ref().map(|op| op.action)
     }
 
-    fn items(&self) -> BTreeSet<String> {
+    fn items(&self) -> NumberSet {
         self.draft
             .status
             .operation
             .as_ref()
-            .map(|op| decompress(&op.items))
+            .map(|op| NumberSet::from_ranges(&op.items))
             .unwrap_or_default()
     }
 
@@ -842,20 +721,19 @@ impl Planner for BlockReconcile<'_> {
                 }
                 let numbers = self.ctx.numbers.list(&scope.client, &scope.tenant).await?;
                 self.seen.listing = Some(if numbers.projected {
-                    Listing::projected(numbers.records, numbers.settled)
+                    Listing::projected(numbers.numbers, numbers.settled)
                 } else {
-                    Listing::new(numbers.records)
+                    Listing::new(numbers.numbers)
                 });
             }
             Look::Own => {
                 let status = &self.draft.status;
-                let failed: BTreeSet<&String> = status.failed.iter().map(|f| &f.number).collect();
-                let on_platform = owned(status).into_iter().filter(|n| !failed.contains(n));
-                self.seen.listing = Some(Listing::own(on_platform));
+                let failed: NumberSet = status.failed.iter().map(|f| f.number.as_str()).collect();
+                self.seen.listing = Some(Listing::own(owned(status).difference(&failed)));
             }
             Look::Validate(numbers) => {
                 let (valid, refused) = validate(scope, numbers).await?;
-                self.seen.valid.extend(valid);
+                self.seen.valid.add(&valid);
                 self.seen.refused = refused;
             }
         }
@@ -885,16 +763,16 @@ impl Planner for BlockReconcile<'_> {
                 tasks::finish(self.draft);
                 self.seen.task = None;
                 self.seen.listing = None;
-                let failed: BTreeSet<String> = match &ended {
-                    Ended::Succeeded => BTreeSet::new(),
+                let failed: NumberSet = match &ended {
+                    Ended::Succeeded => NumberSet::new(),
                     Ended::NumbersFailed { failed, .. } => {
-                        failed.iter().map(|f| f.telephone_number.clone()).collect()
+                        failed.iter().map(|f| f.telephone_number.as_str()).collect()
                     }
                 };
                 if let Some(write) = write {
                     ctx.numbers
-                        .project(&self.scope.tenant, Projection::Ended, |records| {
-                            project_ended(records, write, &numbers, &failed)
+                        .project(&self.scope.tenant, Projection::Ended, |listing| {
+                            listing.ended(write, &numbers, &failed)
                         })
                         .await;
                 }
@@ -922,25 +800,22 @@ impl Planner for BlockReconcile<'_> {
                 self.seen.failures_current = true;
             }
             Settle::Adopt { numbers, what } => {
-                let mut active = owned(&self.draft.status);
-                active.extend(numbers);
-                self.draft.status.active = compress(&active);
+                let active = owned(&self.draft.status).union(&numbers);
+                self.draft.status.active = active.to_ranges();
                 adoption::adopted(ctx, obj, "AdoptNumbers", &what).await;
             }
             Settle::Refused => {
                 let refused = std::mem::take(&mut self.seen.refused);
-                let numbers: BTreeSet<String> =
-                    refused.iter().map(|f| f.telephone_number.clone()).collect();
+                let numbers: NumberSet = refused
+                    .iter()
+                    .map(|f| f.telephone_number.as_str())
+                    .collect();
                 ctx.event(
                     obj,
                     true,
                     "NumbersRefused",
                     "ValidateNumbers",
-                    format!(
-                        "{} numbers failed validation: {}",
-                        refused.len(),
-                        compress(&numbers).join(", ")
-                    ),
+                    format!("{} numbers failed validation: {numbers}", refused.len()),
                 )
                 .await;
                 record_failures(self.draft, refused.iter());
@@ -986,8 +861,8 @@ impl Planner for BlockReconcile<'_> {
         if upload {
             // Keep tracking what this block brings to the platform.
             let mut active = owned(&self.draft.status);
-            active.extend(numbers.iter().cloned());
-            self.draft.status.active = compress(&active);
+            active.add(&numbers.iter().collect());
+            self.draft.status.active = active.to_ranges();
         }
         let tenant = &scope.tenant;
         let request = async {
@@ -1017,19 +892,18 @@ impl Planner for BlockReconcile<'_> {
             obj,
             self.draft,
             action,
-            compress(&numbers),
+            numbers.iter().collect::<NumberSet>().to_ranges(),
             request,
             tasks::nothing,
         )
         .await?;
         self.seen.listing = None;
         match &sent {
-            Ok(task) => {
-                let (spec, task) = (&obj.spec, task.0.clone());
-                let numbers: BTreeSet<String> = numbers.iter().cloned().collect();
+            Ok(_) => {
+                let numbers: NumberSet = numbers.iter().collect();
                 ctx.numbers
-                    .project(&scope.tenant, Projection::Accepted, |records| {
-                        project_accepted(records, action, &numbers, spec, &task)
+                    .project(&scope.tenant, Projection::Accepted, |listing| {
+                        listing.accepted(action, &numbers)
                     })
                     .await;
             }
@@ -1057,11 +931,8 @@ impl Planner for BlockReconcile<'_> {
                 }
                 if upload && !matches!(e, liveplatform::Error::OutcomeUnknown { .. }) {
                     // Refused: nothing happened, so these numbers are not this block's.
-                    let mut active = owned(&self.draft.status);
-                    for n in &numbers {
-                        active.remove(n);
-                    }
-                    self.draft.status.active = compress(&active);
+                    let active = owned(&self.draft.status).difference(&numbers.iter().collect());
+                    self.draft.status.active = active.to_ranges();
                 }
                 Err(e.into())
             }
@@ -1108,84 +979,6 @@ impl Planner for BlockReconcile<'_> {
     }
 }
 
-/// What a write the platform accepted does at once to the tenant's listing: uploaded
-/// numbers appear as `Upload Requested` (with the spec's calling profile and the
-/// task), released ones turn `Release Requested`; an unassign shows at its end.
-pub(crate) fn project_accepted(
-    records: &mut Vec<NumberRecord>,
-    action: WriteAction,
-    numbers: &BTreeSet<String>,
-    spec: &OCNumberBlockSpec,
-    task: &str,
-) {
-    match action {
-        WriteAction::UploadNumbers => {
-            let listed: std::collections::HashSet<&str> = records
-                .iter()
-                .map(|r| r.telephone_number.as_str())
-                .collect();
-            let new: Vec<NumberRecord> = numbers
-                .iter()
-                .filter(|n| !listed.contains(n.as_str()))
-                .map(|n| NumberRecord {
-                    telephone_number: n.clone(),
-                    calling_profile_id: Some(spec.calling_profile_id.clone()),
-                    acquired_number_status: UPLOAD_REQUESTED.into(),
-                    assignment_status: NumberRecord::UNASSIGNED.into(),
-                    upload_to_account_job_id: Some(task.to_owned()),
-                    ..NumberRecord::default()
-                })
-                .collect();
-            records.extend(new);
-        }
-        WriteAction::ReleaseNumbers => {
-            for r in records.iter_mut() {
-                if numbers.contains(&r.telephone_number) {
-                    r.acquired_number_status = RELEASE_REQUESTED.into();
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-/// What a write's task did to the tenant's listing when it ended, `failed` being the
-/// numbers it reports as failed: uploaded numbers are active (failed ones are not on
-/// the platform), released ones are gone (failed ones stay active), unassigned ones
-/// are unassigned.
-pub(crate) fn project_ended(
-    records: &mut Vec<NumberRecord>,
-    action: WriteAction,
-    numbers: &BTreeSet<String>,
-    failed: &BTreeSet<String>,
-) {
-    let of_write = |r: &NumberRecord| numbers.contains(&r.telephone_number);
-    let failed_here = |r: &NumberRecord| failed.contains(&r.telephone_number);
-    match action {
-        WriteAction::UploadNumbers => {
-            records.retain(|r| !(of_write(r) && failed_here(r)));
-            for r in records.iter_mut().filter(|r| of_write(r)) {
-                r.acquired_number_status = NumberRecord::ACTIVE.into();
-            }
-        }
-        WriteAction::ReleaseNumbers => {
-            records.retain(|r| !of_write(r) || failed_here(r));
-            for r in records.iter_mut().filter(|r| of_write(r)) {
-                r.acquired_number_status = NumberRecord::ACTIVE.into();
-            }
-        }
-        WriteAction::UnassignNumbers => {
-            for r in records
-                .iter_mut()
-                .filter(|r| of_write(r) && !failed_here(r))
-            {
-                r.assignment_status = NumberRecord::UNASSIGNED.into();
-            }
-        }
-        _ => {}
-    }
-}
-
 fn record_failures<'a>(draft: &mut Draft, failures: impl Iterator<Item = &'a NumberOutcome>) {
     for f in failures {
         draft
@@ -1214,11 +1007,12 @@ fn upload_request(spec: &OCNumberBlockSpec, numbers: Vec<String>) -> UploadNumbe
 async fn validate(
     scope: &CustomerScope,
     numbers: Vec<String>,
-) -> Result<(Vec<String>, Vec<NumberOutcome>)> {
+) -> Result<(NumberSet, Vec<NumberOutcome>)> {
+    let asked: NumberSet = numbers.iter().collect();
     let check = scope
         .client
         .validate_numbers(&ValidateNumbers {
-            telephone_numbers: numbers.clone(),
+            telephone_numbers: numbers,
             ms_tenant_id: scope.tenant.clone(),
         })
         .await?;
@@ -1248,11 +1042,11 @@ async fn validate(
             }
         })
         .collect();
-    let refused_numbers: BTreeSet<&String> = refused.iter().map(|f| &f.telephone_number).collect();
-    let valid = numbers
-        .into_iter()
-        .filter(|n| !refused_numbers.contains(n))
+    let refused_numbers: NumberSet = refused
+        .iter()
+        .map(|f| f.telephone_number.as_str())
         .collect();
+    let valid = asked.difference(&refused_numbers);
     Ok((valid, refused))
 }
 

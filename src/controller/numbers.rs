@@ -16,8 +16,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use liveplatform::model::NumberRecord;
 use liveplatform::{LivePlatformClient, Result};
+
+use super::tenant_numbers::TenantNumbers;
 
 /// How long a listing the operator's writes keep current lives after the last write
 /// it took in [chosen]: longer than any upload task takes, short enough that a
@@ -34,7 +35,7 @@ const ANSWER_WINDOW: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 struct Held {
     at: Instant,
-    records: Arc<Vec<NumberRecord>>,
+    numbers: Arc<TenantNumbers>,
     projected: bool,
     /// Writes applied when they were accepted whose end is not applied yet.
     running: usize,
@@ -58,7 +59,7 @@ type Slot = Arc<tokio::sync::Mutex<Option<Held>>>;
 /// The tenant's numbers as this cache gives them.
 #[derive(Debug, Clone)]
 pub struct Numbers {
-    pub records: Arc<Vec<NumberRecord>>,
+    pub numbers: Arc<TenantNumbers>,
     /// Writes of the operator were applied to what the platform last listed.
     pub projected: bool,
     /// Every write applied has ended (always so for a listing not projected).
@@ -124,20 +125,24 @@ impl NumbersCache {
             && held.at.elapsed() < self.lifetime(held)
         {
             return Ok(Numbers {
-                records: held.records.clone(),
+                numbers: held.numbers.clone(),
                 projected: held.projected,
                 settled: held.running == 0,
             });
         }
-        let records = Arc::new(client.all_numbers(tenant, PAGE_SIZE).await?);
+        let mut numbers = TenantNumbers::default();
+        client
+            .each_numbers_page(tenant, PAGE_SIZE, |page| numbers.add_page(page))
+            .await?;
+        let numbers = Arc::new(numbers);
         *guard = Some(Held {
             at: Instant::now(),
-            records: records.clone(),
+            numbers: numbers.clone(),
             projected: false,
             running: 0,
         });
         Ok(Numbers {
-            records,
+            numbers,
             projected: false,
             settled: true,
         })
@@ -150,7 +155,7 @@ impl NumbersCache {
         &self,
         tenant: &str,
         projection: Projection,
-        change: impl FnOnce(&mut Vec<NumberRecord>),
+        change: impl FnOnce(&mut TenantNumbers),
     ) {
         let slot = self.slot(tenant);
         let mut guard = slot.lock().await;
@@ -164,7 +169,7 @@ impl NumbersCache {
             *guard = None;
             return;
         }
-        change(Arc::make_mut(&mut held.records));
+        change(Arc::make_mut(&mut held.numbers));
         held.at = Instant::now();
         held.projected = true;
         // An end whose start was applied to an earlier listing (dropped since): that
@@ -203,7 +208,7 @@ mod tests {
         ] {
             *cache.slot(tenant).lock().await = Some(Held {
                 at: ago(secs),
-                records: Arc::new(vec![NumberRecord::default()]),
+                numbers: Arc::default(),
                 projected,
                 running: 0,
             });
@@ -223,7 +228,7 @@ mod tests {
         let cache = NumbersCache::new(Duration::from_secs(60));
         *cache.slot("t").lock().await = Some(Held {
             at: Instant::now(),
-            records: Arc::new(Vec::new()),
+            numbers: Arc::default(),
             projected: false,
             running: 0,
         });
@@ -242,26 +247,30 @@ mod tests {
 
     #[tokio::test]
     async fn another_kinds_ended_write_changes_the_listing_but_not_the_running_writes() {
+        use liveplatform::model::NumberRecord;
         let cache = NumbersCache::new(Duration::from_secs(60));
+        let mut numbers = TenantNumbers::default();
+        numbers.add_page([NumberRecord {
+            telephone_number: "+14255550100".into(),
+            acquired_number_status: NumberRecord::ACTIVE.into(),
+            assignment_status: NumberRecord::USER_ASSIGNED.into(),
+            ..NumberRecord::default()
+        }]);
         *cache.slot("t").lock().await = Some(Held {
             at: Instant::now(),
-            records: Arc::new(vec![NumberRecord {
-                telephone_number: "+14255550100".into(),
-                assignment_status: NumberRecord::USER_ASSIGNED.into(),
-                ..NumberRecord::default()
-            }]),
+            numbers: Arc::new(numbers),
             projected: false,
             running: 1,
         });
         cache
-            .project("t", Projection::Outside, |records| {
-                records[0].assignment_status = NumberRecord::UNASSIGNED.into();
+            .project("t", Projection::Outside, |numbers| {
+                numbers.assignment(Some("+14255550100"), None);
             })
             .await;
         let slot = cache.slot("t");
         let held = slot.try_lock().expect("not in use");
         let held = held.as_ref().expect("held");
         assert_eq!((held.projected, held.running), (true, 1));
-        assert!(!held.records[0].is_assigned());
+        assert!(held.numbers.assigned().is_empty());
     }
 }

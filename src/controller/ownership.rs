@@ -33,7 +33,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 
 use super::kind::{CustomerOwned, Kind};
-use super::number_set::{compress, declared, decompress};
+use super::number_set::NumberSet;
 use super::stores::Stores;
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
 
@@ -47,8 +47,10 @@ pub type Name = Arc<str>;
 pub enum Identity {
     /// A lead and its customer.
     Tenant { platform: Name, tenant: Name },
-    /// One telephone number.
-    Number { platform: Name, number: Name },
+    /// Telephone numbers, held as ranges: a block names all its numbers as one
+    /// identity, and two such identities meet where their numbers overlap (see
+    /// [`numbers_beaten`]).
+    Numbers { platform: Name, numbers: NumberSet },
     /// A site location of a customer, by name.
     Site {
         platform: Name,
@@ -76,7 +78,10 @@ impl fmt::Display for Identity {
             Identity::Tenant { platform, tenant } => {
                 write!(f, "tenant {tenant} on OCPlatform {platform}")
             }
-            Identity::Number { number, .. } => write!(f, "number {number}"),
+            Identity::Numbers { numbers, .. } if numbers.len() == 1 => {
+                write!(f, "number {numbers}")
+            }
+            Identity::Numbers { numbers, .. } => write!(f, "numbers {numbers}"),
             Identity::Site { tenant, site, .. } => write!(f, "site {site} of tenant {tenant}"),
             Identity::DialPlan {
                 tenant,
@@ -92,27 +97,25 @@ impl fmt::Display for Identity {
     }
 }
 
-/// Names several identities for a message: numbers as ranges, the rest one by one.
+/// Names several identities for a message: numbers together as ranges, the rest one
+/// by one.
 pub fn describe(identities: &[Identity]) -> String {
-    let numbers: BTreeSet<String> = identities
-        .iter()
-        .filter_map(|i| match i {
-            Identity::Number { number, .. } => Some(number.to_string()),
-            _ => None,
-        })
-        .collect();
-    let mut parts: Vec<String> = identities
-        .iter()
-        .filter(|i| !matches!(i, Identity::Number { .. }))
-        .map(ToString::to_string)
-        .collect();
+    let mut numbers = NumberSet::new();
+    let mut parts: Vec<String> = Vec::new();
+    for identity in identities {
+        match identity {
+            Identity::Numbers { numbers: n, .. } => numbers.add(n),
+            other => parts.push(other.to_string()),
+        }
+    }
     if !numbers.is_empty() {
-        let word = if numbers.len() == 1 {
-            "number"
-        } else {
-            "numbers"
-        };
-        parts.push(format!("{word} {}", compress(&numbers).join(", ")));
+        parts.push(
+            Identity::Numbers {
+                platform: Name::from(""),
+                numbers,
+            }
+            .to_string(),
+        );
     }
     parts.join(", ")
 }
@@ -188,17 +191,14 @@ impl Owned for OCNumberBlock {
             return Vec::new();
         };
         let platform: Name = customer.spec.platform_ref.name.as_str().into();
-        let mut numbers = declared(&self.spec);
+        let mut numbers = NumberSet::declared(&self.spec);
         if let Some(status) = &self.status {
-            numbers.extend(decompress(&status.active));
+            numbers.add(&NumberSet::from_ranges(&status.active));
         }
-        numbers
-            .into_iter()
-            .map(|number| Identity::Number {
-                platform: platform.clone(),
-                number: number.into(),
-            })
-            .collect()
+        if numbers.is_empty() {
+            return Vec::new();
+        }
+        vec![Identity::Numbers { platform, numbers }]
     }
 
     /// A block claims the numbers it brought to the platform (or is bringing).
@@ -206,14 +206,20 @@ impl Owned for OCNumberBlock {
         let Some(status) = &self.status else {
             return HashSet::new();
         };
-        let mut numbers = decompress(&status.active);
+        let mut brought = NumberSet::from_ranges(&status.active);
         if let Some(op) = &status.operation {
-            numbers.extend(decompress(&op.items));
+            brought.add(&NumberSet::from_ranges(&op.items));
         }
         identities
             .iter()
-            .filter(|i| matches!(i, Identity::Number { number, .. } if numbers.contains(&**number)))
-            .cloned()
+            .filter_map(|i| match i {
+                Identity::Numbers { platform, numbers } => Some(Identity::Numbers {
+                    platform: platform.clone(),
+                    numbers: numbers.intersection(&brought),
+                }),
+                _ => None,
+            })
+            .filter(|i| matches!(i, Identity::Numbers { numbers, .. } if !numbers.is_empty()))
             .collect()
     }
 
@@ -429,22 +435,13 @@ impl Entry {
             && self.depends_on == obj.depends_on(stores)
     }
 
-    /// How the object ranks for `identity`, with the claims granted by this process.
-    fn rank(&self, uid: &str, identity: &Identity, granted: &Granted) -> Rank {
-        let here = granted
-            .get(uid)
-            .and_then(|g| g.get(identity))
-            .copied()
-            .map(pair);
-        // Claimed before `ownedSince` existed: the creation time stands for it.
-        let persisted = self
-            .claimed
-            .contains(identity)
-            .then(|| self.owned_since.unwrap_or(self.created));
-        let claimed_at = match (here, persisted) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+    /// When the status says the object claimed what it claimed: `ownedSince`, or its
+    /// creation for a claim made before `ownedSince` existed.
+    fn persisted_claim(&self) -> (i64, i32) {
+        self.owned_since.unwrap_or(self.created)
+    }
+
+    fn rank_at(&self, uid: &str, claimed_at: Option<(i64, i32)>) -> Rank {
         Rank {
             unclaimed: claimed_at.is_none(),
             claimed_at: claimed_at.unwrap_or_default(),
@@ -452,15 +449,136 @@ impl Entry {
             uid: uid.to_owned(),
         }
     }
+
+    /// How the object ranks for `identity` (not numbers), with the claims granted by
+    /// this process.
+    fn rank(&self, uid: &str, identity: &Identity, granted: &Granted) -> Rank {
+        let here = granted
+            .get(uid)
+            .and_then(|g| g.get(identity))
+            .copied()
+            .map(pair);
+        let persisted = self
+            .claimed
+            .contains(identity)
+            .then(|| self.persisted_claim());
+        let claimed_at = match (here, persisted) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.rank_at(uid, claimed_at)
+    }
+
+    /// The numbers it names on `platform`.
+    fn numbers(&self, platform: &Name) -> Option<&NumberSet> {
+        numbers_on(&self.identities, platform)
+    }
+
+    /// How the object ranks for each part of `within` (numbers it names on
+    /// `platform`): the parts it claimed, each by the earliest claim (granted here or
+    /// recorded in status), and the unclaimed rest.
+    fn number_ranks(
+        &self,
+        uid: &str,
+        platform: &Name,
+        within: &NumberSet,
+        granted: &GrantedNumbers,
+    ) -> Vec<(NumberSet, Rank)> {
+        let mut claims: Vec<((i64, i32), &NumberSet)> = granted
+            .get(uid)
+            .into_iter()
+            .flatten()
+            .filter(|claim| claim.platform == *platform)
+            .map(|claim| (pair(claim.at), &claim.numbers))
+            .collect();
+        if let Some(claimed) = self.claimed.iter().find_map(|i| match i {
+            Identity::Numbers {
+                platform: p,
+                numbers,
+            } if p == platform => Some(numbers),
+            _ => None,
+        }) {
+            claims.push((self.persisted_claim(), claimed));
+        }
+        claims.sort_by_key(|(at, _)| *at);
+        let mut rest = within.clone();
+        let mut ranks = Vec::new();
+        for (at, numbers) in claims {
+            let part = rest.intersection(numbers);
+            if !part.is_empty() {
+                rest.subtract(&part);
+                ranks.push((part, self.rank_at(uid, Some(at))));
+            }
+        }
+        if !rest.is_empty() {
+            ranks.push((rest, self.rank_at(uid, None)));
+        }
+        ranks
+    }
+}
+
+/// The numbers `identities` name on `platform`.
+fn numbers_on<'a>(identities: &'a [Identity], platform: &Name) -> Option<&'a NumberSet> {
+    identities.iter().find_map(|i| match i {
+        Identity::Numbers {
+            platform: p,
+            numbers,
+        } if p == platform => Some(numbers),
+        _ => None,
+    })
 }
 
 type Granted = HashMap<String, HashMap<Identity, jiff::Timestamp>>;
 
+/// Numbers granted to one object at one time.
+struct NumberClaim {
+    platform: Name,
+    numbers: NumberSet,
+    at: jiff::Timestamp,
+}
+
+/// Number claims this process granted: uid -> its claims, oldest first.
+type GrantedNumbers = HashMap<String, Vec<NumberClaim>>;
+
+/// How the ledger finds the objects that name an identity: by the identity itself, or,
+/// for numbers, by the stretches of numbers they fall in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum IndexKey {
+    Exact(Identity),
+    /// Numbers of one platform whose keys share their bits above [`STRETCH_BITS`].
+    Stretch(Name, u64),
+}
+
+/// A stretch holds 16,384 consecutive numbers: a block of 505,000 numbers is found
+/// under about 31 keys, one of 100 numbers under one or two.
+const STRETCH_BITS: u32 = 14;
+
+/// The stretches of numbers `numbers` falls in.
+fn stretches(numbers: &NumberSet) -> BTreeSet<u64> {
+    numbers
+        .key_ranges()
+        .flat_map(|r| (r.start() >> STRETCH_BITS)..=(r.end() >> STRETCH_BITS))
+        .collect()
+}
+
+/// Where `identity` is found in the index.
+fn index_keys(identity: &Identity) -> Vec<IndexKey> {
+    match identity {
+        Identity::Numbers { platform, numbers } => stretches(numbers)
+            .into_iter()
+            .map(|s| IndexKey::Stretch(platform.clone(), s))
+            .collect(),
+        other => vec![IndexKey::Exact(other.clone())],
+    }
+}
+
 struct LedgerState<K: Owned> {
     entries: HashMap<String, Entry>,
-    by_identity: HashMap<Identity, Vec<String>>,
+    by_identity: HashMap<IndexKey, Vec<String>>,
     /// Claims this process granted: uid -> identity -> when.
     granted: Granted,
+    /// The same for numbers, which are granted as sets.
+    granted_numbers: GrantedNumbers,
     /// uid of an owner -> the objects held in conflict by it.
     waiters: HashMap<String, HashSet<ObjectRef<K>>>,
     /// Objects whose watch events came since the entries were last brought up to
@@ -480,6 +598,7 @@ impl<K: Owned> Default for Ledger<K> {
                 entries: HashMap::new(),
                 by_identity: HashMap::new(),
                 granted: HashMap::new(),
+                granted_numbers: HashMap::new(),
                 waiters: HashMap::new(),
                 changed: HashMap::new(),
                 whole: true,
@@ -524,6 +643,7 @@ impl<K: Owned> Ledger<K> {
             let mut state = lock(&self.state);
             if deleted {
                 state.granted.remove(&uid);
+                state.granted_numbers.remove(&uid);
             }
             state.changed.insert(uid.clone(), ObjectRef::from_obj(obj));
             state.waiters.remove(&uid)
@@ -566,6 +686,20 @@ impl<K: Owned> Ledger<K> {
         let mut foreign: Vec<(Identity, String)> = Vec::new();
         let mut owns_claimed = false;
         for identity in &me.identities {
+            if let Identity::Numbers { platform, numbers } = identity {
+                let beaten = numbers_beaten(state, &uid, me, platform, numbers);
+                let mut lost = NumberSet::new();
+                for (owner, numbers) in beaten {
+                    lost.add(&numbers);
+                    let platform = platform.clone();
+                    foreign.push((Identity::Numbers { platform, numbers }, owner));
+                }
+                owns_claimed |= me
+                    .number_ranks(&uid, platform, numbers, &state.granted_numbers)
+                    .iter()
+                    .any(|(part, rank)| !rank.unclaimed && !part.is_subset(&lost));
+                continue;
+            }
             let my_rank = me.rank(&uid, identity, &state.granted);
             match strongest_other(state, &uid, identity) {
                 Some((their_rank, other)) if their_rank < my_rank => {
@@ -575,8 +709,28 @@ impl<K: Owned> Ledger<K> {
             }
         }
         if foreign.is_empty() {
-            let mine: HashSet<Identity> = me.identities.iter().cloned().collect();
             let now = jiff::Timestamp::now();
+            let mine: HashSet<Identity> = me
+                .identities
+                .iter()
+                .filter(|i| !matches!(i, Identity::Numbers { .. }))
+                .cloned()
+                .collect();
+            let my_numbers: Vec<(Name, NumberSet)> = me
+                .identities
+                .iter()
+                .filter_map(|i| match i {
+                    Identity::Numbers { platform, numbers } => {
+                        Some((platform.clone(), numbers.clone()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            grant_numbers(
+                state.granted_numbers.entry(uid.clone()).or_default(),
+                &my_numbers,
+                now,
+            );
             let granted = state.granted.entry(uid).or_default();
             granted.retain(|identity, _| mine.contains(identity));
             for identity in mine {
@@ -589,6 +743,16 @@ impl<K: Owned> Ledger<K> {
             for (identity, _) in &foreign {
                 granted.remove(identity);
             }
+        }
+        if let Some(claims) = state.granted_numbers.get_mut(&uid) {
+            for (identity, _) in &foreign {
+                if let Identity::Numbers { numbers, .. } = identity {
+                    for claim in claims.iter_mut() {
+                        claim.numbers.subtract(numbers);
+                    }
+                }
+            }
+            claims.retain(|claim| !claim.numbers.is_empty());
         }
         let me_ref = ObjectRef::from_obj(obj);
         for (_, owner) in &foreign {
@@ -616,32 +780,122 @@ impl<K: Owned> Ledger<K> {
         })
     }
 
-    /// Which of `identities` another object owns rather than `obj` (a number a block
+    /// Which of `numbers` another object owns rather than `obj` (a number a block
     /// holds in its status but that another block owns is not the block's to release).
-    pub fn owned_by_others(
+    pub fn numbers_owned_by_others(
         &self,
         obj: &K,
-        identities: &[Identity],
+        numbers: &NumberSet,
         stores: &Stores,
-    ) -> HashSet<Identity> {
+    ) -> NumberSet {
         let (Some(store), Some(uid)) = (K::store(stores), obj.uid()) else {
-            return HashSet::new();
+            return NumberSet::new();
         };
         let mut state = lock(&self.state);
         refresh(&mut state, &store, stores);
         let me = Entry::of(obj, stores);
-        identities
+        let mut others = NumberSet::new();
+        let platforms: Vec<Name> = me
+            .identities
             .iter()
-            .filter(|identity| {
-                let my_rank = me.rank(&uid, identity, &state.granted);
-                strongest_other(&state, &uid, identity).is_some_and(|(r, _)| r < my_rank)
+            .filter_map(|i| match i {
+                Identity::Numbers { platform, .. } => Some(platform.clone()),
+                _ => None,
             })
-            .cloned()
-            .collect()
+            .collect();
+        for platform in platforms {
+            for (_, beaten) in numbers_beaten(&state, &uid, &me, &platform, numbers) {
+                others.add(&beaten);
+            }
+        }
+        others
     }
 }
 
-/// The strongest object other than `uid` that names `identity`, and its uid.
+/// Keeps the number claims granted to one object to the numbers it names now, and
+/// grants it those it had not been granted yet, at `now`.
+fn grant_numbers(claims: &mut Vec<NumberClaim>, named: &[(Name, NumberSet)], now: jiff::Timestamp) {
+    for claim in claims.iter_mut() {
+        match named
+            .iter()
+            .find(|(platform, _)| *platform == claim.platform)
+        {
+            Some((_, numbers)) => claim.numbers = claim.numbers.intersection(numbers),
+            None => claim.numbers = NumberSet::new(),
+        }
+    }
+    claims.retain(|claim| !claim.numbers.is_empty());
+    for (platform, numbers) in named {
+        let mut new = numbers.clone();
+        for claim in claims.iter().filter(|c| c.platform == *platform) {
+            new.subtract(&claim.numbers);
+        }
+        if !new.is_empty() {
+            claims.push(NumberClaim {
+                platform: platform.clone(),
+                numbers: new,
+                at: now,
+            });
+        }
+    }
+}
+
+/// The parts of `numbers` (which the object `uid`, described by `me`, names on
+/// `platform`) that another object ranks above it for, by that object's uid: the
+/// other objects are found through the stretches the numbers fall in, and compared
+/// part by part (a part of each being claimed at one time, or unclaimed).
+fn numbers_beaten<K: Owned>(
+    state: &LedgerState<K>,
+    uid: &str,
+    me: &Entry,
+    platform: &Name,
+    numbers: &NumberSet,
+) -> Vec<(String, NumberSet)> {
+    let candidates: BTreeSet<&String> = stretches(numbers)
+        .into_iter()
+        .filter_map(|s| {
+            state
+                .by_identity
+                .get(&IndexKey::Stretch(platform.clone(), s))
+        })
+        .flatten()
+        .filter(|other| other.as_str() != uid)
+        .collect();
+    if candidates.is_empty() {
+        return Vec::new();
+    }
+    let mine = me.number_ranks(uid, platform, numbers, &state.granted_numbers);
+    let mut beaten = Vec::new();
+    for other in candidates {
+        let Some(entry) = state.entries.get(other) else {
+            continue;
+        };
+        let Some(theirs) = entry.numbers(platform) else {
+            continue;
+        };
+        let overlap = numbers.intersection(theirs);
+        if overlap.is_empty() {
+            continue;
+        }
+        let mut lost = NumberSet::new();
+        for (their_part, their_rank) in
+            entry.number_ranks(other, platform, &overlap, &state.granted_numbers)
+        {
+            for (my_part, my_rank) in &mine {
+                if their_rank < *my_rank {
+                    lost.add(&their_part.intersection(my_part));
+                }
+            }
+        }
+        if !lost.is_empty() {
+            beaten.push((other.clone(), lost));
+        }
+    }
+    beaten
+}
+
+/// The strongest object other than `uid` that names `identity` (not numbers), and its
+/// uid.
 fn strongest_other<K: Owned>(
     state: &LedgerState<K>,
     uid: &str,
@@ -649,7 +903,7 @@ fn strongest_other<K: Owned>(
 ) -> Option<(Rank, String)> {
     state
         .by_identity
-        .get(identity)
+        .get(&IndexKey::Exact(identity.clone()))
         .into_iter()
         .flatten()
         .filter(|other| other.as_str() != uid)
@@ -671,8 +925,6 @@ fn key_name<K: Kind>(obj: &K) -> String {
     )
 }
 
-/// Brings the ledger's entries up to date with the cache. Only objects that changed
-/// (or whose customer or site changed) are resolved again.
 /// Brings the entries up to date with the cache: every object after a new listing or
 /// a change of what entries depend on, otherwise only the objects whose watch events
 /// came since the last time.
@@ -725,22 +977,21 @@ fn update_entry<K: Owned>(state: &mut LedgerState<K>, uid: String, obj: &K, stor
     }
     let entry = Entry::of(obj, stores);
     forget_entry(state, &uid);
-    for identity in &entry.identities {
-        state
-            .by_identity
-            .entry(identity.clone())
-            .or_default()
-            .push(uid.clone());
+    for key in entry.identities.iter().flat_map(index_keys) {
+        let uids = state.by_identity.entry(key).or_default();
+        if !uids.contains(&uid) {
+            uids.push(uid.clone());
+        }
     }
     state.entries.insert(uid, entry);
 }
 
-fn unindex(by_identity: &mut HashMap<Identity, Vec<String>>, uid: &str, identities: &[Identity]) {
-    for identity in identities {
-        if let Some(uids) = by_identity.get_mut(identity) {
+fn unindex(by_identity: &mut HashMap<IndexKey, Vec<String>>, uid: &str, identities: &[Identity]) {
+    for key in identities.iter().flat_map(index_keys) {
+        if let Some(uids) = by_identity.get_mut(&key) {
             uids.retain(|u| u != uid);
             if uids.is_empty() {
-                by_identity.remove(identity);
+                by_identity.remove(&key);
             }
         }
     }
@@ -1125,24 +1376,105 @@ mod tests {
         let stores = stores_with(std::slice::from_ref(&c), &[first.clone(), second.clone()]);
         let ledger = Ledger::<OCNumberBlock>::default();
         assert_eq!(ledger.check(&first, &stores), Some(Verdict::Owner));
-        let number = |n: &str| Identity::Number {
+        let numbers = |n: &[&str]| Identity::Numbers {
             platform: "p".into(),
-            number: n.into(),
+            numbers: n.iter().collect(),
         };
         assert_eq!(
             ledger.check(&second, &stores),
             Some(Verdict::Conflict {
                 owner: "OCNumberBlock a/first".into(),
-                identities: vec![number("+14255550101")],
+                identities: vec![numbers(&["+14255550101"])],
                 owns_claimed: true,
             })
         );
-        let others = ledger.owned_by_others(
+        let others = ledger.numbers_owned_by_others(
             &second,
-            &[number("+14255550101"), number("+14255550102")],
+            &["+14255550101", "+14255550102"].iter().collect(),
             &stores,
         );
-        assert_eq!(others, HashSet::from([number("+14255550101")]));
+        assert_eq!(others.to_ranges(), ["+14255550101"]);
+    }
+
+    fn ranged_block(
+        name: &str,
+        created: i64,
+        start: &str,
+        end: &str,
+        active: &[&str],
+    ) -> OCNumberBlock {
+        let mut b = block(name, created, &[], active);
+        b.spec.numbers.clear();
+        b.spec.ranges = vec![
+            serde_json::from_value(json!({"start": start, "end": end})).expect("a valid range"),
+        ];
+        b
+    }
+
+    #[test]
+    fn blocks_meet_where_their_ranges_overlap_however_large() {
+        let c = customer(&declared("c", 1));
+        // 100,000 numbers claimed, and a later block that reaches into them across a
+        // stretch boundary and beyond their end.
+        let large = ranged_block(
+            "large",
+            10,
+            "+14250000000",
+            "+14250099999",
+            &["+14250000000-+14250099999"],
+        );
+        let late = ranged_block("late", 20, "+14250099990", "+14250100009", &[]);
+        let apart = ranged_block("apart", 30, "+14250100010", "+14250100019", &[]);
+        let stores = stores_with(
+            std::slice::from_ref(&c),
+            &[large.clone(), late.clone(), apart.clone()],
+        );
+        let ledger = Ledger::<OCNumberBlock>::default();
+        assert_eq!(ledger.check(&apart, &stores), Some(Verdict::Owner));
+        let verdict = ledger.check(&late, &stores).expect("decidable");
+        let Verdict::Conflict {
+            owner, identities, ..
+        } = &verdict
+        else {
+            panic!("not held: {verdict:?}");
+        };
+        assert_eq!(owner, "OCNumberBlock a/large");
+        assert_eq!(describe(identities), "numbers +14250099990-+14250099999");
+        assert_eq!(ledger.check(&large, &stores), Some(Verdict::Owner));
+    }
+
+    #[test]
+    fn numbers_granted_later_rank_by_when_they_were_granted() {
+        let c = customer(&declared("c", 1));
+        let first = block("first", 10, &["+14255550100"], &[]);
+        let second = block("second", 20, &["+14255550101"], &[]);
+        let stores = stores_with(std::slice::from_ref(&c), &[first.clone(), second.clone()]);
+        let ledger = Ledger::<OCNumberBlock>::default();
+        assert_eq!(ledger.check(&first, &stores), Some(Verdict::Owner));
+        assert_eq!(ledger.check(&second, &stores), Some(Verdict::Owner));
+        // The older block then declares the younger one's number too: the younger
+        // one's grant came first, so the older one is held for that number alone.
+        let mut grown = first.clone();
+        grown
+            .spec
+            .numbers
+            .push(serde_json::from_value(json!("+14255550101")).expect("a number"));
+        grown.metadata.resource_version = Some("2".into());
+        let stores = stores_with(std::slice::from_ref(&c), &[grown.clone(), second.clone()]);
+        ledger.observed(&watcher::Event::Apply(grown.clone()));
+        let verdict = ledger.check(&grown, &stores).expect("decidable");
+        assert_eq!(
+            verdict,
+            Verdict::Conflict {
+                owner: "OCNumberBlock a/second".into(),
+                identities: vec![Identity::Numbers {
+                    platform: "p".into(),
+                    numbers: ["+14255550101"].iter().collect(),
+                }],
+                owns_claimed: true,
+            }
+        );
+        assert_eq!(ledger.check(&second, &stores), Some(Verdict::Owner));
     }
 
     #[tokio::test]
@@ -1166,14 +1498,15 @@ mod tests {
 
     #[test]
     fn messages_name_numbers_as_ranges() {
-        let n = |x: &str| Identity::Number {
+        let n = |x: &[&str]| Identity::Numbers {
             platform: "p".into(),
-            number: x.into(),
+            numbers: x.iter().collect(),
         };
         assert_eq!(
-            describe(&[n("+14255550101"), n("+14255550100"), n("+14255550200")]),
+            describe(&[n(&["+14255550101", "+14255550100"]), n(&["+14255550200"])]),
             "numbers +14255550100-+14255550101, +14255550200"
         );
+        assert_eq!(describe(&[n(&["+14255550101"])]), "number +14255550101");
         let verdict = Verdict::Conflict {
             owner: "OCCustomer owner/contoso".into(),
             identities: vec![Identity::Tenant {

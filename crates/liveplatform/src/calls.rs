@@ -380,6 +380,19 @@ impl LivePlatformClient {
         page_size: u32,
     ) -> Result<Vec<NumberRecord>> {
         let mut all = Vec::new();
+        self.each_numbers_page(ms_tenant_id, page_size, |page| all.extend(page))
+            .await?;
+        Ok(all)
+    }
+
+    /// Every number of a tenant, paging through V3, handed to `take` one page at a
+    /// time: a caller that keeps less than the records holds one page at most.
+    pub async fn each_numbers_page(
+        &self,
+        ms_tenant_id: &str,
+        page_size: u32,
+        mut take: impl FnMut(Vec<NumberRecord>),
+    ) -> Result<()> {
         let mut page_number = 1;
         loop {
             let query = NumbersQuery {
@@ -389,9 +402,9 @@ impl LivePlatformClient {
             };
             let page = self.numbers_v3(ms_tenant_id, &query).await?;
             let count = page.data.len();
-            all.extend(page.data);
+            take(page.data);
             if count == 0 || i64::from(page_number) >= page.total_pages {
-                return Ok(all);
+                return Ok(());
             }
             page_number += 1;
         }

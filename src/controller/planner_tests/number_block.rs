@@ -1,18 +1,17 @@
 //! Every step of the `OCNumberBlock` planner, in-process.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use super::{Case as Expect, expect_all, merged, task};
-use crate::api::common::WriteAction;
 use crate::api::number_block::{OCNumberBlockSpec, OCNumberBlockStatus, ReleaseProgress};
 use crate::controller::number_block::{
-    Batch, Ended, Known, Listing, Look, Seen, Settle, Step, Write, plan, project_accepted,
-    project_ended,
+    Batch, Ended, Known, Listing, Look, Seen, Settle, Step, Write, plan,
 };
+use crate::controller::number_set::NumberSet;
 use crate::controller::plan::{Next, Step as S};
+use crate::controller::tenant_numbers::TenantNumbers;
 use liveplatform::TaskOutcome;
 use liveplatform::model::{NumberOutcome, NumberRecord, TaskStatus};
 
@@ -36,9 +35,20 @@ fn active(numbers: &[&str]) -> Vec<NumberRecord> {
         .collect()
 }
 
+/// The tenant's numbers as a listing of `records` gives them.
+fn held(records: Vec<NumberRecord>) -> Arc<TenantNumbers> {
+    let mut numbers = TenantNumbers::default();
+    numbers.add_page(records);
+    Arc::new(numbers)
+}
+
+fn set(numbers: &[&str]) -> NumberSet {
+    numbers.iter().collect()
+}
+
 fn listed(records: Vec<NumberRecord>) -> Seen {
     Seen {
-        listing: Some(Listing::new(Arc::new(records))),
+        listing: Some(Listing::new(held(records))),
         ..Seen::default()
     }
 }
@@ -47,7 +57,7 @@ fn listed(records: Vec<NumberRecord>) -> Seen {
 /// them still running.
 fn projected(records: Vec<NumberRecord>) -> Seen {
     Seen {
-        listing: Some(Listing::projected(Arc::new(records), false)),
+        listing: Some(Listing::projected(held(records), false)),
         ..Seen::default()
     }
 }
@@ -55,7 +65,7 @@ fn projected(records: Vec<NumberRecord>) -> Seen {
 /// A listing the operator's own writes were applied to, all of them ended.
 fn settled(records: Vec<NumberRecord>) -> Seen {
     Seen {
-        listing: Some(Listing::projected(Arc::new(records), true)),
+        listing: Some(Listing::projected(held(records), true)),
         ..Seen::default()
     }
 }
@@ -122,7 +132,7 @@ fn step(c: Case) -> Step {
     ))
     .expect("a valid spec");
     let status: OCNumberBlockStatus = serde_json::from_value(c.status).expect("a valid status");
-    let others_own: BTreeSet<String> = c.others_own.iter().map(|n| (*n).to_owned()).collect();
+    let others_own = set(&c.others_own);
     let known = Known {
         spec: &spec,
         status: &status,
@@ -168,7 +178,7 @@ fn every_step_of_uploading_and_releasing() {
             step(case(
                 json!({}),
                 Seen {
-                    valid: [A.to_owned()].into(),
+                    valid: set(&[A]),
                     refused: vec![refused(B)],
                     ..listed(vec![])
                 },
@@ -180,11 +190,11 @@ fn every_step_of_uploading_and_releasing() {
             step(case(
                 json!({}),
                 Seen {
-                    valid: [A.to_owned(), B.to_owned()].into(),
+                    valid: set(&[A, B]),
                     ..listed(vec![])
                 },
             )),
-            |s| *s == S::Write(Write::Upload(Batch::of(numbers(&[A, B])))),
+            |s| *s == S::Write(Write::Upload(Batch::of(&set(&[A, B])))),
         ),
         (
             "a number that failed for this spec is not uploaded again",
@@ -213,7 +223,7 @@ fn every_step_of_uploading_and_releasing() {
                 adopt: true,
                 ..case(json!({}), listed(active(&[A])))
             }),
-            |s| matches!(s, S::Settle(Settle::Adopt { numbers: n, .. }) if *n == numbers(&[A])),
+            |s| matches!(s, S::Settle(Settle::Adopt { numbers: n, .. }) if *n == set(&[A])),
         ),
         (
             "a number that left the spec is released",
@@ -221,7 +231,7 @@ fn every_step_of_uploading_and_releasing() {
                 spec: json!({"numbers": [A]}),
                 ..case(reported(), listed(active(&[A, B])))
             }),
-            |s| *s == S::Write(Write::Release(Batch::of(numbers(&[B])))),
+            |s| *s == S::Write(Write::Release(Batch::of(&set(&[B])))),
         ),
         (
             "an assigned number that left the spec stays under Keep",
@@ -263,7 +273,7 @@ fn every_step_of_uploading_and_releasing() {
                     ]),
                 )
             }),
-            |s| *s == S::Write(Write::Unassign(Batch::of(numbers(&[B])))),
+            |s| *s == S::Write(Write::Unassign(Batch::of(&set(&[B])))),
         ),
         (
             "a number another block owns is never released",
@@ -449,7 +459,7 @@ fn every_step_of_deletion() {
         (
             "active numbers are released",
             step(deleting(releasing(reported(), 2), listed(active(&[A, B])))),
-            |s| *s == S::Write(Write::Release(Batch::of(numbers(&[A, B])))),
+            |s| *s == S::Write(Write::Release(Batch::of(&set(&[A, B])))),
         ),
         (
             "numbers another block owns stay",
@@ -516,7 +526,7 @@ fn every_step_of_deletion() {
                 releasing(reported(), 2),
                 projected(active(&[A, B])),
             )),
-            |s| *s == S::Write(Write::Release(Batch::of(numbers(&[A, B])))),
+            |s| *s == S::Write(Write::Release(Batch::of(&set(&[A, B])))),
         ),
     ];
     expect_all(cases);
@@ -539,7 +549,7 @@ fn under_a_customer_the_operator_created_a_block_plans_uploads_from_its_own_numb
             step(created(case(
                 json!({}),
                 Seen {
-                    listing: Some(Listing::own(Vec::new())),
+                    listing: Some(Listing::own(NumberSet::new())),
                     ..Seen::default()
                 },
             ))),
@@ -550,7 +560,7 @@ fn under_a_customer_the_operator_created_a_block_plans_uploads_from_its_own_numb
             step(created(case(
                 json!({"active": [format!("{A}-{B}")]}),
                 Seen {
-                    listing: Some(Listing::own(numbers(&[A, B]))),
+                    listing: Some(Listing::own(set(&[A, B]))),
                     ..Seen::default()
                 },
             ))),
@@ -653,130 +663,4 @@ fn a_projected_listing_decides_writes_and_a_fresh_one_is_reported() {
         ),
     ];
     expect_all(cases);
-}
-
-// What accepted writes and ended tasks do to a held listing.
-
-fn set(numbers: &[&str]) -> BTreeSet<String> {
-    numbers.iter().map(|n| (*n).to_owned()).collect()
-}
-
-fn states(records: &[NumberRecord]) -> Vec<(String, String, String)> {
-    let mut v: Vec<_> = records
-        .iter()
-        .map(|r| {
-            (
-                r.telephone_number.clone(),
-                r.acquired_number_status.clone(),
-                r.assignment_status.clone(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-fn spec() -> OCNumberBlockSpec {
-    serde_json::from_value(serde_json::json!({
-        "customerRef": {"name": "contoso"}, "numbers": ["+1"],
-        "callingProfileId": "cp-1", "usage": "CallingUserAssignment",
-    }))
-    .expect("a valid spec")
-}
-
-#[test]
-fn an_upload_is_requested_then_active_and_its_failed_numbers_are_not_listed() {
-    let mut records = vec![record("+1", "Active", "UserAssigned")];
-    let write = set(&["+2", "+3"]);
-    project_accepted(
-        &mut records,
-        WriteAction::UploadNumbers,
-        &write,
-        &spec(),
-        "tsk",
-    );
-    assert_eq!(
-        states(&records),
-        [
-            ("+1".into(), "Active".into(), "UserAssigned".into()),
-            ("+2".into(), "Upload Requested".into(), "Unassigned".into()),
-            ("+3".into(), "Upload Requested".into(), "Unassigned".into()),
-        ]
-    );
-    assert_eq!(records[1].upload_to_account_job_id.as_deref(), Some("tsk"));
-    project_ended(
-        &mut records,
-        WriteAction::UploadNumbers,
-        &write,
-        &set(&["+3"]),
-    );
-    assert_eq!(
-        states(&records),
-        [
-            ("+1".into(), "Active".into(), "UserAssigned".into()),
-            ("+2".into(), "Active".into(), "Unassigned".into()),
-        ]
-    );
-}
-
-#[test]
-fn a_release_is_requested_then_gone_and_its_failed_numbers_stay_active() {
-    let mut records = vec![
-        record("+1", "Active", "Unassigned"),
-        record("+2", "Active", "Unassigned"),
-        record("+3", "Active", "Unassigned"),
-    ];
-    let write = set(&["+1", "+2"]);
-    project_accepted(
-        &mut records,
-        WriteAction::ReleaseNumbers,
-        &write,
-        &spec(),
-        "t",
-    );
-    assert_eq!(records[0].acquired_number_status, "Release Requested");
-    assert_eq!(records[2].acquired_number_status, "Active");
-    project_ended(
-        &mut records,
-        WriteAction::ReleaseNumbers,
-        &write,
-        &set(&["+2"]),
-    );
-    assert_eq!(
-        states(&records),
-        [
-            ("+2".into(), "Active".into(), "Unassigned".into()),
-            ("+3".into(), "Active".into(), "Unassigned".into()),
-        ]
-    );
-}
-
-#[test]
-fn an_unassign_shows_when_it_ended() {
-    let mut records = vec![
-        record("+1", "Active", "UserAssigned"),
-        record("+2", "Active", "UserAssigned"),
-    ];
-    let write = set(&["+1", "+2"]);
-    project_accepted(
-        &mut records,
-        WriteAction::UnassignNumbers,
-        &write,
-        &spec(),
-        "t",
-    );
-    assert!(records.iter().all(|r| r.is_assigned()));
-    project_ended(
-        &mut records,
-        WriteAction::UnassignNumbers,
-        &write,
-        &set(&["+2"]),
-    );
-    assert_eq!(
-        states(&records),
-        [
-            ("+1".into(), "Active".into(), "Unassigned".into()),
-            ("+2".into(), "Active".into(), "UserAssigned".into()),
-        ]
-    );
 }

@@ -163,6 +163,11 @@ impl NumberRecord {
     pub const USER_ASSIGNED: &'static str = "UserAssigned";
     /// The status of a number the customer holds, no operation running on it [doc].
     pub const ACTIVE: &'static str = "Active";
+    /// The status of a number whose release is running [doc].
+    pub const RELEASE_REQUESTED: &'static str = "Release Requested";
+    /// The status of a number whose upload is running [chosen]: the reference names
+    /// no status for it, and the simulator lists such numbers so.
+    pub const UPLOAD_REQUESTED: &'static str = "Upload Requested";
 
     pub fn is_assigned(&self) -> bool {
         !self.assignment_status.is_empty()
