@@ -91,14 +91,30 @@ pub fn start_simulator(bin: &Path, seed: &Seed, dir: &Path) -> Result<(Child, St
 
 /// Starts `oc-operator run` with its Secrets in namespace `ns`, watching only `ns`
 /// (or every namespace if `only` is false), with its production settings but a 1 s
-/// task poll.
+/// task poll (`OC_BENCH_OPERATOR_BINARY` names another build of it; under
+/// `OC_BENCH_OPERATOR_WRAPPER`, a profiler's command, when set).
 pub fn start_operator(
     bin: &Path,
     kubeconfig: &Path,
     ns: &str,
     only: bool,
 ) -> Result<Child, String> {
-    let mut command = Command::new(bin);
+    // `OC_BENCH_OPERATOR_WRAPPER="heaptrack -o /tmp/operator"` runs the operator
+    // under a profiler (its memory figures are then the wrapper's).
+    // `OC_BENCH_OPERATOR_BINARY` runs another build of the operator (another
+    // allocator, the image's musl build) against the same simulator.
+    let other = std::env::var_os("OC_BENCH_OPERATOR_BINARY").map(std::path::PathBuf::from);
+    let bin = other.as_deref().unwrap_or(bin);
+    let wrapper = std::env::var("OC_BENCH_OPERATOR_WRAPPER").unwrap_or_default();
+    let mut wrapper = wrapper.split_whitespace();
+    let mut command = match wrapper.next() {
+        Some(program) => {
+            let mut command = Command::new(program);
+            command.args(wrapper).arg(bin);
+            command
+        }
+        None => Command::new(bin),
+    };
     command
         .env("KUBECONFIG", kubeconfig)
         .args([

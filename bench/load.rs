@@ -321,16 +321,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// `count` numbers from `base` as ranges of at most 10,000 (the schema's limit: a range
-/// differs only in its last four digits).
-fn ranges(base: u64, count: usize) -> Vec<serde_json::Value> {
-    (0..count as u64)
-        .step_by(10_000)
+/// `count` numbers from `base` as the schema admits them: ranges of at most 10,000
+/// (a range differs only in its last four digits), at most 50 of them, and the rest
+/// listed one by one (at most 5,000): 505,000 numbers at most.
+fn declared_numbers(base: u64, count: usize) -> serde_json::Value {
+    const RANGE: u64 = 10_000;
+    const RANGES: u64 = 50;
+    let count = count as u64;
+    let in_ranges = count.min(RANGE * RANGES);
+    let ranges: Vec<serde_json::Value> = (0..in_ranges)
+        .step_by(RANGE as usize)
         .map(|from| {
-            let to = (from + 10_000).min(count as u64) - 1;
+            let to = (from + RANGE).min(in_ranges) - 1;
             json!({"start": format!("+{}", base + from), "end": format!("+{}", base + to)})
         })
-        .collect()
+        .collect();
+    let listed: Vec<String> = (in_ranges..count)
+        .map(|n| format!("+{}", base + n))
+        .collect();
+    json!({"ranges": ranges, "numbers": listed})
 }
 
 /// Spec changes made while customers onboard, and the time from each to the first
@@ -447,9 +456,18 @@ async fn apply_customer(
     )
     .await?;
     let base = scripts::first_number(i);
-    apply_retrying(&api("OCNumberBlock"), &name, object("OCNumberBlock", &name, json!({
+    let mut block = json!({
         "customerRef": {"name": name}, "callingProfileId": "a3f1e2d4-6b7c-4d8e-9f0a-1b2c3d4e5f60", "usage": "CallingUserAssignment",
-        "ranges": ranges(base, work.numbers)}))).await?;
+    });
+    let declared = declared_numbers(base, work.numbers);
+    block["ranges"] = declared["ranges"].clone();
+    block["numbers"] = declared["numbers"].clone();
+    apply_retrying(
+        &api("OCNumberBlock"),
+        &name,
+        object("OCNumberBlock", &name, block),
+    )
+    .await?;
     let Some(users) = work.full else {
         return Ok(());
     };

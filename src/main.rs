@@ -8,6 +8,14 @@ use clap::{Parser, Subcommand};
 use oc_operator::controller::{self, Context, OperatorConfig};
 use oc_operator::telemetry::{self, LogFormat};
 
+// Only for measuring allocators side by side (bench/README.md, "Memory").
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+#[cfg(all(feature = "mimalloc", not(feature = "jemalloc")))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "oc-operator",
