@@ -164,10 +164,11 @@ impl TenantNumbers {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn record(number: &str, status: &str, assignment: &str) -> NumberRecord {
+    /// A listed number with these statuses (also for the planner's tests).
+    pub(crate) fn record(number: &str, status: &str, assignment: &str) -> NumberRecord {
         NumberRecord {
             telephone_number: number.into(),
             acquired_number_status: status.into(),

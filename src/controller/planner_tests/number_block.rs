@@ -12,21 +12,13 @@ use crate::controller::number_block::{
 use crate::controller::number_set::NumberSet;
 use crate::controller::plan::{Next, Step as S};
 use crate::controller::tenant_numbers::TenantNumbers;
+use crate::controller::tenant_numbers::tests::record;
 use liveplatform::TaskOutcome;
 use liveplatform::model::{NumberOutcome, NumberRecord, TaskStatus};
 
 const A: &str = "+14255550100";
 const B: &str = "+14255550101";
 const C: &str = "+14255550102";
-
-fn record(number: &str, status: &str, assignment: &str) -> NumberRecord {
-    NumberRecord {
-        telephone_number: number.into(),
-        acquired_number_status: status.into(),
-        assignment_status: assignment.into(),
-        ..NumberRecord::default()
-    }
-}
 
 fn active(numbers: &[&str]) -> Vec<NumberRecord> {
     numbers
