@@ -225,6 +225,12 @@ pub struct OCNumberBlockStatus {
     /// A write in flight, recorded before it is sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<Operation>,
+    /// Uploads of a large block's earlier requests whose tasks the platform still
+    /// runs, each with its task id and numbers: while they run, the next requests are
+    /// validated and sent (at most four uploads of one block at once), and each is
+    /// followed to its end. The block is Ready only once none is left.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub running: Vec<Operation>,
 }
 
 /// The release of a deleted block's numbers, which goes a request of at most 1,000

@@ -24,6 +24,7 @@ use super::number_set::NumberSet;
 use super::numbers::Projection;
 use super::plan::{self, AfterWrite, Also, Next, Planner, Report, Wait};
 use super::status::{StatusDraft, namespaced_api};
+use super::task_timing;
 use super::tasks;
 use super::tenant_numbers::TenantNumbers;
 use crate::api::OCNumberBlock;
@@ -33,7 +34,7 @@ use crate::api::number_block::{
     AssignedNumberPolicy, FailedNumber, NumberCounts, OCNumberBlockSpec, OCNumberBlockStatus,
     ReleaseProgress,
 };
-use liveplatform::contract::{MAX_NUMBERS_PER_REQUEST, RELEASE_LIMIT};
+use liveplatform::contract::{MAX_NUMBERS_PER_REQUEST, RELEASE_LIMIT, UPLOADS_IN_FLIGHT};
 use liveplatform::model::{
     NumberOutcome, NumberRecord, ReleaseNumbers, TaskId, UnassignNumbers, UploadNumbers,
     ValidateNumbers,
@@ -170,6 +171,10 @@ pub struct Seen {
     /// The failures in status belong to this spec: cleared, or found by validation,
     /// in this reconcile.
     pub failures_current: bool,
+    /// Looks at the tasks of running uploads (`status.running`) in this reconcile.
+    pub running: Vec<(String, TaskOutcome)>,
+    /// A running upload's task failed as a whole: the reconcile fails with this.
+    pub running_failed: Option<String>,
 }
 
 /// What the planner knows besides the platform.
@@ -191,6 +196,11 @@ pub struct Known<'a> {
     /// The operator created the customer (see `OCCustomerStatus::created_by_operator`):
     /// its tenant has no numbers but those its blocks brought.
     pub customer_created: bool,
+    /// The task ids of running uploads (`status.running`) that should have ended by
+    /// now, as long as such tasks lately took (all of them while that is not known).
+    pub running_due: Vec<String>,
+    /// How long until the next of the other running uploads should have ended.
+    pub next_due: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -207,6 +217,8 @@ pub enum Look {
     Own,
     /// Validate Single Number for these numbers before they are uploaded.
     Validate(Vec<String>),
+    /// The task of a running upload (`status.running`).
+    Running(String),
 }
 
 /// How a write's task ended.
@@ -244,6 +256,21 @@ pub enum Settle {
     },
     /// How far the release of a deleted block has come.
     ReleaseProgress(ReleaseProgress),
+    /// A running upload's task ended: it leaves `status.running`.
+    RunningEnded {
+        task: String,
+        ended: RunningEnd,
+    },
+}
+
+/// How a running upload's task ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunningEnd {
+    Ended(Ended),
+    /// It failed as a whole, with no per-number outcomes: its numbers are not the
+    /// block's, and the reconcile fails (and is retried with backoff) as when the
+    /// write in flight fails.
+    Failed(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -263,6 +290,9 @@ pub type Step = plan::Step<Look, Settle, Write>;
 pub struct Batch {
     pub numbers: Vec<String>,
     pub outstanding: usize,
+    /// An upload whose task runs on while the next request is sent: once accepted, it
+    /// moves to `status.running` and the reconcile goes on.
+    pub pipelined: bool,
 }
 
 impl Batch {
@@ -271,6 +301,7 @@ impl Batch {
         Batch {
             numbers: chunk(numbers),
             outstanding: numbers.len(),
+            pipelined: false,
         }
     }
 }
@@ -295,6 +326,9 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     if let Some(step) = follow(known, seen) {
         return step;
     }
+    if let Some(step) = follow_running(known, seen) {
+        return step;
+    }
     let Some(listing) = &seen.listing else {
         if own_view_serves(known) {
             return Look(self::Look::Own);
@@ -307,9 +341,86 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         return Look(self::Look::FreshListing);
     }
     if known.deleting {
+        if !known.status.running.is_empty() {
+            // Numbers in a running upload cannot be released: the platform refuses a
+            // number that is in another running operation.
+            return Wait(wait_for_running(known));
+        }
         return plan_release_all(known, listing);
     }
     plan_apply(known, seen, listing)
+}
+
+/// The uploads running besides the write in flight (`status.running`): a task that
+/// should have ended is looked at, and an ended one settled, before anything else.
+fn follow_running(known: &Known, seen: &Seen) -> Option<Step> {
+    use plan::Step::*;
+    if let Some(why) = &seen.running_failed {
+        return Some(Fail(why.clone()));
+    }
+    for op in &known.status.running {
+        let Some(task) = &op.task_id else { continue };
+        match seen.running.iter().find(|(t, _)| t == task) {
+            Some((_, TaskOutcome::StillRunning(_))) => {}
+            Some((_, outcome)) => {
+                let ended = match ended(outcome, WriteAction::UploadNumbers)? {
+                    Ok(ended) => RunningEnd::Ended(ended),
+                    Err(why) => RunningEnd::Failed(format!(
+                        "{} failed (task {task}): {why}",
+                        WriteAction::UploadNumbers
+                    )),
+                };
+                return Some(Settle(self::Settle::RunningEnded {
+                    task: task.clone(),
+                    ended,
+                }));
+            }
+            None if known.running_due.contains(task) => {
+                return Some(Look(self::Look::Running(task.clone())));
+            }
+            None => {}
+        }
+    }
+    None
+}
+
+/// Waiting for the running uploads: until the next one should have ended.
+fn wait_for_running(known: &Known) -> plan::Wait {
+    let running = known.status.running.len();
+    let message = format!(
+        "{running} upload{} of this block running on the platform",
+        if running == 1 { "" } else { "s" }
+    );
+    let next = known.next_due.map_or(Next::Task, Next::After);
+    plan::Wait::new(reason::WAITING_FOR_TASK, message.clone(), next).also(uploaded(
+        false,
+        reason::WAITING_FOR_TASK,
+        message,
+    ))
+}
+
+/// How a task of a write of `action` ended (`None` while it runs); `Err` with the
+/// platform's summary when it failed as a whole.
+fn ended(outcome: &TaskOutcome, action: WriteAction) -> Option<std::result::Result<Ended, String>> {
+    Some(match outcome {
+        TaskOutcome::StillRunning(_) => return None,
+        TaskOutcome::Succeeded(_) => Ok(Ended::Succeeded),
+        TaskOutcome::PartlyFailed { failed, .. } => Ok(Ended::NumbersFailed {
+            failed: failed.clone(),
+            summary: None,
+        }),
+        TaskOutcome::Failed(t) => {
+            let outcomes = t.number_outcomes();
+            if action == WriteAction::UploadNumbers && !outcomes.is_empty() {
+                Ok(Ended::NumbersFailed {
+                    failed: outcomes.into_iter().filter(|o| !o.succeeded()).collect(),
+                    summary: Some(t.error_summary()),
+                })
+            } else {
+                Err(t.error_summary())
+            }
+        }
+    })
 }
 
 /// Whether the block may plan from its own numbers instead of the tenant's listing:
@@ -379,28 +490,10 @@ fn follow(known: &Known, seen: &Seen) -> Option<Step> {
             format!("{} (task {task}, {})", op.action, t.status.as_str()),
             Next::Task,
         )),
-        Some(TaskOutcome::Succeeded(_)) => Settle(self::Settle::TaskEnded(Ended::Succeeded)),
-        Some(TaskOutcome::PartlyFailed { failed, .. }) => {
-            Settle(self::Settle::TaskEnded(Ended::NumbersFailed {
-                failed: failed.clone(),
-                summary: None,
-            }))
-        }
-        Some(TaskOutcome::Failed(t)) => {
-            let outcomes = t.number_outcomes();
-            if op.action == WriteAction::UploadNumbers && !outcomes.is_empty() {
-                Settle(self::Settle::TaskEnded(Ended::NumbersFailed {
-                    failed: outcomes.into_iter().filter(|o| !o.succeeded()).collect(),
-                    summary: Some(t.error_summary()),
-                }))
-            } else {
-                Fail(format!(
-                    "{} failed (task {task}): {}",
-                    op.action,
-                    t.error_summary()
-                ))
-            }
-        }
+        Some(outcome) => match ended(outcome, op.action)? {
+            Ok(ended) => Settle(self::Settle::TaskEnded(ended)),
+            Err(why) => Fail(format!("{} failed (task {task}): {why}", op.action)),
+        },
     })
 }
 
@@ -438,6 +531,16 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
         });
     }
 
+    let to_upload = declared.difference(numbers.listed()).difference(&failed);
+    if !status.running.is_empty() {
+        // While uploads run, only the next ones are sent; releases and the report wait
+        // for them to end.
+        if status.running.len() < UPLOADS_IN_FLIGHT && !to_upload.is_empty() {
+            return upload_next(known, seen, &to_upload);
+        }
+        return Wait(wait_for_running(known));
+    }
+
     let removed = owned.difference(&declared).intersection(numbers.listed());
     let assigned = removed.intersection(numbers.assigned());
     let unassign = spec.assigned_number_policy == AssignedNumberPolicy::Unassign;
@@ -448,16 +551,8 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
     if !releasable.is_empty() {
         return Write(self::Write::Release(Batch::of(&releasable)));
     }
-    let to_upload = declared.difference(numbers.listed()).difference(&failed);
     if !to_upload.is_empty() {
-        let valid = to_upload.intersection(&seen.valid);
-        if !valid.is_empty() {
-            return Write(self::Write::Upload(Batch {
-                numbers: chunk(&valid),
-                outstanding: to_upload.len(),
-            }));
-        }
-        return Look(self::Look::Validate(chunk(&to_upload)));
+        return upload_next(known, seen, &to_upload);
     }
 
     // Nothing to write: report what the platform lists, or what the outcomes of the
@@ -549,6 +644,24 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
         );
     }
     Ready(Report::new(format!("{} numbers active", active.len())).also(all_active))
+}
+
+/// The next upload request of `to_upload`, validated first. It is pipelined when more
+/// requests follow it and the block may run another upload besides it.
+fn upload_next(known: &Known, seen: &Seen, to_upload: &NumberSet) -> Step {
+    use plan::Step::*;
+    let valid = to_upload.intersection(&seen.valid);
+    if valid.is_empty() {
+        return Look(self::Look::Validate(chunk(to_upload)));
+    }
+    let numbers = chunk(&valid);
+    let pipelined =
+        to_upload.len() > numbers.len() && known.status.running.len() + 1 < UPLOADS_IN_FLIGHT;
+    Write(self::Write::Upload(Batch {
+        numbers,
+        outstanding: to_upload.len(),
+        pipelined,
+    }))
 }
 
 /// Deletion: every number this block owns is released (unassigned first when the
@@ -645,8 +758,26 @@ struct BlockReconcile<'a> {
 }
 
 impl BlockReconcile<'_> {
-    fn action(&self) -> Option<WriteAction> {
-        self.draft.status.operation.as_ref().map(|op| op.action)
+    /// Which running uploads should have ended by now, and how long until the next
+    /// of the others should have (see `task_timing`).
+    fn running_due(&self) -> (Vec<String>, Option<std::time::Duration>) {
+        let expected = self.ctx.task_timings.expected(
+            &self.scope.platform_name(),
+            WriteAction::UploadNumbers.title(),
+        );
+        let now = jiff::Timestamp::now();
+        let mut due = Vec::new();
+        let mut next: Option<std::time::Duration> = None;
+        for op in &self.draft.status.running {
+            let Some(task) = &op.task_id else { continue };
+            let since = op.accepted_at.as_ref().unwrap_or(&op.started_at).0;
+            let age = std::time::Duration::try_from(since.duration_until(now)).unwrap_or_default();
+            match expected.and_then(|e| task_timing::until_expected_end(e, age)) {
+                Some(left) => next = Some(next.map_or(left, |n| n.min(left))),
+                None => due.push(task.clone()),
+            }
+        }
+        (due, next)
     }
 
     fn items(&self) -> NumberSet {
@@ -656,6 +787,43 @@ impl BlockReconcile<'_> {
             .as_ref()
             .map(|op| NumberSet::from_ranges(&op.items))
             .unwrap_or_default()
+    }
+
+    /// The task of `op` ended as `ended`: what it did is applied to the tenant's held
+    /// listing, its failed numbers recorded, and an event says how it went.
+    async fn task_ended(&mut self, op: &crate::api::common::Operation, ended: Ended) {
+        let (obj, ctx) = (self.obj, self.ctx);
+        let action = op.action.title();
+        let numbers = NumberSet::from_ranges(&op.items);
+        let items = numbers.len();
+        let task = op.task_id.clone().unwrap_or_default();
+        self.seen.listing = None;
+        let failed: NumberSet = match &ended {
+            Ended::Succeeded => NumberSet::new(),
+            Ended::NumbersFailed { failed, .. } => {
+                failed.iter().map(|f| f.telephone_number.as_str()).collect()
+            }
+        };
+        ctx.numbers
+            .project(&self.scope.tenant, Projection::Ended, |listing| {
+                listing.ended(op.action, &numbers, &failed)
+            })
+            .await;
+        match ended {
+            Ended::Succeeded => {
+                let message = format!("{action} of {items} numbers succeeded (task {task})");
+                ctx.event(obj, false, "TaskSucceeded", action, message)
+                    .await;
+            }
+            Ended::NumbersFailed { failed, summary } => {
+                record_failures(self.draft, failed.iter());
+                let message = match summary {
+                    Some(summary) => format!("the upload failed (task {task}): {summary}"),
+                    None => format!("{} of {items} numbers failed (task {task})", failed.len()),
+                };
+                ctx.event(obj, true, "NumbersFailed", action, message).await;
+            }
+        }
     }
 
     /// The write changed the tenant's numbers: the shared listing is stale.
@@ -671,6 +839,7 @@ impl Planner for BlockReconcile<'_> {
     type Write = Write;
 
     fn plan(&self) -> Step {
+        let (running_due, next_due) = self.running_due();
         let known = Known {
             spec: &self.obj.spec,
             status: &self.draft.status,
@@ -684,12 +853,15 @@ impl Planner for BlockReconcile<'_> {
                 WriteAction::ReleaseNumbers.title(),
             ),
             reported: self.draft.status.operation.is_none()
+                && self.draft.status.running.is_empty()
                 && conditions::is_true_for(
                     &self.draft.status.conditions,
                     READY,
                     self.draft.generation,
                 ),
             customer_created: self.scope.created_by_operator(),
+            running_due,
+            next_due,
         };
         plan(&known, &self.seen)
     }
@@ -736,6 +908,12 @@ impl Planner for BlockReconcile<'_> {
                 self.seen.valid.add(&valid);
                 self.seen.refused = refused;
             }
+            Look::Running(task) => {
+                let outcome = scope
+                    .poll(self.ctx, WriteAction::UploadNumbers, &task)
+                    .await?;
+                self.seen.running.push((task, outcome));
+            }
         }
         Ok(())
     }
@@ -749,49 +927,37 @@ impl Planner for BlockReconcile<'_> {
             }
             Settle::ForgetLost => tasks::finish(self.draft),
             Settle::TaskEnded(ended) => {
-                let write = self.action();
-                let action = write.map_or("", WriteAction::title);
-                let numbers = self.items();
-                let items = numbers.len();
-                let task = self
-                    .draft
-                    .status
-                    .operation
-                    .as_ref()
-                    .and_then(|op| op.task_id.clone())
-                    .unwrap_or_default();
-                tasks::finish(self.draft);
-                self.seen.task = None;
-                self.seen.listing = None;
-                let failed: NumberSet = match &ended {
-                    Ended::Succeeded => NumberSet::new(),
-                    Ended::NumbersFailed { failed, .. } => {
-                        failed.iter().map(|f| f.telephone_number.as_str()).collect()
-                    }
+                let Some(op) = self.draft.status.operation.take() else {
+                    return Ok(());
                 };
-                if let Some(write) = write {
-                    ctx.numbers
-                        .project(&self.scope.tenant, Projection::Ended, |listing| {
-                            listing.ended(write, &numbers, &failed)
-                        })
-                        .await;
-                }
+                self.seen.task = None;
+                self.task_ended(&op, ended).await;
+            }
+            Settle::RunningEnded { task, ended } => {
+                let running = &mut self.draft.status.running;
+                let Some(at) = running
+                    .iter()
+                    .position(|op| op.task_id.as_ref() == Some(&task))
+                else {
+                    return Ok(());
+                };
+                let op = running.remove(at);
                 match ended {
-                    Ended::Succeeded => {
-                        let message =
-                            format!("{action} of {items} numbers succeeded (task {task})");
-                        ctx.event(obj, false, "TaskSucceeded", action, message)
+                    RunningEnd::Ended(ended) => self.task_ended(&op, ended).await,
+                    RunningEnd::Failed(why) => {
+                        // Nothing of it reached the platform: its numbers are not this
+                        // block's, and are planned again after the backoff.
+                        let numbers = NumberSet::from_ranges(&op.items);
+                        let active = owned(&self.draft.status).difference(&numbers);
+                        self.draft.status.active = active.to_ranges();
+                        self.ctx
+                            .numbers
+                            .project(&self.scope.tenant, Projection::Ended, |listing| {
+                                listing.ended(op.action, &numbers, &numbers)
+                            })
                             .await;
-                    }
-                    Ended::NumbersFailed { failed, summary } => {
-                        record_failures(self.draft, failed.iter());
-                        let message = match summary {
-                            Some(summary) => format!("the upload failed (task {task}): {summary}"),
-                            None => {
-                                format!("{} of {items} numbers failed (task {task})", failed.len())
-                            }
-                        };
-                        ctx.event(obj, true, "NumbersFailed", action, message).await;
+                        self.seen.listing = None;
+                        self.seen.running_failed = Some(why);
                     }
                 }
             }
@@ -833,6 +999,7 @@ impl Planner for BlockReconcile<'_> {
 
     async fn write(&mut self, write: Write) -> Result<AfterWrite> {
         let (obj, ctx, api, scope) = (self.obj, self.ctx, self.api, self.scope);
+        let mut pipelined = false;
         let (action, numbers) = match write {
             Write::LetGo => {
                 ctx.event(
@@ -846,7 +1013,10 @@ impl Planner for BlockReconcile<'_> {
                 finalizer::remove(api, obj).await?;
                 return Ok(AfterWrite::Gone);
             }
-            Write::Upload(batch) => (WriteAction::UploadNumbers, batch.numbers),
+            Write::Upload(batch) => {
+                pipelined = batch.pipelined;
+                (WriteAction::UploadNumbers, batch.numbers)
+            }
             Write::Release(batch) => (WriteAction::ReleaseNumbers, batch.numbers),
             Write::Unassign(batch) => (WriteAction::UnassignNumbers, batch.numbers),
         };
@@ -915,6 +1085,13 @@ impl Planner for BlockReconcile<'_> {
                 let message = format!("{what}: task {task}");
                 ctx.event(obj, false, "TaskStarted", action.title(), message.clone())
                     .await;
+                if pipelined && let Some(op) = self.draft.status.operation.take() {
+                    // Its task runs on while the next request is sent; it is saved as
+                    // running together with the next write's intent.
+                    ctx.metrics.task_started(op.action);
+                    self.draft.status.running.push(op);
+                    return Ok(AfterWrite::Replan);
+                }
                 Ok(AfterWrite::Wait(Wait::new(
                     reason::WAITING_FOR_TASK,
                     message,

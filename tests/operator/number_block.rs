@@ -145,6 +145,48 @@ async fn large_sets_go_in_requests_of_at_most_the_platform_limit() {
 }
 
 #[tokio::test]
+async fn a_large_blocks_uploads_run_side_by_side() {
+    let mut world = World::new("pipelined").await;
+    world.start().await;
+    world.customer_ready().await;
+    // Tasks of two seconds: with one upload at a time, 5,000 numbers (five requests)
+    // would never have two of the block's uploads running at once.
+    world
+        .admin
+        .set_faults(json!({"taskDelayMs": 2000}))
+        .await
+        .unwrap();
+    world
+        .block(
+            "large",
+            "contoso",
+            json!({"ranges": [{"start": "+14255590000", "end": "+14255594999"}]}),
+        )
+        .await;
+    let overlapping = world
+        .wait::<OCNumberBlock>("large", 60, "two uploads running besides the next", |b| {
+            b.status.as_ref().is_some_and(|s| s.running.len() >= 2)
+        })
+        .await;
+    let running = overlapping.status.unwrap().running;
+    assert!(running.iter().all(|op| op.task_id.is_some()), "{running:?}");
+    let b = world.ready::<OCNumberBlock>("large", 120).await;
+    assert_eq!(counts(&b), (5000, 5000));
+    let status = b.status.unwrap();
+    assert!(status.running.is_empty() && status.operation.is_none());
+    // Each request once, none refused (no number of one request was busy in another).
+    for (answer, want) in [("total", 5), ("400", 0), ("409", 0)] {
+        let got = world
+            .admin
+            .count("POST /v2/oc/numbers/action/upload", answer)
+            .await
+            .unwrap();
+        assert_eq!(got, want, "uploads answered {answer}");
+    }
+    assert_eq!(world.platform_numbers(TENANT_A).await.len(), 5000);
+}
+
+#[tokio::test]
 async fn a_later_block_claiming_the_same_numbers_gets_a_conflict() {
     let mut world = World::new("conflict").await;
     world.start().await;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::{Case as Expect, expect_all, merged, task};
 use crate::api::number_block::{OCNumberBlockSpec, OCNumberBlockStatus, ReleaseProgress};
 use crate::controller::number_block::{
-    Batch, Ended, Known, Listing, Look, Seen, Settle, Step, Write, plan,
+    Batch, Ended, Known, Listing, Look, RunningEnd, Seen, Settle, Step, Write, plan,
 };
 use crate::controller::number_set::NumberSet;
 use crate::controller::plan::{Next, Step as S};
@@ -98,6 +98,8 @@ struct Case {
     reported: bool,
     release_task: Option<std::time::Duration>,
     customer_created: bool,
+    running_due: Vec<&'static str>,
+    next_due: Option<std::time::Duration>,
 }
 
 fn case(status: Value, seen: Seen) -> Case {
@@ -111,6 +113,8 @@ fn case(status: Value, seen: Seen) -> Case {
         reported: false,
         release_task: None,
         customer_created: false,
+        running_due: Vec::new(),
+        next_due: None,
     }
 }
 
@@ -136,6 +140,8 @@ fn step(c: Case) -> Step {
         reported: c.reported,
         release_task: c.release_task,
         customer_created: c.customer_created,
+        running_due: c.running_due.iter().map(|t| (*t).to_owned()).collect(),
+        next_due: c.next_due,
     };
     plan(&known, &c.seen)
 }
@@ -652,6 +658,224 @@ fn a_projected_listing_decides_writes_and_a_fresh_one_is_reported() {
             "which a fresh listing then gives",
             step(case(reported(), listed(active(&[A, B])))),
             |s| matches!(s, S::Ready(_)),
+        ),
+    ];
+    expect_all(cases);
+}
+
+/// A block of 2,500 numbers (`+14255552000` to `+14255554499`): three requests.
+fn large() -> Value {
+    json!({"numbers": [], "ranges": [{"start": "+14255552000", "end": "+14255554499"}]})
+}
+
+/// `status` with uploads running, one per task id, each of 1,000 numbers of the
+/// large block.
+fn running(mut status: Value, tasks: &[&str]) -> Value {
+    let ranges = [
+        "+14255552000-+14255552999",
+        "+14255553000-+14255553999",
+        "+14255554000-+14255554499",
+    ];
+    status["running"] = tasks
+        .iter()
+        .zip(ranges.iter().cycle())
+        .map(|(task, items)| {
+            json!({"action": "Upload Numbers to Customer", "startedAt": "2026-11-27T12:00:00Z",
+                   "taskId": task, "acceptedAt": "2026-11-27T12:00:01Z", "items": [items]})
+        })
+        .collect();
+    status
+}
+
+/// What a block has owned since its uploads of `tasks` were accepted.
+fn owning(tasks: usize) -> Value {
+    let end = ["+14255552999", "+14255553999", "+14255554499"][tasks.clamp(1, 3) - 1];
+    json!({"active": [format!("+14255552000-{end}")]})
+}
+
+fn every_number_valid() -> NumberSet {
+    NumberSet::from_ranges(&["+14255552000-+14255554499".to_owned()])
+}
+
+#[test]
+fn a_large_block_keeps_several_uploads_running() {
+    let created = |spec: Value, status: Value, seen: Seen| Case {
+        spec,
+        customer_created: true,
+        ..case(status, seen)
+    };
+    // What the block sees of its own numbers (`owned`, as ranges), and which numbers
+    // passed validation.
+    let own = |owned: &str, valid: NumberSet| Seen {
+        valid,
+        listing: Some(Listing::own(NumberSet::from_ranges(&[owned.to_owned()]))),
+        ..Seen::default()
+    };
+    let none = "+14255552000-+14255551999";
+    let cases: Vec<Expect<Step>> = vec![
+        (
+            "the first of several requests runs on while the next is sent",
+            step(created(large(), json!({}), own(none, every_number_valid()))),
+            |s| matches!(s, S::Write(Write::Upload(b)) if b.pipelined && b.numbers.len() == 1000 && b.outstanding == 2500),
+        ),
+        (
+            "a block of one request waits for its task",
+            step(Case {
+                customer_created: true,
+                ..case(
+                    json!({}),
+                    Seen {
+                        valid: set(&[A, B]),
+                        ..settled(vec![])
+                    },
+                )
+            }),
+            |s| matches!(s, S::Write(Write::Upload(b)) if !b.pipelined),
+        ),
+        (
+            "the next request is validated while the first one runs",
+            step(created(
+                large(),
+                running(owning(1), &["t1"]),
+                Seen::default(),
+            )),
+            |s| *s == S::Look(Look::Own),
+        ),
+        (
+            "then validated from where the running one ends",
+            step(created(
+                large(),
+                running(owning(1), &["t1"]),
+                own("+14255552000-+14255552999", NumberSet::new()),
+            )),
+            |s| matches!(s, S::Look(Look::Validate(n)) if n.first().map(String::as_str) == Some("+14255553000") && n.len() == 1000),
+        ),
+        (
+            "the last request waits for its task",
+            step(created(
+                large(),
+                running(owning(2), &["t1", "t2"]),
+                own("+14255552000-+14255553999", every_number_valid()),
+            )),
+            |s| matches!(s, S::Write(Write::Upload(b)) if !b.pipelined && b.numbers.len() == 500),
+        ),
+        (
+            "with as many running as the block may run, it waits for the next to end",
+            step(Case {
+                next_due: Some(std::time::Duration::from_millis(300)),
+                ..created(
+                    json!({"numbers": [], "ranges": [{"start": "+14255552000", "end": "+14255556999"}]}),
+                    running(
+                        json!({"active": ["+14255552000-+14255555999"]}),
+                        &["t1", "t2", "t3", "t4"],
+                    ),
+                    own(
+                        "+14255552000-+14255555999",
+                        NumberSet::from_ranges(&["+14255552000-+14255556999".to_owned()]),
+                    ),
+                )
+            }),
+            |s| matches!(s, S::Wait(w) if w.next == Next::After(std::time::Duration::from_millis(300)) && w.message.starts_with("4 uploads")),
+        ),
+        (
+            "a running upload that should have ended is looked at first",
+            step(Case {
+                running_due: vec!["t2"],
+                ..created(large(), running(owning(2), &["t1", "t2"]), Seen::default())
+            }),
+            |s| *s == S::Look(Look::Running("t2".into())),
+        ),
+        (
+            "and settled when it ended",
+            step(Case {
+                running_due: vec!["t2"],
+                ..created(
+                    large(),
+                    running(owning(2), &["t1", "t2"]),
+                    Seen {
+                        running: vec![(
+                            "t2".into(),
+                            TaskOutcome::Succeeded(task(TaskStatus::CompletedSuccess, json!({}))),
+                        )],
+                        ..Seen::default()
+                    },
+                )
+            }),
+            |s| {
+                *s == S::Settle(Settle::RunningEnded {
+                    task: "t2".into(),
+                    ended: RunningEnd::Ended(Ended::Succeeded),
+                })
+            },
+        ),
+        (
+            "one still running is left to run",
+            step(Case {
+                running_due: vec!["t1"],
+                ..created(
+                    large(),
+                    running(owning(2), &["t1", "t2"]),
+                    Seen {
+                        running: vec![(
+                            "t1".into(),
+                            TaskOutcome::StillRunning(task(TaskStatus::InProgress, json!({}))),
+                        )],
+                        ..Seen::default()
+                    },
+                )
+            }),
+            |s| *s == S::Look(Look::Own),
+        ),
+        (
+            "one that failed as a whole is settled",
+            step(Case {
+                running_due: vec!["t1"],
+                ..created(
+                    large(),
+                    running(owning(1), &["t1"]),
+                    Seen {
+                        running: vec![(
+                            "t1".into(),
+                            TaskOutcome::Failed(task(TaskStatus::Failed, json!({}))),
+                        )],
+                        ..Seen::default()
+                    },
+                )
+            }),
+            |s| matches!(s, S::Settle(Settle::RunningEnded { task, ended: RunningEnd::Failed(m) }) if task == "t1" && m.contains("(task t1)")),
+        ),
+        (
+            "and then fails the reconcile",
+            step(created(
+                large(),
+                json!({}),
+                Seen {
+                    running_failed: Some("Upload Numbers to Customer failed (task t1): no".into()),
+                    ..Seen::default()
+                },
+            )),
+            |s| matches!(s, S::Fail(m) if m.contains("(task t1)")),
+        ),
+        (
+            "nothing is reported while an upload runs",
+            step(created(
+                large(),
+                running(json!({"active": ["+14255552000-+14255554499"]}), &["t3"]),
+                own("+14255552000-+14255554499", NumberSet::new()),
+            )),
+            |s| matches!(s, S::Wait(w) if w.next == Next::Task && w.also.iter().any(|a| a.type_ == "NumbersUploaded" && !a.status)),
+        ),
+        (
+            "a deleted block waits for its running uploads before it releases",
+            step(Case {
+                deleting: true,
+                ..created(
+                    large(),
+                    running(json!({"active": ["+14255552000-+14255554499"]}), &["t3"]),
+                    listed(vec![]),
+                )
+            }),
+            |s| matches!(s, S::Wait(w) if w.message.starts_with("1 upload of this block")),
         ),
     ];
     expect_all(cases);
