@@ -99,7 +99,12 @@ async fn run(
         seen: Seen::default(),
         deleting,
         others_own,
+        due_at_start: Vec::new(),
     };
+    // Only the running uploads due when the reconcile began are looked at in it: one
+    // that comes due while the next requests wait for the budget is left for the next
+    // reconcile, so that a large block's reconcile ends once its uploads are sent.
+    reconcile.due_at_start = reconcile.running_due().0;
     let outcome = plan::run(
         &mut reconcile,
         "OCNumberBlock",
@@ -755,6 +760,8 @@ struct BlockReconcile<'a> {
     seen: Seen,
     deleting: bool,
     others_own: NumberSet,
+    /// The running uploads that were due when this reconcile began.
+    due_at_start: Vec<String>,
 }
 
 impl BlockReconcile<'_> {
@@ -839,7 +846,7 @@ impl Planner for BlockReconcile<'_> {
     type Write = Write;
 
     fn plan(&self) -> Step {
-        let (running_due, next_due) = self.running_due();
+        let next_due = self.running_due().1;
         let known = Known {
             spec: &self.obj.spec,
             status: &self.draft.status,
@@ -860,7 +867,7 @@ impl Planner for BlockReconcile<'_> {
                     self.draft.generation,
                 ),
             customer_created: self.scope.created_by_operator(),
-            running_due,
+            running_due: self.due_at_start.clone(),
             next_due,
         };
         plan(&known, &self.seen)

@@ -181,6 +181,9 @@ pub trait Planner {
 /// bug, which must not become a busy loop against the platform.
 const MAX_STEPS: usize = 64;
 
+/// How much of the last step an unsettled reconcile's error shows.
+const LAST_STEP_SHOWN: usize = 200;
+
 /// Plans and acts until the planner waits or concludes; an object that only observes
 /// (`observe_only`) stops at its first platform write, which it reports instead.
 pub async fn run<P: Planner>(planner: &mut P, what: &str, observe_only: bool) -> Result<Outcome> {
@@ -188,7 +191,13 @@ pub async fn run<P: Planner>(planner: &mut P, what: &str, observe_only: bool) ->
     for _ in 0..MAX_STEPS {
         let step = planner.plan();
         tracing::trace!(?step, "planned");
-        last = Some(format!("{step:?}"));
+        // The last step names the bug, not a request's thousand numbers.
+        let mut shown = format!("{step:?}");
+        if let Some((cut, _)) = shown.char_indices().nth(LAST_STEP_SHOWN) {
+            shown.truncate(cut);
+            shown.push_str("...");
+        }
+        last = Some(shown);
         match step {
             Step::Look(look) => planner.look(look).await?,
             Step::Settle(settle) => planner.settle(settle).await?,
