@@ -227,7 +227,7 @@ pub struct OCNumberBlockStatus {
     pub operation: Option<Operation>,
     /// Uploads of a large block's earlier requests whose tasks the platform still
     /// runs, each with its task id and numbers: while they run, the next requests are
-    /// validated and sent (at most four uploads of one block at once), and each is
+    /// validated and sent (at most eight uploads of one block at once), and each is
     /// followed to its end. The block is Ready only once none is left.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub running: Vec<Operation>,

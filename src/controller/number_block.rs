@@ -541,7 +541,7 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
         // While uploads run, only the next ones are sent; releases and the report wait
         // for them to end.
         if status.running.len() < UPLOADS_IN_FLIGHT && !to_upload.is_empty() {
-            return upload_next(known, seen, &to_upload);
+            return upload_next(seen, &to_upload);
         }
         return Wait(wait_for_running(known));
     }
@@ -557,7 +557,7 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
         return Write(self::Write::Release(Batch::of(&releasable)));
     }
     if !to_upload.is_empty() {
-        return upload_next(known, seen, &to_upload);
+        return upload_next(seen, &to_upload);
     }
 
     // Nothing to write: report what the platform lists, or what the outcomes of the
@@ -651,17 +651,19 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
     Ready(Report::new(format!("{} numbers active", active.len())).also(all_active))
 }
 
-/// The next upload request of `to_upload`, validated first. It is pipelined when more
-/// requests follow it and the block may run another upload besides it.
-fn upload_next(known: &Known, seen: &Seen, to_upload: &NumberSet) -> Step {
+/// The next upload request of `to_upload`, validated first (the caller leaves room
+/// for it among the running uploads). It runs on as a running upload when more
+/// requests follow it: the block then keeps a window of uploads running, looks at the
+/// oldest when it should have ended and sends the next in its place. The last request
+/// is followed as the write in flight.
+fn upload_next(seen: &Seen, to_upload: &NumberSet) -> Step {
     use plan::Step::*;
     let valid = to_upload.intersection(&seen.valid);
     if valid.is_empty() {
         return Look(self::Look::Validate(chunk(to_upload)));
     }
     let numbers = chunk(&valid);
-    let pipelined =
-        to_upload.len() > numbers.len() && known.status.running.len() + 1 < UPLOADS_IN_FLIGHT;
+    let pipelined = to_upload.len() > numbers.len();
     Write(self::Write::Upload(Batch {
         numbers,
         outstanding: to_upload.len(),

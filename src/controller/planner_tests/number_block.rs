@@ -760,22 +760,37 @@ fn a_large_block_keeps_several_uploads_running() {
             |s| matches!(s, S::Write(Write::Upload(b)) if !b.pipelined && b.numbers.len() == 500),
         ),
         (
+            "with some running and more to come, the next runs on too",
+            step(created(
+                json!({"numbers": [], "ranges": [{"start": "+14255552000", "end": "+14255556999"}]}),
+                running(
+                    json!({"active": ["+14255552000-+14255554999"]}),
+                    &["t1", "t2", "t3"],
+                ),
+                own(
+                    "+14255552000-+14255554999",
+                    NumberSet::from_ranges(&["+14255552000-+14255556999".to_owned()]),
+                ),
+            )),
+            |s| matches!(s, S::Write(Write::Upload(b)) if b.pipelined && b.numbers.first().map(String::as_str) == Some("+14255555000")),
+        ),
+        (
             "with as many running as the block may run, it waits for the next to end",
             step(Case {
                 next_due: Some(std::time::Duration::from_millis(300)),
                 ..created(
-                    json!({"numbers": [], "ranges": [{"start": "+14255552000", "end": "+14255556999"}]}),
+                    json!({"numbers": [], "ranges": [{"start": "+14255552000", "end": "+14255561999"}]}),
                     running(
-                        json!({"active": ["+14255552000-+14255555999"]}),
-                        &["t1", "t2", "t3", "t4"],
+                        json!({"active": ["+14255552000-+14255559999"]}),
+                        &["t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8"],
                     ),
                     own(
-                        "+14255552000-+14255555999",
-                        NumberSet::from_ranges(&["+14255552000-+14255556999".to_owned()]),
+                        "+14255552000-+14255559999",
+                        NumberSet::from_ranges(&["+14255552000-+14255561999".to_owned()]),
                     ),
                 )
             }),
-            |s| matches!(s, S::Wait(w) if w.next == Next::After(std::time::Duration::from_millis(300)) && w.message.starts_with("4 uploads")),
+            |s| matches!(s, S::Wait(w) if w.next == Next::After(std::time::Duration::from_millis(300)) && w.message.starts_with("8 uploads")),
         ),
         (
             "a running upload that should have ended is looked at first",
