@@ -375,6 +375,49 @@ mod tests {
         assert_eq!(planner.sent, ["create lead", "create customer"]);
     }
 
+    /// A planner that never stops looking at a thousand numbers.
+    struct Endless;
+
+    impl Planner for Endless {
+        type Look = Vec<String>;
+        type Settle = ();
+        type Write = ();
+
+        fn plan(&self) -> Step<Vec<String>, (), ()> {
+            Step::Look((0..1000).map(|i| format!("+1425555{i:04}")).collect())
+        }
+
+        async fn look(&mut self, _: Vec<String>) -> Result<()> {
+            Ok(())
+        }
+
+        async fn settle(&mut self, _: ()) -> Result<()> {
+            Ok(())
+        }
+
+        async fn write(&mut self, _: ()) -> Result<AfterWrite> {
+            Ok(AfterWrite::Replan)
+        }
+
+        async fn finish(&mut self) {}
+
+        fn describe(&self, _: &()) -> Option<PlannedAction> {
+            None
+        }
+    }
+
+    #[tokio::test]
+    async fn a_planner_that_never_settles_fails_with_a_short_message() {
+        let error = run(&mut Endless, "toy", false).await.unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("did not settle within 64 steps"),
+            "{message}"
+        );
+        assert!(message.contains("Look([\"+14255550000\""), "{message}");
+        assert!(message.len() < 600, "{} characters", message.len());
+    }
+
     #[tokio::test]
     async fn a_write_that_is_no_platform_call_is_carried_out_while_observing() {
         let mut planner = toy(&["let go"]);
