@@ -334,6 +334,11 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     if let Some(step) = follow_running(known, seen) {
         return step;
     }
+    if known.deleting && !known.status.running.is_empty() {
+        // Numbers in a running upload cannot be released (the platform refuses a
+        // number that is in another running operation): nothing to list until they end.
+        return Wait(wait_for_running(known));
+    }
     let Some(listing) = &seen.listing else {
         if own_view_serves(known) {
             return Look(self::Look::Own);
@@ -346,11 +351,6 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         return Look(self::Look::FreshListing);
     }
     if known.deleting {
-        if !known.status.running.is_empty() {
-            // Numbers in a running upload cannot be released: the platform refuses a
-            // number that is in another running operation.
-            return Wait(wait_for_running(known));
-        }
         return plan_release_all(known, listing);
     }
     plan_apply(known, seen, listing)

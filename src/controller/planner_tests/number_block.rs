@@ -887,9 +887,10 @@ fn a_large_block_keeps_several_uploads_running() {
                 ..created(
                     large(),
                     running(json!({"active": ["+14255552000-+14255554499"]}), &["t3"]),
-                    listed(vec![]),
+                    Seen::default(),
                 )
             }),
+            // Without a listing: nothing can be released before they end.
             |s| matches!(s, S::Wait(w) if w.message.starts_with("1 upload of this block")),
         ),
     ];
