@@ -226,3 +226,47 @@ async fn a_provisioning_whose_answer_was_lost_is_found_and_not_sent_again_after_
         "the provisioning found in the user list was sent again"
     );
 }
+
+#[tokio::test]
+async fn a_large_block_stopped_with_uploads_running_follows_them_after_a_restart() {
+    let mut world = World::new("crashrunning").await;
+    world.start().await;
+    world.customer_ready().await;
+    world
+        .admin
+        .set_faults(json!({"taskDelayMs": 3000}))
+        .await
+        .unwrap();
+    world
+        .block(
+            "large",
+            "contoso",
+            json!({"ranges": [{"start": "+14255591000", "end": "+14255595999"}]}),
+        )
+        .await;
+    // Stopped while uploads run beside the write in flight: their task ids are only
+    // in status.running.
+    world
+        .wait::<OCNumberBlock>("large", 60, "uploads running", |b| {
+            b.status.as_ref().is_some_and(|s| s.running.len() >= 2)
+        })
+        .await;
+    world.crash().await;
+    world.admin.set_faults(json!({})).await.unwrap();
+    world.start().await;
+    let b = world.ready::<OCNumberBlock>("large", 120).await;
+    let status = b.status.unwrap();
+    assert_eq!(status.counts.map(|c| c.active), Some(5000));
+    assert!(status.running.is_empty(), "{:?}", status.running);
+    // Each of the five requests was sent once: the running ones were followed, not
+    // sent again.
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v2/oc/numbers/action/upload", "total")
+            .await
+            .unwrap(),
+        5
+    );
+    assert_eq!(world.platform_numbers(TENANT_A).await.len(), 5000);
+}
