@@ -382,14 +382,7 @@ fn task_not_due<K: Governed>(
     op.task_id.as_ref()?;
     let platform = obj.platform_name(&ctx.stores)?;
     let expected = ctx.task_timings.expected(&platform, op.action.title())?;
-    task_timing::until_expected_end(expected, task_age(&op)?)
-}
-
-/// How long the task of `op` has run: since the platform accepted the write, or (for
-/// an operation recorded before that time was kept) since the write was decided.
-fn task_age(op: &crate::api::common::Operation) -> Option<std::time::Duration> {
-    let since = op.accepted_at.as_ref().unwrap_or(&op.started_at).0;
-    std::time::Duration::try_from(since.duration_until(jiff::Timestamp::now())).ok()
+    task_timing::until_expected_end(expected, tasks::task_age(&op)?)
 }
 
 /// When to look at the running task of `op` again (see `task_timing`).
@@ -400,7 +393,7 @@ fn next_look_at_task(
 ) -> std::time::Duration {
     task_timing::next_look(
         ctx.task_timings.expected(platform, op.action.title()),
-        task_age(op).unwrap_or_default(),
+        tasks::task_age(op).unwrap_or_default(),
         ctx.config.task_poll,
     )
 }

@@ -774,13 +774,11 @@ impl BlockReconcile<'_> {
             &self.scope.platform_name(),
             WriteAction::UploadNumbers.title(),
         );
-        let now = jiff::Timestamp::now();
         let mut due = Vec::new();
         let mut next: Option<std::time::Duration> = None;
         for op in &self.draft.status.running {
             let Some(task) = &op.task_id else { continue };
-            let since = op.accepted_at.as_ref().unwrap_or(&op.started_at).0;
-            let age = std::time::Duration::try_from(since.duration_until(now)).unwrap_or_default();
+            let age = tasks::task_age(op).unwrap_or_default();
             match expected.and_then(|e| task_timing::until_expected_end(e, age)) {
                 Some(left) => next = Some(next.map_or(left, |n| n.min(left))),
                 None => due.push(task.clone()),

@@ -168,6 +168,13 @@ pub fn lost_answer_grace(
     (!remaining.is_zero()).then_some((over, remaining))
 }
 
+/// How long the task of `op` has run: since the platform accepted the write, or (for
+/// an operation recorded before that time was kept) since the write was decided.
+pub fn task_age(op: &Operation) -> Option<std::time::Duration> {
+    let since = op.accepted_at.as_ref().unwrap_or(&op.started_at).0;
+    std::time::Duration::try_from(since.duration_until(jiff::Timestamp::now())).ok()
+}
+
 /// The write in flight is over (its result is in the rest of the status).
 pub fn finish<K: Kind>(draft: &mut StatusDraft<K>) {
     if let Some(slot) = K::operation_mut(&mut draft.status) {

@@ -151,22 +151,8 @@ async fn a_large_blocks_uploads_run_side_by_side() {
     world.customer_ready().await;
     // Tasks of two seconds: with one upload at a time, 5,000 numbers (five requests)
     // would never have two of the block's uploads running at once.
-    world
-        .admin
-        .set_faults(json!({"taskDelayMs": 2000}))
-        .await
-        .unwrap();
-    world
-        .block(
-            "large",
-            "contoso",
-            json!({"ranges": [{"start": "+14255590000", "end": "+14255594999"}]}),
-        )
-        .await;
     let overlapping = world
-        .wait::<OCNumberBlock>("large", 60, "two uploads running besides the next", |b| {
-            b.status.as_ref().is_some_and(|s| s.running.len() >= 2)
-        })
+        .large_block_with_uploads_running("large", ("+14255590000", "+14255594999"), 2000)
         .await;
     let running = overlapping.status.unwrap().running;
     assert!(running.iter().all(|op| op.task_id.is_some()), "{running:?}");

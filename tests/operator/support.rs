@@ -791,6 +791,31 @@ impl World {
             .await
     }
 
+    /// A block `name` of customer `contoso` with the numbers `start` to `end`, sent
+    /// while the platform's tasks take `task_ms`: returns the block once two of its
+    /// uploads run beside the next request (`status.running`).
+    pub async fn large_block_with_uploads_running(
+        &self,
+        name: &str,
+        (start, end): (&str, &str),
+        task_ms: u64,
+    ) -> OCNumberBlock {
+        self.admin
+            .set_faults(json!({"taskDelayMs": task_ms}))
+            .await
+            .unwrap();
+        self.block(
+            name,
+            "contoso",
+            json!({"ranges": [{"start": start, "end": end}]}),
+        )
+        .await;
+        self.wait::<OCNumberBlock>(name, 60, "two uploads running besides the next", |b| {
+            b.status.as_ref().is_some_and(|s| s.running.len() >= 2)
+        })
+        .await
+    }
+
     /// Numbers the simulator holds for `tenant`, with their status.
     pub async fn platform_numbers(&self, tenant: &str) -> Vec<(String, String)> {
         let state = self.admin.state().await.expect("state");
