@@ -232,24 +232,10 @@ async fn a_large_block_stopped_with_uploads_running_follows_them_after_a_restart
     let mut world = World::new("crashrunning").await;
     world.start().await;
     world.customer_ready().await;
-    world
-        .admin
-        .set_faults(json!({"taskDelayMs": 3000}))
-        .await
-        .unwrap();
-    world
-        .block(
-            "large",
-            "contoso",
-            json!({"ranges": [{"start": "+14255591000", "end": "+14255595999"}]}),
-        )
-        .await;
     // Stopped while uploads run beside the write in flight: their task ids are only
     // in status.running.
     world
-        .wait::<OCNumberBlock>("large", 60, "uploads running", |b| {
-            b.status.as_ref().is_some_and(|s| s.running.len() >= 2)
-        })
+        .large_block_with_uploads_running("large", ("+14255591000", "+14255595999"), 3000)
         .await;
     world.crash().await;
     world.admin.set_faults(json!({})).await.unwrap();
@@ -259,14 +245,16 @@ async fn a_large_block_stopped_with_uploads_running_follows_them_after_a_restart
     assert_eq!(status.counts.map(|c| c.active), Some(5000));
     assert!(status.running.is_empty(), "{:?}", status.running);
     // Each of the five requests was sent once: the running ones were followed, not
-    // sent again.
-    assert_eq!(
+    // sent again (a request sent again would be refused, its numbers being the
+    // tenant's already). The simulator may not count a request whose connection the
+    // stop cut after the platform had taken it (it is found and followed after the
+    // restart), so the count is at most five, not exactly five.
+    let uploads = |answer| {
         world
             .admin
-            .count("POST /v2/oc/numbers/action/upload", "total")
-            .await
-            .unwrap(),
-        5
-    );
+            .count("POST /v2/oc/numbers/action/upload", answer)
+    };
+    assert_eq!(uploads("400").await.unwrap(), 0, "an upload was sent again");
     assert_eq!(world.platform_numbers(TENANT_A).await.len(), 5000);
+    assert!(uploads("total").await.unwrap() <= 5);
 }
