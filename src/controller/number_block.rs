@@ -932,7 +932,25 @@ impl Planner for BlockReconcile<'_> {
                 tasks::started(self.api, obj, self.draft, &TaskId(job.clone())).await?;
                 self.seen.found_job = Some(job);
             }
-            Settle::ForgetLost => tasks::finish(self.draft),
+            Settle::ForgetLost => {
+                if tasks::is(self.draft, WriteAction::UploadNumbers).is_some() {
+                    // The look-up found these numbers nowhere: the upload never reached
+                    // the platform, so they are not this block's (the write added them
+                    // to status.active before it was sent). Left there, the block's own
+                    // view would count them on the platform and never upload them.
+                    let found: NumberSet = self
+                        .seen
+                        .lost
+                        .iter()
+                        .flatten()
+                        .map(|r| r.telephone_number.as_str())
+                        .collect();
+                    let never_sent = self.items().difference(&found);
+                    let active = owned(&self.draft.status).difference(&never_sent);
+                    self.draft.status.active = active.to_ranges();
+                }
+                tasks::finish(self.draft);
+            }
             Settle::TaskEnded(ended) => {
                 let Some(op) = self.draft.status.operation.take() else {
                     return Ok(());
