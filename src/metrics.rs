@@ -10,7 +10,7 @@
 //!   `operatorconnect_platform_call_duration_seconds{action}`
 //! - `operatorconnect_platform_retries_total{action}`, `operatorconnect_platform_rate_limit_waits_total{action}`
 //! - `operatorconnect_platform_budget_requests_per_second{platform}`, `operatorconnect_platform_budget_burst{platform}`,
-//!   `operatorconnect_platform_calls_waiting{platform}`
+//!   `operatorconnect_platform_calls_waiting{platform}`, `operatorconnect_reconciles_waiting_for_a_turn{platform}`
 //! - `operatorconnect_tasks_started_total{action}`, `operatorconnect_task_outcomes_total{action,outcome}`,
 //!   `operatorconnect_task_duration_seconds{action}` (on the platform, buckets up to 4.5 h)
 //! - `operatorconnect_objects{kind,ready}`, `operatorconnect_objects_with_write_in_flight`,
@@ -141,6 +141,7 @@ pub struct Metrics {
     budget_per_second: Family<PlatformLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
     budget_burst: Family<PlatformLabel, Gauge>,
     calls_waiting: Family<PlatformLabel, Gauge>,
+    reconciles_waiting: Family<PlatformLabel, Gauge>,
     tasks_started: Family<ActionLabel, Counter>,
     task_outcomes: Family<OutcomeLabels, Counter>,
     task_duration: Family<ActionLabel, Histogram, fn() -> Histogram>,
@@ -176,6 +177,7 @@ impl Metrics {
             budget_per_second: Family::default(),
             budget_burst: Family::default(),
             calls_waiting: Family::default(),
+            reconciles_waiting: Family::default(),
             tasks_started: Family::default(),
             task_outcomes: Family::default(),
             task_duration: Family::new_with_constructor(task_histogram as fn() -> Histogram),
@@ -247,6 +249,11 @@ impl Metrics {
             "platform_calls_waiting",
             "Calls waiting for each platform's budget, as the last call that took its turn saw them",
             m.calls_waiting.clone(),
+        );
+        registry.register(
+            "reconciles_waiting_for_a_turn",
+            "Routine reconciles waiting for a turn on each platform (admission to its budget)",
+            m.reconciles_waiting.clone(),
         );
         registry.register(
             "tasks_started",
@@ -418,6 +425,15 @@ impl Metrics {
             .set(i64::from(burst));
     }
 
+    /// How many routine reconciles wait for a turn on `platform` now.
+    pub fn reconciles_waiting(&self, platform: &str, n: usize) {
+        self.reconciles_waiting
+            .get_or_create(&PlatformLabel {
+                platform: platform.into(),
+            })
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
     /// Platform `platform` is gone: its budget is no longer shown (its calls stay
     /// counted).
     pub fn platform_gone(&self, platform: &str) {
@@ -427,6 +443,7 @@ impl Metrics {
         self.budget_per_second.remove(&label);
         self.budget_burst.remove(&label);
         self.calls_waiting.remove(&label);
+        self.reconciles_waiting.remove(&label);
     }
 }
 

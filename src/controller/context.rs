@@ -178,6 +178,8 @@ pub struct Context {
     pub task_timings: super::task_timing::TaskTimings,
     /// Leads and customers seen a moment ago (see `snapshots`).
     pub snapshots: super::snapshots::TenantSnapshots,
+    /// Turns of routine reconciles on each platform (see `admission`).
+    pub admission: super::admission::Admission,
 }
 
 impl std::fmt::Debug for Context {
@@ -194,8 +196,13 @@ impl Context {
             controller: "oc-operator".into(),
             instance: std::env::var("POD_NAME").ok(),
         };
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let waiting = metrics.clone();
         Arc::new(Self {
-            metrics: Arc::new(crate::metrics::Metrics::new()),
+            admission: super::admission::Admission::new(move |platform, n| {
+                waiting.reconciles_waiting(platform, n)
+            }),
+            metrics,
             readiness: crate::telemetry::Readiness::default(),
             recorder: Recorder::new(client.clone(), reporter),
             platforms: PlatformRegistry::default(),

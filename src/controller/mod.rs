@@ -2,6 +2,7 @@
 //! (conditions, finalizer, per-object backoff, events, the platform clients) is in the
 //! other modules and used through [`drive`].
 
+pub mod admission;
 pub mod adoption;
 mod backoff;
 mod caches;
@@ -147,6 +148,10 @@ where
             }
         }
     };
+    // A turn handed to it while it waited for one (see `admission`): held from here,
+    // given back however this reconcile ends.
+    let platform = obj.platform_name(&ctx.stores).unwrap_or_default();
+    let mut turn = ctx.admission.claim(&platform, &key);
     let mut draft = StatusDraft::of(&*obj);
     if is_paused(&*obj) {
         draft.condition(
@@ -226,10 +231,32 @@ where
             ctx.metrics.spec_change_seen(&key, generation),
         )
     });
+    // Routine work takes a turn on its platform first; without one it waits as a key
+    // and its turn starts it again. A person's lane takes no turn.
+    if K::WRITES_TO_PLATFORM && turn.is_none() {
+        let budget = ctx
+            .stores
+            .platform(&platform)
+            .map(|p| p.spec.rate_limit.requests_per_second);
+        match (lane, budget) {
+            (Lane::Change, _) => ctx.admission.leave(&platform, &key),
+            (Lane::Routine, Some(per_second)) => {
+                match ctx.admission.enter(&platform, per_second, &key, &*obj) {
+                    admission::Entry::Admitted(taken) => turn = Some(taken),
+                    admission::Entry::Waiting => {
+                        return Ok(Action::requeue(admission::REFUSED_REQUEUE));
+                    }
+                }
+            }
+            // No platform known: the reconcile says so without a call.
+            (Lane::Routine, None) => {}
+        }
+    }
     let work = tracing::Instrument::instrument(logic(&obj, &ctx, &api, &mut draft), span);
     // Its calls wait in its lane, in its namespace's share of the platform's budget.
     let caller = Caller::new(lane, obj.meta().namespace.as_deref().unwrap_or(""));
     let result = crate::metrics::first_call_after(change, caller.scope(work)).await;
+    drop(turn);
     if conditions::is_true_for(draft.conditions(), READY, draft.generation) {
         ctx.metrics.spec_change_done(&key);
     }
@@ -252,7 +279,6 @@ where
         ctx.metrics.task_started(op.action);
     }
     let op_after = K::operation_mut(&mut draft.status).and_then(|op| op.clone());
-    let platform = obj.platform_name(&ctx.stores).unwrap_or_default();
     let result = match (result, &op_after) {
         // A task runs: the next look comes when tasks like it are usually done.
         (Ok(action), Some(op)) if op.task_id.is_some() && action != Action::await_change() => {
@@ -817,6 +843,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let on_platform = customer_store.clone();
     let customers = customers_watched
         .controller()
+        .reconcile_on(ctx.admission.turns(customer_store.clone()))
         .reconcile_on(ctx.ownership.customers.triggers())
         .reconcile_on(customer_wakes)
         .watches_shared_stream(
@@ -844,6 +871,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     // connection's site id changes.
     let blocks = blocks_watched
         .controller()
+        .reconcile_on(ctx.admission.turns(block_store.clone()))
         .reconcile_on(ctx.ownership.blocks.triggers())
         .watches_shared_stream(
             customers_watched.changes(customer_id),
@@ -858,6 +886,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .for_each(|r| async move { log_result(r) });
     let sites = sites_watched
         .controller()
+        .reconcile_on(ctx.admission.turns(site_store.clone()))
         .reconcile_on(ctx.ownership.sites.triggers())
         .watches_shared_stream(
             customers_watched.changes(customer_id),
@@ -873,6 +902,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let on_site = plan_store.clone();
     let plans = plans_watched
         .controller()
+        .reconcile_on(ctx.admission.turns(plan_store.clone()))
         .reconcile_on(ctx.ownership.plans.triggers())
         .watches_shared_stream(
             customers_watched.changes(customer_id),
@@ -914,6 +944,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     // being), which may bring their line URI's number.
     let users = users_watched
         .controller()
+        .reconcile_on(ctx.admission.turns(user_store.clone()))
         .reconcile_on(ctx.ownership.users.triggers())
         .watches_shared_stream(
             customers_watched.changes(customer_id_and_licence),

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod admission;
 mod alerts;
 pub mod chart;
 mod crash;
