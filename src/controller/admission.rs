@@ -361,6 +361,18 @@ mod tests {
         }
     }
 
+    /// Each of `objects` asks for a turn on platform `p` (a budget of one request a
+    /// second: two turns), in order; the turns of those admitted.
+    fn enter_all(admission: &Admission, objects: &[OCCustomer]) -> Vec<Option<Turn>> {
+        objects
+            .iter()
+            .map(|obj| match admission.enter("p", 1.0, &key(obj), obj) {
+                Entry::Admitted(turn) => Some(turn),
+                Entry::Waiting => None,
+            })
+            .collect()
+    }
+
     fn names(woken: &mut UnboundedReceiver<ObjectRef<OCCustomer>>) -> Vec<String> {
         let mut names = Vec::new();
         while let Ok(r) = woken.try_recv() {
@@ -454,13 +466,11 @@ mod tests {
         // c2 is not in the cache (deleted while it waited).
         let cached = [objects[0].clone(), objects[1].clone(), objects[3].clone()];
         let (admission, mut woken, _writer) = admission(&cached);
-        let first = admitted(admission.enter("p", 1.0, &key(&objects[0]), &objects[0]));
-        let _second = admitted(admission.enter("p", 1.0, &key(&objects[1]), &objects[1]));
-        let _ = admission.enter("p", 1.0, &key(&objects[2]), &objects[2]);
-        let _ = admission.enter("p", 1.0, &key(&objects[3]), &objects[3]);
+        let mut turns = enter_all(&admission, &objects);
+        assert!(turns[2].is_none() && turns[3].is_none());
         // c3 went ahead in a person's lane: it no longer waits.
         admission.leave("p", &key(&objects[3]));
-        drop(first);
+        drop(turns.remove(0));
         assert!(names(&mut woken).is_empty());
         // The turn is free: a new reconcile runs at once.
         let newcomer = customer("a", "c9");
@@ -474,10 +484,8 @@ mod tests {
     fn a_reserved_turn_never_claimed_comes_back() {
         let objects: Vec<_> = (0..3).map(|i| customer("a", &format!("c{i}"))).collect();
         let (admission, mut woken, _writer) = admission(&objects);
-        let first = admitted(admission.enter("p", 1.0, &key(&objects[0]), &objects[0]));
-        let _second = admitted(admission.enter("p", 1.0, &key(&objects[1]), &objects[1]));
-        let _ = admission.enter("p", 1.0, &key(&objects[2]), &objects[2]);
-        drop(first);
+        let mut turns = enter_all(&admission, &objects);
+        drop(turns.remove(0));
         assert_eq!(names(&mut woken), ["c2"]);
         {
             let mut gates = lock(&admission.inner.gates);
@@ -493,10 +501,8 @@ mod tests {
     async fn a_woken_object_arrives_on_its_controllers_stream() {
         let objects: Vec<_> = (0..3).map(|i| customer("a", &format!("c{i}"))).collect();
         let (admission, mut woken, _writer) = admission(&objects);
-        let first = admitted(admission.enter("p", 1.0, &key(&objects[0]), &objects[0]));
-        let _second = admitted(admission.enter("p", 1.0, &key(&objects[1]), &objects[1]));
-        let _ = admission.enter("p", 1.0, &key(&objects[2]), &objects[2]);
-        drop(first);
+        let mut turns = enter_all(&admission, &objects);
+        drop(turns.remove(0));
         let next = woken.next().await.expect("a wake-up");
         assert_eq!(next.name, "c2");
         assert_eq!(next.namespace.as_deref(), Some("a"));
