@@ -313,24 +313,10 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 mod tests {
     use super::*;
     use crate::api::OCCustomer;
+    use crate::controller::fixtures::customer;
     use futures::StreamExt;
     use kube::runtime::reflector;
     use kube::runtime::watcher;
-
-    fn customer(namespace: &str, name: &str) -> OCCustomer {
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "operatorconnect.io/v1alpha1",
-            "kind": "OCCustomer",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {
-                "platformRef": {"name": "p"},
-                "tenantId": "8d2c5e4f-9a1b-4c3d-8e7f-0a1b2c3d4e5f",
-                "companyName": "Contoso", "shortName": "contoso", "fullName": "Contoso Ltd",
-                "license": {"type": "OcEssentials"}
-            }
-        }))
-        .expect("a valid customer")
-    }
 
     /// An admission whose customers' cache holds `objects`, with the wake-ups of
     /// their controller.

@@ -268,18 +268,7 @@ mod tests {
     use std::sync::Arc;
 
     fn customer() -> OCCustomer {
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "operatorconnect.io/v1alpha1",
-            "kind": "OCCustomer",
-            "metadata": {"name": "contoso", "namespace": "contoso", "generation": 1},
-            "spec": {
-                "platformRef": {"name": "p"},
-                "tenantId": "8d2c5e4f-9a1b-4c3d-8e7f-0a1b2c3d4e5f",
-                "companyName": "Contoso", "shortName": "contoso", "fullName": "Contoso Ltd",
-                "license": {"type": "OcEssentials"}
-            }
-        }))
-        .expect("a valid customer")
+        crate::controller::fixtures::customer("contoso", "contoso")
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub mod dial_plan;
 pub mod end_user;
 pub mod error;
 pub mod finalizer;
+#[cfg(test)]
+mod fixtures;
 pub mod kind;
 pub mod kstatus;
 pub mod management;
@@ -1116,28 +1118,20 @@ mod future_size_tests {
         Context::new(client, OperatorConfig::new("oc-system"))
     }
 
-    fn object<K: Kind>(manifest: serde_json::Value) -> Arc<K> {
-        Arc::new(serde_json::from_value(manifest).expect("a valid object"))
-    }
-
     /// After a restart every object's reconcile is alive at once, waiting for the
     /// caches: until then each is small (800 bytes; 6 KiB and more with the rest of
     /// `drive` inline).
     #[tokio::test]
     async fn a_reconcile_that_has_not_started_its_work_is_small() {
         let ctx = context();
-        let meta = serde_json::json!({"name": "x", "namespace": "ns"});
-        let customer = object::<OCCustomer>(serde_json::json!({
-            "apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCCustomer", "metadata": meta,
-            "spec": {"platformRef": {"name": "p"}, "tenantId": "8d2c5e4f-9a1b-4c3d-8e7f-0a1b2c3d4e5f",
-                     "companyName": "C", "shortName": "c", "fullName": "C Ltd",
-                     "license": {"type": "OcEssentials"}}
-        }));
-        let block = object::<OCNumberBlock>(serde_json::json!({
-            "apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCNumberBlock", "metadata": meta,
+        let customer = Arc::new(fixtures::customer("ns", "x"));
+        let block: OCNumberBlock = serde_json::from_value(serde_json::json!({
+            "apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCNumberBlock",
+            "metadata": {"name": "x", "namespace": "ns"},
             "spec": {"customerRef": {"name": "c"}, "callingProfileId": "p", "numbers": ["+12065550100"],
                      "usage": "CallingUserAssignment", "capabilities": ["InboundCalling"]}
-        }));
+        }))
+        .expect("a valid block");
         let sizes = [
             (
                 "customer",
@@ -1145,7 +1139,7 @@ mod future_size_tests {
             ),
             (
                 "number block",
-                std::mem::size_of_val(&number_block::reconcile(block, ctx.clone())),
+                std::mem::size_of_val(&number_block::reconcile(Arc::new(block), ctx.clone())),
             ),
         ];
         for (kind, size) in sizes {

@@ -4,10 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use kube::Api;
-use kube::api::{Patch, PatchParams};
 use liveplatform_sim::seed::Seed;
-use oc_operator::api::{OCCustomer, OCPlatform};
+use oc_operator::api::OCCustomer;
 use serde_json::json;
 
 use crate::support::*;
@@ -40,17 +38,7 @@ async fn routine_reconciles_beyond_the_turns_wait_as_keys_and_all_onboard_once()
     )
     .await;
     let other = world.add_namespace("admitother").await;
-    let platforms: Api<OCPlatform> = Api::all(world.client.clone());
-    platforms
-        .patch(
-            &world.platform(),
-            &PatchParams::default(),
-            &Patch::Merge(
-                json!({"spec": {"rateLimit": {"requestsPerSecond": PER_SECOND, "burst": 1}}}),
-            ),
-        )
-        .await
-        .expect("budget");
+    world.set_budget(PER_SECOND, 1).await;
     world.start().await;
     let admin = world.serve_admin().await;
 
@@ -61,22 +49,16 @@ async fn routine_reconciles_beyond_the_turns_wait_as_keys_and_all_onboard_once()
             .await;
     }
     for i in 0..THERE {
-        let mut there = customer_json(
-            &format!("there{i}"),
-            &uuid::Uuid::new_v4().to_string(),
-            &format!("there{i}"),
-            json!({}),
-        );
-        there["spec"]["platformRef"]["name"] = json!(world.platform());
+        let tenant = uuid::Uuid::new_v4().to_string();
         world
-            .api_in::<OCCustomer>(&other)
-            .patch(
+            .customer_in(
+                &other,
                 &format!("there{i}"),
-                &PatchParams::apply("test").force(),
-                &Patch::Apply(&there),
+                &tenant,
+                &format!("there{i}"),
+                json!({}),
             )
-            .await
-            .expect("customer in the other namespace");
+            .await;
     }
 
     // Watch the line and the door until every customer is Ready.

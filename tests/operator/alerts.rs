@@ -10,11 +10,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use kube::api::{Api, Patch, PatchParams};
 use liveplatform_sim::Seed;
 
 use oc_operator::api::conditions::reason;
-use oc_operator::api::{OCCustomer, OCNumberBlock, OCPlatform};
+use oc_operator::api::{OCCustomer, OCNumberBlock};
 use serde_json::{Value, json};
 
 use crate::chart::render;
@@ -168,15 +167,7 @@ async fn the_rate_alerts_fire_on_rates_a_live_operator_keeps_up() {
     )
     .await;
     // The operator's budget for this platform: 5 requests a second, burst 5.
-    let platforms: Api<OCPlatform> = Api::all(world.client.clone());
-    platforms
-        .patch(
-            &world.platform(),
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"rateLimit": {"requestsPerSecond": 5, "burst": 5}}})),
-        )
-        .await
-        .unwrap();
+    world.set_budget(5, 5).await;
     world.start().await;
     let addr = world.serve_admin().await;
     let sampled = || async move { samples(&scrape(addr).await) };

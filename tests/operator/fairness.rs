@@ -4,10 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use kube::Api;
-use kube::api::{Patch, PatchParams};
 use liveplatform_sim::seed::Seed;
-use oc_operator::api::{OCCustomer, OCPlatform};
+use oc_operator::api::OCCustomer;
 use serde_json::json;
 
 use crate::support::*;
@@ -28,15 +26,7 @@ async fn a_tenant_in_another_namespace_does_not_wait_behind_a_bulk_onboarding() 
     .await;
     let other = world.add_namespace("fairother").await;
     // A budget the bulk onboarding fills for half a minute: 5 calls a second, burst 1.
-    let platforms: Api<OCPlatform> = Api::all(world.client.clone());
-    platforms
-        .patch(
-            &world.platform(),
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"rateLimit": {"requestsPerSecond": 5, "burst": 1}}})),
-        )
-        .await
-        .expect("budget");
+    world.set_budget(5, 1).await;
     world.start().await;
     let admin = world.serve_admin().await;
 
@@ -72,17 +62,9 @@ async fn a_tenant_in_another_namespace_does_not_wait_behind_a_bulk_onboarding() 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let mut solo = customer_json("solo", TENANT_A, "solo", json!({}));
-    solo["spec"]["platformRef"]["name"] = json!(world.platform());
     world
-        .api_in::<OCCustomer>(&other)
-        .patch(
-            "solo",
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(&solo),
-        )
-        .await
-        .expect("solo");
+        .customer_in(&other, "solo", TENANT_A, "solo", json!({}))
+        .await;
     world.ready_in::<OCCustomer>(&other, "solo", 120).await;
     let bulk_ready = world
         .api::<OCCustomer>()

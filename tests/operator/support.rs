@@ -640,9 +640,55 @@ impl World {
         short: &str,
         extra: serde_json::Value,
     ) -> oc_operator::api::OCCustomer {
+        self.apply(self.customer_json(name, tenant, short, extra))
+            .await
+    }
+
+    /// [`customer_json`] on this world's platform.
+    fn customer_json(
+        &self,
+        name: &str,
+        tenant: &str,
+        short: &str,
+        extra: serde_json::Value,
+    ) -> serde_json::Value {
         let mut value = customer_json(name, tenant, short, extra);
         value["spec"]["platformRef"]["name"] = json!(self.platform());
-        self.apply(value).await
+        value
+    }
+
+    /// The same customer in namespace `ns` (see [`World::add_namespace`]).
+    pub async fn customer_in(
+        &self,
+        ns: &str,
+        name: &str,
+        tenant: &str,
+        short: &str,
+        extra: serde_json::Value,
+    ) -> oc_operator::api::OCCustomer {
+        let value = self.customer_json(name, tenant, short, extra);
+        self.api_in::<oc_operator::api::OCCustomer>(ns)
+            .patch(
+                name,
+                &PatchParams::apply("test").force(),
+                &Patch::Apply(&value),
+            )
+            .await
+            .expect("customer in another namespace")
+    }
+
+    /// The operator's budget for this world's platform (`spec.rateLimit`).
+    pub async fn set_budget(&self, per_second: u64, burst: u64) {
+        Api::<oc_operator::api::OCPlatform>::all(self.client.clone())
+            .patch(
+                &self.platform(),
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"spec": {"rateLimit": {"requestsPerSecond": per_second, "burst": burst}}}),
+                ),
+            )
+            .await
+            .expect("the platform's budget");
     }
 
     /// Customer `contoso` (tenant A, OC Essentials), Ready.
