@@ -18,6 +18,7 @@
 
 use std::any::{Any, TypeId};
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -63,6 +64,8 @@ struct Inner {
     wakes: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
     /// Told how many reconciles wait for a turn on a platform whenever that changes.
     on_waiting: WaitingObserver,
+    /// The id of the next gate made.
+    next_gate: AtomicU64,
 }
 
 impl std::fmt::Debug for Admission {
@@ -93,6 +96,9 @@ struct Waiter {
 /// One platform's turns.
 #[derive(Default)]
 struct Gate {
+    /// Which gate of the platform's name this is: a platform deleted and declared
+    /// again gets a new gate, and a turn of the old one gives nothing back to it.
+    id: u64,
     limit: usize,
     /// Turns taken: reconciles running, and turns reserved for a woken object.
     held: usize,
@@ -116,11 +122,12 @@ pub enum Entry {
 pub struct Turn {
     admission: Admission,
     platform: String,
+    gate: u64,
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        self.admission.give_back(&self.platform);
+        self.admission.give_back(&self.platform, self.gate);
     }
 }
 
@@ -133,6 +140,7 @@ impl Admission {
                 gates: Mutex::new(HashMap::new()),
                 wakes: Mutex::new(HashMap::new()),
                 on_waiting: Box::new(on_waiting),
+                next_gate: AtomicU64::new(0),
             }),
         }
     }
@@ -155,6 +163,7 @@ impl Admission {
         Some(Turn {
             admission: self.clone(),
             platform: platform.to_owned(),
+            gate: gate.id,
         })
     }
 
@@ -167,7 +176,10 @@ impl Admission {
         let namespace = obj.meta().namespace.clone().unwrap_or_default();
         let waiting = {
             let mut gates = lock(&self.inner.gates);
-            let gate = gates.entry(platform.to_owned()).or_default();
+            let gate = gates.entry(platform.to_owned()).or_insert_with(|| Gate {
+                id: self.inner.next_gate.fetch_add(1, Ordering::Relaxed),
+                ..Gate::default()
+            });
             gate.limit = limit(per_second);
             gate.expire(Instant::now());
             if gate.waiting_keys.contains(key) {
@@ -178,6 +190,7 @@ impl Admission {
                 return Entry::Admitted(Turn {
                     admission: self.clone(),
                     platform: platform.to_owned(),
+                    gate: gate.id,
                 });
             }
             gate.push(namespace, key.to_owned(), start);
@@ -203,10 +216,16 @@ impl Admission {
         (self.inner.on_waiting)(platform, waiting);
     }
 
-    fn give_back(&self, platform: &str) {
+    /// The platform is gone: its gate, with the objects waiting at it, is dropped.
+    /// Turns still held give nothing back to a gate made later under the same name.
+    pub fn forget(&self, platform: &str) {
+        lock(&self.inner.gates).remove(platform);
+    }
+
+    fn give_back(&self, platform: &str, id: u64) {
         let waiting = {
             let mut gates = lock(&self.inner.gates);
-            let Some(gate) = gates.get_mut(platform) else {
+            let Some(gate) = gates.get_mut(platform).filter(|gate| gate.id == id) else {
                 return;
             };
             gate.held = gate.held.saturating_sub(1);
@@ -481,6 +500,22 @@ mod tests {
             assert_eq!(gate.held, 1);
         }
         assert!(admission.claim("p", &key(&objects[2])).is_none());
+    }
+
+    #[test]
+    fn a_forgotten_platform_keeps_no_gate_and_its_old_turns_give_nothing_back() {
+        let objects: Vec<_> = (0..3).map(|i| customer("a", &format!("c{i}"))).collect();
+        let (admission, mut woken, _writer) = admission(&objects);
+        let mut old_turns = enter_all(&admission, &objects);
+        admission.forget("p");
+        assert!(lock(&admission.inner.gates).is_empty());
+        // Declared again under the same name: a new gate, with its own two turns.
+        let again = enter_all(&admission, &objects);
+        assert!(again[0].is_some() && again[1].is_some() && again[2].is_none());
+        // A turn of the old gate comes back: the new gate's count is unchanged.
+        drop(old_turns.remove(0));
+        assert_eq!(lock(&admission.inner.gates)["p"].held, 2);
+        assert!(names(&mut woken).is_empty());
     }
 
     #[tokio::test]

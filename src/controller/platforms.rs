@@ -62,7 +62,7 @@ impl PlatformRegistry {
 }
 
 /// Follows the OCPlatform watch: a deleted platform's client (its token, its rate
-/// limiter) and budget gauges are dropped; after a full listing (a restarted watch
+/// limiter), its admission gate and its budget gauges are dropped; after a full listing (a restarted watch
 /// does not tell of deletions it missed), so is every platform it no longer holds.
 pub fn observed(ctx: &Context, event: &kube::runtime::watcher::Event<OCPlatform>) {
     use kube::runtime::watcher::Event;
@@ -78,6 +78,7 @@ pub fn observed(ctx: &Context, event: &kube::runtime::watcher::Event<OCPlatform>
     };
     for name in gone {
         ctx.platforms.forget(&name);
+        ctx.admission.forget(&name);
         ctx.metrics.platform_gone(&name);
     }
 }
