@@ -29,20 +29,21 @@ use std::time::{Duration, Instant};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use liveplatform_sim::Seed;
 use liveplatform_sim::admin_client::{AdminClient, total_of};
-use oc_operator::api::{
-    OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection, conditions,
-};
+use oc_operator::api::{OCCustomer, OCNumberBlock, conditions};
 use serde_json::json;
 
 // Shared with bench/fairness.rs, which uses what this benchmark does not.
 #[allow(dead_code)]
 #[path = "harness.rs"]
 mod harness;
+#[path = "manifests.rs"]
+mod manifests;
 #[allow(dead_code)]
 #[path = "scripts.rs"]
 mod scripts;
 
 use harness::*;
+use manifests::{Onboarding, apply_customer};
 use scripts::Workload;
 
 /// What a run measured up to Ready and the quiet minute.
@@ -134,35 +135,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = Instant::now();
     let customer_api: Api<OCCustomer> = Api::namespaced(client.clone(), ns);
     let block_api: Api<OCNumberBlock> = Api::namespaced(client.clone(), ns);
-    let site_api: Api<OCSipConnection> = Api::namespaced(client.clone(), ns);
-    let plan_api: Api<OCDialPlan> = Api::namespaced(client.clone(), ns);
-    let user_api: Api<OCEndUser> = Api::namespaced(client.clone(), ns);
     for i in 0..customers {
         apply_customer(&client, ns, i, work).await?;
     }
     let created = started.elapsed();
-    let users = work.full.unwrap_or(0);
-    let sites = if work.full.is_some() { customers } else { 0 };
     let mut spec_changes = SpecChanges::default();
     loop {
         if per_customer < 10_000 {
             spec_changes.sample(&block_api).await;
         }
-        let ready = (
-            count_ready(&customer_api).await,
-            count_ready(&block_api).await,
-            count_ready(&site_api).await,
-            count_ready(&plan_api).await,
-            count_ready(&user_api).await,
-        );
-        if ready == (customers, customers, sites, sites, customers * users) {
+        if Onboarding::of(&client, ns, customers, work).await.is_done() {
             break;
         }
         if started.elapsed() > Duration::from_secs(3600) {
-            return Err(format!(
-                "not Ready after an hour: {ready:?} (customers, blocks, sites, dial plans, users)"
-            )
-            .into());
+            let ready = Onboarding::of(&client, ns, customers, work).await;
+            return Err(format!("not Ready after an hour: {ready}").into());
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
@@ -321,27 +308,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// `count` numbers from `base` as the schema admits them: ranges of at most 10,000
-/// (a range differs only in its last four digits), at most 50 of them, and the rest
-/// listed one by one (at most 5,000): 505,000 numbers at most.
-fn declared_numbers(base: u64, count: usize) -> serde_json::Value {
-    const RANGE: u64 = 10_000;
-    const RANGES: u64 = 50;
-    let count = count as u64;
-    let in_ranges = count.min(RANGE * RANGES);
-    let ranges: Vec<serde_json::Value> = (0..in_ranges)
-        .step_by(RANGE as usize)
-        .map(|from| {
-            let to = (from + RANGE).min(in_ranges) - 1;
-            json!({"start": format!("+{}", base + from), "end": format!("+{}", base + to)})
-        })
-        .collect();
-    let listed: Vec<String> = (in_ranges..count)
-        .map(|n| format!("+{}", base + n))
-        .collect();
-    json!({"ranges": ranges, "numbers": listed})
-}
-
 /// Spec changes made while customers onboard, and the time from each to the first
 /// platform call for its tenant (from the simulator's journal).
 #[derive(Default)]
@@ -417,94 +383,6 @@ impl SpecChanges {
             pick(1.0) as f64 / 1000.0
         );
     }
-}
-
-/// Applies customer `i` and its objects (see [`Workload`]).
-async fn apply_customer(
-    client: &kube::Client,
-    ns: &str,
-    i: usize,
-    work: Workload,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let name = format!("c{i}");
-    let api = |kind: &str| {
-        let (group, version) = ("operatorconnect.io", "v1alpha1");
-        let resource = kube::api::ApiResource {
-            group: group.into(),
-            version: version.into(),
-            api_version: format!("{group}/{version}"),
-            kind: kind.into(),
-            plural: format!("{}s", kind.to_ascii_lowercase()),
-        };
-        Api::<kube::api::DynamicObject>::namespaced_with(client.clone(), ns, &resource)
-    };
-    let object = |kind: &str, name: &str, spec: serde_json::Value| json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": kind, "metadata": {"name": name}, "spec": spec});
-    let license = match work.full {
-        Some(_) => json!({"type": "OcEssentialsPlus", "count": scripts::LICENSES}),
-        None => json!({"type": "OcEssentials"}),
-    };
-    let mut customer = json!({"platformRef": {"name": "bench"}, "tenantId": scripts::tenant(i),
-        "companyName": format!("Company {i}"), "shortName": format!("cust{i}"),
-        "fullName": format!("Customer {i}"), "license": license});
-    if work.full.is_some() {
-        customer["channelId"] = json!(scripts::CHANNEL);
-    }
-    apply_retrying(
-        &api("OCCustomer"),
-        &name,
-        object("OCCustomer", &name, customer),
-    )
-    .await?;
-    let base = scripts::first_number(i);
-    let mut block = json!({
-        "customerRef": {"name": name}, "callingProfileId": "a3f1e2d4-6b7c-4d8e-9f0a-1b2c3d4e5f60", "usage": "CallingUserAssignment",
-    });
-    let declared = declared_numbers(base, work.numbers);
-    block["ranges"] = declared["ranges"].clone();
-    block["numbers"] = declared["numbers"].clone();
-    apply_retrying(
-        &api("OCNumberBlock"),
-        &name,
-        object("OCNumberBlock", &name, block),
-    )
-    .await?;
-    let Some(users) = work.full else {
-        return Ok(());
-    };
-    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), ns);
-    apply_retrying(
-        &secrets,
-        &name,
-        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name},
-        "stringData": {"password": "carrier"}}),
-    )
-    .await?;
-    apply_retrying(
-        &api("OCSipConnection"),
-        &name,
-        object(
-            "OCSipConnection",
-            &name,
-            json!({
-        "customerRef": {"name": name}, "siteName": format!("Site{i}"), "sbcId": scripts::SBC,
-        "onboardingScript": scripts::ONBOARDING_SCRIPT, "cleanupScript": scripts::CLEANUP_SCRIPT,
-        "carrierPasswordSecretRef": {"name": name, "key": "password"}}),
-        ),
-    )
-    .await?;
-    let rules: Vec<serde_json::Value> = scripts::rules()
-        .iter()
-        .map(|r| json!({"name": r.name, "prefix": r.prefix, "tag": r.tag}))
-        .collect();
-    apply_retrying(&api("OCDialPlan"), &name, object("OCDialPlan", &name, json!({
-        "customerRef": {"name": name}, "sipConnectionRef": {"name": name}, "dialPlanId": "main", "rules": rules}))).await?;
-    for u in 0..users {
-        let user = format!("{name}-u{u}");
-        apply_retrying(&api("OCEndUser"), &user, object("OCEndUser", &user, json!({
-            "customerRef": {"name": name}, "sipAddress": scripts::user(i, u),
-            "lineUri": format!("tel:+{}", base + u as u64), "usageLocation": "US", "enterpriseVoiceEnabled": true}))).await?;
-    }
-    Ok(())
 }
 
 /// The sequential and the concurrent script on fresh simulators with `seed`, beside
