@@ -131,6 +131,10 @@ pub struct Operation {
 pub enum WriteAction {
     #[serde(rename = "Create Consentless Lead")]
     CreateLead,
+    #[serde(rename = "Assign Consentless Lead to Channel")]
+    AssignChannel,
+    #[serde(rename = "Remove Lead from Channel")]
+    RemoveChannel,
     #[serde(rename = "Create Customer from Lead")]
     CreateCustomer,
     #[serde(rename = "Upgrade OC Customer License")]
@@ -152,8 +156,10 @@ pub enum WriteAction {
 }
 
 impl WriteAction {
-    pub const ALL: [WriteAction; 10] = [
+    pub const ALL: [WriteAction; 12] = [
         WriteAction::CreateLead,
+        WriteAction::AssignChannel,
+        WriteAction::RemoveChannel,
         WriteAction::CreateCustomer,
         WriteAction::UpgradeLicense,
         WriteAction::UploadNumbers,
@@ -169,6 +175,8 @@ impl WriteAction {
     pub fn platform(self) -> PlatformAction {
         match self {
             WriteAction::CreateLead => PlatformAction::CreateLead,
+            WriteAction::AssignChannel => PlatformAction::AssignChannel,
+            WriteAction::RemoveChannel => PlatformAction::RemoveChannel,
             WriteAction::CreateCustomer => PlatformAction::CreateCustomer,
             WriteAction::UpgradeLicense => PlatformAction::UpgradeLicense,
             WriteAction::UploadNumbers => PlatformAction::UploadNumbers,

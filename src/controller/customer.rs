@@ -427,7 +427,10 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         (None, Some(have)) => return Write(self::Write::RemoveChannel(have)),
         _ => {}
     }
-    if status.channel_id != spec.channel_id {
+    // Also when the lead shows the channel a write whose answer was lost asked for.
+    let channel_write = doing(status, WriteAction::AssignChannel)
+        .or_else(|| doing(status, WriteAction::RemoveChannel));
+    if status.channel_id != spec.channel_id || channel_write.is_some() {
         return Settle(self::Settle::Channel);
     }
     let channel = channel_condition(spec);
@@ -852,7 +855,15 @@ impl Planner for CustomerReconcile<'_> {
                 }
                 self.draft.status.lead_id = Some(id);
             }
-            Settle::Channel => self.draft.status.channel_id = self.obj.spec.channel_id,
+            Settle::Channel => {
+                let status = &self.draft.status;
+                let written = doing(status, WriteAction::AssignChannel).is_some()
+                    || doing(status, WriteAction::RemoveChannel).is_some();
+                if written {
+                    tasks::finish(self.draft);
+                }
+                self.draft.status.channel_id = self.obj.spec.channel_id;
+            }
             Settle::TenantValidated => self.draft.status.tenant_validated = true,
             Settle::Customer {
                 guid,
@@ -1009,12 +1020,24 @@ impl Planner for CustomerReconcile<'_> {
                 Ok(AfterWrite::Replan)
             }
             Write::AssignChannel(want) => {
-                self.client()?
-                    .assign_channel(&AssignChannel {
-                        lead: LeadRef::MsTenantId(tenant),
-                        channel_id: want,
-                    })
-                    .await?;
+                // Recorded first: after a lost answer (or a restart) the lead is read
+                // before the lead is assigned again.
+                let client = self.client()?.clone();
+                let body = AssignChannel {
+                    lead: LeadRef::MsTenantId(tenant),
+                    channel_id: want,
+                };
+                tasks::send(
+                    api,
+                    obj,
+                    self.draft,
+                    WriteAction::AssignChannel,
+                    vec![want.to_string()],
+                    client.assign_channel(&body),
+                    tasks::nothing,
+                )
+                .await??;
+                tasks::finish(self.draft);
                 self.event(
                     "ChannelAssigned",
                     "AssignChannel",
@@ -1028,7 +1051,18 @@ impl Planner for CustomerReconcile<'_> {
                 Ok(AfterWrite::Replan)
             }
             Write::RemoveChannel(have) => {
-                self.client()?.remove_channel(&tenant).await?;
+                let client = self.client()?.clone();
+                tasks::send(
+                    api,
+                    obj,
+                    self.draft,
+                    WriteAction::RemoveChannel,
+                    vec![have.to_string()],
+                    client.remove_channel(&tenant),
+                    tasks::nothing,
+                )
+                .await??;
+                tasks::finish(self.draft);
                 self.event(
                     "ChannelRemoved",
                     "RemoveChannel",

@@ -15,7 +15,9 @@ use super::status::{StatusDraft, save};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 
 use crate::api::common::{Operation, WriteAction};
-use liveplatform::model::{SipConnectionAdded, SipConnectionDeleted, TaskId};
+use liveplatform::model::{
+    ChannelAssigned, ChannelRemoved, SipConnectionAdded, SipConnectionDeleted, TaskId,
+};
 use liveplatform::{LivePlatformClient, TaskOutcome};
 
 /// The write in flight, if any.
@@ -129,6 +131,18 @@ impl Answer for TaskId {
 }
 
 impl<T> Answer for Option<T> {
+    fn task(&self) -> Option<TaskId> {
+        None
+    }
+}
+
+impl Answer for ChannelAssigned {
+    fn task(&self) -> Option<TaskId> {
+        None
+    }
+}
+
+impl Answer for ChannelRemoved {
     fn task(&self) -> Option<TaskId> {
         None
     }

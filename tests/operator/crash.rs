@@ -258,3 +258,28 @@ async fn a_large_block_stopped_with_uploads_running_follows_them_after_a_restart
     assert_eq!(world.platform_numbers(TENANT_A).await.len(), 5000);
     assert!(uploads("total").await.unwrap() <= 5);
 }
+
+#[tokio::test]
+async fn a_channel_assignment_whose_answer_was_lost_is_looked_up_not_sent_again() {
+    let mut world = World::new("crashchannel").await;
+    let assign = "PUT /v3/ovoc/channel/action/assign";
+    world
+        .admin
+        .set_faults(json!({"dropAfterWriteBurst": 1, "endpoints": [assign]}))
+        .await
+        .unwrap();
+    world.start().await;
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({"channelId": 1574}))
+        .await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    assert_eq!(
+        world.admin.count(assign, "answer-dropped").await.unwrap(),
+        1
+    );
+    assert_eq!(
+        world.admin.count(assign, "200").await.unwrap(),
+        1,
+        "the channel was assigned again after its answer was lost"
+    );
+}

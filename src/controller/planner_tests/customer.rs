@@ -288,6 +288,39 @@ fn every_step_of_onboarding() {
             ),
             json!({"channelId": 7}),
         ),
+        with_spec(
+            row(
+                "a channel assignment whose answer was lost, shown by the lead: recorded, not sent again",
+                json!({"leadId": "lead-1", "operation": {"action": "Assign Consentless Lead to Channel", "startedAt": NOW}}),
+                lead_seen(None, Some(7)),
+                |s| *s == S::Settle(Settle::Channel),
+            ),
+            json!({"channelId": 7}),
+        ),
+        with_spec(
+            row(
+                "the same after the channel was recorded (drift put right)",
+                json!({"leadId": "lead-1", "channelId": 7, "operation": {"action": "Assign Consentless Lead to Channel", "startedAt": NOW}}),
+                lead_seen(None, Some(7)),
+                |s| *s == S::Settle(Settle::Channel),
+            ),
+            json!({"channelId": 7}),
+        ),
+        with_spec(
+            row(
+                "a channel assignment whose answer was lost, not shown by the lead: sent again",
+                json!({"leadId": "lead-1", "operation": {"action": "Assign Consentless Lead to Channel", "startedAt": NOW}}),
+                lead_seen(None, None),
+                |s| *s == S::Write(Write::AssignChannel(7)),
+            ),
+            json!({"channelId": 7}),
+        ),
+        row(
+            "a channel removal whose answer was lost, shown by the lead: recorded, not sent again",
+            json!({"leadId": "lead-1", "channelId": 3, "operation": {"action": "Remove Lead from Channel", "startedAt": NOW}}),
+            lead_seen(None, None),
+            |s| *s == S::Settle(Settle::Channel),
+        ),
         row(
             "no customer on the lead: it is created",
             json!({"leadId": "lead-1"}),
@@ -626,6 +659,19 @@ fn what_a_customer_holds_instead_of_reading() {
         (
             "a write whose answer was lost holds nothing: it is looked up",
             held_of(upgrade_op(full(), None), false),
+            (None, None),
+        ),
+        (
+            "a channel assignment whose answer was lost holds nothing: the lead is read",
+            held_of(
+                {
+                    let mut status = full();
+                    status["operation"] =
+                        json!({"action": "Assign Consentless Lead to Channel", "startedAt": NOW});
+                    status
+                },
+                false,
+            ),
             (None, None),
         ),
         (
