@@ -567,6 +567,7 @@ impl Planner for EndUserReconcile<'_> {
                     api,
                     obj,
                     self.draft,
+                    &scope.client,
                     WriteAction::ProvisionEndUser,
                     vec![sip.clone()],
                     scope

@@ -1086,6 +1086,7 @@ impl Planner for BlockReconcile<'_> {
             api,
             obj,
             self.draft,
+            &scope.client,
             action,
             numbers.iter().collect::<NumberSet>().to_ranges(),
             request,

@@ -466,6 +466,7 @@ impl Planner for SiteReconcile<'_> {
                     api,
                     obj,
                     self.draft,
+                    &scope.client,
                     WriteAction::AddSipConnection,
                     vec![obj.spec.site_name.clone()],
                     scope.client.add_sip_connection(&scope.customer_id, &body),
@@ -504,6 +505,7 @@ impl Planner for SiteReconcile<'_> {
                     api,
                     obj,
                     self.draft,
+                    &scope.client,
                     WriteAction::ModifySipConnection,
                     vec![id.clone()],
                     scope
@@ -535,6 +537,7 @@ impl Planner for SiteReconcile<'_> {
                     api,
                     obj,
                     self.draft,
+                    &scope.client,
                     WriteAction::DeleteSipConnection,
                     vec![id.clone()],
                     scope.client.delete_sip_connection(&id),

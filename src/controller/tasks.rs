@@ -77,8 +77,9 @@ pub async fn started<K: Kind>(
     save(api, obj, draft).await
 }
 
-/// The write protocol, written once: records and saves the intent to perform
-/// `action` on `items`, sends the write, and, when the platform answers with a task,
+/// The write protocol, written once: waits for the platform's budget to admit the
+/// write (on `client`), records and saves the intent to perform `action` on `items`,
+/// sends the write, and, when the platform answers with a task,
 /// records its id together with what `record` takes from the answer (a new site's
 /// id, the generation applied) and saves both at once. A write the platform refused
 /// is over (the intent is cleared); a write whose outcome is unknown, or refused
@@ -86,17 +87,23 @@ pub async fn started<K: Kind>(
 /// lost), keeps its intent, so that the next reconcile looks the platform up before
 /// anything is written again. The outer error is a failed status write; the inner one is the
 /// platform's answer.
+#[allow(clippy::too_many_arguments)]
 pub async fn send<K: Kind, T: Answer>(
     api: &Api<K>,
     obj: &K,
     draft: &mut StatusDraft<K>,
+    client: &LivePlatformClient,
     action: WriteAction,
     items: Vec<String>,
     write: impl Future<Output = liveplatform::Result<T>>,
     record: impl FnOnce(&T, &mut StatusDraft<K>),
 ) -> Result<liveplatform::Result<T>> {
+    // The intent is recorded once the budget admits the write, not before it waits
+    // in line: a process stopped meanwhile leaves no intent whose write never left,
+    // which its successor would have to look up.
+    let admitted = client.admit(action.platform()).await;
     begin(api, obj, draft, action, items).await?;
-    match write.await {
+    match admitted.run(write).await {
         Ok(answer) => {
             record(&answer, draft);
             if let Some(task) = answer.task() {

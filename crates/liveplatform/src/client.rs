@@ -117,6 +117,30 @@ struct Inner {
     observer: Arc<dyn CallObserver>,
 }
 
+tokio::task_local! {
+    /// A call the budget already admitted ([`LivePlatformClient::admit`]): the first
+    /// request of that action made in its scope takes no second permit.
+    static ADMITTED: std::cell::Cell<Option<Action>>;
+}
+
+/// One call of an action that the platform's budget admitted and that has not left
+/// yet (see [`LivePlatformClient::admit`]).
+#[derive(Debug)]
+#[must_use = "the admitted call is made by `run`; dropped, its permit is spent for nothing"]
+pub struct Admitted {
+    action: Action,
+}
+
+impl Admitted {
+    /// Makes the admitted call: `call`'s first request of this action leaves without
+    /// waiting for the budget again (a retry inside it waits as any call does).
+    pub async fn run<F: std::future::Future>(self, call: F) -> F::Output {
+        ADMITTED
+            .scope(std::cell::Cell::new(Some(self.action)), call)
+            .await
+    }
+}
+
 /// A request before it is sent: path segments (encoded one by one), query, body.
 #[derive(Debug)]
 pub(super) struct Request {
@@ -303,6 +327,25 @@ impl LivePlatformClient {
         Ok(url)
     }
 
+    /// Waits until the platform's budget admits one call of `action` (as the caller
+    /// of the current task), and returns it to be made by [`Admitted::run`]. What the
+    /// caller does in between happens with the call's permit in hand: the operator
+    /// records its intent to write there, so that a process stopped while its calls
+    /// wait in line leaves no intent whose call never left.
+    pub async fn admit(&self, action: Action) -> Admitted {
+        self.wait_for_budget(action).await;
+        Admitted { action }
+    }
+
+    /// Waits for the budget's permit for one request of `action`.
+    async fn wait_for_budget(&self, action: Action) {
+        let waited = self.inner.limiter.acquire(action).await;
+        self.observer().waiting(self.inner.limiter.waiting());
+        if waited > Duration::from_millis(5) {
+            self.observer().rate_limit_wait(action, waited);
+        }
+    }
+
     /// Sends one request under the retry rules and returns the normalised answer.
     ///
     /// - 401: the token is dropped and the call tried once more with a fresh one.
@@ -318,10 +361,15 @@ impl LivePlatformClient {
         let mut refreshed = false;
         let mut attempt: u32 = 0;
         loop {
-            let waited = self.inner.limiter.acquire(action).await;
-            self.observer().waiting(self.inner.limiter.waiting());
-            if waited > Duration::from_millis(5) {
-                self.observer().rate_limit_wait(action, waited);
+            // The first attempt of a call admitted beforehand has its permit.
+            let admitted = attempt == 0
+                && ADMITTED
+                    .try_with(|admitted| {
+                        admitted.get() == Some(action) && admitted.take().is_some()
+                    })
+                    .unwrap_or(false);
+            if !admitted {
+                self.wait_for_budget(action).await;
             }
             let token = self.inner.tokens.token().await?;
             // The semaphore is never closed, so a permit always comes.

@@ -22,6 +22,6 @@ pub use liveplatform_contract as contract;
 
 pub use action::Action;
 pub use auth::{Credentials, Proof};
-pub use client::{CallObserver, ClientConfig, LivePlatformClient, RetryPolicy};
+pub use client::{Admitted, CallObserver, ClientConfig, LivePlatformClient, RetryPolicy};
 pub use error::{Conflict, Error, Result};
 pub use poller::{PollOptions, TaskOutcome};

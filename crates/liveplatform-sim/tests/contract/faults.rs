@@ -210,3 +210,37 @@ async fn a_platform_that_is_down_gives_transient_errors_not_panics() {
     let err = client.calling_profiles().await.unwrap_err();
     assert!(err.is_transient(), "{err:?}");
 }
+
+/// Counts the client's waits for its own budget, by action.
+#[derive(Debug, Default)]
+struct BudgetWaits(std::sync::Mutex<Vec<liveplatform::Action>>);
+
+impl liveplatform::CallObserver for BudgetWaits {
+    fn rate_limit_wait(&self, action: liveplatform::Action, _waited: Duration) {
+        self.0.lock().unwrap().push(action);
+    }
+}
+
+#[tokio::test]
+async fn an_admitted_call_takes_no_second_permit_and_the_next_one_waits() {
+    let env = Env::start().await;
+    let mut config = config_for(&env.sim);
+    // One call in the bucket, the next a second later.
+    config.budget = Budget {
+        per_second: 1.0,
+        burst: 1,
+    };
+    let waits = std::sync::Arc::new(BudgetWaits::default());
+    let client = LivePlatformClient::with_observer(config, waits.clone()).unwrap();
+    let action = liveplatform::Action::GetCallingProfiles;
+    let admitted = client.admit(action).await;
+    admitted.run(client.calling_profiles()).await.unwrap();
+    assert!(
+        waits.0.lock().unwrap().is_empty(),
+        "the admitted call waited for a second permit"
+    );
+    // The bucket is empty now: the next call waits for its own permit.
+    client.calling_profiles().await.unwrap();
+    assert_eq!(*waits.0.lock().unwrap(), [action]);
+    assert_eq!(env.count("GET /v2/oc/callingprofile", "200").await, 2);
+}
