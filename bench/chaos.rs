@@ -16,7 +16,8 @@
 //!   cargo build --release --workspace --bins --examples
 //!   ./target/release/examples/chaos [customers=200] [kills=30] [users=0] [numbers=100] [faults-only]
 //!
-//! Not part of the tests: figures are recorded in bench/README.md.
+//! `OC_BENCH_JOURNAL=<file>` writes each run's journal of API requests until Ready to
+//! `<file>.<namespace>`. Not part of the tests: figures are recorded in bench/README.md.
 
 use std::process::Child;
 use std::time::{Duration, Instant};
@@ -142,6 +143,7 @@ async fn onboard(
     let (simulator, sim_addr) = start_simulator(bin, &seed, dir)?;
     let admin = AdminClient::new(&url::Url::parse(&format!("http://{sim_addr}/admin"))?);
     bench_platform(client, &[ns], &sim_addr, 20.0, 40).await?;
+    admin.start_journal().await?;
     let mut operator = start_operator(bin, kubeconfig, ns, true)?;
     // The platform is checked before the faults begin, as it is in a deployment that
     // runs: the faults and the kills are the customers' to live through.
@@ -189,6 +191,13 @@ async fn onboard(
     let ready = started.elapsed();
     admin.set_faults(json!({})).await?;
     let counters = admin.counters().await?;
+    if let Ok(path) = std::env::var("OC_BENCH_JOURNAL") {
+        // Every API request until Ready, for a closer look (one JSON array a run).
+        std::fs::write(
+            format!("{path}.{ns}"),
+            serde_json::to_vec(&admin.journal().await?)?,
+        )?;
+    }
     let run = Run {
         ready,
         kills: killed,

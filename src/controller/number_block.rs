@@ -1053,8 +1053,10 @@ impl Planner for BlockReconcile<'_> {
             reason::UPDATING
         };
         self.draft.condition(READY, false, reason, what.clone());
+        let admitted = tasks::admit(api, obj, self.draft, &scope.client, action).await?;
         if upload {
-            // Keep tracking what this block brings to the platform.
+            // Keep tracking what this block brings to the platform (saved with the
+            // upload's intent, never before it).
             let mut active = owned(&self.draft.status);
             active.add(&numbers.iter().collect());
             self.draft.status.active = active.to_ranges();
@@ -1082,11 +1084,11 @@ impl Planner for BlockReconcile<'_> {
                 }
             }
         };
-        let sent = tasks::send(
+        let sent = tasks::send_admitted(
             api,
             obj,
             self.draft,
-            &scope.client,
+            admitted,
             action,
             numbers.iter().collect::<NumberSet>().to_ranges(),
             request,

@@ -18,7 +18,8 @@ use crate::api::common::{Operation, WriteAction};
 use liveplatform::model::{
     ChannelAssigned, ChannelRemoved, SipConnectionAdded, SipConnectionDeleted, TaskId,
 };
-use liveplatform::{LivePlatformClient, TaskOutcome};
+use liveplatform::rate_limit::{Caller, Lane};
+use liveplatform::{Admitted, LivePlatformClient, TaskOutcome};
 
 /// The write in flight, if any.
 pub fn current<K: Kind>(draft: &mut StatusDraft<K>) -> Option<Operation> {
@@ -78,14 +79,14 @@ pub async fn started<K: Kind>(
 }
 
 /// The write protocol, written once: waits for the platform's budget to admit the
-/// write (on `client`), records and saves the intent to perform `action` on `items`,
-/// sends the write, and, when the platform answers with a task,
-/// records its id together with what `record` takes from the answer (a new site's
-/// id, the generation applied) and saves both at once. A write the platform refused
-/// is over (the intent is cleared); a write whose outcome is unknown, or refused
-/// because an earlier task on the object still runs (maybe one whose answer was
-/// lost), keeps its intent, so that the next reconcile looks the platform up before
-/// anything is written again. The outer error is a failed status write; the inner one is the
+/// write ([`admit`]), records and saves the intent to perform `action` on `items`,
+/// sends the write, and, when the platform answers with a task, records its id
+/// together with what `record` takes from the answer (a new site's id, the
+/// generation applied) and saves both at once. A write the platform refused is over
+/// (the intent is cleared); a write whose outcome is unknown, or refused because an
+/// earlier task on the object still runs (maybe one whose answer was lost), keeps its
+/// intent, so that the next reconcile looks the platform up before anything is
+/// written again. The outer error is a failed status write; the inner one is the
 /// platform's answer.
 #[allow(clippy::too_many_arguments)]
 pub async fn send<K: Kind, T: Answer>(
@@ -98,10 +99,46 @@ pub async fn send<K: Kind, T: Answer>(
     write: impl Future<Output = liveplatform::Result<T>>,
     record: impl FnOnce(&T, &mut StatusDraft<K>),
 ) -> Result<liveplatform::Result<T>> {
-    // The intent is recorded once the budget admits the write, not before it waits
-    // in line: a process stopped meanwhile leaves no intent whose write never left,
-    // which its successor would have to look up.
-    let admitted = client.admit(action.platform()).await;
+    let admitted = admit(api, obj, draft, client, action).await?;
+    send_admitted(api, obj, draft, admitted, action, items, write, record).await
+}
+
+/// Waits until the platform's budget admits `action`. The intent is recorded once the
+/// budget admits the write, not before it waits in line: a process stopped meanwhile
+/// leaves no intent whose write never left, which its successor would have to look
+/// up. What the reconcile learned before (a validated tenant, a lead's id) is saved
+/// before a routine write waits, so that a stop meanwhile does not lose it either; a
+/// person's change goes ahead of the line and saves once. So a change to the draft
+/// that holds only together with the write's intent (numbers an upload brings) is
+/// made after this, and saved with the intent by [`send_admitted`].
+pub async fn admit<K: Kind>(
+    api: &Api<K>,
+    obj: &K,
+    draft: &mut StatusDraft<K>,
+    client: &LivePlatformClient,
+    action: WriteAction,
+) -> Result<Admitted> {
+    if let Some(admitted) = client.admit_now(action.platform()) {
+        return Ok(admitted);
+    }
+    if Caller::current().lane == Lane::Routine {
+        save(api, obj, draft).await?;
+    }
+    Ok(client.admit(action.platform()).await)
+}
+
+/// [`send`] of a write the budget has admitted ([`admit`]).
+#[allow(clippy::too_many_arguments)]
+pub async fn send_admitted<K: Kind, T: Answer>(
+    api: &Api<K>,
+    obj: &K,
+    draft: &mut StatusDraft<K>,
+    admitted: Admitted,
+    action: WriteAction,
+    items: Vec<String>,
+    write: impl Future<Output = liveplatform::Result<T>>,
+    record: impl FnOnce(&T, &mut StatusDraft<K>),
+) -> Result<liveplatform::Result<T>> {
     begin(api, obj, draft, action, items).await?;
     match admitted.run(write).await {
         Ok(answer) => {

@@ -283,3 +283,33 @@ async fn a_channel_assignment_whose_answer_was_lost_is_looked_up_not_sent_again(
         "the channel was assigned again after its answer was lost"
     );
 }
+
+#[tokio::test]
+async fn a_block_stopped_while_its_upload_waits_for_the_budget_uploads_once_after_the_restart() {
+    let mut world = World::new("crashqueued").await;
+    world.start().await;
+    world.customer_ready().await;
+    // One call a second: the upload waits in line behind the block's validation.
+    world.set_budget(1, 1).await;
+    world
+        .block("main", "contoso", json!({"numbers": ["+14255550400"]}))
+        .await;
+    let validation = "POST /v2/oc/numbers/action/number-status";
+    let upload = "POST /v2/oc/numbers/action/upload";
+    wait_count(&world, validation, "200", 1).await;
+    world.crash().await;
+    assert_eq!(
+        world.admin.count(upload, "total").await.unwrap(),
+        0,
+        "the upload left before the operator was stopped; the test did not stop it in line"
+    );
+    let block = world.api::<OCNumberBlock>().get("main").await.unwrap();
+    assert!(
+        block.status.is_none_or(|s| s.active.is_empty()),
+        "numbers saved as the block's before their upload left"
+    );
+    world.start().await;
+    world.ready::<OCNumberBlock>("main", 60).await;
+    assert_eq!(world.admin.count(upload, "200").await.unwrap(), 1);
+    assert_eq!(world.platform_numbers(TENANT_A).await.len(), 1);
+}

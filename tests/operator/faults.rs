@@ -232,3 +232,37 @@ async fn a_lost_licence_upgrade_waits_its_grace_without_reads_then_looks_and_ret
         1
     );
 }
+
+#[tokio::test]
+async fn an_upload_answered_503_is_looked_up_and_its_numbers_reach_the_platform() {
+    let mut world = World::new("fault503upload").await;
+    world.start().await;
+    world.customer_ready().await;
+    let upload = "POST /v2/oc/numbers/action/upload";
+    world
+        .admin
+        .set_faults(json!({"serverErrorBurst": 1, "endpoints": [upload]}))
+        .await
+        .unwrap();
+    world
+        .block(
+            "main",
+            "contoso",
+            json!({"numbers": ["+14255550400", "+14255550401"]}),
+        )
+        .await;
+    world.ready::<OCNumberBlock>("main", 60).await;
+    assert_eq!(world.admin.count(upload, "503").await.unwrap(), 1);
+    assert_eq!(world.admin.count(upload, "200").await.unwrap(), 1);
+    let numbers: Vec<String> = world
+        .platform_numbers(TENANT_A)
+        .await
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        numbers.contains(&"+14255550400".to_owned())
+            && numbers.contains(&"+14255550401".to_owned()),
+        "the block is Ready but its numbers are not on the platform: {numbers:?}"
+    );
+}

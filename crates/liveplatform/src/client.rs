@@ -337,6 +337,16 @@ impl LivePlatformClient {
         Admitted { action }
     }
 
+    /// The permit for one call of `action` if the budget admits it now, with no call
+    /// waiting in line before it.
+    pub fn admit_now(&self, action: Action) -> Option<Admitted> {
+        self.inner
+            .limiter
+            .try_acquire(action, Instant::now())
+            .ok()
+            .map(|()| Admitted { action })
+    }
+
     /// Waits for the budget's permit for one request of `action`.
     async fn wait_for_budget(&self, action: Action) {
         let waited = self.inner.limiter.acquire(action).await;
