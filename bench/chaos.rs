@@ -247,14 +247,7 @@ fn report(counters: &Value, customers: usize, work: Workload) {
         "platform calls until Ready: {total} ({:.1} per customer)",
         per(total)
     );
-    let mut by_call: Vec<(u64, &String)> = counters
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(call, counts)| (counts["total"].as_u64().unwrap_or(0), call))
-        .filter(|(n, _)| *n > 0)
-        .collect();
-    by_call.sort_by(|a, b| b.cmp(a));
+    let by_call = calls_by_endpoint(counters);
     for (n, call) in &by_call {
         let outcomes: Vec<String> = counters[*call]
             .as_object()

@@ -237,3 +237,17 @@ pub fn journal_calls(journal: &serde_json::Value) -> Vec<(i64, &str)> {
         .filter_map(|e| Some((e["atMicros"].as_i64()?, e["uri"].as_str()?)))
         .collect()
 }
+
+/// The endpoints of a `/admin/counters` answer that were called, with how often, the
+/// most called first.
+pub fn calls_by_endpoint(counters: &serde_json::Value) -> Vec<(u64, &String)> {
+    let mut by_call: Vec<(u64, &String)> = counters
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(call, counts)| (counts["total"].as_u64().unwrap_or(0), call))
+        .filter(|(n, _)| *n > 0)
+        .collect();
+    by_call.sort_by(|a, b| b.cmp(a));
+    by_call
+}

@@ -171,14 +171,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let numbers = admin.state().await?["numbers"]
         .as_object()
         .map_or(0, |m| m.len());
-    let mut by_call: Vec<(u64, &String)> = counters
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(call, counts)| (counts["total"].as_u64().unwrap_or(0), call))
-        .filter(|(n, _)| *n > 0)
-        .collect();
-    by_call.sort_by(|a, b| b.cmp(a));
+    let by_call = calls_by_endpoint(&counters);
     for (n, call) in &by_call {
         println!("  until Ready: {call}: {n}");
     }
