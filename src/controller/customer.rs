@@ -267,6 +267,12 @@ fn doing(status: &OCCustomerStatus, action: WriteAction) -> Option<&Operation> {
     status.operation.as_ref().filter(|op| op.action == action)
 }
 
+/// Whether a channel assignment or removal is in flight (or its answer was lost).
+fn writing_channel(status: &OCCustomerStatus) -> bool {
+    doing(status, WriteAction::AssignChannel).is_some()
+        || doing(status, WriteAction::RemoveChannel).is_some()
+}
+
 fn channel_condition(spec: &OCCustomerSpec) -> Also {
     match spec.channel_id {
         Some(want) => Also {
@@ -427,10 +433,8 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         (None, Some(have)) => return Write(self::Write::RemoveChannel(have)),
         _ => {}
     }
-    // Also when the lead shows the channel a write whose answer was lost asked for.
-    let channel_write = doing(status, WriteAction::AssignChannel)
-        .or_else(|| doing(status, WriteAction::RemoveChannel));
-    if status.channel_id != spec.channel_id || channel_write.is_some() {
+    // Also when the lead shows what a channel write in flight asked for: it is over.
+    if status.channel_id != spec.channel_id || writing_channel(status) {
         return Settle(self::Settle::Channel);
     }
     let channel = channel_condition(spec);
@@ -856,10 +860,7 @@ impl Planner for CustomerReconcile<'_> {
                 self.draft.status.lead_id = Some(id);
             }
             Settle::Channel => {
-                let status = &self.draft.status;
-                let written = doing(status, WriteAction::AssignChannel).is_some()
-                    || doing(status, WriteAction::RemoveChannel).is_some();
-                if written {
+                if writing_channel(&self.draft.status) {
                     tasks::finish(self.draft);
                 }
                 self.draft.status.channel_id = self.obj.spec.channel_id;
@@ -1022,7 +1023,8 @@ impl Planner for CustomerReconcile<'_> {
             }
             Write::AssignChannel(want) => {
                 // Recorded first: after a lost answer (or a restart) the lead is read
-                // before the lead is assigned again.
+                // before the lead is assigned again. The intent ends when the replan
+                // settles the channel (`Settle::Channel`).
                 let client = self.client()?.clone();
                 let body = AssignChannel {
                     lead: LeadRef::MsTenantId(tenant),
@@ -1039,7 +1041,6 @@ impl Planner for CustomerReconcile<'_> {
                     tasks::nothing,
                 )
                 .await??;
-                tasks::finish(self.draft);
                 self.event(
                     "ChannelAssigned",
                     "AssignChannel",
@@ -1065,7 +1066,6 @@ impl Planner for CustomerReconcile<'_> {
                     tasks::nothing,
                 )
                 .await??;
-                tasks::finish(self.draft);
                 self.event(
                     "ChannelRemoved",
                     "RemoveChannel",

@@ -62,8 +62,9 @@ impl PlatformRegistry {
 }
 
 /// Follows the OCPlatform watch: a deleted platform's client (its token, its rate
-/// limiter), its admission gate and its budget gauges are dropped; after a full listing (a restarted watch
-/// does not tell of deletions it missed), so is every platform it no longer holds.
+/// limiter), its admission gate and its budget gauges are dropped; after a full
+/// listing (a restarted watch does not tell of deletions it missed), so is every
+/// platform it no longer holds.
 pub fn observed(ctx: &Context, event: &kube::runtime::watcher::Event<OCPlatform>) {
     use kube::runtime::watcher::Event;
     let gone: Vec<String> = match event {

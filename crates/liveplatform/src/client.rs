@@ -375,7 +375,11 @@ impl LivePlatformClient {
             let admitted = attempt == 0
                 && ADMITTED
                     .try_with(|admitted| {
-                        admitted.get() == Some(action) && admitted.take().is_some()
+                        let mine = admitted.get() == Some(action);
+                        if mine {
+                            admitted.set(None);
+                        }
+                        mine
                     })
                     .unwrap_or(false);
             if !admitted {
