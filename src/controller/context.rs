@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::backoff::ObjectBackoff;
+use super::events::{Events, Told};
 use super::kind::Kind;
 use super::numbers::NumbersCache;
 use super::ownership::Ownership;
 use super::platforms::PlatformRegistry;
 use super::stores::Stores;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 
 /// The resourceVersion each object had after the operator's own last status write.
 /// A reconcile may decide on the cached copy only when the cache holds that write (or
@@ -165,7 +165,7 @@ pub struct Context {
     pub platforms: PlatformRegistry,
     pub numbers: NumbersCache,
     pub backoff: ObjectBackoff,
-    recorder: Recorder,
+    events: Events,
     /// The watch caches of every kind.
     pub stores: Stores,
     /// Who owns which platform object (see `ownership`).
@@ -192,10 +192,6 @@ impl std::fmt::Debug for Context {
 
 impl Context {
     pub fn new(client: kube::Client, config: OperatorConfig) -> Arc<Self> {
-        let reporter = Reporter {
-            controller: "oc-operator".into(),
-            instance: std::env::var("POD_NAME").ok(),
-        };
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let waiting = metrics.clone();
         Arc::new(Self {
@@ -204,7 +200,11 @@ impl Context {
             }),
             metrics,
             readiness: crate::telemetry::Readiness::default(),
-            recorder: Recorder::new(client.clone(), reporter),
+            events: Events::new(
+                client.clone(),
+                "oc-operator",
+                std::env::var("POD_NAME").ok(),
+            ),
             platforms: PlatformRegistry::default(),
             numbers: NumbersCache::new(config.numbers_cache_ttl),
             backoff: ObjectBackoff::new(config.backoff_base, config.backoff_max),
@@ -228,18 +228,13 @@ impl Context {
         action: &str,
         note: impl Into<String>,
     ) {
-        let event = Event {
-            type_: if warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: reason.to_owned(),
-            note: Some(note.into()),
-            action: action.to_owned(),
-            secondary: None,
+        let told = Told {
+            warning,
+            reason,
+            action,
+            note: note.into(),
         };
-        if let Err(e) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+        if let Err(e) = self.events.publish(obj.object_ref(&()), told).await {
             tracing::warn!(object = %super::kind::key(obj), error = %e, "could not publish an event");
         }
     }

@@ -13,6 +13,7 @@ pub mod customer_scope;
 pub mod dial_plan;
 pub mod end_user;
 pub mod error;
+mod events;
 pub mod finalizer;
 #[cfg(test)]
 mod fixtures;
@@ -149,8 +150,7 @@ where
     {
         obj
     } else {
-        match api
-            .get_opt(&name)
+        match Box::pin(api.get_opt(&name))
             .await
             .map_err(Error::kube(format!("reading {key}")))?
         {
@@ -173,10 +173,12 @@ where
             reason::PAUSED,
             format!("reconciliation is paused; remove the {PAUSE_ANNOTATION} annotation to resume"),
         );
-        status::save(&api, &*obj, &mut draft).await?;
+        Box::pin(status::save(&api, &*obj, &mut draft)).await?;
         return Ok(Action::await_change());
     }
-    if let Some(Verdict::Conflict { .. }) = held_in_conflict(&*obj, &ctx, &api, &mut draft).await? {
+    if let Some(Verdict::Conflict { .. }) =
+        Box::pin(held_in_conflict(&*obj, &ctx, &api, &mut draft)).await?
+    {
         // Held (not Ready, nothing in flight, nothing scheduled), or gone once deleted.
         let kind_name = K::kind(&()).to_string();
         let state = (!finalizer::is_deleting(&*obj)).then_some((false, false, false));
@@ -184,7 +186,7 @@ where
         return Ok(Action::await_change());
     }
     if finalizer::is_deleting(&*obj) && is_protected(&*obj) {
-        return held_by_protection(&*obj, &ctx, &api, &mut draft).await;
+        return Box::pin(held_by_protection(&*obj, &ctx, &api, &mut draft)).await;
     }
     if finalizer::is_deleting(&*obj)
         && K::WRITES_TO_PLATFORM
@@ -192,15 +194,15 @@ where
     {
         // It only observed: nothing on the platform is undone for it.
         if finalizer::has(&*obj) {
-            ctx.event(
+            Box::pin(ctx.event(
                 &*obj,
                 false,
                 "Orphaned",
                 "Delete",
                 "managementPolicy is ObserveOnly: the platform is left as it is",
-            )
+            ))
             .await;
-            finalizer::remove(&api, &*obj).await?;
+            Box::pin(finalizer::remove(&api, &*obj)).await?;
         }
         return Ok(Action::await_change());
     }
@@ -268,7 +270,9 @@ where
     let work = tracing::Instrument::instrument(logic(&obj, &ctx, &api, &mut draft), span);
     // Its calls wait in its lane, in its namespace's share of the platform's budget.
     let caller = Caller::new(lane, obj.meta().namespace.as_deref().unwrap_or(""));
-    let result = crate::metrics::first_call_after(change, caller.scope(work)).await;
+    // The kind's work is boxed: only admitted reconciles carry it (one waiting for a
+    // turn is small, see `a_reconcile_waiting_for_a_turn_does_not_carry_its_work`).
+    let result = Box::pin(crate::metrics::first_call_after(change, caller.scope(work))).await;
     drop(turn);
     if conditions::is_true_for(draft.conditions(), READY, draft.generation) {
         ctx.metrics.spec_change_done(&key);
@@ -320,7 +324,7 @@ where
                 reason::SUCCEEDED,
                 "the last reconcile reached the platform and did what it meant to",
             );
-            save_unless_gone(&api, &*obj, &mut draft).await?;
+            Box::pin(save_unless_gone(&api, &*obj, &mut draft)).await?;
             remember_written(&ctx, &key, &*obj, &draft, gone);
             Ok(action)
         }
@@ -338,10 +342,9 @@ where
                 draft.condition(READY, false, ready_reason, advice.clone());
             }
             if was != Some((verdict.synced_reason.to_owned(), advice.clone())) {
-                ctx.event(&*obj, true, verdict.synced_reason, "Reconcile", advice)
-                    .await;
+                Box::pin(ctx.event(&*obj, true, verdict.synced_reason, "Reconcile", advice)).await;
             }
-            save_unless_gone(&api, &*obj, &mut draft).await?;
+            Box::pin(save_unless_gone(&api, &*obj, &mut draft)).await?;
             remember_written(&ctx, &key, &*obj, &draft, gone);
             if verdict.terminal {
                 Ok(Action::await_change())
@@ -1145,5 +1148,35 @@ mod future_size_tests {
         for (kind, size) in sizes {
             assert!(size <= 1024, "a {kind} reconcile's future is {size} bytes");
         }
+    }
+
+    /// Past the caches' wait, a routine reconcile that finds no turn ends at once, but
+    /// one whose cached copy lags behind its own last write reads it again first, and
+    /// when many do (a wake of every dependent of the customers that just changed) they
+    /// are alive at once in front of the apiserver: each carries only `drive`'s own
+    /// state, not its kind's work (which is boxed when a turn admits it), nor the
+    /// apiserver requests it may make (each boxed while it runs).
+    #[tokio::test]
+    async fn a_reconcile_waiting_for_a_turn_does_not_carry_its_work() {
+        let ctx = context();
+        let customer = Arc::new(fixtures::customer("ns", "x"));
+        let api: Api<OCCustomer> = Api::namespaced(ctx.client.clone(), "ns");
+        // A kind's work as large as the largest one (a customer's plan and its calls).
+        let work = async |_: &OCCustomer,
+                          _: &Context,
+                          _: &Api<OCCustomer>,
+                          _: &mut StatusDraft<OCCustomer>|
+               -> Result<Action> {
+            let state = [1u8; 16 * 1024];
+            tokio::task::yield_now().await;
+            Ok(Action::requeue(std::time::Duration::from_secs(u64::from(
+                std::hint::black_box(state)[0],
+            ))))
+        };
+        let size = std::mem::size_of_val(&drive_synced(customer, ctx, api, work));
+        assert!(
+            size <= 4096,
+            "a reconcile past the caches' wait is {size} bytes"
+        );
     }
 }

@@ -516,3 +516,55 @@ async fn a_dependents_status_write_costs_its_customer_nothing() {
         "the customer read the platform"
     );
 }
+
+/// The same event told again on the same object (a failure that repeats while it
+/// backs off) counts on the first Event, which the apiserver accepts as a series; a
+/// different note is an Event of its own.
+#[tokio::test]
+async fn an_event_told_again_is_counted_on_the_first() {
+    let world = World::new("event-series").await;
+    let customer = world
+        .customer(
+            "contoso",
+            "00000000-0000-4000-8000-00000000e7e7",
+            "contoso",
+            json!({}),
+        )
+        .await;
+    // The operator's context, not running: only its events are used.
+    let ctx = controller::Context::new(world.client.clone(), world.config());
+    let told = "the platform answered 503 to Create Consentless Lead; retrying";
+    for _ in 0..3 {
+        ctx.event(&customer, true, "PlatformError", "Reconcile", told)
+            .await;
+    }
+    ctx.event(
+        &customer,
+        true,
+        "PlatformError",
+        "Reconcile",
+        "the tenant is unknown",
+    )
+    .await;
+    let events: kube::Api<k8s_openapi::api::events::v1::Event> =
+        kube::Api::namespaced(world.client.clone(), &world.ns);
+    let listed = events.list(&Default::default()).await.unwrap().items;
+    let ours: Vec<_> = listed
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("PlatformError"))
+        .collect();
+    assert_eq!(ours.len(), 2, "one Event per note: {ours:?}");
+    let repeated = ours
+        .iter()
+        .find(|e| e.note.as_deref() == Some(told))
+        .expect("the repeated event");
+    assert_eq!(
+        repeated.series.as_ref().map(|s| s.count),
+        Some(3),
+        "told three times: {repeated:?}"
+    );
+    assert_eq!(
+        repeated.reporting_controller.as_deref(),
+        Some("oc-operator")
+    );
+}
