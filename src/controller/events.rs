@@ -98,7 +98,7 @@ impl Events {
             },
             action: Some(told.action.to_owned()),
             reason: Some(told.reason.to_owned()),
-            note: Some(told.note),
+            note: Some(within_limit(told.note)),
             type_: Some(if told.warning { "Warning" } else { "Normal" }.to_owned()),
             event_time: Some(MicroTime(now)),
             regarding: Some(regarding),
@@ -112,6 +112,22 @@ impl Events {
         // A panic while holding the lock leaves a table that is still valid.
         self.recent.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// The apiserver refuses an Event whose note is longer than 1 kB: a longer one is cut
+/// at a character boundary, its end marked.
+fn within_limit(mut note: String) -> String {
+    const MAX_NOTE_BYTES: usize = 1024;
+    const MARK: &str = " [...]";
+    if note.len() > MAX_NOTE_BYTES {
+        let mut end = MAX_NOTE_BYTES - MARK.len();
+        while !note.is_char_boundary(end) {
+            end -= 1;
+        }
+        note.truncate(end);
+        note.push_str(MARK);
+    }
+    note
 }
 
 /// What makes two events the same one told again.
@@ -226,6 +242,15 @@ mod tests {
         // Past the window it is told anew.
         let much_later = later + SERIES_WINDOW;
         assert_eq!(recent.seen(first, much_later), None);
+    }
+
+    #[test]
+    fn a_note_longer_than_the_apiserver_takes_is_cut_at_a_character() {
+        let long = "é".repeat(700);
+        let cut = within_limit(long);
+        assert!(cut.len() <= 1024, "{} bytes", cut.len());
+        assert!(cut.ends_with(" [...]"));
+        assert_eq!(within_limit("short".into()), "short");
     }
 
     #[test]
