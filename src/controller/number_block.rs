@@ -1,6 +1,7 @@
 //! The life of an `OCNumberBlock`: expand the declared numbers; refuse numbers another
 //! block declared first; upload the missing ones in requests of at most the platform's
-//! limit, validated first, following each task; release numbers that left the spec
+//! limit, following each task (numbers a task fails are validated for the platform's
+//! diagnosis, never before they are sent); release numbers that left the spec
 //! (unassigning first when the policy allows); on delete, release everything and keep
 //! the finalizer until the release succeeded. One write at a time, recorded before it
 //! is sent.
@@ -169,8 +170,10 @@ pub struct Seen {
     pub found_job: Option<String>,
     /// The tenant's numbers.
     pub listing: Option<Listing>,
-    /// Numbers that passed validation in this reconcile.
-    pub valid: NumberSet,
+    /// Numbers an upload task failed in this reconcile, to be validated: where the
+    /// platform's validation refuses one, its verdict and what to do replace the
+    /// task's error code.
+    pub diagnose: NumberSet,
     /// Numbers that failed validation, not recorded in status yet.
     pub refused: Vec<NumberOutcome>,
     /// The failures in status belong to this spec: cleared, or found by validation,
@@ -220,7 +223,10 @@ pub enum Look {
     /// No call: the block's own numbers as its status and its writes' outcomes say
     /// (see [`own_view_serves`]).
     Own,
-    /// Validate Single Number for these numbers before they are uploaded.
+    /// Validate Single Number for numbers an upload task failed (see
+    /// [`Seen::diagnose`]). Numbers are never validated before they are sent: the
+    /// upload task refuses each number it cannot take, with a reason, and validating
+    /// first would cost every upload a call.
     Validate(Vec<String>),
     /// The task of a running upload (`status.running`).
     Running(String),
@@ -252,7 +258,7 @@ pub enum Settle {
         numbers: NumberSet,
         what: String,
     },
-    /// Numbers refused by validation are recorded as failed.
+    /// Numbers validation refused are recorded as failed with its verdict.
     Refused,
     /// What the block has on the platform.
     Report {
@@ -511,6 +517,9 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
     {
         return Settle(self::Settle::ClearFailures);
     }
+    if !seen.diagnose.is_empty() {
+        return Look(self::Look::Validate(chunk(&seen.diagnose)));
+    }
     if !seen.refused.is_empty() {
         return Settle(self::Settle::Refused);
     }
@@ -541,7 +550,7 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
         // While uploads run, only the next ones are sent; releases and the report wait
         // for them to end.
         if status.running.len() < UPLOADS_IN_FLIGHT && !to_upload.is_empty() {
-            return upload_next(seen, &to_upload);
+            return upload_next(&to_upload);
         }
         return Wait(wait_for_running(known));
     }
@@ -557,7 +566,7 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
         return Write(self::Write::Release(Batch::of(&releasable)));
     }
     if !to_upload.is_empty() {
-        return upload_next(seen, &to_upload);
+        return upload_next(&to_upload);
     }
 
     // Nothing to write: report what the platform lists, or what the outcomes of the
@@ -651,20 +660,15 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
     Ready(Report::new(format!("{} numbers active", active.len())).also(all_active))
 }
 
-/// The next upload request of `to_upload`, validated first (the caller leaves room
-/// for it among the running uploads). It runs on as a running upload when more
-/// requests follow it: the block then keeps a window of uploads running, looks at the
-/// oldest when it should have ended and sends the next in its place. The last request
-/// is followed as the write in flight.
-fn upload_next(seen: &Seen, to_upload: &NumberSet) -> Step {
-    use plan::Step::*;
-    let valid = to_upload.intersection(&seen.valid);
-    if valid.is_empty() {
-        return Look(self::Look::Validate(chunk(to_upload)));
-    }
-    let numbers = chunk(&valid);
+/// The next upload request of `to_upload` (the caller leaves room for it among the
+/// running uploads). It runs on as a running upload when more requests follow it: the
+/// block then keeps a window of uploads running, looks at the oldest when it should
+/// have ended and sends the next in its place. The last request is followed as the
+/// write in flight.
+fn upload_next(to_upload: &NumberSet) -> Step {
+    let numbers = chunk(to_upload);
     let pipelined = to_upload.len() > numbers.len();
-    Write(self::Write::Upload(Batch {
+    plan::Step::Write(self::Write::Upload(Batch {
         numbers,
         outstanding: to_upload.len(),
         pipelined,
@@ -805,7 +809,7 @@ impl BlockReconcile<'_> {
         let items = numbers.len();
         let task = op.task_id.clone().unwrap_or_default();
         self.seen.listing = None;
-        let failed: NumberSet = match &ended {
+        let failed_numbers: NumberSet = match &ended {
             Ended::Succeeded => NumberSet::new(),
             Ended::NumbersFailed { failed, .. } => {
                 failed.iter().map(|f| f.telephone_number.as_str()).collect()
@@ -813,7 +817,7 @@ impl BlockReconcile<'_> {
         };
         ctx.numbers
             .project(&self.scope.tenant, Projection::Ended, |listing| {
-                listing.ended(op.action, &numbers, &failed)
+                listing.ended(op.action, &numbers, &failed_numbers)
             })
             .await;
         match ended {
@@ -824,6 +828,9 @@ impl BlockReconcile<'_> {
             }
             Ended::NumbersFailed { failed, summary } => {
                 record_failures(self.draft, failed.iter());
+                if op.action == WriteAction::UploadNumbers {
+                    self.seen.diagnose.add(&failed_numbers);
+                }
                 let message = match summary {
                     Some(summary) => format!("the upload failed (task {task}): {summary}"),
                     None => format!("{} of {items} numbers failed (task {task})", failed.len()),
@@ -911,9 +918,10 @@ impl Planner for BlockReconcile<'_> {
                 self.seen.listing = Some(Listing::own(owned(status).difference(&failed)));
             }
             Look::Validate(numbers) => {
-                let (valid, refused) = validate(scope, numbers).await?;
-                self.seen.valid.add(&valid);
-                self.seen.refused = refused;
+                let asked: NumberSet = numbers.iter().collect();
+                let refused = validate(scope, numbers).await?;
+                self.seen.diagnose = self.seen.diagnose.difference(&asked);
+                self.seen.refused.extend(refused);
             }
             Look::Running(task) => {
                 let outcome = scope
@@ -1207,13 +1215,9 @@ fn upload_request(spec: &OCNumberBlockSpec, numbers: Vec<String>) -> UploadNumbe
     body
 }
 
-/// Validates numbers before they are uploaded: the ones that passed, and the refused
-/// ones with what the platform says to do.
-async fn validate(
-    scope: &CustomerScope,
-    numbers: Vec<String>,
-) -> Result<(NumberSet, Vec<NumberOutcome>)> {
-    let asked: NumberSet = numbers.iter().collect();
+/// Validates numbers an upload task failed: the ones validation refuses, each with
+/// what the platform says is wrong and what to do.
+async fn validate(scope: &CustomerScope, numbers: Vec<String>) -> Result<Vec<NumberOutcome>> {
     let check = scope
         .client
         .validate_numbers(&ValidateNumbers {
@@ -1221,7 +1225,7 @@ async fn validate(
             ms_tenant_id: scope.tenant.clone(),
         })
         .await?;
-    let refused: Vec<NumberOutcome> = check
+    Ok(check
         .telephone_numbers
         .iter()
         .filter(|n| !n.validation_result.eq_ignore_ascii_case("Success"))
@@ -1246,13 +1250,7 @@ async fn validate(
                 error_message: Some(message).filter(|m| !m.is_empty()),
             }
         })
-        .collect();
-    let refused_numbers: NumberSet = refused
-        .iter()
-        .map(|f| f.telephone_number.as_str())
-        .collect();
-    let valid = asked.difference(&refused_numbers);
-    Ok((valid, refused))
+        .collect())
 }
 
 /// A refusal caused by the numbers' state on the platform rather than by the spec.

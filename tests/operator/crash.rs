@@ -289,14 +289,28 @@ async fn a_block_stopped_while_its_upload_waits_for_the_budget_uploads_once_afte
     let mut world = World::new("crashqueued").await;
     world.start().await;
     world.customer_ready().await;
-    // One call a second: the upload waits in line behind the block's validation.
+    // One call a second: the upload waits in line behind the block's listing, which
+    // the adopt annotation makes it read first (numbers it declares could be the
+    // tenant's already). Nothing else puts a call in front of an upload.
     world.set_budget(1, 1).await;
-    world
-        .block("main", "contoso", json!({"numbers": ["+14255550400"]}))
+    let listing = "GET /v3/oc/numbers";
+    let listed_before = world.admin.count(listing, "200").await.unwrap();
+    let _: OCNumberBlock = world
+        .apply(json!({
+            "apiVersion": "operatorconnect.io/v1alpha1",
+            "kind": "OCNumberBlock",
+            "metadata": {"name": "main", "annotations": {"operatorconnect.io/adopt": "true"}},
+            "spec": {
+                "customerRef": {"name": "contoso"},
+                "callingProfileId": PROFILE_US,
+                "usage": "CallingUserAssignment",
+                "capabilities": ["InboundCalling", "OutboundCalling"],
+                "numbers": ["+14255550400"],
+            },
+        }))
         .await;
-    let validation = "POST /v2/oc/numbers/action/number-status";
     let upload = "POST /v2/oc/numbers/action/upload";
-    wait_count(&world, validation, "200", 1).await;
+    wait_count(&world, listing, "200", listed_before + 1).await;
     world.crash().await;
     assert_eq!(
         world.admin.count(upload, "total").await.unwrap(),

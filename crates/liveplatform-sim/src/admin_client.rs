@@ -109,10 +109,31 @@ impl AdminClient {
     }
 }
 
+/// The endpoints the simulator answers in Entra ID's place (a token, a tenant's
+/// validation): not Live Platform calls, and outside the platform's budget.
+pub const IDENTITY_ENDPOINTS: [&str; 2] = [
+    "POST /{tenant}/oauth2/v2.0/token",
+    "GET /{tenant}/.well-known/openid-configuration",
+];
+
 /// The sum of the `total` of every endpoint in a `/admin/counters` answer.
 pub fn total_of(counters: &Value) -> u64 {
+    total_where(counters, |_| true)
+}
+
+/// The sum of the `total` of the Live Platform's endpoints (all but Entra ID's).
+pub fn platform_calls_of(counters: &Value) -> u64 {
+    total_where(counters, |endpoint| !IDENTITY_ENDPOINTS.contains(&endpoint))
+}
+
+fn total_where(counters: &Value, counted: impl Fn(&str) -> bool) -> u64 {
     counters
         .as_object()
-        .map(|m| m.values().filter_map(|v| v["total"].as_u64()).sum())
+        .map(|m| {
+            m.iter()
+                .filter(|(endpoint, _)| counted(endpoint))
+                .filter_map(|(_, v)| v["total"].as_u64())
+                .sum()
+        })
         .unwrap_or(0)
 }

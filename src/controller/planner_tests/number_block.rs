@@ -167,32 +167,33 @@ fn every_step_of_uploading_and_releasing() {
             |s| *s == S::Look(Look::Listing),
         ),
         (
-            "missing numbers are validated before the upload",
+            "missing numbers are uploaded in one write, not validated first",
             step(case(json!({}), listed(vec![]))),
-            |s| *s == S::Look(Look::Validate(numbers(&[A, B]))),
+            |s| *s == S::Write(Write::Upload(Batch::of(&set(&[A, B])))),
         ),
         (
-            "numbers validation refused are recorded first",
+            "numbers an upload task failed are validated for the platform's diagnosis",
             step(case(
-                json!({}),
+                json!({"failed": [{"number": B, "reason": "unknown_country_code"}]}),
                 Seen {
-                    valid: set(&[A]),
+                    diagnose: set(&[B]),
+                    failures_current: true,
+                    ..listed(vec![])
+                },
+            )),
+            |s| *s == S::Look(Look::Validate(numbers(&[B]))),
+        ),
+        (
+            "numbers validation refused are recorded with its verdict",
+            step(case(
+                json!({"failed": [{"number": B, "reason": "unknown_country_code"}]}),
+                Seen {
                     refused: vec![refused(B)],
+                    failures_current: true,
                     ..listed(vec![])
                 },
             )),
             |s| *s == S::Settle(Settle::Refused),
-        ),
-        (
-            "validated numbers are uploaded in one write",
-            step(case(
-                json!({}),
-                Seen {
-                    valid: set(&[A, B]),
-                    ..listed(vec![])
-                },
-            )),
-            |s| *s == S::Write(Write::Upload(Batch::of(&set(&[A, B])))),
         ),
         (
             "a number that failed for this spec is not uploaded again",
@@ -543,7 +544,7 @@ fn under_a_customer_the_operator_created_a_block_plans_uploads_from_its_own_numb
             |s| *s == S::Look(Look::Own),
         ),
         (
-            "from which the missing numbers are validated, then uploaded",
+            "from which the missing numbers are uploaded",
             step(created(case(
                 json!({}),
                 Seen {
@@ -551,7 +552,7 @@ fn under_a_customer_the_operator_created_a_block_plans_uploads_from_its_own_numb
                     ..Seen::default()
                 },
             ))),
-            |s| *s == S::Look(Look::Validate(numbers(&[A, B]))),
+            |s| *s == S::Write(Write::Upload(Batch::of(&set(&[A, B])))),
         ),
         (
             "after an upload ended, the numbers its status holds are active: reported",
@@ -634,7 +635,7 @@ fn a_projected_listing_decides_writes_and_a_fresh_one_is_reported() {
                     projected(active(&[A, B])),
                 )
             }),
-            |s| *s == S::Look(Look::Validate(numbers(&[C]))),
+            |s| *s == S::Write(Write::Upload(Batch::of(&set(&[C])))),
         ),
         (
             "with nothing left to write while a write runs, the platform is asked",
@@ -693,10 +694,6 @@ fn owning(tasks: usize) -> Value {
     json!({"active": [format!("+14255552000-{end}")]})
 }
 
-fn every_number_valid() -> NumberSet {
-    NumberSet::from_ranges(&["+14255552000-+14255554499".to_owned()])
-}
-
 #[test]
 fn a_large_block_keeps_several_uploads_running() {
     let created = |spec: Value, status: Value, seen: Seen| Case {
@@ -704,10 +701,8 @@ fn a_large_block_keeps_several_uploads_running() {
         customer_created: true,
         ..case(status, seen)
     };
-    // What the block sees of its own numbers (`owned`, as ranges), and which numbers
-    // passed validation.
-    let own = |owned: &str, valid: NumberSet| Seen {
-        valid,
+    // What the block sees of its own numbers (`owned`, as ranges).
+    let own = |owned: &str| Seen {
         listing: Some(Listing::own(NumberSet::from_ranges(&[owned.to_owned()]))),
         ..Seen::default()
     };
@@ -715,25 +710,19 @@ fn a_large_block_keeps_several_uploads_running() {
     let cases: Vec<Expect<Step>> = vec![
         (
             "the first of several requests runs on while the next is sent",
-            step(created(large(), json!({}), own(none, every_number_valid()))),
+            step(created(large(), json!({}), own(none))),
             |s| matches!(s, S::Write(Write::Upload(b)) if b.pipelined && b.numbers.len() == 1000 && b.outstanding == 2500),
         ),
         (
             "a block of one request waits for its task",
             step(Case {
                 customer_created: true,
-                ..case(
-                    json!({}),
-                    Seen {
-                        valid: set(&[A, B]),
-                        ..settled(vec![])
-                    },
-                )
+                ..case(json!({}), settled(vec![]))
             }),
             |s| matches!(s, S::Write(Write::Upload(b)) if !b.pipelined),
         ),
         (
-            "the next request is validated while the first one runs",
+            "the next request is planned while the first one runs",
             step(created(
                 large(),
                 running(owning(1), &["t1"]),
@@ -742,20 +731,20 @@ fn a_large_block_keeps_several_uploads_running() {
             |s| *s == S::Look(Look::Own),
         ),
         (
-            "then validated from where the running one ends",
+            "then sent from where the running one ends, running on too",
             step(created(
                 large(),
                 running(owning(1), &["t1"]),
-                own("+14255552000-+14255552999", NumberSet::new()),
+                own("+14255552000-+14255552999"),
             )),
-            |s| matches!(s, S::Look(Look::Validate(n)) if n.first().map(String::as_str) == Some("+14255553000") && n.len() == 1000),
+            |s| matches!(s, S::Write(Write::Upload(b)) if b.pipelined && b.numbers.first().map(String::as_str) == Some("+14255553000") && b.numbers.len() == 1000),
         ),
         (
             "the last request waits for its task",
             step(created(
                 large(),
                 running(owning(2), &["t1", "t2"]),
-                own("+14255552000-+14255553999", every_number_valid()),
+                own("+14255552000-+14255553999"),
             )),
             |s| matches!(s, S::Write(Write::Upload(b)) if !b.pipelined && b.numbers.len() == 500),
         ),
@@ -767,10 +756,7 @@ fn a_large_block_keeps_several_uploads_running() {
                     json!({"active": ["+14255552000-+14255554999"]}),
                     &["t1", "t2", "t3"],
                 ),
-                own(
-                    "+14255552000-+14255554999",
-                    NumberSet::from_ranges(&["+14255552000-+14255556999".to_owned()]),
-                ),
+                own("+14255552000-+14255554999"),
             )),
             |s| matches!(s, S::Write(Write::Upload(b)) if b.pipelined && b.numbers.first().map(String::as_str) == Some("+14255555000")),
         ),
@@ -784,10 +770,7 @@ fn a_large_block_keeps_several_uploads_running() {
                         json!({"active": ["+14255552000-+14255559999"]}),
                         &["t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8"],
                     ),
-                    own(
-                        "+14255552000-+14255559999",
-                        NumberSet::from_ranges(&["+14255552000-+14255561999".to_owned()]),
-                    ),
+                    own("+14255552000-+14255559999"),
                 )
             }),
             |s| matches!(s, S::Wait(w) if w.next == Next::After(std::time::Duration::from_millis(300)) && w.message.starts_with("8 uploads")),
@@ -876,7 +859,7 @@ fn a_large_block_keeps_several_uploads_running() {
             step(created(
                 large(),
                 running(json!({"active": ["+14255552000-+14255554499"]}), &["t3"]),
-                own("+14255552000-+14255554499", NumberSet::new()),
+                own("+14255552000-+14255554499"),
             )),
             |s| matches!(s, S::Wait(w) if w.next == Next::Task && w.also.iter().any(|a| a.type_ == "NumbersUploaded" && !a.status)),
         ),
