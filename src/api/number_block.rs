@@ -268,9 +268,13 @@ pub struct NumberCounts {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FailedNumber {
+    /// The refused number, in E.164 form.
     pub number: String,
-    /// The platform's error code, such as `number_in_use`.
+    /// Why it was refused: the error code the upload task gave, such as
+    /// `number_in_use`, or `validation_failed` when the platform's validation, asked
+    /// after the refusal, found the number unusable.
     pub reason: String,
+    /// What the platform said about the number and, where it says it, what to do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
