@@ -168,8 +168,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Every API request until Ready, for a closer look (one JSON array).
         std::fs::write(&path, serde_json::to_vec(&journal)?)?;
     }
+    let all_calls = total_of(&counters);
     let total_calls = platform_calls_of(&counters);
-    let identity_calls = total_of(&counters) - total_calls;
+    let identity_calls = all_calls - total_calls;
     let listings = counters["GET /v3/oc/numbers"]["total"]
         .as_u64()
         .unwrap_or(0);
@@ -231,7 +232,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         identity_calls,
         uploads,
         listings,
-        tail_calls: total_of(&settled).saturating_sub(total_calls + identity_calls),
+        tail_calls: total_of(&settled).saturating_sub(all_calls),
         quiet_calls: total_of(&quiet).saturating_sub(total_of(&settled)),
         polls,
         tasks,

@@ -517,15 +517,18 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
     {
         return Settle(self::Settle::ClearFailures);
     }
-    if !seen.diagnose.is_empty() {
-        return Look(self::Look::Validate(chunk(&seen.diagnose)));
+    let failed: NumberSet = status.failed.iter().map(|f| f.number.as_str()).collect();
+    // A diagnosis replaces the reason of a failure status still records; it never
+    // records one (a new spec's cleared failures get their new chance).
+    let undiagnosed = seen.diagnose.intersection(&failed);
+    if !undiagnosed.is_empty() {
+        return Look(self::Look::Validate(chunk(&undiagnosed)));
     }
     if !seen.refused.is_empty() {
         return Settle(self::Settle::Refused);
     }
     let numbers = listing.numbers.as_ref();
     let declared = NumberSet::declared(spec);
-    let failed: NumberSet = status.failed.iter().map(|f| f.number.as_str()).collect();
     let owned = owned(status).difference(known.others_own);
 
     // Declared numbers the tenant already has that this block never brought: taken

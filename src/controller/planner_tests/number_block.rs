@@ -184,6 +184,18 @@ fn every_step_of_uploading_and_releasing() {
             |s| *s == S::Look(Look::Validate(numbers(&[B]))),
         ),
         (
+            "numbers whose failures a new spec cleared are not validated",
+            step(case(
+                json!({}),
+                Seen {
+                    diagnose: set(&[B]),
+                    failures_current: true,
+                    ..listed(vec![])
+                },
+            )),
+            |s| *s == S::Write(Write::Upload(Batch::of(&set(&[A, B])))),
+        ),
+        (
             "numbers validation refused are recorded with its verdict",
             step(case(
                 json!({"failed": [{"number": B, "reason": "unknown_country_code"}]}),
