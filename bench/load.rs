@@ -146,7 +146,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         apply_customer(&client, ns, i, work).await?;
     }
     let created = started.elapsed();
-    let mut spec_changes = SpecChanges::default();
+    let mut spec_changes = SpecChanges::for_customers(customers);
     loop {
         if per_customer < 10_000 {
             spec_changes.sample(&block_api).await;
@@ -313,21 +313,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// Spec changes made while customers onboard, and the time from each to the first
 /// platform call for its tenant (from the simulator's journal).
-#[derive(Default)]
 struct SpecChanges {
+    /// How many changes are made.
+    wanted: usize,
     /// (tenant, when the change was accepted, in microseconds since the epoch)
     made: Vec<(String, i64)>,
 }
 
-/// How many spec changes are sampled.
-const SPEC_CHANGES: usize = 50;
-
 impl SpecChanges {
+    /// One change for every 20 customers (50 at 1,000): each adds a number to upload,
+    /// work the scripts do not do, so it stays a small, equal share of the workload
+    /// at every size (50 changes at 100 customers were 6 % of the operator's calls).
+    fn for_customers(customers: usize) -> Self {
+        Self {
+            wanted: (customers / 20).max(1),
+            made: Vec::new(),
+        }
+    }
+
     /// Adds one number to a Ready block not changed yet (the next number of its
     /// customer's range): a new generation, whose first call lists the tenant's
     /// numbers.
     async fn sample(&mut self, blocks: &Api<OCNumberBlock>) {
-        if self.made.len() >= SPEC_CHANGES {
+        if self.made.len() >= self.wanted {
             return;
         }
         let Ok(list) = blocks.list(&Default::default()).await else {

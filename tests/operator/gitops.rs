@@ -135,6 +135,9 @@ async fn argo_cd_syncs_a_tenant_folder_changes_it_and_prunes_it_leaving_nothing(
     expected.sort();
     assert_eq!(created, expected, "objects created by Argo CD, once each");
     drop(argocd);
+    drop(git);
+    // Passed: nothing left to look at.
+    let _ = std::fs::remove_dir_all(&scratch);
 }
 
 /// The tenant folder inside the Git repository.

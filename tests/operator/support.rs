@@ -2,6 +2,7 @@
 //! operator that can be stopped (as by a crash) and started again.
 
 use std::fmt::Debug;
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
@@ -256,13 +257,22 @@ impl World {
                 .unwrap()
                 .replace("namespace: contoso", &format!("namespace: {ns}"))
                 .replace("name: sandbox", &format!("name: {}", self.platform()));
-            let path = std::env::temp_dir().join(format!("{ns}-{name}"));
-            std::fs::write(&path, text).unwrap();
-            let output = self
+            // Through stdin: nothing is left behind in the temporary folder.
+            let mut apply = self
                 .kubectl()
-                .args(["apply", "-n", ns, "-f", &path.display().to_string()])
-                .output()
+                .args(["apply", "-n", ns, "-f", "-"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
                 .unwrap();
+            apply
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+            let output = apply.wait_with_output().unwrap();
             assert!(
                 output.status.success(),
                 "{name}: {}",
@@ -468,7 +478,7 @@ impl World {
                 return obj.clone();
             }
             if Instant::now() > deadline {
-                panic!("{name}: not {what} within {secs} s: {obj:#?}");
+                panic!("{name}: not {what} within {secs} s: {:#?}", shown(obj));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -554,7 +564,7 @@ impl World {
                 return;
             }
             if Instant::now() > deadline {
-                panic!("{name}: still there after {secs} s: {obj:#?}");
+                panic!("{name}: still there after {secs} s: {:#?}", shown(obj));
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -969,6 +979,15 @@ pub async fn audited_control_plane() -> testenv::ControlPlane {
         .await
         .unwrap()
         .expect("a control plane with an audit log")
+}
+
+/// An object as a failed wait shows it: without its managed fields, which would fill
+/// the test's output and hide the status.
+fn shown<K: Resource>(obj: Option<K>) -> Option<K> {
+    obj.map(|mut o| {
+        o.meta_mut().managed_fields = None;
+        o
+    })
 }
 
 /// The text of `/metrics` served at `addr` (see `World::serve_admin`).

@@ -18,6 +18,8 @@ use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
 use liveplatform_sim::Seed;
 use liveplatform_sim::seed::SANDBOX_CLIENT_SECRET;
+use oc_operator::api::OCCustomer;
+use oc_operator::api::common::WriteAction;
 use serde_json::{Value, json};
 
 use super::*;
@@ -110,6 +112,32 @@ async fn two_replicas_with_the_charts_identity_take_over_mid_upload_using_only_w
         assert!(
             Instant::now() < deadline,
             "no upload was sent; logs in {}",
+            private.dir().display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The customer's licence upgrade starts as the blocks upload. A leader killed
+    // between recording that write and recording its answer leaves the next one a
+    // write whose answer was lost, which the platform cannot show while it runs: the
+    // new leader rightly waits two minutes before it looks the licence up (see
+    // `tasks::lost_answer_grace`). That case has its own test (faults.rs); this one
+    // kills the leader while the upload runs, once the upgrade's answer is recorded.
+    let customers: Api<OCCustomer> = Api::namespaced(world.client.clone(), &world.ns);
+    loop {
+        let customer = customers
+            .get("contoso")
+            .await
+            .expect("the examples' customer");
+        let upgrade_unanswered = customer
+            .status
+            .and_then(|s| s.operation)
+            .is_some_and(|op| op.action == WriteAction::UpgradeLicense && op.task_id.is_none());
+        if !upgrade_unanswered {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the licence upgrade got no answer; logs in {}",
             private.dir().display()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
