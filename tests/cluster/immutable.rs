@@ -14,6 +14,7 @@ fn create(ns: &str, yaml: &str) {
     let file = std::env::temp_dir().join(format!("{ns}-{}.yaml", yaml.len()));
     std::fs::write(&file, yaml).unwrap();
     let output = apply(&file, ns);
+    let _ = std::fs::remove_file(&file);
     assert!(
         output.status.success(),
         "{}",
