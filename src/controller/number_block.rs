@@ -1095,13 +1095,20 @@ impl Planner for BlockReconcile<'_> {
                 }
             }
         };
+        // A request that more of its block's follow saves its task id with the next
+        // one's intent: one status write per upload.
+        let save_task = if pipelined {
+            tasks::SaveTask::WithNextWrite
+        } else {
+            tasks::SaveTask::AtOnce
+        };
         let sent = tasks::send_admitted(
             api,
             obj,
             self.draft,
             admitted,
-            action,
-            numbers.iter().collect::<NumberSet>().to_ranges(),
+            (action, numbers.iter().collect::<NumberSet>().to_ranges()),
+            save_task,
             request,
             tasks::nothing,
         )

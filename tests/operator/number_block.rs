@@ -173,6 +173,75 @@ async fn a_large_blocks_uploads_run_side_by_side() {
 }
 
 #[tokio::test]
+async fn a_large_blocks_uploads_save_one_status_write_each() {
+    use futures::StreamExt;
+    use kube::runtime::watcher;
+
+    let mut world = World::new("onewrite").await;
+    world.start().await;
+    world.customer_ready().await;
+    // Every version of the block's status, as the apiserver stored them.
+    let versions = watcher(
+        world.api::<OCNumberBlock>(),
+        watcher::Config::default().fields("metadata.name=large"),
+    );
+    let seen = tokio::spawn(async move {
+        let mut statuses = Vec::new();
+        let mut versions = std::pin::pin!(versions);
+        while let Some(Ok(event)) = versions.next().await {
+            if let watcher::Event::Apply(b) | watcher::Event::InitApply(b) = event {
+                let done = b.status.as_ref().is_some_and(|s| {
+                    s.operation.is_none() && s.running.is_empty() && !s.active.is_empty()
+                });
+                statuses.extend(b.status);
+                if done {
+                    break;
+                }
+            }
+        }
+        statuses
+    });
+    world
+        .large_block_with_uploads_running("large", ("+14255590000", "+14255594999"), 1000)
+        .await;
+    world.ready::<OCNumberBlock>("large", 120).await;
+    let statuses = tokio::time::timeout(std::time::Duration::from_secs(30), seen)
+        .await
+        .expect("the watch saw the uploads end")
+        .unwrap();
+    // A request that more requests follow saves its task id with the next one's
+    // intent (it moves to the running uploads then): no stored status shows it as the
+    // write in flight with its task id. Only the last of the five does.
+    let mut answered: Vec<Vec<String>> = statuses
+        .iter()
+        .filter_map(|s| s.operation.as_ref())
+        .filter(|op| op.task_id.is_some())
+        .map(|op| op.items.clone())
+        .collect();
+    answered.dedup();
+    assert_eq!(
+        answered,
+        vec![vec!["+14255594000-+14255594999".to_owned()]],
+        "writes whose task id was saved on its own"
+    );
+    assert!(
+        statuses
+            .iter()
+            .flat_map(|s| &s.running)
+            .all(|op| op.task_id.is_some()),
+        "a running upload without its task id"
+    );
+    assert_eq!(
+        world
+            .admin
+            .count("POST /v2/oc/numbers/action/upload", "total")
+            .await
+            .unwrap(),
+        5
+    );
+}
+
+#[tokio::test]
 async fn a_later_block_claiming_the_same_numbers_gets_a_conflict() {
     let mut world = World::new("conflict").await;
     world.start().await;
