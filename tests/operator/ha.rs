@@ -79,13 +79,7 @@ async fn the_other_replica_takes_over_when_the_leader_is_killed_mid_upload() {
         )
         .await;
     let deadline = Instant::now() + Duration::from_secs(60);
-    while world
-        .admin
-        .count("POST /v2/oc/numbers/action/upload", "total")
-        .await
-        .unwrap()
-        == 0
-    {
+    while world.uploads().await == 0 {
         assert!(Instant::now() < deadline, "no upload was sent");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -106,15 +100,7 @@ async fn the_other_replica_takes_over_when_the_leader_is_killed_mid_upload() {
         "the other replica leads now"
     );
     assert!(killed.elapsed() < Duration::from_secs(60));
-    assert_eq!(
-        world
-            .admin
-            .count("POST /v2/oc/numbers/action/upload", "total")
-            .await
-            .unwrap(),
-        1,
-        "the upload was sent twice"
-    );
+    assert_eq!(world.uploads().await, 1, "the upload was sent twice");
     assert_eq!(world.platform_numbers(TENANT_A).await.len(), 200);
 
     // SIGTERM: a graceful stop that releases the Lease.

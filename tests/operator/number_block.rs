@@ -29,14 +29,7 @@ async fn numbers_are_uploaded_changed_and_released() {
     );
     assert!(has_reason(&b, NUMBERS_UPLOADED, reason::AVAILABLE));
     assert_eq!(world.platform_numbers(TENANT_A).await.len(), 12);
-    assert_eq!(
-        world
-            .admin
-            .count("POST /v2/oc/numbers/action/upload", "total")
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(world.uploads().await, 1);
 
     // One number leaves the spec, one joins.
     world
@@ -89,14 +82,7 @@ async fn large_sets_go_in_requests_of_at_most_the_platform_limit() {
         .await;
     let b = world.ready::<OCNumberBlock>("bulk", 120).await;
     assert_eq!(counts(&b), (2500, 2500));
-    assert_eq!(
-        world
-            .admin
-            .count("POST /v2/oc/numbers/action/upload", "total")
-            .await
-            .unwrap(),
-        3
-    );
+    assert_eq!(world.uploads().await, 3);
     assert_eq!(
         world
             .admin
@@ -231,14 +217,7 @@ async fn a_large_blocks_uploads_save_one_status_write_each() {
             .all(|op| op.task_id.is_some()),
         "a running upload without its task id"
     );
-    assert_eq!(
-        world
-            .admin
-            .count("POST /v2/oc/numbers/action/upload", "total")
-            .await
-            .unwrap(),
-        5
-    );
+    assert_eq!(world.uploads().await, 5);
 }
 
 #[tokio::test]
@@ -279,14 +258,7 @@ async fn a_later_block_claiming_the_same_numbers_gets_a_conflict() {
             .any(|(n, _)| n == "+14255550302"),
         "the later block uploaded"
     );
-    assert_eq!(
-        world
-            .admin
-            .count("POST /v2/oc/numbers/action/upload", "total")
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(world.uploads().await, 1);
     // Dropping the shared number resolves it.
     world
         .block("second", "contoso", json!({"numbers": ["+14255550302"]}))
@@ -372,14 +344,7 @@ async fn a_partly_failed_upload_names_the_failed_numbers_and_their_reasons() {
         .await;
     let b = world.ready::<OCNumberBlock>("mixed", 60).await;
     assert!(b.status.unwrap().failed.is_empty());
-    assert_eq!(
-        world
-            .admin
-            .count("POST /v2/oc/numbers/action/upload", "total")
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(world.uploads().await, 1);
 }
 
 #[tokio::test]
@@ -570,11 +535,7 @@ async fn tasks_are_looked_at_about_once_when_their_duration_is_known() {
         .count("GET /v2/task/{task_id}", "total")
         .await
         .unwrap();
-    let uploads = world
-        .admin
-        .count("POST /v2/oc/numbers/action/upload", "total")
-        .await
-        .unwrap();
+    let uploads = world.uploads().await;
     let blocks: Vec<String> = (1..=8).map(|i| format!("more-{i}")).collect();
     for (i, name) in blocks.iter().enumerate() {
         world
@@ -588,12 +549,7 @@ async fn tasks_are_looked_at_about_once_when_their_duration_is_known() {
     for name in &blocks {
         world.ready::<OCNumberBlock>(name, 60).await;
     }
-    let tasks = world
-        .admin
-        .count("POST /v2/oc/numbers/action/upload", "total")
-        .await
-        .unwrap()
-        - uploads;
+    let tasks = world.uploads().await - uploads;
     let polled = world
         .admin
         .count("GET /v2/task/{task_id}", "total")

@@ -513,6 +513,14 @@ impl World {
         .await;
     }
 
+    /// How many number uploads the simulator was sent.
+    pub async fn uploads(&self) -> u64 {
+        self.admin
+            .count("POST /v2/oc/numbers/action/upload", "total")
+            .await
+            .expect("the simulator's counters")
+    }
+
     /// Requests the simulator counted that can change the platform (everything but
     /// reads and tokens), by endpoint.
     pub async fn writes(&self) -> Vec<(String, u64)> {
