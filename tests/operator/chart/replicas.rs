@@ -122,26 +122,14 @@ async fn two_replicas_with_the_charts_identity_take_over_mid_upload_using_only_w
     // new leader rightly waits two minutes before it looks the licence up (see
     // `tasks::lost_answer_grace`). That case has its own test (faults.rs); this one
     // kills the leader while the upload runs, once the upgrade's answer is recorded.
-    let customers: Api<OCCustomer> = Api::namespaced(world.client.clone(), &world.ns);
-    loop {
-        let customer = customers
-            .get("contoso")
-            .await
-            .expect("the examples' customer");
-        let upgrade_unanswered = customer
-            .status
-            .and_then(|s| s.operation)
-            .is_some_and(|op| op.action == WriteAction::UpgradeLicense && op.task_id.is_none());
-        if !upgrade_unanswered {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the licence upgrade got no answer; logs in {}",
-            private.dir().display()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    world
+        .wait::<OCCustomer>("contoso", 60, "with its licence upgrade answered", |c| {
+            !c.status
+                .as_ref()
+                .and_then(|s| s.operation.as_ref())
+                .is_some_and(|op| op.action == WriteAction::UpgradeLicense && op.task_id.is_none())
+        })
+        .await;
     // The upload task runs for 2.5 s: kill the leader now.
     let leases: Api<Lease> = Api::namespaced(world.client.clone(), &world.ns);
     let lease_name = format!("{account}-leader");
