@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 
@@ -166,6 +167,9 @@ pub struct Seen {
     pub task: Option<TaskOutcome>,
     /// After a lost answer: the numbers of the write, from a fresh listing.
     pub lost: Option<Vec<NumberRecord>>,
+    /// The numbers of the running uploads without a task id (their answers were lost,
+    /// or a process stopped before it saved them), from a fresh listing.
+    pub lost_running: Option<Vec<NumberRecord>>,
     /// The upload task found after its answer was lost, now followed.
     pub found_job: Option<String>,
     /// The tenant's numbers.
@@ -230,6 +234,9 @@ pub enum Look {
     Validate(Vec<String>),
     /// The task of a running upload (`status.running`).
     Running(String),
+    /// A fresh listing (Get Customer Numbers V2) for the running uploads without a
+    /// task id.
+    LostRunning,
 }
 
 /// How a write's task ended.
@@ -272,6 +279,15 @@ pub enum Settle {
         task: String,
         ended: RunningEnd,
     },
+    /// A running upload without a task id (`items`, as ranges), looked up: it runs as
+    /// `job`, found on its numbers, and is followed; or, found nowhere, it never
+    /// reached the platform and leaves `status.running` with the numbers the listing
+    /// does not show (`never_sent`).
+    RunningLookedUp {
+        items: Vec<String>,
+        job: Option<String>,
+        never_sent: NumberSet,
+    },
 }
 
 /// How a running upload's task ended.
@@ -286,7 +302,12 @@ pub enum RunningEnd {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
+    /// One upload request, followed as the write in flight.
     Upload(Batch),
+    /// Several upload requests of a large block, sent one after another with one
+    /// status write for their intents; their tasks run side by side in
+    /// `status.running` (see [`tasks::send_window`]).
+    UploadWindow(Window),
     Release(Batch),
     Unassign(Batch),
     /// Removes the finalizer: every number is released.
@@ -301,9 +322,6 @@ pub type Step = plan::Step<Look, Settle, Write>;
 pub struct Batch {
     pub numbers: Vec<String>,
     pub outstanding: usize,
-    /// An upload whose task runs on while the next request is sent: once accepted, it
-    /// moves to `status.running` and the reconcile goes on.
-    pub pipelined: bool,
 }
 
 impl Batch {
@@ -312,8 +330,33 @@ impl Batch {
         Batch {
             numbers: chunk(numbers),
             outstanding: numbers.len(),
-            pipelined: false,
         }
+    }
+}
+
+/// Upload requests sent in one step, each of at most the platform's limit, in order,
+/// and how many numbers are still to upload in all (these requests' and those after
+/// them), for a plan to show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub requests: Vec<Vec<String>>,
+    pub outstanding: usize,
+}
+
+impl Window {
+    /// The first `requests` requests' shares of `numbers`.
+    pub fn of(numbers: &NumberSet, requests: usize) -> Self {
+        let mut left = numbers.clone();
+        let mut window = Window {
+            requests: Vec::new(),
+            outstanding: numbers.len(),
+        };
+        while window.requests.len() < requests && !left.is_empty() {
+            let request = chunk(&left);
+            left.subtract(&request.iter().collect());
+            window.requests.push(request);
+        }
+        window
     }
 }
 
@@ -368,6 +411,31 @@ fn follow_running(known: &Known, seen: &Seen) -> Option<Step> {
     use plan::Step::*;
     if let Some(why) = &seen.running_failed {
         return Some(Fail(why.clone()));
+    }
+    if let Some(op) = known.status.running.iter().find(|op| op.task_id.is_none()) {
+        // Its answer was lost, or a process stopped before it saved the task id: the
+        // platform is looked up before anything is written again.
+        let Some(found) = &seen.lost_running else {
+            return Some(Look(self::Look::LostRunning));
+        };
+        let items = NumberSet::from_ranges(&op.items);
+        let found: Vec<&NumberRecord> = found
+            .iter()
+            .filter(|r| items.contains(&r.telephone_number))
+            .collect();
+        let job = found
+            .iter()
+            .find_map(|r| r.upload_to_account_job_id.clone().filter(|j| !j.is_empty()));
+        let shown: NumberSet = found.iter().map(|r| r.telephone_number.as_str()).collect();
+        return Some(Settle(self::Settle::RunningLookedUp {
+            items: op.items.clone(),
+            never_sent: if job.is_some() {
+                NumberSet::new()
+            } else {
+                items.difference(&shown)
+            },
+            job,
+        }));
     }
     for op in &known.status.running {
         let Some(task) = &op.task_id else { continue };
@@ -553,7 +621,7 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
         // While uploads run, only the next ones are sent; releases and the report wait
         // for them to end.
         if status.running.len() < UPLOADS_IN_FLIGHT && !to_upload.is_empty() {
-            return upload_next(&to_upload);
+            return upload_next(&to_upload, status.running.len());
         }
         return Wait(wait_for_running(known));
     }
@@ -569,7 +637,7 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
         return Write(self::Write::Release(Batch::of(&releasable)));
     }
     if !to_upload.is_empty() {
-        return upload_next(&to_upload);
+        return upload_next(&to_upload, status.running.len());
     }
 
     // Nothing to write: report what the platform lists, or what the outcomes of the
@@ -663,19 +731,18 @@ fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
     Ready(Report::new(format!("{} numbers active", active.len())).also(all_active))
 }
 
-/// The next upload request of `to_upload` (the caller leaves room for it among the
-/// running uploads). It runs on as a running upload when more requests follow it: the
-/// block then keeps a window of uploads running, looks at the oldest when it should
-/// have ended and sends the next in its place. The last request is followed as the
-/// write in flight.
-fn upload_next(to_upload: &NumberSet) -> Step {
-    let numbers = chunk(to_upload);
-    let pipelined = to_upload.len() > numbers.len();
-    plan::Step::Write(self::Write::Upload(Batch {
-        numbers,
-        outstanding: to_upload.len(),
-        pipelined,
-    }))
+/// The next upload requests of `to_upload`, beside `running` uploads (fewer than the
+/// block may run). What one request carries, with none running, is followed as the
+/// write in flight. Anything larger goes as a window: as many requests as there is
+/// room for among the running uploads, sent with one status write for their intents,
+/// their tasks running side by side; the block looks at them when they should have
+/// ended and fills the room they leave with the next window.
+fn upload_next(to_upload: &NumberSet, running: usize) -> Step {
+    let room = UPLOADS_IN_FLIGHT.saturating_sub(running).max(1);
+    if running == 0 && to_upload.len() <= MAX_NUMBERS_PER_REQUEST {
+        return plan::Step::Write(self::Write::Upload(Batch::of(to_upload)));
+    }
+    plan::Step::Write(self::Write::UploadWindow(Window::of(to_upload, room)))
 }
 
 /// Deletion: every number this block owns is released (unassigned first when the
@@ -843,6 +910,100 @@ impl BlockReconcile<'_> {
         }
     }
 
+    /// Sends a window of upload requests (see [`tasks::send_window`]): the numbers
+    /// they bring are added to `status.active` with their intents, the tenant's held
+    /// listing learns each accepted request, and the numbers of a request refused or
+    /// not sent leave `status.active` again.
+    async fn upload_window(&mut self, window: Window) -> Result<AfterWrite> {
+        let (obj, ctx, api, scope) = (self.obj, self.ctx, self.api, self.scope);
+        let action = WriteAction::UploadNumbers;
+        let numbers: usize = window.requests.iter().map(Vec::len).sum();
+        let what = format!(
+            "{} ({numbers} numbers in {})",
+            action.title(),
+            requests(window.requests.len())
+        );
+        self.draft
+            .condition(READY, false, reason::CREATING, what.clone());
+        let admitted = tasks::admit(api, obj, self.draft, &scope.client, action).await?;
+        let sets: Vec<NumberSet> = window
+            .requests
+            .iter()
+            .map(|numbers| numbers.iter().collect())
+            .collect();
+        let mut active = owned(&self.draft.status);
+        for set in &sets {
+            active.add(set);
+        }
+        self.draft.status.active = active.to_ranges();
+        let items: Vec<Vec<String>> = sets.iter().map(NumberSet::to_ranges).collect();
+        let answers = tasks::send_window(
+            (api, obj, &mut *self.draft),
+            admitted,
+            |status| &mut status.running,
+            (action, &items),
+            |at| {
+                let body = upload_request(&obj.spec, window.requests[at].clone());
+                let client = &scope.client;
+                let tenant = &scope.tenant;
+                async move { client.upload_numbers(tenant, &body).await }
+            },
+        )
+        .await?;
+        self.seen.listing = None;
+        let mut tasks_started = Vec::new();
+        let mut failure = None;
+        for (set, answer) in sets.iter().zip(answers) {
+            match answer {
+                Ok(task) => {
+                    ctx.metrics.task_started(action);
+                    ctx.numbers
+                        .project(&scope.tenant, Projection::Accepted, |listing| {
+                            listing.accepted(action, set)
+                        })
+                        .await;
+                    tasks_started.push(task.0);
+                }
+                Err(e) => failure = Some(e),
+            }
+        }
+        // What was refused or never sent is not this block's.
+        let kept = self
+            .draft
+            .status
+            .running
+            .iter()
+            .fold(NumberSet::new(), |all, op| {
+                all.union(&NumberSet::from_ranges(&op.items))
+            });
+        let unsent = sets
+            .iter()
+            .fold(NumberSet::new(), |all, set| all.union(set))
+            .difference(&kept);
+        if !unsent.is_empty() {
+            let active = owned(&self.draft.status).difference(&unsent);
+            self.draft.status.active = active.to_ranges();
+        }
+        if !tasks_started.is_empty() {
+            let message = format!("{what}: tasks {}", tasks_started.join(", "));
+            ctx.event(obj, false, "TaskStarted", action.title(), message)
+                .await;
+        }
+        match failure {
+            None => Ok(AfterWrite::Replan),
+            Some(e) => {
+                // What the platform now holds is not known: the next look lists it.
+                ctx.numbers.invalidate(&scope.tenant).await;
+                if state_changed(action, &e) {
+                    return Err(Error::TaskFailed(format!(
+                        "{e}; the numbers changed on the platform, so the operator lists them again"
+                    )));
+                }
+                Err(e.into())
+            }
+        }
+    }
+
     /// The write changed the tenant's numbers: the shared listing is stale.
     async fn forget_listing(&mut self) {
         self.ctx.numbers.invalidate(&self.scope.tenant).await;
@@ -932,6 +1093,26 @@ impl Planner for BlockReconcile<'_> {
                     .await?;
                 self.seen.running.push((task, outcome));
             }
+            Look::LostRunning => {
+                // A fresh full listing; the shared one is stale too.
+                self.forget_listing().await;
+                let unanswered: Vec<String> = self
+                    .draft
+                    .status
+                    .running
+                    .iter()
+                    .filter(|op| op.task_id.is_none())
+                    .flat_map(|op| op.items.iter().cloned())
+                    .collect();
+                let items = NumberSet::from_ranges(&unanswered);
+                let records = scope.client.numbers_v2(&scope.tenant).await?;
+                self.seen.lost_running = Some(
+                    records
+                        .into_iter()
+                        .filter(|r| items.contains(&r.telephone_number))
+                        .collect(),
+                );
+            }
         }
         Ok(())
     }
@@ -997,6 +1178,32 @@ impl Planner for BlockReconcile<'_> {
                     }
                 }
             }
+            Settle::RunningLookedUp {
+                items,
+                job,
+                never_sent,
+            } => {
+                let running = &mut self.draft.status.running;
+                let Some(at) = running
+                    .iter()
+                    .position(|op| op.task_id.is_none() && op.items == items)
+                else {
+                    return Ok(());
+                };
+                match job {
+                    Some(job) => {
+                        let op = &mut running[at];
+                        op.task_id = Some(job);
+                        op.accepted_at = Some(MicroTime(jiff::Timestamp::now()));
+                        ctx.metrics.task_started(WriteAction::UploadNumbers);
+                    }
+                    None => {
+                        running.remove(at);
+                        let active = owned(&self.draft.status).difference(&never_sent);
+                        self.draft.status.active = active.to_ranges();
+                    }
+                }
+            }
             Settle::ClearFailures => {
                 self.draft.status.failed.clear();
                 self.seen.failures_current = true;
@@ -1035,7 +1242,6 @@ impl Planner for BlockReconcile<'_> {
 
     async fn write(&mut self, write: Write) -> Result<AfterWrite> {
         let (obj, ctx, api, scope) = (self.obj, self.ctx, self.api, self.scope);
-        let mut pipelined = false;
         let (action, numbers) = match write {
             Write::LetGo => {
                 ctx.event(
@@ -1049,10 +1255,8 @@ impl Planner for BlockReconcile<'_> {
                 finalizer::remove(api, obj).await?;
                 return Ok(AfterWrite::Gone);
             }
-            Write::Upload(batch) => {
-                pipelined = batch.pipelined;
-                (WriteAction::UploadNumbers, batch.numbers)
-            }
+            Write::Upload(batch) => (WriteAction::UploadNumbers, batch.numbers),
+            Write::UploadWindow(window) => return self.upload_window(window).await,
             Write::Release(batch) => (WriteAction::ReleaseNumbers, batch.numbers),
             Write::Unassign(batch) => (WriteAction::UnassignNumbers, batch.numbers),
         };
@@ -1095,20 +1299,12 @@ impl Planner for BlockReconcile<'_> {
                 }
             }
         };
-        // A request that more of its block's follow saves its task id with the next
-        // one's intent: one status write per upload.
-        let save_task = if pipelined {
-            tasks::SaveTask::WithNextWrite
-        } else {
-            tasks::SaveTask::AtOnce
-        };
         let sent = tasks::send_admitted(
             api,
             obj,
             self.draft,
             admitted,
             (action, numbers.iter().collect::<NumberSet>().to_ranges()),
-            save_task,
             request,
             tasks::nothing,
         )
@@ -1131,13 +1327,6 @@ impl Planner for BlockReconcile<'_> {
                 let message = format!("{what}: task {task}");
                 ctx.event(obj, false, "TaskStarted", action.title(), message.clone())
                     .await;
-                if pipelined && let Some(op) = self.draft.status.operation.take() {
-                    // Its task runs on while the next request is sent; it is saved as
-                    // running together with the next write's intent.
-                    ctx.metrics.task_started(op.action);
-                    self.draft.status.running.push(op);
-                    return Ok(AfterWrite::Replan);
-                }
                 Ok(AfterWrite::Wait(Wait::new(
                     reason::WAITING_FOR_TASK,
                     message,
@@ -1170,16 +1359,17 @@ impl Planner for BlockReconcile<'_> {
 
     fn describe(&self, write: &Write) -> Option<PlannedAction> {
         let tenant = &self.scope.tenant;
-        let (action, verb, batch) = match write {
-            Write::Upload(batch) => (
+        let (action, verb, outstanding) = match write {
+            Write::Upload(Batch { outstanding, .. })
+            | Write::UploadWindow(Window { outstanding, .. }) => (
                 liveplatform::Action::UploadNumbers,
-                format!("upload {} numbers to tenant {tenant}", batch.outstanding),
-                batch,
+                format!("upload {outstanding} numbers to tenant {tenant}"),
+                *outstanding,
             ),
             Write::Release(batch) => (
                 liveplatform::Action::ReleaseNumbers,
                 format!("release {} numbers of tenant {tenant}", batch.outstanding),
-                batch,
+                batch.outstanding,
             ),
             Write::Unassign(batch) => (
                 liveplatform::Action::UnassignNumbers,
@@ -1187,15 +1377,15 @@ impl Planner for BlockReconcile<'_> {
                     "unassign {} numbers of tenant {tenant} in Teams",
                     batch.outstanding
                 ),
-                batch,
+                batch.outstanding,
             ),
             Write::LetGo => return None,
         };
-        let sent = batch.outstanding.div_ceil(MAX_NUMBERS_PER_REQUEST).max(1);
+        let sent = outstanding.div_ceil(MAX_NUMBERS_PER_REQUEST).max(1);
         Some(planned(
             action,
             format!("tenant {tenant}"),
-            batch.outstanding,
+            outstanding,
             sent,
             format!("{verb} in {}", requests(sent)),
         ))

@@ -83,21 +83,6 @@ fn accepted<K: Kind>(draft: &mut StatusDraft<K>, task: &TaskId) {
     }
 }
 
-/// When the task id of an accepted write is saved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SaveTask {
-    /// As soon as the platform answers: the usual case.
-    AtOnce,
-    /// With the next status write of the same reconcile, which a write sent right
-    /// after this one makes at once (before it waits for the budget, or with its
-    /// intent): one status write per request instead of two. A large number block
-    /// sends its uploads this way; on an object whose spec lists thousands of
-    /// numbers each status write costs the apiserver about a third of a second. A
-    /// process stopped before that write leaves the intent without its task id,
-    /// which the next one looks up on the platform as after a lost answer.
-    WithNextWrite,
-}
-
 /// The write protocol, written once: waits for the platform's budget to admit the
 /// write ([`admit`]), records and saves the intent to perform `action` on `items`,
 /// sends the write, and, when the platform answers with a task, records its id
@@ -120,17 +105,7 @@ pub async fn send<K: Kind, T: Answer>(
     record: impl FnOnce(&T, &mut StatusDraft<K>),
 ) -> Result<liveplatform::Result<T>> {
     let admitted = admit(api, obj, draft, client, action).await?;
-    send_admitted(
-        api,
-        obj,
-        draft,
-        admitted,
-        (action, items),
-        SaveTask::AtOnce,
-        write,
-        record,
-    )
-    .await
+    send_admitted(api, obj, draft, admitted, (action, items), write, record).await
 }
 
 /// Waits until the platform's budget admits `action`. The intent is recorded once the
@@ -157,16 +132,13 @@ pub async fn admit<K: Kind>(
     Ok(client.admit(action.platform()).await)
 }
 
-/// [`send`] of a write of `action` on `items` the budget has admitted ([`admit`]),
-/// its task id saved as `save_task` says.
-#[allow(clippy::too_many_arguments)]
+/// [`send`] of a write of `action` on `items` the budget has admitted ([`admit`]).
 pub async fn send_admitted<K: Kind, T: Answer>(
     api: &Api<K>,
     obj: &K,
     draft: &mut StatusDraft<K>,
     admitted: Admitted,
     (action, items): (WriteAction, Vec<String>),
-    save_task: SaveTask,
     write: impl Future<Output = liveplatform::Result<T>>,
     record: impl FnOnce(&T, &mut StatusDraft<K>),
 ) -> Result<liveplatform::Result<T>> {
@@ -174,23 +146,95 @@ pub async fn send_admitted<K: Kind, T: Answer>(
     match admitted.run(write).await {
         Ok(answer) => {
             record(&answer, draft);
-            match (answer.task(), save_task) {
-                (Some(task), SaveTask::AtOnce) => started(api, obj, draft, &task).await?,
-                (Some(task), SaveTask::WithNextWrite) => accepted(draft, &task),
-                (None, _) => {}
+            if let Some(task) = answer.task() {
+                started(api, obj, draft, &task).await?;
             }
             Ok(Ok(answer))
         }
         Err(e) => {
-            if !matches!(
-                e,
-                liveplatform::Error::OutcomeUnknown { .. } | liveplatform::Error::Busy { .. }
-            ) {
+            if !keeps_intent(&e) {
                 finish(draft);
             }
             Ok(Err(e))
         }
     }
+}
+
+/// Whether a write that failed with `e` keeps its intent: its outcome is unknown, or
+/// the platform refused it because an earlier task on the object still runs (maybe
+/// one whose answer was lost). Any other error is a refusal: nothing happened.
+fn keeps_intent(e: &liveplatform::Error) -> bool {
+    matches!(
+        e,
+        liveplatform::Error::OutcomeUnknown { .. } | liveplatform::Error::Busy { .. }
+    )
+}
+
+/// The write protocol for a window of requests of one `action`, each on its own
+/// items (a large number block's uploads, whose tasks run side by side in
+/// `running`): the intents of all of them are recorded in `running` and saved in one
+/// status write, then the requests go one after another (the first under
+/// `admitted`, the others as the budget admits them), each task id recorded in the
+/// draft as its answer comes and saved with the next status write. On an object
+/// whose spec lists thousands of numbers a status write costs the apiserver about a
+/// third of a second, so a window of eight requests costs one write where eight
+/// intents and their answers would cost sixteen. A process stopped before the next
+/// write leaves intents without task ids, which its successor looks up on the
+/// platform before anything is written again, as after a lost answer.
+///
+/// The window stops at the first request that fails: a refused request's intent is
+/// removed, one whose outcome is unknown keeps its intent (to be looked up), and the
+/// intents of the requests not sent are removed. Returns the answers of the requests
+/// sent, in order; only the last can be an error. The outer error is a failed status
+/// write.
+pub async fn send_window<K: Kind, T: Answer, F, Fut>(
+    (api, obj, draft): (&Api<K>, &K, &mut StatusDraft<K>),
+    admitted: Admitted,
+    running: fn(&mut K::Status) -> &mut Vec<Operation>,
+    (action, requests): (WriteAction, &[Vec<String>]),
+    mut send: F,
+) -> Result<Vec<liveplatform::Result<T>>>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = liveplatform::Result<T>>,
+{
+    let first = running(&mut draft.status).len();
+    let decided = MicroTime(jiff::Timestamp::now());
+    let generation = draft.generation;
+    running(&mut draft.status).extend(requests.iter().map(|items| Operation {
+        action,
+        started_at: decided.clone(),
+        generation,
+        task_id: None,
+        accepted_at: None,
+        items: items.clone(),
+    }));
+    save(api, obj, draft).await?;
+    let mut admitted = Some(admitted);
+    let mut answers = Vec::with_capacity(requests.len());
+    for at in 0..requests.len() {
+        let call = send(at);
+        let answer = match admitted.take() {
+            Some(admitted) => admitted.run(call).await,
+            None => call.await,
+        };
+        match &answer {
+            Ok(answer) => {
+                if let Some(op) = running(&mut draft.status).get_mut(first + at) {
+                    op.task_id = answer.task().map(|task| task.0);
+                    op.accepted_at = Some(MicroTime(jiff::Timestamp::now()));
+                }
+            }
+            Err(e) => {
+                let kept = first + at + usize::from(keeps_intent(e));
+                running(&mut draft.status).truncate(kept);
+                answers.push(answer);
+                return Ok(answers);
+            }
+        }
+        answers.push(answer);
+    }
+    Ok(answers)
 }
 
 /// Nothing to record from the answer besides its task.

@@ -252,6 +252,53 @@ async fn a_large_block_stopped_with_uploads_running_follows_them_after_a_restart
 }
 
 #[tokio::test]
+async fn a_lost_answer_in_a_window_of_uploads_is_looked_up_not_sent_again() {
+    let mut world = World::new("lostwindow").await;
+    world.start().await;
+    world.customer_ready().await;
+    // The first upload of the block's window is performed, its answer lost: the
+    // window stops there, and the next reconcile looks its numbers up.
+    world
+        .admin
+        .set_faults(json!({
+            "dropAfterWriteBurst": 1,
+            "endpoints": ["POST /v2/oc/numbers/action/upload"],
+        }))
+        .await
+        .unwrap();
+    world
+        .block(
+            "large",
+            "contoso",
+            json!({"ranges": [{"start": "+14255592000", "end": "+14255596999"}]}),
+        )
+        .await;
+    let b = world.ready::<OCNumberBlock>("large", 120).await;
+    let status = b.status.unwrap();
+    assert_eq!(status.counts.map(|c| c.active), Some(5000));
+    assert!(status.running.is_empty(), "{:?}", status.running);
+    let uploads = |answer| {
+        world
+            .admin
+            .count("POST /v2/oc/numbers/action/upload", answer)
+    };
+    assert_eq!(uploads("answer-dropped").await.unwrap(), 1);
+    // Each of the five requests once: the lost one was found and followed.
+    assert_eq!(world.uploads().await, 5, "an upload was sent twice");
+    assert_eq!(uploads("400").await.unwrap(), 0, "an upload was sent again");
+    assert!(
+        world
+            .admin
+            .count("GET /v2/oc/numbers", "200")
+            .await
+            .unwrap()
+            >= 1,
+        "the lost upload was not looked up"
+    );
+    assert_eq!(world.platform_numbers(TENANT_A).await.len(), 5000);
+}
+
+#[tokio::test]
 async fn a_channel_assignment_whose_answer_was_lost_is_looked_up_not_sent_again() {
     let mut world = World::new("crashchannel").await;
     let assign = "PUT /v3/ovoc/channel/action/assign";

@@ -874,8 +874,10 @@ impl World {
             json!({"ranges": [{"start": start, "end": end}]}),
         )
         .await;
-        self.wait::<OCNumberBlock>(name, 60, "two uploads running besides the next", |b| {
-            b.status.as_ref().is_some_and(|s| s.running.len() >= 2)
+        self.wait::<OCNumberBlock>(name, 60, "two uploads running, answered", |b| {
+            b.status
+                .as_ref()
+                .is_some_and(|s| s.running.iter().filter(|op| op.task_id.is_some()).count() >= 2)
         })
         .await
     }

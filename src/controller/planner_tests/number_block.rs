@@ -700,6 +700,16 @@ fn running(mut status: Value, tasks: &[&str]) -> Value {
     status
 }
 
+/// `status` whose running upload at `at` has no task id yet: its answer was lost.
+fn unanswered(mut status: Value, at: usize) -> Value {
+    let op = &mut status["running"][at];
+    op.as_object_mut().map(|op| {
+        op.remove("taskId");
+        op.remove("acceptedAt")
+    });
+    status
+}
+
 /// What a block has owned since its uploads of `tasks` were accepted.
 fn owning(tasks: usize) -> Value {
     let end = ["+14255552999", "+14255553999", "+14255554499"][tasks.clamp(1, 3) - 1];
@@ -721,9 +731,9 @@ fn a_large_block_keeps_several_uploads_running() {
     let none = "+14255552000-+14255551999";
     let cases: Vec<Expect<Step>> = vec![
         (
-            "the first of several requests runs on while the next is sent",
+            "several requests go as one window, their tasks running side by side",
             step(created(large(), json!({}), own(none))),
-            |s| matches!(s, S::Write(Write::Upload(b)) if b.pipelined && b.numbers.len() == 1000 && b.outstanding == 2500),
+            |s| matches!(s, S::Write(Write::UploadWindow(w)) if w.requests.iter().map(Vec::len).collect::<Vec<_>>() == [1000, 1000, 500] && w.outstanding == 2500),
         ),
         (
             "a block of one request waits for its task",
@@ -731,7 +741,7 @@ fn a_large_block_keeps_several_uploads_running() {
                 customer_created: true,
                 ..case(json!({}), settled(vec![]))
             }),
-            |s| matches!(s, S::Write(Write::Upload(b)) if !b.pipelined),
+            |s| matches!(s, S::Write(Write::Upload(_))),
         ),
         (
             "the next request is planned while the first one runs",
@@ -749,16 +759,76 @@ fn a_large_block_keeps_several_uploads_running() {
                 running(owning(1), &["t1"]),
                 own("+14255552000-+14255552999"),
             )),
-            |s| matches!(s, S::Write(Write::Upload(b)) if b.pipelined && b.numbers.first().map(String::as_str) == Some("+14255553000") && b.numbers.len() == 1000),
+            |s| matches!(s, S::Write(Write::UploadWindow(w)) if w.requests.len() == 2 && w.requests[0].first().map(String::as_str) == Some("+14255553000") && w.requests[0].len() == 1000),
         ),
         (
-            "the last request waits for its task",
+            "the last request runs beside the others",
             step(created(
                 large(),
                 running(owning(2), &["t1", "t2"]),
                 own("+14255552000-+14255553999"),
             )),
-            |s| matches!(s, S::Write(Write::Upload(b)) if !b.pipelined && b.numbers.len() == 500),
+            |s| matches!(s, S::Write(Write::UploadWindow(w)) if w.requests.len() == 1 && w.requests[0].len() == 500),
+        ),
+        (
+            "a window fills the room the running uploads leave, no more",
+            step(created(
+                json!({"numbers": [], "ranges": [{"start": "+14255552000", "end": "+14255561999"}]}),
+                running(
+                    json!({"active": ["+14255552000-+14255554999"]}),
+                    &["t1", "t2", "t3"],
+                ),
+                own("+14255552000-+14255554999"),
+            )),
+            |s| matches!(s, S::Write(Write::UploadWindow(w)) if w.requests.len() == 5 && w.outstanding == 7000),
+        ),
+        (
+            "a running upload without its task id is looked up before anything else",
+            step(created(
+                large(),
+                unanswered(running(owning(2), &["t1", "t2"]), 1),
+                own("+14255552000-+14255553999"),
+            )),
+            |s| *s == S::Look(Look::LostRunning),
+        ),
+        (
+            "found running on the platform, it is followed as the task that carries it",
+            step(created(
+                large(),
+                unanswered(running(owning(2), &["t1", "t2"]), 1),
+                Seen {
+                    lost_running: Some(vec![NumberRecord {
+                        upload_to_account_job_id: Some("job-7".into()),
+                        ..record("+14255553000", "Upload Requested", "Unassigned")
+                    }]),
+                    ..Seen::default()
+                },
+            )),
+            |s| {
+                *s == S::Settle(Settle::RunningLookedUp {
+                    items: vec!["+14255553000-+14255553999".into()],
+                    job: Some("job-7".into()),
+                    never_sent: NumberSet::new(),
+                })
+            },
+        ),
+        (
+            "found nowhere, it never reached the platform: its numbers are not the block's",
+            step(created(
+                large(),
+                unanswered(running(owning(2), &["t1", "t2"]), 1),
+                Seen {
+                    lost_running: Some(vec![record("+14255552000", "Active", "Unassigned")]),
+                    ..Seen::default()
+                },
+            )),
+            |s| {
+                *s == S::Settle(Settle::RunningLookedUp {
+                    items: vec!["+14255553000-+14255553999".into()],
+                    job: None,
+                    never_sent: NumberSet::from_ranges(&["+14255553000-+14255553999"]),
+                })
+            },
         ),
         (
             "with some running and more to come, the next runs on too",
@@ -770,7 +840,7 @@ fn a_large_block_keeps_several_uploads_running() {
                 ),
                 own("+14255552000-+14255554999"),
             )),
-            |s| matches!(s, S::Write(Write::Upload(b)) if b.pipelined && b.numbers.first().map(String::as_str) == Some("+14255555000")),
+            |s| matches!(s, S::Write(Write::UploadWindow(w)) if w.requests.len() == 2 && w.requests[0].first().map(String::as_str) == Some("+14255555000")),
         ),
         (
             "with as many running as the block may run, it waits for the next to end",
