@@ -45,6 +45,12 @@ use liveplatform::{Conflict, TaskOutcome};
 
 type Draft = StatusDraft<OCNumberBlock>;
 
+/// A running upload whose expected end is this close is looked at together with
+/// those already due: the requests of one window were answered milliseconds apart,
+/// and their tasks are looked at in one reconcile, not the first ones in one and the
+/// rest in the next.
+const DUE_TOGETHER: std::time::Duration = std::time::Duration::from_millis(40);
+
 /// At most this many failed numbers are listed in status.
 const FAILED_LISTED: usize = 50;
 
@@ -853,9 +859,15 @@ impl BlockReconcile<'_> {
         for op in &self.draft.status.running {
             let Some(task) = &op.task_id else { continue };
             let age = tasks::task_age(op).unwrap_or_default();
-            match expected.and_then(|e| task_timing::until_expected_end(e, age)) {
-                Some(left) => next = Some(next.map_or(left, |n| n.min(left))),
-                None => due.push(task.clone()),
+            let left = expected.and_then(|e| match op.accepted_at {
+                Some(_) => task_timing::until_answered_task_ends(e, age),
+                None => task_timing::until_expected_end(e, age),
+            });
+            match left {
+                Some(left) if left > DUE_TOGETHER => {
+                    next = Some(next.map_or(left, |n| n.min(left)))
+                }
+                _ => due.push(task.clone()),
             }
         }
         (due, next)

@@ -13,6 +13,10 @@ const LEARNING_RATE: f64 = 0.3;
 /// the decision to write until the platform created the task (a validation call, the
 /// rate limiter, the round trip) is not part of the learned duration.
 const MARGIN: Duration = Duration::from_millis(250);
+/// The least time added to an expected duration for a task timed from the platform's
+/// answer (its `acceptedAt`), which came after the task was created: only the spread
+/// of the platform's durations is left to cover.
+const ANSWERED_MARGIN: Duration = Duration::from_millis(50);
 /// The longest wait between two looks at a running task.
 const LONGEST_WAIT: Duration = Duration::from_secs(30);
 
@@ -60,6 +64,14 @@ pub fn until_expected_end(expected: Duration, elapsed: Duration) -> Option<Durat
     (elapsed < end).then(|| end - elapsed)
 }
 
+/// [`until_expected_end`] for a task that has run `since_answer` since the platform
+/// answered with its id (a large block's running uploads): the answer came after the
+/// task was created, so nothing before it needs the margin.
+pub fn until_answered_task_ends(expected: Duration, since_answer: Duration) -> Option<Duration> {
+    let end = expected + (expected / 10).max(ANSWERED_MARGIN);
+    (since_answer < end).then(|| end - since_answer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +97,30 @@ mod tests {
             assert_eq!(
                 next_look(expected, elapsed, ms(300)),
                 want,
+                "{expected:?} {elapsed:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_task_timed_from_its_answer_is_looked_at_with_a_smaller_margin() {
+        let ms = Duration::from_millis;
+        // (expected, elapsed, from the decision, from the answer)
+        let cases = [
+            (ms(500), ms(0), Some(ms(750)), Some(ms(550))),
+            (ms(500), ms(540), Some(ms(210)), Some(ms(10))),
+            (ms(500), ms(550), Some(ms(200)), None),
+            (ms(5000), ms(5000), Some(ms(500)), Some(ms(500))),
+        ];
+        for (expected, elapsed, decided, answered) in cases {
+            assert_eq!(
+                until_expected_end(expected, elapsed),
+                decided,
+                "{expected:?} {elapsed:?}"
+            );
+            assert_eq!(
+                until_answered_task_ends(expected, elapsed),
+                answered,
                 "{expected:?} {elapsed:?}"
             );
         }
