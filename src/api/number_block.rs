@@ -225,10 +225,13 @@ pub struct OCNumberBlockStatus {
     /// A write in flight, recorded before it is sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<Operation>,
-    /// Uploads of a large block's earlier requests whose tasks the platform still
-    /// runs, each with its task id and numbers: while they run, the next requests are
-    /// validated and sent (at most eight uploads of one block at once), and each is
-    /// followed to its end. The block is Ready only once none is left.
+    /// Uploads of a large block whose tasks the platform still runs, each with its
+    /// numbers and, once the platform answered, its task id. The requests that fit
+    /// (at most eight uploads of one block at once) are recorded here together before
+    /// the first of them is sent; an entry without a task id after that (its answer
+    /// was lost, or the operator stopped) is looked up on the platform before anything
+    /// is written again. Each is followed to its end, and the block is Ready only once
+    /// none is left.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub running: Vec<Operation>,
 }

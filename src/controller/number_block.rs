@@ -1016,6 +1016,18 @@ impl BlockReconcile<'_> {
         }
     }
 
+    /// What a fresh full listing (Get Customer Numbers V2) shows of `items`, the
+    /// numbers of writes whose answers were lost; the shared listing is stale too.
+    async fn look_up(&mut self, items: &NumberSet) -> Result<Vec<NumberRecord>> {
+        self.forget_listing().await;
+        let scope = self.scope;
+        let records = scope.client.numbers_v2(&scope.tenant).await?;
+        Ok(records
+            .into_iter()
+            .filter(|r| items.contains(&r.telephone_number))
+            .collect())
+    }
+
     /// The write changed the tenant's numbers: the shared listing is stale.
     async fn forget_listing(&mut self) {
         self.ctx.numbers.invalidate(&self.scope.tenant).await;
@@ -1065,16 +1077,8 @@ impl Planner for BlockReconcile<'_> {
                 self.seen.task = Some(scope.poll(self.ctx, action, &task).await?);
             }
             Look::Lost => {
-                // A fresh full listing; the shared one is stale too.
-                self.forget_listing().await;
                 let items = self.items();
-                let records = scope.client.numbers_v2(&scope.tenant).await?;
-                self.seen.lost = Some(
-                    records
-                        .into_iter()
-                        .filter(|r| items.contains(&r.telephone_number))
-                        .collect(),
-                );
+                self.seen.lost = Some(self.look_up(&items).await?);
             }
             Look::Listing | Look::FreshListing => {
                 if fresh || self.draft.status.observed_generation != self.draft.generation {
@@ -1106,8 +1110,6 @@ impl Planner for BlockReconcile<'_> {
                 self.seen.running.push((task, outcome));
             }
             Look::LostRunning => {
-                // A fresh full listing; the shared one is stale too.
-                self.forget_listing().await;
                 let unanswered: Vec<String> = self
                     .draft
                     .status
@@ -1117,13 +1119,7 @@ impl Planner for BlockReconcile<'_> {
                     .flat_map(|op| op.items.iter().cloned())
                     .collect();
                 let items = NumberSet::from_ranges(&unanswered);
-                let records = scope.client.numbers_v2(&scope.tenant).await?;
-                self.seen.lost_running = Some(
-                    records
-                        .into_iter()
-                        .filter(|r| items.contains(&r.telephone_number))
-                        .collect(),
-                );
+                self.seen.lost_running = Some(self.look_up(&items).await?);
             }
         }
         Ok(())
