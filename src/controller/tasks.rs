@@ -176,9 +176,10 @@ fn keeps_intent(e: &liveplatform::Error) -> bool {
 /// status write, then the requests go one after another (the first under
 /// `admitted`, the others as the budget admits them), each task id recorded in the
 /// draft as its answer comes and saved with the next status write. On an object
-/// whose spec lists thousands of numbers a status write costs the apiserver about a
-/// third of a second, so a window of eight requests costs one write where eight
-/// intents and their answers would cost sixteen. A process stopped before the next
+/// whose spec lists thousands of numbers a status write costs the apiserver about
+/// half a second, so a window of eight requests costs two writes (their intents,
+/// then their task ids) where one request at a time cost eight or sixteen. A process
+/// stopped before the next
 /// write leaves intents without task ids, which its successor looks up on the
 /// platform before anything is written again, as after a lost answer.
 ///
