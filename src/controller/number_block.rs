@@ -429,9 +429,7 @@ fn follow_running(known: &Known, seen: &Seen) -> Option<Step> {
             .iter()
             .filter(|r| items.contains(&r.telephone_number))
             .collect();
-        let job = found
-            .iter()
-            .find_map(|r| r.upload_to_account_job_id.clone().filter(|j| !j.is_empty()));
+        let job = upload_job(found.iter().copied());
         let shown: NumberSet = found.iter().map(|r| r.telephone_number.as_str()).collect();
         return Some(Settle(self::Settle::RunningLookedUp {
             items: op.items.clone(),
@@ -467,6 +465,14 @@ fn follow_running(known: &Known, seen: &Seen) -> Option<Step> {
         }
     }
     None
+}
+
+/// The upload task the platform's records of a write's numbers name, if any: the
+/// write whose answer was lost runs as that task.
+fn upload_job<'a>(records: impl IntoIterator<Item = &'a NumberRecord>) -> Option<String> {
+    records
+        .into_iter()
+        .find_map(|r| r.upload_to_account_job_id.clone().filter(|j| !j.is_empty()))
 }
 
 /// Waiting for the running uploads: until the next one should have ended.
@@ -547,9 +553,7 @@ fn follow(known: &Known, seen: &Seen) -> Option<Step> {
             return Some(Look(self::Look::Lost));
         };
         if op.action == WriteAction::UploadNumbers
-            && let Some(job) = lost
-                .iter()
-                .find_map(|r| r.upload_to_account_job_id.clone().filter(|j| !j.is_empty()))
+            && let Some(job) = upload_job(lost)
         {
             return Some(Settle(self::Settle::FollowFound(job)));
         }

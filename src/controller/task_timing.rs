@@ -60,16 +60,21 @@ pub fn next_look(expected: Option<Duration>, elapsed: Duration, shortest: Durati
 /// How long until a task that usually takes `expected` and has run for `elapsed` should
 /// be done (with the margin of [`next_look`]); `None` once that time has come.
 pub fn until_expected_end(expected: Duration, elapsed: Duration) -> Option<Duration> {
-    let end = expected + (expected / 10).max(MARGIN);
-    (elapsed < end).then(|| end - elapsed)
+    until_end(expected, elapsed, MARGIN)
 }
 
 /// [`until_expected_end`] for a task that has run `since_answer` since the platform
 /// answered with its id (a large block's running uploads): the answer came after the
 /// task was created, so nothing before it needs the margin.
 pub fn until_answered_task_ends(expected: Duration, since_answer: Duration) -> Option<Duration> {
-    let end = expected + (expected / 10).max(ANSWERED_MARGIN);
-    (since_answer < end).then(|| end - since_answer)
+    until_end(expected, since_answer, ANSWERED_MARGIN)
+}
+
+/// How long until `expected` and a tenth of it more (at least `least_margin`) have
+/// passed, when `elapsed` has; `None` once they have.
+fn until_end(expected: Duration, elapsed: Duration, least_margin: Duration) -> Option<Duration> {
+    let end = expected + (expected / 10).max(least_margin);
+    (elapsed < end).then(|| end - elapsed)
 }
 
 #[cfg(test)]
