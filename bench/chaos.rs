@@ -33,12 +33,15 @@ use serde_json::{Value, json};
 mod harness;
 #[path = "manifests.rs"]
 mod manifests;
+#[path = "readiness.rs"]
+mod readiness;
 #[allow(dead_code)]
 #[path = "scripts.rs"]
 mod scripts;
 
 use harness::*;
-use manifests::{Onboarding, apply_customer};
+use manifests::{Onboarding, apply_customers};
+use readiness::Readiness;
 use scripts::Workload;
 
 /// How often the operator is killed while objects onboard.
@@ -152,14 +155,13 @@ async fn onboard(
     if kills.is_some() {
         admin.set_faults(faults()).await?;
     }
+    let readiness = Readiness::watch(client, ns);
     let started = Instant::now();
-    for i in 0..customers {
-        apply_customer(client, ns, i, work).await?;
-    }
+    apply_customers(client, ns, customers, work).await?;
     let (mut killed, mut last_kill, mut last_faults) = (0, Instant::now(), Instant::now());
     let mut last_told = Instant::now();
     loop {
-        let onboarding = Onboarding::of(client, ns, customers, work).await;
+        let onboarding = Onboarding::of(&readiness, customers, work);
         if onboarding.is_done() {
             break;
         }
@@ -172,7 +174,7 @@ async fn onboard(
             last_told = Instant::now();
         }
         if started.elapsed() > Duration::from_secs(3600) {
-            let ready = Onboarding::of(client, ns, customers, work).await;
+            let ready = Onboarding::of(&readiness, customers, work);
             return Err(format!("{ns}: not Ready after an hour: {ready}").into());
         }
         if let Some(kills) = kills {
@@ -190,6 +192,7 @@ async fn onboard(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let ready = started.elapsed();
+    readiness.stop();
     admin.set_faults(json!({})).await?;
     let counters = admin.counters().await?;
     if let Ok(path) = std::env::var("OC_BENCH_JOURNAL") {

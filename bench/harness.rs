@@ -251,3 +251,70 @@ pub fn calls_by_endpoint(counters: &serde_json::Value) -> Vec<(u64, &String)> {
     by_call.sort_by(|a, b| b.cmp(a));
     by_call
 }
+
+/// The kube-apiserver's count of write requests (`POST`, `PUT`, `PATCH`, `APPLY`: a
+/// server-side apply, `DELETE`) by
+/// verb, resource and subresource, from its `apiserver_request_total` metric: what the
+/// operator's work costs the control plane it shares the machine with.
+pub async fn apiserver_writes(
+    client: &kube::Client,
+) -> std::collections::BTreeMap<String, u64> {
+    let mut writes = std::collections::BTreeMap::new();
+    let Ok(request) = http::Request::get("/metrics").body(Vec::new()) else {
+        return writes;
+    };
+    let Ok(text) = client.request_text(request).await else {
+        return writes;
+    };
+    for line in text.lines() {
+        let Some(labels) = line
+            .strip_prefix("apiserver_request_total{")
+            .and_then(|rest| rest.split_once('}'))
+        else {
+            continue;
+        };
+        let label = |name: &str| {
+            labels.0.split(',').find_map(|pair| {
+                pair.strip_prefix(name)
+                    .and_then(|v| v.strip_prefix("=\""))
+                    .and_then(|v| v.strip_suffix('"'))
+            })
+        };
+        let verb = label("verb").unwrap_or_default();
+        if !matches!(verb, "POST" | "PUT" | "PATCH" | "APPLY" | "DELETE") {
+            continue;
+        }
+        let resource = label("resource").unwrap_or_default();
+        let key = match label("subresource").filter(|s| !s.is_empty()) {
+            Some(sub) => format!("{verb} {resource}/{sub}"),
+            None => format!("{verb} {resource}"),
+        };
+        let count = labels.1.trim().parse::<f64>().unwrap_or(0.0) as u64;
+        *writes.entry(key).or_insert(0) += count;
+    }
+    writes
+}
+
+/// Prints the apiserver writes between two readings of [`apiserver_writes`], per
+/// customer.
+pub fn print_apiserver_writes(
+    before: &std::collections::BTreeMap<String, u64>,
+    after: &std::collections::BTreeMap<String, u64>,
+    customers: usize,
+) {
+    let mut total = 0;
+    for (key, n) in after {
+        let n = n.saturating_sub(before.get(key).copied().unwrap_or(0));
+        if n > 0 {
+            total += n;
+            println!(
+                "  apiserver writes until Ready: {key}: {n} ({:.2} per customer)",
+                n as f64 / customers as f64
+            );
+        }
+    }
+    println!(
+        "apiserver writes until Ready: {total} ({:.1} per customer)",
+        total as f64 / customers.max(1) as f64
+    );
+}

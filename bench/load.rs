@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use liveplatform_sim::Seed;
 use liveplatform_sim::admin_client::{AdminClient, platform_calls_of, total_of};
-use oc_operator::api::{OCCustomer, OCNumberBlock, conditions};
+use oc_operator::api::{OCCustomer, OCNumberBlock};
 use serde_json::json;
 
 // Shared with bench/fairness.rs, which uses what this benchmark does not.
@@ -38,12 +38,15 @@ use serde_json::json;
 mod harness;
 #[path = "manifests.rs"]
 mod manifests;
+#[path = "readiness.rs"]
+mod readiness;
 #[allow(dead_code)]
 #[path = "scripts.rs"]
 mod scripts;
 
 use harness::*;
-use manifests::{Onboarding, apply_customer};
+use manifests::{Onboarding, apply_customers};
+use readiness::Readiness;
 use scripts::Workload;
 
 /// What a run measured up to Ready and the quiet minute.
@@ -137,31 +140,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let admin = AdminClient::new(&url::Url::parse(&format!("http://{sim_addr}/admin"))?);
     bench_platform(&client, &[ns], &sim_addr, rate, burst).await?;
 
+    let readiness = Readiness::watch(&client, ns);
+    let writes_before = apiserver_writes(&client).await;
     admin.start_journal().await?;
     let operator = start_operator(&bin, plane.kubeconfig(), ns, true)?;
     let started = Instant::now();
     let customer_api: Api<OCCustomer> = Api::namespaced(client.clone(), ns);
     let block_api: Api<OCNumberBlock> = Api::namespaced(client.clone(), ns);
-    for i in 0..customers {
-        apply_customer(&client, ns, i, work).await?;
-    }
+    apply_customers(&client, ns, customers, work).await?;
     let created = started.elapsed();
     let mut spec_changes = SpecChanges::for_customers(customers);
     loop {
         if per_customer < 10_000 {
-            spec_changes.sample(&block_api).await;
+            spec_changes.sample(&readiness, &block_api).await;
         }
-        if Onboarding::of(&client, ns, customers, work).await.is_done() {
+        if Onboarding::of(&readiness, customers, work).is_done() {
             break;
         }
         if started.elapsed() > Duration::from_secs(3600) {
-            let ready = Onboarding::of(&client, ns, customers, work).await;
+            let ready = Onboarding::of(&readiness, customers, work);
             return Err(format!("not Ready after an hour: {ready}").into());
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     let ready = started.elapsed();
+    readiness.stop();
     let counters = admin.counters().await?;
+    // The benchmark's own writes are among them: its server-side applies of each
+    // object and its spec changes.
+    print_apiserver_writes(&writes_before, &apiserver_writes(&client).await, customers);
     let journal = admin.journal().await?;
     spec_changes.report(&journal);
     if let Ok(path) = std::env::var("OC_BENCH_JOURNAL") {
@@ -334,24 +341,20 @@ impl SpecChanges {
     /// Adds one number to a Ready block not changed yet (the next number of its
     /// customer's range): a new generation, whose first call lists the tenant's
     /// numbers.
-    async fn sample(&mut self, blocks: &Api<OCNumberBlock>) {
+    async fn sample(&mut self, readiness: &Readiness, blocks: &Api<OCNumberBlock>) {
         if self.made.len() >= self.wanted {
             return;
         }
-        let Ok(list) = blocks.list(&Default::default()).await else {
-            return;
-        };
         let changed: std::collections::HashSet<String> =
             self.made.iter().map(|(t, _)| t.clone()).collect();
-        let candidate = list.items.iter().find_map(|b| {
-            let ready = b.status.as_ref().is_some_and(|s| {
-                conditions::is_true_for(&s.conditions, conditions::READY, b.metadata.generation)
+        let candidate = readiness
+            .ready_names::<OCNumberBlock>()
+            .into_iter()
+            .find_map(|name| {
+                let i: usize = name.strip_prefix('c')?.parse().ok()?;
+                let tenant = scripts::tenant(i);
+                (!changed.contains(&tenant)).then_some((name, i, tenant))
             });
-            let name = b.metadata.name.clone()?;
-            let i: usize = name.strip_prefix('c')?.parse().ok()?;
-            let tenant = scripts::tenant(i);
-            (ready && !changed.contains(&tenant)).then_some((name, i, tenant))
-        });
         let Some((name, i, tenant)) = candidate else {
             return;
         };
