@@ -256,9 +256,7 @@ pub fn calls_by_endpoint(counters: &serde_json::Value) -> Vec<(u64, &String)> {
 /// server-side apply, `DELETE`) by
 /// verb, resource and subresource, from its `apiserver_request_total` metric: what the
 /// operator's work costs the control plane it shares the machine with.
-pub async fn apiserver_writes(
-    client: &kube::Client,
-) -> std::collections::BTreeMap<String, u64> {
+pub async fn apiserver_writes(client: &kube::Client) -> std::collections::BTreeMap<String, u64> {
     let mut writes = std::collections::BTreeMap::new();
     let Ok(request) = http::Request::get("/metrics").body(Vec::new()) else {
         return writes;
@@ -317,4 +315,52 @@ pub fn print_apiserver_writes(
         "apiserver writes until Ready: {total} ({:.1} per customer)",
         total as f64 / customers.max(1) as f64
     );
+}
+
+/// The CPU time (user and system, in seconds) used so far by each running process
+/// whose name is `name` (`/proc/<pid>/comm`), summed.
+pub fn cpu_seconds(name: &str) -> f64 {
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("comm")).is_ok_and(|comm| comm.trim() == name)
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .filter_map(|stat| {
+            // The fields after the command's closing parenthesis: utime is the 12th, stime the 13th.
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let user: f64 = fields.get(11)?.parse().ok()?;
+            let system: f64 = fields.get(12)?.parse().ok()?;
+            Some((user + system) / ticks)
+        })
+        .sum()
+}
+
+/// The processes whose CPU time [`ControlPlaneCpu`] follows.
+const CPU_USERS: [&str; 4] = ["kube-apiserver", "etcd", "oc-operator", "oc-simulator"];
+
+/// The CPU time of the control plane, the operator and the simulator at one moment.
+pub struct ControlPlaneCpu([f64; 4]);
+
+impl ControlPlaneCpu {
+    pub fn now() -> Self {
+        Self(CPU_USERS.map(cpu_seconds))
+    }
+
+    /// Prints the CPU each used since `self`, per customer.
+    pub fn print_since(&self, customers: usize) {
+        let now = Self::now();
+        for (at, name) in CPU_USERS.iter().enumerate() {
+            let used = now.0[at] - self.0[at];
+            println!(
+                "CPU until Ready: {name} {used:.1} s ({:.1} ms per customer)",
+                used * 1000.0 / customers.max(1) as f64
+            );
+        }
+    }
 }

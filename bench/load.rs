@@ -142,6 +142,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let readiness = Readiness::watch(&client, ns);
     let writes_before = apiserver_writes(&client).await;
+    let cpu_before = ControlPlaneCpu::now();
     admin.start_journal().await?;
     let operator = start_operator(&bin, plane.kubeconfig(), ns, true)?;
     let started = Instant::now();
@@ -169,6 +170,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The benchmark's own writes are among them: its server-side applies of each
     // object and its spec changes.
     print_apiserver_writes(&writes_before, &apiserver_writes(&client).await, customers);
+    cpu_before.print_since(customers);
     let journal = admin.journal().await?;
     spec_changes.report(&journal);
     if let Ok(path) = std::env::var("OC_BENCH_JOURNAL") {

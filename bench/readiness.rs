@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use futures::StreamExt;
 use kube::api::Api;
 use kube::runtime::watcher;
-use oc_operator::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
 use oc_operator::api::conditions;
+use oc_operator::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
 use oc_operator::controller;
 
 type Kinds = Arc<Mutex<HashMap<String, HashMap<String, bool>>>>;
@@ -32,7 +32,10 @@ impl Readiness {
         let tasks = vec![
             follow(Api::<OCCustomer>::namespaced(client.clone(), ns), &kinds),
             follow(Api::<OCNumberBlock>::namespaced(client.clone(), ns), &kinds),
-            follow(Api::<OCSipConnection>::namespaced(client.clone(), ns), &kinds),
+            follow(
+                Api::<OCSipConnection>::namespaced(client.clone(), ns),
+                &kinds,
+            ),
             follow(Api::<OCDialPlan>::namespaced(client.clone(), ns), &kinds),
             follow(Api::<OCEndUser>::namespaced(client.clone(), ns), &kinds),
         ];

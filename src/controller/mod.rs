@@ -753,7 +753,7 @@ fn observer<K: ownership::Owned>(
     ctx: &Arc<Context>,
 ) -> impl Fn(&watcher::Event<K>) + Send + Sync + 'static {
     let ctx = ctx.clone();
-    move |event| ctx.ownership.ledger::<K>().observed(event)
+    move |event| K::observed(&ctx.ownership, event)
 }
 
 /// Runs every controller until `shutdown` resolves; running reconciles finish first.

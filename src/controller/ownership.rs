@@ -41,6 +41,38 @@ use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnecti
 /// identity is held in several maps, so copies share one allocation.
 pub type Name = Arc<str>;
 
+/// An object named in another's spec: its kind, namespace and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Reference {
+    kind: std::borrow::Cow<'static, str>,
+    namespace: String,
+    name: String,
+}
+
+impl Reference {
+    /// Object `name` of kind `K` in `namespace`.
+    pub fn to<K: Kind>(namespace: &str, name: &str) -> Self {
+        Self {
+            kind: K::kind(&()),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
+    /// `obj` itself, as others name it.
+    pub fn of<K: Kind + kube::Resource<Scope = NamespaceResourceScope>>(obj: &K) -> Self {
+        Self::to::<K>(
+            obj.meta().namespace.as_deref().unwrap_or_default(),
+            obj.meta().name.as_deref().unwrap_or_default(),
+        )
+    }
+}
+
+/// The customer `obj` names.
+fn customer_reference<K: CustomerOwned>(obj: &K) -> Reference {
+    Reference::to::<OCCustomer>(&obj.namespace().unwrap_or_default(), obj.customer())
+}
+
 /// What an object manages on a platform. Names are compared as the platform compares
 /// them (tenants, sites, dial plans and SIP addresses without regard to case).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -140,8 +172,21 @@ pub trait Owned: Kind + kube::Resource<Scope = NamespaceResourceScope> {
     /// computed again when it changes.
     fn depends_on(&self, stores: &Stores) -> Vec<(String, Option<i64>)>;
 
+    /// The objects this one names in its spec (its customer, a dial plan's SIP
+    /// connection), whose changes change its identities: when one of them appears,
+    /// goes or changes, the objects naming it are looked at again, and only they.
+    fn refers_to(&self) -> Vec<Reference> {
+        Vec::new()
+    }
+
     /// The ledger of this kind.
     fn ledger(ownership: &Ownership) -> &Ledger<Self>;
+
+    /// Tells the ledgers of a watch event of this kind: its own, and those of the
+    /// kinds whose objects name it.
+    fn observed(ownership: &Ownership, event: &watcher::Event<Self>) {
+        Self::ledger(ownership).observed(event)
+    }
 
     /// The watch cache of this kind.
     fn store(stores: &Stores) -> Option<Store<Self>>;
@@ -178,6 +223,10 @@ impl Owned for OCCustomer {
 
     fn ledger(ownership: &Ownership) -> &Ledger<Self> {
         &ownership.customers
+    }
+
+    fn observed(ownership: &Ownership, event: &watcher::Event<Self>) {
+        ownership.customer_observed(event)
     }
 
     fn store(stores: &Stores) -> Option<Store<Self>> {
@@ -227,6 +276,10 @@ impl Owned for OCNumberBlock {
         vec![customer_dependency(self, stores)]
     }
 
+    fn refers_to(&self) -> Vec<Reference> {
+        vec![customer_reference(self)]
+    }
+
     fn ledger(ownership: &Ownership) -> &Ledger<Self> {
         &ownership.blocks
     }
@@ -253,8 +306,16 @@ impl Owned for OCSipConnection {
         vec![customer_dependency(self, stores)]
     }
 
+    fn refers_to(&self) -> Vec<Reference> {
+        vec![customer_reference(self)]
+    }
+
     fn ledger(ownership: &Ownership) -> &Ledger<Self> {
         &ownership.sites
+    }
+
+    fn observed(ownership: &Ownership, event: &watcher::Event<Self>) {
+        ownership.site_observed(event)
     }
 
     fn store(stores: &Stores) -> Option<Store<Self>> {
@@ -296,6 +357,18 @@ impl Owned for OCDialPlan {
         vec![customer_dependency(self, stores), site]
     }
 
+    fn refers_to(&self) -> Vec<Reference> {
+        let ns = self.namespace().unwrap_or_default();
+        let mut references = vec![customer_reference(self)];
+        references.extend(
+            self.spec
+                .sip_connection_ref
+                .as_ref()
+                .map(|site| Reference::to::<OCSipConnection>(&ns, &site.name)),
+        );
+        references
+    }
+
     fn ledger(ownership: &Ownership) -> &Ledger<Self> {
         &ownership.plans
     }
@@ -325,6 +398,10 @@ impl Owned for OCEndUser {
 
     fn depends_on(&self, stores: &Stores) -> Vec<(String, Option<i64>)> {
         vec![customer_dependency(self, stores)]
+    }
+
+    fn refers_to(&self) -> Vec<Reference> {
+        vec![customer_reference(self)]
     }
 
     fn ledger(ownership: &Ownership) -> &Ledger<Self> {
@@ -396,6 +473,7 @@ pub struct Ledger<K: Owned> {
 struct Entry {
     resource_version: Option<String>,
     depends_on: Vec<(String, Option<i64>)>,
+    refers_to: Vec<Reference>,
     identities: Vec<Identity>,
     claimed: HashSet<Identity>,
     owned_since: Option<(i64, i32)>,
@@ -421,6 +499,7 @@ impl Entry {
         Self {
             resource_version: obj.meta().resource_version.clone(),
             depends_on: obj.depends_on(stores),
+            refers_to: obj.refers_to(),
             identities,
             claimed,
             owned_since,
@@ -585,8 +664,10 @@ struct LedgerState<K: Owned> {
     /// date; only these are looked at again (looking at every object on every
     /// decision cost a core at a few thousand objects).
     changed: HashMap<String, ObjectRef<K>>,
-    /// Every entry must be looked at again: nothing was read yet, the watch listed
-    /// everything again, or what the entries depend on (a customer) changed.
+    /// The objects naming each object (see [`Owned::refers_to`]), by uid.
+    by_reference: HashMap<Reference, HashMap<String, ObjectRef<K>>>,
+    /// Every entry must be looked at again: nothing was read yet, or the watch of
+    /// this kind or of what entries name (customers) listed everything again.
     whole: bool,
 }
 
@@ -601,6 +682,7 @@ impl<K: Owned> Default for Ledger<K> {
                 granted_numbers: HashMap::new(),
                 waiters: HashMap::new(),
                 changed: HashMap::new(),
+                by_reference: HashMap::new(),
                 whole: true,
             }),
             trigger: Mutex::new(sender),
@@ -661,6 +743,20 @@ impl<K: Owned> Ledger<K> {
     /// changed).
     pub fn look_at_everything(&self) {
         lock(&self.state).whole = true;
+    }
+
+    /// The objects naming `reference` are looked at again before the next decision
+    /// (it appeared, went or changed). At 10,000 customers onboarding, looking at
+    /// every object instead, once for each customer created, cost the operator most
+    /// of a core.
+    pub fn look_at_referrers(&self, reference: &Reference) {
+        let mut guard = lock(&self.state);
+        let state = &mut *guard;
+        if let Some(referrers) = state.by_reference.get(reference) {
+            for (uid, object) in referrers {
+                state.changed.insert(uid.clone(), object.clone());
+            }
+        }
     }
 
     /// Decides whether `obj` owns what it names; when it does, the claim is granted at
@@ -964,6 +1060,14 @@ fn refresh<K: Owned>(state: &mut LedgerState<K>, store: &Store<K>, stores: &Stor
 fn forget_entry<K: Owned>(state: &mut LedgerState<K>, uid: &str) {
     if let Some(entry) = state.entries.remove(uid) {
         unindex(&mut state.by_identity, uid, &entry.identities);
+        for reference in &entry.refers_to {
+            if let Some(referrers) = state.by_reference.get_mut(reference) {
+                referrers.remove(uid);
+                if referrers.is_empty() {
+                    state.by_reference.remove(reference);
+                }
+            }
+        }
     }
 }
 
@@ -977,6 +1081,13 @@ fn update_entry<K: Owned>(state: &mut LedgerState<K>, uid: String, obj: &K, stor
     }
     let entry = Entry::of(obj, stores);
     forget_entry(state, &uid);
+    for reference in &entry.refers_to {
+        state
+            .by_reference
+            .entry(reference.clone())
+            .or_default()
+            .insert(uid.clone(), ObjectRef::from_obj(obj));
+    }
     for key in entry.identities.iter().flat_map(index_keys) {
         let uids = state.by_identity.entry(key).or_default();
         if !uids.contains(&uid) {
@@ -1016,28 +1127,50 @@ impl Ownership {
 
     /// Learns of a watch event of OCCustomer. What a dependent names on the platform
     /// depends on its customer (its uid and spec): when a customer appears, goes or
-    /// changes its spec, every dependent's entry is looked at again.
+    /// changes its spec, the entries of the objects naming it are looked at again
+    /// (every entry after a new listing of customers).
     pub fn customer_observed(&self, event: &watcher::Event<OCCustomer>) {
         self.customers.observed(event);
         let changed = match event {
             watcher::Event::Apply(c) => {
                 let key = c.uid().unwrap_or_default();
                 let mut known = lock(&self.customer_generations);
-                known.insert(key, c.metadata.generation) != Some(c.metadata.generation)
+                (known.insert(key, c.metadata.generation) != Some(c.metadata.generation))
+                    .then_some(c)
             }
             watcher::Event::Delete(c) => {
                 let key = c.uid().unwrap_or_default();
                 lock(&self.customer_generations).remove(&key);
-                true
+                Some(c)
             }
-            watcher::Event::InitDone => true,
-            _ => false,
+            watcher::Event::InitDone => {
+                self.blocks.look_at_everything();
+                self.sites.look_at_everything();
+                self.plans.look_at_everything();
+                self.users.look_at_everything();
+                None
+            }
+            _ => None,
         };
-        if changed {
-            self.blocks.look_at_everything();
-            self.sites.look_at_everything();
-            self.plans.look_at_everything();
-            self.users.look_at_everything();
+        if let Some(customer) = changed {
+            let customer = Reference::of(customer);
+            self.blocks.look_at_referrers(&customer);
+            self.sites.look_at_referrers(&customer);
+            self.plans.look_at_referrers(&customer);
+            self.users.look_at_referrers(&customer);
+        }
+    }
+
+    /// Learns of a watch event of OCSipConnection: the dial plans naming it are looked
+    /// at again (every plan after a new listing of SIP connections).
+    pub fn site_observed(&self, event: &watcher::Event<OCSipConnection>) {
+        self.sites.observed(event);
+        match event {
+            watcher::Event::Apply(site) | watcher::Event::Delete(site) => {
+                self.plans.look_at_referrers(&Reference::of(site));
+            }
+            watcher::Event::InitDone => self.plans.look_at_everything(),
+            _ => {}
         }
     }
 }
@@ -1353,6 +1486,45 @@ mod tests {
         let verdict = ledger.check(&late, &stores).expect("decidable");
         assert_eq!(owner_of(&verdict), Some("OCCustomer a/early"));
         assert_eq!(ledger.check(&early, &stores), Some(Verdict::Owner));
+    }
+
+    #[test]
+    fn a_customers_change_looks_again_at_the_objects_naming_it_and_only_them() {
+        let c = customer(&Declared {
+            name: "c",
+            ..declared("c", 1)
+        });
+        let d = customer(&Declared {
+            name: "d",
+            ..declared("d", 2)
+        });
+        let of_c = block("of-c", 10, &["+14255550100"], &[]);
+        let mut of_d = block("of-d", 11, &["+14255550200"], &[]);
+        of_d.spec.customer_ref.name = "d".into();
+        let stores = stores_with(&[c.clone(), d.clone()], &[of_c.clone(), of_d.clone()]);
+        let ownership = Ownership::default();
+        // The first decision reads every block.
+        assert_eq!(ownership.blocks.check(&of_c, &stores), Some(Verdict::Owner));
+        let changed = |ownership: &Ownership| {
+            let state = lock(&ownership.blocks.state);
+            let mut names: Vec<String> = state.changed.values().map(|o| o.name.clone()).collect();
+            names.sort();
+            (names, state.whole)
+        };
+        assert_eq!(changed(&ownership), (vec![], false));
+        // Customer d seen for the first time, then again unchanged, then changed.
+        ownership.customer_observed(&watcher::Event::Apply(d.clone()));
+        assert_eq!(changed(&ownership), (vec!["of-d".to_owned()], false));
+        assert_eq!(ownership.blocks.check(&of_c, &stores), Some(Verdict::Owner));
+        ownership.customer_observed(&watcher::Event::Apply(d.clone()));
+        assert_eq!(changed(&ownership), (vec![], false));
+        let mut d2 = d.clone();
+        d2.metadata.generation = Some(2);
+        ownership.customer_observed(&watcher::Event::Apply(d2));
+        assert_eq!(changed(&ownership), (vec!["of-d".to_owned()], false));
+        // A new listing of customers: every block.
+        ownership.customer_observed(&watcher::Event::InitDone);
+        assert!(changed(&ownership).1);
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! Task tracking, the "nothing lost" rules of every kind:
 //! 1. the intent is recorded in `status.operation` (and saved) before a write whose
 //!    answer could be lost;
-//! 2. the task id is saved the moment the platform answers;
+//! 2. the task id is recorded the moment the platform answers, and saved with the
+//!    status write that ends the reconcile (or the next intent, whichever comes
+//!    first): a process stopped in between leaves an intent without a task id, which
+//!    rule 4 resolves with one look-up, where saving it at once cost every task a
+//!    status write of its own;
 //! 3. the task is polled to its end on later reconciles;
 //! 4. an intent without a task id (the answer was lost, or the operator stopped) is
 //!    resolved by looking the platform up before anything is written again.
@@ -87,7 +91,8 @@ fn accepted<K: Kind>(draft: &mut StatusDraft<K>, task: &TaskId) {
 /// write ([`admit`]), records and saves the intent to perform `action` on `items`,
 /// sends the write, and, when the platform answers with a task, records its id
 /// together with what `record` takes from the answer (a new site's id, the
-/// generation applied) and saves both at once. A write the platform refused is over
+/// generation applied) in the draft, saved with the status write that ends the
+/// reconcile or with the next intent (rule 2 above). A write the platform refused is over
 /// (the intent is cleared); a write whose outcome is unknown, or refused because an
 /// earlier task on the object still runs (maybe one whose answer was lost), keeps its
 /// intent, so that the next reconcile looks the platform up before anything is
@@ -147,7 +152,7 @@ pub async fn send_admitted<K: Kind, T: Answer>(
         Ok(answer) => {
             record(&answer, draft);
             if let Some(task) = answer.task() {
-                started(api, obj, draft, &task).await?;
+                accepted(draft, &task);
             }
             Ok(Ok(answer))
         }

@@ -273,7 +273,7 @@ fn check_kind(file: &std::path::Path, kind: &str, value: &Value) -> Result<(), E
 
 /// A dependent kind's ownership ledger learns of a change.
 fn observed<K: controller::ownership::Owned>(ctx: &Context, event: &Event<K>) {
-    ctx.ownership.ledger::<K>().observed(event)
+    K::observed(&ctx.ownership, event)
 }
 
 /// One offline run: the in-memory API, the controllers' context, the objects by path.

@@ -160,41 +160,15 @@ async fn a_large_blocks_uploads_run_side_by_side() {
 
 #[tokio::test]
 async fn a_large_blocks_window_of_uploads_saves_its_intents_in_one_status_write() {
-    use futures::StreamExt;
-    use kube::runtime::watcher;
-
     let mut world = World::new("onewrite").await;
     world.start().await;
     world.customer_ready().await;
-    // Every version of the block's status, as the apiserver stored them.
-    let versions = watcher(
-        world.api::<OCNumberBlock>(),
-        watcher::Config::default().fields("metadata.name=large"),
-    );
-    let seen = tokio::spawn(async move {
-        let mut statuses = Vec::new();
-        let mut versions = std::pin::pin!(versions);
-        while let Some(Ok(event)) = versions.next().await {
-            if let watcher::Event::Apply(b) | watcher::Event::InitApply(b) = event {
-                let done = b.status.as_ref().is_some_and(|s| {
-                    s.operation.is_none() && s.running.is_empty() && !s.active.is_empty()
-                });
-                statuses.extend(b.status);
-                if done {
-                    break;
-                }
-            }
-        }
-        statuses
-    });
+    let statuses = world.block_statuses("large");
     world
         .large_block_with_uploads_running("large", ("+14255590000", "+14255594999"), 1000)
         .await;
     world.ready::<OCNumberBlock>("large", 120).await;
-    let statuses = tokio::time::timeout(std::time::Duration::from_secs(30), seen)
-        .await
-        .expect("the watch saw the uploads end")
-        .unwrap();
+    let statuses = statuses.await;
     // The five requests went as one window: one stored version holds their five
     // intents, none answered yet (saved before the first was sent), and the next
     // one all five task ids. No request was followed as the write in flight.
@@ -219,6 +193,39 @@ async fn a_large_blocks_window_of_uploads_saves_its_intents_in_one_status_write(
         "a request of the window was followed as the write in flight"
     );
     assert_eq!(world.uploads().await, 5);
+}
+
+/// A write's task id is saved with the status write that ends its reconcile, which
+/// also says the task runs, not in a status write of its own: between the intent and
+/// the task's end the apiserver stores two versions of the block, not three.
+#[tokio::test]
+async fn a_writes_task_id_is_saved_with_the_status_write_that_ends_its_reconcile() {
+    let mut world = World::new("taskidwrite").await;
+    world.start().await;
+    world.customer_ready().await;
+    let statuses = world.block_statuses("small");
+    world
+        .block("small", "contoso", json!({"numbers": ["+14255550100"]}))
+        .await;
+    world.ready::<OCNumberBlock>("small", 60).await;
+    let in_flight: Vec<(bool, String)> = statuses
+        .await
+        .iter()
+        .filter_map(|s| {
+            let op = s.operation.as_ref()?;
+            let ready = oc_operator::api::conditions::find(&s.conditions, READY)?;
+            Some((op.task_id.is_some(), ready.reason.clone()))
+        })
+        .collect();
+    assert_eq!(
+        in_flight,
+        vec![
+            (false, reason::CREATING.to_owned()),
+            (true, reason::WAITING_FOR_TASK.to_owned())
+        ],
+        "stored versions with the upload in flight: (task id saved, Ready's reason)"
+    );
+    assert_eq!(world.uploads().await, 1);
 }
 
 #[tokio::test]

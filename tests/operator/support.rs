@@ -882,6 +882,44 @@ impl World {
         .await
     }
 
+    /// Every version of block `name`'s status the apiserver stores from now on, until
+    /// one shows its numbers uploaded with nothing in flight; the task ends within 30 s
+    /// of `until_ready` returning.
+    pub fn block_statuses(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Vec<oc_operator::api::OCNumberBlockStatus>> + use<> {
+        use futures::StreamExt;
+        use kube::runtime::watcher;
+
+        let versions = watcher(
+            self.api::<OCNumberBlock>(),
+            watcher::Config::default().fields(&format!("metadata.name={name}")),
+        );
+        let seen = tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            let mut versions = std::pin::pin!(versions);
+            while let Some(Ok(event)) = versions.next().await {
+                if let watcher::Event::Apply(b) | watcher::Event::InitApply(b) = event {
+                    let done = b.status.as_ref().is_some_and(|s| {
+                        s.operation.is_none() && s.running.is_empty() && !s.active.is_empty()
+                    });
+                    statuses.extend(b.status);
+                    if done {
+                        break;
+                    }
+                }
+            }
+            statuses
+        });
+        async move {
+            tokio::time::timeout(Duration::from_secs(30), seen)
+                .await
+                .expect("the watch saw the block's uploads end")
+                .expect("the watch's task")
+        }
+    }
+
     /// Numbers the simulator holds for `tenant`, with their status.
     pub async fn platform_numbers(&self, tenant: &str) -> Vec<(String, String)> {
         let state = self.admin.state().await.expect("state");
