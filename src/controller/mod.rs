@@ -424,7 +424,8 @@ fn task_not_due<K: Governed>(
     op.task_id.as_ref()?;
     let platform = obj.platform_name(&ctx.stores)?;
     let expected = ctx.task_timings.expected(&platform, op.action.title())?;
-    task_timing::until_expected_end(expected, tasks::task_age(&op)?)
+    let (age, since) = tasks::task_age(&op)?;
+    task_timing::until_expected_end(expected, age, since)
 }
 
 /// When to look at the running task of `op` again (see `task_timing`).
@@ -433,9 +434,12 @@ fn next_look_at_task(
     platform: &str,
     op: &crate::api::common::Operation,
 ) -> std::time::Duration {
+    let (age, since) =
+        tasks::task_age(op).unwrap_or((std::time::Duration::ZERO, task_timing::Since::Answer));
     task_timing::next_look(
         ctx.task_timings.expected(platform, op.action.title()),
-        tasks::task_age(op).unwrap_or_default(),
+        age,
+        since,
         ctx.config.task_poll,
     )
 }

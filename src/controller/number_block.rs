@@ -862,11 +862,9 @@ impl BlockReconcile<'_> {
         let mut next: Option<std::time::Duration> = None;
         for op in &self.draft.status.running {
             let Some(task) = &op.task_id else { continue };
-            let age = tasks::task_age(op).unwrap_or_default();
-            let left = expected.and_then(|e| match op.accepted_at {
-                Some(_) => task_timing::until_answered_task_ends(e, age),
-                None => task_timing::until_expected_end(e, age),
-            });
+            let (age, since) =
+                tasks::task_age(op).unwrap_or((Default::default(), task_timing::Since::Answer));
+            let left = expected.and_then(|e| task_timing::until_expected_end(e, age, since));
             match left {
                 Some(left) if left > DUE_TOGETHER => {
                     next = Some(next.map_or(left, |n| n.min(left)))

@@ -47,32 +47,42 @@ impl TaskTimings {
     }
 }
 
-/// The wait before the next look at a task that has run for `elapsed` (since the
-/// operator decided to write): until it is expected to be done, with a margin for the
-/// time the write took to reach the platform, then half of its age so far (at least
-/// `shortest`, at most [`LONGEST_WAIT`]).
-pub fn next_look(expected: Option<Duration>, elapsed: Duration, shortest: Duration) -> Duration {
+/// Where a running task's age is counted from, which sets the margin before the first
+/// look at it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Since {
+    /// The operator's decision to write (an intent whose answer is not recorded): the
+    /// time until the platform created the task (the rate limiter, the round trip) is
+    /// part of the age, so [`MARGIN`] covers it.
+    Decision,
+    /// The platform's answer with the task id (`acceptedAt`), which came after the task
+    /// was created: only the spread of the platform's durations is left to cover
+    /// ([`ANSWERED_MARGIN`]).
+    Answer,
+}
+
+/// The wait before the next look at a task that has run for `elapsed` (counted from
+/// `since`): until it is expected to be done, with a margin, then half of its age so
+/// far (at least `shortest`, at most [`LONGEST_WAIT`]).
+pub fn next_look(
+    expected: Option<Duration>,
+    elapsed: Duration,
+    since: Since,
+    shortest: Duration,
+) -> Duration {
     expected
-        .and_then(|e| until_expected_end(e, elapsed))
+        .and_then(|e| until_expected_end(e, elapsed, since))
         .unwrap_or_else(|| (elapsed / 2).clamp(shortest, LONGEST_WAIT.max(shortest)))
 }
 
-/// How long until a task that usually takes `expected` and has run for `elapsed` should
-/// be done (with the margin of [`next_look`]); `None` once that time has come.
-pub fn until_expected_end(expected: Duration, elapsed: Duration) -> Option<Duration> {
-    until_end(expected, elapsed, MARGIN)
-}
-
-/// [`until_expected_end`] for a task that has run `since_answer` since the platform
-/// answered with its id (a large block's running uploads): the answer came after the
-/// task was created, so nothing before it needs the margin.
-pub fn until_answered_task_ends(expected: Duration, since_answer: Duration) -> Option<Duration> {
-    until_end(expected, since_answer, ANSWERED_MARGIN)
-}
-
-/// How long until `expected` and a tenth of it more (at least `least_margin`) have
-/// passed, when `elapsed` has; `None` once they have.
-fn until_end(expected: Duration, elapsed: Duration, least_margin: Duration) -> Option<Duration> {
+/// How long until a task that usually takes `expected` and has run for `elapsed`
+/// (counted from `since`) should be done: `expected` and a tenth of it more, at least
+/// the margin `since` needs; `None` once that time has come.
+pub fn until_expected_end(expected: Duration, elapsed: Duration, since: Since) -> Option<Duration> {
+    let least_margin = match since {
+        Since::Decision => MARGIN,
+        Since::Answer => ANSWERED_MARGIN,
+    };
     let end = expected + (expected / 10).max(least_margin);
     (elapsed < end).then(|| end - elapsed)
 }
@@ -100,7 +110,7 @@ mod tests {
         ];
         for (expected, elapsed, want) in cases {
             assert_eq!(
-                next_look(expected, elapsed, ms(300)),
+                next_look(expected, elapsed, Since::Decision, ms(300)),
                 want,
                 "{expected:?} {elapsed:?}"
             );
@@ -119,12 +129,12 @@ mod tests {
         ];
         for (expected, elapsed, decided, answered) in cases {
             assert_eq!(
-                until_expected_end(expected, elapsed),
+                until_expected_end(expected, elapsed, Since::Decision),
                 decided,
                 "{expected:?} {elapsed:?}"
             );
             assert_eq!(
-                until_answered_task_ends(expected, elapsed),
+                until_expected_end(expected, elapsed, Since::Answer),
                 answered,
                 "{expected:?} {elapsed:?}"
             );

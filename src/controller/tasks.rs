@@ -16,6 +16,7 @@ use super::context::Context;
 use super::error::Result;
 use super::kind::Kind;
 use super::status::{StatusDraft, save};
+use super::task_timing::Since;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 
 use crate::api::common::{Operation, WriteAction};
@@ -309,11 +310,16 @@ pub fn lost_answer_grace(
     (!remaining.is_zero()).then_some((over, remaining))
 }
 
-/// How long the task of `op` has run: since the platform accepted the write, or (for
-/// an operation recorded before that time was kept) since the write was decided.
-pub fn task_age(op: &Operation) -> Option<std::time::Duration> {
-    let since = op.accepted_at.as_ref().unwrap_or(&op.started_at).0;
-    std::time::Duration::try_from(since.duration_until(jiff::Timestamp::now())).ok()
+/// How long the task of `op` has run, and from when: since the platform accepted the
+/// write, or (for an operation recorded before that time was kept) since the write
+/// was decided.
+pub fn task_age(op: &Operation) -> Option<(std::time::Duration, Since)> {
+    let (at, since) = match &op.accepted_at {
+        Some(accepted) => (accepted, Since::Answer),
+        None => (&op.started_at, Since::Decision),
+    };
+    let age = std::time::Duration::try_from(at.0.duration_until(jiff::Timestamp::now())).ok()?;
+    Some((age, since))
 }
 
 /// The write in flight is over (its result is in the rest of the status).
