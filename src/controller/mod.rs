@@ -424,8 +424,11 @@ fn task_not_due<K: Governed>(
     op.task_id.as_ref()?;
     let platform = obj.platform_name(&ctx.stores)?;
     let expected = ctx.task_timings.expected(&platform, op.action.title())?;
-    let (age, since) = tasks::task_age(&op)?;
-    task_timing::until_expected_end(expected, age, since)
+    task_timing::until_expected_end(
+        expected,
+        tasks::task_age(&op)?,
+        tasks::age_counted_from(&op),
+    )
 }
 
 /// When to look at the running task of `op` again (see `task_timing`).
@@ -434,12 +437,10 @@ fn next_look_at_task(
     platform: &str,
     op: &crate::api::common::Operation,
 ) -> std::time::Duration {
-    let (age, since) =
-        tasks::task_age(op).unwrap_or((std::time::Duration::ZERO, task_timing::Since::Answer));
     task_timing::next_look(
         ctx.task_timings.expected(platform, op.action.title()),
-        age,
-        since,
+        tasks::task_age(op).unwrap_or_default(),
+        tasks::age_counted_from(op),
         ctx.config.task_poll,
     )
 }

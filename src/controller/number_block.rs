@@ -862,8 +862,8 @@ impl BlockReconcile<'_> {
         let mut next: Option<std::time::Duration> = None;
         for op in &self.draft.status.running {
             let Some(task) = &op.task_id else { continue };
-            let (age, since) =
-                tasks::task_age(op).unwrap_or((Default::default(), task_timing::Since::Answer));
+            let age = tasks::task_age(op).unwrap_or_default();
+            let since = tasks::age_counted_from(op);
             let left = expected.and_then(|e| task_timing::until_expected_end(e, age, since));
             match left {
                 Some(left) if left > DUE_TOGETHER => {

@@ -310,16 +310,19 @@ pub fn lost_answer_grace(
     (!remaining.is_zero()).then_some((over, remaining))
 }
 
-/// How long the task of `op` has run, and from when: since the platform accepted the
-/// write, or (for an operation recorded before that time was kept) since the write
-/// was decided.
-pub fn task_age(op: &Operation) -> Option<(std::time::Duration, Since)> {
-    let (at, since) = match &op.accepted_at {
-        Some(accepted) => (accepted, Since::Answer),
-        None => (&op.started_at, Since::Decision),
-    };
-    let age = std::time::Duration::try_from(at.0.duration_until(jiff::Timestamp::now())).ok()?;
-    Some((age, since))
+/// How long the task of `op` has run: since the platform accepted the write, or (for
+/// an operation recorded before that time was kept) since the write was decided.
+pub fn task_age(op: &Operation) -> Option<std::time::Duration> {
+    let since = op.accepted_at.as_ref().unwrap_or(&op.started_at).0;
+    std::time::Duration::try_from(since.duration_until(jiff::Timestamp::now())).ok()
+}
+
+/// Where [`task_age`] counts the task of `op` from.
+pub fn age_counted_from(op: &Operation) -> Since {
+    match op.accepted_at {
+        Some(_) => Since::Answer,
+        None => Since::Decision,
+    }
 }
 
 /// The write in flight is over (its result is in the rest of the status).
@@ -369,4 +372,28 @@ fn platform_duration(
     let created = created?.parse::<jiff::Timestamp>().ok()?;
     let completed = completed?.parse::<jiff::Timestamp>().ok()?;
     std::time::Duration::try_from(created.duration_until(completed)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_with_a_recorded_answer_is_aged_from_that_answer() {
+        let decided = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(10);
+        let mut op = Operation {
+            action: WriteAction::UploadNumbers,
+            started_at: MicroTime(decided),
+            generation: None,
+            task_id: Some("tsk_1".into()),
+            accepted_at: None,
+            items: Vec::new(),
+        };
+        assert_eq!(age_counted_from(&op), Since::Decision);
+        assert!(task_age(&op).is_some_and(|age| age.as_secs() >= 10));
+
+        op.accepted_at = Some(MicroTime(jiff::Timestamp::now()));
+        assert_eq!(age_counted_from(&op), Since::Answer);
+        assert!(task_age(&op).is_some_and(|age| age.as_secs() < 10));
+    }
 }
