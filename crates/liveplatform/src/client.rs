@@ -388,6 +388,11 @@ impl LivePlatformClient {
             let token = self.inner.tokens.token().await?;
             // The semaphore is never closed, so a permit always comes.
             let permit = self.inner.in_flight.acquire().await.ok();
+            // A 429 that came back while this call waited for a slot holds it back
+            // too: sent now, it would only be refused again.
+            if let Some(wait) = self.inner.limiter.held_back(Instant::now()) {
+                tokio::time::sleep(wait).await;
+            }
             let result = self.exchange(action, &request, url.clone(), &token).await;
             drop(permit);
             attempt += 1;

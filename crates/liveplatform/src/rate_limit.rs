@@ -2,11 +2,15 @@
 //! sliding windows for the documented per-endpoint limits. Waiting here is cheaper
 //! than a 429 from the platform.
 //!
-//! The bucket starts with one call, not with the whole burst: a client that has just
-//! started (an operator restart, a new leader) cannot know how much of the platform's
-//! window its predecessor used, so it earns the burst back at the steady rate. A 429
-//! with `Retry-After` holds every call of the client back until then, and the bucket
-//! starts again from one call.
+//! The bucket starts full, with the whole burst the budget allows: that is what the
+//! platform's own bucket holds for a client that has been quiet, and a client that
+//! starts paced loses the burst's worth of time (two seconds at the reference's
+//! budget) on every start. A client that has just started (an operator restart, a new
+//! leader) cannot know how much of the platform's window its predecessor used; if it
+//! used it, the platform says so with a 429 and its `Retry-After`, which holds every
+//! call of the client back until then, calls that already have their permit included
+//! ([`RateLimiter::held_back`]), and the bucket starts again from one call. What a
+//! start can cost is then the calls in flight when the first 429 comes back.
 //!
 //! Calls wait for the bucket in one line ([`FairQueue`]): a person's change to an
 //! object that was Ready ([`Lane::Change`]) takes the next free call ahead of
@@ -65,7 +69,7 @@ impl RateLimiter {
         Self {
             state: Mutex::new(State {
                 budget,
-                tokens: 1.0_f64.min(f64::from(budget.burst)),
+                tokens: f64::from(budget.burst),
                 refilled: Instant::now(),
                 windows: HashMap::new(),
                 line: FairQueue::default(),
@@ -99,6 +103,14 @@ impl RateLimiter {
             state.refilled = until;
             state.tokens = 1.0_f64.min(f64::from(state.budget.burst));
         }
+    }
+
+    /// How long a call that already has its permit must still wait because the
+    /// platform answered 429 since: its `Retry-After` holds back every call not yet
+    /// sent, not only those still waiting for a permit.
+    pub fn held_back(&self, now: Instant) -> Option<Duration> {
+        let state = self.state();
+        (state.refilled > now).then(|| state.refilled - now)
     }
 
     /// Waits until `action` may be sent, as the caller of the current task (see
@@ -260,7 +272,7 @@ mod tests {
             per_second: 10.0,
             burst: 3,
         });
-        // Once earned (see the next test), the burst goes at once.
+        // The burst goes at once.
         let now = Instant::now() + Duration::from_secs(1);
         for _ in 0..3 {
             assert!(limiter.try_acquire(Action::GetTask, now).is_ok());
@@ -278,23 +290,33 @@ mod tests {
     }
 
     #[test]
-    fn a_new_limiter_starts_paced_not_with_the_whole_burst() {
-        // A restarted operator does not know how much of the platform's window its
-        // previous run used: it starts with one call and earns the burst back.
+    fn a_new_limiter_starts_with_the_whole_burst_and_a_429_sets_it_back_to_one_call() {
+        // A quiet client is owed the platform's whole burst; a restarted operator
+        // whose predecessor used it learns so from the first 429.
         let limiter = RateLimiter::new(Budget {
             per_second: 20.0,
             burst: 40,
         });
         let now = Instant::now();
-        assert!(limiter.try_acquire(Action::GetTask, now).is_ok());
+        for _ in 0..40 {
+            assert!(limiter.try_acquire(Action::GetTask, now).is_ok());
+        }
         let wait = limiter.try_acquire(Action::GetTask, now).unwrap_err();
         assert!(wait <= Duration::from_millis(50), "{wait:?}");
-        // After two seconds at the steady rate the whole burst is there again.
-        let later = now + Duration::from_secs(2);
-        for _ in 0..40 {
-            assert!(limiter.try_acquire(Action::GetTask, later).is_ok());
-        }
-        assert!(limiter.try_acquire(Action::GetTask, later).is_err());
+
+        let restarted = RateLimiter::new(Budget {
+            per_second: 20.0,
+            burst: 40,
+        });
+        let now = Instant::now();
+        assert!(restarted.try_acquire(Action::GetTask, now).is_ok());
+        restarted.throttled(Duration::from_secs(1), now);
+        // Calls that had their permit before the 429 came back wait it out too.
+        assert_eq!(restarted.held_back(now), Some(Duration::from_secs(1)));
+        let after = now + Duration::from_secs(1);
+        assert_eq!(restarted.held_back(after), None);
+        assert!(restarted.try_acquire(Action::GetTask, after).is_ok());
+        assert!(restarted.try_acquire(Action::GetTask, after).is_err());
     }
 
     #[test]
