@@ -477,6 +477,13 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     // The licence.
     if let Some(op) = doing(status, WriteAction::UpgradeLicense) {
         let Some(task) = &op.task_id else {
+            // Its answer was lost and its grace is over. The licence is read before
+            // the intent is forgotten: once it is, the status's licence (from before
+            // the upgrade) is held as seen, and an upgrade the platform carried out
+            // would be sent again and refused.
+            if seen.details.is_none() {
+                return Look(self::Look::Customer(guid.clone()));
+            }
             return Settle(self::Settle::ForgetLostUpgrade);
         };
         return match &seen.task {

@@ -135,6 +135,45 @@ async fn a_customer_creation_whose_answer_was_lost_is_not_duplicated() {
     );
 }
 
+/// The upgrade is carried out but its answer is lost: after the grace the licence is
+/// read, found upgraded, and the upgrade is not sent again, also when that read fails
+/// at first (sent again, the platform refuses it as an invalid change and the
+/// customer never gets Ready).
+#[tokio::test]
+async fn a_licence_upgrade_whose_answer_was_lost_is_looked_up_not_sent_again() {
+    let mut world = World::new("crashupgrade").await;
+    let upgrade = "POST /v2/customer/{guid}/action/upgrade";
+    world
+        .admin
+        .set_faults(json!({"dropAfterWriteBurst": 1, "endpoints": [upgrade]}))
+        .await
+        .unwrap();
+    world.start().await;
+    world
+        .customer(
+            "contoso",
+            TENANT_A,
+            "contoso",
+            json!({"license": {"type": "OcEssentialsPlus", "count": 3}}),
+        )
+        .await;
+    wait_count(&world, upgrade, "answer-dropped", 1).await;
+    // The first look at the licence after the grace fails (its retries too): what
+    // that reconcile saved must not let the next one take the licence from before
+    // the upgrade as seen.
+    world
+        .admin
+        .set_faults(json!({"serverErrorBurst": 12, "endpoints": ["GET /v3/customer/{guid}"]}))
+        .await
+        .unwrap();
+    world.ready::<OCCustomer>("contoso", 90).await;
+    assert_eq!(
+        world.admin.count(upgrade, "total").await.unwrap(),
+        1,
+        "the upgrade was sent again"
+    );
+}
+
 #[tokio::test]
 async fn a_site_whose_add_answer_was_lost_is_found_and_not_modified_after_a_restart() {
     let mut world = World::new("crashsite").await;

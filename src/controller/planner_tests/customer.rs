@@ -522,13 +522,26 @@ fn every_step_of_onboarding() {
             |s| matches!(s, S::Wait(w) if w.reason == reason::WAITING_FOR_TASK && w.next == Next::After(Duration::from_secs(30)) && w.message.contains("answer was lost")),
         ),
         row(
-            "a lost upgrade after its grace looks the platform up again",
+            "a lost upgrade after its grace reads the licence before it forgets the upgrade",
             {
                 let mut status = upgrade_op(recorded(), None);
                 status["operation"]["startedAt"] = json!("2026-11-27T11:50:00Z");
                 status
             },
             lead_seen(Some("guid-1"), None),
+            |s| *s == S::Look(Look::Customer("guid-1".into())),
+        ),
+        row(
+            "a lost upgrade after its grace, its licence read, is forgotten",
+            {
+                let mut status = upgrade_op(recorded(), None);
+                status["operation"]["startedAt"] = json!("2026-11-27T11:50:00Z");
+                status
+            },
+            Seen {
+                details: details(4, None),
+                ..lead_seen(Some("guid-1"), None)
+            },
             |s| *s == S::Settle(Settle::ForgetLostUpgrade),
         ),
         Row {
