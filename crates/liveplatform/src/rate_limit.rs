@@ -42,6 +42,8 @@ struct State {
     tokens: f64,
     /// When `tokens` was last brought up to date (may lie ahead after a 429).
     refilled: Instant,
+    /// No call goes out before this: the platform's last 429 said so.
+    held_until: Option<Instant>,
     windows: HashMap<Action, VecDeque<Instant>>,
     /// The calls waiting for the bucket.
     line: FairQueue,
@@ -71,6 +73,7 @@ impl RateLimiter {
                 budget,
                 tokens: f64::from(budget.burst),
                 refilled: Instant::now(),
+                held_until: None,
                 windows: HashMap::new(),
                 line: FairQueue::default(),
             }),
@@ -99,8 +102,9 @@ impl RateLimiter {
     pub fn throttled(&self, retry_after: Duration, now: Instant) {
         let mut state = self.state();
         let until = now + retry_after;
-        if until > state.refilled {
-            state.refilled = until;
+        if state.held_until.is_none_or(|held| until > held) {
+            state.held_until = Some(until);
+            state.refilled = state.refilled.max(until);
             state.tokens = 1.0_f64.min(f64::from(state.budget.burst));
         }
     }
@@ -109,8 +113,8 @@ impl RateLimiter {
     /// platform answered 429 since: its `Retry-After` holds back every call not yet
     /// sent, not only those still waiting for a permit.
     pub fn held_back(&self, now: Instant) -> Option<Duration> {
-        let state = self.state();
-        (state.refilled > now).then(|| state.refilled - now)
+        let until = self.state().held_until?;
+        (until > now).then(|| until - now)
     }
 
     /// Waits until `action` may be sent, as the caller of the current task (see
@@ -185,13 +189,15 @@ impl State {
     /// Takes a call from the bucket (and the action's window) if there is one.
     fn take(&mut self, action: Action, now: Instant) -> Result<(), Refusal> {
         let budget = self.budget;
-        if now < self.refilled {
+        if let Some(until) = self.held_until.filter(|until| now < *until) {
             // Held back by the platform's Retry-After.
-            return Err(Refusal::Bucket(self.refilled - now));
+            return Err(Refusal::Bucket(until - now));
         }
+        // Callers read the clock before they take the lock, so `now` may lie a little
+        // behind the last refill: that is no wait, and time never runs back.
         let elapsed = now.saturating_duration_since(self.refilled).as_secs_f64();
         self.tokens = (self.tokens + elapsed * budget.per_second).min(f64::from(budget.burst));
-        self.refilled = now;
+        self.refilled = self.refilled.max(now);
         let interval = 1.0 / budget.per_second.max(0.001);
         let mut wait = Duration::ZERO;
         if self.tokens < 1.0 {
@@ -317,6 +323,21 @@ mod tests {
         assert_eq!(restarted.held_back(after), None);
         assert!(restarted.try_acquire(Action::GetTask, after).is_ok());
         assert!(restarted.try_acquire(Action::GetTask, after).is_err());
+    }
+
+    #[test]
+    fn a_clock_read_just_before_another_call_took_its_permit_is_not_held_back() {
+        // Two calls read the clock, then take the lock in the other order: the later
+        // reading refills the bucket first. Nothing but a 429 holds a call back.
+        let limiter = RateLimiter::new(Budget {
+            per_second: 20.0,
+            burst: 40,
+        });
+        let earlier = Instant::now();
+        let later = earlier + Duration::from_millis(5);
+        assert!(limiter.try_acquire(Action::GetTask, later).is_ok());
+        assert_eq!(limiter.held_back(earlier), None);
+        assert!(limiter.try_acquire(Action::GetTask, earlier).is_ok());
     }
 
     #[test]
