@@ -109,6 +109,13 @@ pub struct Seen {
     /// is being created (an earlier request whose answer was lost): the lead is
     /// read, and shows it once it is there.
     pub customer_refused: bool,
+    /// The platform refused the licence upgrade ("Invalid change for License Type!"):
+    /// the licence held was not the platform's (an earlier upgrade was carried out,
+    /// or still runs), so the customer is read again before anything is decided.
+    pub upgrade_refused: bool,
+    /// The platform refused the licence change in the same way: the customer is read
+    /// again, and a change still wanted is not sent a second time.
+    pub change_refused: bool,
 }
 
 /// The customer's objects of one kind, by name, and whether each is being deleted.
@@ -561,6 +568,21 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
                 "customer {guid} has licence {other:?}; a licence cannot go back to OcEssentials, so set spec.license.type to OcEssentialsPlus or OcPro"
             ));
         }
+        // Refused although the customer, read since, still has OcEssentials: the
+        // platform refuses an upgrade while an earlier one (whose answer was lost)
+        // runs, so the licence is looked at again later, not sent at once.
+        (want, LicenseType::OcEssentials) if seen.upgrade_refused => {
+            return Wait(
+                plan::Wait::new(
+                    reason::UPDATING,
+                    format!(
+                        "the platform refused the upgrade of customer {guid} to {want:?} while it still has OcEssentials; an earlier upgrade is probably still running, so the licence is read again later"
+                    ),
+                    Next::Recheck,
+                )
+                .also(channel),
+            );
+        }
         (want, LicenseType::OcEssentials) => {
             return Write(self::Write::UpgradeLicense {
                 to: want,
@@ -568,6 +590,11 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
             });
         }
         (want, have) if want != have || (want_count.is_some() && want_count != have_count) => {
+            if seen.change_refused {
+                return Reject(format!(
+                    "the platform refused changing the licence of customer {guid} from {have:?} to {want:?}, as read just now (\"Invalid change for License Type!\"); check spec.license against the customer's licence in the Live Platform portal"
+                ));
+            }
             return Write(self::Write::ChangeLicense {
                 from: have,
                 to: want,
@@ -741,6 +768,15 @@ impl CustomerReconcile<'_> {
             }
             Write::DeleteDependents | Write::LetGo(_) => {}
         }
+    }
+
+    /// After the platform refused a licence write: the licence held is dropped, with
+    /// any snapshot of the customer, so that the plan reads it from the platform.
+    fn read_licence_again(&mut self, guid: &str) -> AfterWrite {
+        self.seen.details = None;
+        let platform = &self.obj.spec.platform_ref.name;
+        self.ctx.snapshots.forget_customer(platform, guid);
+        AfterWrite::Replan
     }
 
     /// Keeps the lead and customer as this reconcile knows them now (after a write
@@ -1149,7 +1185,7 @@ impl Planner for CustomerReconcile<'_> {
                     upgrade_to_license: to.code(),
                     license_count: count,
                 };
-                let task = tasks::send(
+                let sent = tasks::send(
                     api,
                     obj,
                     self.draft,
@@ -1159,7 +1195,15 @@ impl Planner for CustomerReconcile<'_> {
                     client.upgrade_license(&guid, &body),
                     tasks::nothing,
                 )
-                .await??;
+                .await?;
+                let task = match sent {
+                    Ok(task) => task,
+                    Err(e) if e.conflict() == Some(Conflict::LicenceChangeRefused) => {
+                        self.seen.upgrade_refused = true;
+                        return Ok(self.read_licence_again(&guid));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 Ok(AfterWrite::Wait(
                     Wait::new(
                         reason::UPDATING,
@@ -1177,7 +1221,8 @@ impl Planner for CustomerReconcile<'_> {
                             .to_owned(),
                     ));
                 };
-                self.client()?
+                let changed = self
+                    .client()?
                     .change_license(
                         &guid,
                         &LicenseChange {
@@ -1185,7 +1230,15 @@ impl Planner for CustomerReconcile<'_> {
                             license_count: count,
                         },
                     )
-                    .await?;
+                    .await;
+                match changed {
+                    Ok(_) => {}
+                    Err(e) if e.conflict() == Some(Conflict::LicenceChangeRefused) => {
+                        self.seen.change_refused = true;
+                        return Ok(self.read_licence_again(&guid));
+                    }
+                    Err(e) => return Err(e.into()),
+                }
                 self.event(
                     "LicenseChanged",
                     "ChangeLicense",

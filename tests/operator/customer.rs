@@ -425,3 +425,64 @@ async fn a_customer_whose_lead_is_suspended_becomes_ready_by_itself_once_it_is_a
         .unwrap();
     world.ready::<OCCustomer>("contoso", 60).await;
 }
+
+/// What a customer holds (its licence) can be stale: here someone upgraded it in the
+/// portal. The upgrade the operator then sends is refused ("Invalid change for License
+/// Type!"); the refusal makes it read the licence, which already is what the spec
+/// asks, so the customer becomes Ready instead of waiting for another spec change.
+#[tokio::test]
+async fn a_refused_upgrade_reads_the_licence_and_finds_it_already_made() {
+    let mut world = World::new("upgraderefused").await;
+    world.start().await;
+    world.customer_ready().await;
+    let guid = world
+        .api::<OCCustomer>()
+        .get("contoso")
+        .await
+        .unwrap()
+        .status
+        .and_then(|s| s.customer_id)
+        .expect("the customer's id is recorded");
+    let platform = world.platform_client();
+    let task = platform
+        .upgrade_license(
+            &guid,
+            &LicenseChange {
+                upgrade_to_license: 4,
+                license_count: 3,
+            },
+        )
+        .await
+        .unwrap();
+    world.admin.post("/tasks/finish", json!({})).await.unwrap();
+    let _ = platform.get_task(&task).await.unwrap();
+    let upgrade = "POST /v2/customer/{guid}/action/upgrade";
+    let refused_before = world.admin.count(upgrade, "400").await.unwrap();
+
+    world
+        .merge::<OCCustomer>(
+            "contoso",
+            json!({"spec": {"license": {"type": "OcEssentialsPlus", "count": 3}}}),
+        )
+        .await;
+    let customer = world
+        .wait::<OCCustomer>("contoso", 60, "Ready on OcEssentialsPlus x3", |c| {
+            is_ready(c)
+                && c.status.as_ref().is_some_and(|s| {
+                    s.license
+                        .as_ref()
+                        .is_some_and(|l| l.type_ == "OcEssentialsPlus" && l.count == Some(3))
+                })
+        })
+        .await;
+    assert_eq!(
+        world.admin.count(upgrade, "400").await.unwrap() - refused_before,
+        1,
+        "the operator's upgrade, sent from the licence it held, was refused once"
+    );
+    assert!(
+        condition(&customer, LICENSED).is_some_and(|(status, _, _)| status == "True"),
+        "{:?}",
+        customer.status
+    );
+}

@@ -138,6 +138,11 @@ pub mod conflict_text {
     pub const OPERATION_RUNNING: &str = "another running operation";
     /// An upload of a number the tenant already holds.
     pub const ALREADY_ACQUIRED: &str = "already acquired";
+    /// Upgrade or Downgrade License (and the upgrade action) when the customer's
+    /// licence does not admit the change, for example an upgrade of a customer
+    /// whose earlier upgrade has already been carried out or still runs [doc: 400
+    /// "Invalid change for License Type!"].
+    pub const LICENCE_CHANGE_REFUSED: &str = "Invalid change for License Type";
 }
 
 /// ProblemDetails `errorCode` for end-user calls on an OC Essentials customer [chosen].

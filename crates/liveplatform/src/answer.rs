@@ -267,15 +267,20 @@ mod tests {
             classify(Action::DeleteLead, 200, None, b"1").ok(),
             Some(Value::from(1))
         );
-        assert!(matches!(
-            classify(
-                Action::ChangeLicense,
-                400,
-                None,
-                br#""Invalid change for License Type!""#
-            ),
-            Err(Error::Rejected { status: 400, .. })
-        ));
+        let refused = classify(
+            Action::ChangeLicense,
+            400,
+            None,
+            br#""Invalid change for License Type!""#,
+        )
+        .unwrap_err();
+        assert!(matches!(refused, Error::Rejected { status: 400, .. }));
+        assert_eq!(
+            refused.conflict(),
+            Some(crate::Conflict::LicenceChangeRefused)
+        );
+        let other = classify(Action::ChangeLicense, 400, None, br#""Bad count""#).unwrap_err();
+        assert_eq!(other.conflict(), None);
     }
 
     #[test]

@@ -145,13 +145,22 @@ pub enum Conflict {
     OperationRunning,
     /// The tenant already holds the number.
     AlreadyAcquired,
+    /// The customer's licence does not admit the change: it may already have been
+    /// made, or an earlier change may still run.
+    LicenceChangeRefused,
 }
 
 impl Error {
     /// The conflict this refusal stands for, read from the platform's validation
-    /// messages (the texts are pinned in `contract::conflict_text`).
+    /// messages or a refusal's detail (the texts are pinned in
+    /// `contract::conflict_text`).
     pub fn conflict(&self) -> Option<Conflict> {
         use super::contract::conflict_text as text;
+        if let Error::Rejected { detail, .. } = self {
+            return detail
+                .contains(text::LICENCE_CHANGE_REFUSED)
+                .then_some(Conflict::LicenceChangeRefused);
+        }
         let Error::Validation { fields, .. } = self else {
             return None;
         };

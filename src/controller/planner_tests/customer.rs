@@ -544,6 +544,46 @@ fn every_step_of_onboarding() {
             },
             |s| *s == S::Settle(Settle::ForgetLostUpgrade),
         ),
+        with_spec(
+            row(
+                "an upgrade the platform refused, the customer read since with the upgrade made, is Ready",
+                licence("OcEssentialsPlus", Some(2)),
+                Seen {
+                    details: details(4, Some(2)),
+                    license_info: Some(vec![LicenseInfo::default()]),
+                    upgrade_refused: true,
+                    ..lead_seen(Some("guid-1"), None)
+                },
+                |s| matches!(s, S::Ready(_)),
+            ),
+            json!({"license": {"type": "OcEssentialsPlus", "count": 2}}),
+        ),
+        with_spec(
+            row(
+                "an upgrade the platform refused while the customer read since still has OcEssentials waits, not sent again",
+                licence_recorded(),
+                Seen {
+                    details: details(3, None),
+                    upgrade_refused: true,
+                    ..lead_seen(Some("guid-1"), None)
+                },
+                |s| matches!(s, S::Wait(w) if w.reason == reason::UPDATING && w.next == Next::Recheck && w.message.contains("refused the upgrade")),
+            ),
+            json!({"license": {"type": "OcEssentialsPlus", "count": 2}}),
+        ),
+        with_spec(
+            row(
+                "a licence change the platform refused, still wanted once read again, is rejected with what to do",
+                licence("OcEssentialsPlus", Some(3)),
+                Seen {
+                    details: details(4, Some(3)),
+                    change_refused: true,
+                    ..lead_seen(Some("guid-1"), None)
+                },
+                |s| matches!(s, S::Reject(m) if m.contains("refused changing the licence") && m.contains("check spec.license")),
+            ),
+            json!({"license": {"type": "OcPro", "count": 3}}),
+        ),
         Row {
             checking: true,
             ..row(
