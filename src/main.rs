@@ -241,10 +241,6 @@ struct RunArgs {
     /// Seconds between looks at a missing dependency (customer, platform).
     #[arg(long, env = "OC_WAIT_SECONDS", default_value_t = 10)]
     wait_seconds: u64,
-    /// Requests to the Kubernetes apiserver waiting for their answer at once, at most;
-    /// the others wait in line (watches take a place only until their answer starts).
-    #[arg(long, env = "OC_APISERVER_REQUESTS", default_value_t = oc_operator::apiserver_client::DEFAULT_REQUESTS_IN_FLIGHT)]
-    apiserver_requests: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -322,7 +318,7 @@ fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
 }
 
 async fn run(args: RunArgs) -> Result<(), CliError> {
-    let client = oc_operator::apiserver_client::infer(args.apiserver_requests).await?;
+    let client = kube::Client::try_default().await?;
     let mut config = OperatorConfig::new(args.operator_namespace);
     config.watch_namespace = args.namespace;
     config.platform_selector = args.platform_selector;
