@@ -160,11 +160,11 @@ pub trait Owned: Kind + kube::Resource<Scope = NamespaceResourceScope> {
 
     /// Which of `identities` the status claims (see the module's comment): all of
     /// them once it records a platform id or a write in flight.
-    fn claimed(&self, identities: &[Identity]) -> HashSet<Identity> {
+    fn claimed(&self, identities: &[Identity]) -> Vec<Identity> {
         if self.status().is_some_and(Self::records_claim) {
-            identities.iter().cloned().collect()
+            identities.to_vec()
         } else {
-            HashSet::new()
+            Vec::new()
         }
     }
 
@@ -251,9 +251,9 @@ impl Owned for OCNumberBlock {
     }
 
     /// A block claims the numbers it brought to the platform (or is bringing).
-    fn claimed(&self, identities: &[Identity]) -> HashSet<Identity> {
+    fn claimed(&self, identities: &[Identity]) -> Vec<Identity> {
         let Some(status) = &self.status else {
-            return HashSet::new();
+            return Vec::new();
         };
         let mut brought = NumberSet::from_ranges(&status.active);
         if let Some(op) = &status.operation {
@@ -475,7 +475,9 @@ struct Entry {
     depends_on: Vec<(String, Option<i64>)>,
     refers_to: Vec<Reference>,
     identities: Vec<Identity>,
-    claimed: HashSet<Identity>,
+    /// What of `identities` the status claims (a few at most: a list, not a set,
+    /// which would cost a table per object).
+    claimed: Vec<Identity>,
     owned_since: Option<(i64, i32)>,
     created: (i64, i32),
     name: String,
@@ -534,9 +536,8 @@ impl Entry {
     fn rank(&self, uid: &str, identity: &Identity, granted: &Granted) -> Rank {
         let here = granted
             .get(uid)
-            .and_then(|g| g.get(identity))
-            .copied()
-            .map(pair);
+            .and_then(|g| g.iter().find(|(i, _)| i == identity))
+            .map(|(_, at)| pair(*at));
         let persisted = self
             .claimed
             .contains(identity)
@@ -607,7 +608,9 @@ fn numbers_on<'a>(identities: &'a [Identity], platform: &Name) -> Option<&'a Num
     })
 }
 
-type Granted = HashMap<String, HashMap<Identity, jiff::Timestamp>>;
+/// Claims granted by this process: uid -> each identity with when (an object names
+/// a few identities: a list per object, not a table).
+type Granted = HashMap<String, Vec<(Identity, jiff::Timestamp)>>;
 
 /// Numbers granted to one object at one time.
 struct NumberClaim {
@@ -665,7 +668,10 @@ struct LedgerState<K: Owned> {
     /// decision cost a core at a few thousand objects).
     changed: HashMap<String, ObjectRef<K>>,
     /// The objects naming each object (see [`Owned::refers_to`]), by uid.
-    by_reference: HashMap<Reference, HashMap<String, ObjectRef<K>>>,
+    /// A list per reference, not a table: an object is named by a few objects of a
+    /// kind, and a table per customer cost more than its entries. The references
+    /// carry no version or uid (the uid is beside them), only what finds the object.
+    by_reference: HashMap<Reference, Vec<(String, ObjectRef<K>)>>,
     /// Every entry must be looked at again: nothing was read yet, or the watch of
     /// this kind or of what entries name (customers) listed everything again.
     whole: bool,
@@ -828,17 +834,17 @@ impl<K: Owned> Ledger<K> {
                 now,
             );
             let granted = state.granted.entry(uid).or_default();
-            granted.retain(|identity, _| mine.contains(identity));
+            granted.retain(|(identity, _)| mine.contains(identity));
             for identity in mine {
-                granted.entry(identity).or_insert(now);
+                if !granted.iter().any(|(i, _)| *i == identity) {
+                    granted.push((identity, now));
+                }
             }
             return Some(Verdict::Owner);
         }
         // Held: wait for every owner, and keep no claim on what they own.
         if let Some(granted) = state.granted.get_mut(&uid) {
-            for (identity, _) in &foreign {
-                granted.remove(identity);
-            }
+            granted.retain(|(identity, _)| !foreign.iter().any(|(i, _)| i == identity));
         }
         if let Some(claims) = state.granted_numbers.get_mut(&uid) {
             for (identity, _) in &foreign {
@@ -1057,12 +1063,19 @@ fn refresh<K: Owned>(state: &mut LedgerState<K>, store: &Store<K>, stores: &Stor
     }
 }
 
+/// What finds `obj` in its cache: its namespace and name.
+fn found_by<K: Owned>(obj: &K) -> ObjectRef<K> {
+    let meta = obj.meta();
+    ObjectRef::new(meta.name.as_deref().unwrap_or_default())
+        .within(meta.namespace.as_deref().unwrap_or_default())
+}
+
 fn forget_entry<K: Owned>(state: &mut LedgerState<K>, uid: &str) {
     if let Some(entry) = state.entries.remove(uid) {
         unindex(&mut state.by_identity, uid, &entry.identities);
         for reference in &entry.refers_to {
             if let Some(referrers) = state.by_reference.get_mut(reference) {
-                referrers.remove(uid);
+                referrers.retain(|(referrer, _)| referrer != uid);
                 if referrers.is_empty() {
                     state.by_reference.remove(reference);
                 }
@@ -1082,11 +1095,9 @@ fn update_entry<K: Owned>(state: &mut LedgerState<K>, uid: String, obj: &K, stor
     let entry = Entry::of(obj, stores);
     forget_entry(state, &uid);
     for reference in &entry.refers_to {
-        state
-            .by_reference
-            .entry(reference.clone())
-            .or_default()
-            .insert(uid.clone(), ObjectRef::from_obj(obj));
+        let referrers = state.by_reference.entry(reference.clone()).or_default();
+        // `forget_entry` above removed this object's earlier place.
+        referrers.push((uid.clone(), found_by(obj)));
     }
     for key in entry.identities.iter().flat_map(index_keys) {
         let uids = state.by_identity.entry(key).or_default();
