@@ -2,6 +2,7 @@
 //! resources, made real through the Live Platform REST API.
 
 pub mod api;
+pub mod apiserver_client;
 pub mod controller;
 pub mod import;
 pub mod lease;

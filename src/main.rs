@@ -261,6 +261,8 @@ enum CliError {
     #[error("connecting to Kubernetes: {0}")]
     Kube(#[from] kube::Error),
     #[error(transparent)]
+    Apiserver(#[from] oc_operator::apiserver_client::Error),
+    #[error(transparent)]
     Lease(#[from] oc_operator::lease::Error),
     #[error(transparent)]
     Release(#[from] oc_operator::release::Error),
@@ -318,7 +320,7 @@ fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
 }
 
 async fn run(args: RunArgs) -> Result<(), CliError> {
-    let client = kube::Client::try_default().await?;
+    let client = oc_operator::apiserver_client::connect().await?;
     let mut config = OperatorConfig::new(args.operator_namespace);
     config.watch_namespace = args.namespace;
     config.platform_selector = args.platform_selector;
@@ -425,7 +427,7 @@ async fn release_finalizers(args: ReleaseArgs) -> Result<(), CliError> {
     if args.namespace.is_none() && !args.all_namespaces {
         return Err(CliError::NoScope);
     }
-    let client = kube::Client::try_default().await?;
+    let client = oc_operator::apiserver_client::connect().await?;
     let scope = oc_operator::release::Scope {
         namespace: args.namespace,
         deleting_only: args.deleting_only,

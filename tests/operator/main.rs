@@ -6,6 +6,7 @@ mod support;
 
 mod admission;
 mod alerts;
+mod apiserver_client;
 pub mod chart;
 mod crash;
 mod customer;

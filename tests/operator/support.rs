@@ -331,10 +331,24 @@ impl World {
         config
     }
 
-    /// Starts the operator (in this process).
+    /// Starts the operator (in this process), with the admin identity and the
+    /// operator's own apiserver client (HTTP/2, see `oc_operator::apiserver_client`).
     pub async fn start(&mut self) {
-        let client = self.client.clone();
+        let client = self.operator_client().await;
         self.start_with(client).await;
+    }
+
+    /// An admin client of this world's control plane built as the operator builds
+    /// its own.
+    pub async fn operator_client(&self) -> kube::Client {
+        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig).expect("kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .expect("client configuration");
+        oc_operator::apiserver_client::client(config).expect("the operator's apiserver client")
     }
 
     /// Serves the running operator's admin endpoints (`/metrics`, `/readyz`, ...) on a
