@@ -80,3 +80,58 @@ async fn kubes_own_client_opens_a_connection_per_request_in_flight() {
         "kube's own client opened only {kube} connections for {AT_ONCE} requests at once"
     );
 }
+
+/// A watch whose events nobody reads (a controller busy elsewhere) holds back only
+/// itself: the client's other requests are still answered.
+#[tokio::test]
+async fn a_watch_nobody_reads_holds_back_no_other_request() {
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{PostParams, WatchEvent, WatchParams};
+
+    let admin = plane().client().await.unwrap();
+    let ns = crate::support::create_namespace(&admin, "unread-watch").await;
+    let config = plane().config().await.unwrap();
+    let client = oc_operator::apiserver_client::client(config).expect("the operator's client");
+    let maps: Api<ConfigMap> = Api::namespaced(client.clone(), &ns);
+    // Three watches (a controller has one per kind) sent megabytes of events that
+    // nobody reads: more than an HTTP/2 connection's flow-control window.
+    let mut watches = Vec::new();
+    for _ in 0..3 {
+        watches.push(
+            maps.watch(&WatchParams::default(), "0")
+                .await
+                .unwrap()
+                .boxed(),
+        );
+    }
+    let writer: Api<ConfigMap> = Api::namespaced(admin, &ns);
+    let filler = "x".repeat(512 * 1024);
+    for i in 0..24 {
+        let map: ConfigMap = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": format!("filler-{i}")},
+            "data": {"filler": filler},
+        }))
+        .unwrap();
+        writer.create(&PostParams::default(), &map).await.unwrap();
+    }
+    let other = tokio::time::timeout(std::time::Duration::from_secs(60), maps.get("filler-0"))
+        .await
+        .expect("a request of the client is held back by its unread watch");
+    other.expect("the config map");
+    // The watches still have their events, in order.
+    for mut watch in watches {
+        let first = loop {
+            match watch.next().await {
+                Some(Ok(WatchEvent::Bookmark(_))) => continue,
+                other => break other,
+            }
+        };
+        match first {
+            Some(Ok(WatchEvent::Added(map))) => {
+                assert_eq!(map.metadata.name.as_deref(), Some("filler-0"))
+            }
+            other => panic!("a watch's first event: {other:?}"),
+        }
+    }
+}

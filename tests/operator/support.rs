@@ -54,7 +54,7 @@ pub struct World {
 }
 
 /// Creates a namespace named `prefix` and a random suffix.
-async fn create_namespace(client: &kube::Client, prefix: &str) -> String {
+pub async fn create_namespace(client: &kube::Client, prefix: &str) -> String {
     let ns = format!(
         "{prefix}-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..6]
