@@ -5,7 +5,8 @@
 //! operator serves.
 //!
 //! - `operatorconnect_build_info{version}`
-//! - `operatorconnect_reconciles_total{kind,result}`, `operatorconnect_reconcile_duration_seconds{kind}`
+//! - `operatorconnect_reconciles_total{kind,result}`, `operatorconnect_reconcile_duration_seconds{kind}`,
+//!   `operatorconnect_objects_read_afresh_total{kind}`
 //! - `operatorconnect_platform_calls_total{platform,action,status}`,
 //!   `operatorconnect_platform_call_duration_seconds{action}`
 //! - `operatorconnect_platform_retries_total{action}`, `operatorconnect_platform_rate_limit_waits_total{action}`
@@ -141,6 +142,7 @@ pub struct Metrics {
     budget_per_second: Family<PlatformLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
     budget_burst: Family<PlatformLabel, Gauge>,
     calls_waiting: Family<PlatformLabel, Gauge>,
+    objects_read_afresh: Family<KindLabel, Counter>,
     reconciles_waiting: Family<PlatformLabel, Gauge>,
     tasks_started: Family<ActionLabel, Counter>,
     task_outcomes: Family<OutcomeLabels, Counter>,
@@ -178,6 +180,7 @@ impl Metrics {
             budget_burst: Family::default(),
             calls_waiting: Family::default(),
             reconciles_waiting: Family::default(),
+            objects_read_afresh: Family::default(),
             tasks_started: Family::default(),
             task_outcomes: Family::default(),
             task_duration: Family::new_with_constructor(task_histogram as fn() -> Histogram),
@@ -251,6 +254,11 @@ impl Metrics {
             m.calls_waiting.clone(),
         );
         registry.register(
+            "objects_read_afresh",
+            "Reconciles that read their object from the apiserver first, because the watch cache had not shown the operator's last status write of it yet, by kind",
+            m.objects_read_afresh.clone(),
+        );
+        registry.register(
             "reconciles_waiting_for_a_turn",
             "Routine reconciles waiting for a turn on each platform (admission to its budget)",
             m.reconciles_waiting.clone(),
@@ -308,6 +316,13 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+
+    /// A reconcile of `kind` read its object from the apiserver before deciding.
+    pub fn read_afresh(&self, kind: &str) {
+        self.objects_read_afresh
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .inc();
     }
 
     pub fn reconciled(&self, kind: &str, result: &str, took: Duration) {

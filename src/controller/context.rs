@@ -11,44 +11,7 @@ use super::numbers::NumbersCache;
 use super::ownership::Ownership;
 use super::platforms::PlatformRegistry;
 use super::stores::Stores;
-
-/// The resourceVersion each object had after the operator's own last status write.
-/// A reconcile may decide on the cached copy only when the cache holds that write (or
-/// the operator never wrote the object): a copy older than an intent the operator
-/// saved could send a write twice.
-#[derive(Default)]
-pub struct Written(std::sync::Mutex<std::collections::HashMap<String, String>>);
-
-impl Written {
-    fn map(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, String>> {
-        // A panic while holding the lock leaves a map that is still valid.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Records the object `key`'s resourceVersion after a status write.
-    pub fn record(&self, key: &str, resource_version: Option<String>) {
-        if let Some(rv) = resource_version {
-            self.map().insert(key.to_owned(), rv);
-        }
-    }
-
-    /// Whether a cached copy with `resource_version` holds the last status write.
-    pub fn is_current(&self, key: &str, resource_version: Option<&str>) -> bool {
-        self.map()
-            .get(key)
-            .is_none_or(|written| Some(written.as_str()) == resource_version)
-    }
-
-    /// Whether this process has reconciled (or written) object `key` before.
-    pub fn knows(&self, key: &str) -> bool {
-        self.map().contains_key(key)
-    }
-
-    /// Forgets an object that is gone.
-    pub fn forget(&self, key: &str) {
-        self.map().remove(key);
-    }
-}
+pub use super::written::Written;
 
 /// Objects that were checked before a restart and rest until their drift check is
 /// due: key -> (when it is due, the intent it had). A reconcile before then with the

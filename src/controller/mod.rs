@@ -37,6 +37,7 @@ pub mod stores;
 pub mod task_timing;
 pub mod tasks;
 mod tenant_numbers;
+mod written;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -143,13 +144,14 @@ where
     // its task id): deciding on such a copy could send a write twice. Such a copy is
     // read again from the apiserver; a current one is used as it is.
     let name = obj.name_any();
-    let obj = if !K::WRITES_TO_PLATFORM
+    let from_cache = !K::WRITES_TO_PLATFORM
         || ctx
             .written
-            .is_current(&key, obj.meta().resource_version.as_deref())
-    {
+            .is_current(&key, obj.meta().resource_version.as_deref());
+    let obj = if from_cache {
         obj
     } else {
+        ctx.metrics.read_afresh(&K::kind(&()));
         match Box::pin(api.get_opt(&name))
             .await
             .map_err(Error::kube(format!("reading {key}")))?
@@ -209,7 +211,7 @@ where
     if !finalizer::is_deleting(&*obj) && rejected_for_this_generation(&mut draft) {
         return Ok(Action::await_change());
     }
-    if let Some(due) = checked_before_a_restart(&*obj, &ctx, &key, &mut draft) {
+    if let Some(due) = checked_before_a_restart(&*obj, &ctx, &key, from_cache, &mut draft) {
         return Ok(Action::requeue(due));
     }
     if let Some(wait) = task_not_due(&*obj, &ctx, &mut draft) {
@@ -267,6 +269,8 @@ where
             (Lane::Routine, None) => {}
         }
     }
+    // From here on the status may be written: the cache's versions are noted.
+    ctx.written.reconciling(&key);
     let work = tracing::Instrument::instrument(logic(&obj, &ctx, &api, &mut draft), span);
     // Its calls wait in its lane, in its namespace's share of the platform's budget.
     let caller = Caller::new(lane, obj.meta().namespace.as_deref().unwrap_or(""));
@@ -325,7 +329,7 @@ where
                 "the last reconcile reached the platform and did what it meant to",
             );
             Box::pin(save_unless_gone(&api, &*obj, &mut draft)).await?;
-            remember_written(&ctx, &key, &*obj, &draft, gone);
+            remember_written(&ctx, &key, &*obj, &draft, gone, from_cache);
             Ok(action)
         }
         Err(e) => {
@@ -345,7 +349,7 @@ where
                 Box::pin(ctx.event(&*obj, true, verdict.synced_reason, "Reconcile", advice)).await;
             }
             Box::pin(save_unless_gone(&api, &*obj, &mut draft)).await?;
-            remember_written(&ctx, &key, &*obj, &draft, gone);
+            remember_written(&ctx, &key, &*obj, &draft, gone, from_cache);
             if verdict.terminal {
                 Ok(Action::await_change())
             } else {
@@ -380,6 +384,7 @@ fn checked_before_a_restart<K: Governed>(
     obj: &K,
     ctx: &Context,
     key: &str,
+    from_cache: bool,
     draft: &mut StatusDraft<K>,
 ) -> Option<std::time::Duration> {
     if finalizer::is_deleting(obj) {
@@ -392,7 +397,8 @@ fn checked_before_a_restart<K: Governed>(
         return None;
     }
     // From here on this object is known to this process.
-    ctx.written.record(key, obj.meta().resource_version.clone());
+    ctx.written
+        .decided_on(key, obj.meta().resource_version.clone(), from_cache);
     if !conditions::is_true_for(draft.conditions(), READY, draft.generation)
         || K::operation_mut(&mut draft.status).is_some_and(|op| op.is_some())
     {
@@ -520,24 +526,27 @@ async fn save_unless_gone<K: Kind>(
     }
 }
 
-/// Remembers the object's resourceVersion after the status writes of this reconcile,
-/// or the version it decided on when it wrote nothing (that copy held every earlier
-/// write: see [`context::Written`]); forgets an object that is gone.
+/// Remembers how this reconcile left the object: the resourceVersion of its last
+/// status write, or the copy it decided on when it wrote nothing (the cache's own
+/// copy, `from_cache`, or one read afresh); forgets an object that is gone (see
+/// [`written::Written`]).
 fn remember_written<K: Kind>(
     ctx: &Context,
     key: &str,
     obj: &K,
     draft: &StatusDraft<K>,
     gone: bool,
+    from_cache: bool,
 ) {
     if gone {
         ctx.written.forget(key);
-    } else {
-        let version = draft
+        return;
+    }
+    match &draft.written {
+        Some(version) => ctx.written.wrote(key, version.clone()),
+        None => ctx
             .written
-            .clone()
-            .or_else(|| obj.meta().resource_version.clone());
-        ctx.written.record(key, version);
+            .decided_on(key, obj.meta().resource_version.clone(), from_cache),
     }
 }
 
@@ -758,7 +767,19 @@ fn observer<K: ownership::Owned>(
     ctx: &Arc<Context>,
 ) -> impl Fn(&watcher::Event<K>) + Send + Sync + 'static {
     let ctx = ctx.clone();
-    move |event| K::observed(&ctx.ownership, event)
+    move |event| {
+        cache_took(&ctx, event);
+        K::observed(&ctx.ownership, event)
+    }
+}
+
+/// Tells [`written::Written`] which versions the cache of `K` took.
+fn cache_took<K: Kind>(ctx: &Context, event: &watcher::Event<K>) {
+    if let watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) = event
+        && let Some(version) = obj.meta().resource_version.as_deref()
+    {
+        ctx.written.cached(&kind::key(obj), version);
+    }
 }
 
 /// Runs every controller until `shutdown` resolves; running reconciles finish first.
@@ -797,7 +818,10 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let (customers_watched, customer_watch) =
         caches.watch(namespaced::<OCCustomer>(&ctx), wc.clone(), {
             let ctx = ctx.clone();
-            move |event| ctx.ownership.customer_observed(event)
+            move |event| {
+                cache_took(&ctx, event);
+                ctx.ownership.customer_observed(event)
+            }
         });
     let customer_store = customers_watched.store.clone();
     ctx.stores.set_customers(customer_store.clone());

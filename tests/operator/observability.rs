@@ -568,3 +568,51 @@ async fn an_event_told_again_is_counted_on_the_first() {
         Some("oc-operator")
     );
 }
+
+/// A person's spec change of a Ready object is decided on the cache's copy: the watch
+/// has shown the operator's last status write of it, so nothing is read from the
+/// apiserver before the change is acted on (`operatorconnect_objects_read_afresh_total`).
+#[tokio::test]
+async fn a_spec_change_is_acted_on_without_reading_the_object_again() {
+    let mut world = World::new("afresh").await;
+    world.start().await;
+    let ctx = world.ctx.clone().unwrap();
+    world.customer_ready().await;
+    world
+        .block("users", "contoso", json!({"numbers": ["+14255551300"]}))
+        .await;
+    world.ready::<OCNumberBlock>("users", 60).await;
+    world.quiet().await;
+    let read_afresh = || {
+        metric(
+            &ctx.metrics.encode(),
+            "operatorconnect_objects_read_afresh_total",
+            &[("kind", "OCNumberBlock")],
+        )
+    };
+    let before = read_afresh();
+    let declared = |b: &OCNumberBlock| {
+        b.status
+            .as_ref()
+            .and_then(|s| s.counts.as_ref())
+            .map(|c| c.declared)
+    };
+
+    world
+        .merge::<OCNumberBlock>(
+            "users",
+            json!({"spec": {"numbers": ["+14255551300", "+14255551301"]}}),
+        )
+        .await;
+    let changed = world
+        .wait::<OCNumberBlock>("users", 60, "Ready with the added number", |b| {
+            is_ready(b) && declared(b) == Some(2)
+        })
+        .await;
+    assert_eq!(declared(&changed), Some(2));
+    assert_eq!(
+        read_afresh(),
+        before,
+        "the block was read from the apiserver before its spec change was acted on"
+    );
+}
