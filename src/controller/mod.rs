@@ -773,9 +773,11 @@ fn observer<K: ownership::Owned>(
     }
 }
 
-/// Tells [`written::Written`] which versions the cache of `K` took.
+/// Tells [`written::Written`] which versions the cache of `K` took. Only a watch
+/// event's: the objects of a new listing reach the cache together at its end, so a
+/// write seen in one is left to a read afresh.
 fn cache_took<K: Kind>(ctx: &Context, event: &watcher::Event<K>) {
-    if let watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) = event
+    if let watcher::Event::Apply(obj) = event
         && let Some(version) = obj.meta().resource_version.as_deref()
     {
         ctx.written.cached(&kind::key(obj), version);

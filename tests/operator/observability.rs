@@ -19,6 +19,23 @@ fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
         .sum()
 }
 
+/// The value of the metric family `name` for `kind` in the running operator.
+fn of_kind(ctx: &controller::context::Context, name: &str, kind: &str) -> f64 {
+    metric(&ctx.metrics.encode(), name, &[("kind", kind)])
+}
+
+/// A Ready customer with a Ready block `users` of one number, once the platform
+/// hears nothing more from the operator.
+async fn quiet_block_of_one_number(world: &World) -> OCNumberBlock {
+    world.customer_ready().await;
+    world
+        .block("users", "contoso", json!({"numbers": ["+14255551300"]}))
+        .await;
+    let ready = world.ready::<OCNumberBlock>("users", 60).await;
+    world.quiet().await;
+    ready
+}
+
 #[tokio::test]
 async fn metrics_count_the_scenarios_calls_reconciles_and_tasks() {
     let mut world = World::new("metrics").await;
@@ -452,20 +469,9 @@ async fn a_dependents_status_write_costs_its_customer_nothing() {
     let mut world = World::new("depwrite").await;
     world.start().await;
     let ctx = world.ctx.clone().unwrap();
-    world.customer_ready().await;
-    world
-        .block("users", "contoso", json!({"numbers": ["+14255551300"]}))
-        .await;
-    let ready = world.ready::<OCNumberBlock>("users", 60).await;
+    let ready = quiet_block_of_one_number(&world).await;
     let counts = ready.status.as_ref().unwrap().counts.clone();
-    world.quiet().await;
-    let customer_reconciles = || {
-        metric(
-            &ctx.metrics.encode(),
-            "operatorconnect_reconciles_total",
-            &[("kind", "OCCustomer")],
-        )
-    };
+    let customer_reconciles = || of_kind(&ctx, "operatorconnect_reconciles_total", "OCCustomer");
     let reconciled = customer_reconciles();
     let reads = |world: &World| {
         let admin = world.admin.clone();
@@ -577,17 +583,12 @@ async fn a_spec_change_is_acted_on_without_reading_the_object_again() {
     let mut world = World::new("afresh").await;
     world.start().await;
     let ctx = world.ctx.clone().unwrap();
-    world.customer_ready().await;
-    world
-        .block("users", "contoso", json!({"numbers": ["+14255551300"]}))
-        .await;
-    world.ready::<OCNumberBlock>("users", 60).await;
-    world.quiet().await;
+    quiet_block_of_one_number(&world).await;
     let read_afresh = || {
-        metric(
-            &ctx.metrics.encode(),
+        of_kind(
+            &ctx,
             "operatorconnect_objects_read_afresh_total",
-            &[("kind", "OCNumberBlock")],
+            "OCNumberBlock",
         )
     };
     let before = read_afresh();
