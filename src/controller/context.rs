@@ -133,7 +133,7 @@ pub struct Context {
     pub stores: Stores,
     /// Who owns which platform object (see `ownership`).
     pub ownership: Ownership,
-    /// The resourceVersion of each object after the operator's last status write.
+    /// Whether the watch cache holds the operator's last status write of each object.
     pub written: Written,
     /// Objects resting after a restart until their drift check is due.
     pub resting: Resting,

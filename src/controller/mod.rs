@@ -152,7 +152,7 @@ where
         obj
     } else {
         ctx.metrics.read_afresh(&K::kind(&()));
-        match Box::pin(api.get_opt(&name))
+        match Box::pin(read_afresh(&api, &name))
             .await
             .map_err(Error::kube(format!("reading {key}")))?
         {
@@ -359,6 +359,14 @@ where
             }
         }
     }
+}
+
+/// Object `name` as the apiserver holds it now, read as a list of one object: a list
+/// without a resourceVersion is as consistent as a get, and the operator's identity
+/// lists every kind for its watches anyway, so the chart grants no get.
+async fn read_afresh<K: Kind>(api: &Api<K>, name: &str) -> kube::Result<Option<K>> {
+    let one = kube::api::ListParams::default().fields(&format!("metadata.name={name}"));
+    Ok(api.list(&one).await?.items.into_iter().next())
 }
 
 /// The lane of the platform's budget a reconcile's calls wait in: a person's change

@@ -41,8 +41,64 @@ async fn the_charts_rbac_is_enough_for_a_whole_customer_and_no_more() {
     world.apply_examples().await;
     world.start_with(as_operator).await;
     world.examples_ready().await;
+    read_afresh_with_the_charts_identity(&world).await;
     world.delete_examples_leaving_nothing().await;
     uninstall(&world.ns, &release);
+}
+
+/// A reconcile whose cache has not shown the operator's last status write reads the
+/// object again, with what the chart grants (a list of one object; the chart grants
+/// no get): made to happen here by recording a write of a version the cache never
+/// shows, then changing a label of the customer.
+async fn read_afresh_with_the_charts_identity(world: &World) {
+    let ctx = world.ctx.clone().expect("the operator runs");
+    let customer = world
+        .api::<oc_operator::api::OCCustomer>()
+        .get("contoso")
+        .await
+        .unwrap();
+    let key = oc_operator::controller::kind::key(&customer);
+    ctx.written.reconciling(&key);
+    ctx.written.wrote(&key, "0".to_owned());
+    let reads_afresh = || {
+        ctx.metrics
+            .encode()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("operatorconnect_objects_read_afresh_total{kind=\"OCCustomer\"} ")
+            })
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    world
+        .merge::<oc_operator::api::OCCustomer>(
+            "contoso",
+            json!({"metadata": {"labels": {"read-afresh": "yes"}}}),
+        )
+        .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while reads_afresh() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no read afresh after the label change"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    world
+        .ready::<oc_operator::api::OCCustomer>("contoso", 60)
+        .await;
+    // A refused read fails the reconcile with "reading <key>".
+    let refused = format!("reading {key}");
+    assert!(
+        !captured_logs().contains(&refused),
+        "the chart's identity could not read the customer afresh:\n{}",
+        captured_logs()
+            .lines()
+            .filter(|l| l.contains(&refused))
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
 
 /// With leader election on (the chart's default for more than one replica), the
