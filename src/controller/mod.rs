@@ -148,15 +148,19 @@ where
         || ctx
             .written
             .is_current(&key, obj.meta().resource_version.as_deref());
-    let obj = if from_cache {
-        obj
+    let (obj, from_cache) = if from_cache {
+        (obj, true)
     } else {
         ctx.metrics.read_afresh(&K::kind(&()));
         match Box::pin(read_afresh(&api, &name))
             .await
             .map_err(Error::kube(format!("reading {key}")))?
         {
-            Some(fresh) => Arc::new(fresh),
+            // The apiserver's copy is the one the cache holds: the cache is current.
+            Some(fresh) => {
+                let same = fresh.meta().resource_version == obj.meta().resource_version;
+                (Arc::new(fresh), same)
+            }
             None => {
                 ctx.written.forget(&key);
                 return Ok(Action::await_change());
