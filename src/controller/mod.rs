@@ -144,11 +144,11 @@ where
     // its task id): deciding on such a copy could send a write twice. Such a copy is
     // read again from the apiserver; a current one is used as it is.
     let name = obj.name_any();
-    let from_cache = !K::WRITES_TO_PLATFORM
+    let current = !K::WRITES_TO_PLATFORM
         || ctx
             .written
             .is_current(&key, obj.meta().resource_version.as_deref());
-    let (obj, from_cache) = if from_cache {
+    let (obj, from_cache) = if current {
         (obj, true)
     } else {
         ctx.metrics.read_afresh(&K::kind(&()));

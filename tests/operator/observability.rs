@@ -7,18 +7,6 @@ use serde_json::json;
 
 use crate::support::*;
 
-fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
-        .filter(|l| {
-            labels
-                .iter()
-                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
-        })
-        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
-        .sum()
-}
-
 /// The value of the metric family `name` for `kind` in the running operator.
 fn of_kind(ctx: &controller::context::Context, name: &str, kind: &str) -> f64 {
     metric(&ctx.metrics.encode(), name, &[("kind", kind)])

@@ -1061,3 +1061,17 @@ pub async fn scrape(addr: std::net::SocketAddr) -> String {
         .await
         .expect("a metrics text")
 }
+
+/// The sum of the samples of metric `name` in the text format `text` whose labels
+/// include every one of `labels` (0 when there is none).
+pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+        .filter(|l| {
+            labels
+                .iter()
+                .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}

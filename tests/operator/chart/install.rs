@@ -61,14 +61,11 @@ async fn read_afresh_with_the_charts_identity(world: &World) {
     ctx.written.reconciling(&key);
     ctx.written.wrote(&key, "0".to_owned());
     let reads_afresh = || {
-        ctx.metrics
-            .encode()
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("operatorconnect_objects_read_afresh_total{kind=\"OCCustomer\"} ")
-            })
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
+        metric(
+            &ctx.metrics.encode(),
+            "operatorconnect_objects_read_afresh_total",
+            &[("kind", "OCCustomer")],
+        )
     };
     world
         .merge::<oc_operator::api::OCCustomer>(
@@ -77,7 +74,7 @@ async fn read_afresh_with_the_charts_identity(world: &World) {
         )
         .await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while reads_afresh() == 0 {
+    while reads_afresh() < 1.0 {
         assert!(
             std::time::Instant::now() < deadline,
             "no read afresh after the label change"
