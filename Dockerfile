@@ -17,7 +17,7 @@ COPY bench ./bench
 ENV CC_x86_64_unknown_linux_musl=musl-gcc
 # Dependencies' source paths are written as /cargo, not as the builder's folders.
 ENV RUSTFLAGS="--remap-path-prefix=/usr/local/cargo=/cargo"
-RUN cargo build --release --locked --target x86_64-unknown-linux-musl -p oc-operator --bin oc-operator
+RUN cargo build --profile image --locked --target x86_64-unknown-linux-musl -p oc-operator --bin oc-operator
 
 # Only built for `--target simulator` (BuildKit skips stages the target does not need).
 FROM build AS build-simulator
@@ -31,7 +31,7 @@ ENTRYPOINT ["/oc-simulator"]
 CMD ["--listen=0.0.0.0:8080"]
 
 FROM gcr.io/distroless/static-debian12:nonroot AS operator
-COPY --from=build /src/target/x86_64-unknown-linux-musl/release/oc-operator /oc-operator
+COPY --from=build /src/target/x86_64-unknown-linux-musl/image/oc-operator /oc-operator
 USER 65532:65532
 EXPOSE 8081
 ENTRYPOINT ["/oc-operator"]

@@ -15,8 +15,9 @@ export CC_x86_64_unknown_linux_musl=musl-gcc
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 # As the Dockerfile: dependencies' source paths are written as /cargo.
 export RUSTFLAGS="--remap-path-prefix=$cargo_home=/cargo"
-cargo build --release --locked --target "$target" -p oc-operator --bin oc-operator
-bin="target/$target/release/oc-operator"
+# The image profile (Cargo.toml): optimised for size, as the Dockerfile builds it.
+cargo build --profile image --locked --target "$target" -p oc-operator --bin oc-operator
+bin="target/$target/image/oc-operator"
 if ldd "$bin" 2>&1 | grep -q "=>"; then
   echo "check-release: $bin is dynamically linked" >&2
   ldd "$bin" >&2

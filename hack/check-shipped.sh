@@ -3,7 +3,7 @@
 # the test control plane, the developer tools (their crates' names and source paths,
 # in this layout or the single-crate one before it), or a folder of the machine that
 # built it (this checkout, the Cargo home).
-#   bash hack/check-shipped.sh target/x86_64-unknown-linux-musl/release/oc-operator
+#   bash hack/check-shipped.sh target/x86_64-unknown-linux-musl/image/oc-operator
 set -euo pipefail
 bin="$1"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
