@@ -66,7 +66,7 @@ pub enum DeletionPolicy {
 }
 
 /// Whether the operator may write to the Live Platform for an object.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
 pub enum ManagementPolicy {
     /// Carry the spec out on the platform: create, change, release and delete.
     #[default]

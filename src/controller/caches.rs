@@ -119,14 +119,20 @@ pub struct Watched<K: Kind> {
 impl<K: Kind> Watched<K> {
     /// The objects as they change, passing on only those whose `key` changed since
     /// they were last passed on (and every object the first time).
+    ///
+    /// What is kept of each object's key is a hash of it, as [`intent`] is a hash: a
+    /// subscriber keeps one number per object, not a copy of the key.
     pub fn changes<T>(
         &self,
         key: impl Fn(&K) -> T + Send + 'static,
     ) -> impl Stream<Item = Arc<K>> + Send + 'static
     where
-        T: PartialEq + Send + 'static,
+        T: std::hash::Hash,
     {
-        self.changes_where(key, |before, now| before != Some(now))
+        self.changes_where(
+            move |obj| hash_of(&key(obj)),
+            |before, now| before != Some(now),
+        )
     }
 
     /// The objects as they change, passing on those for which `matters(before, now)`
@@ -140,18 +146,19 @@ impl<K: Kind> Watched<K> {
     where
         T: Send + 'static,
     {
-        let mut last: HashMap<String, T> = HashMap::new();
+        // By a hash of the uid: a number per object rather than a copy of its uid.
+        let mut last: HashMap<u64, T> = HashMap::new();
         self.fanout.subscribe().filter_map(move |heard| {
             let passed = match heard {
                 Heard::Applied(obj) => {
                     let now = key(&obj);
-                    let uid = uid(&*obj);
+                    let uid = hash_of(&uid(&*obj));
                     let passes = matters(last.get(&uid), &now);
                     last.insert(uid, now);
                     passes.then_some(obj)
                 }
                 Heard::Gone(uid) => {
-                    last.remove(&uid);
+                    last.remove(&hash_of(&uid));
                     None
                 }
             };
@@ -161,9 +168,24 @@ impl<K: Kind> Watched<K> {
 
     /// The controller of this kind: it reconciles an object when what the reconcile
     /// answers to changed (see [`intent`]).
+    ///
+    /// Its requests name the object by namespace and name alone. kube's own trigger
+    /// (`for_shared_stream`'s stream) would name it by an `ObjectRef` with its uid and
+    /// version and give as the reason a second one with the kind's five API names, and
+    /// the controller's queue keeps each request twice until the object's next check:
+    /// about a kilobyte per object, 3 MiB of the heap at 1,000 customers (6,000
+    /// objects).
     pub fn controller(&self) -> Controller<K> {
-        Controller::for_shared_stream(self.changes(intent), self.store.clone())
+        Controller::for_shared_stream(futures::stream::pending(), self.store.clone())
+            .reconcile_on(self.changes(intent).map(|obj| super::kind::found_by(&*obj)))
     }
+}
+
+fn hash_of<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
+    use std::hash::Hasher;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// A hash of what a reconcile answers to besides the platform: everything but the

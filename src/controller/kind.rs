@@ -159,6 +159,18 @@ pub fn key<K: Kind>(obj: &K) -> String {
     )
 }
 
+/// What finds `obj` in its cache: its namespace and name. An `ObjectRef` made from the
+/// object itself also carries its uid and version; references that are kept (in the
+/// ledgers, in a controller's queue until the object's next check) carry neither.
+pub fn found_by<K: Kind>(obj: &K) -> kube::runtime::reflector::ObjectRef<K> {
+    let meta = obj.meta();
+    let found = kube::runtime::reflector::ObjectRef::new(meta.name.as_deref().unwrap_or_default());
+    match meta.namespace.as_deref() {
+        Some(namespace) => found.within(namespace),
+        None => found,
+    }
+}
+
 /// A kind that belongs to a customer through `spec.customerRef`.
 pub trait CustomerOwned: Kind + Resource<Scope = kube::core::NamespaceResourceScope> {
     /// How status messages name several of them.

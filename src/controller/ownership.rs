@@ -32,7 +32,7 @@ use kube::core::NamespaceResourceScope;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 
-use super::kind::{CustomerOwned, Kind};
+use super::kind::{CustomerOwned, Kind, found_by};
 use super::number_set::NumberSet;
 use super::stores::Stores;
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
@@ -485,8 +485,15 @@ struct Entry {
 
 impl Entry {
     fn of<K: Owned>(obj: &K, stores: &Stores) -> Self {
-        let identities = obj.identities(stores);
-        let claimed = obj.claimed(&identities);
+        // Kept for as long as the object lives: no room beyond what they hold.
+        let mut identities = obj.identities(stores);
+        identities.shrink_to_fit();
+        let mut claimed = obj.claimed(&identities);
+        claimed.shrink_to_fit();
+        let mut depends_on = obj.depends_on(stores);
+        depends_on.shrink_to_fit();
+        let mut refers_to = obj.refers_to();
+        refers_to.shrink_to_fit();
         let created = obj
             .meta()
             .creation_timestamp
@@ -500,8 +507,8 @@ impl Entry {
             .map(pair);
         Self {
             resource_version: obj.meta().resource_version.clone(),
-            depends_on: obj.depends_on(stores),
-            refers_to: obj.refers_to(),
+            depends_on,
+            refers_to,
             identities,
             claimed,
             owned_since,
@@ -608,9 +615,24 @@ fn numbers_on<'a>(identities: &'a [Identity], platform: &Name) -> Option<&'a Num
     })
 }
 
+/// An object's uid, shared by every table of a ledger that names the object (at a few
+/// thousand objects, a copy per table cost more than the entries).
+type Uid = Arc<str>;
+
+/// Appends `item` to a list that stays short (an object's identities and claims, the
+/// few objects naming one identity or one customer): grown one place at a time, not
+/// doubled, while it is short, since most such lists hold one or two items and a
+/// doubled list would keep room for four.
+fn push_short<T>(list: &mut Vec<T>, item: T) {
+    if list.len() == list.capacity() {
+        list.reserve_exact(if list.len() < 8 { 1 } else { list.len() });
+    }
+    list.push(item);
+}
+
 /// Claims granted by this process: uid -> each identity with when (an object names
 /// a few identities: a list per object, not a table).
-type Granted = HashMap<String, Vec<(Identity, jiff::Timestamp)>>;
+type Granted = HashMap<Uid, Vec<(Identity, jiff::Timestamp)>>;
 
 /// Numbers granted to one object at one time.
 struct NumberClaim {
@@ -620,7 +642,7 @@ struct NumberClaim {
 }
 
 /// Number claims this process granted: uid -> its claims, oldest first.
-type GrantedNumbers = HashMap<String, Vec<NumberClaim>>;
+type GrantedNumbers = HashMap<Uid, Vec<NumberClaim>>;
 
 /// How the ledger finds the objects that name an identity: by the identity itself, or,
 /// for numbers, by the stretches of numbers they fall in.
@@ -655,26 +677,36 @@ fn index_keys(identity: &Identity) -> Vec<IndexKey> {
 }
 
 struct LedgerState<K: Owned> {
-    entries: HashMap<String, Entry>,
-    by_identity: HashMap<IndexKey, Vec<String>>,
+    entries: HashMap<Uid, Entry>,
+    by_identity: HashMap<IndexKey, Vec<Uid>>,
     /// Claims this process granted: uid -> identity -> when.
     granted: Granted,
     /// The same for numbers, which are granted as sets.
     granted_numbers: GrantedNumbers,
     /// uid of an owner -> the objects held in conflict by it.
-    waiters: HashMap<String, HashSet<ObjectRef<K>>>,
+    waiters: HashMap<Uid, HashSet<ObjectRef<K>>>,
     /// Objects whose watch events came since the entries were last brought up to
     /// date; only these are looked at again (looking at every object on every
     /// decision cost a core at a few thousand objects).
-    changed: HashMap<String, ObjectRef<K>>,
+    changed: HashMap<Uid, ObjectRef<K>>,
     /// The objects naming each object (see [`Owned::refers_to`]), by uid.
     /// A list per reference, not a table: an object is named by a few objects of a
     /// kind, and a table per customer cost more than its entries. The references
     /// carry no version or uid (the uid is beside them), only what finds the object.
-    by_reference: HashMap<Reference, Vec<(String, ObjectRef<K>)>>,
+    by_reference: HashMap<Reference, Vec<(Uid, ObjectRef<K>)>>,
     /// Every entry must be looked at again: nothing was read yet, or the watch of
     /// this kind or of what entries name (customers) listed everything again.
     whole: bool,
+}
+
+impl<K: Owned> LedgerState<K> {
+    /// The ledger's copy of `uid` when it has one (a new one otherwise).
+    fn shared(&self, uid: &str) -> Uid {
+        match self.entries.get_key_value(uid) {
+            Some((shared, _)) => shared.clone(),
+            None => uid.into(),
+        }
+    }
 }
 
 impl<K: Owned> Default for Ledger<K> {
@@ -730,10 +762,11 @@ impl<K: Owned> Ledger<K> {
         let waiting = {
             let mut state = lock(&self.state);
             if deleted {
-                state.granted.remove(&uid);
-                state.granted_numbers.remove(&uid);
+                state.granted.remove(uid.as_str());
+                state.granted_numbers.remove(uid.as_str());
             }
-            state.changed.insert(uid.clone(), ObjectRef::from_obj(obj));
+            let uid = state.shared(&uid);
+            state.changed.insert(uid.clone(), found_by(obj));
             state.waiters.remove(&uid)
         };
         if let Some(waiting) = waiting {
@@ -776,6 +809,7 @@ impl<K: Owned> Ledger<K> {
         let mut guard = lock(&self.state);
         let state = &mut *guard;
         refresh(state, &store, stores);
+        let uid = state.shared(&uid);
         // This object as the reconcile read it, which may be newer than the cache.
         let fresh;
         let me = match state.entries.get(&uid) {
@@ -785,7 +819,7 @@ impl<K: Owned> Ledger<K> {
                 &fresh
             }
         };
-        let mut foreign: Vec<(Identity, String)> = Vec::new();
+        let mut foreign: Vec<(Identity, Uid)> = Vec::new();
         let mut owns_claimed = false;
         for identity in &me.identities {
             if let Identity::Numbers { platform, numbers } = identity {
@@ -828,16 +862,22 @@ impl<K: Owned> Ledger<K> {
                     _ => None,
                 })
                 .collect();
-            grant_numbers(
-                state.granted_numbers.entry(uid.clone()).or_default(),
-                &my_numbers,
-                now,
-            );
+            // An object naming no numbers (or nothing else) keeps no empty list.
+            if my_numbers.is_empty() {
+                state.granted_numbers.remove(&uid);
+            } else {
+                let claims = state.granted_numbers.entry(uid.clone()).or_default();
+                grant_numbers(claims, &my_numbers, now);
+            }
+            if mine.is_empty() {
+                state.granted.remove(&uid);
+                return Some(Verdict::Owner);
+            }
             let granted = state.granted.entry(uid).or_default();
             granted.retain(|(identity, _)| mine.contains(identity));
             for identity in mine {
                 if !granted.iter().any(|(i, _)| *i == identity) {
-                    granted.push((identity, now));
+                    push_short(granted, (identity, now));
                 }
             }
             return Some(Verdict::Owner);
@@ -856,7 +896,7 @@ impl<K: Owned> Ledger<K> {
             }
             claims.retain(|claim| !claim.numbers.is_empty());
         }
-        let me_ref = ObjectRef::from_obj(obj);
+        let me_ref = found_by(obj);
         for (_, owner) in &foreign {
             state
                 .waiters
@@ -952,8 +992,8 @@ fn numbers_beaten<K: Owned>(
     me: &Entry,
     platform: &Name,
     numbers: &NumberSet,
-) -> Vec<(String, NumberSet)> {
-    let candidates: BTreeSet<&String> = stretches(numbers)
+) -> Vec<(Uid, NumberSet)> {
+    let candidates: BTreeSet<&Uid> = stretches(numbers)
         .into_iter()
         .filter_map(|s| {
             state
@@ -961,7 +1001,7 @@ fn numbers_beaten<K: Owned>(
                 .get(&IndexKey::Stretch(platform.clone(), s))
         })
         .flatten()
-        .filter(|other| other.as_str() != uid)
+        .filter(|other| &***other != uid)
         .collect();
     if candidates.is_empty() {
         return Vec::new();
@@ -1002,13 +1042,13 @@ fn strongest_other<K: Owned>(
     state: &LedgerState<K>,
     uid: &str,
     identity: &Identity,
-) -> Option<(Rank, String)> {
+) -> Option<(Rank, Uid)> {
     state
         .by_identity
         .get(&IndexKey::Exact(identity.clone()))
         .into_iter()
         .flatten()
-        .filter(|other| other.as_str() != uid)
+        .filter(|other| &***other != uid)
         .filter_map(|other| {
             state
                 .entries
@@ -1033,12 +1073,12 @@ fn key_name<K: Kind>(obj: &K) -> String {
 fn refresh<K: Owned>(state: &mut LedgerState<K>, store: &Store<K>, stores: &Stores) {
     if std::mem::take(&mut state.whole) {
         state.changed.clear();
-        let objects: HashMap<String, Arc<K>> = store
+        let objects: HashMap<Uid, Arc<K>> = store
             .state()
             .into_iter()
-            .filter_map(|o| o.uid().map(|uid| (uid, o)))
+            .filter_map(|o| o.uid().map(|uid| (state.shared(&uid), o)))
             .collect();
-        let gone: Vec<String> = state
+        let gone: Vec<Uid> = state
             .entries
             .keys()
             .filter(|uid| !objects.contains_key(*uid))
@@ -1054,7 +1094,7 @@ fn refresh<K: Owned>(state: &mut LedgerState<K>, store: &Store<K>, stores: &Stor
     }
     for (uid, object) in std::mem::take(&mut state.changed) {
         match store.get(&object) {
-            Some(obj) if obj.uid().as_deref() == Some(uid.as_str()) => {
+            Some(obj) if obj.uid().as_deref() == Some(&*uid) => {
                 update_entry(state, uid, &obj, stores)
             }
             // Deleted (or re-created under a new uid, which has its own event).
@@ -1063,19 +1103,12 @@ fn refresh<K: Owned>(state: &mut LedgerState<K>, store: &Store<K>, stores: &Stor
     }
 }
 
-/// What finds `obj` in its cache: its namespace and name.
-fn found_by<K: Owned>(obj: &K) -> ObjectRef<K> {
-    let meta = obj.meta();
-    ObjectRef::new(meta.name.as_deref().unwrap_or_default())
-        .within(meta.namespace.as_deref().unwrap_or_default())
-}
-
 fn forget_entry<K: Owned>(state: &mut LedgerState<K>, uid: &str) {
     if let Some(entry) = state.entries.remove(uid) {
         unindex(&mut state.by_identity, uid, &entry.identities);
         for reference in &entry.refers_to {
             if let Some(referrers) = state.by_reference.get_mut(reference) {
-                referrers.retain(|(referrer, _)| referrer != uid);
+                referrers.retain(|(referrer, _)| &**referrer != uid);
                 if referrers.is_empty() {
                     state.by_reference.remove(reference);
                 }
@@ -1084,7 +1117,7 @@ fn forget_entry<K: Owned>(state: &mut LedgerState<K>, uid: &str) {
     }
 }
 
-fn update_entry<K: Owned>(state: &mut LedgerState<K>, uid: String, obj: &K, stores: &Stores) {
+fn update_entry<K: Owned>(state: &mut LedgerState<K>, uid: Uid, obj: &K, stores: &Stores) {
     if state
         .entries
         .get(&uid)
@@ -1097,21 +1130,21 @@ fn update_entry<K: Owned>(state: &mut LedgerState<K>, uid: String, obj: &K, stor
     for reference in &entry.refers_to {
         let referrers = state.by_reference.entry(reference.clone()).or_default();
         // `forget_entry` above removed this object's earlier place.
-        referrers.push((uid.clone(), found_by(obj)));
+        push_short(referrers, (uid.clone(), found_by(obj)));
     }
     for key in entry.identities.iter().flat_map(index_keys) {
         let uids = state.by_identity.entry(key).or_default();
         if !uids.contains(&uid) {
-            uids.push(uid.clone());
+            push_short(uids, uid.clone());
         }
     }
     state.entries.insert(uid, entry);
 }
 
-fn unindex(by_identity: &mut HashMap<IndexKey, Vec<String>>, uid: &str, identities: &[Identity]) {
+fn unindex(by_identity: &mut HashMap<IndexKey, Vec<Uid>>, uid: &str, identities: &[Identity]) {
     for key in identities.iter().flat_map(index_keys) {
         if let Some(uids) = by_identity.get_mut(&key) {
-            uids.retain(|u| u != uid);
+            uids.retain(|u| &**u != uid);
             if uids.is_empty() {
                 by_identity.remove(&key);
             }
@@ -1475,6 +1508,40 @@ mod tests {
                 .expect("decidable");
             assert_eq!(owner_of(&verdict), want, "{case}: {verdict:?}");
         }
+    }
+
+    #[test]
+    fn a_short_list_keeps_no_room_beyond_its_items() {
+        let mut list = Vec::new();
+        for n in 0..8 {
+            push_short(&mut list, n);
+            assert_eq!(list.capacity(), list.len());
+        }
+        for n in 8..100 {
+            push_short(&mut list, n);
+        }
+        assert_eq!(list, (0..100).collect::<Vec<_>>());
+        assert!(list.capacity() < 2 * list.len());
+    }
+
+    #[test]
+    fn every_table_naming_an_object_shares_one_copy_of_its_uid() {
+        let c = customer(&declared("first", 10));
+        let stores = stores_with(std::slice::from_ref(&c), &[]);
+        let ledger = Ledger::<OCCustomer>::default();
+        assert_eq!(ledger.check(&c, &stores), Some(Verdict::Owner));
+        let state = lock(&ledger.state);
+        let (uid, _) = state.entries.iter().next().expect("an entry");
+        let indexed = state
+            .by_identity
+            .values()
+            .flatten()
+            .next()
+            .expect("indexed");
+        let (granted, _) = state.granted.iter().next().expect("granted");
+        assert!(Arc::ptr_eq(uid, indexed) && Arc::ptr_eq(uid, granted));
+        // The entry, the index, the claim granted: three holders, one allocation.
+        assert_eq!(Arc::strong_count(uid), 3);
     }
 
     #[test]
