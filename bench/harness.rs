@@ -132,14 +132,20 @@ pub fn start_operator(
         .args(only.then(|| format!("--namespace={ns}")))
         .stdin(Stdio::null())
         .stdout(Stdio::null());
+    // A group of its own, which `stop` signals whole: a profiler's script runs the
+    // operator as its child and does not pass a signal on (before, the operator under
+    // heaptrack went on running beside the one started for the cold restart).
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
     testenv::processes::spawn(command).map_err(|e| e.to_string())
 }
 
-/// SIGTERM, then wait for the graceful stop.
+/// SIGTERM to the operator's process group (see `start_operator`), then wait for the
+/// graceful stop.
 pub fn stop(mut child: Child) {
-    // SAFETY: kill(2) on our own child process, which has not been reaped.
+    // SAFETY: kill(2) on the process group our own child leads; the child has not
+    // been reaped, so the group id is still its.
     unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+        libc::kill(-(child.id() as libc::pid_t), libc::SIGTERM);
     }
     let _ = child.wait();
 }
