@@ -253,6 +253,20 @@ impl Metrics {
             "Calls waiting for each platform's budget, as the last call that took its turn saw them",
             m.calls_waiting.clone(),
         );
+        // Every kind counts from zero from the start: the family is served (and a
+        // rate over it defined) before the first read afresh, which may never come.
+        for kind in [
+            <crate::api::OCPlatform as kube::Resource>::kind(&()),
+            <crate::api::OCCustomer as kube::Resource>::kind(&()),
+            <crate::api::OCNumberBlock as kube::Resource>::kind(&()),
+            <crate::api::OCSipConnection as kube::Resource>::kind(&()),
+            <crate::api::OCDialPlan as kube::Resource>::kind(&()),
+            <crate::api::OCEndUser as kube::Resource>::kind(&()),
+        ] {
+            let _created = m.objects_read_afresh.get_or_create(&KindLabel {
+                kind: kind.into_owned(),
+            });
+        }
         registry.register(
             "objects_read_afresh",
             "Reconciles that read their object from the apiserver first, because the watch cache had not shown the operator's last status write of it yet, by kind",
@@ -526,6 +540,22 @@ impl CallObserver for PlatformCalls {
 #[cfg(test)]
 mod object_tally_tests {
     use super::*;
+
+    #[test]
+    fn every_kind_is_served_a_read_afresh_count_before_any_read() {
+        let text = Metrics::new().encode();
+        for kind in [
+            "OCPlatform",
+            "OCCustomer",
+            "OCNumberBlock",
+            "OCSipConnection",
+            "OCDialPlan",
+            "OCEndUser",
+        ] {
+            let line = format!("operatorconnect_objects_read_afresh_total{{kind=\"{kind}\"}} 0");
+            assert!(text.lines().any(|l| l == line), "{line} not in:\n{text}");
+        }
+    }
 
     #[test]
     fn the_tallies_follow_every_change_as_a_recount_would() {
