@@ -106,7 +106,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         report(&run.counters, customers, work);
         print_memory(&operator, &simulator);
-        stop(operator);
+        stop_operator(operator);
         stop(simulator);
         runs.push(run);
     }

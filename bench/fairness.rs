@@ -269,7 +269,7 @@ async fn operator_run(
         .count();
     let calls_per_second = in_window as f64 / ((window_end - window_start) as f64 / 1e6);
     print_memory(&operator, &simulator);
-    stop(operator);
+    stop_operator(operator);
     stop(simulator);
     Ok(OperatorRun {
         first_call,

@@ -139,15 +139,24 @@ pub fn start_operator(
     testenv::processes::spawn(command).map_err(|e| e.to_string())
 }
 
-/// SIGTERM to the operator's process group (see `start_operator`), then wait for the
-/// graceful stop.
+/// SIGTERM, then wait for the graceful stop.
 pub fn stop(mut child: Child) {
-    // SAFETY: kill(2) on the process group our own child leads; the child has not
-    // been reaped, so the group id is still its.
+    // SAFETY: kill(2) on our own child process, which has not been reaped.
     unsafe {
-        libc::kill(-(child.id() as libc::pid_t), libc::SIGTERM);
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
     }
     let _ = child.wait();
+}
+
+/// SIGTERM to the operator's whole process group (see `start_operator`: a profiler
+/// may run it as its child), then wait for the graceful stop.
+pub fn stop_operator(mut operator: Child) {
+    // SAFETY: kill(2) on the process group our own child leads (`start_operator`
+    // made it a group leader); the child has not been reaped, so the group is its.
+    unsafe {
+        libc::kill(-(operator.id() as libc::pid_t), libc::SIGTERM);
+    }
+    let _ = operator.wait();
 }
 
 /// Server-side apply, tried again on a transient error (a busy apiserver may drop a

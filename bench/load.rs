@@ -248,7 +248,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     // A cold restart: a new operator process over the same Ready objects.
     print_memory(&operator, &simulator);
-    stop(operator);
+    stop_operator(operator);
     let before = admin.counters().await?;
     let operator = start_operator(&bin, plane.kubeconfig(), ns, true)?;
     let restarted = Instant::now();
@@ -277,7 +277,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if keep {
         report.print();
         print_memory(&operator, &simulator);
-        stop(operator);
+        stop_operator(operator);
         stop(simulator);
         if run_scripts {
             contenders(&bin, &seed, &dir, customers, work, ready, sequential_too).await?;
@@ -311,7 +311,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         deleted.as_secs_f64()
     );
     print_memory(&operator, &simulator);
-    stop(operator);
+    stop_operator(operator);
     stop(simulator);
     if run_scripts {
         contenders(&bin, &seed, &dir, customers, work, ready, sequential_too).await?;
