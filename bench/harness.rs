@@ -132,7 +132,7 @@ pub fn start_operator(
         .args(only.then(|| format!("--namespace={ns}")))
         .stdin(Stdio::null())
         .stdout(Stdio::null());
-    // A group of its own, which `stop` signals whole: a profiler's script runs the
+    // A group of its own, which `stop_operator` signals whole: a profiler's script runs the
     // operator as its child and does not pass a signal on (before, the operator under
     // heaptrack went on running beside the one started for the cold restart).
     std::os::unix::process::CommandExt::process_group(&mut command, 0);

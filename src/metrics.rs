@@ -255,14 +255,7 @@ impl Metrics {
         );
         // Every kind counts from zero from the start: the family is served (and a
         // rate over it defined) before the first read afresh, which may never come.
-        for kind in [
-            <crate::api::OCPlatform as kube::Resource>::kind(&()),
-            <crate::api::OCCustomer as kube::Resource>::kind(&()),
-            <crate::api::OCNumberBlock as kube::Resource>::kind(&()),
-            <crate::api::OCSipConnection as kube::Resource>::kind(&()),
-            <crate::api::OCDialPlan as kube::Resource>::kind(&()),
-            <crate::api::OCEndUser as kube::Resource>::kind(&()),
-        ] {
+        for kind in crate::api::kinds() {
             let _created = m.objects_read_afresh.get_or_create(&KindLabel {
                 kind: kind.into_owned(),
             });

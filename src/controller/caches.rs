@@ -152,7 +152,8 @@ impl<K: Kind> Watched<K> {
             let passed = match heard {
                 Heard::Applied(obj) => {
                     let now = key(&obj);
-                    let uid = hash_of(&uid(&*obj));
+                    // Hashed as the uid `Heard::Gone` carries, without a copy of it.
+                    let uid = hash_of(obj.meta().uid.as_deref().unwrap_or_default());
                     let passes = matters(last.get(&uid), &now);
                     last.insert(uid, now);
                     passes.then_some(obj)
@@ -181,6 +182,7 @@ impl<K: Kind> Watched<K> {
     }
 }
 
+/// What a subscriber keeps of a key or a uid (and what [`intent`] is).
 fn hash_of<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
     use std::hash::Hasher;
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -191,15 +193,14 @@ fn hash_of<T: std::hash::Hash + ?Sized>(value: &T) -> u64 {
 /// A hash of what a reconcile answers to besides the platform: everything but the
 /// status (see the module's comment).
 pub fn intent<K: Resource>(obj: &K) -> Option<u64> {
-    use std::hash::{Hash, Hasher};
     let meta = obj.meta();
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    meta.generation.hash(&mut hasher);
-    meta.deletion_timestamp.is_some().hash(&mut hasher);
-    meta.finalizers.hash(&mut hasher);
-    meta.annotations.hash(&mut hasher);
-    meta.labels.hash(&mut hasher);
-    Some(hasher.finish())
+    Some(hash_of(&(
+        meta.generation,
+        meta.deletion_timestamp.is_some(),
+        &meta.finalizers,
+        &meta.annotations,
+        &meta.labels,
+    )))
 }
 
 /// The kinds whose first listing has not completed yet; when none is left, the

@@ -871,13 +871,13 @@ impl<K: Owned> Ledger<K> {
             }
             if mine.is_empty() {
                 state.granted.remove(&uid);
-                return Some(Verdict::Owner);
-            }
-            let granted = state.granted.entry(uid).or_default();
-            granted.retain(|(identity, _)| mine.contains(identity));
-            for identity in mine {
-                if !granted.iter().any(|(i, _)| *i == identity) {
-                    push_short(granted, (identity, now));
+            } else {
+                let granted = state.granted.entry(uid).or_default();
+                granted.retain(|(identity, _)| mine.contains(identity));
+                for identity in mine {
+                    if !granted.iter().any(|(i, _)| *i == identity) {
+                        push_short(granted, (identity, now));
+                    }
                 }
             }
             return Some(Verdict::Owner);
