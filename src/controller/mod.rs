@@ -29,6 +29,7 @@ pub mod plan;
 mod planner_tests;
 pub mod platform;
 pub mod platforms;
+mod referrers;
 mod secret_access;
 pub mod sip_connection;
 pub mod snapshots;
@@ -57,6 +58,7 @@ use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, O
 use kind::{CustomerOwned, Kind};
 use liveplatform::rate_limit::{Caller, Lane};
 use ownership::{Governed, Verdict};
+use referrers::Referrers;
 use status::StatusDraft;
 
 /// Annotation that pauses reconciliation of an object (value `"true"`).
@@ -647,7 +649,7 @@ fn customer_id_and_licence(c: &OCCustomer) -> ((bool, Option<String>), Option<St
 /// itself is being deleted (its deletion waits for them to go): never otherwise. A
 /// customer that is not being deleted reads nothing of its dependents, so their
 /// arrival or their status writes would only cost it platform reads.
-fn dependent_observer<K: CustomerOwned + ownership::Owned>(
+fn dependent_observer<K: CustomerOwned + ownership::Owned + stores::Indexed>(
     ctx: &Arc<Context>,
     wake: futures::channel::mpsc::UnboundedSender<ObjectRef<OCCustomer>>,
 ) -> impl Fn(&watcher::Event<K>) + Send + Sync + 'static {
@@ -678,17 +680,18 @@ fn dependent_observer<K: CustomerOwned + ownership::Owned>(
 /// flight needs nothing a block brings, and is not woken (it would read the platform
 /// for nothing each time a block of its customer changes).
 fn users_of_customer_of<D: CustomerOwned>(
-    store: kube::runtime::reflector::Store<OCEndUser>,
+    ctx: &Arc<Context>,
 ) -> impl Fn(Arc<D>) -> Vec<ObjectRef<OCEndUser>> + Send + Sync + 'static {
+    let ctx = ctx.clone();
     move |dependent| {
-        let ns = dependent.namespace();
-        let customer = dependent.customer().to_owned();
-        store
-            .state()
+        let Some(store) = ctx.stores.users() else {
+            return Vec::new();
+        };
+        ctx.stores
+            .users_by_customer
+            .of(dependent.meta().namespace.as_deref(), dependent.customer())
             .into_iter()
-            .filter(|u| u.namespace() == ns && u.customer() == customer)
-            .filter(|u| !stands_ready(u))
-            .map(|u| ObjectRef::from_obj(&*u))
+            .filter(|found| store.get(found).is_some_and(|u| !stands_ready(&u)))
             .collect()
     }
 }
@@ -707,38 +710,30 @@ fn stands_ready(user: &OCEndUser) -> bool {
 /// out their planned calls at once (and the other way round), not at their next drift
 /// check. Their customers are woken by the platform's change of generation already.
 fn on_their_platform<K: CustomerOwned>(
-    store: kube::runtime::reflector::Store<K>,
-    customers: kube::runtime::reflector::Store<OCCustomer>,
+    ctx: &Arc<Context>,
+    by_customer: fn(&stores::Stores) -> &Referrers<K>,
 ) -> impl Fn(Arc<OCPlatform>) -> Vec<ObjectRef<K>> + Send + Sync + 'static {
+    let ctx = ctx.clone();
     move |platform| {
-        let name = platform.name_any();
-        store
-            .state()
-            .into_iter()
-            .filter(|o| {
-                let customer =
-                    ObjectRef::new(o.customer()).within(&o.namespace().unwrap_or_default());
-                customers
-                    .get(&customer)
-                    .is_some_and(|c| c.spec.platform_ref.name == name)
+        let stores = &ctx.stores;
+        stores
+            .customers_by_platform
+            .of(None, &platform.name_any())
+            .iter()
+            .flat_map(|customer| {
+                by_customer(stores).of(customer.namespace.as_deref(), &customer.name)
             })
-            .map(|o| ObjectRef::from_obj(&*o))
             .collect()
     }
 }
 
 fn owned_by_customer<K: CustomerOwned>(
-    store: kube::runtime::reflector::Store<K>,
+    ctx: &Arc<Context>,
+    by_customer: fn(&stores::Stores) -> &Referrers<K>,
 ) -> impl Fn(Arc<OCCustomer>) -> Vec<ObjectRef<K>> + Send + Sync + 'static {
+    let ctx = ctx.clone();
     move |customer| {
-        let ns = customer.namespace();
-        let name = customer.name_any();
-        store
-            .state()
-            .into_iter()
-            .filter(|o| o.namespace() == ns && o.customer() == name)
-            .map(|o| ObjectRef::from_obj(&*o))
-            .collect()
+        by_customer(&ctx.stores).of(customer.metadata.namespace.as_deref(), &customer.name_any())
     }
 }
 
@@ -774,13 +769,15 @@ pub async fn await_api_access(ctx: Arc<Context>, every: std::time::Duration) {
     ctx.readiness.set_api_access(true);
 }
 
-/// Tells the ownership ledger of `K` about every watch event of its kind.
-fn observer<K: ownership::Owned>(
+/// Tells the indexes and the ownership ledger of `K` about every watch event of its
+/// kind.
+fn observer<K: ownership::Owned + stores::Indexed>(
     ctx: &Arc<Context>,
 ) -> impl Fn(&watcher::Event<K>) + Send + Sync + 'static {
     let ctx = ctx.clone();
     move |event| {
         cache_took(&ctx, event);
+        ctx.stores.observed(event);
         K::observed(&ctx.ownership, event)
     }
 }
@@ -834,6 +831,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             let ctx = ctx.clone();
             move |event| {
                 cache_took(&ctx, event);
+                ctx.stores.observed(event);
                 ctx.ownership.customer_observed(event)
             }
         });
@@ -899,7 +897,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     // OCCustomer: when a dependent appears, starts to go or is gone (deletion waits
     // for them; see `dependent_observer`), never for a dependent's status write; and
     // when its platform changes.
-    let on_platform = customer_store.clone();
+    let on_platform = ctx.clone();
     let customers = customers_watched
         .controller()
         .reconcile_on(ctx.admission.turns(customer_store.clone()))
@@ -911,13 +909,10 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
                 platform_change_matters_to_customers,
             ),
             move |platform| {
-                let name = platform.name_any();
                 on_platform
-                    .state()
-                    .into_iter()
-                    .filter(move |c| c.spec.platform_ref.name == name)
-                    .map(|c| ObjectRef::from_obj(&*c))
-                    .collect::<Vec<_>>()
+                    .stores
+                    .customers_by_platform
+                    .of(None, &platform.name_any())
             },
         )
         .graceful_shutdown_on(stopped())
@@ -934,11 +929,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .reconcile_on(ctx.ownership.blocks.triggers())
         .watches_shared_stream(
             customers_watched.changes(customer_id),
-            owned_by_customer(block_store.clone()),
+            owned_by_customer(&ctx, |s| &s.blocks_by_customer),
         )
         .watches_shared_stream(
             platforms_watched.changes(|p| p.spec.management_policy),
-            on_their_platform(block_store.clone(), customer_store.clone()),
+            on_their_platform(&ctx, |s| &s.blocks_by_customer),
         )
         .graceful_shutdown_on(stopped())
         .run(number_block::reconcile, error_policy, ctx.clone())
@@ -949,27 +944,27 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .reconcile_on(ctx.ownership.sites.triggers())
         .watches_shared_stream(
             customers_watched.changes(customer_id),
-            owned_by_customer(site_store.clone()),
+            owned_by_customer(&ctx, |s| &s.sites_by_customer),
         )
         .watches_shared_stream(
             platforms_watched.changes(|p| p.spec.management_policy),
-            on_their_platform(site_store.clone(), customer_store.clone()),
+            on_their_platform(&ctx, |s| &s.sites_by_customer),
         )
         .graceful_shutdown_on(stopped())
         .run(sip_connection::reconcile, error_policy, ctx.clone())
         .for_each(|r| async move { log_result(r) });
-    let on_site = plan_store.clone();
+    let on_site = ctx.clone();
     let plans = plans_watched
         .controller()
         .reconcile_on(ctx.admission.turns(plan_store.clone()))
         .reconcile_on(ctx.ownership.plans.triggers())
         .watches_shared_stream(
             customers_watched.changes(customer_id),
-            owned_by_customer(plan_store.clone()),
+            owned_by_customer(&ctx, |s| &s.plans_by_customer),
         )
         .watches_shared_stream(
             platforms_watched.changes(|p| p.spec.management_policy),
-            on_their_platform(plan_store.clone(), customer_store.clone()),
+            on_their_platform(&ctx, |s| &s.plans_by_customer),
         )
         .watches_shared_stream(
             sites_watched.changes(|s| {
@@ -980,20 +975,10 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
                 )
             }),
             move |site| {
-                let ns = site.namespace();
-                let name = site.name_any();
                 on_site
-                    .state()
-                    .into_iter()
-                    .filter(move |p| {
-                        p.namespace() == ns
-                            && p.spec
-                                .sip_connection_ref
-                                .as_ref()
-                                .is_some_and(|r| r.name == name)
-                    })
-                    .map(|p| ObjectRef::from_obj(&*p))
-                    .collect::<Vec<_>>()
+                    .stores
+                    .plans_by_site
+                    .of(site.metadata.namespace.as_deref(), &site.name_any())
             },
         )
         .graceful_shutdown_on(stopped())
@@ -1007,11 +992,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .reconcile_on(ctx.ownership.users.triggers())
         .watches_shared_stream(
             customers_watched.changes(customer_id_and_licence),
-            owned_by_customer(user_store.clone()),
+            owned_by_customer(&ctx, |s| &s.users_by_customer),
         )
         .watches_shared_stream(
             platforms_watched.changes(|p| p.spec.management_policy),
-            on_their_platform(user_store.clone(), customer_store.clone()),
+            on_their_platform(&ctx, |s| &s.users_by_customer),
         )
         .watches_shared_stream(
             blocks_watched.changes(|b| {
@@ -1019,7 +1004,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
                     conditions::is_true_for(&s.conditions, READY, b.metadata.generation)
                 })
             }),
-            users_of_customer_of(user_store.clone()),
+            users_of_customer_of(&ctx),
         )
         .graceful_shutdown_on(stopped())
         .run(end_user::reconcile, error_policy, ctx.clone())

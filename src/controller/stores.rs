@@ -1,12 +1,16 @@
 //! The controllers' watch caches, one per kind, readable by every reconcile (to resolve
-//! a reference without asking the apiserver, and to decide ownership), and whether all
-//! of them hold their first listing.
+//! a reference without asking the apiserver, and to decide ownership), their indexes
+//! of which object names which, and whether all of them hold their first listing.
 
-use std::sync::{Arc, RwLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
 
 use super::kind::CustomerOwned;
+use super::referrers::{Named, Referrers};
 
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection};
 
@@ -18,7 +22,36 @@ pub struct Stores {
     sites: RwLock<Option<Store<OCSipConnection>>>,
     plans: RwLock<Option<Store<OCDialPlan>>>,
     users: RwLock<Option<Store<OCEndUser>>>,
+    /// The customers of each OCPlatform.
+    pub customers_by_platform: Referrers<OCCustomer>,
+    /// The objects of each customer, one index per kind.
+    pub blocks_by_customer: Referrers<OCNumberBlock>,
+    pub sites_by_customer: Referrers<OCSipConnection>,
+    pub plans_by_customer: Referrers<OCDialPlan>,
+    pub users_by_customer: Referrers<OCEndUser>,
+    /// The dial plans of each OCSipConnection.
+    pub plans_by_site: Referrers<OCDialPlan>,
+    /// How many objects each OCPlatform had when last counted, and when.
+    counted: Mutex<HashMap<String, (Instant, usize)>>,
     synced: tokio::sync::watch::Sender<bool>,
+}
+
+/// How long a count of the objects on a platform stands: the drift period it sets
+/// changes with thousands of objects, not with one, and counting at every reconcile
+/// would go through every customer of the platform each time.
+const COUNT_STANDS: Duration = Duration::from_secs(1);
+
+fn platform_of(customer: &OCCustomer) -> Option<Named<'_>> {
+    Some((None, &customer.spec.platform_ref.name))
+}
+
+fn customer_of<K: CustomerOwned>(obj: &K) -> Option<Named<'_>> {
+    Some((obj.meta().namespace.as_deref(), obj.customer()))
+}
+
+fn site_of(plan: &OCDialPlan) -> Option<Named<'_>> {
+    let site = plan.spec.sip_connection_ref.as_ref()?;
+    Some((plan.metadata.namespace.as_deref(), &site.name))
 }
 
 impl Default for Stores {
@@ -30,6 +63,13 @@ impl Default for Stores {
             sites: RwLock::default(),
             plans: RwLock::default(),
             users: RwLock::default(),
+            customers_by_platform: Referrers::new(platform_of),
+            blocks_by_customer: Referrers::new(customer_of),
+            sites_by_customer: Referrers::new(customer_of),
+            plans_by_customer: Referrers::new(customer_of),
+            users_by_customer: Referrers::new(customer_of),
+            plans_by_site: Referrers::new(site_of),
+            counted: Mutex::default(),
             synced: tokio::sync::watch::Sender::new(false),
         }
     }
@@ -105,54 +145,48 @@ impl Stores {
 
     /// The number blocks of customer `customer` in `namespace`.
     pub fn blocks_of(&self, namespace: &str, customer: &str) -> Vec<Arc<OCNumberBlock>> {
-        self.blocks()
-            .map(|store| store.state())
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|b| b.metadata.namespace.as_deref() == Some(namespace))
-            .filter(|b| b.spec.customer_ref.name == customer)
+        let Some(store) = self.blocks() else {
+            return Vec::new();
+        };
+        self.blocks_by_customer
+            .of(Some(namespace), customer)
+            .iter()
+            .filter_map(|found| store.get(found))
             .collect()
     }
 
     /// How many objects are on OCPlatform `name`: the platform, its customers, and
-    /// their number blocks, SIP connections, dial plans and end users.
+    /// their number blocks, SIP connections, dial plans and end users; counted at most
+    /// once a second (see [`COUNT_STANDS`]).
     pub fn objects_on(&self, name: &str) -> usize {
-        use std::collections::HashSet;
-        let customers: HashSet<(String, String)> = self
-            .customers()
-            .map(|s| s.state())
-            .unwrap_or_default()
-            .iter()
-            .filter(|c| c.spec.platform_ref.name == name)
-            .map(|c| {
-                (
-                    c.metadata.namespace.clone().unwrap_or_default(),
-                    c.metadata.name.clone().unwrap_or_default(),
-                )
-            })
-            .collect();
-        fn of<K: CustomerOwned>(
-            store: Option<Store<K>>,
-            customers: &HashSet<(String, String)>,
-        ) -> usize {
-            store
-                .map(|s| s.state())
-                .unwrap_or_default()
-                .iter()
-                .filter(|o| {
-                    let key = (
-                        o.meta().namespace.clone().unwrap_or_default(),
-                        o.customer().to_owned(),
-                    );
-                    customers.contains(&key)
-                })
-                .count()
+        let now = Instant::now();
+        let mut counted = self.counted.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, count)) = counted.get(name)
+            && now.duration_since(*at) < COUNT_STANDS
+        {
+            return *count;
         }
-        1 + customers.len()
-            + of(self.blocks(), &customers)
-            + of(self.sites(), &customers)
-            + of(self.plans(), &customers)
-            + of(self.users(), &customers)
+        let count = 1 + self
+            .customers_by_platform
+            .of(None, name)
+            .iter()
+            .map(|customer| {
+                let namespace = customer.namespace.as_deref();
+                let customer = customer.name.as_str();
+                1 + self.blocks_by_customer.count(namespace, customer)
+                    + self.sites_by_customer.count(namespace, customer)
+                    + self.plans_by_customer.count(namespace, customer)
+                    + self.users_by_customer.count(namespace, customer)
+            })
+            .sum::<usize>();
+        counted.insert(name.to_owned(), (now, count));
+        count
+    }
+
+    /// Learns of a watch event of kind `K`, once its cache holds it: the indexes of
+    /// that kind follow it.
+    pub fn observed<K: Indexed>(&self, event: &watcher::Event<K>) {
+        K::index(self, event);
     }
 
     /// Whether this operator manages OCPlatform `name` (it passed `--platform-selector`
@@ -160,4 +194,32 @@ impl Stores {
     pub fn manages_platform(&self, name: &str) -> bool {
         self.platform(name).is_some()
     }
+}
+
+/// A kind the stores index by what its objects name.
+pub trait Indexed: super::kind::Kind {
+    /// Brings the indexes of this kind up to date with `event`.
+    fn index(stores: &Stores, event: &watcher::Event<Self>);
+}
+
+macro_rules! indexed {
+    ($($kind:ty: $cache:ident => $($index:ident),+;)*) => {
+        $(
+            impl Indexed for $kind {
+                fn index(stores: &Stores, event: &watcher::Event<Self>) {
+                    if let Some(store) = stores.$cache() {
+                        $(stores.$index.observed(event, &store);)+
+                    }
+                }
+            }
+        )*
+    };
+}
+
+indexed! {
+    OCCustomer: customers => customers_by_platform;
+    OCNumberBlock: blocks => blocks_by_customer;
+    OCSipConnection: sites => sites_by_customer;
+    OCDialPlan: plans => plans_by_customer, plans_by_site;
+    OCEndUser: users => users_by_customer;
 }

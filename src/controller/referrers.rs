@@ -1,0 +1,210 @@
+//! Which cached objects name which object: the objects of each customer, the customers
+//! of each platform, the dial plans of each SIP connection. Kept from the watch events,
+//! so that a change of one object finds the objects naming it without going through a
+//! whole cache (an index apart from the API types, as Linkerd's policy controller keeps
+//! its own).
+//!
+//! At 10,000 customers, going through every cached number block for each customer's
+//! change, and through every customer and block for each reconcile's drift period, took
+//! the operator most of a core (bench/README.md, stop 39). What an object names cannot
+//! change (the schema keeps `customerRef`, `platformRef` and `sipConnectionRef`
+//! immutable), so an object's place here changes only when it is deleted, and a new
+//! listing rebuilds the index whole.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+
+use super::kind::{Kind, found_by};
+
+/// What an object names: the named object's namespace (`None` when it is
+/// cluster-scoped, as an OCPlatform) and name.
+pub type Named<'a> = (Option<&'a str>, &'a str);
+
+/// The objects naming each object: by the named object's namespace ("" when it is
+/// cluster-scoped), then its name.
+type Index<K> = HashMap<String, HashMap<String, Vec<ObjectRef<K>>>>;
+
+/// The objects of kind `K` by what they name.
+pub struct Referrers<K: Kind> {
+    by_named: Mutex<Index<K>>,
+    names: fn(&K) -> Option<Named<'_>>,
+}
+
+impl<K: Kind> Referrers<K> {
+    /// An empty index of the objects of kind `K` by what `names` says they name.
+    pub fn new(names: fn(&K) -> Option<Named<'_>>) -> Self {
+        Self {
+            by_named: Mutex::default(),
+            names,
+        }
+    }
+
+    /// Learns of a watch event of kind `K` once `store` holds it; a new listing
+    /// rebuilds the index from `store`.
+    pub fn observed(&self, event: &watcher::Event<K>, store: &Store<K>) {
+        match event {
+            watcher::Event::Apply(obj) => {
+                let mut index = self.lock();
+                self.insert(&mut index, obj);
+            }
+            watcher::Event::Delete(obj) => {
+                let Some((namespace, name)) = (self.names)(obj) else {
+                    return;
+                };
+                let mut index = self.lock();
+                let namespace = namespace.unwrap_or_default();
+                let Some(in_namespace) = index.get_mut(namespace) else {
+                    return;
+                };
+                let gone = found_by(obj);
+                if let Some(referrers) = in_namespace.get_mut(name) {
+                    referrers.retain(|r| *r != gone);
+                    if referrers.is_empty() {
+                        in_namespace.remove(name);
+                    }
+                }
+                if in_namespace.is_empty() {
+                    index.remove(namespace);
+                }
+            }
+            watcher::Event::InitDone => {
+                let objects = store.state();
+                let mut index = self.lock();
+                index.clear();
+                for obj in objects {
+                    self.insert(&mut index, &obj);
+                }
+            }
+            watcher::Event::Init | watcher::Event::InitApply(_) => {}
+        }
+    }
+
+    /// The objects naming `namespace/name` (`namespace` `None` for a cluster-scoped
+    /// object).
+    pub fn of(&self, namespace: Option<&str>, name: &str) -> Vec<ObjectRef<K>> {
+        self.lock()
+            .get(namespace.unwrap_or_default())
+            .and_then(|in_namespace| in_namespace.get(name))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// How many objects name `namespace/name`.
+    pub fn count(&self, namespace: Option<&str>, name: &str) -> usize {
+        self.lock()
+            .get(namespace.unwrap_or_default())
+            .and_then(|in_namespace| in_namespace.get(name))
+            .map_or(0, Vec::len)
+    }
+
+    fn insert(&self, index: &mut Index<K>, obj: &K) {
+        let Some((namespace, name)) = (self.names)(obj) else {
+            return;
+        };
+        let referrers = index
+            .entry(namespace.unwrap_or_default().to_owned())
+            .or_default()
+            .entry(name.to_owned())
+            .or_default();
+        let found = found_by(obj);
+        if !referrers.contains(&found) {
+            referrers.push(found);
+            referrers.shrink_to_fit();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Index<K>> {
+        // Every change above leaves a valid index before it could panic.
+        self.by_named.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::OCNumberBlock;
+    use kube::runtime::reflector::store::Writer;
+
+    fn block(namespace: &str, name: &str, customer: &str) -> OCNumberBlock {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "operatorconnect.io/v1alpha1",
+            "kind": "OCNumberBlock",
+            "metadata": {"namespace": namespace, "name": name, "uid": format!("{namespace}-{name}")},
+            "spec": {
+                "customerRef": {"name": customer}, "numbers": ["+14155550100"],
+                "callingProfileId": "profile", "usage": "CallingUserAssignment"
+            },
+        }))
+        .expect("a valid OCNumberBlock")
+    }
+
+    fn customer_of(block: &OCNumberBlock) -> Option<Named<'_>> {
+        Some((
+            block.metadata.namespace.as_deref(),
+            &block.spec.customer_ref.name,
+        ))
+    }
+
+    fn names(found: Vec<ObjectRef<OCNumberBlock>>) -> Vec<String> {
+        let mut names: Vec<String> = found
+            .into_iter()
+            .map(|r| format!("{}/{}", r.namespace.unwrap_or_default(), r.name))
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_customer_finds_its_own_blocks_and_no_other_namespaces() {
+        let index = Referrers::new(customer_of);
+        let store = Writer::<OCNumberBlock>::default().as_reader();
+        for obj in [
+            block("a", "one", "acme"),
+            block("a", "two", "acme"),
+            block("a", "three", "other"),
+            block("b", "one", "acme"),
+        ] {
+            index.observed(&watcher::Event::Apply(obj), &store);
+        }
+        // Heard twice (a status write): still one place.
+        index.observed(&watcher::Event::Apply(block("a", "one", "acme")), &store);
+        assert_eq!(names(index.of(Some("a"), "acme")), ["a/one", "a/two"]);
+        assert_eq!(index.count(Some("a"), "acme"), 2);
+        assert_eq!(names(index.of(Some("b"), "acme")), ["b/one"]);
+        assert_eq!(index.count(Some("c"), "acme"), 0);
+    }
+
+    #[test]
+    fn a_deleted_block_is_forgotten_and_an_empty_place_with_it() {
+        let index = Referrers::new(customer_of);
+        let store = Writer::<OCNumberBlock>::default().as_reader();
+        index.observed(&watcher::Event::Apply(block("a", "one", "acme")), &store);
+        index.observed(&watcher::Event::Apply(block("a", "two", "acme")), &store);
+        index.observed(&watcher::Event::Delete(block("a", "one", "acme")), &store);
+        assert_eq!(names(index.of(Some("a"), "acme")), ["a/two"]);
+        index.observed(&watcher::Event::Delete(block("a", "two", "acme")), &store);
+        assert_eq!(index.count(Some("a"), "acme"), 0);
+        assert!(index.lock().is_empty(), "no empty map is kept");
+    }
+
+    #[test]
+    fn a_new_listing_rebuilds_the_index_from_the_cache() {
+        let index = Referrers::new(customer_of);
+        let mut writer = Writer::<OCNumberBlock>::default();
+        let store = writer.as_reader();
+        // Deleted while the watch was down: the listing no longer has it.
+        index.observed(&watcher::Event::Apply(block("a", "gone", "acme")), &store);
+        for event in [
+            watcher::Event::Init,
+            watcher::Event::InitApply(block("a", "kept", "acme")),
+            watcher::Event::InitDone,
+        ] {
+            writer.apply_watcher_event(&event);
+            index.observed(&event, &store);
+        }
+        assert_eq!(names(index.of(Some("a"), "acme")), ["a/kept"]);
+    }
+}
