@@ -570,3 +570,26 @@ async fn tasks_are_looked_at_about_once_when_their_duration_is_known() {
         "{polled} polls for {tasks} tasks of a known duration"
     );
 }
+
+/// A block declared before its customer waits for it, and is woken by the customer's
+/// changes (its creation, then its platform id), not by a recheck: here rechecks are
+/// six hours apart, so the block is Ready only if the customer's change found it.
+#[tokio::test]
+async fn a_block_declared_first_is_woken_by_its_customer_becoming_a_customer() {
+    let mut world = World::new("woken").await;
+    let client = world.operator_client().await;
+    let mut config = world.config();
+    config.wait_requeue = std::time::Duration::from_secs(3600);
+    world.start_configured(client, config).await;
+    world
+        .block("users", "contoso", json!({"numbers": ["+14255550100"]}))
+        .await;
+    world
+        .wait::<OCNumberBlock>("users", 30, "waiting for its customer", |b| {
+            has_reason(b, READY, reason::WAITING_FOR_CUSTOMER)
+        })
+        .await;
+    world.customer_ready().await;
+    let b = world.ready::<OCNumberBlock>("users", 60).await;
+    assert_eq!(counts(&b), (1, 1));
+}
