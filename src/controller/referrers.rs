@@ -11,7 +11,7 @@
 //! immutable), so an object's place here changes only when it is deleted, and a new
 //! listing rebuilds the index whole.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -25,7 +25,67 @@ pub type Named<'a> = (Option<&'a str>, &'a str);
 
 /// The objects naming each object: by the named object's namespace ("" when it is
 /// cluster-scoped), then its name.
-type Index<K> = HashMap<String, HashMap<String, Vec<ObjectRef<K>>>>;
+type Index<K> = HashMap<String, HashMap<String, Referring<K>>>;
+
+/// How many objects a list holds before it becomes a set.
+const FEW: usize = 16;
+
+/// The objects naming one object: a short list while they are few (a customer's
+/// blocks: a set would take four times the memory), a set once they are many (a
+/// platform's customers: a list would be searched whole at every watch event).
+enum Referring<K: Kind> {
+    Few(Vec<ObjectRef<K>>),
+    Many(HashSet<ObjectRef<K>>),
+}
+
+impl<K: Kind> Default for Referring<K> {
+    fn default() -> Self {
+        Self::Few(Vec::new())
+    }
+}
+
+impl<K: Kind> Referring<K> {
+    fn insert(&mut self, found: ObjectRef<K>) {
+        match self {
+            Self::Few(few) if few.contains(&found) => {}
+            Self::Few(few) if few.len() < FEW => {
+                few.push(found);
+                few.shrink_to_fit();
+            }
+            Self::Few(few) => {
+                let mut many: HashSet<ObjectRef<K>> = few.drain(..).collect();
+                many.insert(found);
+                *self = Self::Many(many);
+            }
+            Self::Many(many) => {
+                many.insert(found);
+            }
+        }
+    }
+
+    fn remove(&mut self, gone: &ObjectRef<K>) {
+        match self {
+            Self::Few(few) => few.retain(|r| r != gone),
+            Self::Many(many) => {
+                many.remove(gone);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Few(few) => few.len(),
+            Self::Many(many) => many.len(),
+        }
+    }
+
+    fn to_vec(&self) -> Vec<ObjectRef<K>> {
+        match self {
+            Self::Few(few) => few.clone(),
+            Self::Many(many) => many.iter().cloned().collect(),
+        }
+    }
+}
 
 /// The objects of kind `K` by what they name.
 pub struct Referrers<K: Kind> {
@@ -61,8 +121,8 @@ impl<K: Kind> Referrers<K> {
                 };
                 let gone = found_by(obj);
                 if let Some(referrers) = in_namespace.get_mut(name) {
-                    referrers.retain(|r| *r != gone);
-                    if referrers.is_empty() {
+                    referrers.remove(&gone);
+                    if referrers.len() == 0 {
                         in_namespace.remove(name);
                     }
                 }
@@ -88,7 +148,7 @@ impl<K: Kind> Referrers<K> {
         self.lock()
             .get(namespace.unwrap_or_default())
             .and_then(|in_namespace| in_namespace.get(name))
-            .cloned()
+            .map(Referring::to_vec)
             .unwrap_or_default()
     }
 
@@ -97,23 +157,19 @@ impl<K: Kind> Referrers<K> {
         self.lock()
             .get(namespace.unwrap_or_default())
             .and_then(|in_namespace| in_namespace.get(name))
-            .map_or(0, Vec::len)
+            .map_or(0, Referring::len)
     }
 
     fn insert(&self, index: &mut Index<K>, obj: &K) {
         let Some((namespace, name)) = (self.names)(obj) else {
             return;
         };
-        let referrers = index
+        index
             .entry(namespace.unwrap_or_default().to_owned())
             .or_default()
             .entry(name.to_owned())
-            .or_default();
-        let found = found_by(obj);
-        if !referrers.contains(&found) {
-            referrers.push(found);
-            referrers.shrink_to_fit();
-        }
+            .or_default()
+            .insert(found_by(obj));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Index<K>> {
@@ -188,6 +244,26 @@ mod tests {
         index.observed(&watcher::Event::Delete(block("a", "two", "acme")), &store);
         assert_eq!(index.count(Some("a"), "acme"), 0);
         assert!(index.lock().is_empty(), "no empty map is kept");
+    }
+
+    #[test]
+    fn many_blocks_of_one_customer_are_held_as_a_set_and_found_all() {
+        let index = Referrers::new(customer_of);
+        let store = Writer::<OCNumberBlock>::default().as_reader();
+        let count = FEW * 3;
+        for i in 0..count {
+            index.observed(
+                &watcher::Event::Apply(block("a", &format!("b{i}"), "acme")),
+                &store,
+            );
+        }
+        index.observed(&watcher::Event::Apply(block("a", "b0", "acme")), &store);
+        assert!(matches!(index.lock()["a"]["acme"], Referring::Many(_)));
+        assert_eq!(index.count(Some("a"), "acme"), count);
+        index.observed(&watcher::Event::Delete(block("a", "b1", "acme")), &store);
+        let found = names(index.of(Some("a"), "acme"));
+        assert_eq!(found.len(), count - 1);
+        assert!(!found.contains(&"a/b1".to_owned()));
     }
 
     #[test]
