@@ -57,11 +57,6 @@ impl Caller {
             .unwrap_or_else(|_| Caller::new(Lane::Routine, ""))
     }
 
-    /// The caller [`Caller::scope`] set for the current task, if any.
-    pub fn scoped() -> Option<Caller> {
-        CALLER.try_with(Caller::clone).ok()
-    }
-
     /// Runs `work` with every platform call it makes made as this caller.
     pub async fn scope<F: Future>(self, work: F) -> F::Output {
         CALLER.scope(self, work).await
