@@ -28,21 +28,10 @@ use liveplatform_sim::admin_client::{AdminClient, platform_calls_of, total_of};
 use oc_operator::api::{OCPlatform, conditions};
 use serde_json::{Value, json};
 
-#[allow(dead_code)]
-#[path = "harness.rs"]
-mod harness;
-#[path = "manifests.rs"]
-mod manifests;
-#[path = "readiness.rs"]
-mod readiness;
-#[allow(dead_code)]
-#[path = "scripts.rs"]
-mod scripts;
-
-use harness::*;
-use manifests::{Onboarding, apply_customers};
-use readiness::Readiness;
-use scripts::Workload;
+use oc_dev::harness::*;
+use oc_dev::manifests::{Onboarding, apply_customers};
+use oc_dev::readiness::Readiness;
+use oc_dev::scripts::Workload;
 
 /// How often the operator is killed while objects onboard.
 const KILL_EVERY: Duration = Duration::from_secs(4);

@@ -28,16 +28,8 @@ use liveplatform_sim::admin_client::AdminClient;
 use oc_operator::api::{OCCustomer, OCNumberBlock, conditions};
 use serde_json::json;
 
-// Shared with bench/load.rs, which uses what this benchmark does not.
-#[allow(dead_code)]
-#[path = "harness.rs"]
-mod harness;
-#[allow(dead_code)]
-#[path = "scripts.rs"]
-mod scripts;
-
-use harness::*;
-use scripts::Workload;
+use oc_dev::harness::*;
+use oc_dev::scripts::{self, Workload};
 
 /// The namespace of the bulk onboarding (the operator's Secrets live there too).
 const BULK: &str = "bulk";

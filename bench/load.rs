@@ -32,22 +32,10 @@ use liveplatform_sim::admin_client::{AdminClient, platform_calls_of, total_of};
 use oc_operator::api::{OCCustomer, OCNumberBlock};
 use serde_json::json;
 
-// Shared with bench/fairness.rs, which uses what this benchmark does not.
-#[allow(dead_code)]
-#[path = "harness.rs"]
-mod harness;
-#[path = "manifests.rs"]
-mod manifests;
-#[path = "readiness.rs"]
-mod readiness;
-#[allow(dead_code)]
-#[path = "scripts.rs"]
-mod scripts;
-
-use harness::*;
-use manifests::{Onboarding, apply_customers};
-use readiness::Readiness;
-use scripts::Workload;
+use oc_dev::harness::*;
+use oc_dev::manifests::{Onboarding, apply_customers};
+use oc_dev::readiness::Readiness;
+use oc_dev::scripts::{self, Workload};
 
 /// What a run measured up to Ready and the quiet minute.
 struct Report {

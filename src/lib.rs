@@ -6,6 +6,7 @@ pub mod apiserver_client;
 pub mod controller;
 pub mod import;
 pub mod lease;
+pub mod locked;
 pub mod metrics;
 pub mod offline;
 pub mod process_metrics;

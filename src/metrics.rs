@@ -21,7 +21,6 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -32,6 +31,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::api::common::WriteAction;
+use crate::locked::Locked;
 use liveplatform::{Action, CallObserver};
 
 /// The prefix of every family of the operator's own.
@@ -152,10 +152,10 @@ pub struct Metrics {
     build_info: Family<BuildLabels, Gauge>,
     spec_change_latency: Family<KindLabel, Histogram, fn() -> Histogram>,
     /// Per object: the generation of a spec change not yet acted on, first seen when.
-    spec_changes: Mutex<HashMap<String, (i64, Instant)>>,
+    spec_changes: Locked<HashMap<String, (i64, Instant)>>,
     objects: Family<ObjectLabels, Gauge>,
     leader: Gauge,
-    states: Mutex<ObjectStates>,
+    states: Locked<ObjectStates>,
 }
 
 impl Default for Metrics {
@@ -190,10 +190,10 @@ impl Metrics {
             spec_change_latency: Family::new_with_constructor(
                 seconds_histogram as fn() -> Histogram,
             ),
-            spec_changes: Mutex::new(HashMap::new()),
+            spec_changes: Locked::new(HashMap::new()),
             objects: Family::default(),
             leader: Gauge::default(),
-            states: Mutex::new(ObjectStates::default()),
+            states: Locked::new(ObjectStates::default()),
             registry: Registry::default(),
         };
         root.register_collector(Box::new(crate::process_metrics::ProcessCollector));
@@ -347,7 +347,7 @@ impl Metrics {
     /// Records an object's state after a reconcile (`None` when it is gone):
     /// `(ready, write in flight, later reconcile scheduled)`.
     pub fn object(&self, key: &str, kind: &str, state: Option<(bool, bool, bool)>) {
-        let mut states = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        let mut states = self.states.lock();
         let before = match state {
             Some((ready, in_flight, scheduled)) => states.by_key.insert(
                 key.to_owned(),
@@ -418,7 +418,7 @@ impl Metrics {
     /// A reconcile of `key` acts on a spec change to `generation`: when it was first
     /// seen (now, for its first reconcile).
     pub fn spec_change_seen(&self, key: &str, generation: i64) -> Instant {
-        let mut changes = self.spec_changes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut changes = self.spec_changes.lock();
         let entry = changes
             .entry(key.to_owned())
             .or_insert((generation, Instant::now()));
@@ -430,10 +430,7 @@ impl Metrics {
 
     /// The change of `key` was acted on (or the object is gone): forget it.
     pub fn spec_change_done(&self, key: &str) {
-        self.spec_changes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
+        self.spec_changes.lock().remove(key);
     }
 
     /// The budget platform `platform` allows (its client was built or rebuilt).
@@ -565,7 +562,7 @@ mod object_tally_tests {
         ];
         for (key, kind, state) in changes {
             metrics.object(key, kind, state);
-            let states = metrics.states.lock().unwrap();
+            let states = metrics.states.lock();
             let mut recount = ObjectStates::default();
             for state in states.by_key.values() {
                 recount.count(state, 1);
@@ -577,7 +574,7 @@ mod object_tally_tests {
             assert_eq!(states.in_flight, recount.in_flight, "after {key}");
             assert_eq!(states.scheduled, recount.scheduled, "after {key}");
         }
-        let states = metrics.states.lock().unwrap();
+        let states = metrics.states.lock();
         assert_eq!(states.ready[&("OCCustomer".to_owned(), true)], 1);
         assert_eq!((states.in_flight, states.scheduled), (1, 1));
     }

@@ -199,6 +199,13 @@ impl LicenseType {
             _ => None,
         }
     }
+
+    /// Whether a customer with this licence may have end users (the platform's rule,
+    /// see `liveplatform::model::LicenseType::allows_end_users`).
+    pub fn allows_end_users(self) -> bool {
+        liveplatform::model::LicenseType::from_code(self.code())
+            .is_some_and(liveplatform::model::LicenseType::allows_end_users)
+    }
 }
 
 /// What the operator last saw of the customer on the platform.

@@ -18,14 +18,15 @@
 
 use std::any::{Any, TypeId};
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::kind::Kind;
+use crate::locked::Locked;
 
 /// How many seconds of a platform's budget the admitted routine reconciles may have
 /// waiting in line at most (one call each).
@@ -59,9 +60,9 @@ pub struct Admission {
 }
 
 struct Inner {
-    gates: Mutex<HashMap<String, Gate>>,
+    gates: Locked<HashMap<String, Gate>>,
     /// Per kind, its controller's wake-up channel and its cache ([`Admission::turns`]).
-    wakes: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
+    wakes: Locked<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
     /// Told how many reconciles wait for a turn on a platform whenever that changes.
     on_waiting: WaitingObserver,
     /// The id of the next gate made.
@@ -137,8 +138,8 @@ impl Admission {
     pub fn new(on_waiting: impl Fn(&str, usize) + Send + Sync + 'static) -> Self {
         Self {
             inner: Arc::new(Inner {
-                gates: Mutex::new(HashMap::new()),
-                wakes: Mutex::new(HashMap::new()),
+                gates: Locked::new(HashMap::new()),
+                wakes: Locked::new(HashMap::new()),
                 on_waiting: Box::new(on_waiting),
                 next_gate: AtomicU64::new(0),
             }),
@@ -150,14 +151,17 @@ impl Admission {
     /// controllers started again) replaces the first.
     pub fn turns<K: Kind>(&self, store: Store<K>) -> UnboundedReceiver<ObjectRef<K>> {
         let (sender, receiver) = unbounded();
-        lock(&self.inner.wakes).insert(TypeId::of::<K>(), Box::new(Wake { sender, store }));
+        self.inner
+            .wakes
+            .lock()
+            .insert(TypeId::of::<K>(), Box::new(Wake { sender, store }));
         receiver
     }
 
     /// The turn reserved for `key` when it waited, if its turn came: the reconcile
     /// starting now holds it.
     pub fn claim(&self, platform: &str, key: &str) -> Option<Turn> {
-        let mut gates = lock(&self.inner.gates);
+        let mut gates = self.inner.gates.lock();
         let gate = gates.get_mut(platform)?;
         gate.reserved.remove(key)?;
         Some(Turn {
@@ -175,7 +179,7 @@ impl Admission {
         let start = self.starter(obj);
         let namespace = obj.meta().namespace.clone().unwrap_or_default();
         let waiting = {
-            let mut gates = lock(&self.inner.gates);
+            let mut gates = self.inner.gates.lock();
             let gate = gates.entry(platform.to_owned()).or_insert_with(|| Gate {
                 id: self.inner.next_gate.fetch_add(1, Ordering::Relaxed),
                 ..Gate::default()
@@ -204,7 +208,7 @@ impl Admission {
     /// `key` no longer waits for a turn (its reconcile goes ahead in a person's lane).
     pub fn leave(&self, platform: &str, key: &str) {
         let waiting = {
-            let mut gates = lock(&self.inner.gates);
+            let mut gates = self.inner.gates.lock();
             let Some(gate) = gates.get_mut(platform) else {
                 return;
             };
@@ -219,12 +223,12 @@ impl Admission {
     /// The platform is gone: its gate, with the objects waiting at it, is dropped.
     /// Turns still held give nothing back to a gate made later under the same name.
     pub fn forget(&self, platform: &str) {
-        lock(&self.inner.gates).remove(platform);
+        self.inner.gates.lock().remove(platform);
     }
 
     fn give_back(&self, platform: &str, id: u64) {
         let waiting = {
-            let mut gates = lock(&self.inner.gates);
+            let mut gates = self.inner.gates.lock();
             let Some(gate) = gates.get_mut(platform).filter(|gate| gate.id == id) else {
                 return;
             };
@@ -239,7 +243,10 @@ impl Admission {
     /// How `obj`'s reconcile is started again when its turn comes.
     fn starter<K: Kind>(&self, obj: &K) -> Starter {
         let reference = ObjectRef::from_obj(obj);
-        let wake = lock(&self.inner.wakes)
+        let wake = self
+            .inner
+            .wakes
+            .lock()
             .get(&TypeId::of::<K>())
             .and_then(|w| w.downcast_ref::<Wake<K>>())
             .map(|w| (w.sender.clone(), w.store.clone()));
@@ -321,11 +328,6 @@ impl Gate {
             .retain(|_, at| now.saturating_duration_since(*at) < RESERVED_FOR);
         self.held = self.held.saturating_sub(before - self.reserved.len());
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding this lock leaves maps that are still valid.
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
@@ -493,7 +495,7 @@ mod tests {
         drop(turns.remove(0));
         assert_eq!(names(&mut woken), ["c2"]);
         {
-            let mut gates = lock(&admission.inner.gates);
+            let mut gates = admission.inner.gates.lock();
             let gate = gates.get_mut("p").expect("gate");
             assert_eq!(gate.held, 2);
             gate.expire(Instant::now() + RESERVED_FOR);
@@ -508,13 +510,13 @@ mod tests {
         let (admission, mut woken, _writer) = admission(&objects);
         let mut old_turns = enter_all(&admission, &objects);
         admission.forget("p");
-        assert!(lock(&admission.inner.gates).is_empty());
+        assert!(admission.inner.gates.lock().is_empty());
         // Declared again under the same name: a new gate, with its own two turns.
         let again = enter_all(&admission, &objects);
         assert!(again[0].is_some() && again[1].is_some() && again[2].is_none());
         // A turn of the old gate comes back: the new gate's count is unchanged.
         drop(old_turns.remove(0));
-        assert_eq!(lock(&admission.inner.gates)["p"].held, 2);
+        assert_eq!(admission.inner.gates.lock()["p"].held, 2);
         assert!(names(&mut woken).is_empty());
     }
 

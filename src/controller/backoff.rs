@@ -2,28 +2,29 @@
 //! than a platform's Retry-After.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use liveplatform::backoff::Backoff;
 
+use crate::locked::Locked;
+
 #[derive(Debug)]
 pub struct ObjectBackoff {
     backoff: Backoff,
-    attempts: Mutex<HashMap<String, u32>>,
+    attempts: Locked<HashMap<String, u32>>,
 }
 
 impl ObjectBackoff {
     pub fn new(base: Duration, max: Duration) -> Self {
         Self {
             backoff: Backoff::new(base, max),
-            attempts: Mutex::new(HashMap::new()),
+            attempts: Locked::new(HashMap::new()),
         }
     }
 
     /// The delay before the next try of `key` after one more failure.
     pub fn failed(&self, key: &str, retry_after: Option<Duration>) -> Duration {
-        let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut attempts = self.attempts.lock();
         let n = attempts.entry(key.to_owned()).or_insert(0);
         let delay = self.backoff.delay_honouring(*n, retry_after);
         *n = n.saturating_add(1);
@@ -31,19 +32,11 @@ impl ObjectBackoff {
     }
 
     pub fn succeeded(&self, key: &str) {
-        self.attempts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
+        self.attempts.lock().remove(key);
     }
 
     pub fn attempts(&self, key: &str) -> u32 {
-        self.attempts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .copied()
-            .unwrap_or(0)
+        self.attempts.lock().get(key).copied().unwrap_or(0)
     }
 }
 

@@ -18,7 +18,7 @@
 //! changes of related objects.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::channel::mpsc;
 use futures::future::BoxFuture;
@@ -29,6 +29,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, watcher};
 
 use super::kind::Kind;
+use crate::locked::Locked;
 use crate::telemetry::Readiness;
 
 /// What the cache keeps of an object: not its managed fields, nor the copy of the
@@ -60,19 +61,19 @@ enum Heard<K> {
 /// subscriber's backlog is its own: the watch and the cache never wait for it, and
 /// the objects it holds are the cache's own `Arc`s (no copies).
 struct Fanout<K> {
-    subscribers: Mutex<Vec<mpsc::UnboundedSender<Heard<K>>>>,
+    subscribers: Locked<Vec<mpsc::UnboundedSender<Heard<K>>>>,
 }
 
 impl<K: Kind> Fanout<K> {
     fn new() -> Self {
         Self {
-            subscribers: Mutex::new(Vec::new()),
+            subscribers: Locked::new(Vec::new()),
         }
     }
 
     fn subscribe(&self) -> mpsc::UnboundedReceiver<Heard<K>> {
         let (tx, rx) = mpsc::unbounded();
-        self.lock().push(tx);
+        self.subscribers.lock().push(tx);
         rx
     }
 
@@ -94,13 +95,9 @@ impl<K: Kind> Fanout<K> {
         if heard.is_empty() {
             return;
         }
-        self.lock()
+        self.subscribers
+            .lock()
             .retain(|tx| heard.iter().all(|h| tx.unbounded_send(h.clone()).is_ok()));
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<mpsc::UnboundedSender<Heard<K>>>> {
-        // A panic while holding this lock leaves a list that is still valid.
-        self.subscribers.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -207,7 +204,7 @@ pub fn intent<K: Resource>(obj: &K) -> Option<u64> {
 /// readiness learns that the caches have synced.
 #[derive(Clone)]
 pub struct CacheSync {
-    pending: Arc<Mutex<BTreeSet<String>>>,
+    pending: Arc<Locked<BTreeSet<String>>>,
     readiness: Readiness,
     on_synced: Arc<dyn Fn() + Send + Sync>,
 }
@@ -233,7 +230,7 @@ impl CacheSync {
         on_event: impl Fn(&watcher::Event<K>) + Send + Sync + 'static,
     ) -> (Watched<K>, BoxFuture<'static, ()>) {
         let kind = K::kind(&()).into_owned();
-        self.lock().insert(kind.clone());
+        self.pending.lock().insert(kind.clone());
         let (reader, writer) = reflector::store::<K>();
         let fanout = Arc::new(Fanout::new());
         let sync = self.clone();
@@ -268,17 +265,12 @@ impl CacheSync {
     }
 
     fn listed(&self, kind: &str) {
-        let mut pending = self.lock();
+        let mut pending = self.pending.lock();
         if pending.remove(kind) && pending.is_empty() {
             self.readiness.set_caches_synced();
             (self.on_synced)();
             tracing::info!("watch caches synced");
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
-        // A panic while holding this lock leaves a set that is still valid.
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -9,39 +9,29 @@ use super::events::{Events, Told};
 use super::kind::Kind;
 use super::numbers::NumbersCache;
 use super::ownership::Ownership;
-use super::platforms::PlatformRegistry;
+use super::platform_clients::PlatformRegistry;
 use super::stores::Stores;
 pub use super::written::Written;
+use crate::locked::Locked;
 
 /// Objects that were checked before a restart and rest until their drift check is
 /// due: key -> (when it is due, the intent it had). A reconcile before then with the
 /// same intent (a related object seen for the first time, say) makes no call either.
 #[derive(Default)]
-pub struct Resting(
-    std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Option<u64>)>>,
-);
+pub struct Resting(Locked<std::collections::HashMap<String, (std::time::Instant, Option<u64>)>>);
 
 impl Resting {
-    fn map(
-        &self,
-    ) -> std::sync::MutexGuard<
-        '_,
-        std::collections::HashMap<String, (std::time::Instant, Option<u64>)>,
-    > {
-        // A panic while holding the lock leaves a map that is still valid.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Object `key` rests for `wait` with `intent`.
     pub fn rest(&self, key: &str, wait: std::time::Duration, intent: Option<u64>) {
-        self.map()
+        self.0
+            .lock()
             .insert(key.to_owned(), (std::time::Instant::now() + wait, intent));
     }
 
     /// How much longer object `key` rests, if it still does with `intent`; an object
     /// whose intent changed or whose time came is woken for good.
     pub fn remaining(&self, key: &str, intent: Option<u64>) -> Option<std::time::Duration> {
-        let mut map = self.map();
+        let mut map = self.0.lock();
         let (due, rested) = *map.get(key)?;
         let now = std::time::Instant::now();
         if rested == intent && now < due {

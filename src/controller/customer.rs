@@ -14,6 +14,7 @@ use kube::api::{Api, DeleteParams, ListParams};
 use kube::runtime::controller::Action;
 
 use super::adoption;
+use super::conclusion;
 use super::context::Context;
 use super::drive;
 use super::error::{Error, Result};
@@ -80,7 +81,7 @@ async fn run(
         management::observe_only(obj, &ctx.stores),
     )
     .await?;
-    Ok(plan::conclude(ctx, obj, draft, outcome).await)
+    Ok(conclusion::conclude(ctx, obj, draft, outcome).await)
 }
 
 /// What this reconcile has read so far; `None` is "not looked at yet".

@@ -11,6 +11,7 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 
 use super::adoption;
+use super::conclusion;
 use super::context::Context;
 use super::customer_scope::{CustomerScope, Unscoped, customer_scope, namespace_of, without_scope};
 use super::drive;
@@ -77,7 +78,7 @@ async fn run(
         management::observe_only(obj, &ctx.stores),
     )
     .await?;
-    Ok(plan::conclude(ctx, obj, draft, outcome).await)
+    Ok(conclusion::conclude(ctx, obj, draft, outcome).await)
 }
 
 /// What this reconcile has read so far.

@@ -10,6 +10,7 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 
 use super::adoption;
+use super::conclusion;
 use super::context::Context;
 use super::customer_scope::{CustomerScope, customer_scope, without_scope};
 use super::drive;
@@ -65,11 +66,11 @@ async fn run(
         .as_ref()
         .and_then(|s| s.license.as_ref())
         .and_then(|l| LicenseType::from_name(&l.type_))
-        .is_some_and(|t| t != LicenseType::OcEssentials);
+        .is_some_and(LicenseType::allows_end_users);
     if licensed && !deleting && finalizer::add(api, obj).await? {
         return Ok(Action::await_change());
     }
-    let upgrade_declared = scope.customer.spec.license.type_ != LicenseType::OcEssentials;
+    let upgrade_declared = scope.customer.spec.license.type_.allows_end_users();
     let number_pending = line_number_pending(ctx, obj);
     let mut reconcile = EndUserReconcile {
         obj,
@@ -89,7 +90,7 @@ async fn run(
         management::observe_only(obj, &ctx.stores),
     )
     .await?;
-    Ok(plan::conclude(ctx, obj, draft, outcome).await)
+    Ok(conclusion::conclude(ctx, obj, draft, outcome).await)
 }
 
 /// The number block of the same customer that declares the number of the user's line

@@ -11,13 +11,14 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::events::v1::{Event, EventSeries};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, Patch, PatchParams, PostParams};
+
+use crate::locked::Locked;
 
 /// How long an event is remembered for a series (kube-runtime's recorder: six minutes).
 const SERIES_WINDOW: Duration = Duration::from_secs(6 * 60);
@@ -39,7 +40,7 @@ pub struct Events {
     client: kube::Client,
     controller: String,
     instance: String,
-    recent: Mutex<Recent>,
+    recent: Locked<Recent>,
 }
 
 impl Events {
@@ -48,7 +49,7 @@ impl Events {
             client,
             controller: controller.to_owned(),
             instance: instance.unwrap_or_else(|| controller.to_owned()),
-            recent: Mutex::new(Recent::default()),
+            recent: Locked::new(Recent::default()),
         }
     }
 
@@ -65,7 +66,7 @@ impl Events {
         let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
         let key = same_event(&regarding, &told);
         let now = Instant::now();
-        let seen = self.lock().seen(key, now);
+        let seen = self.recent.lock().seen(key, now);
         if let Some((name, count)) = seen {
             let series = serde_json::json!({"series": EventSeries {
                 count,
@@ -77,13 +78,13 @@ impl Events {
             {
                 Ok(_) => return Ok(()),
                 // Gone from the apiserver (its events expire) or refused: told anew.
-                Err(_) => self.lock().forget(key),
+                Err(_) => self.recent.lock().forget(key),
             }
         }
         let event = self.event(regarding, told);
         let name = event.metadata.name.clone().unwrap_or_default();
         api.create(&PostParams::default(), &event).await?;
-        self.lock().remember(key, name, now);
+        self.recent.lock().remember(key, name, now);
         Ok(())
     }
 
@@ -106,11 +107,6 @@ impl Events {
             reporting_instance: Some(self.instance.clone()),
             ..Event::default()
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Recent> {
-        // A panic while holding the lock leaves a table that is still valid.
-        self.recent.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

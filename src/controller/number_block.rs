@@ -16,6 +16,7 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 
 use super::adoption;
+use super::conclusion;
 use super::context::Context;
 use super::customer_scope::{CustomerScope, customer_scope, without_scope};
 use super::drive;
@@ -119,7 +120,7 @@ async fn run(
         management::observe_only(obj, &ctx.stores),
     )
     .await?;
-    Ok(plan::conclude(ctx, obj, draft, outcome).await)
+    Ok(conclusion::conclude(ctx, obj, draft, outcome).await)
 }
 
 /// Numbers this block has on the platform as far as its status knows.

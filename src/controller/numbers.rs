@@ -13,12 +13,13 @@
 //! deciding the next write (see `number_block::plan`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use liveplatform::{LivePlatformClient, Result};
 
 use super::tenant_numbers::TenantNumbers;
+use crate::locked::Locked;
 
 /// How long a listing the operator's writes keep current lives after the last write
 /// it took in [chosen]: longer than any upload task takes, short enough that a
@@ -69,7 +70,7 @@ pub struct Numbers {
 #[derive(Debug)]
 pub struct NumbersCache {
     ttl: Duration,
-    slots: Mutex<HashMap<String, Slot>>,
+    slots: Locked<HashMap<String, Slot>>,
 }
 
 /// Page size of numbers listings.
@@ -79,7 +80,7 @@ impl NumbersCache {
     pub fn new(ttl: Duration) -> Self {
         Self {
             ttl,
-            slots: Mutex::new(HashMap::new()),
+            slots: Locked::new(HashMap::new()),
         }
     }
 
@@ -88,7 +89,7 @@ impl NumbersCache {
     /// megabytes. A listing is kept a while after it may be read (see
     /// [`ANSWER_WINDOW`]).
     fn slot(&self, tenant: &str) -> Slot {
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slots = self.slots.lock();
         slots.retain(|_, slot| match slot.try_lock() {
             // In use: kept.
             Err(_) => true,
@@ -215,7 +216,7 @@ mod tests {
         }
         let _ = cache.slot("new");
         let tenants: Vec<String> = {
-            let slots = cache.slots.lock().unwrap_or_else(|p| p.into_inner());
+            let slots = cache.slots.lock();
             let mut t: Vec<String> = slots.keys().cloned().collect();
             t.sort();
             t

@@ -24,7 +24,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use kube::ResourceExt;
@@ -36,6 +36,7 @@ use super::kind::{CustomerOwned, Kind, found_by};
 use super::number_set::NumberSet;
 use super::stores::Stores;
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
+use crate::locked::Locked;
 
 /// A shared name: the identities of a large block repeat their platform, and one
 /// identity is held in several maps, so copies share one allocation.
@@ -465,8 +466,8 @@ fn pair(t: jiff::Timestamp) -> (i64, i32) {
 /// One kind's view: what each object names, the claims made by this process, and who
 /// waits for whom.
 pub struct Ledger<K: Owned> {
-    state: Mutex<LedgerState<K>>,
-    trigger: Mutex<UnboundedSender<ObjectRef<K>>>,
+    state: Locked<LedgerState<K>>,
+    trigger: Locked<UnboundedSender<ObjectRef<K>>>,
 }
 
 /// What the ledger knows of one object.
@@ -713,7 +714,7 @@ impl<K: Owned> Default for Ledger<K> {
     fn default() -> Self {
         let (sender, _) = unbounded();
         Self {
-            state: Mutex::new(LedgerState {
+            state: Locked::new(LedgerState {
                 entries: HashMap::new(),
                 by_identity: HashMap::new(),
                 granted: HashMap::new(),
@@ -723,15 +724,9 @@ impl<K: Owned> Default for Ledger<K> {
                 by_reference: HashMap::new(),
                 whole: true,
             }),
-            trigger: Mutex::new(sender),
+            trigger: Locked::new(sender),
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The guarded maps stay consistent between statements; a panic elsewhere while
-    // holding the lock does not make them unusable.
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl<K: Owned> Ledger<K> {
@@ -739,7 +734,7 @@ impl<K: Owned> Ledger<K> {
     /// for each run of the controllers.
     pub fn triggers(&self) -> UnboundedReceiver<ObjectRef<K>> {
         let (sender, receiver) = unbounded();
-        *lock(&self.trigger) = sender;
+        *self.trigger.lock() = sender;
         receiver
     }
 
@@ -760,7 +755,7 @@ impl<K: Owned> Ledger<K> {
             return;
         };
         let waiting = {
-            let mut state = lock(&self.state);
+            let mut state = self.state.lock();
             if deleted {
                 state.granted.remove(uid.as_str());
                 state.granted_numbers.remove(uid.as_str());
@@ -770,7 +765,7 @@ impl<K: Owned> Ledger<K> {
             state.waiters.remove(&uid)
         };
         if let Some(waiting) = waiting {
-            let sender = lock(&self.trigger).clone();
+            let sender = self.trigger.lock().clone();
             for waiter in waiting {
                 // A closed channel means the controllers stopped; nothing to wake.
                 let _ = sender.unbounded_send(waiter);
@@ -781,7 +776,7 @@ impl<K: Owned> Ledger<K> {
     /// Every entry is looked at again before the next decision (what they depend on
     /// changed).
     pub fn look_at_everything(&self) {
-        lock(&self.state).whole = true;
+        self.state.lock().whole = true;
     }
 
     /// The objects naming `reference` are looked at again before the next decision
@@ -789,7 +784,7 @@ impl<K: Owned> Ledger<K> {
     /// every object instead, once for each customer created, cost the operator most
     /// of a core.
     pub fn look_at_referrers(&self, reference: &Reference) {
-        let mut guard = lock(&self.state);
+        let mut guard = self.state.lock();
         let state = &mut *guard;
         if let Some(referrers) = state.by_reference.get(reference) {
             for (uid, object) in referrers {
@@ -806,7 +801,7 @@ impl<K: Owned> Ledger<K> {
             return None;
         }
         let uid = obj.uid()?;
-        let mut guard = lock(&self.state);
+        let mut guard = self.state.lock();
         let state = &mut *guard;
         refresh(state, &store, stores);
         let uid = state.shared(&uid);
@@ -933,7 +928,7 @@ impl<K: Owned> Ledger<K> {
         let (Some(store), Some(uid)) = (K::store(stores), obj.uid()) else {
             return NumberSet::new();
         };
-        let mut state = lock(&self.state);
+        let mut state = self.state.lock();
         refresh(&mut state, &store, stores);
         let me = Entry::of(obj, stores);
         let mut others = NumberSet::new();
@@ -1161,7 +1156,7 @@ pub struct Ownership {
     pub plans: Ledger<OCDialPlan>,
     pub users: Ledger<OCEndUser>,
     /// The generation of every customer seen, by uid (see `customer_observed`).
-    customer_generations: Mutex<HashMap<String, Option<i64>>>,
+    customer_generations: Locked<HashMap<String, Option<i64>>>,
 }
 
 impl Ownership {
@@ -1178,13 +1173,13 @@ impl Ownership {
         let changed = match event {
             watcher::Event::Apply(c) => {
                 let key = c.uid().unwrap_or_default();
-                let mut known = lock(&self.customer_generations);
+                let mut known = self.customer_generations.lock();
                 (known.insert(key, c.metadata.generation) != Some(c.metadata.generation))
                     .then_some(c)
             }
             watcher::Event::Delete(c) => {
                 let key = c.uid().unwrap_or_default();
-                lock(&self.customer_generations).remove(&key);
+                self.customer_generations.lock().remove(&key);
                 Some(c)
             }
             watcher::Event::InitDone => {
@@ -1229,11 +1224,11 @@ pub trait Governed: Kind {
 
     /// How often its platform checks Ready objects for drift, when known: its
     /// `driftCheckSeconds`, or longer when that many objects would take more than
-    /// their share of the platform's budget (see [`super::platform::drift_seconds`]).
+    /// their share of the platform's budget (see [`super::drift::drift_seconds`]).
     fn drift_seconds(&self, stores: &Stores) -> Option<i64> {
         let name = self.platform_name(stores)?;
         let platform = stores.platform(&name)?;
-        Some(super::platform::drift_seconds(
+        Some(super::drift::drift_seconds(
             &platform.spec,
             stores.objects_on(&name),
         ))
@@ -1530,7 +1525,7 @@ mod tests {
         let stores = stores_with(std::slice::from_ref(&c), &[]);
         let ledger = Ledger::<OCCustomer>::default();
         assert_eq!(ledger.check(&c, &stores), Some(Verdict::Owner));
-        let state = lock(&ledger.state);
+        let state = ledger.state.lock();
         let (uid, _) = state.entries.iter().next().expect("an entry");
         let indexed = state
             .by_identity
@@ -1584,7 +1579,7 @@ mod tests {
         // The first decision reads every block.
         assert_eq!(ownership.blocks.check(&of_c, &stores), Some(Verdict::Owner));
         let changed = |ownership: &Ownership| {
-            let state = lock(&ownership.blocks.state);
+            let state = ownership.blocks.state.lock();
             let mut names: Vec<String> = state.changed.values().map(|o| o.name.clone()).collect();
             names.sort();
             (names, state.whole)

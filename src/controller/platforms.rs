@@ -2,64 +2,16 @@
 //! (one token cache, one rate limiter). Rebuilt when the platform's spec changes; a
 //! rotated credentials Secret is swapped in without a new client.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
-
 use kube::ResourceExt;
 
 use super::context::Context;
 use super::error::{Error, Result};
+use super::platform_clients::Entry;
 use super::secret_access::{self, Purpose};
 use crate::api::OCPlatform;
 use liveplatform::contract::Budget;
 use liveplatform::secret::Secret as SecretString;
 use liveplatform::{ClientConfig, Credentials, LivePlatformClient};
-
-#[derive(Debug, Clone)]
-struct Entry {
-    client: LivePlatformClient,
-    generation: Option<i64>,
-    secret_version: Option<String>,
-}
-
-#[derive(Debug, Default)]
-pub struct PlatformRegistry {
-    entries: RwLock<HashMap<String, Entry>>,
-}
-
-impl PlatformRegistry {
-    fn get(&self, name: &str) -> Option<Entry> {
-        self.entries
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(name)
-            .cloned()
-    }
-
-    fn put(&self, name: &str, entry: Entry) {
-        self.entries
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name.to_owned(), entry);
-    }
-
-    /// The names of the platforms with a client.
-    fn names(&self) -> Vec<String> {
-        self.entries
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys()
-            .cloned()
-            .collect()
-    }
-
-    fn forget(&self, name: &str) {
-        self.entries
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(name);
-    }
-}
 
 /// Follows the OCPlatform watch: a deleted platform's client (its token, its rate
 /// limiter), its admission gate and its budget gauges are dropped; after a full

@@ -12,12 +12,12 @@
 //! listing rebuilds the index whole.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
 
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 
 use super::kind::{Kind, found_by};
+use crate::locked::Locked;
 
 /// What an object names: the named object's namespace (`None` when it is
 /// cluster-scoped, as an OCPlatform) and name.
@@ -89,7 +89,7 @@ impl<K: Kind> Referring<K> {
 
 /// The objects of kind `K` by what they name.
 pub struct Referrers<K: Kind> {
-    by_named: Mutex<Index<K>>,
+    by_named: Locked<Index<K>>,
     names: fn(&K) -> Option<Named<'_>>,
 }
 
@@ -97,7 +97,7 @@ impl<K: Kind> Referrers<K> {
     /// An empty index of the objects of kind `K` by what `names` says they name.
     pub fn new(names: fn(&K) -> Option<Named<'_>>) -> Self {
         Self {
-            by_named: Mutex::default(),
+            by_named: Locked::default(),
             names,
         }
     }
@@ -107,14 +107,14 @@ impl<K: Kind> Referrers<K> {
     pub fn observed(&self, event: &watcher::Event<K>, store: &Store<K>) {
         match event {
             watcher::Event::Apply(obj) => {
-                let mut index = self.lock();
+                let mut index = self.by_named.lock();
                 self.insert(&mut index, obj);
             }
             watcher::Event::Delete(obj) => {
                 let Some((namespace, name)) = (self.names)(obj) else {
                     return;
                 };
-                let mut index = self.lock();
+                let mut index = self.by_named.lock();
                 let namespace = namespace.unwrap_or_default();
                 let Some(in_namespace) = index.get_mut(namespace) else {
                     return;
@@ -132,7 +132,7 @@ impl<K: Kind> Referrers<K> {
             }
             watcher::Event::InitDone => {
                 let objects = store.state();
-                let mut index = self.lock();
+                let mut index = self.by_named.lock();
                 index.clear();
                 for obj in objects {
                     self.insert(&mut index, &obj);
@@ -145,7 +145,8 @@ impl<K: Kind> Referrers<K> {
     /// The objects naming `namespace/name` (`namespace` `None` for a cluster-scoped
     /// object).
     pub fn of(&self, namespace: Option<&str>, name: &str) -> Vec<ObjectRef<K>> {
-        self.lock()
+        self.by_named
+            .lock()
             .get(namespace.unwrap_or_default())
             .and_then(|in_namespace| in_namespace.get(name))
             .map(Referring::to_vec)
@@ -154,7 +155,8 @@ impl<K: Kind> Referrers<K> {
 
     /// How many objects name `namespace/name`.
     pub fn count(&self, namespace: Option<&str>, name: &str) -> usize {
-        self.lock()
+        self.by_named
+            .lock()
             .get(namespace.unwrap_or_default())
             .and_then(|in_namespace| in_namespace.get(name))
             .map_or(0, Referring::len)
@@ -170,11 +172,6 @@ impl<K: Kind> Referrers<K> {
             .entry(name.to_owned())
             .or_default()
             .insert(found_by(obj));
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Index<K>> {
-        // Every change above leaves a valid index before it could panic.
-        self.by_named.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -243,7 +240,7 @@ mod tests {
         assert_eq!(names(index.of(Some("a"), "acme")), ["a/two"]);
         index.observed(&watcher::Event::Delete(block("a", "two", "acme")), &store);
         assert_eq!(index.count(Some("a"), "acme"), 0);
-        assert!(index.lock().is_empty(), "no empty map is kept");
+        assert!(index.by_named.lock().is_empty(), "no empty map is kept");
     }
 
     #[test]
@@ -258,7 +255,10 @@ mod tests {
             );
         }
         index.observed(&watcher::Event::Apply(block("a", "b0", "acme")), &store);
-        assert!(matches!(index.lock()["a"]["acme"], Referring::Many(_)));
+        assert!(matches!(
+            index.by_named.lock()["a"]["acme"],
+            Referring::Many(_)
+        ));
         assert_eq!(index.count(Some("a"), "acme"), count);
         index.observed(&watcher::Event::Delete(block("a", "b1", "acme")), &store);
         let found = names(index.of(Some("a"), "acme"));

@@ -10,6 +10,7 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 
 use super::adoption;
+use super::conclusion;
 use super::context::Context;
 use super::customer_scope::{CustomerScope, customer_scope, namespace_of, without_scope};
 use super::drive;
@@ -80,7 +81,7 @@ async fn run(
         management::observe_only(obj, &ctx.stores),
     )
     .await?;
-    Ok(plan::conclude(ctx, obj, draft, outcome).await)
+    Ok(conclusion::conclude(ctx, obj, draft, outcome).await)
 }
 
 /// What this reconcile has read so far.

@@ -10,10 +10,11 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use liveplatform::model::{CustomerDetails, Lead};
+
+use crate::locked::Locked;
 
 /// How long a snapshot serves.
 pub const WINDOW: Duration = Duration::from_secs(20);
@@ -22,7 +23,7 @@ pub const WINDOW: Duration = Duration::from_secs(20);
 /// that saw them.
 #[derive(Debug)]
 struct Recent<K, V> {
-    seen: Mutex<HashMap<K, (Instant, Seer, V)>>,
+    seen: Locked<HashMap<K, (Instant, Seer, V)>>,
 }
 
 /// The version of the object that took a snapshot (see [`seer`]).
@@ -44,17 +45,12 @@ pub fn seer<K: kube::Resource>(obj: &K) -> Seer {
 impl<K: Eq + Hash, V: Clone> Recent<K, V> {
     fn new() -> Self {
         Recent {
-            seen: Mutex::new(HashMap::new()),
+            seen: Locked::new(HashMap::new()),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, (Instant, Seer, V)>> {
-        // A panic while holding this lock leaves a map that is still valid.
-        self.seen.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn get(&self, key: &K, by: Seer) -> Option<V> {
-        let mut seen = self.lock();
+        let mut seen = self.seen.lock();
         match seen.get(key) {
             Some((at, seer, value)) if at.elapsed() < WINDOW => {
                 (*seer == by).then(|| value.clone())
@@ -68,13 +64,13 @@ impl<K: Eq + Hash, V: Clone> Recent<K, V> {
     }
 
     fn put(&self, key: K, by: Seer, value: V) {
-        let mut seen = self.lock();
+        let mut seen = self.seen.lock();
         seen.retain(|_, (at, _, _)| at.elapsed() < WINDOW);
         seen.insert(key, (Instant::now(), by, value));
     }
 
     fn forget(&self, key: &K) {
-        self.lock().remove(key);
+        self.seen.lock().remove(key);
     }
 }
 
@@ -160,7 +156,7 @@ mod tests {
         let old = Instant::now()
             .checked_sub(WINDOW)
             .expect("uptime longer than the window");
-        recent.lock().insert(1, (old, 0, 7));
+        recent.seen.lock().insert(1, (old, 0, 7));
         assert_eq!(recent.get(&1, 0), None);
         recent.put(1, 0, 8);
         assert_eq!(recent.get(&1, 0), Some(8));

@@ -3,7 +3,7 @@
 //! of which object names which, and whether all of them hold their first listing.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -11,17 +11,18 @@ use kube::runtime::watcher;
 
 use super::kind::CustomerOwned;
 use super::referrers::{Named, Referrers};
+use crate::locked::Locked;
 
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection};
 
 /// The watch caches of the running controllers (empty before they start).
 pub struct Stores {
-    platforms: RwLock<Option<Store<OCPlatform>>>,
-    customers: RwLock<Option<Store<OCCustomer>>>,
-    blocks: RwLock<Option<Store<OCNumberBlock>>>,
-    sites: RwLock<Option<Store<OCSipConnection>>>,
-    plans: RwLock<Option<Store<OCDialPlan>>>,
-    users: RwLock<Option<Store<OCEndUser>>>,
+    platforms: Locked<Option<Store<OCPlatform>>>,
+    customers: Locked<Option<Store<OCCustomer>>>,
+    blocks: Locked<Option<Store<OCNumberBlock>>>,
+    sites: Locked<Option<Store<OCSipConnection>>>,
+    plans: Locked<Option<Store<OCDialPlan>>>,
+    users: Locked<Option<Store<OCEndUser>>>,
     /// The customers of each OCPlatform.
     pub customers_by_platform: Referrers<OCCustomer>,
     /// The objects of each customer, one index per kind.
@@ -32,7 +33,7 @@ pub struct Stores {
     /// The dial plans of each OCSipConnection.
     pub plans_by_site: Referrers<OCDialPlan>,
     /// How many objects each OCPlatform had when last counted, and when.
-    counted: Mutex<HashMap<String, (Instant, usize)>>,
+    counted: Locked<HashMap<String, (Instant, usize)>>,
     synced: tokio::sync::watch::Sender<bool>,
 }
 
@@ -57,31 +58,22 @@ fn site_of(plan: &OCDialPlan) -> Option<Named<'_>> {
 impl Default for Stores {
     fn default() -> Self {
         Self {
-            platforms: RwLock::default(),
-            customers: RwLock::default(),
-            blocks: RwLock::default(),
-            sites: RwLock::default(),
-            plans: RwLock::default(),
-            users: RwLock::default(),
+            platforms: Locked::default(),
+            customers: Locked::default(),
+            blocks: Locked::default(),
+            sites: Locked::default(),
+            plans: Locked::default(),
+            users: Locked::default(),
             customers_by_platform: Referrers::new(platform_of),
             blocks_by_customer: Referrers::new(customer_of),
             sites_by_customer: Referrers::new(customer_of),
             plans_by_customer: Referrers::new(customer_of),
             users_by_customer: Referrers::new(customer_of),
             plans_by_site: Referrers::new(site_of),
-            counted: Mutex::default(),
+            counted: Locked::default(),
             synced: tokio::sync::watch::Sender::new(false),
         }
     }
-}
-
-fn read<T: Clone>(slot: &RwLock<Option<T>>) -> Option<T> {
-    // A store handle is replaced whole; a poisoned lock still holds a valid one.
-    slot.read().unwrap_or_else(|e| e.into_inner()).clone()
-}
-
-fn write<T>(slot: &RwLock<Option<T>>, value: T) {
-    *slot.write().unwrap_or_else(|e| e.into_inner()) = Some(value);
 }
 
 macro_rules! store_access {
@@ -89,11 +81,11 @@ macro_rules! store_access {
         impl Stores {
             $(
                 pub fn $field(&self) -> Option<Store<$kind>> {
-                    read(&self.$field)
+                    self.$field.get()
                 }
 
                 pub fn $set(&self, store: Store<$kind>) {
-                    write(&self.$field, store);
+                    *self.$field.lock() = Some(store);
                 }
             )*
         }
@@ -160,7 +152,7 @@ impl Stores {
     /// once a second (see [`COUNT_STANDS`]).
     pub fn objects_on(&self, name: &str) -> usize {
         let now = Instant::now();
-        let mut counted = self.counted.lock().unwrap_or_else(|e| e.into_inner());
+        let mut counted = self.counted.lock();
         if let Some((at, count)) = counted.get(name)
             && now.duration_since(*at) < COUNT_STANDS
         {

@@ -4,8 +4,9 @@
 //! `task_poll` for as long as it runs.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
+
+use crate::locked::Locked;
 
 /// How much one new duration moves the expectation (an exponential moving average).
 const LEARNING_RATE: f64 = 0.3;
@@ -22,18 +23,14 @@ const LONGEST_WAIT: Duration = Duration::from_secs(30);
 
 /// Expected task durations, by platform and action.
 #[derive(Default)]
-pub struct TaskTimings(Mutex<HashMap<(String, String), f64>>);
+pub struct TaskTimings(Locked<HashMap<(String, String), f64>>);
 
 impl TaskTimings {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), f64>> {
-        // A panic while holding the lock leaves a map that is still valid.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// A task of `action` on `platform` took `took` on the platform.
     pub fn ended(&self, platform: &str, action: &str, took: Duration) {
         let seconds = took.as_secs_f64();
-        self.map()
+        self.0
+            .lock()
             .entry((platform.to_owned(), action.to_owned()))
             .and_modify(|e| *e += LEARNING_RATE * (seconds - *e))
             .or_insert(seconds);
@@ -41,7 +38,8 @@ impl TaskTimings {
 
     /// How long tasks of `action` on `platform` usually take, once one was seen.
     pub fn expected(&self, platform: &str, action: &str) -> Option<Duration> {
-        self.map()
+        self.0
+            .lock()
             .get(&(platform.to_owned(), action.to_owned()))
             .map(|s| Duration::from_secs_f64(s.max(0.0)))
     }

@@ -13,7 +13,8 @@
 //! from then on every copy the cache gives is at least as new.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+
+use crate::locked::Locked;
 
 /// What is known of the last status write of one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,18 +31,13 @@ enum Last {
 
 /// Per object (by key), what is known of the operator's last status write.
 #[derive(Default)]
-pub struct Written(Mutex<HashMap<String, Last>>);
+pub struct Written(Locked<HashMap<String, Last>>);
 
 impl Written {
-    fn map(&self) -> MutexGuard<'_, HashMap<String, Last>> {
-        // A panic while holding the lock leaves a map that is still valid.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Whether a cached copy of object `key` with `resource_version` may be decided
     /// on: it holds the last status write.
     pub fn is_current(&self, key: &str, resource_version: Option<&str>) -> bool {
-        match self.map().get(key) {
+        match self.0.lock().get(key) {
             None | Some(Last::InCache) => true,
             Some(Last::Awaiting(written)) => Some(written.as_str()) == resource_version,
             // A reconcile that ended without saying what it wrote: not known.
@@ -52,7 +48,7 @@ impl Written {
     /// The cache took version `resource_version` of object `key` (a watch event,
     /// after the cache holds it).
     pub fn cached(&self, key: &str, resource_version: &str) {
-        let mut map = self.map();
+        let mut map = self.0.lock();
         let Some(last) = map.get_mut(key) else {
             return;
         };
@@ -65,13 +61,14 @@ impl Written {
 
     /// A reconcile of object `key` starts its work, which may write its status.
     pub fn reconciling(&self, key: &str) {
-        self.map()
+        self.0
+            .lock()
             .insert(key.to_owned(), Last::Reconciling { last_cached: None });
     }
 
     /// The reconcile of object `key` wrote its status last as `resource_version`.
     pub fn wrote(&self, key: &str, resource_version: String) {
-        let mut map = self.map();
+        let mut map = self.0.lock();
         let seen = matches!(
             map.get(key),
             Some(Last::Reconciling { last_cached: Some(cached) }) if *cached == resource_version
@@ -93,17 +90,17 @@ impl Written {
             (false, Some(version)) => Last::Awaiting(version),
             (false, None) => return,
         };
-        self.map().insert(key.to_owned(), last);
+        self.0.lock().insert(key.to_owned(), last);
     }
 
     /// Whether this process has reconciled (or written) object `key` before.
     pub fn knows(&self, key: &str) -> bool {
-        self.map().contains_key(key)
+        self.0.lock().contains_key(key)
     }
 
     /// Forgets an object that is gone.
     pub fn forget(&self, key: &str) {
-        self.map().remove(key);
+        self.0.lock().remove(key);
     }
 }
 

@@ -7,16 +7,18 @@
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use http::{Method, Request, Response, StatusCode};
 use kube::client::Body;
 use serde_json::{Value, json};
 
+use crate::locked::Locked;
+
 /// The objects, by their API path (`/apis/<group>/<version>/namespaces/<ns>/<plural>/<name>`).
 #[derive(Clone, Default)]
 pub struct MemoryApi {
-    objects: Arc<Mutex<BTreeMap<String, Value>>>,
+    objects: Arc<Locked<BTreeMap<String, Value>>>,
 }
 
 /// The API path of an object: its group and version from `apiVersion`, its resource
@@ -34,19 +36,14 @@ pub fn path_of(api_version: &str, plural: &str, namespace: Option<&str>, name: &
 }
 
 impl MemoryApi {
-    fn objects(&self) -> MutexGuard<'_, BTreeMap<String, Value>> {
-        // A panic while holding the lock leaves a map that is still valid.
-        self.objects.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Holds `object` at `path`.
     pub fn insert(&self, path: String, object: Value) {
-        self.objects().insert(path, object);
+        self.objects.lock().insert(path, object);
     }
 
     /// The object at `path`, as the last write left it.
     pub fn get(&self, path: &str) -> Option<Value> {
-        self.objects().get(path).cloned()
+        self.objects.lock().get(path).cloned()
     }
 
     /// A Kubernetes client whose every request this API answers.
@@ -82,7 +79,7 @@ impl MemoryApi {
             Some(object) => (object.to_owned(), true),
             None => (path.clone(), false),
         };
-        let mut objects = self.objects();
+        let mut objects = self.objects.lock();
         let Some(object) = objects.get_mut(&object_path) else {
             return status(
                 StatusCode::NOT_FOUND,

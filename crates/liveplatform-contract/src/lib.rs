@@ -32,11 +32,6 @@ pub fn token_path(sp_tenant_id: &str) -> String {
     format!("/{sp_tenant_id}/oauth2/v2.0/token")
 }
 
-/// OpenID metadata of a tenant, used to validate a tenant id [doc].
-pub fn openid_configuration_path(tenant_id: &str) -> String {
-    format!("/{tenant_id}/.well-known/openid-configuration")
-}
-
 /// Calling-profile to SBC mapping [chosen path].
 pub const SBC_MAPPING_PATH: &str = "/v2/oc/callingprofile/sbcmapping";
 

@@ -186,10 +186,6 @@ impl Default for Seed {
 }
 
 impl Seed {
-    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(text)
-    }
-
     /// Every SBC id that some calling profile's trunk maps.
     pub fn sbc_ids(&self) -> impl Iterator<Item = &str> {
         self.calling_profiles

@@ -394,14 +394,6 @@ impl State {
         }
     }
 
-    /// Drops finished tasks older than a day (they stay readable at least 24 h).
-    pub fn prune_tasks(&mut self) {
-        let now = Instant::now();
-        self.tasks.retain(|_, t| {
-            !t.is_final() || now.saturating_duration_since(t.due) < Duration::from_secs(86_400)
-        });
-    }
-
     pub fn release_busy(&mut self, task_id: &str) {
         self.busy_numbers.retain(|_, t| t != task_id);
     }
