@@ -25,6 +25,7 @@ use super::plan::{self, AfterWrite, Also, Next, Planner, Report, Wait};
 use super::platforms;
 use super::snapshots;
 use super::status::{StatusDraft, namespaced_api};
+use super::stops::{Failure, Rejection};
 use super::tasks;
 use crate::api::common::{DeletionPolicy, Operation, PlannedAction, WriteAction};
 use crate::api::conditions::{self, CHANNEL_ASSIGNED, LICENSED, READY, reason};
@@ -362,9 +363,10 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     if status.lead_id.is_none() && !status.tenant_validated {
         return match &seen.tenant {
             None => Look(self::Look::Tenant),
-            Some(TenantValidation::Unknown { error }) => Reject(format!(
-                "tenant {tenant} is unknown to Microsoft Entra ID ({error}); check spec.tenantId"
-            )),
+            Some(TenantValidation::Unknown { error }) => Reject(Rejection::UnknownTenant {
+                tenant: tenant.to_string(),
+                error: error.clone(),
+            }),
             Some(TenantValidation::Valid { .. }) => Settle(self::Settle::TenantValidated),
         };
     }
@@ -505,9 +507,10 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
                 .also(upgrading(task))
                 .also(channel),
             ),
-            Some(TaskOutcome::Failed(t)) => Fail(format!(
-                "the licence upgrade failed (task {task}): {}",
-                t.error_summary()
+            Some(TaskOutcome::Failed(t)) => Fail(Failure::new(
+                WriteAction::UpgradeLicense,
+                task,
+                t.error_summary(),
             )),
             Some(_) => Settle(self::Settle::UpgradeEnded),
         };
@@ -517,9 +520,10 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     };
     let code = details.service.license_type.unwrap_or(-1);
     let Some(have) = LicenseType::from_code(code) else {
-        return Reject(format!(
-            "customer {guid} has licence type {code}, which the operator does not manage"
-        ));
+        return Reject(Rejection::UnmanagedLicence {
+            customer: guid.clone(),
+            code,
+        });
     };
     let want = spec.license.type_;
     let want_count = spec.license.count;
@@ -565,9 +569,10 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     match (want, have) {
         (LicenseType::OcEssentials, LicenseType::OcEssentials) => {}
         (LicenseType::OcEssentials, other) => {
-            return Reject(format!(
-                "customer {guid} has licence {other:?}; a licence cannot go back to OcEssentials, so set spec.license.type to OcEssentialsPlus or OcPro"
-            ));
+            return Reject(Rejection::NoWayBackToEssentials {
+                customer: guid.clone(),
+                have: other,
+            });
         }
         // Refused although the customer, read since, still has OcEssentials: the
         // platform refuses an upgrade while an earlier one (whose answer was lost)
@@ -592,9 +597,11 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         }
         (want, have) if want != have || (want_count.is_some() && want_count != have_count) => {
             if seen.change_refused {
-                return Reject(format!(
-                    "the platform refused changing the licence of customer {guid} from {have:?} to {want:?}, as read just now (\"Invalid change for License Type!\"); check spec.license against the customer's licence in the Live Platform portal"
-                ));
+                return Reject(Rejection::LicenceChangeRefused {
+                    customer: guid.clone(),
+                    have,
+                    want,
+                });
             }
             return Write(self::Write::ChangeLicense {
                 from: have,
@@ -638,9 +645,10 @@ fn follow_creation(spec: &OCCustomerSpec, seen: &Seen, task: &str) -> Step {
         Some(TaskOutcome::Succeeded(t) | TaskOutcome::PartlyFailed { task: t, .. }) => Settle(
             self::Settle::CustomerTaskEnded(t.output_str("ump_customer_guid").map(str::to_owned)),
         ),
-        Some(TaskOutcome::Failed(t)) => Fail(format!(
-            "creating the customer failed (task {task}): {}",
-            t.error_summary()
+        Some(TaskOutcome::Failed(t)) => Fail(Failure::new(
+            WriteAction::CreateCustomer,
+            task,
+            t.error_summary(),
         )),
     }
 }

@@ -21,6 +21,7 @@ use super::number_set::NumberSet;
 use super::numbers::Projection;
 use super::plan::{self, AfterWrite, Next, Planner, Report, Wait};
 use super::status::{StatusDraft, namespaced_api};
+use super::stops::Failure;
 use super::tasks;
 use crate::api::common::{PlannedAction, WriteAction};
 use crate::api::conditions::{READY, reason};
@@ -339,10 +340,9 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
                 format!("provisioning {sip} (task {task})"),
                 Next::Task,
             )),
-            Some(TaskOutcome::Failed(t)) => Fail(format!(
-                "provisioning {sip} failed (task {task}): {}",
-                t.error_summary()
-            )),
+            Some(TaskOutcome::Failed(t)) => {
+                Fail(Failure::new(WriteAction::ProvisionEndUser, task, t.error_summary()).of(sip))
+            }
             Some(_) => Settle(self::Settle::TaskEnded),
         };
     }

@@ -37,6 +37,7 @@ mod secret_access;
 pub mod sip_connection;
 pub mod snapshots;
 pub mod status;
+pub mod stops;
 pub mod stores;
 pub mod task_timing;
 pub mod tasks;

@@ -27,6 +27,7 @@ use super::number_set::NumberSet;
 use super::numbers::Projection;
 use super::plan::{self, AfterWrite, Also, Next, Planner, Report, Wait};
 use super::status::{StatusDraft, namespaced_api};
+use super::stops::Failure;
 use super::task_timing;
 use super::tasks;
 use super::tenant_numbers::TenantNumbers;
@@ -193,7 +194,7 @@ pub struct Seen {
     /// Looks at the tasks of running uploads (`status.running`) in this reconcile.
     pub running: Vec<(String, TaskOutcome)>,
     /// A running upload's task failed as a whole: the reconcile fails with this.
-    pub running_failed: Option<String>,
+    pub running_failed: Option<Failure>,
 }
 
 /// What the planner knows besides the platform.
@@ -304,7 +305,7 @@ pub enum RunningEnd {
     /// It failed as a whole, with no per-number outcomes: its numbers are not the
     /// block's, and the reconcile fails (and is retried with backoff) as when the
     /// write in flight fails.
-    Failed(String),
+    Failed(Failure),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -449,10 +450,9 @@ fn follow_running(known: &Known, seen: &Seen) -> Option<Step> {
             Some((_, outcome)) => {
                 let ended = match ended(outcome, WriteAction::UploadNumbers)? {
                     Ok(ended) => RunningEnd::Ended(ended),
-                    Err(why) => RunningEnd::Failed(format!(
-                        "{} failed (task {task}): {why}",
-                        WriteAction::UploadNumbers
-                    )),
+                    Err(why) => {
+                        RunningEnd::Failed(Failure::new(WriteAction::UploadNumbers, task, why))
+                    }
                 };
                 return Some(Settle(self::Settle::RunningEnded {
                     task: task.clone(),
@@ -582,7 +582,7 @@ fn follow(known: &Known, seen: &Seen) -> Option<Step> {
         )),
         Some(outcome) => match ended(outcome, op.action)? {
             Ok(ended) => Settle(self::Settle::TaskEnded(ended)),
-            Err(why) => Fail(format!("{} failed (task {task}): {why}", op.action)),
+            Err(why) => Fail(Failure::new(op.action, task, why)),
         },
     })
 }

@@ -17,6 +17,7 @@
 use std::time::Duration;
 
 use super::error::{Error, Result};
+use super::stops::{Failure, Rejection};
 use crate::api::common::PlannedAction;
 
 /// The next thing a kind's reconcile does.
@@ -41,10 +42,10 @@ pub enum Step<L, S, W> {
         advice: &'static str,
     },
     /// The spec cannot be carried out as it is; nothing is retried until it changes.
-    Reject(String),
+    Reject(Rejection),
     /// The write in flight ended badly on the platform; it is over, and the reconcile
     /// is retried with backoff.
-    Fail(String),
+    Fail(Failure),
 }
 
 /// Another condition the step sets besides `Ready` (for example `Licensed`).
@@ -214,10 +215,10 @@ pub async fn run<P: Planner>(planner: &mut P, what: &str, observe_only: bool) ->
             Step::Wait(wait) => return Ok(Outcome::Wait(wait)),
             Step::Ready(report) => return Ok(Outcome::Ready(report)),
             Step::Refuse { existing, advice } => return Ok(Outcome::Refuse { existing, advice }),
-            Step::Reject(message) => return Err(Error::Rejected(message)),
-            Step::Fail(message) => {
+            Step::Reject(rejection) => return Err(Error::Rejected(rejection.to_string())),
+            Step::Fail(failure) => {
                 planner.finish().await;
-                return Err(Error::TaskFailed(message));
+                return Err(Error::TaskFailed(failure.to_string()));
             }
         }
     }

@@ -20,6 +20,7 @@ use super::management::{self, planned};
 use super::plan::{self, AfterWrite, Next, Planner, Report, Wait};
 use super::secret_access::{self, Purpose};
 use super::status::{StatusDraft, namespaced_api};
+use super::stops::{Failure, Rejection};
 use super::tasks;
 use crate::api::OCSipConnection;
 use crate::api::common::{PlannedAction, WriteAction};
@@ -262,11 +263,11 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         site.m365_deployment_state.unwrap_or(-1),
     );
     if sbc == FAILED || m365 == FAILED {
-        return Reject(format!(
-            "the deployment of site location {id} failed (SBC {}, Microsoft 365 {}); fix the script parameters or the SBC, which modifies the site",
-            deployment_state::name(sbc),
-            deployment_state::name(m365)
-        ));
+        return Reject(Rejection::SiteDeploymentFailed {
+            site: id.to_string(),
+            sbc: deployment_state::name(sbc),
+            microsoft_365: deployment_state::name(m365),
+        });
     }
     if sbc != DEPLOYED || m365 != DEPLOYED {
         return Wait(plan::Wait::new(
@@ -316,10 +317,9 @@ fn plan_deletion(known: &Known, seen: &Seen) -> Step {
         match &seen.task {
             None => return Look(self::Look::Task(task.clone())),
             Some(TaskOutcome::Failed(t)) => {
-                return Fail(format!(
-                    "removing site location {id} failed (task {task}): {}",
-                    t.error_summary()
-                ));
+                return Fail(
+                    Failure::new(WriteAction::DeleteSipConnection, task, t.error_summary()).of(id),
+                );
             }
             Some(_) => {}
         }

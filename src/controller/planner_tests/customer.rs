@@ -5,12 +5,14 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{expect_all, lead, merged, task, upgrade_op};
+use crate::api::common::WriteAction;
 use crate::api::conditions::{LICENSED, reason};
 use crate::api::customer::{LicenseType, OCCustomerSpec, OCCustomerStatus};
 use crate::controller::customer::{
     Dependents, Known, Look, Seen, Settle, Step, Write, held, plan, plan_deletion,
 };
 use crate::controller::plan::{Next, Step as S};
+use crate::controller::stops::Rejection;
 use liveplatform::TaskOutcome;
 use liveplatform::model::TaskStatus;
 use liveplatform::model::{CustomerDetails, LicenseInfo, TenantValidation};
@@ -150,7 +152,7 @@ fn every_step_of_onboarding() {
                 }),
                 ..Seen::default()
             },
-            |s| matches!(s, S::Reject(m) if m.contains("unknown to Microsoft Entra ID") && m.contains("AADSTS90002")),
+            |s| matches!(s, S::Reject(Rejection::UnknownTenant { error, .. }) if error == "AADSTS90002"),
         ),
         row(
             "a known tenant is recorded, not asked again",
@@ -373,7 +375,7 @@ fn every_step_of_onboarding() {
                 task: Some(TaskOutcome::Failed(task(TaskStatus::Failed, json!({})))),
                 ..lead_seen(None, None)
             },
-            |s| matches!(s, S::Fail(m) if m.contains("creating the customer failed (task t1)")),
+            |s| matches!(s, S::Fail(f) if f.action == WriteAction::CreateCustomer && f.task == "t1"),
         ),
         row(
             "a creation whose answer was lost, with no customer on the lead, is forgotten (then sent again)",
@@ -444,7 +446,15 @@ fn every_step_of_onboarding() {
                 details: details(4, Some(3)),
                 ..lead_seen(Some("guid-1"), None)
             },
-            |s| matches!(s, S::Reject(m) if m.contains("cannot go back to OcEssentials")),
+            |s| {
+                matches!(
+                    s,
+                    S::Reject(Rejection::NoWayBackToEssentials {
+                        have: LicenseType::OcEssentialsPlus,
+                        ..
+                    })
+                )
+            },
         ),
         with_spec(
             row(
@@ -489,7 +499,7 @@ fn every_step_of_onboarding() {
                 details: details(0, None),
                 ..lead_seen(Some("guid-1"), None)
             },
-            |s| matches!(s, S::Reject(m) if m.contains("licence type 0")),
+            |s| matches!(s, S::Reject(Rejection::UnmanagedLicence { code: 0, .. })),
         ),
         row(
             "a running upgrade waits for its task and says so in Licensed",
@@ -580,7 +590,16 @@ fn every_step_of_onboarding() {
                     change_refused: true,
                     ..lead_seen(Some("guid-1"), None)
                 },
-                |s| matches!(s, S::Reject(m) if m.contains("refused changing the licence") && m.contains("check spec.license")),
+                |s| {
+                    matches!(
+                        s,
+                        S::Reject(Rejection::LicenceChangeRefused {
+                            have: LicenseType::OcEssentialsPlus,
+                            want: LicenseType::OcPro,
+                            ..
+                        })
+                    )
+                },
             ),
             json!({"license": {"type": "OcPro", "count": 3}}),
         ),

@@ -5,6 +5,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{Case as Expect, expect_all, task};
+use crate::api::common::WriteAction;
 use crate::api::end_user::{OCEndUserSpec, OCEndUserStatus};
 use crate::controller::end_user::{
     Known, LICENSE_REQUIRED, Look, Seen, Settle, Step, WAITING_FOR_LICENSE, Write, plan,
@@ -276,7 +277,7 @@ fn every_step_of_an_end_user() {
                     ..Seen::default()
                 },
             )),
-            |s| matches!(s, S::Fail(m) if m.contains("provisioning alice@contoso.com failed")),
+            |s| matches!(s, S::Fail(f) if f.action == WriteAction::ProvisionEndUser && f.target.as_deref() == Some("alice@contoso.com")),
         ),
         (
             "a finished provisioning is settled",

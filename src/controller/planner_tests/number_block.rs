@@ -5,12 +5,14 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::{Case as Expect, expect_all, merged, task};
+use crate::api::common::WriteAction;
 use crate::api::number_block::{OCNumberBlockSpec, OCNumberBlockStatus, ReleaseProgress};
 use crate::controller::number_block::{
     Batch, Ended, Known, Listing, Look, RunningEnd, Seen, Settle, Step, Write, plan,
 };
 use crate::controller::number_set::NumberSet;
 use crate::controller::plan::{Next, Step as S};
+use crate::controller::stops::Failure;
 use crate::controller::tenant_numbers::TenantNumbers;
 use crate::controller::tenant_numbers::tests::record;
 use liveplatform::TaskOutcome;
@@ -361,7 +363,7 @@ fn every_step_of_uploading_and_releasing() {
                     ..Seen::default()
                 },
             )),
-            |s| matches!(s, S::Fail(m) if m.contains("(task t2)")),
+            |s| matches!(s, S::Fail(f) if f.action == WriteAction::ReleaseNumbers && f.task == "t2"),
         ),
         (
             "a lost answer is looked up in a fresh listing",
@@ -922,7 +924,7 @@ fn a_large_block_keeps_several_uploads_running() {
                     },
                 )
             }),
-            |s| matches!(s, S::Settle(Settle::RunningEnded { task, ended: RunningEnd::Failed(m) }) if task == "t1" && m.contains("(task t1)")),
+            |s| matches!(s, S::Settle(Settle::RunningEnded { task, ended: RunningEnd::Failed(f) }) if task == "t1" && f.task == "t1" && f.action == WriteAction::UploadNumbers),
         ),
         (
             "and then fails the reconcile",
@@ -930,11 +932,11 @@ fn a_large_block_keeps_several_uploads_running() {
                 large(),
                 json!({}),
                 Seen {
-                    running_failed: Some("Upload Numbers to Customer failed (task t1): no".into()),
+                    running_failed: Some(Failure::new(WriteAction::UploadNumbers, "t1", "no")),
                     ..Seen::default()
                 },
             )),
-            |s| matches!(s, S::Fail(m) if m.contains("(task t1)")),
+            |s| matches!(s, S::Fail(f) if f.task == "t1" && f.action == WriteAction::UploadNumbers),
         ),
         (
             "nothing is reported while an upload runs",

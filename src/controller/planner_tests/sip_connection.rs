@@ -3,9 +3,11 @@
 use serde_json::{Value, json};
 
 use super::{Case, expect_all, task};
+use crate::api::common::WriteAction;
 use crate::api::sip_connection::{OCSipConnectionSpec, OCSipConnectionStatus};
 use crate::controller::plan::{Next, Step as S};
 use crate::controller::sip_connection::{Known, Look, Seen, Settle, Step, Write, plan};
+use crate::controller::stops::Rejection;
 use liveplatform::TaskOutcome;
 use liveplatform::contract::deployment_state::{DEPLOYED, DEPLOYING, FAILED, REMOVING};
 use liveplatform::model::{SbcInfo, SipConnection, TaskStatus};
@@ -235,7 +237,7 @@ fn every_step_of_a_sip_connection() {
                 json!({"appliedGeneration": 1, "siteLocationId": "s1", "sbcDeploymentState": "Failed", "m365DeploymentState": "Failed"}),
                 seen_site(Some(site("sbc-1", FAILED))),
             ),
-            |s| matches!(s, S::Reject(m) if m.contains("deployment of site location s1 failed")),
+            |s| matches!(s, S::Reject(Rejection::SiteDeploymentFailed { site, .. }) if site == "s1"),
         ),
         (
             "a new generation is modified",
@@ -347,7 +349,7 @@ fn every_step_of_a_sip_connection() {
                     ..seen_site(Some(site("sbc-1", DEPLOYED)))
                 },
             ),
-            |s| matches!(s, S::Fail(m) if m.contains("removing site location s1 failed (task t8)")),
+            |s| matches!(s, S::Fail(f) if f.action == WriteAction::DeleteSipConnection && f.target.as_deref() == Some("s1") && f.task == "t8"),
         ),
         (
             "a site gone from the platform lets go",
