@@ -74,6 +74,23 @@ pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3599);
 /// The client renews a token this long before it expires [chosen].
 pub const TOKEN_REFRESH_MARGIN: Duration = Duration::from_secs(120);
 
+/// The statuses of an acquired number in the numbers listing: `acquiredNumberStatus`
+/// (what the customer holds and what runs on it) and `assignmentStatus` (what Teams
+/// made of it).
+pub mod number_status {
+    /// A number the customer holds, no operation running on it [doc].
+    pub const ACTIVE: &str = "Active";
+    /// A number whose release is running [doc].
+    pub const RELEASE_REQUESTED: &str = "Release Requested";
+    /// A number whose upload is running [chosen]: the reference names no status for
+    /// it.
+    pub const UPLOAD_REQUESTED: &str = "Upload Requested";
+    /// No Teams user, conference or app holds the number [doc].
+    pub const UNASSIGNED: &str = "Unassigned";
+    /// The number is a Teams user's line URI [doc].
+    pub const USER_ASSIGNED: &str = "UserAssigned";
+}
+
 /// Deployment states of a site location [chosen integers; the manual shows 3 for a
 /// deployed site].
 pub mod deployment_state {

@@ -13,6 +13,7 @@ use super::gate::ChannelScope;
 use super::problem::{ApiError, FieldErrors};
 use super::request::{self, Query, RawBody, is_e164, is_guid, required_guid};
 use super::state::{NumberRec, State, TaskKind, now_text};
+use liveplatform_contract::number_status;
 
 pub fn routes() -> Router<App> {
     Router::new()
@@ -319,8 +320,8 @@ async fn upload(
                 calling_profile_id: profile.to_ascii_lowercase(),
                 usage: usage.clone(),
                 capabilities: body.capabilities.clone(),
-                acquired_number_status: "Upload Requested".into(),
-                assignment_status: "Unassigned".into(),
+                acquired_number_status: number_status::UPLOAD_REQUESTED.into(),
+                assignment_status: number_status::UNASSIGNED.into(),
                 civic_address_id: body.civic_address_id.clone(),
                 location_id: body.location_id.clone(),
                 acquired_on: now.clone(),
@@ -422,14 +423,14 @@ async fn release(
                 "TelephoneNumbers",
                 format!("{n}: not a number of this tenant."),
             ),
-            Some(r) if r.assignment_status != "Unassigned" => errors.add(
+            Some(r) if r.assignment_status != number_status::UNASSIGNED => errors.add(
                 "TelephoneNumbers",
                 format!(
                     "{n}: the number is {}; unassign it before release.",
                     r.assignment_status
                 ),
             ),
-            Some(r) if r.acquired_number_status != "Active" => {
+            Some(r) if r.acquired_number_status != number_status::ACTIVE => {
                 errors.add(
                     "TelephoneNumbers",
                     format!("{n}: the number is {}.", r.acquired_number_status),
@@ -444,7 +445,7 @@ async fn release(
     for n in &numbers {
         state.busy_numbers.insert(n.clone(), id.clone());
         if let Some(r) = state.numbers.get_mut(n) {
-            r.acquired_number_status = "Release Requested".into();
+            r.acquired_number_status = number_status::RELEASE_REQUESTED.into();
         }
     }
     let total = numbers.len() as i64;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::App;
 use super::problem::ApiError;
 use super::state::{RuleRec, State, TaskKind, dial_plan_key, now_text, user_key};
-use liveplatform_contract::{PROVISIONED_OBJECT_ID, deployment_state, number_error};
+use liveplatform_contract::{PROVISIONED_OBJECT_ID, deployment_state, number_error, number_status};
 
 /// The dial plan that uploaded numbers are pushed into [doc].
 pub const NUMBERS_DIAL_PLAN: &str = "OCDialPlan";
@@ -166,7 +166,7 @@ impl State {
                 None => {
                     ok += 1;
                     if let Some(rec) = self.numbers.get_mut(number) {
-                        rec.acquired_number_status = "Active".into();
+                        rec.acquired_number_status = number_status::ACTIVE.into();
                         rec.acquired_on = now_text();
                     }
                     uploaded.push(number.as_str());
@@ -242,7 +242,7 @@ impl State {
         if fails {
             for number in numbers {
                 if let Some(rec) = self.numbers.get_mut(number) {
-                    rec.acquired_number_status = "Active".into();
+                    rec.acquired_number_status = number_status::ACTIVE.into();
                 }
             }
             let output = json!({"MsReleaseJobId": job, "MsTenantId": tenant, "MsReleaseJobStatus": "Failed", "UmpReleaseJobStatus": "Failed"});
@@ -280,7 +280,7 @@ impl State {
         }
         for number in numbers {
             if let Some(rec) = self.numbers.get_mut(number) {
-                rec.assignment_status = "Unassigned".into();
+                rec.assignment_status = number_status::UNASSIGNED.into();
             }
             let uri = format!("tel:{number}");
             for user in self.users.values_mut() {
@@ -398,7 +398,9 @@ impl State {
                 .unwrap_or_default()
                 .to_owned();
             match self.numbers.get(&number) {
-                Some(rec) if rec.tenant_id == tenant && rec.acquired_number_status == "Active" => {}
+                Some(rec)
+                    if rec.tenant_id == tenant
+                        && rec.acquired_number_status == number_status::ACTIVE => {}
                 _ => {
                     return failed(
                         json!({"sipAddress": sip}),
@@ -419,7 +421,7 @@ impl State {
                 .unwrap_or_default()
                 .to_owned();
             if let Some(rec) = self.numbers.get_mut(&number) {
-                rec.assignment_status = "Unassigned".into();
+                rec.assignment_status = number_status::UNASSIGNED.into();
             }
         }
         if let Some(uri) = &line_uri {
@@ -430,7 +432,7 @@ impl State {
                 .unwrap_or_default()
                 .to_owned();
             if let Some(rec) = self.numbers.get_mut(&number) {
-                rec.assignment_status = "UserAssigned".into();
+                rec.assignment_status = number_status::USER_ASSIGNED.into();
             }
         }
         let user = self

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::common::{lenient_bool, lenient_string};
-use crate::contract::UPLOAD_WORKFLOW_VERSION;
+use crate::contract::{UPLOAD_WORKFLOW_VERSION, number_status};
 
 /// Body of Validate Single Number.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -156,18 +156,12 @@ pub struct NumberRecord {
 }
 
 impl NumberRecord {
-    /// The assignment status of a number that no Teams user, conference or app holds
-    /// [doc].
-    pub const UNASSIGNED: &'static str = "Unassigned";
-    /// The assignment status of a number that is a Teams user's line URI [doc].
-    pub const USER_ASSIGNED: &'static str = "UserAssigned";
-    /// The status of a number the customer holds, no operation running on it [doc].
-    pub const ACTIVE: &'static str = "Active";
-    /// The status of a number whose release is running [doc].
-    pub const RELEASE_REQUESTED: &'static str = "Release Requested";
-    /// The status of a number whose upload is running [chosen]: the reference names
-    /// no status for it, and the simulator lists such numbers so.
-    pub const UPLOAD_REQUESTED: &'static str = "Upload Requested";
+    /// The statuses the platform lists (see `contract::number_status`).
+    pub const UNASSIGNED: &'static str = number_status::UNASSIGNED;
+    pub const USER_ASSIGNED: &'static str = number_status::USER_ASSIGNED;
+    pub const ACTIVE: &'static str = number_status::ACTIVE;
+    pub const RELEASE_REQUESTED: &'static str = number_status::RELEASE_REQUESTED;
+    pub const UPLOAD_REQUESTED: &'static str = number_status::UPLOAD_REQUESTED;
 
     pub fn is_assigned(&self) -> bool {
         !self.assignment_status.is_empty()
