@@ -3,7 +3,7 @@
 //! script, its Lua VM runs it with the libraries Argo CD allows), over every kind,
 //! every reason the operator writes, stale and paused objects. The Lua decides every
 //! reason of `api::conditions::reason::ALL`, and Degraded is exactly the reasons that
-//! need a person (`reason::NEEDS_A_PERSON`).
+//! need a person (`reason::Reason::needs_a_person`).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -184,9 +184,9 @@ fn the_lua_decides_every_reason_the_code_defines() {
     let progressing = lua_table(&script, "progressing");
     let suspended = lua_table(&script, "suspended");
     let all: BTreeSet<String> = reason::ALL.iter().map(|r| (*r).to_owned()).collect();
-    let needs_a_person: BTreeSet<String> = reason::NEEDS_A_PERSON
-        .iter()
-        .map(|r| (*r).to_owned())
+    let needs_a_person: BTreeSet<String> = reason::needs_a_person_reasons()
+        .into_iter()
+        .map(str::to_owned)
         .collect();
     assert_eq!(
         degraded, needs_a_person,

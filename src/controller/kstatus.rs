@@ -1,12 +1,13 @@
 //! `Reconciling` and `Stalled` beside `Ready` and `Synced`, as kstatus (Flux, kpt)
 //! reads objects: Stalled is True when only a person can move the object on (its
-//! Ready or Synced reason is one of `reason::NEEDS_A_PERSON`), Reconciling is True
+//! Ready or Synced reason is one for which `Reason::needs_a_person`), Reconciling is True
 //! while work is under way (not Ready for the current generation, not stalled, not
 //! paused). Derived once, from the other conditions, before every status write.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use crate::api::conditions::{self, READY, RECONCILING, STALLED, SYNCED, reason};
+use crate::api::conditions::reason::{self, Reason};
+use crate::api::conditions::{self, READY, RECONCILING, STALLED, SYNCED};
 
 /// The two conditions to write: (type, status, reason, message) each.
 pub fn derive(
@@ -16,9 +17,15 @@ pub fn derive(
 ) -> [(&'static str, bool, String, String); 2] {
     let ready = conditions::find(conditions, READY);
     let synced = conditions::find(conditions, SYNCED);
+    /// A condition that is False, with its reason.
+    fn false_with(c: Option<&Condition>) -> Option<(&Condition, Reason)> {
+        c.filter(|c| c.status == "False")
+            .and_then(|c| Reason::parse(&c.reason).map(|r| (c, r)))
+    }
     let failing = |c: Option<&Condition>| {
-        c.filter(|c| c.status == "False" && reason::needs_a_person(&c.reason))
-            .cloned()
+        false_with(c)
+            .filter(|(_, r)| r.needs_a_person())
+            .map(|(c, _)| c.clone())
     };
     let stalled = if deleting {
         None
@@ -27,8 +34,8 @@ pub fn derive(
     };
     // Paused, or observing only with changes planned: nothing moves until a person
     // acts, and nothing is wrong either.
-    let paused = synced.is_some_and(|c| c.status == "False" && c.reason == reason::PAUSED)
-        || ready.is_some_and(|c| c.status == "False" && c.reason == reason::CHANGES_PLANNED);
+    let paused = false_with(synced).is_some_and(|(_, r)| r == Reason::Paused)
+        || false_with(ready).is_some_and(|(_, r)| r == Reason::ChangesPlanned);
     let ready_now = conditions::is_true_for(conditions, READY, generation);
     let (ready_reason, ready_message) = ready.map_or_else(
         || {
