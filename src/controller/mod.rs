@@ -21,6 +21,7 @@ pub mod finalizer;
 mod fixtures;
 pub mod kind;
 pub mod kstatus;
+pub mod lifecycle;
 pub mod management;
 pub mod number_block;
 pub mod number_set;
@@ -60,8 +61,9 @@ pub use error::{Error, Result};
 use crate::api::conditions::{self, READY, SYNCED, reason};
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection};
 use kind::{CustomerOwned, Kind};
+use lifecycle::Gate;
 use liveplatform::rate_limit::{Caller, Lane};
-use ownership::{Governed, Verdict};
+use ownership::Governed;
 use referrers::Referrers;
 use status::StatusDraft;
 
@@ -178,48 +180,76 @@ where
     let platform = obj.platform_name(&ctx.stores).unwrap_or_default();
     let mut turn = ctx.admission.claim(&platform, &key);
     let mut draft = StatusDraft::of(&*obj);
-    if is_paused(&*obj) {
-        draft.condition(
-            SYNCED,
-            false,
-            reason::PAUSED,
-            format!("reconciliation is paused; remove the {PAUSE_ANNOTATION} annotation to resume"),
-        );
-        Box::pin(status::save(&api, &*obj, &mut draft)).await?;
-        return Ok(Action::await_change());
-    }
-    if let Some(Verdict::Conflict { .. }) =
-        Box::pin(held_in_conflict(&*obj, &ctx, &api, &mut draft)).await?
-    {
-        // Held (not Ready, nothing in flight, nothing scheduled), or gone once deleted.
-        let kind_name = K::kind(&()).to_string();
-        let state = (!finalizer::is_deleting(&*obj)).then_some((false, false, false));
-        ctx.metrics.object(&key, &kind_name, state);
-        return Ok(Action::await_change());
-    }
-    if finalizer::is_deleting(&*obj) && is_protected(&*obj) {
-        return Box::pin(held_by_protection(&*obj, &ctx, &api, &mut draft)).await;
-    }
-    if finalizer::is_deleting(&*obj)
-        && K::WRITES_TO_PLATFORM
-        && management::observe_only(&*obj, &ctx.stores)
-    {
-        // It only observed: nothing on the platform is undone for it.
-        if finalizer::has(&*obj) {
-            Box::pin(ctx.event(
-                &*obj,
+    let paused = is_paused(&*obj);
+    // Ownership is not looked at for a paused object: it is left alone.
+    let verdict = (!paused)
+        .then(|| obj.verdict(&ctx.ownership, &ctx.stores))
+        .flatten();
+    let facts = lifecycle::Facts {
+        paused,
+        conflict: lifecycle::Facts::conflict_of(verdict.as_ref()),
+        deleting: finalizer::is_deleting(&*obj),
+        has_finalizer: finalizer::has(&*obj),
+        protected: is_protected(&*obj),
+        only_observes: K::WRITES_TO_PLATFORM && management::observe_only(&*obj, &ctx.stores),
+        rejected: rejected_for_this_generation(&mut draft),
+    };
+    match lifecycle::gate(facts) {
+        Gate::Go => {}
+        Gate::Pause => {
+            draft.condition(
+                SYNCED,
                 false,
-                "Orphaned",
-                "Delete",
-                "managementPolicy is ObserveOnly: the platform is left as it is",
-            ))
-            .await;
-            Box::pin(finalizer::remove(&api, &*obj)).await?;
+                reason::PAUSED,
+                format!(
+                    "reconciliation is paused; remove the {PAUSE_ANNOTATION} annotation to resume"
+                ),
+            );
+            Box::pin(status::save(&api, &*obj, &mut draft)).await?;
+            return Ok(Action::await_change());
         }
-        return Ok(Action::await_change());
-    }
-    if !finalizer::is_deleting(&*obj) && rejected_for_this_generation(&mut draft) {
-        return Ok(Action::await_change());
+        Gate::HoldInConflict => {
+            let message = verdict
+                .as_ref()
+                .and_then(|v| v.message(&K::kind(&())))
+                .unwrap_or_default();
+            Box::pin(hold_in_conflict(&*obj, &ctx, &api, &mut draft, message)).await?;
+            // Held: not Ready, nothing in flight, nothing scheduled.
+            ctx.metrics
+                .object(&key, &K::kind(&()), Some((false, false, false)));
+            return Ok(Action::await_change());
+        }
+        Gate::ReleaseInConflict { finalizer } => {
+            if finalizer {
+                Box::pin(let_go(
+                    &*obj,
+                    &ctx,
+                    &api,
+                    "Released",
+                    "held in conflict: another object owns what this one names, so nothing on the platform is touched",
+                ))
+                .await?;
+            }
+            ctx.metrics.object(&key, &K::kind(&()), None);
+            return Ok(Action::await_change());
+        }
+        Gate::HoldProtected => {
+            return Box::pin(held_by_protection(&*obj, &ctx, &api, &mut draft)).await;
+        }
+        Gate::LetGoObserved { finalizer } => {
+            if finalizer {
+                Box::pin(let_go(
+                    &*obj,
+                    &ctx,
+                    &api,
+                    "Orphaned",
+                    "managementPolicy is ObserveOnly: the platform is left as it is",
+                ))
+                .await?;
+            }
+            return Ok(Action::await_change());
+        }
+        Gate::AwaitSpecChange => return Ok(Action::await_change()),
     }
     if let Some(due) = checked_before_a_restart(&*obj, &ctx, &key, from_cache, &mut draft) {
         return Ok(Action::requeue(due));
@@ -481,40 +511,14 @@ fn in_scope<K: Governed>(obj: &K, ctx: &Context) -> bool {
 }
 
 /// Holds an object whose platform identity another object owns: `Ready=False` with
-/// reason `Conflict`, no platform call; being deleted, it lets go of its finalizer
-/// unless it still owns something it claimed. Returns the verdict when the object is
-/// held (the caller stops there).
-async fn held_in_conflict<K: Governed>(
+/// reason `Conflict` and `message`, an event when that is new; no platform call.
+async fn hold_in_conflict<K: Governed>(
     obj: &K,
     ctx: &Context,
     api: &Api<K>,
     draft: &mut StatusDraft<K>,
-) -> Result<Option<Verdict>> {
-    let Some(verdict) = obj.verdict(&ctx.ownership, &ctx.stores) else {
-        return Ok(None);
-    };
-    let Verdict::Conflict { owns_claimed, .. } = &verdict else {
-        return Ok(None);
-    };
-    if finalizer::is_deleting(obj) {
-        if *owns_claimed {
-            // Its own part is undone by its logic, which leaves the rest alone.
-            return Ok(None);
-        }
-        if finalizer::has(obj) {
-            ctx.event(
-                obj,
-                false,
-                "Released",
-                "Delete",
-                "held in conflict: another object owns what this one names, so nothing on the platform is touched",
-            )
-            .await;
-            finalizer::remove(api, obj).await?;
-        }
-        return Ok(Some(verdict));
-    }
-    let message = verdict.message(&K::kind(&())).unwrap_or_default();
+    message: String,
+) -> Result<()> {
     let was =
         conditions::find(draft.conditions(), READY).map(|c| (c.reason.clone(), c.message.clone()));
     draft.condition(READY, false, reason::CONFLICT, message.clone());
@@ -523,8 +527,21 @@ async fn held_in_conflict<K: Governed>(
         ctx.event(obj, true, reason::CONFLICT, "Reconcile", message)
             .await;
     }
-    save_unless_gone(api, obj, draft).await?;
-    Ok(Some(verdict))
+    save_unless_gone(api, obj, draft).await
+}
+
+/// A deleted object lets go of its finalizer without touching the platform, and says
+/// why in an event (`reason`).
+async fn let_go<K: Governed>(
+    obj: &K,
+    ctx: &Context,
+    api: &Api<K>,
+    reason: &str,
+    message: &str,
+) -> Result<()> {
+    ctx.event(obj, false, reason, "Delete", message).await;
+    finalizer::remove(api, obj).await?;
+    Ok(())
 }
 
 /// Whether the spec of this generation was rejected (`status.rejectedGeneration`).

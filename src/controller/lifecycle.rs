@@ -1,0 +1,249 @@
+//! The rules every kind's reconcile passes before its own work, as a pure planner:
+//! from what is known of the object (paused, held in conflict, being deleted,
+//! protected, only observing, its spec rejected) to one [`Gate`]. `drive` carries the
+//! gate out; the table tests below decide every combination without a cluster.
+//!
+//! The order is the rules' precedence: a paused object is left alone whatever else
+//! holds; an object held in conflict touches nothing, also while it is deleted
+//! (unless it owns something it claimed, which its own deletion undoes); a protected
+//! object's deletion waits; an object that only observes lets go when deleted; a
+//! rejected spec waits for the next one.
+
+use super::ownership::Verdict;
+
+/// What the lifecycle looks at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// Annotated `operatorconnect.io/paused: "true"`.
+    pub paused: bool,
+    /// Another object owns what this one names: `Some(owns_claimed)`, whether this
+    /// one still owns something it claimed before.
+    pub conflict: Option<bool>,
+    /// It has a deletion timestamp.
+    pub deleting: bool,
+    /// It holds the operator's finalizer.
+    pub has_finalizer: bool,
+    /// Annotated `operatorconnect.io/protected: "true"`.
+    pub protected: bool,
+    /// It only observes (`managementPolicy: ObserveOnly`, its own or its platform's)
+    /// and is of a kind that writes to the platform.
+    pub only_observes: bool,
+    /// The platform or the operator rejected this generation's spec.
+    pub rejected: bool,
+}
+
+impl Facts {
+    /// The conflict part of an ownership verdict.
+    pub fn conflict_of(verdict: Option<&Verdict>) -> Option<bool> {
+        match verdict {
+            Some(Verdict::Conflict { owns_claimed, .. }) => Some(*owns_claimed),
+            _ => None,
+        }
+    }
+}
+
+/// What the reconcile does before (or instead of) the kind's work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// `Synced=False` (reason `Paused`), saved; nothing else until it changes.
+    Pause,
+    /// `Ready=False` (reason `Conflict`, an event when new), saved; no platform call.
+    HoldInConflict,
+    /// Deleted while held in conflict, owning nothing it claimed: its finalizer goes
+    /// (with an event) and nothing on the platform is touched.
+    ReleaseInConflict { finalizer: bool },
+    /// Deleted while protected: `Ready=False` (reason `DeletionProtected`), saved;
+    /// nothing is released or deleted until a person lifts the protection.
+    HoldProtected,
+    /// Deleted while it only observes: its finalizer goes (with an event) and the
+    /// platform is left as it is.
+    LetGoObserved { finalizer: bool },
+    /// Its spec was rejected: nothing until it changes.
+    AwaitSpecChange,
+    /// On to the kind's own work.
+    Go,
+}
+
+/// The gate for an object with these facts.
+pub fn gate(facts: Facts) -> Gate {
+    if facts.paused {
+        return Gate::Pause;
+    }
+    match facts.conflict {
+        Some(_) if !facts.deleting => return Gate::HoldInConflict,
+        Some(false) => {
+            return Gate::ReleaseInConflict {
+                finalizer: facts.has_finalizer,
+            };
+        }
+        // Its own part is undone by its kind's work, which leaves the rest alone.
+        Some(true) | None => {}
+    }
+    if facts.deleting && facts.protected {
+        return Gate::HoldProtected;
+    }
+    if facts.deleting && facts.only_observes {
+        return Gate::LetGoObserved {
+            finalizer: facts.has_finalizer,
+        };
+    }
+    if !facts.deleting && facts.rejected {
+        return Gate::AwaitSpecChange;
+    }
+    Gate::Go
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts() -> Facts {
+        Facts {
+            has_finalizer: true,
+            ..Facts::default()
+        }
+    }
+
+    fn deleted() -> Facts {
+        Facts {
+            deleting: true,
+            ..facts()
+        }
+    }
+
+    #[test]
+    fn each_combination_goes_through_the_gate_its_rule_says() {
+        let rows: Vec<(&str, Facts, Gate)> = vec![
+            ("an object with nothing special goes on", facts(), Gate::Go),
+            (
+                "a paused object is left alone",
+                Facts {
+                    paused: true,
+                    ..facts()
+                },
+                Gate::Pause,
+            ),
+            (
+                "paused wins over everything, a deletion too",
+                Facts {
+                    paused: true,
+                    conflict: Some(false),
+                    protected: true,
+                    rejected: true,
+                    ..deleted()
+                },
+                Gate::Pause,
+            ),
+            (
+                "held in conflict",
+                Facts {
+                    conflict: Some(false),
+                    ..facts()
+                },
+                Gate::HoldInConflict,
+            ),
+            (
+                "held in conflict, owning what it claimed before",
+                Facts {
+                    conflict: Some(true),
+                    ..facts()
+                },
+                Gate::HoldInConflict,
+            ),
+            (
+                "deleted in conflict, owning nothing: it lets go",
+                Facts {
+                    conflict: Some(false),
+                    ..deleted()
+                },
+                Gate::ReleaseInConflict { finalizer: true },
+            ),
+            (
+                "deleted in conflict without a finalizer: nothing to remove",
+                Facts {
+                    conflict: Some(false),
+                    has_finalizer: false,
+                    ..deleted()
+                },
+                Gate::ReleaseInConflict { finalizer: false },
+            ),
+            (
+                "deleted in conflict, owning what it claimed: its own work undoes its part",
+                Facts {
+                    conflict: Some(true),
+                    ..deleted()
+                },
+                Gate::Go,
+            ),
+            (
+                "deleted in conflict even when protected: it never touched the platform",
+                Facts {
+                    conflict: Some(false),
+                    protected: true,
+                    ..deleted()
+                },
+                Gate::ReleaseInConflict { finalizer: true },
+            ),
+            (
+                "a protected object's deletion waits",
+                Facts {
+                    protected: true,
+                    ..deleted()
+                },
+                Gate::HoldProtected,
+            ),
+            (
+                "protection matters only for a deletion",
+                Facts {
+                    protected: true,
+                    ..facts()
+                },
+                Gate::Go,
+            ),
+            (
+                "protection wins over observing",
+                Facts {
+                    protected: true,
+                    only_observes: true,
+                    ..deleted()
+                },
+                Gate::HoldProtected,
+            ),
+            (
+                "an observing object lets go when deleted",
+                Facts {
+                    only_observes: true,
+                    ..deleted()
+                },
+                Gate::LetGoObserved { finalizer: true },
+            ),
+            (
+                "an observing object goes on while not deleted",
+                Facts {
+                    only_observes: true,
+                    ..facts()
+                },
+                Gate::Go,
+            ),
+            (
+                "a rejected spec waits for the next one",
+                Facts {
+                    rejected: true,
+                    ..facts()
+                },
+                Gate::AwaitSpecChange,
+            ),
+            (
+                "a rejected spec does not hold a deletion",
+                Facts {
+                    rejected: true,
+                    ..deleted()
+                },
+                Gate::Go,
+            ),
+        ];
+        for (what, facts, want) in rows {
+            assert_eq!(gate(facts), want, "{what}");
+        }
+    }
+}
