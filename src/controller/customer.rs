@@ -20,6 +20,7 @@ use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
 use super::kind::CustomerOwned;
+use super::lifecycle::{Departing, Leaving};
 use super::management::{self, planned};
 use super::plan::{self, AfterWrite, Also, Next, Planner, Report, Wait};
 use super::platforms;
@@ -42,6 +43,15 @@ type Draft = StatusDraft<OCCustomer>;
 pub async fn reconcile(obj: Arc<OCCustomer>, ctx: Arc<Context>) -> Result<Action> {
     let api = namespaced_api(&ctx.client, &*obj);
     drive(obj, ctx, api, run).await
+}
+
+impl Departing for OCCustomer {
+    const ORPHAN_LEAVES: &'static str = "the lead and the customer stay on the platform";
+
+    /// Its planner decides its deletion: dependents go first.
+    fn leaving(&self, _status: &OCCustomerStatus) -> Option<Leaving> {
+        None
+    }
 }
 
 async fn run(

@@ -17,6 +17,7 @@ use super::customer_scope::{CustomerScope, Unscoped, customer_scope, namespace_o
 use super::drive;
 use super::error::Result;
 use super::finalizer;
+use super::lifecycle::{self, Departing, Leaving};
 use super::management::{self, planned, requests};
 use super::plan::{self, AfterWrite, Planner, Report};
 use super::status::{StatusDraft, namespaced_api};
@@ -40,15 +41,7 @@ async fn run(
     api: &Api<OCDialPlan>,
     draft: &mut Draft,
 ) -> Result<Action> {
-    if finalizer::let_go_if_orphaned(api, obj, obj.spec.deletion_policy).await? {
-        return Ok(Action::await_change());
-    }
     let deleting = finalizer::is_deleting(obj);
-    if deleting && !claimed(&draft.status) {
-        // It never wrote to the dial plan: nothing on the platform is its own.
-        finalizer::remove(api, obj).await?;
-        return Ok(Action::await_change());
-    }
     // No customer or site on the platform: the dial plan went with them. Its SIP
     // connection's site id is watched (it wakes the dial plan) like the customer.
     let scope = match customer_scope(ctx, obj, draft).await? {
@@ -113,6 +106,20 @@ pub enum Look {
 }
 
 /// Whether this object ever wrote to the dial plan (or took it over).
+impl Departing for OCDialPlan {
+    const ORPHAN_LEAVES: &'static str = "the dial plan's rules stay on the platform";
+
+    /// A dial plan that never wrote a rule: nothing on the platform is its own.
+    fn leaving(&self, status: &OCDialPlanStatus) -> Option<Leaving> {
+        Some(lifecycle::leaving_of(
+            finalizer::is_deleting(self),
+            finalizer::has(self),
+            self.spec.deletion_policy,
+            !claimed(status),
+        ))
+    }
+}
+
 fn claimed(status: &OCDialPlanStatus) -> bool {
     !status.managed_rules.is_empty() || status.owned_since.is_some()
 }

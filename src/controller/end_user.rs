@@ -16,6 +16,7 @@ use super::customer_scope::{CustomerScope, customer_scope, without_scope};
 use super::drive;
 use super::error::Result;
 use super::finalizer;
+use super::lifecycle::{self, Departing, Leaving};
 use super::management::{self, planned};
 use super::number_set::NumberSet;
 use super::numbers::Projection;
@@ -47,15 +48,7 @@ async fn run(
     api: &Api<OCEndUser>,
     draft: &mut Draft,
 ) -> Result<Action> {
-    if finalizer::let_go_if_orphaned(api, obj, obj.spec.deletion_policy).await? {
-        return Ok(Action::await_change());
-    }
     let deleting = finalizer::is_deleting(obj);
-    if deleting && !claimed(&draft.status) {
-        // It never provisioned the user: the user's voice settings are not its own.
-        finalizer::remove(api, obj).await?;
-        return Ok(Action::await_change());
-    }
     let scope = match customer_scope(ctx, obj, draft).await? {
         Ok(scope) => scope,
         // No customer on the platform: the user's voice settings went with it.
@@ -166,6 +159,20 @@ async fn record_assignment(ctx: &Context, tenant: &str, before: Option<&str>, af
 }
 
 /// Whether this object provisioned the user (or took it over) at some point.
+impl Departing for OCEndUser {
+    const ORPHAN_LEAVES: &'static str = "the user stays provisioned in Teams";
+
+    /// An end user that never provisioned the user: its voice settings are not its own.
+    fn leaving(&self, status: &OCEndUserStatus) -> Option<Leaving> {
+        Some(lifecycle::leaving_of(
+            finalizer::is_deleting(self),
+            finalizer::has(self),
+            self.spec.deletion_policy,
+            !claimed(status),
+        ))
+    }
+}
+
 fn claimed(status: &OCEndUserStatus) -> bool {
     status.applied_generation.is_some()
         || status.operation.is_some()

@@ -63,17 +63,3 @@ pub async fn remove<K: Kind>(api: &Api<K>, obj: &K) -> Result<()> {
         .collect();
     write(api, obj, list, "removing the finalizer").await
 }
-
-/// On delete with `deletionPolicy: Orphan` (or without our finalizer), lets the object
-/// go without touching the platform. `true` when it did.
-pub async fn let_go_if_orphaned<K: Kind>(
-    api: &Api<K>,
-    obj: &K,
-    policy: crate::api::common::DeletionPolicy,
-) -> Result<bool> {
-    if is_deleting(obj) && (policy == crate::api::common::DeletionPolicy::Orphan || !has(obj)) {
-        remove(api, obj).await?;
-        return Ok(true);
-    }
-    Ok(false)
-}

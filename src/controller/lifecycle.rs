@@ -9,7 +9,9 @@
 //! object's deletion waits; an object that only observes lets go when deleted; a
 //! rejected spec waits for the next one.
 
+use super::kind::Kind;
 use super::ownership::Verdict;
+use crate::api::common::DeletionPolicy;
 
 /// What the lifecycle looks at.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -91,6 +93,68 @@ pub fn gate(facts: Facts) -> Gate {
         return Gate::AwaitSpecChange;
     }
     Gate::Go
+}
+
+/// What decides how a deleted object of a kind that leaves on its own terms goes (a
+/// customer's planner decides its own: it waits for its dependents).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Leaving {
+    pub deleting: bool,
+    pub has_finalizer: bool,
+    /// `deletionPolicy: Orphan`.
+    pub orphan: bool,
+    /// Nothing of its own is on the platform: it never wrote there, or has nothing
+    /// left there and no write in flight.
+    pub holds_nothing: bool,
+}
+
+/// A kind whose deleted objects may leave before their own work runs.
+pub trait Departing: Kind {
+    /// What an orphaned object of the kind leaves on the platform, for its event.
+    const ORPHAN_LEAVES: &'static str;
+
+    /// What decides its departure; `None` for a kind whose planner decides it.
+    fn leaving(&self, status: &Self::Status) -> Option<Leaving>;
+}
+
+/// Every kind that writes to the platform says whether it leaves on its own terms.
+pub fn leaving_of(
+    deleting: bool,
+    has_finalizer: bool,
+    policy: DeletionPolicy,
+    holds_nothing: bool,
+) -> Leaving {
+    Leaving {
+        deleting,
+        has_finalizer,
+        orphan: policy == DeletionPolicy::Orphan,
+        holds_nothing,
+    }
+}
+
+/// How a deleted object leaves without its kind's work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Departure {
+    /// It no longer holds the operator's finalizer: nothing to do.
+    AlreadyFree,
+    /// `deletionPolicy: Orphan`: the finalizer goes, an event says what stays.
+    Orphan,
+    /// Nothing of its own is on the platform: the finalizer goes.
+    NothingToUndo,
+}
+
+/// The departure of an object with these facts, if it leaves now.
+pub fn departure(leaving: Leaving) -> Option<Departure> {
+    if !leaving.deleting {
+        return None;
+    }
+    if !leaving.has_finalizer {
+        return Some(Departure::AlreadyFree);
+    }
+    if leaving.orphan {
+        return Some(Departure::Orphan);
+    }
+    leaving.holds_nothing.then_some(Departure::NothingToUndo)
 }
 
 #[cfg(test)]
@@ -244,6 +308,68 @@ mod tests {
         ];
         for (what, facts, want) in rows {
             assert_eq!(gate(facts), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn a_deleted_object_leaves_by_its_policy_or_when_it_holds_nothing() {
+        let deleted = Leaving {
+            deleting: true,
+            has_finalizer: true,
+            ..Leaving::default()
+        };
+        let rows = [
+            ("not deleted: it stays", Leaving::default(), None),
+            (
+                "not deleted, policy Orphan: it stays",
+                Leaving {
+                    orphan: true,
+                    ..Leaving::default()
+                },
+                None,
+            ),
+            (
+                "deleted, holding something: its kind undoes it",
+                deleted,
+                None,
+            ),
+            (
+                "deleted with policy Orphan",
+                Leaving {
+                    orphan: true,
+                    ..deleted
+                },
+                Some(Departure::Orphan),
+            ),
+            (
+                "deleted with policy Orphan, holding nothing: still orphaned (the event says so)",
+                Leaving {
+                    orphan: true,
+                    holds_nothing: true,
+                    ..deleted
+                },
+                Some(Departure::Orphan),
+            ),
+            (
+                "deleted, holding nothing",
+                Leaving {
+                    holds_nothing: true,
+                    ..deleted
+                },
+                Some(Departure::NothingToUndo),
+            ),
+            (
+                "deleted without the finalizer",
+                Leaving {
+                    has_finalizer: false,
+                    orphan: true,
+                    ..deleted
+                },
+                Some(Departure::AlreadyFree),
+            ),
+        ];
+        for (what, leaving, want) in rows {
+            assert_eq!(departure(leaving), want, "{what}");
         }
     }
 }

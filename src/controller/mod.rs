@@ -61,7 +61,7 @@ pub use error::{Error, Result};
 use crate::api::conditions::{self, READY, SYNCED, reason};
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection};
 use kind::{CustomerOwned, Kind};
-use lifecycle::Gate;
+use lifecycle::{Departing, Departure, Gate};
 use liveplatform::rate_limit::{Caller, Lane};
 use ownership::Governed;
 use referrers::Referrers;
@@ -125,7 +125,7 @@ async fn held_by_protection<K: Governed>(
 ///   intent first).
 pub async fn drive<K, F>(obj: Arc<K>, ctx: Arc<Context>, api: Api<K>, logic: F) -> Result<Action>
 where
-    K: Governed,
+    K: Governed + Departing,
     F: AsyncFnOnce(&K, &Context, &Api<K>, &mut StatusDraft<K>) -> Result<Action>,
 {
     // Nothing is decided on caches that do not hold their first listing yet (an owner
@@ -143,7 +143,7 @@ where
 
 async fn drive_synced<K, F>(obj: Arc<K>, ctx: Arc<Context>, api: Api<K>, logic: F) -> Result<Action>
 where
-    K: Governed,
+    K: Governed + Departing,
     F: AsyncFnOnce(&K, &Context, &Api<K>, &mut StatusDraft<K>) -> Result<Action>,
 {
     let key = kind::key(&*obj);
@@ -247,9 +247,22 @@ where
                 ))
                 .await?;
             }
+            forget_gone(&ctx, &key, &K::kind(&()));
             return Ok(Action::await_change());
         }
         Gate::AwaitSpecChange => return Ok(Action::await_change()),
+    }
+    if let Some(departure) = obj.leaving(&draft.status).and_then(lifecycle::departure) {
+        match departure {
+            Departure::AlreadyFree => {}
+            Departure::Orphan => {
+                let message = format!("deletionPolicy is Orphan: {}", K::ORPHAN_LEAVES);
+                Box::pin(let_go(&*obj, &ctx, &api, "Orphaned", &message)).await?;
+            }
+            Departure::NothingToUndo => Box::pin(finalizer::remove(&api, &*obj)).await?,
+        }
+        forget_gone(&ctx, &key, &K::kind(&()));
+        return Ok(Action::await_change());
     }
     if let Some(due) = checked_before_a_restart(&*obj, &ctx, &key, from_cache, &mut draft) {
         return Ok(Action::requeue(due));
@@ -528,6 +541,12 @@ async fn hold_in_conflict<K: Governed>(
             .await;
     }
     save_unless_gone(api, obj, draft).await
+}
+
+/// An object that let go of its finalizer: what this process held for it goes too.
+fn forget_gone(ctx: &Context, key: &str, kind: &str) {
+    ctx.metrics.object(key, kind, None);
+    ctx.written.forget(key);
 }
 
 /// A deleted object lets go of its finalizer without touching the platform, and says

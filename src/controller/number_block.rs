@@ -22,6 +22,7 @@ use super::customer_scope::{CustomerScope, customer_scope, without_scope};
 use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
+use super::lifecycle::{self, Departing, Leaving};
 use super::management::{self, planned, requests};
 use super::number_set::NumberSet;
 use super::numbers::Projection;
@@ -32,7 +33,7 @@ use super::task_timing;
 use super::tasks;
 use super::tenant_numbers::TenantNumbers;
 use crate::api::OCNumberBlock;
-use crate::api::common::{DeletionPolicy, PlannedAction, WriteAction};
+use crate::api::common::{PlannedAction, WriteAction};
 use crate::api::conditions::{self, NUMBERS_UPLOADED, READY, reason};
 use crate::api::number_block::{
     AssignedNumberPolicy, FailedNumber, NumberCounts, OCNumberBlockSpec, OCNumberBlockStatus,
@@ -68,25 +69,6 @@ async fn run(
     draft: &mut Draft,
 ) -> Result<Action> {
     let deleting = finalizer::is_deleting(obj);
-    if deleting && (obj.spec.deletion_policy == DeletionPolicy::Orphan || !finalizer::has(obj)) {
-        if finalizer::has(obj) {
-            ctx.event(
-                obj,
-                false,
-                "Orphaned",
-                "Delete",
-                "deletionPolicy is Orphan: the numbers stay with the customer",
-            )
-            .await;
-        }
-        finalizer::remove(api, obj).await?;
-        return Ok(Action::await_change());
-    }
-    if deleting && owned(&draft.status).is_empty() && draft.status.operation.is_none() {
-        // It never brought a number to the platform: nothing to release.
-        finalizer::remove(api, obj).await?;
-        return Ok(Action::await_change());
-    }
     let scope = match customer_scope(ctx, obj, draft).await? {
         Ok(scope) => scope,
         Err(why) => {
@@ -122,6 +104,20 @@ async fn run(
     )
     .await?;
     Ok(conclusion::conclude(ctx, obj, draft, outcome).await)
+}
+
+impl Departing for OCNumberBlock {
+    const ORPHAN_LEAVES: &'static str = "the numbers stay with the customer";
+
+    /// A block that never brought a number to the platform has nothing to release.
+    fn leaving(&self, status: &OCNumberBlockStatus) -> Option<Leaving> {
+        Some(lifecycle::leaving_of(
+            finalizer::is_deleting(self),
+            finalizer::has(self),
+            self.spec.deletion_policy,
+            owned(status).is_empty() && status.operation.is_none(),
+        ))
+    }
 }
 
 /// Numbers this block has on the platform as far as its status knows.

@@ -11,6 +11,7 @@ use super::conclusion;
 use super::context::Context;
 use super::drive;
 use super::error::Result;
+use super::lifecycle::{Departing, Leaving};
 use super::plan::{self, AfterWrite, Planner, Report};
 use super::platforms;
 use super::status::StatusDraft;
@@ -28,6 +29,15 @@ pub async fn reconcile(obj: Arc<OCPlatform>, ctx: Arc<Context>) -> Result<Action
         apply(obj, ctx, draft).await
     })
     .await
+}
+
+impl Departing for OCPlatform {
+    const ORPHAN_LEAVES: &'static str = "nothing";
+
+    /// An OCPlatform creates nothing on the platform.
+    fn leaving(&self, _status: &OCPlatformStatus) -> Option<Leaving> {
+        None
+    }
 }
 
 async fn apply(

@@ -16,6 +16,7 @@ use super::customer_scope::{CustomerScope, customer_scope, namespace_of, without
 use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
+use super::lifecycle::{self, Departing, Leaving};
 use super::management::{self, planned};
 use super::plan::{self, AfterWrite, Next, Planner, Report, Wait};
 use super::secret_access::{self, Purpose};
@@ -38,15 +39,27 @@ pub async fn reconcile(obj: Arc<OCSipConnection>, ctx: Arc<Context>) -> Result<A
     drive(obj, ctx, api, run).await
 }
 
+impl Departing for OCSipConnection {
+    const ORPHAN_LEAVES: &'static str = "the site location stays on the platform";
+
+    /// A site is looked up on the platform before it is let go (its add may have been
+    /// lost), so only the policy lets it leave at once.
+    fn leaving(&self, _status: &OCSipConnectionStatus) -> Option<Leaving> {
+        Some(lifecycle::leaving_of(
+            finalizer::is_deleting(self),
+            finalizer::has(self),
+            self.spec.deletion_policy,
+            false,
+        ))
+    }
+}
+
 async fn run(
     obj: &OCSipConnection,
     ctx: &Context,
     api: &Api<OCSipConnection>,
     draft: &mut Draft,
 ) -> Result<Action> {
-    if finalizer::let_go_if_orphaned(api, obj, obj.spec.deletion_policy).await? {
-        return Ok(Action::await_change());
-    }
     let deleting = finalizer::is_deleting(obj);
     let scope = match customer_scope(ctx, obj, draft).await? {
         Ok(scope) => scope,
