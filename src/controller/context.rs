@@ -108,31 +108,49 @@ impl OperatorConfig {
     }
 }
 
-/// Shared state of all controllers.
+/// Shared state of all controllers, in parts: the cluster as the watches show it
+/// (`stores`, `ownership`), what is held of each Live Platform (`platform`), and what
+/// this process remembers of each object between its reconciles (`memory`).
 pub struct Context {
     pub client: kube::Client,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// `/readyz`: set once every kind can be listed with the operator's identity.
     pub readiness: crate::telemetry::Readiness,
     pub config: OperatorConfig,
-    pub platforms: PlatformRegistry,
-    pub numbers: NumbersCache,
-    pub backoff: ObjectBackoff,
     events: Events,
     /// The watch caches of every kind.
     pub stores: Stores,
     /// Who owns which platform object (see `ownership`).
     pub ownership: Ownership,
-    /// Whether the watch cache holds the operator's last status write of each object.
-    pub written: Written,
-    /// Objects resting after a restart until their drift check is due.
-    pub resting: Resting,
+    /// What is held of each Live Platform.
+    pub platform: PlatformState,
+    /// What this process remembers of each object.
+    pub memory: ObjectMemory,
+}
+
+/// What the operator holds of each Live Platform it calls.
+pub struct PlatformState {
+    /// One client per OCPlatform (its token, its budget).
+    pub clients: PlatformRegistry,
+    /// Turns of routine reconciles on each platform (see `admission`).
+    pub admission: super::admission::Admission,
     /// How long tasks take, by platform and action (when to look at one again).
     pub task_timings: super::task_timing::TaskTimings,
     /// Leads and customers seen a moment ago (see `snapshots`).
     pub snapshots: super::snapshots::TenantSnapshots,
-    /// Turns of routine reconciles on each platform (see `admission`).
-    pub admission: super::admission::Admission,
+    /// Tenants' numbers listings, kept current by the operator's writes (see
+    /// `numbers`).
+    pub numbers: NumbersCache,
+}
+
+/// What this process remembers of each object between its reconciles, by key.
+pub struct ObjectMemory {
+    /// Failures in a row, for the next retry's delay.
+    pub backoff: ObjectBackoff,
+    /// Whether the watch cache holds the operator's last status write of each object.
+    pub written: Written,
+    /// Objects resting after a restart until their drift check is due.
+    pub resting: Resting,
 }
 
 impl std::fmt::Debug for Context {
@@ -148,9 +166,20 @@ impl Context {
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let waiting = metrics.clone();
         Arc::new(Self {
-            admission: super::admission::Admission::new(move |platform, n| {
-                waiting.reconciles_waiting(platform, n)
-            }),
+            platform: PlatformState {
+                clients: PlatformRegistry::default(),
+                admission: super::admission::Admission::new(move |platform, n| {
+                    waiting.reconciles_waiting(platform, n)
+                }),
+                task_timings: Default::default(),
+                snapshots: Default::default(),
+                numbers: NumbersCache::new(config.numbers_cache_ttl),
+            },
+            memory: ObjectMemory {
+                backoff: ObjectBackoff::new(config.backoff_base, config.backoff_max),
+                written: Written::default(),
+                resting: Resting::default(),
+            },
             metrics,
             readiness: crate::telemetry::Readiness::default(),
             events: Events::new(
@@ -158,15 +187,8 @@ impl Context {
                 "oc-operator",
                 std::env::var("POD_NAME").ok(),
             ),
-            platforms: PlatformRegistry::default(),
-            numbers: NumbersCache::new(config.numbers_cache_ttl),
-            backoff: ObjectBackoff::new(config.backoff_base, config.backoff_max),
             stores: Stores::default(),
             ownership: Ownership::default(),
-            written: Written::default(),
-            task_timings: Default::default(),
-            snapshots: Default::default(),
-            resting: Resting::default(),
             client,
             config,
         })

@@ -769,7 +769,7 @@ impl CustomerReconcile<'_> {
     /// Forgets the snapshots a write may change, before it is sent (see `snapshots`).
     fn forget_for(&self, write: &Write) {
         let platform = &self.obj.spec.platform_ref.name;
-        let snapshots = &self.ctx.snapshots;
+        let snapshots = &self.ctx.platform.snapshots;
         match write {
             Write::CreateLead
             | Write::AssignChannel(_)
@@ -794,7 +794,7 @@ impl CustomerReconcile<'_> {
     fn read_licence_again(&mut self, guid: &str) -> AfterWrite {
         self.seen.details = None;
         let platform = &self.obj.spec.platform_ref.name;
-        self.ctx.snapshots.forget_customer(platform, guid);
+        self.ctx.platform.snapshots.forget_customer(platform, guid);
         AfterWrite::Replan
     }
 
@@ -802,7 +802,7 @@ impl CustomerReconcile<'_> {
     /// the platform answered), for the next reconciles of this customer.
     fn remember(&self) {
         let platform = &self.obj.spec.platform_ref.name;
-        let snapshots = &self.ctx.snapshots;
+        let snapshots = &self.ctx.platform.snapshots;
         let by = snapshots::seer(self.obj);
         if let Some(lead) = &self.seen.lead {
             snapshots.saw_lead(platform, &tenant(&self.obj.spec), by, lead.clone());
@@ -841,7 +841,7 @@ impl Planner for CustomerReconcile<'_> {
             }
             Look::Lead => {
                 let platform = &self.obj.spec.platform_ref.name;
-                let snapshots = &self.ctx.snapshots;
+                let snapshots = &self.ctx.platform.snapshots;
                 let by = snapshots::seer(self.obj);
                 let lead = match snapshots.lead(platform, &tenant, by) {
                     Some(lead) => lead,
@@ -862,7 +862,7 @@ impl Planner for CustomerReconcile<'_> {
             }
             Look::Customer(guid) => {
                 let platform = &self.obj.spec.platform_ref.name;
-                let snapshots = &self.ctx.snapshots;
+                let snapshots = &self.ctx.platform.snapshots;
                 let by = snapshots::seer(self.obj);
                 let details = match snapshots.customer(platform, &guid, by) {
                     Some(details) => details,
@@ -1003,7 +1003,7 @@ impl Planner for CustomerReconcile<'_> {
                         self.seen.details = None;
                         if let Some(guid) = &self.draft.status.customer_id {
                             let platform = &self.obj.spec.platform_ref.name;
-                            self.ctx.snapshots.forget_customer(platform, guid);
+                            self.ctx.platform.snapshots.forget_customer(platform, guid);
                         }
                     }
                 }

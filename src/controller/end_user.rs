@@ -151,7 +151,8 @@ async fn record_assignment(ctx: &Context, tenant: &str, before: Option<&str>, af
     if freed.is_none() && assigned.is_none() {
         return;
     }
-    ctx.numbers
+    ctx.platform
+        .numbers
         .project(tenant, Projection::Outside, |numbers| {
             numbers.assignment(freed, assigned)
         })

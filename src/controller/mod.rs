@@ -154,6 +154,7 @@ where
     let name = obj.name_any();
     let current = !K::WRITES_TO_PLATFORM
         || ctx
+            .memory
             .written
             .is_current(&key, obj.meta().resource_version.as_deref());
     let (obj, from_cache) = if current {
@@ -170,7 +171,7 @@ where
                 (Arc::new(fresh), same)
             }
             None => {
-                ctx.written.forget(&key);
+                ctx.memory.written.forget(&key);
                 return Ok(Action::await_change());
             }
         }
@@ -178,7 +179,7 @@ where
     // A turn handed to it while it waited for one (see `admission`): held from here,
     // given back however this reconcile ends.
     let platform = obj.platform_name(&ctx.stores).unwrap_or_default();
-    let mut turn = ctx.admission.claim(&platform, &key);
+    let mut turn = ctx.platform.admission.claim(&platform, &key);
     let mut draft = StatusDraft::of(&*obj);
     let paused = is_paused(&*obj);
     // Ownership is not looked at for a paused object: it is left alone.
@@ -309,9 +310,13 @@ where
             .platform(&platform)
             .map(|p| p.spec.rate_limit.requests_per_second);
         match (lane, budget) {
-            (Lane::Change, _) => ctx.admission.leave(&platform, &key),
+            (Lane::Change, _) => ctx.platform.admission.leave(&platform, &key),
             (Lane::Routine, Some(per_second)) => {
-                match ctx.admission.enter(&platform, per_second, &key, &*obj) {
+                match ctx
+                    .platform
+                    .admission
+                    .enter(&platform, per_second, &key, &*obj)
+                {
                     admission::Entry::Admitted(taken) => turn = Some(taken),
                     admission::Entry::Waiting => {
                         return Ok(Action::requeue(admission::REFUSED_REQUEUE));
@@ -323,7 +328,7 @@ where
         }
     }
     // From here on the status may be written: the cache's versions are noted.
-    ctx.written.reconciling(&key);
+    ctx.memory.written.reconciling(&key);
     let work = tracing::Instrument::instrument(logic(&obj, &ctx, &api, &mut draft), span);
     // Its calls wait in its lane, in its namespace's share of the platform's budget.
     let caller = Caller::new(lane, obj.meta().namespace.as_deref().unwrap_or(""));
@@ -374,7 +379,7 @@ where
     }
     match result {
         Ok(action) => {
-            ctx.backoff.succeeded(&key);
+            ctx.memory.backoff.succeeded(&key);
             draft.condition(
                 SYNCED,
                 true,
@@ -407,7 +412,7 @@ where
                 Ok(Action::await_change())
             } else {
                 Ok(Action::requeue(
-                    ctx.backoff.failed(&key, verdict.retry_after),
+                    ctx.memory.backoff.failed(&key, verdict.retry_after),
                 ))
             }
         }
@@ -451,14 +456,15 @@ fn checked_before_a_restart<K: Governed>(
     if finalizer::is_deleting(obj) {
         return None;
     }
-    if let Some(wait) = ctx.resting.remaining(key, caches::intent(obj)) {
+    if let Some(wait) = ctx.memory.resting.remaining(key, caches::intent(obj)) {
         return Some(wait);
     }
-    if ctx.written.knows(key) {
+    if ctx.memory.written.knows(key) {
         return None;
     }
     // From here on this object is known to this process.
-    ctx.written
+    ctx.memory
+        .written
         .decided_on(key, obj.meta().resource_version.clone(), from_cache);
     if !conditions::is_true_for(draft.conditions(), READY, draft.generation)
         || K::operation_mut(&mut draft.status).is_some_and(|op| op.is_some())
@@ -474,7 +480,7 @@ fn checked_before_a_restart<K: Governed>(
     let wait = std::time::Duration::try_from(jiff::Timestamp::now().duration_until(due)).ok()?;
     (!wait.is_zero()).then(|| {
         tracing::debug!(object = %key, ?wait, "checked before the restart; next check when due");
-        ctx.resting.rest(key, wait, caches::intent(obj));
+        ctx.memory.resting.rest(key, wait, caches::intent(obj));
         wait
     })
 }
@@ -490,7 +496,10 @@ fn task_not_due<K: Governed>(
     let op = K::operation_mut(&mut draft.status)?.clone()?;
     op.task_id.as_ref()?;
     let platform = obj.platform_name(&ctx.stores)?;
-    let expected = ctx.task_timings.expected(&platform, op.action.title())?;
+    let expected = ctx
+        .platform
+        .task_timings
+        .expected(&platform, op.action.title())?;
     task_timing::until_expected_end(
         expected,
         tasks::task_age(&op)?,
@@ -505,7 +514,9 @@ fn next_look_at_task(
     op: &crate::api::common::Operation,
 ) -> std::time::Duration {
     task_timing::next_look(
-        ctx.task_timings.expected(platform, op.action.title()),
+        ctx.platform
+            .task_timings
+            .expected(platform, op.action.title()),
         tasks::task_age(op).unwrap_or_default(),
         tasks::age_counted_from(op),
         ctx.config.task_poll,
@@ -546,7 +557,7 @@ async fn hold_in_conflict<K: Governed>(
 /// An object that let go of its finalizer: what this process held for it goes too.
 fn forget_gone(ctx: &Context, key: &str, kind: &str) {
     ctx.metrics.object(key, kind, None);
-    ctx.written.forget(key);
+    ctx.memory.written.forget(key);
 }
 
 /// A deleted object lets go of its finalizer without touching the platform, and says
@@ -593,12 +604,13 @@ fn remember_written<K: Kind>(
     from_cache: bool,
 ) {
     if gone {
-        ctx.written.forget(key);
+        ctx.memory.written.forget(key);
         return;
     }
     match &draft.written {
-        Some(version) => ctx.written.wrote(key, version.clone()),
+        Some(version) => ctx.memory.written.wrote(key, version.clone()),
         None => ctx
+            .memory
             .written
             .decided_on(key, obj.meta().resource_version.clone(), from_cache),
     }
@@ -609,7 +621,7 @@ fn remember_written<K: Kind>(
 pub fn error_policy<K: Kind>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
     let key = kind::key(&*obj);
     tracing::warn!(object = %key, error = %error, "reconcile error");
-    Action::requeue(ctx.backoff.failed(&key, None))
+    Action::requeue(ctx.memory.backoff.failed(&key, None))
 }
 
 fn namespaced<K>(ctx: &Context) -> Api<K>
@@ -829,7 +841,7 @@ fn cache_took<K: Kind>(ctx: &Context, event: &watcher::Event<K>) {
     if let watcher::Event::Apply(obj) = event
         && let Some(version) = obj.meta().resource_version.as_deref()
     {
-        ctx.written.cached(&kind::key(obj), version);
+        ctx.memory.written.cached(&kind::key(obj), version);
     }
 }
 
@@ -940,7 +952,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let on_platform = ctx.clone();
     let customers = customers_watched
         .controller()
-        .reconcile_on(ctx.admission.turns(customer_store.clone()))
+        .reconcile_on(ctx.platform.admission.turns(customer_store.clone()))
         .reconcile_on(ctx.ownership.customers.triggers())
         .reconcile_on(customer_wakes)
         .watches_shared_stream(
@@ -965,7 +977,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     // connection's site id changes.
     let blocks = blocks_watched
         .controller()
-        .reconcile_on(ctx.admission.turns(block_store.clone()))
+        .reconcile_on(ctx.platform.admission.turns(block_store.clone()))
         .reconcile_on(ctx.ownership.blocks.triggers())
         .watches_shared_stream(
             customers_watched.changes(customer_id),
@@ -980,7 +992,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .for_each(|r| async move { log_result(r) });
     let sites = sites_watched
         .controller()
-        .reconcile_on(ctx.admission.turns(site_store.clone()))
+        .reconcile_on(ctx.platform.admission.turns(site_store.clone()))
         .reconcile_on(ctx.ownership.sites.triggers())
         .watches_shared_stream(
             customers_watched.changes(customer_id),
@@ -996,7 +1008,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let on_site = ctx.clone();
     let plans = plans_watched
         .controller()
-        .reconcile_on(ctx.admission.turns(plan_store.clone()))
+        .reconcile_on(ctx.platform.admission.turns(plan_store.clone()))
         .reconcile_on(ctx.ownership.plans.triggers())
         .watches_shared_stream(
             customers_watched.changes(customer_id),
@@ -1028,7 +1040,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     // being), which may bring their line URI's number.
     let users = users_watched
         .controller()
-        .reconcile_on(ctx.admission.turns(user_store.clone()))
+        .reconcile_on(ctx.platform.admission.turns(user_store.clone()))
         .reconcile_on(ctx.ownership.users.triggers())
         .watches_shared_stream(
             customers_watched.changes(customer_id_and_licence),

@@ -851,7 +851,7 @@ impl BlockReconcile<'_> {
     /// Which running uploads should have ended by now, and how long until the next
     /// of the others should have (see `task_timing`).
     fn running_due(&self) -> (Vec<String>, Option<std::time::Duration>) {
-        let expected = self.ctx.task_timings.expected(
+        let expected = self.ctx.platform.task_timings.expected(
             &self.scope.platform_name(),
             WriteAction::UploadNumbers.title(),
         );
@@ -896,7 +896,8 @@ impl BlockReconcile<'_> {
                 failed.iter().map(|f| f.telephone_number.as_str()).collect()
             }
         };
-        ctx.numbers
+        ctx.platform
+            .numbers
             .project(&self.scope.tenant, Projection::Ended, |listing| {
                 listing.ended(op.action, &numbers, &failed_numbers)
             })
@@ -968,7 +969,8 @@ impl BlockReconcile<'_> {
             match answer {
                 Ok(task) => {
                     ctx.metrics.task_started(action);
-                    ctx.numbers
+                    ctx.platform
+                        .numbers
                         .project(&scope.tenant, Projection::Accepted, |listing| {
                             listing.accepted(action, set)
                         })
@@ -1004,7 +1006,7 @@ impl BlockReconcile<'_> {
             None => Ok(AfterWrite::Replan),
             Some(e) => {
                 // What the platform now holds is not known: the next look lists it.
-                ctx.numbers.invalidate(&scope.tenant).await;
+                ctx.platform.numbers.invalidate(&scope.tenant).await;
                 if state_changed(action, &e) {
                     return Err(Error::TaskFailed(format!(
                         "{e}; the numbers changed on the platform, so the operator lists them again"
@@ -1029,7 +1031,11 @@ impl BlockReconcile<'_> {
 
     /// The write changed the tenant's numbers: the shared listing is stale.
     async fn forget_listing(&mut self) {
-        self.ctx.numbers.invalidate(&self.scope.tenant).await;
+        self.ctx
+            .platform
+            .numbers
+            .invalidate(&self.scope.tenant)
+            .await;
         self.seen.listing = None;
     }
 }
@@ -1049,7 +1055,7 @@ impl Planner for BlockReconcile<'_> {
             deleting: self.deleting,
             tenant: &self.scope.tenant,
             others_own: &self.others_own,
-            release_task: self.ctx.task_timings.expected(
+            release_task: self.ctx.platform.task_timings.expected(
                 &self.scope.platform_name(),
                 WriteAction::ReleaseNumbers.title(),
             ),
@@ -1082,9 +1088,14 @@ impl Planner for BlockReconcile<'_> {
             Look::Listing | Look::FreshListing => {
                 if fresh || self.draft.status.observed_generation != self.draft.generation {
                     // A new spec is planned against a fresh listing, not a shared older one.
-                    self.ctx.numbers.invalidate(&scope.tenant).await;
+                    self.ctx.platform.numbers.invalidate(&scope.tenant).await;
                 }
-                let numbers = self.ctx.numbers.list(&scope.client, &scope.tenant).await?;
+                let numbers = self
+                    .ctx
+                    .platform
+                    .numbers
+                    .list(&scope.client, &scope.tenant)
+                    .await?;
                 self.seen.listing = Some(if numbers.projected {
                     Listing::projected(numbers.numbers, numbers.settled)
                 } else {
@@ -1175,6 +1186,7 @@ impl Planner for BlockReconcile<'_> {
                         let active = owned(&self.draft.status).difference(&numbers);
                         self.draft.status.active = active.to_ranges();
                         self.ctx
+                            .platform
                             .numbers
                             .project(&self.scope.tenant, Projection::Ended, |listing| {
                                 listing.ended(op.action, &numbers, &numbers)
@@ -1320,14 +1332,15 @@ impl Planner for BlockReconcile<'_> {
         match &sent {
             Ok(_) => {
                 let numbers: NumberSet = numbers.iter().collect();
-                ctx.numbers
+                ctx.platform
+                    .numbers
                     .project(&scope.tenant, Projection::Accepted, |listing| {
                         listing.accepted(action, &numbers)
                     })
                     .await;
             }
             // What the platform now holds is not known: the next look lists it.
-            Err(_) => ctx.numbers.invalidate(&scope.tenant).await,
+            Err(_) => ctx.platform.numbers.invalidate(&scope.tenant).await,
         }
         match sent {
             Ok(task) => {

@@ -22,7 +22,8 @@ pub fn observed(ctx: &Context, event: &kube::runtime::watcher::Event<OCPlatform>
     let gone: Vec<String> = match event {
         Event::Delete(platform) => vec![platform.name_any()],
         Event::InitDone => ctx
-            .platforms
+            .platform
+            .clients
             .names()
             .into_iter()
             .filter(|name| ctx.stores.platform(name).is_none())
@@ -30,8 +31,8 @@ pub fn observed(ctx: &Context, event: &kube::runtime::watcher::Event<OCPlatform>
         _ => Vec::new(),
     };
     for name in gone {
-        ctx.platforms.forget(&name);
-        ctx.admission.forget(&name);
+        ctx.platform.clients.forget(&name);
+        ctx.platform.admission.forget(&name);
         ctx.metrics.platform_gone(&name);
     }
 }
@@ -144,7 +145,7 @@ pub fn client_config(
 /// same, else a new one.
 pub async fn client_for(ctx: &Context, platform: &OCPlatform) -> Result<LivePlatformClient> {
     let name = platform.name_any();
-    if let Some(entry) = ctx.platforms.get(&name)
+    if let Some(entry) = ctx.platform.clients.get(&name)
         && entry.generation == platform.metadata.generation
     {
         return Ok(entry.client);
@@ -157,13 +158,13 @@ pub async fn client_for(ctx: &Context, platform: &OCPlatform) -> Result<LivePlat
 pub async fn refresh(ctx: &Context, platform: &OCPlatform) -> Result<LivePlatformClient> {
     let name = platform.name_any();
     let (credentials, secret_version) = credentials(ctx, platform).await?;
-    if let Some(mut entry) = ctx.platforms.get(&name)
+    if let Some(mut entry) = ctx.platform.clients.get(&name)
         && entry.generation == platform.metadata.generation
     {
         if entry.secret_version != secret_version {
             entry.client.set_credentials(credentials).await;
             entry.secret_version = secret_version;
-            ctx.platforms.put(&name, entry.clone());
+            ctx.platform.clients.put(&name, entry.clone());
         }
         return Ok(entry.client);
     }
@@ -177,7 +178,7 @@ pub async fn refresh(ctx: &Context, platform: &OCPlatform) -> Result<LivePlatfor
             metrics: ctx.metrics.clone(),
         }),
     )?;
-    ctx.platforms.put(
+    ctx.platform.clients.put(
         &name,
         Entry {
             client: client.clone(),

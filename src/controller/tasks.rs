@@ -349,7 +349,9 @@ pub async fn poll(
         .then(|| platform_duration(task.create_time.as_deref(), task.complete_time.as_deref()))
         .flatten();
     if let Some(took) = took {
-        ctx.task_timings.ended(platform, action.title(), took);
+        ctx.platform
+            .task_timings
+            .ended(platform, action.title(), took);
     }
     let outcome = TaskOutcome::of(task);
     let name = match &outcome {

@@ -58,8 +58,8 @@ async fn read_afresh_with_the_charts_identity(world: &World) {
         .await
         .unwrap();
     let key = oc_operator::controller::kind::key(&customer);
-    ctx.written.reconciling(&key);
-    ctx.written.wrote(&key, "0".to_owned());
+    ctx.memory.written.reconciling(&key);
+    ctx.memory.written.wrote(&key, "0".to_owned());
     let reads_afresh = || {
         metric(
             &ctx.metrics.encode(),
