@@ -1,0 +1,120 @@
+//! The life of an `OCNumberBlock`: expand the declared numbers; refuse numbers another
+//! block declared first; upload the missing ones in requests of at most the platform's
+//! limit, following each task (numbers a task fails are validated for the platform's
+//! diagnosis, never before they are sent); release numbers that left the spec
+//! (unassigning first when the policy allows); on delete, release everything and keep
+//! the finalizer until the release succeeded. One write at a time, recorded before it
+//! is sent.
+//!
+//! Read in this order: this file (the reconcile and what the block owns), `seen`
+//! (what is seen: [`Seen`], [`Listing`], and the steps), `planner` (the pure
+//! [`plan`]), `act` (the calls that carry a step out) and `requests` (the platform's
+//! requests built from the spec).
+
+use std::sync::Arc;
+
+use kube::api::Api;
+use kube::runtime::controller::Action;
+
+use super::conclusion;
+use super::context::Context;
+use super::customer_scope::{customer_scope, without_scope};
+use super::drive;
+use super::error::Result;
+use super::finalizer;
+use super::lifecycle::{self, Departing, Leaving};
+use super::management::{self};
+use super::number_set::NumberSet;
+use super::plan::{self};
+use super::status::{StatusDraft, namespaced_api};
+use crate::api::OCNumberBlock;
+use crate::api::number_block::OCNumberBlockStatus;
+
+mod act;
+mod planner;
+mod requests;
+mod seen;
+mod upload_window;
+
+use act::BlockReconcile;
+pub use planner::*;
+pub use seen::*;
+
+type Draft = StatusDraft<OCNumberBlock>;
+
+/// A running upload whose expected end is this close is looked at together with
+/// those already due: the requests of one window were answered milliseconds apart,
+/// and their tasks are looked at in one reconcile, not the first ones in one and the
+/// rest in the next.
+const DUE_TOGETHER: std::time::Duration = std::time::Duration::from_millis(40);
+
+/// At most this many failed numbers are listed in status.
+const FAILED_LISTED: usize = 50;
+
+pub async fn reconcile(obj: Arc<OCNumberBlock>, ctx: Arc<Context>) -> Result<Action> {
+    let api = namespaced_api(&ctx.client, &*obj);
+    drive(obj, ctx, api, run).await
+}
+
+async fn run(
+    obj: &OCNumberBlock,
+    ctx: &Context,
+    api: &Api<OCNumberBlock>,
+    draft: &mut Draft,
+) -> Result<Action> {
+    let deleting = finalizer::is_deleting(obj);
+    let scope = match customer_scope(ctx, obj, draft).await? {
+        Ok(scope) => scope,
+        Err(why) => {
+            return without_scope(ctx, api, obj, why, owned(&draft.status).is_empty()).await;
+        }
+    };
+    if !deleting && finalizer::add(api, obj).await? {
+        return Ok(Action::await_change());
+    }
+    let others_own =
+        ctx.ownership
+            .blocks
+            .numbers_owned_by_others(obj, &owned(&draft.status), &ctx.stores);
+    let mut reconcile = BlockReconcile {
+        obj,
+        ctx,
+        api,
+        draft,
+        scope: &scope,
+        seen: Seen::default(),
+        deleting,
+        others_own,
+        due_at_start: Vec::new(),
+    };
+    // Only the running uploads due when the reconcile began are looked at in it: one
+    // that comes due while the next requests wait for the budget is left for the next
+    // reconcile, so that a large block's reconcile ends once its uploads are sent.
+    reconcile.due_at_start = reconcile.running_due().0;
+    let outcome = plan::run(
+        &mut reconcile,
+        "OCNumberBlock",
+        management::observe_only(obj, &ctx.stores),
+    )
+    .await?;
+    Ok(conclusion::conclude(ctx, obj, draft, outcome).await)
+}
+
+impl Departing for OCNumberBlock {
+    const ORPHAN_LEAVES: &'static str = "the numbers stay with the customer";
+
+    /// A block that never brought a number to the platform has nothing to release.
+    fn leaving(&self, status: &OCNumberBlockStatus) -> Option<Leaving> {
+        Some(lifecycle::leaving_of(
+            finalizer::is_deleting(self),
+            finalizer::has(self),
+            self.spec.deletion_policy,
+            owned(status).is_empty() && status.operation.is_none(),
+        ))
+    }
+}
+
+/// Numbers this block has on the platform as far as its status knows.
+fn owned(status: &OCNumberBlockStatus) -> NumberSet {
+    NumberSet::from_ranges(&status.active)
+}
