@@ -20,7 +20,7 @@ use super::drive;
 use super::error::{Error, Result};
 use super::finalizer;
 use super::kind::CustomerOwned;
-use super::lifecycle::{Departing, Leaving};
+use super::lifecycle::{Departing, Terms};
 use super::management::{self, planned};
 use super::plan::{self, AfterWrite, Also, Next, Planner, Report, Wait};
 use super::platforms;
@@ -49,7 +49,7 @@ impl Departing for OCCustomer {
     const ORPHAN_LEAVES: &'static str = "the lead and the customer stay on the platform";
 
     /// Its planner decides its deletion: dependents go first.
-    fn leaving(&self, _status: &OCCustomerStatus) -> Option<Leaving> {
+    fn terms(&self, _status: &OCCustomerStatus) -> Option<Terms> {
         None
     }
 }

@@ -17,7 +17,7 @@ use super::customer_scope::{CustomerScope, Unscoped, customer_scope, namespace_o
 use super::drive;
 use super::error::Result;
 use super::finalizer;
-use super::lifecycle::{self, Departing, Leaving};
+use super::lifecycle::{Departing, Terms};
 use super::management::{self, planned, requests};
 use super::plan::{self, AfterWrite, Planner, Report};
 use super::status::{StatusDraft, namespaced_api};
@@ -110,13 +110,11 @@ impl Departing for OCDialPlan {
     const ORPHAN_LEAVES: &'static str = "the dial plan's rules stay on the platform";
 
     /// A dial plan that never wrote a rule: nothing on the platform is its own.
-    fn leaving(&self, status: &OCDialPlanStatus) -> Option<Leaving> {
-        Some(lifecycle::leaving_of(
-            finalizer::is_deleting(self),
-            finalizer::has(self),
-            self.spec.deletion_policy,
-            !claimed(status),
-        ))
+    fn terms(&self, status: &OCDialPlanStatus) -> Option<Terms> {
+        Some(Terms {
+            policy: self.spec.deletion_policy,
+            holds_nothing: !claimed(status),
+        })
     }
 }
 

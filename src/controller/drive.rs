@@ -11,7 +11,7 @@ use kube::runtime::controller::Action;
 use super::context::Context;
 use super::error::{self, Error, Result};
 use super::kind::{self, Kind};
-use super::lifecycle::{self, Departing, Departure, Gate};
+use super::lifecycle::{self, Departing, Departure, Gate, Leaving};
 use super::ownership::Governed;
 use super::status::{self, StatusDraft};
 use super::{admission, caches, finalizer, management, task_timing, tasks};
@@ -182,7 +182,7 @@ where
                 ))
                 .await?;
             }
-            ctx.metrics.object(&key, &K::kind(&()), None);
+            forget_gone(&ctx, &key, &K::kind(&()));
             return Ok(Action::await_change());
         }
         Gate::HoldProtected => {
@@ -204,7 +204,11 @@ where
         }
         Gate::AwaitSpecChange => return Ok(Action::await_change()),
     }
-    if let Some(departure) = obj.leaving(&draft.status).and_then(lifecycle::departure) {
+    if let Some(departure) = obj
+        .terms(&draft.status)
+        .map(|terms| Leaving::of(terms, facts.deleting, facts.has_finalizer))
+        .and_then(lifecycle::departure)
+    {
         match departure {
             Departure::AlreadyFree => {}
             Departure::Orphan => {

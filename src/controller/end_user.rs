@@ -16,7 +16,7 @@ use super::customer_scope::{CustomerScope, customer_scope, without_scope};
 use super::drive;
 use super::error::Result;
 use super::finalizer;
-use super::lifecycle::{self, Departing, Leaving};
+use super::lifecycle::{Departing, Terms};
 use super::management::{self, planned};
 use super::number_set::NumberSet;
 use super::numbers::Projection;
@@ -164,13 +164,11 @@ impl Departing for OCEndUser {
     const ORPHAN_LEAVES: &'static str = "the user stays provisioned in Teams";
 
     /// An end user that never provisioned the user: its voice settings are not its own.
-    fn leaving(&self, status: &OCEndUserStatus) -> Option<Leaving> {
-        Some(lifecycle::leaving_of(
-            finalizer::is_deleting(self),
-            finalizer::has(self),
-            self.spec.deletion_policy,
-            !claimed(status),
-        ))
+    fn terms(&self, status: &OCEndUserStatus) -> Option<Terms> {
+        Some(Terms {
+            policy: self.spec.deletion_policy,
+            holds_nothing: !claimed(status),
+        })
     }
 }
 

@@ -113,22 +113,27 @@ pub trait Departing: Kind {
     /// What an orphaned object of the kind leaves on the platform, for its event.
     const ORPHAN_LEAVES: &'static str;
 
-    /// What decides its departure; `None` for a kind whose planner decides it.
-    fn leaving(&self, status: &Self::Status) -> Option<Leaving>;
+    /// Its terms of departure; `None` for a kind whose planner decides it.
+    fn terms(&self, status: &Self::Status) -> Option<Terms>;
 }
 
-/// Every kind that writes to the platform says whether it leaves on its own terms.
-pub fn leaving_of(
-    deleting: bool,
-    has_finalizer: bool,
-    policy: DeletionPolicy,
-    holds_nothing: bool,
-) -> Leaving {
-    Leaving {
-        deleting,
-        has_finalizer,
-        orphan: policy == DeletionPolicy::Orphan,
-        holds_nothing,
+/// What a kind says of one object's departure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Terms {
+    pub policy: DeletionPolicy,
+    /// See [`Leaving::holds_nothing`].
+    pub holds_nothing: bool,
+}
+
+impl Leaving {
+    /// An object with these terms, deleted or not, holding the finalizer or not.
+    pub fn of(terms: Terms, deleting: bool, has_finalizer: bool) -> Self {
+        Leaving {
+            deleting,
+            has_finalizer,
+            orphan: terms.policy == DeletionPolicy::Orphan,
+            holds_nothing: terms.holds_nothing,
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use super::conclusion;
 use super::context::Context;
 use super::drive;
 use super::error::Result;
-use super::lifecycle::{Departing, Leaving};
+use super::lifecycle::{Departing, Terms};
 use super::plan::{self, AfterWrite, Planner, Report};
 use super::platforms;
 use super::status::StatusDraft;
@@ -35,7 +35,7 @@ impl Departing for OCPlatform {
     const ORPHAN_LEAVES: &'static str = "nothing";
 
     /// An OCPlatform creates nothing on the platform.
-    fn leaving(&self, _status: &OCPlatformStatus) -> Option<Leaving> {
+    fn terms(&self, _status: &OCPlatformStatus) -> Option<Terms> {
         None
     }
 }

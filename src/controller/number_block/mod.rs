@@ -22,7 +22,7 @@ use super::customer_scope::{customer_scope, without_scope};
 use super::drive;
 use super::error::Result;
 use super::finalizer;
-use super::lifecycle::{self, Departing, Leaving};
+use super::lifecycle::{Departing, Terms};
 use super::management::{self};
 use super::number_set::NumberSet;
 use super::plan::{self};
@@ -104,13 +104,11 @@ impl Departing for OCNumberBlock {
     const ORPHAN_LEAVES: &'static str = "the numbers stay with the customer";
 
     /// A block that never brought a number to the platform has nothing to release.
-    fn leaving(&self, status: &OCNumberBlockStatus) -> Option<Leaving> {
-        Some(lifecycle::leaving_of(
-            finalizer::is_deleting(self),
-            finalizer::has(self),
-            self.spec.deletion_policy,
-            owned(status).is_empty() && status.operation.is_none(),
-        ))
+    fn terms(&self, status: &OCNumberBlockStatus) -> Option<Terms> {
+        Some(Terms {
+            policy: self.spec.deletion_policy,
+            holds_nothing: owned(status).is_empty() && status.operation.is_none(),
+        })
     }
 }
 

@@ -15,7 +15,7 @@ use super::customer_scope::{customer_scope, without_scope};
 use super::drive;
 use super::error::Result;
 use super::finalizer;
-use super::lifecycle::{self, Departing, Leaving};
+use super::lifecycle::{Departing, Terms};
 use super::management::{self};
 use super::plan::{self};
 use super::status::{StatusDraft, namespaced_api};
@@ -42,13 +42,11 @@ impl Departing for OCSipConnection {
 
     /// A site is looked up on the platform before it is let go (its add may have been
     /// lost), so only the policy lets it leave at once.
-    fn leaving(&self, _status: &OCSipConnectionStatus) -> Option<Leaving> {
-        Some(lifecycle::leaving_of(
-            finalizer::is_deleting(self),
-            finalizer::has(self),
-            self.spec.deletion_policy,
-            false,
-        ))
+    fn terms(&self, _status: &OCSipConnectionStatus) -> Option<Terms> {
+        Some(Terms {
+            policy: self.spec.deletion_policy,
+            holds_nothing: false,
+        })
     }
 }
 
