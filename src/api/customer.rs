@@ -6,7 +6,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{DeletionPolicy, ManagementPolicy, Operation, PlannedAction, PlatformRef};
+use super::common::{DeletionPolicy, ManagementPolicy, Operation, PlatformRef};
+use super::status::{OwnerStatus, ReconcileStatus};
 
 /// One enterprise on Operator Connect: its Microsoft tenant becomes a consentless lead
 /// on the Live Platform, is put in a channel, and is licensed as a customer.
@@ -212,35 +213,18 @@ impl LicenseType {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OCCustomerStatus {
-    /// The generation of the spec this status describes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
+    /// The fields every kind's status shares: `observedGeneration`,
+    /// `lastChecked`, `rejectedGeneration`.
+    #[serde(flatten)]
+    pub reconcile: ReconcileStatus,
     /// `Ready`, `Synced`, `Licensed`, `ChannelAssigned`.
     #[serde(default)]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
-    /// Under `managementPolicy: ObserveOnly`: the calls the operator would make next to
-    /// carry the spec out under `Manage` (empty when the platform matches the spec).
-    /// Calls that depend on an earlier call's answer (a task's result, a new id) are
-    /// listed once that call is made.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub planned_actions: Vec<PlannedAction>,
-    /// When the operator last saw the platform match this object's spec (RFC 3339).
-    /// After an operator restart, an object that is Ready asks nothing of the platform
-    /// until its next drift check is due from this time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_checked: Option<String>,
-    /// The generation whose spec was rejected (by the platform, or by the operator
-    /// before any call): nothing is retried until the spec changes again. The
-    /// `Ready` condition says why and what to change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rejected_generation: Option<i64>,
-    /// When this object became the owner of its platform object (RFC 3339): the first
-    /// time it recorded a platform id or a write in its status. When two objects
-    /// declare the same tenant, number, site, dial plan or user, the one that owns it
-    /// first keeps it and the other is held in `Conflict`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owned_since: Option<String>,
+    /// The fields of every kind that owns a platform object: `plannedActions`,
+    /// `ownedSince`.
+    #[serde(flatten)]
+    pub ownership: OwnerStatus,
     /// Whether Microsoft Entra ID knew the tenant when the operator asked, before it
     /// created the lead. It is asked once: an operator that restarts before the lead
     /// exists does not ask again.

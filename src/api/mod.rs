@@ -13,6 +13,7 @@ pub mod end_user;
 pub mod number_block;
 pub mod platform;
 pub mod sip_connection;
+pub mod status;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;

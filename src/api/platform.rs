@@ -1,5 +1,6 @@
 //! `OCPlatform`: one Live Platform endpoint and the credentials to use it.
 
+use super::status::ReconcileStatus;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
@@ -233,23 +234,14 @@ fn default_concurrency() -> i64 {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OCPlatformStatus {
-    /// The generation of the spec this status describes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
+    /// The fields every kind's status shares: `observedGeneration`,
+    /// `lastChecked`, `rejectedGeneration`.
+    #[serde(flatten)]
+    pub reconcile: ReconcileStatus,
     /// `Ready` and `Synced`, with reasons and messages that say what to do.
     #[serde(default)]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
-    /// When the operator last saw the platform match this object's spec (RFC 3339).
-    /// After an operator restart, an object that is Ready asks nothing of the platform
-    /// until its next drift check is due from this time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_checked: Option<String>,
-    /// The generation whose spec was rejected (by the platform, or by the operator
-    /// before any call): nothing is retried until the spec changes again. The
-    /// `Ready` condition says why and what to change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rejected_generation: Option<i64>,
     /// How many calling profiles the platform offers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calling_profile_count: Option<i64>,

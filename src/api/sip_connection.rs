@@ -6,9 +6,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{
-    DeletionPolicy, LocalObjectRef, ManagementPolicy, Operation, PlannedAction, SecretKeyRef,
-};
+use super::common::{DeletionPolicy, LocalObjectRef, ManagementPolicy, Operation, SecretKeyRef};
+use super::status::{OwnerStatus, ReconcileStatus};
 
 /// A SIP connection: a site location of the customer on one SBC, configured by the
 /// platform's onboarding script and removed by its cleanup script.
@@ -155,35 +154,18 @@ impl SiteCustomerType {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OCSipConnectionStatus {
-    /// The generation of the spec this status describes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub observed_generation: Option<i64>,
+    /// The fields every kind's status shares: `observedGeneration`,
+    /// `lastChecked`, `rejectedGeneration`.
+    #[serde(flatten)]
+    pub reconcile: ReconcileStatus,
     /// `Ready`, `Synced`.
     #[serde(default)]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
-    /// Under `managementPolicy: ObserveOnly`: the calls the operator would make next to
-    /// carry the spec out under `Manage` (empty when the platform matches the spec).
-    /// Calls that depend on an earlier call's answer (a task's result, a new id) are
-    /// listed once that call is made.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub planned_actions: Vec<PlannedAction>,
-    /// When the operator last saw the platform match this object's spec (RFC 3339).
-    /// After an operator restart, an object that is Ready asks nothing of the platform
-    /// until its next drift check is due from this time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_checked: Option<String>,
-    /// The generation whose spec was rejected (by the platform, or by the operator
-    /// before any call): nothing is retried until the spec changes again. The
-    /// `Ready` condition says why and what to change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rejected_generation: Option<i64>,
-    /// When this object became the owner of its platform object (RFC 3339): the first
-    /// time it recorded a platform id or a write in its status. When two objects
-    /// declare the same tenant, number, site, dial plan or user, the one that owns it
-    /// first keeps it and the other is held in `Conflict`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owned_since: Option<String>,
+    /// The fields of every kind that owns a platform object: `plannedActions`,
+    /// `ownedSince`.
+    #[serde(flatten)]
+    pub ownership: OwnerStatus,
     /// The generation whose spec was last sent to the platform (a later one is sent
     /// when nothing is in flight).
     #[serde(default, skip_serializing_if = "Option::is_none")]

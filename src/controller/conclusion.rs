@@ -32,7 +32,7 @@ pub async fn conclude<K: Governed>(
     let observe_only = management::observe_only(obj, &ctx.stores);
     management::record(draft, observe_only, &outcome);
     // Waiting for a spec change is the only outcome that holds the object until then.
-    *K::rejected_generation_mut(&mut draft.status) = match &outcome {
+    K::reconciled_mut(&mut draft.status).rejected_generation = match &outcome {
         Outcome::Wait(wait) if wait.next == Next::SpecChange => draft.generation,
         _ => None,
     };

@@ -119,7 +119,7 @@ impl Departing for OCDialPlan {
 }
 
 fn claimed(status: &OCDialPlanStatus) -> bool {
-    !status.managed_rules.is_empty() || status.owned_since.is_some()
+    !status.managed_rules.is_empty() || status.ownership.owned_since.is_some()
 }
 
 /// Whether the dial plan can hold no rule but this object's: under a customer the

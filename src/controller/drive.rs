@@ -241,7 +241,7 @@ where
     );
     let lane = lane_of(
         finalizer::is_deleting(&*obj),
-        K::last_checked_mut(&mut draft.status).is_some(),
+        K::reconciled(&draft.status).last_checked.is_some(),
         conditions::is_true_for(draft.conditions(), READY, draft.generation),
     );
     // A person's spec change of an object that was Ready: its first platform call is
@@ -330,7 +330,8 @@ where
         (!gone).then_some((ready, in_flight, scheduled)),
     );
     if ready {
-        *K::last_checked_mut(&mut draft.status) = Some(jiff::Timestamp::now().to_string());
+        K::reconciled_mut(&mut draft.status).last_checked =
+            Some(jiff::Timestamp::now().to_string());
     }
     match result {
         Ok(action) => {
@@ -350,7 +351,7 @@ where
             let advice = e.advice();
             tracing::warn!(object = %key, error = %e, "reconcile failed");
             if verdict.terminal {
-                *K::rejected_generation_mut(&mut draft.status) = draft.generation;
+                K::reconciled_mut(&mut draft.status).rejected_generation = draft.generation;
             }
             let was = conditions::find(draft.conditions(), SYNCED)
                 .map(|c| (c.reason.clone(), c.message.clone()));
@@ -426,7 +427,8 @@ fn checked_before_a_restart<K: Governed>(
     {
         return None;
     }
-    let checked = K::last_checked_mut(&mut draft.status)
+    let checked = K::reconciled(&draft.status)
+        .last_checked
         .as_deref()?
         .parse::<jiff::Timestamp>()
         .ok()?;
@@ -532,7 +534,7 @@ async fn let_go<K: Governed>(
 /// Whether the spec of this generation was rejected (`status.rejectedGeneration`).
 fn rejected_for_this_generation<K: Kind>(draft: &mut StatusDraft<K>) -> bool {
     let generation = draft.generation;
-    generation.is_some() && *K::rejected_generation_mut(&mut draft.status) == generation
+    generation.is_some() && K::reconciled(&draft.status).rejected_generation == generation
 }
 
 async fn save_unless_gone<K: Kind>(

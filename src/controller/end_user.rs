@@ -175,7 +175,7 @@ impl Departing for OCEndUser {
 fn claimed(status: &OCEndUserStatus) -> bool {
     status.applied_generation.is_some()
         || status.operation.is_some()
-        || status.owned_since.is_some()
+        || status.ownership.owned_since.is_some()
 }
 
 /// What this reconcile has read so far.

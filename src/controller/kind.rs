@@ -7,7 +7,8 @@ use kube::Resource;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::common::{ManagementPolicy, Operation, PlannedAction};
+use crate::api::common::{ManagementPolicy, Operation};
+use crate::api::status::{OwnerStatus, ReconcileStatus};
 use crate::api::*;
 
 /// A custom resource the operator reconciles.
@@ -19,24 +20,23 @@ pub trait Kind:
     fn status(&self) -> Option<&Self::Status>;
     fn conditions(status: &Self::Status) -> &[Condition];
     fn conditions_mut(status: &mut Self::Status) -> &mut Vec<Condition>;
-    fn set_observed_generation(status: &mut Self::Status, generation: Option<i64>);
-    /// `status.lastChecked`: when the platform was last seen to match the spec.
-    fn last_checked_mut(status: &mut Self::Status) -> &mut Option<String>;
-    /// `status.rejectedGeneration`: the generation whose spec was rejected.
-    fn rejected_generation_mut(status: &mut Self::Status) -> &mut Option<i64>;
+    /// The status fields every kind shares (`observedGeneration`, `lastChecked`,
+    /// `rejectedGeneration`).
+    fn reconciled(status: &Self::Status) -> &ReconcileStatus;
+    fn reconciled_mut(status: &mut Self::Status) -> &mut ReconcileStatus;
 
     /// `status.operation`, for kinds that start platform writes.
     fn operation_mut(_status: &mut Self::Status) -> Option<&mut Option<Operation>> {
         None
     }
 
-    /// `status.ownedSince`, for kinds that own a platform object.
-    fn owned_since_mut(_status: &mut Self::Status) -> Option<&mut Option<String>> {
+    /// `status.ownedSince` and `status.plannedActions`, for kinds that own a platform
+    /// object.
+    fn owner(_status: &Self::Status) -> Option<&OwnerStatus> {
         None
     }
 
-    /// `status.ownedSince`, if set.
-    fn owned_since(_status: &Self::Status) -> Option<&str> {
+    fn owner_mut(_status: &mut Self::Status) -> Option<&mut OwnerStatus> {
         None
     }
 
@@ -49,11 +49,6 @@ pub trait Kind:
     /// `spec.managementPolicy`, for kinds that write to the platform.
     fn management_policy(&self) -> ManagementPolicy {
         ManagementPolicy::Manage
-    }
-
-    /// `status.plannedActions`, for kinds that write to the platform.
-    fn planned_actions_mut(_status: &mut Self::Status) -> Option<&mut Vec<PlannedAction>> {
-        None
     }
 
     /// Whether reconciling it writes to the Live Platform. Only then can a cached copy
@@ -79,16 +74,12 @@ macro_rules! status_access {
             &mut status.conditions
         }
 
-        fn set_observed_generation(status: &mut Self::Status, generation: Option<i64>) {
-            status.observed_generation = generation;
+        fn reconciled(status: &Self::Status) -> &ReconcileStatus {
+            &status.reconcile
         }
 
-        fn last_checked_mut(status: &mut Self::Status) -> &mut Option<String> {
-            &mut status.last_checked
-        }
-
-        fn rejected_generation_mut(status: &mut Self::Status) -> &mut Option<i64> {
-            &mut status.rejected_generation
+        fn reconciled_mut(status: &mut Self::Status) -> &mut ReconcileStatus {
+            &mut status.reconcile
         }
     };
 }
@@ -111,20 +102,16 @@ macro_rules! kind {
                 }
             )?
 
-            fn owned_since_mut(status: &mut Self::Status) -> Option<&mut Option<String>> {
-                Some(&mut status.owned_since)
+            fn owner(status: &Self::Status) -> Option<&OwnerStatus> {
+                Some(&status.ownership)
+            }
+
+            fn owner_mut(status: &mut Self::Status) -> Option<&mut OwnerStatus> {
+                Some(&mut status.ownership)
             }
 
             fn management_policy(&self) -> ManagementPolicy {
                 self.spec.management_policy
-            }
-
-            fn planned_actions_mut(status: &mut Self::Status) -> Option<&mut Vec<PlannedAction>> {
-                Some(&mut status.planned_actions)
-            }
-
-            fn owned_since(status: &Self::Status) -> Option<&str> {
-                status.owned_since.as_deref()
             }
 
             fn records_claim($s: &Self::Status) -> bool {

@@ -63,7 +63,8 @@ pub fn changes_planned_message(actions: &[PlannedAction]) -> String {
 /// `PlatformMatches` for an object that only observes; neither for one that manages.
 /// An outcome that neither plans nor concludes (a wait) leaves the last plan shown.
 pub fn record<K: Kind>(draft: &mut StatusDraft<K>, observe_only: bool, outcome: &Outcome) {
-    let Some(shown) = K::planned_actions_mut(&mut draft.status) else {
+    let Some(shown) = K::owner_mut(&mut draft.status).map(|owner| &mut owner.planned_actions)
+    else {
         return;
     };
     if !observe_only {
@@ -125,7 +126,7 @@ mod tests {
     fn an_observing_object_shows_its_plan_and_then_that_it_matches() {
         let mut draft = draft();
         record(&mut draft, true, &Outcome::Planned(vec![upload()]));
-        assert_eq!(draft.status.planned_actions, vec![upload()]);
+        assert_eq!(draft.status.ownership.planned_actions, vec![upload()]);
         let matches = conditions::find(draft.conditions(), PLATFORM_MATCHES).unwrap();
         assert_eq!(
             (matches.status.as_str(), matches.reason.as_str()),
@@ -139,9 +140,9 @@ mod tests {
             crate::controller::plan::Next::Shortly,
         );
         record(&mut draft, true, &Outcome::Wait(wait));
-        assert_eq!(draft.status.planned_actions.len(), 1);
+        assert_eq!(draft.status.ownership.planned_actions.len(), 1);
         record(&mut draft, true, &Outcome::Ready(Report::new("ok")));
-        assert!(draft.status.planned_actions.is_empty());
+        assert!(draft.status.ownership.planned_actions.is_empty());
         assert!(conditions::is_true_for(
             draft.conditions(),
             PLATFORM_MATCHES,
@@ -163,7 +164,7 @@ mod tests {
                 crate::controller::plan::Next::Task,
             )),
         );
-        assert!(draft.status.planned_actions.is_empty());
+        assert!(draft.status.ownership.planned_actions.is_empty());
         assert!(conditions::find(draft.conditions(), PLATFORM_MATCHES).is_none());
     }
 }

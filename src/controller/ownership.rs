@@ -503,7 +503,8 @@ impl Entry {
             .unwrap_or((i64::MAX, 0));
         let owned_since = obj
             .status()
-            .and_then(K::owned_since)
+            .and_then(K::owner)
+            .and_then(|owner| owner.owned_since.as_deref())
             .and_then(parse_time)
             .map(pair);
         Self {

@@ -116,7 +116,7 @@ pub async fn save<K>(api: &Api<K>, obj: &K, draft: &mut StatusDraft<K>) -> Resul
 where
     K: Kind,
 {
-    K::set_observed_generation(&mut draft.status, draft.generation);
+    K::reconciled_mut(&mut draft.status).observed_generation = draft.generation;
     let deleting = obj.meta().deletion_timestamp.is_some();
     for (type_, status, reason, message) in
         super::kstatus::derive(draft.conditions(), draft.generation, deleting)
@@ -184,7 +184,7 @@ fn stamp_ownership<K: Kind>(obj: &K, draft: &mut StatusDraft<K>) {
     }
     let legacy = draft.original.as_ref().is_some_and(K::records_claim);
     let created = obj.meta().creation_timestamp.as_ref().map(|t| t.0);
-    if let Some(slot) = K::owned_since_mut(&mut draft.status)
+    if let Some(slot) = K::owner_mut(&mut draft.status).map(|owner| &mut owner.owned_since)
         && slot.is_none()
     {
         let since = match (legacy, created) {

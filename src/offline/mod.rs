@@ -337,9 +337,9 @@ impl Offline {
 }
 
 fn plan_of<K: Kind>(obj: &K) -> ObjectPlan {
-    let mut status = obj.status().cloned().unwrap_or_default();
-    let planned = K::planned_actions_mut(&mut status)
-        .map(|p| p.clone())
+    let status = obj.status().cloned().unwrap_or_default();
+    let planned = K::owner(&status)
+        .map(|owner| owner.planned_actions.clone())
         .unwrap_or_default();
     let conditions = K::conditions(&status);
     let synced = conditions::find(conditions, SYNCED).filter(|c| c.status == "False");

@@ -26,7 +26,7 @@ fn planned_of(block: &OCNumberBlock) -> Vec<PlannedAction> {
     block
         .status
         .as_ref()
-        .map(|s| s.planned_actions.clone())
+        .map(|s| s.ownership.planned_actions.clone())
         .unwrap_or_default()
 }
 
@@ -135,7 +135,7 @@ async fn a_platform_that_only_observes_makes_every_object_on_it_observe() {
         .await;
     let planned = customer
         .status
-        .map(|s| s.planned_actions)
+        .map(|s| s.ownership.planned_actions)
         .unwrap_or_default();
     assert_eq!(
         planned

@@ -184,7 +184,8 @@ impl Planner for BlockReconcile<'_> {
                 self.seen.lost = Some(self.look_up(&items).await?);
             }
             Look::Listing | Look::FreshListing => {
-                if fresh || self.draft.status.observed_generation != self.draft.generation {
+                if fresh || self.draft.status.reconcile.observed_generation != self.draft.generation
+                {
                     // A new spec is planned against a fresh listing, not a shared older one.
                     self.ctx.platform.numbers.invalidate(&scope.tenant).await;
                 }

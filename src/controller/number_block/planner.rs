@@ -228,7 +228,7 @@ pub(super) fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step 
     use plan::Step::*;
     let (spec, status) = (known.spec, known.status);
     if !seen.failures_current
-        && status.observed_generation != known.generation
+        && status.reconcile.observed_generation != known.generation
         && !status.failed.is_empty()
     {
         return Settle(self::Settle::ClearFailures);

@@ -53,7 +53,7 @@ async fn an_upgrade_from_the_previous_chart_applies_the_new_schema_and_keeps_the
             .await
             .unwrap()
             .status
-            .and_then(|s| s.rejected_generation)
+            .and_then(|s| s.reconcile.rejected_generation)
     };
     assert_eq!(
         write_new_field().await,
