@@ -244,7 +244,8 @@ fn used_modules(code: &str) -> BTreeSet<String> {
     used
 }
 
-/// The files that hold a kind's life: they have the kind's `reconcile`.
+/// The files that hold a kind's life: they implement the shared reconcile's
+/// `Reconciler` for the kind (or, for a kind that only reads, have its `reconcile`).
 fn kind_files(imports: &std::collections::BTreeMap<String, BTreeSet<String>>) -> BTreeSet<String> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/controller");
     imports
@@ -253,8 +254,9 @@ fn kind_files(imports: &std::collections::BTreeMap<String, BTreeSet<String>>) ->
             let file = dir.join(format!("{name}.rs"));
             let inner = dir.join(name.as_str()).join("mod.rs");
             [file, inner].iter().any(|path| {
-                std::fs::read_to_string(path)
-                    .is_ok_and(|text| text.contains("pub async fn reconcile("))
+                std::fs::read_to_string(path).is_ok_and(|text| {
+                    text.contains("impl Reconciler for") || text.contains("pub async fn reconcile(")
+                })
             })
         })
         .cloned()

@@ -2,21 +2,27 @@
 //! conditions, the event an object becoming Ready gets, and when it is reconciled
 //! again (a task's next poll, a recheck, its drift check).
 
+use kube::api::Api;
+
 use super::context::Context;
+use super::error::Result;
+use super::finalizer;
 use super::ownership::Governed;
 use super::plan::{Also, Next, Outcome};
 use super::status::StatusDraft;
 use super::{adoption, drift, management};
 
 /// Writes the outcome into the draft's conditions (an event when the object becomes
-/// Ready) and says when to reconcile again; `drift_seconds` is the platform's drift
-/// check interval.
+/// Ready) and says when to reconcile again. An object whose planner undid its platform
+/// side ([`Outcome::Gone`]) loses its finalizer here, the one place a kind's deletion
+/// ends.
 pub async fn conclude<K: Governed>(
     ctx: &Context,
+    api: &Api<K>,
     obj: &K,
     draft: &mut StatusDraft<K>,
     outcome: Outcome,
-) -> kube::runtime::controller::Action {
+) -> Result<kube::runtime::controller::Action> {
     use crate::api::conditions::{self, READY, reason};
     use kube::runtime::controller::Action;
 
@@ -36,7 +42,7 @@ pub async fn conclude<K: Governed>(
         Outcome::Wait(wait) if wait.next == Next::SpecChange => draft.generation,
         _ => None,
     };
-    match outcome {
+    Ok(match outcome {
         Outcome::Wait(wait) => {
             set_also(draft, wait.also);
             draft.condition(READY, false, wait.reason, wait.message);
@@ -63,7 +69,10 @@ pub async fn conclude<K: Governed>(
             adoption::refuse(ctx, obj, draft, &existing, advice).await;
             drift::drift_requeue(drift_seconds)
         }
-        Outcome::Gone => Action::await_change(),
+        Outcome::Gone => {
+            finalizer::remove(api, obj).await?;
+            Action::await_change()
+        }
         Outcome::Planned(actions) => {
             let message = management::changes_planned_message(&actions);
             let was = conditions::find(draft.conditions(), READY)
@@ -76,5 +85,5 @@ pub async fn conclude<K: Governed>(
             // Looked at again like a Ready object: the platform may come to match.
             drift::drift_requeue(drift_seconds)
         }
-    }
+    })
 }

@@ -6,26 +6,24 @@
 //! Read top to bottom: what is seen ([`Seen`]), the pure planners ([`plan`] and
 //! [`plan_deletion`]), then the calls that carry a step out ([`CustomerReconcile`]).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams};
-use kube::runtime::controller::Action;
 
 use super::adoption;
-use super::conclusion;
 use super::context::Context;
-use super::drive;
+use super::customer_scope::Unscoped;
 use super::error::{Error, Result};
 use super::finalizer;
 use super::kind::CustomerOwned;
 use super::lifecycle::{Departing, Terms};
-use super::management::{self, planned};
+use super::management::planned;
 use super::plan::{self, AfterWrite, Also, Next, Planner, Report, Wait};
 use super::platforms;
+use super::reconciler::{Admission, Reconciler, Scoped};
 use super::snapshots;
-use super::status::{StatusDraft, namespaced_api};
+use super::status::StatusDraft;
 use super::stops::{Failure, Rejection};
 use super::tasks;
 use crate::api::common::{DeletionPolicy, Operation, PlannedAction, WriteAction};
@@ -40,11 +38,6 @@ use liveplatform::{Conflict, Error as PlatformError, LivePlatformClient, TaskOut
 
 type Draft = StatusDraft<OCCustomer>;
 
-pub async fn reconcile(obj: Arc<OCCustomer>, ctx: Arc<Context>) -> Result<Action> {
-    let api = namespaced_api(&ctx.client, &*obj);
-    drive(obj, ctx, api, run).await
-}
-
 impl Departing for OCCustomer {
     const ORPHAN_LEAVES: &'static str = "the lead and the customer stay on the platform";
 
@@ -54,45 +47,74 @@ impl Departing for OCCustomer {
     }
 }
 
-async fn run(
-    obj: &OCCustomer,
-    ctx: &Context,
-    api: &Api<OCCustomer>,
-    draft: &mut Draft,
-) -> Result<Action> {
-    let deleting = finalizer::is_deleting(obj);
-    let mut client = None;
-    if !deleting {
-        let ns = obj.namespace().unwrap_or_default();
-        let Some((found, _)) =
-            platforms::access(ctx, &ns, &obj.spec.platform_ref.name, draft).await?
-        else {
-            return Ok(Action::requeue(ctx.config.wait_requeue));
-        };
-        if finalizer::add(api, obj).await? {
-            return Ok(Action::await_change());
+/// A customer works on its platform; one being deleted works with what its
+/// conclusion needs of it (the client is found again by the write that needs it).
+impl Scoped for OCCustomer {
+    type Place = Option<LivePlatformClient>;
+
+    async fn place(
+        &self,
+        ctx: &Context,
+        draft: &mut Draft,
+    ) -> Result<std::result::Result<Option<LivePlatformClient>, Unscoped>> {
+        if finalizer::is_deleting(self) {
+            return Ok(Ok(None));
         }
-        client = Some(found);
+        let ns = self.namespace().unwrap_or_default();
+        Ok(
+            match platforms::access(ctx, &ns, &self.spec.platform_ref.name, draft).await? {
+                Some((client, _)) => Ok(Some(client)),
+                None => Err(Unscoped::Platform),
+            },
+        )
     }
-    let mut reconcile = CustomerReconcile {
-        obj,
-        ctx,
-        api,
-        draft,
-        client,
-        seen: Seen::default(),
-        deleting,
-    };
-    if !deleting {
-        reconcile.seen = held(&reconcile.known());
+}
+
+impl Reconciler for OCCustomer {
+    type Found = ();
+    type Reconcile<'a> = CustomerReconcile<'a>;
+
+    /// A customer is never without its place while it is deleted.
+    fn holds_nothing(_status: &OCCustomerStatus) -> bool {
+        false
     }
-    let outcome = plan::run(
-        &mut reconcile,
-        "OCCustomer",
-        management::observe_only(obj, &ctx.stores),
-    )
-    .await?;
-    Ok(conclusion::conclude(ctx, obj, draft, outcome).await)
+
+    async fn admit(
+        &self,
+        _ctx: &Context,
+        _draft: &mut Draft,
+        _client: &Option<LivePlatformClient>,
+        _deleting: bool,
+    ) -> Result<Admission<()>> {
+        Ok(Admission::Go {
+            found: (),
+            finalizer: true,
+        })
+    }
+
+    async fn reconciling<'a>(
+        &'a self,
+        ctx: &'a Context,
+        api: &'a Api<OCCustomer>,
+        draft: &'a mut Draft,
+        client: &'a Option<LivePlatformClient>,
+        deleting: bool,
+        _found: (),
+    ) -> Result<CustomerReconcile<'a>> {
+        let mut reconcile = CustomerReconcile {
+            obj: self,
+            ctx,
+            api,
+            draft,
+            client: client.clone(),
+            seen: Seen::default(),
+            deleting,
+        };
+        if !deleting {
+            reconcile.seen = held(&reconcile.known());
+        }
+        Ok(reconcile)
+    }
 }
 
 /// What this reconcile has read so far; `None` is "not looked at yet".
@@ -728,7 +750,7 @@ pub fn plan_deletion(known: &Known, seen: &Seen) -> Step {
 
 /// One reconcile of one customer: the planner's state and the calls that carry its
 /// steps out.
-struct CustomerReconcile<'a> {
+pub struct CustomerReconcile<'a> {
     obj: &'a OCCustomer,
     ctx: &'a Context,
     api: &'a Api<OCCustomer>,
@@ -1327,7 +1349,6 @@ impl Planner for CustomerReconcile<'_> {
                 if let Some(note) = note {
                     self.event("Orphaned", "Delete", note.to_owned()).await;
                 }
-                finalizer::remove(api, obj).await?;
                 Ok(AfterWrite::Gone)
             }
         }

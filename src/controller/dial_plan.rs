@@ -5,22 +5,18 @@
 //! read again.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use kube::api::Api;
-use kube::runtime::controller::Action;
 
 use super::adoption;
-use super::conclusion;
 use super::context::Context;
-use super::customer_scope::{CustomerScope, Unscoped, customer_scope, namespace_of, without_scope};
-use super::drive;
+use super::customer_scope::{CustomerScope, Unscoped, namespace_of};
 use super::error::Result;
-use super::finalizer;
 use super::lifecycle::{Departing, Terms};
-use super::management::{self, planned, requests};
+use super::management::{planned, requests};
 use super::plan::{self, AfterWrite, Planner, Report};
-use super::status::{StatusDraft, namespaced_api};
+use super::reconciler::{Admission, Reconciler};
+use super::status::StatusDraft;
 use crate::api::OCDialPlan;
 use crate::api::common::PlannedAction;
 use crate::api::conditions::{READY, reason};
@@ -30,48 +26,55 @@ use liveplatform::model::{DialPlanRule, ModifyDialPlan};
 
 type Draft = StatusDraft<OCDialPlan>;
 
-pub async fn reconcile(obj: Arc<OCDialPlan>, ctx: Arc<Context>) -> Result<Action> {
-    let api = namespaced_api(&ctx.client, &*obj);
-    drive(obj, ctx, api, run).await
-}
+impl Reconciler for OCDialPlan {
+    /// The site location the dial plan is on.
+    type Found = String;
+    type Reconcile<'a> = DialPlanReconcile<'a>;
 
-async fn run(
-    obj: &OCDialPlan,
-    ctx: &Context,
-    api: &Api<OCDialPlan>,
-    draft: &mut Draft,
-) -> Result<Action> {
-    let deleting = finalizer::is_deleting(obj);
-    // No customer or site on the platform: the dial plan went with them. Its SIP
-    // connection's site id is watched (it wakes the dial plan) like the customer.
-    let scope = match customer_scope(ctx, obj, draft).await? {
-        Ok(scope) => scope,
-        Err(why) => return without_scope(ctx, api, obj, why, true).await,
-    };
-    let Some(site) = site_of(obj, ctx, &scope, draft).await? else {
-        return without_scope(ctx, api, obj, Unscoped::Watched, true).await;
-    };
-    draft.status.site_location_id = Some(site.clone());
-    if !deleting && finalizer::add(api, obj).await? {
-        return Ok(Action::await_change());
+    /// No customer on the platform: the dial plan went with it.
+    fn holds_nothing(_status: &OCDialPlanStatus) -> bool {
+        true
     }
-    let mut reconcile = DialPlanReconcile {
-        obj,
-        ctx,
-        api,
-        draft,
-        scope: &scope,
-        site,
-        seen: Seen::default(),
-        deleting,
-    };
-    let outcome = plan::run(
-        &mut reconcile,
-        "OCDialPlan",
-        management::observe_only(obj, &ctx.stores),
-    )
-    .await?;
-    Ok(conclusion::conclude(ctx, obj, draft, outcome).await)
+
+    /// Its SIP connection's site id is watched (it wakes the dial plan) like the
+    /// customer; without a site on the platform the dial plan went with it.
+    async fn admit(
+        &self,
+        ctx: &Context,
+        draft: &mut Draft,
+        scope: &CustomerScope,
+        _deleting: bool,
+    ) -> Result<Admission<String>> {
+        let Some(site) = site_of(self, ctx, scope, draft).await? else {
+            return Ok(Admission::Wait(Unscoped::Watched));
+        };
+        draft.status.site_location_id = Some(site.clone());
+        Ok(Admission::Go {
+            found: site,
+            finalizer: true,
+        })
+    }
+
+    async fn reconciling<'a>(
+        &'a self,
+        ctx: &'a Context,
+        api: &'a Api<OCDialPlan>,
+        draft: &'a mut Draft,
+        scope: &'a CustomerScope,
+        deleting: bool,
+        site: String,
+    ) -> Result<DialPlanReconcile<'a>> {
+        Ok(DialPlanReconcile {
+            obj: self,
+            ctx,
+            api,
+            draft,
+            scope,
+            site,
+            seen: Seen::default(),
+            deleting,
+        })
+    }
 }
 
 /// What this reconcile has read so far.
@@ -268,7 +271,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
 }
 
 /// One reconcile of one dial plan.
-struct DialPlanReconcile<'a> {
+pub struct DialPlanReconcile<'a> {
     obj: &'a OCDialPlan,
     ctx: &'a Context,
     api: &'a Api<OCDialPlan>,
@@ -399,7 +402,6 @@ impl Planner for DialPlanReconcile<'_> {
                             format!("deleted dial plan {id} of site {site}"),
                         )
                         .await;
-                        finalizer::remove(self.api, obj).await?;
                         Ok(AfterWrite::Gone)
                     }
                     Err(e) => Err(e.into()),

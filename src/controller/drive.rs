@@ -609,7 +609,7 @@ mod tests {
 mod future_size_tests {
     use super::*;
     use crate::api::{OCCustomer, OCNumberBlock};
-    use crate::controller::{OperatorConfig, customer, fixtures, number_block};
+    use crate::controller::{OperatorConfig, fixtures, reconciler};
 
     /// A context whose client points nowhere: the futures are built, never run.
     fn context() -> Arc<Context> {
@@ -635,11 +635,11 @@ mod future_size_tests {
         let sizes = [
             (
                 "customer",
-                std::mem::size_of_val(&customer::reconcile(customer, ctx.clone())),
+                std::mem::size_of_val(&reconciler::reconcile(customer, ctx.clone())),
             ),
             (
                 "number block",
-                std::mem::size_of_val(&number_block::reconcile(Arc::new(block), ctx.clone())),
+                std::mem::size_of_val(&reconciler::reconcile(Arc::new(block), ctx.clone())),
             ),
         ];
         for (kind, size) in sizes {

@@ -3,25 +3,21 @@
 //! without error storms, while the customer's licence does not allow end users; on
 //! delete, take the line URI and voice off the user.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use kube::api::Api;
-use kube::runtime::controller::Action;
 
 use super::adoption;
-use super::conclusion;
 use super::context::Context;
-use super::customer_scope::{CustomerScope, customer_scope, without_scope};
-use super::drive;
+use super::customer_scope::CustomerScope;
 use super::error::Result;
-use super::finalizer;
 use super::lifecycle::{Departing, Terms};
-use super::management::{self, planned};
+use super::management::planned;
 use super::number_set::NumberSet;
 use super::numbers::Projection;
 use super::plan::{self, AfterWrite, Next, Planner, Report, Wait};
-use super::status::{StatusDraft, namespaced_api};
+use super::reconciler::{Admission, Reconciler};
+use super::status::StatusDraft;
 use super::stops::Failure;
 use super::tasks;
 use crate::api::common::{PlannedAction, WriteAction};
@@ -37,54 +33,60 @@ type Draft = StatusDraft<OCEndUser>;
 pub use crate::api::conditions::reason::{LICENSE_REQUIRED, WAITING_FOR_LICENSE};
 const PAGE_SIZE: u32 = 500;
 
-pub async fn reconcile(obj: Arc<OCEndUser>, ctx: Arc<Context>) -> Result<Action> {
-    let api = namespaced_api(&ctx.client, &*obj);
-    drive(obj, ctx, api, run).await
-}
+impl Reconciler for OCEndUser {
+    /// Whether the customer's licence allows end users.
+    type Found = bool;
+    type Reconcile<'a> = EndUserReconcile<'a>;
 
-async fn run(
-    obj: &OCEndUser,
-    ctx: &Context,
-    api: &Api<OCEndUser>,
-    draft: &mut Draft,
-) -> Result<Action> {
-    let deleting = finalizer::is_deleting(obj);
-    let scope = match customer_scope(ctx, obj, draft).await? {
-        Ok(scope) => scope,
-        // No customer on the platform: the user's voice settings went with it.
-        Err(why) => return without_scope(ctx, api, obj, why, true).await,
-    };
-    let licensed = scope
-        .customer
-        .status
-        .as_ref()
-        .and_then(|s| s.license.as_ref())
-        .and_then(|l| LicenseType::from_name(&l.type_))
-        .is_some_and(LicenseType::allows_end_users);
-    if licensed && !deleting && finalizer::add(api, obj).await? {
-        return Ok(Action::await_change());
+    /// No customer on the platform: the user's voice settings went with it.
+    fn holds_nothing(_status: &OCEndUserStatus) -> bool {
+        true
     }
-    let upgrade_declared = scope.customer.spec.license.type_.allows_end_users();
-    let number_pending = line_number_pending(ctx, obj);
-    let mut reconcile = EndUserReconcile {
-        obj,
-        ctx,
-        api,
-        draft,
-        scope: &scope,
-        seen: Seen::default(),
-        deleting,
-        licensed,
-        upgrade_declared,
-        number_pending,
-    };
-    let outcome = plan::run(
-        &mut reconcile,
-        "OCEndUser",
-        management::observe_only(obj, &ctx.stores),
-    )
-    .await?;
-    Ok(conclusion::conclude(ctx, obj, draft, outcome).await)
+
+    /// A user whose customer's licence allows no end users can hold nothing on the
+    /// platform: it takes its finalizer once the licence does.
+    async fn admit(
+        &self,
+        _ctx: &Context,
+        _draft: &mut Draft,
+        scope: &CustomerScope,
+        _deleting: bool,
+    ) -> Result<Admission<bool>> {
+        let licensed = scope
+            .customer
+            .status
+            .as_ref()
+            .and_then(|s| s.license.as_ref())
+            .and_then(|l| LicenseType::from_name(&l.type_))
+            .is_some_and(LicenseType::allows_end_users);
+        Ok(Admission::Go {
+            found: licensed,
+            finalizer: licensed,
+        })
+    }
+
+    async fn reconciling<'a>(
+        &'a self,
+        ctx: &'a Context,
+        api: &'a Api<OCEndUser>,
+        draft: &'a mut Draft,
+        scope: &'a CustomerScope,
+        deleting: bool,
+        licensed: bool,
+    ) -> Result<EndUserReconcile<'a>> {
+        Ok(EndUserReconcile {
+            obj: self,
+            ctx,
+            api,
+            draft,
+            scope,
+            seen: Seen::default(),
+            deleting,
+            licensed,
+            upgrade_declared: scope.customer.spec.license.type_.allows_end_users(),
+            number_pending: line_number_pending(ctx, self),
+        })
+    }
 }
 
 /// The number block of the same customer that declares the number of the user's line
@@ -424,7 +426,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
 }
 
 /// One reconcile of one end user.
-struct EndUserReconcile<'a> {
+pub struct EndUserReconcile<'a> {
     obj: &'a OCEndUser,
     ctx: &'a Context,
     api: &'a Api<OCEndUser>,
@@ -558,10 +560,7 @@ impl Planner for EndUserReconcile<'_> {
         let (obj, api, scope) = (self.obj, self.api, self.scope);
         let sip = &obj.spec.sip_address;
         match write {
-            Write::LetGo => {
-                finalizer::remove(api, obj).await?;
-                Ok(AfterWrite::Gone)
-            }
+            Write::LetGo => Ok(AfterWrite::Gone),
             Write::Provision { deleting } => {
                 let (reason, body) = if deleting {
                     (reason::DELETING, removal())

@@ -36,6 +36,7 @@ mod planner_tests;
 pub mod platform;
 mod platform_clients;
 pub mod platforms;
+pub mod reconciler;
 mod referrers;
 mod secret_access;
 pub mod sip_connection;
@@ -413,7 +414,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             },
         )
         .graceful_shutdown_on(stopped())
-        .run(customer::reconcile, error_policy, ctx.clone())
+        .run(
+            reconciler::reconcile::<OCCustomer>,
+            error_policy,
+            ctx.clone(),
+        )
         .for_each(|r| async move { log_result(r) });
 
     // Number blocks, SIP connections, dial plans and end users: also when what they
@@ -433,7 +438,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             on_their_platform(&ctx, |s| &s.blocks_by_customer),
         )
         .graceful_shutdown_on(stopped())
-        .run(number_block::reconcile, error_policy, ctx.clone())
+        .run(
+            reconciler::reconcile::<OCNumberBlock>,
+            error_policy,
+            ctx.clone(),
+        )
         .for_each(|r| async move { log_result(r) });
     let sites = sites_watched
         .controller()
@@ -448,7 +457,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             on_their_platform(&ctx, |s| &s.sites_by_customer),
         )
         .graceful_shutdown_on(stopped())
-        .run(sip_connection::reconcile, error_policy, ctx.clone())
+        .run(
+            reconciler::reconcile::<OCSipConnection>,
+            error_policy,
+            ctx.clone(),
+        )
         .for_each(|r| async move { log_result(r) });
     let on_site = ctx.clone();
     let plans = plans_watched
@@ -479,7 +492,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             },
         )
         .graceful_shutdown_on(stopped())
-        .run(dial_plan::reconcile, error_policy, ctx.clone())
+        .run(
+            reconciler::reconcile::<OCDialPlan>,
+            error_policy,
+            ctx.clone(),
+        )
         .for_each(|r| async move { log_result(r) });
     // End users: also when a number block of their customer becomes Ready (or stops
     // being), which may bring their line URI's number.
@@ -504,7 +521,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             users_of_customer_of(&ctx),
         )
         .graceful_shutdown_on(stopped())
-        .run(end_user::reconcile, error_policy, ctx.clone())
+        .run(
+            reconciler::reconcile::<OCEndUser>,
+            error_policy,
+            ctx.clone(),
+        )
         .for_each(|r| async move { log_result(r) });
 
     ctx.metrics.set_leader(true);

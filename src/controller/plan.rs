@@ -129,7 +129,8 @@ pub enum AfterWrite {
     Replan,
     /// A task runs (or the change shows only later): wait.
     Wait(Wait),
-    /// The finalizer is gone: the object's life is over.
+    /// What the object made on the platform is undone: its life is over (the
+    /// conclusion lets go of its finalizer).
     Gone,
 }
 
@@ -142,35 +143,34 @@ pub enum Outcome {
         existing: String,
         advice: &'static str,
     },
-    /// The object let go of its finalizer.
+    /// What the object made on the platform is undone: it lets go of its finalizer.
     Gone,
     /// The object only observes, and the platform differs from its spec: these are
     /// the calls that would be made.
     Planned(Vec<PlannedAction>),
 }
 
-/// A kind's reconcile as a planner with its two kinds of call. (Only used with
-/// concrete types, whose futures are known to be `Send`.)
-#[allow(async_fn_in_trait)]
+/// A kind's reconcile as a planner with its two kinds of call. Its futures are `Send`,
+/// so that the shared reconcile of dependents (see `dependent`) can run any of them.
 pub trait Planner {
-    type Look: std::fmt::Debug;
-    type Settle: std::fmt::Debug;
-    type Write: std::fmt::Debug;
+    type Look: std::fmt::Debug + Send;
+    type Settle: std::fmt::Debug + Send;
+    type Write: std::fmt::Debug + Send;
 
     /// The next step, from spec, status and what was seen (pure).
     fn plan(&self) -> Step<Self::Look, Self::Settle, Self::Write>;
 
     /// Reads from the platform and remembers what it saw.
-    async fn look(&mut self, look: Self::Look) -> Result<()>;
+    fn look(&mut self, look: Self::Look) -> impl Future<Output = Result<()>> + Send;
 
     /// Records in status (and events) what the planner settled.
-    async fn settle(&mut self, settle: Self::Settle) -> Result<()>;
+    fn settle(&mut self, settle: Self::Settle) -> impl Future<Output = Result<()>> + Send;
 
     /// Sends one write.
-    async fn write(&mut self, write: Self::Write) -> Result<AfterWrite>;
+    fn write(&mut self, write: Self::Write) -> impl Future<Output = Result<AfterWrite>> + Send;
 
     /// The write in flight is over (it failed on the platform).
-    async fn finish(&mut self);
+    fn finish(&mut self) -> impl Future<Output = ()> + Send;
 
     /// The platform call `write` is, for an object that only observes; `None` for a
     /// write that makes no platform call (letting go of the finalizer), which is

@@ -25,10 +25,7 @@ const PROBE_TIME_REFRESH_SECS: i64 = 300;
 
 pub async fn reconcile(obj: Arc<OCPlatform>, ctx: Arc<Context>) -> Result<Action> {
     let api: Api<OCPlatform> = Api::all(ctx.client.clone());
-    drive(obj, ctx, api, async |obj, ctx, _api, draft| {
-        apply(obj, ctx, draft).await
-    })
-    .await
+    drive(obj, ctx, api, apply).await
 }
 
 impl Departing for OCPlatform {
@@ -43,6 +40,7 @@ impl Departing for OCPlatform {
 async fn apply(
     obj: &OCPlatform,
     ctx: &Context,
+    api: &Api<OCPlatform>,
     draft: &mut StatusDraft<OCPlatform>,
 ) -> Result<Action> {
     let client = platforms::refresh(ctx, obj).await?;
@@ -52,7 +50,7 @@ async fn apply(
         seen: Seen::default(),
     };
     let outcome = plan::run(&mut reconcile, "OCPlatform", false).await?;
-    Ok(conclusion::conclude(ctx, obj, draft, outcome).await)
+    conclusion::conclude(ctx, api, obj, draft, outcome).await
 }
 
 /// What this reconcile has read so far.

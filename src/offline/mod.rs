@@ -196,31 +196,35 @@ pub async fn plan(options: &Options) -> Result<Vec<ObjectPlan>, Error> {
     )
     .await?;
     run.kind(
-        controller::customer::reconcile,
+        controller::reconciler::reconcile::<OCCustomer>,
         Stores::set_customers,
         |ctx, event| ctx.ownership.customer_observed(event),
     )
     .await?;
     run.kind(
-        controller::number_block::reconcile,
+        controller::reconciler::reconcile::<OCNumberBlock>,
         Stores::set_blocks,
         observed,
     )
     .await?;
     run.kind(
-        controller::sip_connection::reconcile,
+        controller::reconciler::reconcile::<OCSipConnection>,
         Stores::set_sites,
         observed,
     )
     .await?;
     run.kind(
-        controller::dial_plan::reconcile,
+        controller::reconciler::reconcile::<OCDialPlan>,
         Stores::set_plans,
         observed,
     )
     .await?;
-    run.kind(controller::end_user::reconcile, Stores::set_users, observed)
-        .await?;
+    run.kind(
+        controller::reconciler::reconcile::<OCEndUser>,
+        Stores::set_users,
+        observed,
+    )
+    .await?;
     Ok(run.plans)
 }
 

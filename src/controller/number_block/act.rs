@@ -11,7 +11,6 @@ use crate::controller::adoption;
 use crate::controller::context::Context;
 use crate::controller::customer_scope::CustomerScope;
 use crate::controller::error::{Error, Result};
-use crate::controller::finalizer;
 use crate::controller::management::{planned, requests};
 use crate::controller::number_set::NumberSet;
 use crate::controller::numbers::Projection;
@@ -27,7 +26,7 @@ use super::seen::*;
 use super::*;
 
 /// One reconcile of one number block.
-pub(super) struct BlockReconcile<'a> {
+pub struct BlockReconcile<'a> {
     pub(super) obj: &'a OCNumberBlock,
     pub(super) ctx: &'a Context,
     pub(super) api: &'a Api<OCNumberBlock>,
@@ -370,7 +369,6 @@ impl Planner for BlockReconcile<'_> {
                     "every number of the block is released",
                 )
                 .await;
-                finalizer::remove(api, obj).await?;
                 return Ok(AfterWrite::Gone);
             }
             Write::Upload(batch) => (WriteAction::UploadNumbers, batch.numbers),

@@ -11,22 +11,15 @@
 //! [`plan`]), `act` (the calls that carry a step out) and `requests` (the platform's
 //! requests built from the spec).
 
-use std::sync::Arc;
-
 use kube::api::Api;
-use kube::runtime::controller::Action;
 
-use super::conclusion;
 use super::context::Context;
-use super::customer_scope::{customer_scope, without_scope};
-use super::drive;
+use super::customer_scope::CustomerScope;
 use super::error::Result;
-use super::finalizer;
 use super::lifecycle::{Departing, Terms};
-use super::management::{self};
 use super::number_set::NumberSet;
-use super::plan::{self};
-use super::status::{StatusDraft, namespaced_api};
+use super::reconciler::{Admission, Reconciler};
+use super::status::StatusDraft;
 use crate::api::OCNumberBlock;
 use crate::api::number_block::OCNumberBlockStatus;
 
@@ -51,53 +44,60 @@ const DUE_TOGETHER: std::time::Duration = std::time::Duration::from_millis(40);
 /// At most this many failed numbers are listed in status.
 const FAILED_LISTED: usize = 50;
 
-pub async fn reconcile(obj: Arc<OCNumberBlock>, ctx: Arc<Context>) -> Result<Action> {
-    let api = namespaced_api(&ctx.client, &*obj);
-    drive(obj, ctx, api, run).await
-}
+impl Reconciler for OCNumberBlock {
+    type Found = ();
+    type Reconcile<'a> = BlockReconcile<'a>;
 
-async fn run(
-    obj: &OCNumberBlock,
-    ctx: &Context,
-    api: &Api<OCNumberBlock>,
-    draft: &mut Draft,
-) -> Result<Action> {
-    let deleting = finalizer::is_deleting(obj);
-    let scope = match customer_scope(ctx, obj, draft).await? {
-        Ok(scope) => scope,
-        Err(why) => {
-            return without_scope(ctx, api, obj, why, owned(&draft.status).is_empty()).await;
-        }
-    };
-    if !deleting && finalizer::add(api, obj).await? {
-        return Ok(Action::await_change());
+    /// No customer on the platform: a block that never brought a number there has
+    /// nothing to release.
+    fn holds_nothing(status: &OCNumberBlockStatus) -> bool {
+        owned(status).is_empty()
     }
-    let others_own =
-        ctx.ownership
-            .blocks
-            .numbers_owned_by_others(obj, &owned(&draft.status), &ctx.stores);
-    let mut reconcile = BlockReconcile {
-        obj,
-        ctx,
-        api,
-        draft,
-        scope: &scope,
-        seen: Seen::default(),
-        deleting,
-        others_own,
-        due_at_start: Vec::new(),
-    };
-    // Only the running uploads due when the reconcile began are looked at in it: one
-    // that comes due while the next requests wait for the budget is left for the next
-    // reconcile, so that a large block's reconcile ends once its uploads are sent.
-    reconcile.due_at_start = reconcile.running_due().0;
-    let outcome = plan::run(
-        &mut reconcile,
-        "OCNumberBlock",
-        management::observe_only(obj, &ctx.stores),
-    )
-    .await?;
-    Ok(conclusion::conclude(ctx, obj, draft, outcome).await)
+
+    async fn admit(
+        &self,
+        _ctx: &Context,
+        _draft: &mut Draft,
+        _scope: &CustomerScope,
+        _deleting: bool,
+    ) -> Result<Admission<()>> {
+        Ok(Admission::Go {
+            found: (),
+            finalizer: true,
+        })
+    }
+
+    async fn reconciling<'a>(
+        &'a self,
+        ctx: &'a Context,
+        api: &'a Api<OCNumberBlock>,
+        draft: &'a mut Draft,
+        scope: &'a CustomerScope,
+        deleting: bool,
+        _found: (),
+    ) -> Result<BlockReconcile<'a>> {
+        let others_own =
+            ctx.ownership
+                .blocks
+                .numbers_owned_by_others(self, &owned(&draft.status), &ctx.stores);
+        let mut reconcile = BlockReconcile {
+            obj: self,
+            ctx,
+            api,
+            draft,
+            scope,
+            seen: Seen::default(),
+            deleting,
+            others_own,
+            due_at_start: Vec::new(),
+        };
+        // Only the running uploads due when the reconcile began are looked at in it:
+        // one that comes due while the next requests wait for the budget is left for
+        // the next reconcile, so that a large block's reconcile ends once its uploads
+        // are sent.
+        reconcile.due_at_start = reconcile.running_due().0;
+        Ok(reconcile)
+    }
 }
 
 impl Departing for OCNumberBlock {

@@ -10,7 +10,6 @@ use crate::controller::adoption;
 use crate::controller::context::Context;
 use crate::controller::customer_scope::CustomerScope;
 use crate::controller::error::Result;
-use crate::controller::finalizer;
 use crate::controller::management::planned;
 use crate::controller::plan::{AfterWrite, Next, Planner, Wait};
 use crate::controller::tasks;
@@ -22,7 +21,7 @@ use super::requests::*;
 use super::*;
 
 /// One reconcile of one SIP connection.
-pub(super) struct SiteReconcile<'a> {
+pub struct SiteReconcile<'a> {
     pub(super) obj: &'a OCSipConnection,
     pub(super) ctx: &'a Context,
     pub(super) api: &'a Api<OCSipConnection>,
@@ -256,7 +255,6 @@ impl Planner for SiteReconcile<'_> {
                     )
                     .await;
                 }
-                finalizer::remove(api, obj).await?;
                 Ok(AfterWrite::Gone)
             }
         }

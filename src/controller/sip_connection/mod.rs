@@ -4,21 +4,14 @@
 //! and Microsoft 365 deployment states to conditions; modify the site when the spec or
 //! the platform drifts; on delete, remove it and follow the cleanup task.
 
-use std::sync::Arc;
-
 use kube::api::Api;
-use kube::runtime::controller::Action;
 
-use super::conclusion;
 use super::context::Context;
-use super::customer_scope::{customer_scope, without_scope};
-use super::drive;
+use super::customer_scope::CustomerScope;
 use super::error::Result;
-use super::finalizer;
 use super::lifecycle::{Departing, Terms};
-use super::management::{self};
-use super::plan::{self};
-use super::status::{StatusDraft, namespaced_api};
+use super::reconciler::{Admission, Reconciler};
+use super::status::StatusDraft;
 use crate::api::OCSipConnection;
 use crate::api::sip_connection::OCSipConnectionStatus;
 
@@ -31,11 +24,6 @@ pub use planner::*;
 use requests::*;
 
 type Draft = StatusDraft<OCSipConnection>;
-
-pub async fn reconcile(obj: Arc<OCSipConnection>, ctx: Arc<Context>) -> Result<Action> {
-    let api = namespaced_api(&ctx.client, &*obj);
-    drive(obj, ctx, api, run).await
-}
 
 impl Departing for OCSipConnection {
     const ORPHAN_LEAVES: &'static str = "the site location stays on the platform";
@@ -50,46 +38,58 @@ impl Departing for OCSipConnection {
     }
 }
 
-async fn run(
-    obj: &OCSipConnection,
-    ctx: &Context,
-    api: &Api<OCSipConnection>,
-    draft: &mut Draft,
-) -> Result<Action> {
-    let deleting = finalizer::is_deleting(obj);
-    let scope = match customer_scope(ctx, obj, draft).await? {
-        Ok(scope) => scope,
-        Err(why) => {
-            let never_added = draft.status.site_location_id.is_none();
-            return without_scope(ctx, api, obj, why, never_added).await;
+impl Reconciler for OCSipConnection {
+    type Found = ();
+    type Reconcile<'a> = SiteReconcile<'a>;
+
+    /// No customer on the platform: a site that was never added has nothing to remove.
+    fn holds_nothing(status: &OCSipConnectionStatus) -> bool {
+        status.site_location_id.is_none()
+    }
+
+    /// An SBC the platform's calling profiles do not know is refused before anything
+    /// is written (a deletion is not held by it).
+    async fn admit(
+        &self,
+        _ctx: &Context,
+        _draft: &mut Draft,
+        scope: &CustomerScope,
+        deleting: bool,
+    ) -> Result<Admission<()>> {
+        if !deleting {
+            check_sbc(self, scope)?;
         }
-    };
-    let mut password = None;
-    if !deleting {
-        check_sbc(obj, &scope)?;
-        if finalizer::add(api, obj).await? {
-            return Ok(Action::await_change());
-        }
+        Ok(Admission::Go {
+            found: (),
+            finalizer: true,
+        })
+    }
+
+    async fn reconciling<'a>(
+        &'a self,
+        ctx: &'a Context,
+        api: &'a Api<OCSipConnection>,
+        draft: &'a mut Draft,
+        scope: &'a CustomerScope,
+        deleting: bool,
+        _found: (),
+    ) -> Result<SiteReconcile<'a>> {
         // A site whose carrier password cannot be read is not Ready, even when the
         // platform matches (an adopted site, an imported stub not filled in yet): the
         // next change of the site could not be sent. Read once, for the add too.
-        password = carrier_password(ctx, obj).await?;
+        let password = match deleting {
+            true => None,
+            false => carrier_password(ctx, self).await?,
+        };
+        Ok(SiteReconcile {
+            obj: self,
+            ctx,
+            api,
+            draft,
+            scope,
+            seen: Seen::default(),
+            deleting,
+            password,
+        })
     }
-    let mut reconcile = SiteReconcile {
-        obj,
-        ctx,
-        api,
-        draft,
-        scope: &scope,
-        seen: Seen::default(),
-        deleting,
-        password,
-    };
-    let outcome = plan::run(
-        &mut reconcile,
-        "OCSipConnection",
-        management::observe_only(obj, &ctx.stores),
-    )
-    .await?;
-    Ok(conclusion::conclude(ctx, obj, draft, outcome).await)
 }
