@@ -1,0 +1,115 @@
+//! The life of an `OCCustomer`: validate the tenant; create (or adopt) the consentless
+//! lead; put it in its channel; create (or adopt) the customer and follow the task;
+//! bring the licence to the spec; publish licence info. On delete: delete its
+//! dependents and wait for them, then delete the service and the lead (or orphan them).
+//!
+//! Read in this order: this file (where a customer works, and what it does before its
+//! finalizer), `seen` (what is seen: [`Seen`], [`Known`], the steps), `planner` (the
+//! pure [`plan`] and [`plan_deletion`]), `act` (the looks and what is settled) and
+//! `writes` (the writes and their requests).
+
+use kube::ResourceExt;
+use kube::api::Api;
+
+use super::context::Context;
+use super::customer_scope::Unscoped;
+use super::error::Result;
+use super::finalizer;
+use super::lifecycle::{Departing, Terms};
+use super::platforms;
+use super::reconciler::{Admission, Reconciler, Scoped};
+use super::status::StatusDraft;
+use crate::api::OCCustomer;
+use crate::api::customer::OCCustomerStatus;
+use liveplatform::LivePlatformClient;
+
+mod act;
+mod planner;
+mod seen;
+mod writes;
+
+pub use act::CustomerReconcile;
+pub use planner::*;
+pub use seen::*;
+use writes::*;
+
+type Draft = StatusDraft<OCCustomer>;
+
+impl Departing for OCCustomer {
+    const ORPHAN_LEAVES: &'static str = "the lead and the customer stay on the platform";
+
+    /// Its planner decides its deletion: dependents go first.
+    fn terms(&self, _status: &OCCustomerStatus) -> Option<Terms> {
+        None
+    }
+}
+
+/// A customer works on its platform; one being deleted works with what its
+/// conclusion needs of it (the client is found again by the write that needs it).
+impl Scoped for OCCustomer {
+    type Place = Option<LivePlatformClient>;
+
+    async fn place(
+        &self,
+        ctx: &Context,
+        draft: &mut Draft,
+    ) -> Result<std::result::Result<Option<LivePlatformClient>, Unscoped>> {
+        if finalizer::is_deleting(self) {
+            return Ok(Ok(None));
+        }
+        let ns = self.namespace().unwrap_or_default();
+        Ok(
+            match platforms::access(ctx, &ns, &self.spec.platform_ref.name, draft).await? {
+                Some((client, _)) => Ok(Some(client)),
+                None => Err(Unscoped::Platform),
+            },
+        )
+    }
+}
+
+impl Reconciler for OCCustomer {
+    type Found = ();
+    type Reconcile<'a> = CustomerReconcile<'a>;
+
+    /// A customer is never without its place while it is deleted.
+    fn holds_nothing(_status: &OCCustomerStatus) -> bool {
+        false
+    }
+
+    async fn admit(
+        &self,
+        _ctx: &Context,
+        _draft: &mut Draft,
+        _client: &Option<LivePlatformClient>,
+        _deleting: bool,
+    ) -> Result<Admission<()>> {
+        Ok(Admission::Go {
+            found: (),
+            finalizer: true,
+        })
+    }
+
+    async fn reconciling<'a>(
+        &'a self,
+        ctx: &'a Context,
+        api: &'a Api<OCCustomer>,
+        draft: &'a mut Draft,
+        client: &'a Option<LivePlatformClient>,
+        deleting: bool,
+        _found: (),
+    ) -> Result<CustomerReconcile<'a>> {
+        let mut reconcile = CustomerReconcile {
+            obj: self,
+            ctx,
+            api,
+            draft,
+            client: client.clone(),
+            seen: Seen::default(),
+            deleting,
+        };
+        if !deleting {
+            reconcile.seen = held(&reconcile.known());
+        }
+        Ok(reconcile)
+    }
+}
