@@ -66,7 +66,7 @@ pub trait Reconciler:
     Scoped + Departing + kube::Resource<Scope = kube::core::NamespaceResourceScope>
 {
     /// What [`Reconciler::admit`] found and the planner needs.
-    type Found: Send;
+    type Found: Send + Default;
     /// The kind's planner for one reconcile.
     type Reconcile<'a>: Planner + Send
     where
@@ -78,14 +78,19 @@ pub trait Reconciler:
     fn holds_nothing(status: &Self::Status) -> bool;
 
     /// What the kind checks and finds before its finalizer is put on (an object that
-    /// must wait gets no finalizer yet).
+    /// must wait gets no finalizer yet). Most kinds check nothing: they go on.
     fn admit<'a>(
         &'a self,
-        ctx: &'a Context,
-        draft: &'a mut StatusDraft<Self>,
-        scope: &'a Self::Place,
-        deleting: bool,
-    ) -> impl Future<Output = Result<Admission<Self::Found>>> + Send + 'a;
+        _ctx: &'a Context,
+        _draft: &'a mut StatusDraft<Self>,
+        _place: &'a Self::Place,
+        _deleting: bool,
+    ) -> impl Future<Output = Result<Admission<Self::Found>>> + Send + 'a {
+        std::future::ready(Ok(Admission::Go {
+            found: Self::Found::default(),
+            finalizer: true,
+        }))
+    }
 
     /// The planner of this reconcile.
     fn reconciling<'a>(

@@ -17,7 +17,7 @@ use super::error::Result;
 use super::finalizer;
 use super::lifecycle::{Departing, Terms};
 use super::platforms;
-use super::reconciler::{Admission, Reconciler, Scoped};
+use super::reconciler::{Reconciler, Scoped};
 use super::status::StatusDraft;
 use crate::api::OCCustomer;
 use crate::api::customer::OCCustomerStatus;
@@ -74,19 +74,6 @@ impl Reconciler for OCCustomer {
     /// A customer is never without its place while it is deleted.
     fn holds_nothing(_status: &OCCustomerStatus) -> bool {
         false
-    }
-
-    async fn admit(
-        &self,
-        _ctx: &Context,
-        _draft: &mut Draft,
-        _client: &Option<LivePlatformClient>,
-        _deleting: bool,
-    ) -> Result<Admission<()>> {
-        Ok(Admission::Go {
-            found: (),
-            finalizer: true,
-        })
     }
 
     async fn reconciling<'a>(

@@ -18,7 +18,7 @@ use super::customer_scope::CustomerScope;
 use super::error::Result;
 use super::lifecycle::{Departing, Terms};
 use super::number_set::NumberSet;
-use super::reconciler::{Admission, Reconciler};
+use super::reconciler::Reconciler;
 use super::status::StatusDraft;
 use crate::api::OCNumberBlock;
 use crate::api::number_block::OCNumberBlockStatus;
@@ -52,19 +52,6 @@ impl Reconciler for OCNumberBlock {
     /// nothing to release.
     fn holds_nothing(status: &OCNumberBlockStatus) -> bool {
         owned(status).is_empty()
-    }
-
-    async fn admit(
-        &self,
-        _ctx: &Context,
-        _draft: &mut Draft,
-        _scope: &CustomerScope,
-        _deleting: bool,
-    ) -> Result<Admission<()>> {
-        Ok(Admission::Go {
-            found: (),
-            finalizer: true,
-        })
     }
 
     async fn reconciling<'a>(
