@@ -10,7 +10,10 @@ use serde_json::Value;
 use super::action::Action;
 use super::contract::{BUSY_CODE, LICENSE_REQUIRED_CODE};
 use super::error::{Error, Result};
-use super::model::{Lead, TaskId};
+use super::model::{
+    Ack, Channel, ChannelAssigned, ChannelCreated, ChannelRemoved, CustomerDetails, Lead,
+    NumberValidation, Page, SipConnection, SipConnectionAdded, SipConnectionDeleted, Task, TaskId,
+};
 use liveplatform_contract::casing::normalize_keys;
 
 /// The longest excerpt of a body an error message carries.
@@ -237,6 +240,60 @@ pub fn decode_task_id(action: Action, value: Value) -> Result<TaskId> {
         }),
     }
 }
+
+/// How the body of an answer becomes a call's result: an object, a list (where an
+/// empty answer is an empty list), a task id, or an acknowledgement kept as it came.
+pub trait Answer: Sized {
+    fn from_answer(action: Action, value: Value) -> Result<Self>;
+}
+
+impl Answer for Ack {
+    fn from_answer(_action: Action, value: Value) -> Result<Self> {
+        Ok(Ack(value))
+    }
+}
+
+impl Answer for TaskId {
+    fn from_answer(action: Action, value: Value) -> Result<Self> {
+        decode_task_id(action, value)
+    }
+}
+
+impl<T: DeserializeOwned> Answer for Vec<T> {
+    fn from_answer(action: Action, value: Value) -> Result<Self> {
+        decode_list(action, value)
+    }
+}
+
+impl<T: DeserializeOwned> Answer for Page<T> {
+    fn from_answer(action: Action, value: Value) -> Result<Self> {
+        decode(action, value)
+    }
+}
+
+/// Answers that are one object.
+macro_rules! object_answers {
+    ($($answer:ty),* $(,)?) => {
+        $(impl Answer for $answer {
+            fn from_answer(action: Action, value: Value) -> Result<Self> {
+                decode(action, value)
+            }
+        })*
+    };
+}
+
+object_answers!(
+    ChannelAssigned,
+    ChannelRemoved,
+    ChannelCreated,
+    Channel,
+    CustomerDetails,
+    NumberValidation,
+    SipConnectionAdded,
+    SipConnection,
+    SipConnectionDeleted,
+    Task,
+);
 
 #[cfg(test)]
 mod tests {

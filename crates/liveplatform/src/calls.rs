@@ -1,12 +1,10 @@
 //! One typed method for every action of the API reference (sections 2 to 10).
 
-use reqwest::Method;
 use serde_json::Value;
 
 use super::action::Action;
-use super::answer::{self, decode, decode_leads, decode_list, decode_task_id};
+use super::answer::{self, Answer, decode, decode_leads, decode_list};
 use super::client::{LivePlatformClient, Request, describe_transport};
-use super::contract;
 use super::error::{Error, Result};
 use super::model::*;
 
@@ -95,9 +93,7 @@ impl LivePlatformClient {
 
     pub async fn create_lead(&self, body: &CreateLead) -> Result<Option<Lead>> {
         let action = Action::CreateLead;
-        let value = self
-            .send(Request::new(action, Method::POST, &["v2", "oc", "lead"]).json(body)?)
-            .await?;
+        let value = self.send(Request::to(action, &[])?.json(body)?).await?;
         // 200 without a task [doc]; the body is the lead [chosen], tolerated if absent.
         match value {
             Value::Object(_) => decode(action, value).map(Some),
@@ -108,8 +104,7 @@ impl LivePlatformClient {
     /// Get Specific OC Lead: the lead of a tenant, if there is one.
     pub async fn get_lead(&self, ms_tenant_id: &str) -> Result<Option<Lead>> {
         let action = Action::GetLead;
-        let request = Request::new(action, Method::GET, &["v2", "oc", "lead"])
-            .query("msTenantId", ms_tenant_id);
+        let request = Request::to(action, &[])?.query("msTenantId", ms_tenant_id);
         let leads = match self.send(request).await {
             Ok(value) => decode_leads(action, value)?,
             Err(Error::NotFound { .. }) => return Ok(None),
@@ -123,7 +118,7 @@ impl LivePlatformClient {
     /// Get All OC Leads, one page.
     pub async fn list_leads(&self, query: &LeadQuery) -> Result<Vec<Lead>> {
         let action = Action::ListLeads;
-        let request = Request::new(action, Method::GET, &["v2", "oc", "lead"])
+        let request = Request::to(action, &[])?
             .query_opt("msTenantId", query.ms_tenant_id.as_deref())
             .query_opt("PageNumber", query.page_number)
             .query_opt("PageSize", query.page_size)
@@ -133,182 +128,101 @@ impl LivePlatformClient {
 
     /// Delete Consentless Lead. A missing lead is [`Error::NotFound`].
     pub async fn delete_lead(&self, ms_tenant_id: &str) -> Result<Ack> {
-        let request = Request::new(Action::DeleteLead, Method::DELETE, &["v2", "oc", "lead"])
-            .query("msTenantId", ms_tenant_id);
-        Ok(Ack(self.send(request).await?))
+        let request = Request::to(Action::DeleteLead, &[])?.query("msTenantId", ms_tenant_id);
+        self.call(request).await
     }
 
     // ---- 4. channels ----------------------------------------------------------
 
     pub async fn assign_channel(&self, body: &AssignChannel) -> Result<ChannelAssigned> {
-        let action = Action::AssignChannel;
-        let request = Request::new(
-            action,
-            Method::PUT,
-            &["v3", "ovoc", "channel", "action", "assign"],
-        )
-        .json(body)?;
-        decode(action, self.send(request).await?)
+        self.call(Request::to(Action::AssignChannel, &[])?.json(body)?)
+            .await
     }
 
     pub async fn remove_channel(&self, ms_tenant_id: &str) -> Result<ChannelRemoved> {
-        let action = Action::RemoveChannel;
-        let request = Request::new(
-            action,
-            Method::PUT,
-            &["v3", "ovoc", "channel", "action", "remove", ""],
-        )
-        .query("msTenantId", ms_tenant_id);
-        decode(action, self.send(request).await?)
+        let request = Request::to(Action::RemoveChannel, &[])?.query("msTenantId", ms_tenant_id);
+        self.call(request).await
     }
 
     pub async fn create_channel(&self, body: &CreateChannel) -> Result<ChannelCreated> {
-        let action = Action::CreateChannel;
-        let request = Request::new(
-            action,
-            Method::POST,
-            &["ovoc", "v1", "topology", "channels", ""],
-        )
-        .json(body)?;
-        decode(action, self.send(request).await?)
+        self.call(Request::to(Action::CreateChannel, &[])?.json(body)?)
+            .await
     }
 
     pub async fn get_channel(&self, id: i64) -> Result<Channel> {
-        let action = Action::GetChannel;
-        let id = id.to_string();
-        decode(
-            action,
-            self.send(Request::new(
-                action,
-                Method::GET,
-                &["ovoc", "v1", "topology", "channels", &id],
-            ))
-            .await?,
-        )
+        self.call(Request::to(Action::GetChannel, &[&id.to_string()])?)
+            .await
     }
 
     // ---- 5. licences and customers -------------------------------------------
 
     /// Create Customer from Lead: the task whose output carries `umpCustomerGuid`.
     pub async fn create_customer(&self, body: &CreateCustomer) -> Result<TaskId> {
-        let action = Action::CreateCustomer;
-        let request = Request::new(action, Method::POST, &["v3", "customer"]).json(body)?;
-        decode_task_id(action, self.send(request).await?)
+        self.call(Request::to(Action::CreateCustomer, &[])?.json(body)?)
+            .await
     }
 
     /// Upgrade OC Customer License (from OC Essentials to 4 or 5): a task.
     pub async fn upgrade_license(&self, customer: &str, body: &LicenseChange) -> Result<TaskId> {
-        let action = Action::UpgradeLicense;
-        let request = Request::new(
-            action,
-            Method::POST,
-            &["v2", "customer", customer, "action", "upgrade"],
-        )
-        .json(body)?;
-        decode_task_id(action, self.send(request).await?)
+        self.call(Request::to(Action::UpgradeLicense, &[customer])?.json(body)?)
+            .await
     }
 
     /// Upgrade or Downgrade License (between 4 and 5, or a new count).
     pub async fn change_license(&self, customer: &str, body: &LicenseChange) -> Result<Ack> {
-        let request = Request::new(
-            Action::ChangeLicense,
-            Method::PATCH,
-            &["v3", "customer", customer],
-        )
-        .json(body)?;
-        Ok(Ack(self.send(request).await?))
+        self.call(Request::to(Action::ChangeLicense, &[customer])?.json(body)?)
+            .await
     }
 
     pub async fn license_info(&self, customer: &str, months: u32) -> Result<Vec<LicenseInfo>> {
-        let action = Action::GetLicenseInfo;
-        let request = Request::new(
-            action,
-            Method::GET,
-            &["v3", "customer", customer, "licenseinfo"],
-        )
-        .query("nrOfMonths", months);
-        decode_list(action, self.send(request).await?)
+        let request = Request::to(Action::GetLicenseInfo, &[customer])?.query("nrOfMonths", months);
+        self.call(request).await
     }
 
     /// Get Services Brief (V3).
     pub async fn list_services(&self, all_details: bool) -> Result<Vec<Service>> {
-        let action = Action::ListServices;
-        let request =
-            Request::new(action, Method::GET, &["v3", "customer"]).query("allDetails", all_details);
-        decode_list(action, self.send(request).await?)
+        let request = Request::to(Action::ListServices, &[])?.query("allDetails", all_details);
+        self.call(request).await
     }
 
     /// Get Customers Brief (V2).
     pub async fn list_customers_brief(&self) -> Result<Vec<CustomerBrief>> {
-        let action = Action::ListCustomersBrief;
-        decode_list(
-            action,
-            self.send(Request::new(action, Method::GET, &["v2", "customer"]))
-                .await?,
-        )
+        self.call(Request::to(Action::ListCustomersBrief, &[])?)
+            .await
     }
 
     /// Get Specific Customer; a missing customer is [`Error::NotFound`].
     pub async fn get_customer(&self, customer: &str, all_details: bool) -> Result<CustomerDetails> {
-        let action = Action::GetCustomer;
-        let request = Request::new(action, Method::GET, &["v3", "customer", customer])
-            .query("allDetails", all_details);
-        decode(action, self.send(request).await?)
+        let request =
+            Request::to(Action::GetCustomer, &[customer])?.query("allDetails", all_details);
+        self.call(request).await
     }
 
     /// Delete Service; also removes its site locations and dial plans [doc].
     pub async fn delete_service(&self, customer: &str) -> Result<Ack> {
-        Ok(Ack(self
-            .send(Request::new(
-                Action::DeleteService,
-                Method::DELETE,
-                &["v2", "customer", customer],
-            ))
-            .await?))
+        self.call(Request::to(Action::DeleteService, &[customer])?)
+            .await
     }
 
     // ---- 6. numbers -----------------------------------------------------------
 
     pub async fn calling_profiles(&self) -> Result<Vec<CallingProfile>> {
-        let action = Action::GetCallingProfiles;
-        decode_list(
-            action,
-            self.send(Request::new(
-                action,
-                Method::GET,
-                &["v2", "oc", "callingprofile"],
-            ))
-            .await?,
-        )
+        self.call(Request::to(Action::GetCallingProfiles, &[])?)
+            .await
     }
 
     pub async fn sbc_mapping(&self) -> Result<Vec<SbcMapping>> {
-        let action = Action::GetSbcMapping;
-        let segments: Vec<&str> = contract::SBC_MAPPING_PATH
-            .trim_start_matches('/')
-            .split('/')
-            .collect();
-        decode_list(
-            action,
-            self.send(Request::new(action, Method::GET, &segments))
-                .await?,
-        )
+        self.call(Request::to(Action::GetSbcMapping, &[])?).await
     }
 
     /// Validate Single Number (it takes a list). A read, though sent as POST.
     pub async fn validate_numbers(&self, body: &ValidateNumbers) -> Result<NumberValidation> {
-        let action = Action::ValidateNumbers;
-        let request = Request::new(
-            action,
-            Method::POST,
-            &["v2", "oc", "numbers", "action", "number-status"],
-        )
-        .json(body)?;
-        decode(action, self.send(request).await?)
+        self.call(Request::to(Action::ValidateNumbers, &[])?.json(body)?)
+            .await
     }
 
     pub async fn upload_numbers(&self, ms_tenant_id: &str, body: &UploadNumbers) -> Result<TaskId> {
-        self.numbers_action(Action::UploadNumbers, "upload", ms_tenant_id, body)
+        self.numbers_action(Action::UploadNumbers, ms_tenant_id, body)
             .await
     }
 
@@ -317,7 +231,7 @@ impl LivePlatformClient {
         ms_tenant_id: &str,
         body: &ReleaseNumbers,
     ) -> Result<TaskId> {
-        self.numbers_action(Action::ReleaseNumbers, "release", ms_tenant_id, body)
+        self.numbers_action(Action::ReleaseNumbers, ms_tenant_id, body)
             .await
     }
 
@@ -326,33 +240,26 @@ impl LivePlatformClient {
         ms_tenant_id: &str,
         body: &UnassignNumbers,
     ) -> Result<TaskId> {
-        self.numbers_action(Action::UnassignNumbers, "unassign", ms_tenant_id, body)
+        self.numbers_action(Action::UnassignNumbers, ms_tenant_id, body)
             .await
     }
 
     async fn numbers_action(
         &self,
         action: Action,
-        verb: &str,
         ms_tenant_id: &str,
         body: &impl serde::Serialize,
     ) -> Result<TaskId> {
-        let request = Request::new(
-            action,
-            Method::POST,
-            &["v2", "oc", "numbers", "action", verb],
-        )
-        .query("msTenantId", ms_tenant_id)
-        .json(body)?;
-        decode_task_id(action, self.send(request).await?)
+        let request = Request::to(action, &[])?
+            .query("msTenantId", ms_tenant_id)
+            .json(body)?;
+        self.call(request).await
     }
 
     /// Get Customer Numbers (V2): all numbers of a tenant.
     pub async fn numbers_v2(&self, ms_tenant_id: &str) -> Result<Vec<NumberRecord>> {
-        let action = Action::ListNumbersV2;
-        let request = Request::new(action, Method::GET, &["v2", "oc", "numbers"])
-            .query("msTenantId", ms_tenant_id);
-        decode_list(action, self.send(request).await?)
+        let request = Request::to(Action::ListNumbersV2, &[])?.query("msTenantId", ms_tenant_id);
+        self.call(request).await
     }
 
     /// Get Customer Numbers (V3), one page.
@@ -361,8 +268,7 @@ impl LivePlatformClient {
         ms_tenant_id: &str,
         query: &NumbersQuery,
     ) -> Result<Page<NumberRecord>> {
-        let action = Action::ListNumbersV3;
-        let request = Request::new(action, Method::GET, &["v3", "oc", "numbers"])
+        let request = Request::to(Action::ListNumbersV3, &[])?
             .query("msTenantId", ms_tenant_id)
             .query_opt(
                 "acquiredNumberStatus",
@@ -370,7 +276,7 @@ impl LivePlatformClient {
             )
             .query_opt("PageNumber", query.page_number)
             .query_opt("PageSize", query.page_size);
-        decode(action, self.send(request).await?)
+        self.call(request).await
     }
 
     /// Every number of a tenant, paging through V3.
@@ -417,14 +323,8 @@ impl LivePlatformClient {
         customer: &str,
         body: &AddSipConnection,
     ) -> Result<SipConnectionAdded> {
-        let action = Action::AddSipConnection;
-        let request = Request::new(
-            action,
-            Method::POST,
-            &["v2", "customer", customer, "sitelocation", ""],
-        )
-        .json(body)?;
-        decode(action, self.send(request).await?)
+        self.call(Request::to(Action::AddSipConnection, &[customer])?.json(body)?)
+            .await
     }
 
     pub async fn modify_sip_connection(
@@ -432,43 +332,24 @@ impl LivePlatformClient {
         customer: &str,
         body: &ModifySipConnection,
     ) -> Result<TaskId> {
-        let action = Action::ModifySipConnection;
-        let request = Request::new(
-            action,
-            Method::PATCH,
-            &["v2", "customer", customer, "sitelocation", ""],
-        )
-        .json(body)?;
-        decode_task_id(action, self.send(request).await?)
+        self.call(Request::to(Action::ModifySipConnection, &[customer])?.json(body)?)
+            .await
     }
 
     pub async fn get_sip_connection(&self, site_location_id: &str) -> Result<SipConnection> {
-        let action = Action::GetSipConnection;
-        decode(
-            action,
-            self.send(Request::new(
-                action,
-                Method::GET,
-                &["v2", "sitelocation", site_location_id],
-            ))
-            .await?,
-        )
+        self.call(Request::to(Action::GetSipConnection, &[site_location_id])?)
+            .await
     }
 
     pub async fn delete_sip_connection(
         &self,
         site_location_id: &str,
     ) -> Result<SipConnectionDeleted> {
-        let action = Action::DeleteSipConnection;
-        decode(
-            action,
-            self.send(Request::new(
-                action,
-                Method::DELETE,
-                &["v2", "sitelocation", site_location_id],
-            ))
-            .await?,
-        )
+        self.call(Request::to(
+            Action::DeleteSipConnection,
+            &[site_location_id],
+        )?)
+        .await
     }
 
     // ---- 8. end users ---------------------------------------------------------
@@ -479,11 +360,10 @@ impl LivePlatformClient {
         page_number: u32,
         page_size: u32,
     ) -> Result<Page<EndUser>> {
-        let action = Action::ListEndUsers;
-        let request = Request::new(action, Method::GET, &["v3", "customer", customer, "user"])
+        let request = Request::to(Action::ListEndUsers, &[customer])?
             .query("PageNumber", page_number)
             .query("PageSize", page_size);
-        decode(action, self.send(request).await?)
+        self.call(request).await
     }
 
     pub async fn provision_end_user(
@@ -492,18 +372,14 @@ impl LivePlatformClient {
         sip_address: &str,
         body: &ProvisionEndUser,
     ) -> Result<TaskId> {
-        let action = Action::ProvisionEndUser;
-        let request = Request::new(
-            action,
-            Method::PUT,
-            &["v2", "customer", customer, "user", sip_address, "script"],
-        )
-        .json(body)?;
-        decode_task_id(action, self.send(request).await?)
+        let request =
+            Request::to(Action::ProvisionEndUser, &[customer, sip_address])?.json(body)?;
+        self.call(request).await
     }
 
     // ---- 9. dial plans --------------------------------------------------------
 
+    /// Get Dial Plan: one dial plan, which some platforms answer as a list of one.
     pub async fn get_dial_plan(
         &self,
         customer: &str,
@@ -511,17 +387,8 @@ impl LivePlatformClient {
         dial_plan: &str,
     ) -> Result<Vec<DialPlan>> {
         let action = Action::GetDialPlan;
-        let segments = [
-            "v2",
-            "customer",
-            customer,
-            "sitelocation",
-            site,
-            "dialplan",
-            dial_plan,
-        ];
         let value = self
-            .send(Request::new(action, Method::GET, &segments))
+            .send(Request::to(action, &[customer, site, dial_plan])?)
             .await?;
         match value {
             Value::Object(_) => Ok(vec![decode(action, value)?]),
@@ -535,17 +402,9 @@ impl LivePlatformClient {
         site: &str,
         body: &ModifyDialPlan,
     ) -> Result<Ack> {
-        let segments = [
-            "v2",
-            "customer",
-            customer,
-            "sitelocation",
-            site,
-            "dialplan",
-            &body.dial_plan_id,
-        ];
-        let request = Request::new(Action::ModifyDialPlan, Method::PATCH, &segments).json(body)?;
-        Ok(Ack(self.send(request).await?))
+        let path = [customer, site, body.dial_plan_id.as_str()];
+        self.call(Request::to(Action::ModifyDialPlan, &path)?.json(body)?)
+            .await
     }
 
     pub async fn delete_dial_plan(
@@ -554,32 +413,22 @@ impl LivePlatformClient {
         site: &str,
         dial_plan: &str,
     ) -> Result<Ack> {
-        let segments = [
-            "v2",
-            "customer",
-            customer,
-            "sitelocation",
-            site,
-            "dialplan",
-            dial_plan,
-        ];
-        Ok(Ack(self
-            .send(Request::new(
-                Action::DeleteDialPlan,
-                Method::DELETE,
-                &segments,
-            ))
-            .await?))
+        self.call(Request::to(
+            Action::DeleteDialPlan,
+            &[customer, site, dial_plan],
+        )?)
+        .await
     }
 
     // ---- 10. tasks ------------------------------------------------------------
 
     pub async fn get_task(&self, id: &TaskId) -> Result<Task> {
-        let action = Action::GetTask;
-        decode(
-            action,
-            self.send(Request::new(action, Method::GET, &["v2", "task", &id.0]))
-                .await?,
-        )
+        self.call(Request::to(Action::GetTask, &[&id.0])?).await
+    }
+
+    /// Sends `request` and turns its answer into the call's result (see [`Answer`]).
+    async fn call<T: Answer>(&self, request: Request) -> Result<T> {
+        let action = request.action;
+        T::from_answer(action, self.send(request).await?)
     }
 }

@@ -152,15 +152,26 @@ pub(super) struct Request {
 }
 
 impl Request {
-    pub fn new(action: Action, method: Method, segments: &[&str]) -> Self {
-        let segments = segments.iter().map(|s| (*s).to_owned()).collect();
-        Self {
+    /// The request of `action` to its route (see `routes`), with `values` for the
+    /// path's placeholders, in order.
+    pub fn to(action: Action, values: &[&str]) -> Result<Self> {
+        let route = action
+            .route()
+            .ok_or_else(|| Error::Config(format!("{action} is not sent to the platform's API")))?;
+        let segments = route.segments(values).ok_or_else(|| {
+            Error::Config(format!(
+                "{action} takes {} path values, not {}",
+                route.placeholders(),
+                values.len()
+            ))
+        })?;
+        Ok(Self {
             action,
-            method,
+            method: route.method,
             segments,
             query: Vec::new(),
             body: None,
-        }
+        })
     }
 
     pub fn query(mut self, name: &'static str, value: impl ToString) -> Self {

@@ -15,6 +15,7 @@ mod fair_queue;
 pub mod model;
 pub mod poller;
 pub mod rate_limit;
+pub mod routes;
 pub mod secret;
 
 /// The details the manuals leave open, shared with the simulator (its own crate).
