@@ -6,8 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use kube::api::Api;
-
 use super::adoption;
 use super::context::Context;
 use super::customer_scope::{CustomerScope, Unscoped, namespace_of};
@@ -15,7 +13,7 @@ use super::error::Result;
 use super::lifecycle::{Departing, Terms};
 use super::management::{planned, requests};
 use super::plan::{self, AfterWrite, Planner, Report};
-use super::reconciler::{Admission, Reconciler};
+use super::reconciler::{Admission, Reconciler, Work};
 use super::status::StatusDraft;
 use crate::api::OCDialPlan;
 use crate::api::common::PlannedAction;
@@ -56,23 +54,13 @@ impl Reconciler for OCDialPlan {
     }
 
     async fn reconciling<'a>(
-        &'a self,
-        ctx: &'a Context,
-        api: &'a Api<OCDialPlan>,
-        draft: &'a mut Draft,
-        scope: &'a CustomerScope,
-        deleting: bool,
+        work: Work<'a, OCDialPlan>,
         site: String,
     ) -> Result<DialPlanReconcile<'a>> {
         Ok(DialPlanReconcile {
-            obj: self,
-            ctx,
-            api,
-            draft,
-            scope,
+            work,
             site,
             seen: Seen::default(),
-            deleting,
         })
     }
 }
@@ -272,14 +260,9 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
 
 /// One reconcile of one dial plan.
 pub struct DialPlanReconcile<'a> {
-    obj: &'a OCDialPlan,
-    ctx: &'a Context,
-    api: &'a Api<OCDialPlan>,
-    draft: &'a mut Draft,
-    scope: &'a CustomerScope,
+    pub work: Work<'a, OCDialPlan>,
     site: String,
     seen: Seen,
-    deleting: bool,
 }
 
 impl Planner for DialPlanReconcile<'_> {
@@ -289,12 +272,12 @@ impl Planner for DialPlanReconcile<'_> {
 
     fn plan(&self) -> Step {
         let known = Known {
-            spec: &self.obj.spec,
-            status: &self.draft.status,
-            may_adopt: adoption::may_adopt(self.obj),
-            deleting: self.deleting,
-            place: format!("site {} of tenant {}", self.site, self.scope.tenant),
-            customer_created: self.scope.created_by_operator(),
+            spec: &self.work.obj.spec,
+            status: &self.work.draft.status,
+            may_adopt: adoption::may_adopt(self.work.obj),
+            deleting: self.work.deleting,
+            place: format!("site {} of tenant {}", self.site, self.work.place.tenant),
+            customer_created: self.work.place.created_by_operator(),
         };
         plan(&known, &self.seen)
     }
@@ -304,11 +287,12 @@ impl Planner for DialPlanReconcile<'_> {
             self.seen.rules = Some(Vec::new());
             return Ok(());
         }
-        let id = &self.obj.spec.dial_plan_id;
+        let id = &self.work.obj.spec.dial_plan_id;
         let plans = self
-            .scope
+            .work
+            .place
             .client
-            .get_dial_plan(&self.scope.customer_id, &self.site, id)
+            .get_dial_plan(&self.work.place.customer_id, &self.site, id)
             .await?;
         self.seen.rules = Some(
             plans
@@ -323,7 +307,7 @@ impl Planner for DialPlanReconcile<'_> {
     async fn settle(&mut self, settle: Settle) -> Result<()> {
         match settle {
             Settle::Adopt(existing) => {
-                adoption::adopted(self.ctx, self.obj, "AdoptDialPlan", &existing).await;
+                adoption::adopted(self.work.ctx, self.work.obj, "AdoptDialPlan", &existing).await;
                 self.seen.adopted = true;
             }
             Settle::Record {
@@ -331,16 +315,16 @@ impl Planner for DialPlanReconcile<'_> {
                 unmanaged,
                 rule_count,
             } => {
-                self.draft.status.managed_rules = managed;
-                self.draft.status.unmanaged_rules = unmanaged;
-                self.draft.status.rule_count = Some(rule_count);
+                self.work.draft.status.managed_rules = managed;
+                self.work.draft.status.unmanaged_rules = unmanaged;
+                self.work.draft.status.rule_count = Some(rule_count);
             }
         }
         Ok(())
     }
 
     async fn write(&mut self, write: Write) -> Result<AfterWrite> {
-        let (obj, ctx, site) = (self.obj, self.ctx, self.site.clone());
+        let (obj, ctx, site) = (self.work.obj, self.work.ctx, self.site.clone());
         let id = &obj.spec.dial_plan_id;
         match write {
             Write::Modify {
@@ -348,16 +332,17 @@ impl Planner for DialPlanReconcile<'_> {
                 remove,
                 managed,
             } => {
-                self.draft.status.managed_rules = managed;
-                super::status::save(self.api, obj, self.draft).await?;
+                self.work.draft.status.managed_rules = managed;
+                super::status::save(self.work.api, obj, self.work.draft).await?;
                 let body = ModifyDialPlan {
                     dial_plan_id: id.clone(),
                     add: add.clone(),
                     remove: remove.clone(),
                 };
-                self.scope
+                self.work
+                    .place
                     .client
-                    .modify_dial_plan(&self.scope.customer_id, &site, &body)
+                    .modify_dial_plan(&self.work.place.customer_id, &site, &body)
                     .await?;
                 ctx.event(
                     obj,
@@ -381,16 +366,17 @@ impl Planner for DialPlanReconcile<'_> {
                 Ok(AfterWrite::Replan)
             }
             Write::Delete => {
-                self.draft.condition(
+                self.work.draft.condition(
                     READY,
                     false,
                     reason::DELETING,
                     format!("deleting dial plan {id}"),
                 );
                 match self
-                    .scope
+                    .work
+                    .place
                     .client
-                    .delete_dial_plan(&self.scope.customer_id, &site, id)
+                    .delete_dial_plan(&self.work.place.customer_id, &site, id)
                     .await
                 {
                     Ok(_) | Err(PlatformError::NotFound { .. }) => {
@@ -413,10 +399,10 @@ impl Planner for DialPlanReconcile<'_> {
     async fn finish(&mut self) {}
 
     fn describe(&self, write: &Write) -> Option<PlannedAction> {
-        let id = &self.obj.spec.dial_plan_id;
+        let id = &self.work.obj.spec.dial_plan_id;
         let target = format!(
             "dial plan {id} of site {} of tenant {}",
-            self.site, self.scope.tenant
+            self.site, self.work.place.tenant
         );
         Some(match write {
             Write::Modify { add, remove, .. } => planned(

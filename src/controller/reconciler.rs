@@ -92,16 +92,23 @@ pub trait Reconciler:
         }))
     }
 
-    /// The planner of this reconcile.
+    /// The planner of this reconcile, working with `work`.
     fn reconciling<'a>(
-        &'a self,
-        ctx: &'a Context,
-        api: &'a Api<Self>,
-        draft: &'a mut StatusDraft<Self>,
-        scope: &'a Self::Place,
-        deleting: bool,
+        work: Work<'a, Self>,
         found: Self::Found,
     ) -> impl Future<Output = Result<Self::Reconcile<'a>>> + Send + 'a;
+}
+
+/// What every kind's planner works with: the object, the operator's context, the
+/// object's API, the status being drafted (written once, at the reconcile's end), the
+/// object's place, and whether it is being deleted.
+pub struct Work<'a, K: Scoped> {
+    pub obj: &'a K,
+    pub ctx: &'a Context,
+    pub api: &'a Api<K>,
+    pub draft: &'a mut StatusDraft<K>,
+    pub place: &'a K::Place,
+    pub deleting: bool,
 }
 
 /// The reconcile of an object of kind `K`, as the controller runs it.
@@ -133,9 +140,15 @@ async fn run<K: Reconciler>(
         // What it waits for took its platform side with it, if it had any.
         Admission::Wait(why) => return without_scope(ctx, api, obj, why, true).await,
     };
-    let mut reconcile = obj
-        .reconciling(ctx, api, draft, &scope, deleting, found)
-        .await?;
+    let work = Work {
+        obj,
+        ctx,
+        api,
+        draft,
+        place: &scope,
+        deleting,
+    };
+    let mut reconcile = K::reconciling(work, found).await?;
     let outcome = plan::run(
         &mut reconcile,
         &K::kind(&()),

@@ -2,13 +2,11 @@
 //! its looks and what it settles (its writes are in `writes`).
 
 use kube::ResourceExt;
-use kube::api::Api;
 
 use crate::api::common::{PlannedAction, WriteAction};
 use crate::api::conditions::{self, READY, reason};
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
 use crate::controller::adoption;
-use crate::controller::context::Context;
 use crate::controller::error::{Error, Result};
 use crate::controller::finalizer;
 use crate::controller::management::planned;
@@ -19,18 +17,18 @@ use crate::controller::tasks;
 use liveplatform::LivePlatformClient;
 use liveplatform::model::Lead;
 
+use crate::controller::reconciler::Work;
+
 use super::*;
 
 /// One reconcile of one customer: the planner's state and the calls that carry its
 /// steps out.
 pub struct CustomerReconcile<'a> {
-    pub(super) obj: &'a OCCustomer,
-    pub(super) ctx: &'a Context,
-    pub(super) api: &'a Api<OCCustomer>,
-    pub(super) draft: &'a mut Draft,
+    pub(super) work: Work<'a, OCCustomer>,
+    /// The platform's client: found before the reconcile, or while a deletion looks
+    /// for its platform.
     pub(super) client: Option<LivePlatformClient>,
     pub(super) seen: Seen,
-    pub(super) deleting: bool,
 }
 
 impl CustomerReconcile<'_> {
@@ -38,22 +36,22 @@ impl CustomerReconcile<'_> {
         self.client.as_ref().ok_or_else(|| {
             Error::Dependency(format!(
                 "OCPlatform {} is not available",
-                self.obj.spec.platform_ref.name
+                self.work.obj.spec.platform_ref.name
             ))
         })
     }
 
     pub(super) fn known(&self) -> Known<'_> {
-        let status = &self.draft.status;
+        let status = &self.work.draft.status;
         Known {
-            spec: &self.obj.spec,
+            spec: &self.work.obj.spec,
             status,
-            may_adopt: adoption::may_adopt(self.obj),
-            has_finalizer: finalizer::has(self.obj),
+            may_adopt: adoption::may_adopt(self.work.obj),
+            has_finalizer: finalizer::has(self.work.obj),
             now: jiff::Timestamp::now(),
-            lost_answer_grace: self.ctx.config.lost_answer_grace,
+            lost_answer_grace: self.work.ctx.config.lost_answer_grace,
             checking: status.operation.is_none()
-                && conditions::is_true_for(&status.conditions, READY, self.draft.generation),
+                && conditions::is_true_for(&status.conditions, READY, self.work.draft.generation),
         }
     }
 
@@ -63,21 +61,21 @@ impl CustomerReconcile<'_> {
 
     /// Forgets the snapshots a write may change, before it is sent (see `snapshots`).
     pub(super) fn forget_for(&self, write: &Write) {
-        let platform = &self.obj.spec.platform_ref.name;
-        let snapshots = &self.ctx.platform.snapshots;
+        let platform = &self.work.obj.spec.platform_ref.name;
+        let snapshots = &self.work.ctx.platform.snapshots;
         match write {
             Write::CreateLead
             | Write::AssignChannel(_)
             | Write::RemoveChannel(_)
             | Write::CreateCustomer
-            | Write::DeleteLead => snapshots.forget_lead(platform, &tenant(&self.obj.spec)),
+            | Write::DeleteLead => snapshots.forget_lead(platform, &tenant(&self.work.obj.spec)),
             Write::UpgradeLicense { .. } | Write::ChangeLicense { .. } => {
-                if let Some(guid) = &self.draft.status.customer_id {
+                if let Some(guid) = &self.work.draft.status.customer_id {
                     snapshots.forget_customer(platform, guid);
                 }
             }
             Write::DeleteService(guid) => {
-                snapshots.forget_lead(platform, &tenant(&self.obj.spec));
+                snapshots.forget_lead(platform, &tenant(&self.work.obj.spec));
                 snapshots.forget_customer(platform, guid);
             }
             Write::DeleteDependents | Write::LetGo(_) => {}
@@ -88,28 +86,35 @@ impl CustomerReconcile<'_> {
     /// any snapshot of the customer, so that the plan reads it from the platform.
     pub(super) fn read_licence_again(&mut self, guid: &str) -> AfterWrite {
         self.seen.details = None;
-        let platform = &self.obj.spec.platform_ref.name;
-        self.ctx.platform.snapshots.forget_customer(platform, guid);
+        let platform = &self.work.obj.spec.platform_ref.name;
+        self.work
+            .ctx
+            .platform
+            .snapshots
+            .forget_customer(platform, guid);
         AfterWrite::Replan
     }
 
     /// Keeps the lead and customer as this reconcile knows them now (after a write
     /// the platform answered), for the next reconciles of this customer.
     pub(super) fn remember(&self) {
-        let platform = &self.obj.spec.platform_ref.name;
-        let snapshots = &self.ctx.platform.snapshots;
-        let by = snapshots::seer(self.obj);
+        let platform = &self.work.obj.spec.platform_ref.name;
+        let snapshots = &self.work.ctx.platform.snapshots;
+        let by = snapshots::seer(self.work.obj);
         if let Some(lead) = &self.seen.lead {
-            snapshots.saw_lead(platform, &tenant(&self.obj.spec), by, lead.clone());
+            snapshots.saw_lead(platform, &tenant(&self.work.obj.spec), by, lead.clone());
         }
-        if let (Some(details), Some(guid)) = (&self.seen.details, &self.draft.status.customer_id) {
+        if let (Some(details), Some(guid)) =
+            (&self.seen.details, &self.work.draft.status.customer_id)
+        {
             snapshots.saw_customer(platform, guid, by, details.clone());
         }
     }
 
     pub(super) async fn event(&self, reason: &str, action: &str, message: String) {
-        self.ctx
-            .event(self.obj, false, reason, action, message)
+        self.work
+            .ctx
+            .event(self.work.obj, false, reason, action, message)
             .await;
     }
 }
@@ -121,7 +126,7 @@ impl Planner for CustomerReconcile<'_> {
 
     fn plan(&self) -> Step {
         let known = self.known();
-        if self.deleting {
+        if self.work.deleting {
             plan_deletion(&known, &self.seen)
         } else {
             plan(&known, &self.seen)
@@ -129,15 +134,15 @@ impl Planner for CustomerReconcile<'_> {
     }
 
     async fn look(&mut self, look: Look) -> Result<()> {
-        let tenant = tenant(&self.obj.spec);
+        let tenant = tenant(&self.work.obj.spec);
         match look {
             Look::Tenant => {
                 self.seen.tenant = Some(self.client()?.validate_tenant(&tenant).await?);
             }
             Look::Lead => {
-                let platform = &self.obj.spec.platform_ref.name;
-                let snapshots = &self.ctx.platform.snapshots;
-                let by = snapshots::seer(self.obj);
+                let platform = &self.work.obj.spec.platform_ref.name;
+                let snapshots = &self.work.ctx.platform.snapshots;
+                let by = snapshots::seer(self.work.obj);
                 let lead = match snapshots.lead(platform, &tenant, by) {
                     Some(lead) => lead,
                     None => {
@@ -149,16 +154,16 @@ impl Planner for CustomerReconcile<'_> {
                 self.seen.lead = Some(lead);
             }
             Look::Task(task) => {
-                let action = tasks::action_in_flight(self.draft)?;
-                let platform = &self.obj.spec.platform_ref.name;
+                let action = tasks::action_in_flight(self.work.draft)?;
+                let platform = &self.work.obj.spec.platform_ref.name;
                 let outcome =
-                    tasks::poll(self.ctx, platform, self.client()?, action, &task).await?;
+                    tasks::poll(self.work.ctx, platform, self.client()?, action, &task).await?;
                 self.seen.task = Some(outcome);
             }
             Look::Customer(guid) => {
-                let platform = &self.obj.spec.platform_ref.name;
-                let snapshots = &self.ctx.platform.snapshots;
-                let by = snapshots::seer(self.obj);
+                let platform = &self.work.obj.spec.platform_ref.name;
+                let snapshots = &self.work.ctx.platform.snapshots;
+                let by = snapshots::seer(self.work.obj);
                 let details = match snapshots.customer(platform, &guid, by) {
                     Some(details) => details,
                     None => {
@@ -174,20 +179,20 @@ impl Planner for CustomerReconcile<'_> {
             }
             Look::Dependents => {
                 self.seen.dependents = Some(vec![
-                    dependents::<OCEndUser>(self.ctx, self.obj).await?,
-                    dependents::<OCDialPlan>(self.ctx, self.obj).await?,
-                    dependents::<OCSipConnection>(self.ctx, self.obj).await?,
-                    dependents::<OCNumberBlock>(self.ctx, self.obj).await?,
+                    dependents::<OCEndUser>(self.work.ctx, self.work.obj).await?,
+                    dependents::<OCDialPlan>(self.work.ctx, self.work.obj).await?,
+                    dependents::<OCSipConnection>(self.work.ctx, self.work.obj).await?,
+                    dependents::<OCNumberBlock>(self.work.ctx, self.work.obj).await?,
                 ]);
             }
             Look::Platform => {
-                let ns = self.obj.namespace().unwrap_or_default();
-                let name = &self.obj.spec.platform_ref.name;
-                let access = platforms::access(self.ctx, &ns, name, self.draft).await?;
+                let ns = self.work.obj.namespace().unwrap_or_default();
+                let name = &self.work.obj.spec.platform_ref.name;
+                let access = platforms::access(self.work.ctx, &ns, name, self.work.draft).await?;
                 self.seen.platform = Some(access.is_some());
                 if access.is_some() {
                     // Said before the first call, which may fail.
-                    self.draft.condition(
+                    self.work.draft.condition(
                         READY,
                         false,
                         reason::DELETING,
@@ -201,7 +206,7 @@ impl Planner for CustomerReconcile<'_> {
     }
 
     async fn settle(&mut self, settle: Settle) -> Result<()> {
-        let tenant = tenant(&self.obj.spec);
+        let tenant = tenant(&self.work.obj.spec);
         match settle {
             Settle::Lead {
                 id,
@@ -209,32 +214,34 @@ impl Planner for CustomerReconcile<'_> {
                 adopted,
             } => {
                 if created {
-                    tasks::finish(self.draft);
+                    tasks::finish(self.work.draft);
                 }
                 if let Some(what) = adopted {
-                    adoption::adopted(self.ctx, self.obj, "AdoptLead", &what).await;
+                    adoption::adopted(self.work.ctx, self.work.obj, "AdoptLead", &what).await;
                 }
-                self.draft.status.lead_id = Some(id);
+                self.work.draft.status.lead_id = Some(id);
             }
             Settle::Channel => {
-                if writing_channel(&self.draft.status) {
-                    tasks::finish(self.draft);
+                if writing_channel(&self.work.draft.status) {
+                    tasks::finish(self.work.draft);
                 }
-                self.draft.status.channel_id = self.obj.spec.channel_id;
+                self.work.draft.status.channel_id = self.work.obj.spec.channel_id;
             }
-            Settle::TenantValidated => self.draft.status.tenant_validated = true,
+            Settle::TenantValidated => self.work.draft.status.tenant_validated = true,
             Settle::Customer {
                 guid,
                 created,
                 adopted,
             } => {
                 if created {
-                    tasks::finish(self.draft);
-                    self.draft.status.created_by_operator = true;
+                    tasks::finish(self.work.draft);
+                    self.work.draft.status.created_by_operator = true;
                     // The lead shows the customer before the task was seen to end.
-                    self.ctx
-                        .metrics
-                        .task_ended(WriteAction::CreateCustomer, "succeeded", None);
+                    self.work.ctx.metrics.task_ended(
+                        WriteAction::CreateCustomer,
+                        "succeeded",
+                        None,
+                    );
                     self.event(
                         "CustomerCreated",
                         "CreateCustomer",
@@ -251,13 +258,13 @@ impl Planner for CustomerReconcile<'_> {
                     )
                     .await;
                 }
-                self.draft.status.customer_id = Some(guid);
+                self.work.draft.status.customer_id = Some(guid);
             }
             Settle::CustomerTaskEnded(guid) => {
-                tasks::finish(self.draft);
+                tasks::finish(self.work.draft);
                 self.seen.task = None;
                 self.seen.customer_created = true;
-                self.draft.status.created_by_operator = true;
+                self.work.draft.status.created_by_operator = true;
                 match guid {
                     Some(guid) => {
                         self.event(
@@ -266,7 +273,7 @@ impl Planner for CustomerReconcile<'_> {
                             format!("created customer {guid}"),
                         )
                         .await;
-                        self.draft.status.customer_id = Some(guid.clone());
+                        self.work.draft.status.customer_id = Some(guid.clone());
                         if let Some(lead) = self.lead_mut() {
                             lead.ump_customer_guid = Some(guid);
                         }
@@ -276,18 +283,21 @@ impl Planner for CustomerReconcile<'_> {
                     None => self.seen.lead = None,
                 }
             }
-            Settle::ForgetLostCreation | Settle::ForgetLostUpgrade => tasks::finish(self.draft),
+            Settle::ForgetLostCreation | Settle::ForgetLostUpgrade => {
+                tasks::finish(self.work.draft)
+            }
             Settle::UpgradeEnded => {
                 // The licence is the one the upgrade asked for (its operation's item):
                 // what is held says so, without reading the customer again.
                 let asked = self
+                    .work
                     .draft
                     .status
                     .operation
                     .as_ref()
                     .and_then(|op| op.items.first())
                     .and_then(|item| upgrade_item(item));
-                tasks::finish(self.draft);
+                tasks::finish(self.work.draft);
                 self.seen.task = None;
                 match (asked, self.seen.details.as_mut()) {
                     (Some((to, count)), Some(details)) => {
@@ -296,9 +306,13 @@ impl Planner for CustomerReconcile<'_> {
                     }
                     _ => {
                         self.seen.details = None;
-                        if let Some(guid) = &self.draft.status.customer_id {
-                            let platform = &self.obj.spec.platform_ref.name;
-                            self.ctx.platform.snapshots.forget_customer(platform, guid);
+                        if let Some(guid) = &self.work.draft.status.customer_id {
+                            let platform = &self.work.obj.spec.platform_ref.name;
+                            self.work
+                                .ctx
+                                .platform
+                                .snapshots
+                                .forget_customer(platform, guid);
                         }
                     }
                 }
@@ -313,8 +327,8 @@ impl Planner for CustomerReconcile<'_> {
                 license,
                 default_domain,
             } => {
-                self.draft.status.license = Some(license);
-                self.draft.status.default_domain = default_domain;
+                self.work.draft.status.license = Some(license);
+                self.work.draft.status.default_domain = default_domain;
             }
         }
         Ok(())
@@ -325,13 +339,13 @@ impl Planner for CustomerReconcile<'_> {
     }
 
     async fn finish(&mut self) {
-        tasks::finish(self.draft);
+        tasks::finish(self.work.draft);
         self.seen.task = None;
     }
 
     fn describe(&self, write: &Write) -> Option<PlannedAction> {
         use liveplatform::Action as A;
-        let spec = &self.obj.spec;
+        let spec = &self.work.obj.spec;
         let tenant = spec.tenant_id.to_ascii_lowercase();
         let (action, description) = match write {
             Write::CreateLead => (

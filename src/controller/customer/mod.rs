@@ -9,7 +9,6 @@
 //! `writes` (the writes and their requests).
 
 use kube::ResourceExt;
-use kube::api::Api;
 
 use super::context::Context;
 use super::customer_scope::Unscoped;
@@ -17,7 +16,7 @@ use super::error::Result;
 use super::finalizer;
 use super::lifecycle::{Departing, Terms};
 use super::platforms;
-use super::reconciler::{Reconciler, Scoped};
+use super::reconciler::{Reconciler, Scoped, Work};
 use super::status::StatusDraft;
 use crate::api::OCCustomer;
 use crate::api::customer::OCCustomerStatus;
@@ -77,24 +76,16 @@ impl Reconciler for OCCustomer {
     }
 
     async fn reconciling<'a>(
-        &'a self,
-        ctx: &'a Context,
-        api: &'a Api<OCCustomer>,
-        draft: &'a mut Draft,
-        client: &'a Option<LivePlatformClient>,
-        deleting: bool,
+        work: Work<'a, OCCustomer>,
         _found: (),
     ) -> Result<CustomerReconcile<'a>> {
+        let client = work.place.clone();
         let mut reconcile = CustomerReconcile {
-            obj: self,
-            ctx,
-            api,
-            draft,
-            client: client.clone(),
+            work,
+            client,
             seen: Seen::default(),
-            deleting,
         };
-        if !deleting {
+        if !reconcile.work.deleting {
             reconcile.seen = held(&reconcile.known());
         }
         Ok(reconcile)

@@ -23,12 +23,12 @@ use super::*;
 impl CustomerReconcile<'_> {
     /// Sends one write (the planner's `write`).
     pub(super) async fn send(&mut self, write: Write) -> Result<AfterWrite> {
-        let tenant = tenant(&self.obj.spec);
-        let (obj, api) = (self.obj, self.api);
+        let tenant = tenant(&self.work.obj.spec);
+        let (obj, api) = (self.work.obj, self.work.api);
         self.forget_for(&write);
         match write {
             Write::CreateLead => {
-                self.draft.condition(
+                self.work.draft.condition(
                     READY,
                     false,
                     reason::CREATING,
@@ -42,7 +42,7 @@ impl CustomerReconcile<'_> {
                 let created = match tasks::send(
                     api,
                     obj,
-                    self.draft,
+                    self.work.draft,
                     &client,
                     WriteAction::CreateLead,
                     vec![tenant.clone()],
@@ -92,7 +92,7 @@ impl CustomerReconcile<'_> {
                 tasks::send(
                     api,
                     obj,
-                    self.draft,
+                    self.work.draft,
                     &client,
                     WriteAction::AssignChannel,
                     vec![want.to_string()],
@@ -117,7 +117,7 @@ impl CustomerReconcile<'_> {
                 tasks::send(
                     api,
                     obj,
-                    self.draft,
+                    self.work.draft,
                     &client,
                     WriteAction::RemoveChannel,
                     vec![have.to_string()],
@@ -138,7 +138,7 @@ impl CustomerReconcile<'_> {
                 Ok(AfterWrite::Replan)
             }
             Write::CreateCustomer => {
-                self.draft.condition(
+                self.work.draft.condition(
                     READY,
                     false,
                     reason::CREATING,
@@ -149,7 +149,7 @@ impl CustomerReconcile<'_> {
                 let sent = tasks::send(
                     api,
                     obj,
-                    self.draft,
+                    self.work.draft,
                     &client,
                     WriteAction::CreateCustomer,
                     vec![tenant],
@@ -184,13 +184,13 @@ impl CustomerReconcile<'_> {
                 }
             }
             Write::UpgradeLicense { to, count } => {
-                let Some(guid) = self.draft.status.customer_id.clone() else {
+                let Some(guid) = self.work.draft.status.customer_id.clone() else {
                     return Err(Error::TaskFailed(
                         "the licence upgrade needs the customer's id, which is not recorded yet"
                             .to_owned(),
                     ));
                 };
-                self.draft.condition(
+                self.work.draft.condition(
                     READY,
                     false,
                     reason::UPDATING,
@@ -204,7 +204,7 @@ impl CustomerReconcile<'_> {
                 let sent = tasks::send(
                     api,
                     obj,
-                    self.draft,
+                    self.work.draft,
                     &client,
                     WriteAction::UpgradeLicense,
                     vec![upgrade_item_of(to, count)],
@@ -231,7 +231,7 @@ impl CustomerReconcile<'_> {
                 ))
             }
             Write::ChangeLicense { from, to, count } => {
-                let Some(guid) = self.draft.status.customer_id.clone() else {
+                let Some(guid) = self.work.draft.status.customer_id.clone() else {
                     return Err(Error::TaskFailed(
                         "the licence change needs the customer's id, which is not recorded yet"
                             .to_owned(),
@@ -276,7 +276,7 @@ impl CustomerReconcile<'_> {
                 if let Some(index) = first
                     && let Some(all) = &mut self.seen.dependents
                 {
-                    let (ctx, obj) = (self.ctx, self.obj);
+                    let (ctx, obj) = (self.work.ctx, self.work.obj);
                     let objects = &mut all[index].objects;
                     match index {
                         0 => delete_dependents::<OCEndUser>(ctx, obj, objects).await?,
@@ -299,7 +299,7 @@ impl CustomerReconcile<'_> {
                     }
                     Err(e) => return Err(e.into()),
                 }
-                self.draft.status.customer_id = None;
+                self.work.draft.status.customer_id = None;
                 if let Some(lead) = self.lead_mut() {
                     lead.ump_customer_guid = None;
                 }

@@ -1,30 +1,23 @@
 //! The calls that carry an end user's step out: one reconcile's [`EndUserReconcile`].
 
-use kube::api::Api;
-
 use crate::api::OCEndUser;
 use crate::api::common::{PlannedAction, WriteAction};
 use crate::api::conditions::{READY, reason};
 use crate::controller::adoption;
-use crate::controller::context::Context;
-use crate::controller::customer_scope::CustomerScope;
 use crate::controller::error::Result;
 use crate::controller::management::planned;
 use crate::controller::plan::{AfterWrite, Next, Planner, Wait};
 use crate::controller::tasks;
 use liveplatform::{Error as PlatformError, TaskOutcome};
 
+use crate::controller::reconciler::Work;
+
 use super::*;
 
 /// One reconcile of one end user.
 pub struct EndUserReconcile<'a> {
-    pub(super) obj: &'a OCEndUser,
-    pub(super) ctx: &'a Context,
-    pub(super) api: &'a Api<OCEndUser>,
-    pub(super) draft: &'a mut Draft,
-    pub(super) scope: &'a CustomerScope,
+    pub(super) work: Work<'a, OCEndUser>,
     pub(super) seen: Seen,
-    pub(super) deleting: bool,
     pub(super) licensed: bool,
     pub(super) upgrade_declared: bool,
     pub(super) number_pending: Option<String>,
@@ -37,26 +30,27 @@ impl Planner for EndUserReconcile<'_> {
 
     fn plan(&self) -> Step {
         let known = Known {
-            spec: &self.obj.spec,
-            status: &self.draft.status,
-            generation: self.draft.generation,
-            may_adopt: adoption::may_adopt(self.obj),
-            deleting: self.deleting,
+            spec: &self.work.obj.spec,
+            status: &self.work.draft.status,
+            generation: self.work.draft.generation,
+            may_adopt: adoption::may_adopt(self.work.obj),
+            deleting: self.work.deleting,
             licensed: self.licensed,
             upgrade_declared: self.upgrade_declared,
             customer: self
-                .scope
+                .work
+                .place
                 .customer
                 .metadata
                 .name
                 .as_deref()
                 .unwrap_or_default(),
-            tenant: &self.scope.tenant,
-            license_recheck: self.ctx.config.wait_requeue * 3,
+            tenant: &self.work.place.tenant,
+            license_recheck: self.work.ctx.config.wait_requeue * 3,
             number_pending: self.number_pending.as_deref(),
-            customer_created: self.scope.created_by_operator(),
+            customer_created: self.work.place.created_by_operator(),
             now: jiff::Timestamp::now(),
-            lost_answer_grace: self.ctx.config.lost_answer_grace,
+            lost_answer_grace: self.work.ctx.config.lost_answer_grace,
         };
         plan(&known, &self.seen)
     }
@@ -65,9 +59,9 @@ impl Planner for EndUserReconcile<'_> {
         match look {
             Look::Task(task) => {
                 let action = WriteAction::ProvisionEndUser;
-                self.seen.task = Some(self.scope.poll(self.ctx, action, &task).await?);
+                self.seen.task = Some(self.work.place.poll(self.work.ctx, action, &task).await?);
             }
-            Look::User => match find_user(self.scope, &self.obj.spec.sip_address).await {
+            Look::User => match find_user(self.work.place, &self.work.obj.spec.sip_address).await {
                 Ok(user) => self.seen.user = Some(user),
                 Err(PlatformError::LicenseRequired { .. }) => self.seen.license_required = true,
                 Err(e) => return Err(e.into()),
@@ -77,30 +71,33 @@ impl Planner for EndUserReconcile<'_> {
     }
 
     async fn settle(&mut self, settle: Settle) -> Result<()> {
-        let (obj, ctx) = (self.obj, self.ctx);
+        let (obj, ctx) = (self.work.obj, self.work.ctx);
         match settle {
             Settle::TaskEnded => {
-                tasks::finish(self.draft);
+                tasks::finish(self.work.draft);
                 let object_id = match self.seen.task.take() {
                     Some(TaskOutcome::Succeeded(t)) => t.provisioned_object_id().map(str::to_owned),
                     _ => None,
                 };
-                let after = if self.deleting {
+                let after = if self.work.deleting {
                     None
                 } else {
                     obj.spec.line_uri.as_deref()
                 };
-                let before = self.draft.status.line_uri.as_deref();
-                record_assignment(ctx, &self.scope.tenant, before, after).await;
-                if !self.deleting
+                let before = self.work.draft.status.line_uri.as_deref();
+                record_assignment(ctx, &self.work.place.tenant, before, after).await;
+                if !self.work.deleting
                     && let Some(object_id) = object_id
                 {
                     // The task's output names the user: what it now has is what was
                     // sent, and is recorded without listing the customer's users.
-                    self.seen.user =
-                        Some(Some(provisioned(&obj.spec, &self.draft.status, object_id)));
+                    self.seen.user = Some(Some(provisioned(
+                        &obj.spec,
+                        &self.work.draft.status,
+                        object_id,
+                    )));
                 }
-                if self.deleting {
+                if self.work.deleting {
                     ctx.event(
                         obj,
                         false,
@@ -122,22 +119,22 @@ impl Planner for EndUserReconcile<'_> {
                 }
             }
             Settle::ForgetLost { generation } => {
-                tasks::finish(self.draft);
+                tasks::finish(self.work.draft);
                 self.seen.lost = Some(generation);
             }
             Settle::LostWriteLanded(generation) => {
-                self.draft.status.applied_generation = generation;
+                self.work.draft.status.applied_generation = generation;
             }
             Settle::Adopt { existing, as_is } => {
                 adoption::adopted(ctx, obj, "AdoptUser", &existing).await;
                 self.seen.adopted = true;
                 if as_is {
                     // Taken over as it is: the spec is already applied, nothing to send.
-                    self.draft.status.applied_generation = self.draft.generation;
+                    self.work.draft.status.applied_generation = self.work.draft.generation;
                 }
             }
             Settle::Record(user) => {
-                let status = &mut self.draft.status;
+                let status = &mut self.work.draft.status;
                 status.object_id = user.object_id;
                 status.line_uri = user.line_uri;
                 status.enterprise_voice_enabled = Some(user.enterprise_voice_enabled);
@@ -148,7 +145,7 @@ impl Planner for EndUserReconcile<'_> {
     }
 
     async fn write(&mut self, write: Write) -> Result<AfterWrite> {
-        let (obj, api, scope) = (self.obj, self.api, self.scope);
+        let (obj, api, scope) = (self.work.obj, self.work.api, self.work.place);
         let sip = &obj.spec.sip_address;
         match write {
             Write::LetGo => Ok(AfterWrite::Gone),
@@ -159,11 +156,13 @@ impl Planner for EndUserReconcile<'_> {
                     (reason::UPDATING, settings(&obj.spec))
                 };
                 let message = format!("provisioning {sip}");
-                self.draft.condition(READY, false, reason, message.clone());
+                self.work
+                    .draft
+                    .condition(READY, false, reason, message.clone());
                 let sent = tasks::send(
                     api,
                     obj,
-                    self.draft,
+                    self.work.draft,
                     &scope.client,
                     WriteAction::ProvisionEndUser,
                     vec![sip.clone()],
@@ -188,16 +187,16 @@ impl Planner for EndUserReconcile<'_> {
     }
 
     async fn finish(&mut self) {
-        tasks::finish(self.draft);
+        tasks::finish(self.work.draft);
         self.seen.task = None;
     }
 
     fn describe(&self, write: &Write) -> Option<PlannedAction> {
-        let sip = &self.obj.spec.sip_address;
+        let sip = &self.work.obj.spec.sip_address;
         match write {
             Write::Provision { deleting } => Some(planned(
                 liveplatform::Action::ProvisionEndUser,
-                format!("end user {sip} of tenant {}", self.scope.tenant),
+                format!("end user {sip} of tenant {}", self.work.place.tenant),
                 1,
                 1,
                 if *deleting {

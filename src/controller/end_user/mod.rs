@@ -8,15 +8,13 @@
 //! [`plan`]), `act` (the calls that carry a step out) and `requests` (the platform's
 //! requests built from the spec).
 
-use kube::api::Api;
-
 use super::context::Context;
 use super::customer_scope::CustomerScope;
 use super::error::Result;
 use super::lifecycle::{Departing, Terms};
 use super::number_set::NumberSet;
 use super::numbers::Projection;
-use super::reconciler::{Admission, Reconciler};
+use super::reconciler::{Admission, Reconciler, Work};
 use super::status::StatusDraft;
 use crate::api::conditions::{READY, reason};
 use crate::api::customer::LicenseType;
@@ -69,25 +67,17 @@ impl Reconciler for OCEndUser {
     }
 
     async fn reconciling<'a>(
-        &'a self,
-        ctx: &'a Context,
-        api: &'a Api<OCEndUser>,
-        draft: &'a mut Draft,
-        scope: &'a CustomerScope,
-        deleting: bool,
+        work: Work<'a, OCEndUser>,
         licensed: bool,
     ) -> Result<EndUserReconcile<'a>> {
+        let upgrade_declared = work.place.customer.spec.license.type_.allows_end_users();
+        let number_pending = line_number_pending(work.ctx, work.obj);
         Ok(EndUserReconcile {
-            obj: self,
-            ctx,
-            api,
-            draft,
-            scope,
+            work,
             seen: Seen::default(),
-            deleting,
             licensed,
-            upgrade_declared: scope.customer.spec.license.type_.allows_end_users(),
-            number_pending: line_number_pending(ctx, self),
+            upgrade_declared,
+            number_pending,
         })
     }
 }

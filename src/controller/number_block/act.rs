@@ -2,14 +2,11 @@
 //! its planner's steps out.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
-use kube::api::Api;
 
 use crate::api::OCNumberBlock;
 use crate::api::common::{PlannedAction, WriteAction};
 use crate::api::conditions::{self, READY, reason};
 use crate::controller::adoption;
-use crate::controller::context::Context;
-use crate::controller::customer_scope::CustomerScope;
 use crate::controller::error::{Error, Result};
 use crate::controller::management::{planned, requests};
 use crate::controller::number_set::NumberSet;
@@ -23,17 +20,14 @@ use liveplatform::model::{NumberRecord, ReleaseNumbers, TaskId, UnassignNumbers}
 use super::planner::*;
 use super::requests::*;
 use super::seen::*;
+use crate::controller::reconciler::Work;
+
 use super::*;
 
 /// One reconcile of one number block.
 pub struct BlockReconcile<'a> {
-    pub(super) obj: &'a OCNumberBlock,
-    pub(super) ctx: &'a Context,
-    pub(super) api: &'a Api<OCNumberBlock>,
-    pub(super) draft: &'a mut Draft,
-    pub(super) scope: &'a CustomerScope,
+    pub(super) work: Work<'a, OCNumberBlock>,
     pub(super) seen: Seen,
-    pub(super) deleting: bool,
     pub(super) others_own: NumberSet,
     /// The running uploads that were due when this reconcile began.
     pub(super) due_at_start: Vec<String>,
@@ -43,13 +37,13 @@ impl BlockReconcile<'_> {
     /// Which running uploads should have ended by now, and how long until the next
     /// of the others should have (see `task_timing`).
     pub(super) fn running_due(&self) -> (Vec<String>, Option<std::time::Duration>) {
-        let expected = self.ctx.platform.task_timings.expected(
-            &self.scope.platform_name(),
+        let expected = self.work.ctx.platform.task_timings.expected(
+            &self.work.place.platform_name(),
             WriteAction::UploadNumbers.title(),
         );
         let mut due = Vec::new();
         let mut next: Option<std::time::Duration> = None;
-        for op in &self.draft.status.running {
+        for op in &self.work.draft.status.running {
             let Some(task) = &op.task_id else { continue };
             let age = tasks::task_age(op).unwrap_or_default();
             let since = tasks::age_counted_from(op);
@@ -65,7 +59,8 @@ impl BlockReconcile<'_> {
     }
 
     pub(super) fn items(&self) -> NumberSet {
-        self.draft
+        self.work
+            .draft
             .status
             .operation
             .as_ref()
@@ -76,7 +71,7 @@ impl BlockReconcile<'_> {
     /// The task of `op` ended as `ended`: what it did is applied to the tenant's held
     /// listing, its failed numbers recorded, and an event says how it went.
     pub(super) async fn task_ended(&mut self, op: &crate::api::common::Operation, ended: Ended) {
-        let (obj, ctx) = (self.obj, self.ctx);
+        let (obj, ctx) = (self.work.obj, self.work.ctx);
         let action = op.action.title();
         let numbers = NumberSet::from_ranges(&op.items);
         let items = numbers.len();
@@ -90,7 +85,7 @@ impl BlockReconcile<'_> {
         };
         ctx.platform
             .numbers
-            .project(&self.scope.tenant, Projection::Ended, |listing| {
+            .project(&self.work.place.tenant, Projection::Ended, |listing| {
                 listing.ended(op.action, &numbers, &failed_numbers)
             })
             .await;
@@ -101,7 +96,7 @@ impl BlockReconcile<'_> {
                     .await;
             }
             Ended::NumbersFailed { failed, summary } => {
-                record_failures(self.draft, failed.iter());
+                record_failures(self.work.draft, failed.iter());
                 if op.action == WriteAction::UploadNumbers {
                     self.seen.diagnose.add(&failed_numbers);
                 }
@@ -118,7 +113,7 @@ impl BlockReconcile<'_> {
     /// numbers of writes whose answers were lost; the shared listing is stale too.
     pub(super) async fn look_up(&mut self, items: &NumberSet) -> Result<Vec<NumberRecord>> {
         self.forget_listing().await;
-        let scope = self.scope;
+        let scope = self.work.place;
         let records = scope.client.numbers_v2(&scope.tenant).await?;
         Ok(records
             .into_iter()
@@ -128,10 +123,11 @@ impl BlockReconcile<'_> {
 
     /// The write changed the tenant's numbers: the shared listing is stale.
     pub(super) async fn forget_listing(&mut self) {
-        self.ctx
+        self.work
+            .ctx
             .platform
             .numbers
-            .invalidate(&self.scope.tenant)
+            .invalidate(&self.work.place.tenant)
             .await;
         self.seen.listing = None;
     }
@@ -145,25 +141,25 @@ impl Planner for BlockReconcile<'_> {
     fn plan(&self) -> Step {
         let next_due = self.running_due().1;
         let known = Known {
-            spec: &self.obj.spec,
-            status: &self.draft.status,
-            generation: self.draft.generation,
-            may_adopt: adoption::may_adopt(self.obj),
-            deleting: self.deleting,
-            tenant: &self.scope.tenant,
+            spec: &self.work.obj.spec,
+            status: &self.work.draft.status,
+            generation: self.work.draft.generation,
+            may_adopt: adoption::may_adopt(self.work.obj),
+            deleting: self.work.deleting,
+            tenant: &self.work.place.tenant,
             others_own: &self.others_own,
-            release_task: self.ctx.platform.task_timings.expected(
-                &self.scope.platform_name(),
+            release_task: self.work.ctx.platform.task_timings.expected(
+                &self.work.place.platform_name(),
                 WriteAction::ReleaseNumbers.title(),
             ),
-            reported: self.draft.status.operation.is_none()
-                && self.draft.status.running.is_empty()
+            reported: self.work.draft.status.operation.is_none()
+                && self.work.draft.status.running.is_empty()
                 && conditions::is_true_for(
-                    &self.draft.status.conditions,
+                    &self.work.draft.status.conditions,
                     READY,
-                    self.draft.generation,
+                    self.work.draft.generation,
                 ),
-            customer_created: self.scope.created_by_operator(),
+            customer_created: self.work.place.created_by_operator(),
             running_due: self.due_at_start.clone(),
             next_due,
         };
@@ -171,24 +167,32 @@ impl Planner for BlockReconcile<'_> {
     }
 
     async fn look(&mut self, look: Look) -> Result<()> {
-        let scope = self.scope;
+        let scope = self.work.place;
         let fresh = look == Look::FreshListing;
         match look {
             Look::Task(task) => {
-                let action = tasks::action_in_flight(self.draft)?;
-                self.seen.task = Some(scope.poll(self.ctx, action, &task).await?);
+                let action = tasks::action_in_flight(self.work.draft)?;
+                self.seen.task = Some(scope.poll(self.work.ctx, action, &task).await?);
             }
             Look::Lost => {
                 let items = self.items();
                 self.seen.lost = Some(self.look_up(&items).await?);
             }
             Look::Listing | Look::FreshListing => {
-                if fresh || self.draft.status.reconcile.observed_generation != self.draft.generation
+                if fresh
+                    || self.work.draft.status.reconcile.observed_generation
+                        != self.work.draft.generation
                 {
                     // A new spec is planned against a fresh listing, not a shared older one.
-                    self.ctx.platform.numbers.invalidate(&scope.tenant).await;
+                    self.work
+                        .ctx
+                        .platform
+                        .numbers
+                        .invalidate(&scope.tenant)
+                        .await;
                 }
                 let numbers = self
+                    .work
                     .ctx
                     .platform
                     .numbers
@@ -201,7 +205,7 @@ impl Planner for BlockReconcile<'_> {
                 });
             }
             Look::Own => {
-                let status = &self.draft.status;
+                let status = &self.work.draft.status;
                 let failed: NumberSet = status.failed.iter().map(|f| f.number.as_str()).collect();
                 self.seen.listing = Some(Listing::own(owned(status).difference(&failed)));
             }
@@ -213,12 +217,13 @@ impl Planner for BlockReconcile<'_> {
             }
             Look::Running(task) => {
                 let outcome = scope
-                    .poll(self.ctx, WriteAction::UploadNumbers, &task)
+                    .poll(self.work.ctx, WriteAction::UploadNumbers, &task)
                     .await?;
                 self.seen.running.push((task, outcome));
             }
             Look::LostRunning => {
                 let unanswered: Vec<String> = self
+                    .work
                     .draft
                     .status
                     .running
@@ -234,14 +239,14 @@ impl Planner for BlockReconcile<'_> {
     }
 
     async fn settle(&mut self, settle: Settle) -> Result<()> {
-        let (obj, ctx) = (self.obj, self.ctx);
+        let (obj, ctx) = (self.work.obj, self.work.ctx);
         match settle {
             Settle::FollowFound(job) => {
-                tasks::started(self.api, obj, self.draft, &TaskId(job.clone())).await?;
+                tasks::started(self.work.api, obj, self.work.draft, &TaskId(job.clone())).await?;
                 self.seen.found_job = Some(job);
             }
             Settle::ForgetLost => {
-                if tasks::is(self.draft, WriteAction::UploadNumbers).is_some() {
+                if tasks::is(self.work.draft, WriteAction::UploadNumbers).is_some() {
                     // The look-up found these numbers nowhere: the upload never reached
                     // the platform, so they are not this block's (the write added them
                     // to status.active before it was sent). Left there, the block's own
@@ -254,20 +259,20 @@ impl Planner for BlockReconcile<'_> {
                         .map(|r| r.telephone_number.as_str())
                         .collect();
                     let never_sent = self.items().difference(&found);
-                    let active = owned(&self.draft.status).difference(&never_sent);
-                    self.draft.status.active = active.to_ranges();
+                    let active = owned(&self.work.draft.status).difference(&never_sent);
+                    self.work.draft.status.active = active.to_ranges();
                 }
-                tasks::finish(self.draft);
+                tasks::finish(self.work.draft);
             }
             Settle::TaskEnded(ended) => {
-                let Some(op) = self.draft.status.operation.take() else {
+                let Some(op) = self.work.draft.status.operation.take() else {
                     return Ok(());
                 };
                 self.seen.task = None;
                 self.task_ended(&op, ended).await;
             }
             Settle::RunningEnded { task, ended } => {
-                let running = &mut self.draft.status.running;
+                let running = &mut self.work.draft.status.running;
                 let Some(at) = running
                     .iter()
                     .position(|op| op.task_id.as_ref() == Some(&task))
@@ -281,12 +286,13 @@ impl Planner for BlockReconcile<'_> {
                         // Nothing of it reached the platform: its numbers are not this
                         // block's, and are planned again after the backoff.
                         let numbers = NumberSet::from_ranges(&op.items);
-                        let active = owned(&self.draft.status).difference(&numbers);
-                        self.draft.status.active = active.to_ranges();
-                        self.ctx
+                        let active = owned(&self.work.draft.status).difference(&numbers);
+                        self.work.draft.status.active = active.to_ranges();
+                        self.work
+                            .ctx
                             .platform
                             .numbers
-                            .project(&self.scope.tenant, Projection::Ended, |listing| {
+                            .project(&self.work.place.tenant, Projection::Ended, |listing| {
                                 listing.ended(op.action, &numbers, &numbers)
                             })
                             .await;
@@ -300,7 +306,7 @@ impl Planner for BlockReconcile<'_> {
                 job,
                 never_sent,
             } => {
-                let running = &mut self.draft.status.running;
+                let running = &mut self.work.draft.status.running;
                 let Some(at) = running
                     .iter()
                     .position(|op| op.task_id.is_none() && op.items == items)
@@ -316,18 +322,18 @@ impl Planner for BlockReconcile<'_> {
                     }
                     None => {
                         running.remove(at);
-                        let active = owned(&self.draft.status).difference(&never_sent);
-                        self.draft.status.active = active.to_ranges();
+                        let active = owned(&self.work.draft.status).difference(&never_sent);
+                        self.work.draft.status.active = active.to_ranges();
                     }
                 }
             }
             Settle::ClearFailures => {
-                self.draft.status.failed.clear();
+                self.work.draft.status.failed.clear();
                 self.seen.failures_current = true;
             }
             Settle::Adopt { numbers, what } => {
-                let active = owned(&self.draft.status).union(&numbers);
-                self.draft.status.active = active.to_ranges();
+                let active = owned(&self.work.draft.status).union(&numbers);
+                self.work.draft.status.active = active.to_ranges();
                 adoption::adopted(ctx, obj, "AdoptNumbers", &what).await;
             }
             Settle::Refused => {
@@ -344,21 +350,21 @@ impl Planner for BlockReconcile<'_> {
                     format!("{} numbers failed validation: {numbers}", refused.len()),
                 )
                 .await;
-                record_failures(self.draft, refused.iter());
+                record_failures(self.work.draft, refused.iter());
                 self.seen.failures_current = true;
             }
-            Settle::ReleaseProgress(progress) => self.draft.status.release = Some(progress),
+            Settle::ReleaseProgress(progress) => self.work.draft.status.release = Some(progress),
             Settle::Report { active, counts } => {
-                self.draft.status.active = active;
-                self.draft.status.counts = counts;
-                self.draft.status.failed.truncate(FAILED_LISTED);
+                self.work.draft.status.active = active;
+                self.work.draft.status.counts = counts;
+                self.work.draft.status.failed.truncate(FAILED_LISTED);
             }
         }
         Ok(())
     }
 
     async fn write(&mut self, write: Write) -> Result<AfterWrite> {
-        let (obj, ctx, api, scope) = (self.obj, self.ctx, self.api, self.scope);
+        let (obj, ctx, api, scope) = (self.work.obj, self.work.ctx, self.work.api, self.work.place);
         let (action, numbers) = match write {
             Write::LetGo => {
                 ctx.event(
@@ -383,14 +389,16 @@ impl Planner for BlockReconcile<'_> {
         } else {
             reason::UPDATING
         };
-        self.draft.condition(READY, false, reason, what.clone());
-        let admitted = tasks::admit(api, obj, self.draft, &scope.client, action).await?;
+        self.work
+            .draft
+            .condition(READY, false, reason, what.clone());
+        let admitted = tasks::admit(api, obj, self.work.draft, &scope.client, action).await?;
         if upload {
             // Keep tracking what this block brings to the platform (saved with the
             // upload's intent, never before it).
-            let mut active = owned(&self.draft.status);
+            let mut active = owned(&self.work.draft.status);
             active.add(&numbers.iter().collect());
-            self.draft.status.active = active.to_ranges();
+            self.work.draft.status.active = active.to_ranges();
         }
         let tenant = &scope.tenant;
         let request = async {
@@ -418,7 +426,7 @@ impl Planner for BlockReconcile<'_> {
         let sent = tasks::send_admitted(
             api,
             obj,
-            self.draft,
+            self.work.draft,
             admitted,
             (action, numbers.iter().collect::<NumberSet>().to_ranges()),
             request,
@@ -460,8 +468,9 @@ impl Planner for BlockReconcile<'_> {
                 }
                 if upload && !matches!(e, liveplatform::Error::OutcomeUnknown { .. }) {
                     // Refused: nothing happened, so these numbers are not this block's.
-                    let active = owned(&self.draft.status).difference(&numbers.iter().collect());
-                    self.draft.status.active = active.to_ranges();
+                    let active =
+                        owned(&self.work.draft.status).difference(&numbers.iter().collect());
+                    self.work.draft.status.active = active.to_ranges();
                 }
                 Err(e.into())
             }
@@ -469,13 +478,13 @@ impl Planner for BlockReconcile<'_> {
     }
 
     async fn finish(&mut self) {
-        tasks::finish(self.draft);
+        tasks::finish(self.work.draft);
         self.seen.task = None;
         self.forget_listing().await;
     }
 
     fn describe(&self, write: &Write) -> Option<PlannedAction> {
-        let tenant = &self.scope.tenant;
+        let tenant = &self.work.place.tenant;
         let (action, verb, outstanding) = match write {
             Write::Upload(Batch { outstanding, .. })
             | Write::UploadWindow(Window { outstanding, .. }) => (

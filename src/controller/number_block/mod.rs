@@ -11,14 +11,10 @@
 //! [`plan`]), `act` (the calls that carry a step out) and `requests` (the platform's
 //! requests built from the spec).
 
-use kube::api::Api;
-
-use super::context::Context;
-use super::customer_scope::CustomerScope;
 use super::error::Result;
 use super::lifecycle::{Departing, Terms};
 use super::number_set::NumberSet;
-use super::reconciler::Reconciler;
+use super::reconciler::{Reconciler, Work};
 use super::status::StatusDraft;
 use crate::api::OCNumberBlock;
 use crate::api::number_block::OCNumberBlockStatus;
@@ -55,26 +51,17 @@ impl Reconciler for OCNumberBlock {
     }
 
     async fn reconciling<'a>(
-        &'a self,
-        ctx: &'a Context,
-        api: &'a Api<OCNumberBlock>,
-        draft: &'a mut Draft,
-        scope: &'a CustomerScope,
-        deleting: bool,
+        work: Work<'a, OCNumberBlock>,
         _found: (),
     ) -> Result<BlockReconcile<'a>> {
-        let others_own =
-            ctx.ownership
-                .blocks
-                .numbers_owned_by_others(self, &owned(&draft.status), &ctx.stores);
+        let others_own = work.ctx.ownership.blocks.numbers_owned_by_others(
+            work.obj,
+            &owned(&work.draft.status),
+            &work.ctx.stores,
+        );
         let mut reconcile = BlockReconcile {
-            obj: self,
-            ctx,
-            api,
-            draft,
-            scope,
+            work,
             seen: Seen::default(),
-            deleting,
             others_own,
             due_at_start: Vec::new(),
         };

@@ -21,7 +21,7 @@ impl BlockReconcile<'_> {
     /// listing learns each accepted request, and the numbers of a request refused or
     /// not sent leave `status.active` again.
     pub(super) async fn upload_window(&mut self, window: Window) -> Result<AfterWrite> {
-        let (obj, ctx, api, scope) = (self.obj, self.ctx, self.api, self.scope);
+        let (obj, ctx, api, scope) = (self.work.obj, self.work.ctx, self.work.api, self.work.place);
         let action = WriteAction::UploadNumbers;
         let numbers: usize = window.requests.iter().map(Vec::len).sum();
         let what = format!(
@@ -29,22 +29,23 @@ impl BlockReconcile<'_> {
             action.title(),
             requests(window.requests.len())
         );
-        self.draft
+        self.work
+            .draft
             .condition(READY, false, reason::CREATING, what.clone());
-        let admitted = tasks::admit(api, obj, self.draft, &scope.client, action).await?;
+        let admitted = tasks::admit(api, obj, self.work.draft, &scope.client, action).await?;
         let sets: Vec<NumberSet> = window
             .requests
             .iter()
             .map(|numbers| numbers.iter().collect())
             .collect();
-        let mut active = owned(&self.draft.status);
+        let mut active = owned(&self.work.draft.status);
         for set in &sets {
             active.add(set);
         }
-        self.draft.status.active = active.to_ranges();
+        self.work.draft.status.active = active.to_ranges();
         let items: Vec<Vec<String>> = sets.iter().map(NumberSet::to_ranges).collect();
         let answers = tasks::send_window(
-            (api, obj, &mut *self.draft),
+            (api, obj, &mut *self.work.draft),
             admitted,
             |status| &mut status.running,
             (action, &items),
@@ -76,6 +77,7 @@ impl BlockReconcile<'_> {
         }
         // What was refused or never sent is not this block's.
         let kept = self
+            .work
             .draft
             .status
             .running
@@ -88,8 +90,8 @@ impl BlockReconcile<'_> {
             .fold(NumberSet::new(), |all, set| all.union(set))
             .difference(&kept);
         if !unsent.is_empty() {
-            let active = owned(&self.draft.status).difference(&unsent);
-            self.draft.status.active = active.to_ranges();
+            let active = owned(&self.work.draft.status).difference(&unsent);
+            self.work.draft.status.active = active.to_ranges();
         }
         if !tasks_started.is_empty() {
             let message = format!("{what}: tasks {}", tasks_started.join(", "));

@@ -1,14 +1,10 @@
 //! One reconcile of a SIP connection: the looks, settlements and writes that carry its
 //! planner's steps out.
 
-use kube::api::Api;
-
 use crate::api::OCSipConnection;
 use crate::api::common::{PlannedAction, WriteAction};
 use crate::api::conditions::{READY, reason};
 use crate::controller::adoption;
-use crate::controller::context::Context;
-use crate::controller::customer_scope::CustomerScope;
 use crate::controller::error::Result;
 use crate::controller::management::planned;
 use crate::controller::plan::{AfterWrite, Next, Planner, Wait};
@@ -18,17 +14,12 @@ use liveplatform::secret::Secret as SecretString;
 
 use super::planner::*;
 use super::requests::*;
-use super::*;
+use crate::controller::reconciler::Work;
 
 /// One reconcile of one SIP connection.
 pub struct SiteReconcile<'a> {
-    pub(super) obj: &'a OCSipConnection,
-    pub(super) ctx: &'a Context,
-    pub(super) api: &'a Api<OCSipConnection>,
-    pub(super) draft: &'a mut Draft,
-    pub(super) scope: &'a CustomerScope,
+    pub(super) work: Work<'a, OCSipConnection>,
     pub(super) seen: Seen,
-    pub(super) deleting: bool,
     /// The carrier password, read at the start of a reconcile that is not a deletion.
     pub(super) password: Option<SecretString>,
 }
@@ -40,13 +31,13 @@ impl Planner for SiteReconcile<'_> {
 
     fn plan(&self) -> Step {
         let known = Known {
-            spec: &self.obj.spec,
-            status: &self.draft.status,
-            generation: self.draft.generation,
-            may_adopt: adoption::may_adopt(self.obj),
-            deleting: self.deleting,
-            tenant: &self.scope.tenant,
-            customer_created: self.scope.created_by_operator(),
+            spec: &self.work.obj.spec,
+            status: &self.work.draft.status,
+            generation: self.work.draft.generation,
+            may_adopt: adoption::may_adopt(self.work.obj),
+            deleting: self.work.deleting,
+            tenant: &self.work.place.tenant,
+            customer_created: self.work.place.created_by_operator(),
         };
         plan(&known, &self.seen)
     }
@@ -54,26 +45,27 @@ impl Planner for SiteReconcile<'_> {
     async fn look(&mut self, look: Look) -> Result<()> {
         match look {
             Look::Task(task) => {
-                let action = tasks::action_in_flight(self.draft)?;
-                self.seen.task = Some(self.scope.poll(self.ctx, action, &task).await?);
+                let action = tasks::action_in_flight(self.work.draft)?;
+                self.seen.task = Some(self.work.place.poll(self.work.ctx, action, &task).await?);
             }
             Look::Site(id) => {
-                self.seen.site = match self.scope.client.get_sip_connection(&id).await {
+                self.seen.site = match self.work.place.client.get_sip_connection(&id).await {
                     Ok(site) => Some(Some(site)),
                     Err(PlatformError::NotFound { .. }) => Some(None),
                     Err(e) => return Err(e.into()),
                 };
             }
             Look::ByName => {
-                self.seen.by_name = Some(find_by_name(&self.obj.spec, self.scope).await?);
+                self.seen.by_name = Some(find_by_name(&self.work.obj.spec, self.work.place).await?);
             }
         }
         Ok(())
     }
 
     async fn settle(&mut self, settle: Settle) -> Result<()> {
-        let (obj, ctx) = (self.obj, self.ctx);
+        let (obj, ctx) = (self.work.obj, self.work.ctx);
         let action = self
+            .work
             .draft
             .status
             .operation
@@ -81,16 +73,16 @@ impl Planner for SiteReconcile<'_> {
             .map_or("", |op| op.action.title());
         match settle {
             Settle::TaskEnded => {
-                let op = self.draft.status.operation.as_ref();
+                let op = self.work.draft.status.operation.as_ref();
                 let task = op.and_then(|op| op.task_id.clone());
                 // An add or a modify of this spec that ended well leaves the site as it
                 // was sent, deployed: held instead of read (the drift check confirms).
                 let sent_this_spec = op.is_some_and(|op| {
                     op.action != WriteAction::DeleteSipConnection
                         && op.generation.is_some()
-                        && op.generation == self.draft.generation
+                        && op.generation == self.work.draft.generation
                 });
-                tasks::finish(self.draft);
+                tasks::finish(self.work.draft);
                 self.seen.task = None;
                 if sent_this_spec {
                     self.seen.site = Some(Some(deployed_as_sent(&obj.spec)));
@@ -105,13 +97,13 @@ impl Planner for SiteReconcile<'_> {
                 .await;
             }
             Settle::TaskFailed(summary) => {
-                tasks::finish(self.draft);
+                tasks::finish(self.work.draft);
                 self.seen.task = None;
                 ctx.event(obj, true, "TaskFailed", action, summary).await;
             }
             Settle::ForgetLost { added, generation } => {
                 self.seen.added_unseen = added.then_some(generation);
-                tasks::finish(self.draft);
+                tasks::finish(self.work.draft);
             }
             Settle::SiteMissing(id) => {
                 ctx.event(
@@ -122,7 +114,7 @@ impl Planner for SiteReconcile<'_> {
                     format!("site location {id} is gone from the platform; adding it again"),
                 )
                 .await;
-                self.draft.status.site_location_id = None;
+                self.work.draft.status.site_location_id = None;
                 self.seen.site = None;
             }
             Settle::Adopt(existing) => {
@@ -130,27 +122,29 @@ impl Planner for SiteReconcile<'_> {
                 self.seen.adopted = true;
             }
             Settle::Found { id, applied } => {
-                self.draft.status.site_location_id = Some(id);
+                self.work.draft.status.site_location_id = Some(id);
                 if applied.is_some() {
-                    self.draft.status.applied_generation = applied;
+                    self.work.draft.status.applied_generation = applied;
                 }
                 self.seen.site = None;
             }
-            Settle::AppliedAsIs => self.draft.status.applied_generation = self.draft.generation,
+            Settle::AppliedAsIs => {
+                self.work.draft.status.applied_generation = self.work.draft.generation
+            }
             Settle::States { sbc, m365 } => {
-                self.draft.status.sbc_deployment_state = sbc;
-                self.draft.status.m365_deployment_state = m365;
+                self.work.draft.status.sbc_deployment_state = sbc;
+                self.work.draft.status.m365_deployment_state = m365;
             }
         }
         Ok(())
     }
 
     async fn write(&mut self, write: Write) -> Result<AfterWrite> {
-        let (obj, ctx, api, scope) = (self.obj, self.ctx, self.api, self.scope);
+        let (obj, ctx, api, scope) = (self.work.obj, self.work.ctx, self.work.api, self.work.place);
         match write {
             Write::Add => {
                 let body = add_request(&obj.spec, self.password.clone());
-                self.draft.condition(
+                self.work.draft.condition(
                     READY,
                     false,
                     reason::CREATING,
@@ -159,7 +153,7 @@ impl Planner for SiteReconcile<'_> {
                 let added = tasks::send(
                     api,
                     obj,
-                    self.draft,
+                    self.work.draft,
                     &scope.client,
                     WriteAction::AddSipConnection,
                     vec![obj.spec.site_name.clone()],
@@ -193,12 +187,13 @@ impl Planner for SiteReconcile<'_> {
             }
             Write::Modify(id) => {
                 let message = format!("modifying site location {id}");
-                self.draft
+                self.work
+                    .draft
                     .condition(READY, false, reason::UPDATING, message.clone());
                 let task = tasks::send(
                     api,
                     obj,
-                    self.draft,
+                    self.work.draft,
                     &scope.client,
                     WriteAction::ModifySipConnection,
                     vec![id.clone()],
@@ -225,12 +220,13 @@ impl Planner for SiteReconcile<'_> {
             }
             Write::Delete(id) => {
                 let message = format!("removing site location {id}");
-                self.draft
+                self.work
+                    .draft
                     .condition(READY, false, reason::DELETING, message.clone());
                 tasks::send(
                     api,
                     obj,
-                    self.draft,
+                    self.work.draft,
                     &scope.client,
                     WriteAction::DeleteSipConnection,
                     vec![id.clone()],
@@ -261,17 +257,20 @@ impl Planner for SiteReconcile<'_> {
     }
 
     async fn finish(&mut self) {
-        tasks::finish(self.draft);
+        tasks::finish(self.work.draft);
         self.seen.task = None;
     }
 
     fn describe(&self, write: &Write) -> Option<PlannedAction> {
-        let site = &self.obj.spec.site_name;
-        let target = format!("site {site} of tenant {}", self.scope.tenant);
+        let site = &self.work.obj.spec.site_name;
+        let target = format!("site {site} of tenant {}", self.work.place.tenant);
         let (action, description) = match write {
             Write::Add => (
                 liveplatform::Action::AddSipConnection,
-                format!("add SIP connection {site} on SBC {}", self.obj.spec.sbc_id),
+                format!(
+                    "add SIP connection {site} on SBC {}",
+                    self.work.obj.spec.sbc_id
+                ),
             ),
             Write::Modify(id) => (
                 liveplatform::Action::ModifySipConnection,

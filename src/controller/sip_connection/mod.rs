@@ -4,13 +4,11 @@
 //! and Microsoft 365 deployment states to conditions; modify the site when the spec or
 //! the platform drifts; on delete, remove it and follow the cleanup task.
 
-use kube::api::Api;
-
 use super::context::Context;
 use super::customer_scope::CustomerScope;
 use super::error::Result;
 use super::lifecycle::{Departing, Terms};
-use super::reconciler::{Admission, Reconciler};
+use super::reconciler::{Admission, Reconciler, Work};
 use super::status::StatusDraft;
 use crate::api::OCSipConnection;
 use crate::api::sip_connection::OCSipConnectionStatus;
@@ -66,29 +64,19 @@ impl Reconciler for OCSipConnection {
     }
 
     async fn reconciling<'a>(
-        &'a self,
-        ctx: &'a Context,
-        api: &'a Api<OCSipConnection>,
-        draft: &'a mut Draft,
-        scope: &'a CustomerScope,
-        deleting: bool,
+        work: Work<'a, OCSipConnection>,
         _found: (),
     ) -> Result<SiteReconcile<'a>> {
         // A site whose carrier password cannot be read is not Ready, even when the
         // platform matches (an adopted site, an imported stub not filled in yet): the
         // next change of the site could not be sent. Read once, for the add too.
-        let password = match deleting {
+        let password = match work.deleting {
             true => None,
-            false => carrier_password(ctx, self).await?,
+            false => carrier_password(work.ctx, work.obj).await?,
         };
         Ok(SiteReconcile {
-            obj: self,
-            ctx,
-            api,
-            draft,
-            scope,
+            work,
             seen: Seen::default(),
-            deleting,
             password,
         })
     }
