@@ -291,6 +291,59 @@ fn cache_took<K: Kind>(ctx: &Context, event: &watcher::Event<K>) {
     }
 }
 
+/// What every dependent kind's controller is woken by besides its own changes: its
+/// turns and ownership triggers, what it reads of its customer, and its platform's
+/// management policy.
+struct Dependents<'a> {
+    ctx: &'a Arc<Context>,
+    customers: &'a caches::Watched<OCCustomer>,
+    platforms: &'a caches::Watched<OCPlatform>,
+}
+
+impl Dependents<'_> {
+    /// The controller of the dependents in `watched`: `customer_view` is what of their
+    /// customer they read (a change of it wakes them), `by_customer` the index of
+    /// them by customer.
+    fn controller<K, T>(
+        &self,
+        watched: &caches::Watched<K>,
+        ledger: &ownership::Ledger<K>,
+        customer_view: fn(&OCCustomer) -> T,
+        by_customer: fn(&stores::Stores) -> &Referrers<K>,
+    ) -> kube::runtime::Controller<K>
+    where
+        K: CustomerOwned + ownership::Owned,
+        T: std::hash::Hash + 'static,
+    {
+        let ctx = self.ctx;
+        watched
+            .controller()
+            .reconcile_on(ctx.platform.admission.turns(watched.store.clone()))
+            .reconcile_on(ledger.triggers())
+            .watches_shared_stream(
+                self.customers.changes(customer_view),
+                owned_by_customer(ctx, by_customer),
+            )
+            .watches_shared_stream(
+                self.platforms.changes(|p| p.spec.management_policy),
+                on_their_platform(ctx, by_customer),
+            )
+    }
+}
+
+/// Runs `controller` with the shared reconcile of its kind until `stopped` resolves
+/// (running reconciles finish first), logging each reconcile's result.
+fn run_controller<K: reconciler::Reconciler>(
+    controller: kube::runtime::Controller<K>,
+    ctx: &Arc<Context>,
+    stopped: impl Future<Output = ()> + Send + Sync + 'static,
+) -> impl Future<Output = ()> + Send + 'static {
+    controller
+        .graceful_shutdown_on(stopped)
+        .run(reconciler::reconcile::<K>, error_policy, ctx.clone())
+        .for_each(|r| async move { log_result(r) })
+}
+
 /// Runs every controller until `shutdown` resolves; running reconciles finish first.
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let wc = watcher::Config::default().any_semantic();
@@ -412,70 +465,31 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
                     .customers_by_platform
                     .of(None, &platform.name_any())
             },
-        )
-        .graceful_shutdown_on(stopped())
-        .run(
-            reconciler::reconcile::<OCCustomer>,
-            error_policy,
-            ctx.clone(),
-        )
-        .for_each(|r| async move { log_result(r) });
+        );
+    let customers = run_controller(customers, &ctx, stopped());
 
     // Number blocks, SIP connections, dial plans and end users: also when what they
     // read of their customer changes (its id, its licence: an end user becomes Ready
-    // by itself once the licence allows it); dial plans also when their SIP
-    // connection's site id changes.
-    let blocks = blocks_watched
-        .controller()
-        .reconcile_on(ctx.platform.admission.turns(block_store.clone()))
-        .reconcile_on(ctx.ownership.blocks.triggers())
-        .watches_shared_stream(
-            customers_watched.changes(customer_id),
-            owned_by_customer(&ctx, |s| &s.blocks_by_customer),
-        )
-        .watches_shared_stream(
-            platforms_watched.changes(|p| p.spec.management_policy),
-            on_their_platform(&ctx, |s| &s.blocks_by_customer),
-        )
-        .graceful_shutdown_on(stopped())
-        .run(
-            reconciler::reconcile::<OCNumberBlock>,
-            error_policy,
-            ctx.clone(),
-        )
-        .for_each(|r| async move { log_result(r) });
-    let sites = sites_watched
-        .controller()
-        .reconcile_on(ctx.platform.admission.turns(site_store.clone()))
-        .reconcile_on(ctx.ownership.sites.triggers())
-        .watches_shared_stream(
-            customers_watched.changes(customer_id),
-            owned_by_customer(&ctx, |s| &s.sites_by_customer),
-        )
-        .watches_shared_stream(
-            platforms_watched.changes(|p| p.spec.management_policy),
-            on_their_platform(&ctx, |s| &s.sites_by_customer),
-        )
-        .graceful_shutdown_on(stopped())
-        .run(
-            reconciler::reconcile::<OCSipConnection>,
-            error_policy,
-            ctx.clone(),
-        )
-        .for_each(|r| async move { log_result(r) });
+    // by itself once the licence allows it) or their platform's management policy;
+    // dial plans also when their SIP connection's site id changes.
+    let dependents = Dependents {
+        ctx: &ctx,
+        customers: &customers_watched,
+        platforms: &platforms_watched,
+    };
+    let blocks = dependents.controller(&blocks_watched, &ctx.ownership.blocks, customer_id, |s| {
+        &s.blocks_by_customer
+    });
+    let blocks = run_controller(blocks, &ctx, stopped());
+    let sites = dependents.controller(&sites_watched, &ctx.ownership.sites, customer_id, |s| {
+        &s.sites_by_customer
+    });
+    let sites = run_controller(sites, &ctx, stopped());
     let on_site = ctx.clone();
-    let plans = plans_watched
-        .controller()
-        .reconcile_on(ctx.platform.admission.turns(plan_store.clone()))
-        .reconcile_on(ctx.ownership.plans.triggers())
-        .watches_shared_stream(
-            customers_watched.changes(customer_id),
-            owned_by_customer(&ctx, |s| &s.plans_by_customer),
-        )
-        .watches_shared_stream(
-            platforms_watched.changes(|p| p.spec.management_policy),
-            on_their_platform(&ctx, |s| &s.plans_by_customer),
-        )
+    let plans = dependents
+        .controller(&plans_watched, &ctx.ownership.plans, customer_id, |s| {
+            &s.plans_by_customer
+        })
         .watches_shared_stream(
             sites_watched.changes(|s| {
                 (
@@ -490,27 +504,16 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
                     .plans_by_site
                     .of(site.metadata.namespace.as_deref(), &site.name_any())
             },
-        )
-        .graceful_shutdown_on(stopped())
-        .run(
-            reconciler::reconcile::<OCDialPlan>,
-            error_policy,
-            ctx.clone(),
-        )
-        .for_each(|r| async move { log_result(r) });
+        );
+    let plans = run_controller(plans, &ctx, stopped());
     // End users: also when a number block of their customer becomes Ready (or stops
     // being), which may bring their line URI's number.
-    let users = users_watched
-        .controller()
-        .reconcile_on(ctx.platform.admission.turns(user_store.clone()))
-        .reconcile_on(ctx.ownership.users.triggers())
-        .watches_shared_stream(
-            customers_watched.changes(customer_id_and_licence),
-            owned_by_customer(&ctx, |s| &s.users_by_customer),
-        )
-        .watches_shared_stream(
-            platforms_watched.changes(|p| p.spec.management_policy),
-            on_their_platform(&ctx, |s| &s.users_by_customer),
+    let users = dependents
+        .controller(
+            &users_watched,
+            &ctx.ownership.users,
+            customer_id_and_licence,
+            |s| &s.users_by_customer,
         )
         .watches_shared_stream(
             blocks_watched.changes(|b| {
@@ -519,14 +522,8 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
                 })
             }),
             users_of_customer_of(&ctx),
-        )
-        .graceful_shutdown_on(stopped())
-        .run(
-            reconciler::reconcile::<OCEndUser>,
-            error_policy,
-            ctx.clone(),
-        )
-        .for_each(|r| async move { log_result(r) });
+        );
+    let users = run_controller(users, &ctx, stopped());
 
     ctx.metrics.set_leader(true);
     tokio::spawn(async move {
