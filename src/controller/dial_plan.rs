@@ -15,6 +15,7 @@ use super::management::{planned, requests};
 use super::plan::{self, AfterWrite, Planner, Report};
 use super::reconciler::{Admission, Reconciler, Work};
 use super::status::StatusDraft;
+use super::tasks;
 use crate::api::OCDialPlan;
 use crate::api::common::PlannedAction;
 use crate::api::conditions::{READY, reason};
@@ -333,7 +334,7 @@ impl Planner for DialPlanReconcile<'_> {
                 managed,
             } => {
                 self.work.draft.status.managed_rules = managed;
-                super::status::save(self.work.api, obj, self.work.draft).await?;
+                tasks::record_before(self.work.api, obj, self.work.draft).await?;
                 let body = ModifyDialPlan {
                     dial_plan_id: id.clone(),
                     add: add.clone(),

@@ -1,9 +1,10 @@
 //! The reconcile of every kind that writes to the platform, written once: find the
-//! object's scope (its platform, and for a customer's dependents the customer on the
+//! object's place (its platform, and for a customer's dependents the customer on the
 //! platform), let the kind say whether it may go on, put the finalizer on, then run
 //! the kind's planner (observe, plan, act) and conclude. A kind implements
 //! [`Reconciler`]: what it checks before the finalizer and the planner it builds after;
-//! it never touches the finalizer.
+//! it never touches the finalizer. `drive` runs all of it behind the gates every kind
+//! shares, and writes the status once at the end.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -39,8 +40,9 @@ pub enum Admission<T> {
 pub trait Scoped: Governed + Sized {
     type Place: Send + Sync;
 
-    /// The object's place (its platform, its customer), or why there is none (its `Ready=False` condition says
-    /// what it waits for; no platform call).
+    /// The object's place (its platform, its customer), or why there is none: its
+    /// `Ready=False` condition then says what it waits for, and no platform call is
+    /// made.
     fn place<'a>(
         &'a self,
         ctx: &'a Context,
@@ -124,20 +126,21 @@ async fn run<K: Reconciler>(
     draft: &mut StatusDraft<K>,
 ) -> Result<Action> {
     let deleting = finalizer::is_deleting(obj);
-    let scope = match obj.place(ctx, draft).await? {
-        Ok(scope) => scope,
+    let place = match obj.place(ctx, draft).await? {
+        Ok(place) => place,
         Err(why) => {
             return without_scope(ctx, api, obj, why, K::holds_nothing(&draft.status)).await;
         }
     };
-    let found = match obj.admit(ctx, draft, &scope, deleting).await? {
+    let found = match obj.admit(ctx, draft, &place, deleting).await? {
         Admission::Go { found, finalizer } => {
             if finalizer && !deleting && finalizer::add(api, obj).await? {
                 return Ok(Action::await_change());
             }
             found
         }
-        // What it waits for took its platform side with it, if it had any.
+        // Being deleted, an object whose place is gone (a dial plan's site) lost its
+        // platform side with it, if it had any.
         Admission::Wait(why) => return without_scope(ctx, api, obj, why, true).await,
     };
     let work = Work {
@@ -145,7 +148,7 @@ async fn run<K: Reconciler>(
         ctx,
         api,
         draft,
-        place: &scope,
+        place: &place,
         deleting,
     };
     let mut reconcile = K::reconciling(work, found).await?;

@@ -69,6 +69,17 @@ pub async fn begin<K: Kind>(
     save(api, obj, draft).await
 }
 
+/// Saves what the draft records of a write that starts no task and keeps no intent
+/// (a dial plan's rules it is about to own), before the write is sent: a process
+/// stopped meanwhile knows them, and the next reconcile reads the platform again.
+pub async fn record_before<K: Kind>(
+    api: &Api<K>,
+    obj: &K,
+    draft: &mut StatusDraft<K>,
+) -> Result<()> {
+    save(api, obj, draft).await
+}
+
 /// Records and saves the task id of the write in flight.
 pub async fn started<K: Kind>(
     api: &Api<K>,
