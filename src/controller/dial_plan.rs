@@ -261,7 +261,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
 
 /// One reconcile of one dial plan.
 pub struct DialPlanReconcile<'a> {
-    pub work: Work<'a, OCDialPlan>,
+    work: Work<'a, OCDialPlan>,
     site: String,
     seen: Seen,
 }

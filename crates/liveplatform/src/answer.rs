@@ -243,29 +243,29 @@ pub fn decode_task_id(action: Action, value: Value) -> Result<TaskId> {
 
 /// How the body of an answer becomes a call's result: an object, a list (where an
 /// empty answer is an empty list), a task id, or an acknowledgement kept as it came.
-pub trait Answer: Sized {
+pub trait FromAnswer: Sized {
     fn from_answer(action: Action, value: Value) -> Result<Self>;
 }
 
-impl Answer for Ack {
+impl FromAnswer for Ack {
     fn from_answer(_action: Action, value: Value) -> Result<Self> {
         Ok(Ack(value))
     }
 }
 
-impl Answer for TaskId {
+impl FromAnswer for TaskId {
     fn from_answer(action: Action, value: Value) -> Result<Self> {
         decode_task_id(action, value)
     }
 }
 
-impl<T: DeserializeOwned> Answer for Vec<T> {
+impl<T: DeserializeOwned> FromAnswer for Vec<T> {
     fn from_answer(action: Action, value: Value) -> Result<Self> {
         decode_list(action, value)
     }
 }
 
-impl<T: DeserializeOwned> Answer for Page<T> {
+impl<T: DeserializeOwned> FromAnswer for Page<T> {
     fn from_answer(action: Action, value: Value) -> Result<Self> {
         decode(action, value)
     }
@@ -274,7 +274,7 @@ impl<T: DeserializeOwned> Answer for Page<T> {
 /// Answers that are one object.
 macro_rules! object_answers {
     ($($answer:ty),* $(,)?) => {
-        $(impl Answer for $answer {
+        $(impl FromAnswer for $answer {
             fn from_answer(action: Action, value: Value) -> Result<Self> {
                 decode(action, value)
             }

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::action::Action;
-use super::answer::{self, Answer, decode, decode_leads, decode_list};
+use super::answer::{self, FromAnswer, decode, decode_leads, decode_list};
 use super::client::{LivePlatformClient, Request, describe_transport};
 use super::error::{Error, Result};
 use super::model::*;
@@ -426,8 +426,8 @@ impl LivePlatformClient {
         self.call(Request::to(Action::GetTask, &[&id.0])?).await
     }
 
-    /// Sends `request` and turns its answer into the call's result (see [`Answer`]).
-    async fn call<T: Answer>(&self, request: Request) -> Result<T> {
+    /// Sends `request` and turns its answer into the call's result (see [`FromAnswer`]).
+    async fn call<T: FromAnswer>(&self, request: Request) -> Result<T> {
         let action = request.action;
         T::from_answer(action, self.send(request).await?)
     }
