@@ -267,17 +267,16 @@ pub fn calls_by_endpoint(counters: &serde_json::Value) -> Vec<(u64, &String)> {
     by_call
 }
 
-/// The kube-apiserver's count of write requests (`POST`, `PUT`, `PATCH`, `APPLY`: a
-/// server-side apply, `DELETE`) by
-/// verb, resource and subresource, from its `apiserver_request_total` metric: what the
-/// operator's work costs the control plane it shares the machine with.
-pub async fn apiserver_writes(client: &kube::Client) -> std::collections::BTreeMap<String, u64> {
-    let mut writes = std::collections::BTreeMap::new();
+/// The kube-apiserver's count of requests by verb, resource and subresource, from its
+/// `apiserver_request_total` metric: what the operator's work costs the control plane
+/// it shares the machine with.
+pub async fn apiserver_requests(client: &kube::Client) -> std::collections::BTreeMap<String, u64> {
+    let mut requests = std::collections::BTreeMap::new();
     let Ok(request) = http::Request::get("/metrics").body(Vec::new()) else {
-        return writes;
+        return requests;
     };
     let Ok(text) = client.request_text(request).await else {
-        return writes;
+        return requests;
     };
     for line in text.lines() {
         let Some(labels) = line
@@ -294,42 +293,50 @@ pub async fn apiserver_writes(client: &kube::Client) -> std::collections::BTreeM
             })
         };
         let verb = label("verb").unwrap_or_default();
-        if !matches!(verb, "POST" | "PUT" | "PATCH" | "APPLY" | "DELETE") {
-            continue;
-        }
         let resource = label("resource").unwrap_or_default();
         let key = match label("subresource").filter(|s| !s.is_empty()) {
             Some(sub) => format!("{verb} {resource}/{sub}"),
             None => format!("{verb} {resource}"),
         };
         let count = labels.1.trim().parse::<f64>().unwrap_or(0.0) as u64;
-        *writes.entry(key).or_insert(0) += count;
+        *requests.entry(key).or_insert(0) += count;
     }
-    writes
+    requests
 }
 
-/// Prints the apiserver writes between two readings of [`apiserver_writes`], per
-/// customer.
-pub fn print_apiserver_writes(
+/// Whether a key of [`apiserver_requests`] is a write: `POST`, `PUT`, `PATCH`,
+/// `APPLY` (a server-side apply) or `DELETE`.
+fn is_write(key: &str) -> bool {
+    let verb = key.split(' ').next().unwrap_or_default();
+    matches!(verb, "POST" | "PUT" | "PATCH" | "APPLY" | "DELETE")
+}
+
+/// Prints the apiserver requests between two readings of [`apiserver_requests`], per
+/// customer: every write by resource, then the reads (`GET`, `LIST`, `WATCH`) by
+/// resource.
+pub fn print_apiserver_requests(
     before: &std::collections::BTreeMap<String, u64>,
     after: &std::collections::BTreeMap<String, u64>,
     customers: usize,
 ) {
-    let mut total = 0;
-    for (key, n) in after {
-        let n = n.saturating_sub(before.get(key).copied().unwrap_or(0));
-        if n > 0 {
-            total += n;
-            println!(
-                "  apiserver writes until Ready: {key}: {n} ({:.2} per customer)",
-                n as f64 / customers as f64
-            );
+    for writes in [true, false] {
+        let what = if writes { "writes" } else { "reads" };
+        let mut total = 0;
+        for (key, n) in after.iter().filter(|(key, _)| is_write(key) == writes) {
+            let n = n.saturating_sub(before.get(key).copied().unwrap_or(0));
+            if n > 0 {
+                total += n;
+                println!(
+                    "  apiserver {what} until Ready: {key}: {n} ({:.2} per customer)",
+                    n as f64 / customers as f64
+                );
+            }
         }
+        println!(
+            "apiserver {what} until Ready: {total} ({:.1} per customer)",
+            total as f64 / customers.max(1) as f64
+        );
     }
-    println!(
-        "apiserver writes until Ready: {total} ({:.1} per customer)",
-        total as f64 / customers.max(1) as f64
-    );
 }
 
 /// The CPU time (user and system, in seconds) used so far by each running process

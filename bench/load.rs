@@ -129,7 +129,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     bench_platform(&client, &[ns], &sim_addr, rate, burst).await?;
 
     let readiness = Readiness::watch(&client, ns);
-    let writes_before = apiserver_writes(&client).await;
+    let requests_before = apiserver_requests(&client).await;
     let cpu_before = ControlPlaneCpu::now();
     admin.start_journal().await?;
     let operator = start_operator(&bin, plane.kubeconfig(), ns, true)?;
@@ -157,7 +157,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let counters = admin.counters().await?;
     // The benchmark's own writes are among them: its server-side applies of each
     // object and its spec changes.
-    print_apiserver_writes(&writes_before, &apiserver_writes(&client).await, customers);
+    print_apiserver_requests(
+        &requests_before,
+        &apiserver_requests(&client).await,
+        customers,
+    );
     cpu_before.print_since(customers);
     let journal = admin.journal().await?;
     spec_changes.report(&journal);

@@ -1,6 +1,6 @@
 //! The end of a reconcile: what its planner's [`Outcome`] writes into the object's
-//! conditions, the event an object becoming Ready gets, and when it is reconciled
-//! again (a task's next poll, a recheck, its drift check).
+//! conditions, the event an object becoming Ready gets when nothing else told why,
+//! and when it is reconciled again (a task's next poll, a recheck, its drift check).
 
 use kube::api::Api;
 
@@ -59,7 +59,9 @@ pub async fn conclude<K: Governed>(
             set_also(draft, report.also);
             let was_ready = conditions::is_true_for(draft.conditions(), READY, draft.generation);
             draft.condition(READY, true, reason::AVAILABLE, report.message.clone());
-            if !was_ready {
+            // Told when nothing else told what made it Ready (a repaired drift, a
+            // platform answering again, an object found as its spec asks).
+            if !was_ready && !super::events::told_in_this_reconcile() {
                 ctx.event(obj, false, reason::AVAILABLE, "Reconcile", report.message)
                     .await;
             }

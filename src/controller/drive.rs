@@ -289,7 +289,8 @@ where
     let caller = Caller::new(lane, obj.meta().namespace.as_deref().unwrap_or(""));
     // The kind's work is boxed: only admitted reconciles carry it (one waiting for a
     // turn is small, see `a_reconcile_waiting_for_a_turn_does_not_carry_its_work`).
-    let result = Box::pin(crate::metrics::first_call_after(change, caller.scope(work))).await;
+    let work = super::events::in_one_reconcile(caller.scope(work));
+    let result = Box::pin(crate::metrics::first_call_after(change, work)).await;
     drop(turn);
     if conditions::is_true_for(draft.conditions(), READY, draft.generation) {
         ctx.metrics.spec_change_done(&key);

@@ -9,7 +9,9 @@
 //! reason, action and note) with the name of the Kubernetes Event that tells it, in a
 //! table of at most [`REMEMBERED`] entries.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
@@ -26,6 +28,24 @@ const SERIES_WINDOW: Duration = Duration::from_secs(6 * 60);
 /// At most this many events are remembered at once; beyond it the oldest is forgotten
 /// (its next occurrence starts a new Event instead of counting on the old one).
 const REMEMBERED: usize = 1024;
+
+tokio::task_local! {
+    /// Whether the reconcile running in this task told a Normal event on its object.
+    static TOLD: Cell<bool>;
+}
+
+/// Runs `work` (one reconcile) so that [`told_in_this_reconcile`] can say whether it
+/// told a Normal event on its object.
+pub async fn in_one_reconcile<F: Future>(work: F) -> F::Output {
+    TOLD.scope(Cell::new(false), work).await
+}
+
+/// Whether the running reconcile has told a Normal event on its object: what it did
+/// (a lead created, a user provisioned, numbers uploaded) is then told already, and
+/// the object becoming Ready in the same reconcile is not told again as `Available`.
+pub fn told_in_this_reconcile() -> bool {
+    TOLD.try_with(Cell::get).unwrap_or(false)
+}
 
 /// What is told: a Warning or not, why, in which action, and what a person should know.
 pub struct Told<'a> {
@@ -64,6 +84,15 @@ impl Events {
             .clone()
             .unwrap_or_else(|| "default".to_owned());
         let api: Api<Event> = Api::namespaced(self.client.clone(), &namespace);
+        tracing::debug!(
+            object = regarding.name.as_deref().unwrap_or_default(),
+            reason = told.reason,
+            action = told.action,
+            "event"
+        );
+        if !told.warning {
+            let _ = TOLD.try_with(|t| t.set(true));
+        }
         let key = same_event(&regarding, &told);
         let now = Instant::now();
         let seen = self.recent.lock().seen(key, now);

@@ -20,32 +20,42 @@ pub fn is_deleting<K: Kind>(obj: &K) -> bool {
     obj.meta().deletion_timestamp.is_some()
 }
 
-/// Writes the finalizer list. The patch carries the object's `resourceVersion`, so a
+/// Writes the finalizer list; returns the object's new resourceVersion (`None` when
+/// the object is gone). The patch carries the object's `resourceVersion`, so a
 /// concurrent change is refused (409) rather than overwritten.
-async fn write<K: Kind>(api: &Api<K>, obj: &K, finalizers: Vec<String>, what: &str) -> Result<()> {
+async fn write<K: Kind>(
+    api: &Api<K>,
+    obj: &K,
+    finalizers: Vec<String>,
+    what: &str,
+) -> Result<Option<String>> {
     let name = obj.meta().name.clone().unwrap_or_default();
     let patch = json!({"metadata": {"finalizers": finalizers, "resourceVersion": obj.meta().resource_version}});
     match api
         .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
     {
-        Ok(_) => Ok(()),
-        Err(e) if super::error::is_not_found(&e) => Ok(()),
+        Ok(written) => Ok(written.meta().resource_version.clone()),
+        Err(e) if super::error::is_not_found(&e) => Ok(None),
         Err(e) => Err(Error::kube(format!("{what} of {} {name}", K::kind(&())))(e)),
     }
 }
 
-/// Adds the finalizer if missing; `true` when it did. The caller then stops: the
+/// The finalizer was put on: the object's resourceVersion after it (`None` when the
+/// object was gone).
+pub struct PutOn(pub Option<String>);
+
+/// Adds the finalizer if missing; `Some` when it did. The caller then stops: the
 /// finalizer's own watch event reconciles the object again, so the platform is not
 /// asked twice (once now, once for that event).
-pub async fn add<K: Kind>(api: &Api<K>, obj: &K) -> Result<bool> {
+pub async fn add<K: Kind>(api: &Api<K>, obj: &K) -> Result<Option<PutOn>> {
     if has(obj) || is_deleting(obj) {
-        return Ok(false);
+        return Ok(None);
     }
     let mut list = obj.meta().finalizers.clone().unwrap_or_default();
     list.push(FINALIZER.to_owned());
-    write(api, obj, list, "adding the finalizer").await?;
-    Ok(true)
+    let version = write(api, obj, list, "adding the finalizer").await?;
+    Ok(Some(PutOn(version)))
 }
 
 /// Removes the finalizer; the object then goes.
@@ -61,5 +71,6 @@ pub async fn remove<K: Kind>(api: &Api<K>, obj: &K) -> Result<()> {
         .filter(|f| *f != FINALIZER)
         .cloned()
         .collect();
-    write(api, obj, list, "removing the finalizer").await
+    write(api, obj, list, "removing the finalizer").await?;
+    Ok(())
 }

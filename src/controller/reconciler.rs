@@ -134,7 +134,11 @@ async fn run<K: Reconciler>(
     };
     let found = match obj.admit(ctx, draft, &place, deleting).await? {
         Admission::Go { found, finalizer } => {
-            if finalizer && !deleting && finalizer::add(api, obj).await? {
+            if finalizer
+                && !deleting
+                && let Some(put_on) = finalizer::add(api, obj).await?
+            {
+                draft.wrote_only_the_finalizer(put_on.0);
                 return Ok(Action::await_change());
             }
             found

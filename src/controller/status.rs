@@ -70,6 +70,12 @@ pub struct StatusDraft<K: Kind> {
     original: Option<K::Status>,
     /// The resourceVersion of the object after this draft's last status write.
     pub written: Option<String>,
+    /// The draft holds, unsaved, what must be saved before a routine write waits for
+    /// the platform's budget (see [`StatusDraft::save_before_waiting`]).
+    unsaved_before_wait: bool,
+    /// Nothing is written in this reconcile (see
+    /// [`StatusDraft::wrote_only_the_finalizer`]).
+    write_nothing: bool,
 }
 
 impl<K: Kind> StatusDraft<K> {
@@ -80,7 +86,34 @@ impl<K: Kind> StatusDraft<K> {
             generation: obj.meta().generation,
             original,
             written: None,
+            unsaved_before_wait: false,
+            write_nothing: false,
         }
+    }
+
+    /// Asks that what the draft holds be saved before the reconcile's next routine
+    /// write waits for the platform's budget (see `tasks::admit`): what a successor
+    /// would otherwise have to learn again by a call the budget does not pace (a
+    /// tenant's validation).
+    pub fn save_before_waiting(&mut self) {
+        self.unsaved_before_wait = true;
+    }
+
+    /// Whether the draft holds what must be saved before a routine write waits.
+    pub fn must_save_before_waiting(&self) -> bool {
+        self.unsaved_before_wait
+    }
+
+    /// This reconcile only put the finalizer on, leaving the object at `version`: its
+    /// status is not written, since the finalizer's own watch event reconciles the
+    /// object again at once and that reconcile writes what it finds (a new object's
+    /// first status write is one write instead of two). The version is remembered
+    /// as this reconcile's last write, so that a reconcile started from a cached
+    /// copy older than it waits for the newer copy instead of adding the finalizer
+    /// again from the old one (refused, 409).
+    pub fn wrote_only_the_finalizer(&mut self, version: Option<String>) {
+        self.write_nothing = true;
+        self.written = version;
     }
 
     pub fn condition(
@@ -116,6 +149,9 @@ pub async fn save<K>(api: &Api<K>, obj: &K, draft: &mut StatusDraft<K>) -> Resul
 where
     K: Kind,
 {
+    if draft.write_nothing {
+        return Ok(());
+    }
     K::reconciled_mut(&mut draft.status).observed_generation = draft.generation;
     let deleting = obj.meta().deletion_timestamp.is_some();
     for (type_, status, reason, message) in
@@ -125,6 +161,7 @@ where
     }
     stamp_ownership(obj, draft);
     if !draft.changed() {
+        draft.unsaved_before_wait = false;
         return Ok(());
     }
     let name = obj.meta().name.clone().unwrap_or_default();
@@ -133,6 +170,9 @@ where
     let before = serde_json::to_value(&draft.original).map_err(encoding)?;
     let after = serde_json::to_value(&draft.status).map_err(encoding)?;
     let patch = merge_patch(&before, &after);
+    // A status holds no secret: what each write changes can be shown (at debug level),
+    // to see why an object is written.
+    tracing::debug!(kind = K::kind(&()).as_ref(), name, %patch, "status write");
     let params = PatchParams {
         field_manager: Some(MANAGER.to_owned()),
         ..PatchParams::default()
@@ -143,6 +183,7 @@ where
         .map_err(Error::kube(what()))?;
     draft.original = Some(draft.status.clone());
     draft.written = written.meta().resource_version.clone();
+    draft.unsaved_before_wait = false;
     Ok(())
 }
 

@@ -3,7 +3,8 @@
 //! A reconcile may decide on the cached copy of an object only when the cache holds
 //! the operator's last status write of it (or the operator never wrote it): a copy
 //! older than an intent the operator saved could send a write twice. A copy the cache
-//! may not have caught up with is read from the apiserver instead.
+//! may not have caught up with is read from the apiserver instead. A reconcile that
+//! only put the finalizer on counts that write as its last (it writes no status).
 //!
 //! Until stop 37 the check was "the cached copy is the very version of the last
 //! write": any later change of the object (a person's spec change, the finalizer the

@@ -227,7 +227,10 @@ impl Planner for CustomerReconcile<'_> {
                 }
                 self.work.draft.status.channel_id = self.work.obj.spec.channel_id;
             }
-            Settle::TenantValidated => self.work.draft.status.tenant_validated = true,
+            Settle::TenantValidated => {
+                self.work.draft.status.tenant_validated = true;
+                self.work.draft.save_before_waiting();
+            }
             Settle::Customer {
                 guid,
                 created,

@@ -449,9 +449,8 @@ impl Planner for BlockReconcile<'_> {
         }
         match sent {
             Ok(task) => {
+                // Told when it ends (the condition says what runs meanwhile).
                 let message = format!("{what}: task {task}");
-                ctx.event(obj, false, "TaskStarted", action.title(), message.clone())
-                    .await;
                 Ok(AfterWrite::Wait(Wait::new(
                     reason::WAITING_FOR_TASK,
                     message,

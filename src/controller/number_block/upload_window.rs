@@ -58,11 +58,10 @@ impl BlockReconcile<'_> {
         )
         .await?;
         self.seen.listing = None;
-        let mut tasks_started = Vec::new();
         let mut failure = None;
         for (set, answer) in sets.iter().zip(answers) {
             match answer {
-                Ok(task) => {
+                Ok(_) => {
                     ctx.metrics.task_started(action);
                     ctx.platform
                         .numbers
@@ -70,7 +69,6 @@ impl BlockReconcile<'_> {
                             listing.accepted(action, set)
                         })
                         .await;
-                    tasks_started.push(task.0);
                 }
                 Err(e) => failure = Some(e),
             }
@@ -92,11 +90,6 @@ impl BlockReconcile<'_> {
         if !unsent.is_empty() {
             let active = owned(&self.work.draft.status).difference(&unsent);
             self.work.draft.status.active = active.to_ranges();
-        }
-        if !tasks_started.is_empty() {
-            let message = format!("{what}: tasks {}", tasks_started.join(", "));
-            ctx.event(obj, false, "TaskStarted", action.title(), message)
-                .await;
         }
         match failure {
             None => Ok(AfterWrite::Replan),

@@ -74,7 +74,22 @@ impl Planner for SiteReconcile<'_> {
         match settle {
             Settle::TaskEnded => {
                 let op = self.work.draft.status.operation.as_ref();
-                let task = op.and_then(|op| op.task_id.clone());
+                let task = op.and_then(|op| op.task_id.clone()).unwrap_or_default();
+                let told = op.and_then(|op| {
+                    let id = self.work.draft.status.site_location_id.as_deref()?;
+                    match op.action {
+                        WriteAction::AddSipConnection => Some((
+                            "SiteAdded",
+                            format!("added site location {id} (task {task})"),
+                        )),
+                        WriteAction::ModifySipConnection => Some((
+                            "SiteModified",
+                            format!("modified site location {id} (task {task})"),
+                        )),
+                        // Told when the object lets go (`SiteRemoved`).
+                        _ => None,
+                    }
+                });
                 // An add or a modify of this spec that ended well leaves the site as it
                 // was sent, deployed: held instead of read (the drift check confirms).
                 let sent_this_spec = op.is_some_and(|op| {
@@ -87,14 +102,9 @@ impl Planner for SiteReconcile<'_> {
                 if sent_this_spec {
                     self.seen.site = Some(Some(deployed_as_sent(&obj.spec)));
                 }
-                ctx.event(
-                    obj,
-                    false,
-                    "TaskSucceeded",
-                    action,
-                    format!("{action} finished (task {})", task.unwrap_or_default()),
-                )
-                .await;
+                if let Some((reason, note)) = told {
+                    ctx.event(obj, false, reason, action, note).await;
+                }
             }
             Settle::TaskFailed(summary) => {
                 tasks::finish(self.work.draft);
@@ -165,17 +175,7 @@ impl Planner for SiteReconcile<'_> {
                     },
                 )
                 .await??;
-                ctx.event(
-                    obj,
-                    false,
-                    "SiteAdded",
-                    "AddSipConnection",
-                    format!(
-                        "added site location {} (task {})",
-                        added.site_location_id, added.task_id
-                    ),
-                )
-                .await;
+                // Told when its task ends (the condition says what runs meanwhile).
                 Ok(AfterWrite::Wait(Wait::new(
                     reason::WAITING_FOR_TASK,
                     format!(
@@ -204,17 +204,10 @@ impl Planner for SiteReconcile<'_> {
                     |_, draft| draft.status.applied_generation = draft.generation,
                 )
                 .await??;
-                ctx.event(
-                    obj,
-                    false,
-                    "SiteModified",
-                    "ModifySipConnection",
-                    format!("modifying site location {id} (task {task})"),
-                )
-                .await;
+                // Told when its task ends (the condition says what runs meanwhile).
                 Ok(AfterWrite::Wait(Wait::new(
                     reason::UPDATING,
-                    message,
+                    format!("{message} (task {task})"),
                     Next::Task,
                 )))
             }
