@@ -609,3 +609,84 @@ async fn a_spec_change_is_acted_on_without_reading_the_object_again() {
         "the block was read from the apiserver before its spec change was acted on"
     );
 }
+
+/// A new customer's onboarding writes its status only with something to record and
+/// tells each thing it did once. The reconcile that puts the finalizer on writes no
+/// status of its own (the finalizer's watch event reconciles the object at once, and
+/// that reconcile writes what it finds), so no stored version lacks a Ready
+/// condition; and the customer becoming Ready right after its licence upgrade is told
+/// by `LicenseUpgraded`, not again by `Available`.
+#[tokio::test]
+async fn onboarding_records_each_step_and_tells_each_write_once() {
+    use futures::StreamExt;
+    use kube::runtime::watcher;
+
+    let mut world = World::new("told-once").await;
+    let versions = watcher(
+        world.api::<OCCustomer>(),
+        watcher::Config::default().fields("metadata.name=contoso"),
+    );
+    let seen = tokio::spawn(async move {
+        let mut statuses = Vec::new();
+        let mut versions = std::pin::pin!(versions);
+        while let Some(Ok(event)) = versions.next().await {
+            if let watcher::Event::Apply(c) | watcher::Event::InitApply(c) = event {
+                let ready = is_ready(&c);
+                statuses.extend(c.status);
+                if ready {
+                    break;
+                }
+            }
+        }
+        statuses
+    });
+    world
+        .customer(
+            "contoso",
+            TENANT_A,
+            "contoso",
+            json!({"channelId": 1574, "license": {"type": "OcEssentialsPlus", "count": 10}}),
+        )
+        .await;
+    world.start().await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    let statuses = tokio::time::timeout(std::time::Duration::from_secs(30), seen)
+        .await
+        .expect("the watch saw the customer Ready")
+        .expect("the watch's task");
+    let without_ready: Vec<_> = statuses
+        .iter()
+        .filter(|s| !s.conditions.iter().any(|c| c.type_ == "Ready"))
+        .collect();
+    assert!(
+        without_ready.is_empty(),
+        "a status was written with nothing to say: {without_ready:?}"
+    );
+
+    let events: kube::Api<k8s_openapi::api::events::v1::Event> =
+        kube::Api::namespaced(world.client.clone(), &world.ns);
+    let mut told: Vec<String> = events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| {
+            e.regarding
+                .as_ref()
+                .is_some_and(|r| r.name.as_deref() == Some("contoso"))
+        })
+        .filter_map(|e| e.reason)
+        .collect();
+    told.sort();
+    assert_eq!(
+        told,
+        [
+            "ChannelAssigned",
+            "CustomerCreated",
+            "LeadCreated",
+            "LicenseUpgraded"
+        ],
+        "each write told once, and nothing else"
+    );
+}
