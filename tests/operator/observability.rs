@@ -618,28 +618,8 @@ async fn a_spec_change_is_acted_on_without_reading_the_object_again() {
 /// by `LicenseUpgraded`, not again by `Available`.
 #[tokio::test]
 async fn onboarding_records_each_step_and_tells_each_write_once() {
-    use futures::StreamExt;
-    use kube::runtime::watcher;
-
     let mut world = World::new("told-once").await;
-    let versions = watcher(
-        world.api::<OCCustomer>(),
-        watcher::Config::default().fields("metadata.name=contoso"),
-    );
-    let seen = tokio::spawn(async move {
-        let mut statuses = Vec::new();
-        let mut versions = std::pin::pin!(versions);
-        while let Some(Ok(event)) = versions.next().await {
-            if let watcher::Event::Apply(c) | watcher::Event::InitApply(c) = event {
-                let ready = is_ready(&c);
-                statuses.extend(c.status);
-                if ready {
-                    break;
-                }
-            }
-        }
-        statuses
-    });
+    let statuses = world.statuses_until::<OCCustomer>("contoso", is_ready);
     world
         .customer(
             "contoso",
@@ -650,10 +630,7 @@ async fn onboarding_records_each_step_and_tells_each_write_once() {
         .await;
     world.start().await;
     world.ready::<OCCustomer>("contoso", 60).await;
-    let statuses = tokio::time::timeout(std::time::Duration::from_secs(30), seen)
-        .await
-        .expect("the watch saw the customer Ready")
-        .expect("the watch's task");
+    let statuses = statuses.await;
     let without_ready: Vec<_> = statuses
         .iter()
         .filter(|s| !s.conditions.iter().any(|c| c.type_ == "Ready"))

@@ -903,23 +903,46 @@ impl World {
         &self,
         name: &str,
     ) -> impl Future<Output = Vec<oc_operator::api::OCNumberBlockStatus>> + use<> {
+        self.statuses_until::<OCNumberBlock>(name, |b| {
+            b.status.as_ref().is_some_and(|s| {
+                s.operation.is_none() && s.running.is_empty() && !s.active.is_empty()
+            })
+        })
+    }
+
+    /// Every version of object `name`'s status the apiserver stores from now on (the
+    /// object may not exist yet), until a version for which `done` holds; the returned
+    /// future waits at most 30 s for it.
+    pub fn statuses_until<K>(
+        &self,
+        name: &str,
+        done: fn(&K) -> bool,
+    ) -> impl Future<Output = Vec<K::Status>> + use<K>
+    where
+        K: oc_operator::controller::kind::Kind
+            + Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Debug
+            + Send
+            + 'static,
+        K::Status: Send + 'static,
+    {
         use futures::StreamExt;
         use kube::runtime::watcher;
 
         let versions = watcher(
-            self.api::<OCNumberBlock>(),
+            self.api::<K>(),
             watcher::Config::default().fields(&format!("metadata.name={name}")),
         );
         let seen = tokio::spawn(async move {
             let mut statuses = Vec::new();
             let mut versions = std::pin::pin!(versions);
             while let Some(Ok(event)) = versions.next().await {
-                if let watcher::Event::Apply(b) | watcher::Event::InitApply(b) = event {
-                    let done = b.status.as_ref().is_some_and(|s| {
-                        s.operation.is_none() && s.running.is_empty() && !s.active.is_empty()
-                    });
-                    statuses.extend(b.status);
-                    if done {
+                if let watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) = event {
+                    let finished = done(&obj);
+                    statuses.extend(obj.status().cloned());
+                    if finished {
                         break;
                     }
                 }
@@ -929,7 +952,7 @@ impl World {
         async move {
             tokio::time::timeout(Duration::from_secs(30), seen)
                 .await
-                .expect("the watch saw the block's uploads end")
+                .expect("the watch saw the awaited version")
                 .expect("the watch's task")
         }
     }
