@@ -65,3 +65,44 @@ fn crds_to_a_pipe_closed_early_is_not_a_failure() {
         output.status
     );
 }
+
+/// `kubectl explain` shows a field's description; every field of every kind, in the
+/// spec and in the status, has one.
+#[test]
+fn every_field_of_every_kind_is_explained() {
+    fn undocumented(schema: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        if let Some(items) = schema.get("items") {
+            undocumented(items, &format!("{path}[]"), out);
+        }
+        let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) else {
+            return;
+        };
+        for (name, field) in properties {
+            let field_path = format!("{path}.{name}");
+            if field.get("description").is_none() {
+                out.push(field_path.clone());
+            }
+            undocumented(field, &field_path, out);
+        }
+    }
+    let mut missing = Vec::new();
+    for crd in oc_operator::api::crds() {
+        let kind = crd.spec.names.kind.clone();
+        for version in &crd.spec.versions {
+            let schema = version
+                .schema
+                .as_ref()
+                .and_then(|s| s.open_api_v3_schema.as_ref())
+                .expect("every version has a schema");
+            let schema = serde_json::to_value(schema).expect("a schema is JSON");
+            for part in ["spec", "status"] {
+                let root = &schema["properties"][part];
+                undocumented(root, &format!("{kind}.{part}"), &mut missing);
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "fields without a description: {missing:?}"
+    );
+}

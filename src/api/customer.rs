@@ -3,109 +3,92 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::{CustomResource, KubeSchema};
+use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
+
+use super::kind::declare_kind;
 
 use super::common::{DeletionPolicy, ManagementPolicy, Operation, PlatformRef};
 use super::status::{OwnerStatus, ReconcileStatus};
 
-/// One enterprise on Operator Connect: its Microsoft tenant becomes a consentless lead
-/// on the Live Platform, is put in a channel, and is licensed as a customer.
-#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[kube(
-    group = "operatorconnect.io",
-    version = "v1alpha1",
-    kind = "OCCustomer",
-    plural = "occustomers",
-    shortname = "occ",
-    category = "operatorconnect",
-    namespaced,
-    status = "OCCustomerStatus",
-    doc = "A Microsoft tenant on Operator Connect: consentless lead, channel, and licensed customer.",
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    ),
-    printcolumn(
-        name = "Reason",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
-    ),
-    printcolumn(name = "Tenant", type_ = "string", json_path = ".spec.tenantId"),
-    printcolumn(
-        name = "Customer ID",
-        type_ = "string",
-        json_path = ".status.customerId"
-    ),
-    printcolumn(name = "License", type_ = "string", json_path = ".status.license.type"),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
+declare_kind! {
+    /// One enterprise on Operator Connect: its Microsoft tenant becomes a consentless lead
+    /// on the Live Platform, is put in a channel, and is licensed as a customer.
+    resource(
+        kind = "OCCustomer",
+        plural = "occustomers",
+        shortname = "occ",
+        namespaced,
+        status = "OCCustomerStatus",
+        doc = "A Microsoft tenant on Operator Connect: consentless lead, channel, and licensed customer."
     )
-)]
-#[serde(rename_all = "camelCase")]
-pub struct OCCustomerSpec {
-    /// The OCPlatform (cluster-scoped) this customer lives on. The platform must allow
-    /// this namespace. Cannot change.
-    #[x_kube(validation = Rule::new("self == oldSelf").message("platformRef is immutable; create a new OCCustomer instead"))]
-    pub platform_ref: PlatformRef,
+    columns(
+        printcolumn(name = "Tenant", type_ = "string", json_path = ".spec.tenantId"),
+        printcolumn(name = "Customer ID", type_ = "string", json_path = ".status.customerId"),
+        printcolumn(name = "License", type_ = "string", json_path = ".status.license.type")
+    )
+    #[serde(rename_all = "camelCase")]
+    pub struct OCCustomerSpec {
+        /// The OCPlatform (cluster-scoped) this customer lives on. The platform must allow
+        /// this namespace. Cannot change.
+        #[x_kube(validation = Rule::new("self == oldSelf").message("platformRef is immutable; create a new OCCustomer instead"))]
+        pub platform_ref: PlatformRef,
 
-    /// The customer's Microsoft Entra tenant id (a GUID). Cannot change.
-    #[schemars(regex(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-    ))]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("tenantId is immutable; create a new OCCustomer instead"))]
-    pub tenant_id: String,
+        /// The customer's Microsoft Entra tenant id (a GUID). Cannot change.
+        #[schemars(regex(
+            pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+        ))]
+        #[x_kube(validation = Rule::new("self == oldSelf").message("tenantId is immutable; create a new OCCustomer instead"))]
+        pub tenant_id: String,
 
-    /// The company name of the lead; unique on the platform.
-    #[schemars(length(min = 1, max = 256))]
-    pub company_name: String,
+        /// The company name of the lead; unique on the platform.
+        #[schemars(length(min = 1, max = 256))]
+        pub company_name: String,
 
-    /// The channel the lead belongs to. Changing it moves the lead; removing it takes
-    /// the lead out of its channel.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
-    pub channel_id: Option<i64>,
+        /// The channel the lead belongs to. Changing it moves the lead; removing it takes
+        /// the lead out of its channel.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(range(min = 1))]
+        pub channel_id: Option<i64>,
 
-    /// The customer's short name on the platform: 3 to 15 characters, no spaces, dots
-    /// or any of `\ / : * ? " < > |`; unique on the platform. Cannot change.
-    #[schemars(regex(pattern = r#"^[^\s.\\/:*?"<>|]{3,15}$"#))]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("shortName is immutable; create a new OCCustomer instead"))]
-    pub short_name: String,
+        /// The customer's short name on the platform: 3 to 15 characters, no spaces, dots
+        /// or any of `\ / : * ? " < > |`; unique on the platform. Cannot change.
+        #[schemars(regex(pattern = r#"^[^\s.\\/:*?"<>|]{3,15}$"#))]
+        #[x_kube(validation = Rule::new("self == oldSelf").message("shortName is immutable; create a new OCCustomer instead"))]
+        pub short_name: String,
 
-    /// The customer's full name on the platform.
-    #[schemars(length(min = 1, max = 256))]
-    pub full_name: String,
+        /// The customer's full name on the platform.
+        #[schemars(length(min = 1, max = 256))]
+        pub full_name: String,
 
-    /// How the customer is configured on the platform. Cannot change.
-    #[serde(default)]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("configurationType is immutable; create a new OCCustomer instead"))]
-    pub configuration_type: ConfigurationType,
+        /// How the customer is configured on the platform. Cannot change.
+        #[serde(default)]
+        #[x_kube(validation = Rule::new("self == oldSelf").message("configurationType is immutable; create a new OCCustomer instead"))]
+        pub configuration_type: ConfigurationType,
 
-    /// Parameters of the platform's onboarding script for this customer. Secrets do
-    /// not belong here.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 64))]
-    pub script_parameters: BTreeMap<String, String>,
+        /// Parameters of the platform's onboarding script for this customer. Secrets do
+        /// not belong here.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        #[schemars(extend("maxProperties" = 64))]
+        pub script_parameters: BTreeMap<String, String>,
 
-    /// The licence: its type, and for OC Essentials Plus and OC Pro, how many.
-    #[serde(default)]
-    pub license: License,
+        /// The licence: its type, and for OC Essentials Plus and OC Pro, how many.
+        #[serde(default)]
+        pub license: License,
 
-    /// `Delete` (default) deletes the service and the lead when this object is
-    /// deleted; `Orphan` leaves them on the platform.
-    #[serde(default)]
-    pub deletion_policy: DeletionPolicy,
+        /// `Delete` (default) deletes the service and the lead when this object is
+        /// deleted; `Orphan` leaves them on the platform.
+        #[serde(default)]
+        pub deletion_policy: DeletionPolicy,
 
-    /// `Manage` (default) carries this spec out on the platform. `ObserveOnly` only
-    /// reads the platform and compares it with the spec: nothing is ever written,
-    /// also not when the object is deleted, and `status.plannedActions` lists the calls
-    /// `Manage` would make. An OCPlatform with `managementPolicy: ObserveOnly` makes
-    /// every object on it observe only.
-    #[serde(default)]
-    pub management_policy: ManagementPolicy,
+        /// `Manage` (default) carries this spec out on the platform. `ObserveOnly` only
+        /// reads the platform and compares it with the spec: nothing is ever written,
+        /// also not when the object is deleted, and `status.plannedActions` lists the calls
+        /// `Manage` would make. An OCPlatform with `managementPolicy: ObserveOnly` makes
+        /// every object on it observe only.
+        #[serde(default)]
+        pub management_policy: ManagementPolicy,
+    }
 }
 
 /// `configurationName` of the platform's customer creation.
@@ -260,8 +243,10 @@ pub struct OCCustomerStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LicenseStatus {
+    /// The licence type the platform reports, such as `OcEssentials` or `OcPro`.
     #[serde(rename = "type")]
     pub type_: String,
+    /// How many user licences the customer holds, as the platform reports them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<i64>,
     /// Licensed users, from the latest licence info record.

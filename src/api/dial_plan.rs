@@ -1,86 +1,73 @@
 //! `OCDialPlan`: the rules of one dial plan on a site.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::{CustomResource, KubeSchema};
+use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
+
+use super::kind::declare_kind;
 
 use super::common::{DeletionPolicy, LocalObjectRef, ManagementPolicy};
 use super::status::{OwnerStatus, ReconcileStatus};
 
-/// The rules of one dial plan of a customer's site location (or of the customer
-/// itself, for a single-site customer).
-#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[kube(
-    group = "operatorconnect.io",
-    version = "v1alpha1",
-    kind = "OCDialPlan",
-    plural = "ocdialplans",
-    shortname = "ocdp",
-    category = "operatorconnect",
-    namespaced,
-    status = "OCDialPlanStatus",
-    doc = "The rules of a dial plan on an Operator Connect customer's site.",
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    ),
-    printcolumn(
-        name = "Reason",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
-    ),
-    printcolumn(name = "Dial Plan", type_ = "string", json_path = ".spec.dialPlanId"),
-    printcolumn(name = "Rules", type_ = "integer", json_path = ".status.ruleCount"),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
+declare_kind! {
+    /// The rules of one dial plan of a customer's site location (or of the customer
+    /// itself, for a single-site customer).
+    resource(
+        kind = "OCDialPlan",
+        plural = "ocdialplans",
+        shortname = "ocdp",
+        namespaced,
+        status = "OCDialPlanStatus",
+        doc = "The rules of a dial plan on an Operator Connect customer's site."
     )
-)]
-#[x_kube(validation = Rule::new(
-    "(has(self.sipConnectionRef) == has(oldSelf.sipConnectionRef)) && (!has(self.sipConnectionRef) || self.sipConnectionRef == oldSelf.sipConnectionRef)"
-).message("sipConnectionRef is immutable; create a new OCDialPlan instead"))]
-#[serde(rename_all = "camelCase")]
-pub struct OCDialPlanSpec {
-    /// The OCCustomer (same namespace). Cannot change.
-    #[x_kube(validation = Rule::new("self == oldSelf").message("customerRef is immutable; create a new OCDialPlan instead"))]
-    pub customer_ref: LocalObjectRef,
+    columns(
+        printcolumn(name = "Dial Plan", type_ = "string", json_path = ".spec.dialPlanId"),
+        printcolumn(name = "Rules", type_ = "integer", json_path = ".status.ruleCount")
+    )
+    #[x_kube(validation = Rule::new(
+        "(has(self.sipConnectionRef) == has(oldSelf.sipConnectionRef)) && (!has(self.sipConnectionRef) || self.sipConnectionRef == oldSelf.sipConnectionRef)"
+    ).message("sipConnectionRef is immutable; create a new OCDialPlan instead"))]
+    #[serde(rename_all = "camelCase")]
+    pub struct OCDialPlanSpec {
+        /// The OCCustomer (same namespace). Cannot change.
+        #[x_kube(validation = Rule::new("self == oldSelf").message("customerRef is immutable; create a new OCDialPlan instead"))]
+        pub customer_ref: LocalObjectRef,
 
-    /// The OCSipConnection (same namespace) whose site holds the dial plan. Leave it
-    /// out for a single-site customer, whose site is the customer itself. Cannot change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sip_connection_ref: Option<LocalObjectRef>,
+        /// The OCSipConnection (same namespace) whose site holds the dial plan. Leave it
+        /// out for a single-site customer, whose site is the customer itself. Cannot change.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub sip_connection_ref: Option<LocalObjectRef>,
 
-    /// The dial plan, for example `CustDialPlan`, `RegisteredUsers`, `OCDialPlan`.
-    /// Cannot change.
-    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,64}$"))]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("dialPlanId is immutable; create a new OCDialPlan instead"))]
-    pub dial_plan_id: String,
+        /// The dial plan, for example `CustDialPlan`, `RegisteredUsers`, `OCDialPlan`.
+        /// Cannot change.
+        #[schemars(regex(pattern = r"^[A-Za-z0-9_-]{1,64}$"))]
+        #[x_kube(validation = Rule::new("self == oldSelf").message("dialPlanId is immutable; create a new OCDialPlan instead"))]
+        pub dial_plan_id: String,
 
-    /// The rules the dial plan must hold, keyed by name.
-    #[serde(default)]
-    #[schemars(length(max = 1000))]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
-    pub rules: Vec<DialPlanRule>,
+        /// The rules the dial plan must hold, keyed by name.
+        #[serde(default)]
+        #[schemars(length(max = 1000))]
+        #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
+        pub rules: Vec<DialPlanRule>,
 
-    /// Rules on the platform that this object does not declare (added by others):
-    /// `Keep` (default) leaves them and reports them as drift; `Remove` removes them.
-    #[serde(default)]
-    pub unmanaged_rules: UnmanagedRules,
+        /// Rules on the platform that this object does not declare (added by others):
+        /// `Keep` (default) leaves them and reports them as drift; `Remove` removes them.
+        #[serde(default)]
+        pub unmanaged_rules: UnmanagedRules,
 
-    /// `Delete` (default) deletes the dial plan when this object is deleted; `Orphan`
-    /// leaves it.
-    #[serde(default)]
-    pub deletion_policy: DeletionPolicy,
+        /// `Delete` (default) deletes the dial plan when this object is deleted; `Orphan`
+        /// leaves it.
+        #[serde(default)]
+        pub deletion_policy: DeletionPolicy,
 
-    /// `Manage` (default) carries this spec out on the platform. `ObserveOnly` only
-    /// reads the platform and compares it with the spec: nothing is ever written,
-    /// also not when the object is deleted, and `status.plannedActions` lists the calls
-    /// `Manage` would make. An OCPlatform with `managementPolicy: ObserveOnly` makes
-    /// every object on it observe only.
-    #[serde(default)]
-    pub management_policy: ManagementPolicy,
+        /// `Manage` (default) carries this spec out on the platform. `ObserveOnly` only
+        /// reads the platform and compares it with the spec: nothing is ever written,
+        /// also not when the object is deleted, and `status.plannedActions` lists the calls
+        /// `Manage` would make. An OCPlatform with `managementPolicy: ObserveOnly` makes
+        /// every object on it observe only.
+        #[serde(default)]
+        pub management_policy: ManagementPolicy,
+    }
 }
 
 /// One dial plan rule.

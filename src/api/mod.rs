@@ -10,6 +10,7 @@ pub mod conditions;
 pub mod customer;
 pub mod dial_plan;
 pub mod end_user;
+mod kind;
 pub mod number_block;
 pub mod platform;
 pub mod sip_connection;

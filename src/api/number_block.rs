@@ -1,120 +1,95 @@
 //! `OCNumberBlock`: a set of phone numbers of one customer.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::{CustomResource, KubeSchema};
+use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
+
+use super::kind::declare_kind;
 
 use super::common::{DeletionPolicy, LocalObjectRef, ManagementPolicy, Operation};
 use super::status::{OwnerStatus, ReconcileStatus};
 
-/// Phone numbers acquired for one customer: explicit numbers and ranges, uploaded to
-/// the Live Platform with one calling profile, usage and set of capabilities, and
-/// released when they leave the spec or the block is deleted.
-#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[kube(
-    group = "operatorconnect.io",
-    version = "v1alpha1",
-    kind = "OCNumberBlock",
-    plural = "ocnumberblocks",
-    shortname = "ocnb",
-    category = "operatorconnect",
-    namespaced,
-    status = "OCNumberBlockStatus",
-    doc = "Phone numbers of one Operator Connect customer.",
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    ),
-    printcolumn(
-        name = "Reason",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
-    ),
-    printcolumn(
-        name = "Customer",
-        type_ = "string",
-        json_path = ".spec.customerRef.name"
-    ),
-    printcolumn(
-        name = "Declared",
-        type_ = "integer",
-        json_path = ".status.counts.declared"
-    ),
-    printcolumn(
-        name = "Active",
-        type_ = "integer",
-        json_path = ".status.counts.active"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
+declare_kind! {
+    /// Phone numbers acquired for one customer: explicit numbers and ranges, uploaded to
+    /// the Live Platform with one calling profile, usage and set of capabilities, and
+    /// released when they leave the spec or the block is deleted.
+    resource(
+        kind = "OCNumberBlock",
+        plural = "ocnumberblocks",
+        shortname = "ocnb",
+        namespaced,
+        status = "OCNumberBlockStatus",
+        doc = "Phone numbers of one Operator Connect customer."
     )
-)]
-#[x_kube(validation = Rule::new("(has(self.numbers) ? size(self.numbers) : 0) + (has(self.ranges) ? size(self.ranges) : 0) > 0").message("give at least one number or range"))]
-#[x_kube(validation = Rule::new("!has(self.locationId) || has(self.civicAddressId)").message("locationId needs civicAddressId"))]
-#[serde(rename_all = "camelCase")]
-pub struct OCNumberBlockSpec {
-    /// The OCCustomer (same namespace) the numbers belong to. Cannot change.
-    #[x_kube(validation = Rule::new("self == oldSelf").message("customerRef is immutable; create a new OCNumberBlock instead"))]
-    pub customer_ref: LocalObjectRef,
+    columns(
+        printcolumn(name = "Customer", type_ = "string", json_path = ".spec.customerRef.name"),
+        printcolumn(name = "Declared", type_ = "integer", json_path = ".status.counts.declared"),
+        printcolumn(name = "Active", type_ = "integer", json_path = ".status.counts.active")
+    )
+    #[x_kube(validation = Rule::new("(has(self.numbers) ? size(self.numbers) : 0) + (has(self.ranges) ? size(self.ranges) : 0) > 0").message("give at least one number or range"))]
+    #[x_kube(validation = Rule::new("!has(self.locationId) || has(self.civicAddressId)").message("locationId needs civicAddressId"))]
+    #[serde(rename_all = "camelCase")]
+    pub struct OCNumberBlockSpec {
+        /// The OCCustomer (same namespace) the numbers belong to. Cannot change.
+        #[x_kube(validation = Rule::new("self == oldSelf").message("customerRef is immutable; create a new OCNumberBlock instead"))]
+        pub customer_ref: LocalObjectRef,
 
-    /// Numbers in E.164 form (`+` then 2 to 15 digits, no leading zero).
-    #[serde(default)]
-    #[schemars(length(max = 5000))]
-    #[x_kube(merge_strategy = ListMerge::Set)]
-    pub numbers: Vec<E164>,
+        /// Numbers in E.164 form (`+` then 2 to 15 digits, no leading zero).
+        #[serde(default)]
+        #[schemars(length(max = 5000))]
+        #[x_kube(merge_strategy = ListMerge::Set)]
+        pub numbers: Vec<E164>,
 
-    /// Inclusive ranges of numbers, each at most 10000 numbers that differ only in
-    /// their last four digits.
-    #[serde(default)]
-    #[schemars(length(max = 50))]
-    pub ranges: Vec<NumberRange>,
+        /// Inclusive ranges of numbers, each at most 10000 numbers that differ only in
+        /// their last four digits.
+        #[serde(default)]
+        #[schemars(length(max = 50))]
+        pub ranges: Vec<NumberRange>,
 
-    /// The calling profile to upload with (see the OCPlatform's
-    /// `status.callingProfiles`).
-    #[schemars(regex(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-    ))]
-    pub calling_profile_id: String,
+        /// The calling profile to upload with (see the OCPlatform's
+        /// `status.callingProfiles`).
+        #[schemars(regex(
+            pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+        ))]
+        pub calling_profile_id: String,
 
-    /// What the numbers are for.
-    pub usage: Usage,
+        /// What the numbers are for.
+        pub usage: Usage,
 
-    /// Capabilities to acquire with the numbers.
-    #[serde(default)]
-    #[schemars(length(max = 7))]
-    #[x_kube(merge_strategy = ListMerge::Set)]
-    pub capabilities: Vec<Capability>,
+        /// Capabilities to acquire with the numbers.
+        #[serde(default)]
+        #[schemars(length(max = 7))]
+        #[x_kube(merge_strategy = ListMerge::Set)]
+        pub capabilities: Vec<Capability>,
 
-    /// Emergency civic address id for the numbers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 64))]
-    pub civic_address_id: Option<String>,
+        /// Emergency civic address id for the numbers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(length(min = 1, max = 64))]
+        pub civic_address_id: Option<String>,
 
-    /// Location id inside the civic address.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 64))]
-    pub location_id: Option<String>,
+        /// Location id inside the civic address.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(length(min = 1, max = 64))]
+        pub location_id: Option<String>,
 
-    /// What to do when a number to release is assigned in Teams: `Keep` (default)
-    /// leaves it and says so in a condition; `Unassign` unassigns it first.
-    #[serde(default)]
-    pub assigned_number_policy: AssignedNumberPolicy,
+        /// What to do when a number to release is assigned in Teams: `Keep` (default)
+        /// leaves it and says so in a condition; `Unassign` unassigns it first.
+        #[serde(default)]
+        pub assigned_number_policy: AssignedNumberPolicy,
 
-    /// `Delete` (default) releases the numbers when the block is deleted; `Orphan`
-    /// leaves them with the customer.
-    #[serde(default)]
-    pub deletion_policy: DeletionPolicy,
+        /// `Delete` (default) releases the numbers when the block is deleted; `Orphan`
+        /// leaves them with the customer.
+        #[serde(default)]
+        pub deletion_policy: DeletionPolicy,
 
-    /// `Manage` (default) carries this spec out on the platform. `ObserveOnly` only
-    /// reads the platform and compares it with the spec: nothing is ever written,
-    /// also not when the object is deleted, and `status.plannedActions` lists the calls
-    /// `Manage` would make. An OCPlatform with `managementPolicy: ObserveOnly` makes
-    /// every object on it observe only.
-    #[serde(default)]
-    pub management_policy: ManagementPolicy,
+        /// `Manage` (default) carries this spec out on the platform. `ObserveOnly` only
+        /// reads the platform and compares it with the spec: nothing is ever written,
+        /// also not when the object is deleted, and `status.plannedActions` lists the calls
+        /// `Manage` would make. An OCPlatform with `managementPolicy: ObserveOnly` makes
+        /// every object on it observe only.
+        #[serde(default)]
+        pub management_policy: ManagementPolicy,
+    }
 }
 
 /// A number in E.164 form.
@@ -242,10 +217,15 @@ pub struct ReleaseProgress {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NumberCounts {
+    /// Numbers the spec declares, its ranges counted in full.
     pub declared: i64,
+    /// Declared numbers the platform holds for the customer.
     pub active: i64,
+    /// Declared numbers in an upload task that has not ended yet.
     pub uploading: i64,
+    /// Declared numbers the platform refused (see `failedNumbers`).
     pub failed: i64,
+    /// Numbers that left the spec and are being released from the customer.
     pub releasing: i64,
     /// Numbers left out of a release because they are assigned (policy `Keep`).
     pub retained: i64,

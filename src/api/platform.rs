@@ -2,126 +2,109 @@
 
 use super::status::ReconcileStatus;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::{CustomResource, KubeSchema};
+use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
-/// One Live Platform (REST API for Operator Connect) that customers can use: where it
-/// is, who the service provider is, which credentials to use, how fast to call it, and
-/// which namespaces may declare customers on it.
-#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[kube(
-    group = "operatorconnect.io",
-    version = "v1alpha1",
-    kind = "OCPlatform",
-    plural = "ocplatforms",
-    shortname = "ocp",
-    category = "operatorconnect",
-    status = "OCPlatformStatus",
-    doc = "A Live Platform endpoint for Microsoft Teams Operator Connect, with its credentials and budget.",
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    ),
-    printcolumn(
-        name = "Reason",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
-    ),
-    printcolumn(name = "Base URL", type_ = "string", json_path = ".spec.baseUrl"),
-    printcolumn(
-        name = "Profiles",
-        type_ = "integer",
-        json_path = ".status.callingProfileCount"
-    ),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
+use super::kind::declare_kind;
+
+declare_kind! {
+    /// One Live Platform (REST API for Operator Connect) that customers can use: where it
+    /// is, who the service provider is, which credentials to use, how fast to call it, and
+    /// which namespaces may declare customers on it.
+    resource(
+        kind = "OCPlatform",
+        plural = "ocplatforms",
+        shortname = "ocp",
+        status = "OCPlatformStatus",
+        doc = "A Live Platform endpoint for Microsoft Teams Operator Connect, with its credentials and budget."
     )
-)]
-#[x_kube(validation = Rule::new(
-    "self.baseUrl.startsWith('https://') || self.allowInsecureHttp || self.baseUrl.matches('^http://(127\\\\.[0-9.]+|localhost|\\\\[::1\\\\])(:[0-9]+)?(/.*)?$')"
-).message("baseUrl must use https (plain http only to loopback, or with allowInsecureHttp for a test platform)"))]
-#[x_kube(validation = Rule::new(
-    "self.identityBaseUrl.startsWith('https://') || self.allowInsecureHttp || self.identityBaseUrl.matches('^http://(127\\\\.[0-9.]+|localhost|\\\\[::1\\\\])(:[0-9]+)?(/.*)?$')"
-).message("identityBaseUrl must use https (plain http only to loopback, or with allowInsecureHttp for a test platform)"))]
-#[x_kube(validation = Rule::new(
-    "has(self.credentialsSecretRef) != has(self.workloadIdentity)"
-).message("set exactly one of credentialsSecretRef (a client secret) and workloadIdentity (a federated credential)"))]
-#[serde(rename_all = "camelCase")]
-pub struct OCPlatformSpec {
-    /// REST root of the platform, for example `https://lp.example.net/tenantui/api`.
-    #[schemars(
-        length(min = 8, max = 512),
-        regex(pattern = r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
-    )]
-    pub base_url: String,
+    columns(
+        printcolumn(name = "Base URL", type_ = "string", json_path = ".spec.baseUrl"),
+        printcolumn(name = "Profiles", type_ = "integer", json_path = ".status.callingProfileCount")
+    )
+    #[x_kube(validation = Rule::new(
+        "self.baseUrl.startsWith('https://') || self.allowInsecureHttp || self.baseUrl.matches('^http://(127\\\\.[0-9.]+|localhost|\\\\[::1\\\\])(:[0-9]+)?(/.*)?$')"
+    ).message("baseUrl must use https (plain http only to loopback, or with allowInsecureHttp for a test platform)"))]
+    #[x_kube(validation = Rule::new(
+        "self.identityBaseUrl.startsWith('https://') || self.allowInsecureHttp || self.identityBaseUrl.matches('^http://(127\\\\.[0-9.]+|localhost|\\\\[::1\\\\])(:[0-9]+)?(/.*)?$')"
+    ).message("identityBaseUrl must use https (plain http only to loopback, or with allowInsecureHttp for a test platform)"))]
+    #[x_kube(validation = Rule::new(
+        "has(self.credentialsSecretRef) != has(self.workloadIdentity)"
+    ).message("set exactly one of credentialsSecretRef (a client secret) and workloadIdentity (a federated credential)"))]
+    #[serde(rename_all = "camelCase")]
+    pub struct OCPlatformSpec {
+        /// REST root of the platform, for example `https://lp.example.net/tenantui/api`.
+        #[schemars(
+            length(min = 8, max = 512),
+            regex(pattern = r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+        )]
+        pub base_url: String,
 
-    /// Base URL of Microsoft Entra ID, where tokens are issued and tenant ids validated.
-    #[serde(default = "default_identity_base")]
-    #[schemars(
-        length(min = 8, max = 512),
-        regex(pattern = r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
-    )]
-    pub identity_base_url: String,
+        /// Base URL of Microsoft Entra ID, where tokens are issued and tenant ids validated.
+        #[serde(default = "default_identity_base")]
+        #[schemars(
+            length(min = 8, max = 512),
+            regex(pattern = r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+        )]
+        pub identity_base_url: String,
 
-    /// The service provider's own Microsoft Entra tenant id (a GUID); tokens are
-    /// requested in this tenant.
-    #[schemars(regex(
-        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-    ))]
-    pub service_provider_tenant_id: String,
+        /// The service provider's own Microsoft Entra tenant id (a GUID); tokens are
+        /// requested in this tenant.
+        #[schemars(regex(
+            pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+        ))]
+        pub service_provider_tenant_id: String,
 
-    /// The Secret, in the operator's own namespace, holding the client id and secret
-    /// of the service provider's Entra application. A changed Secret takes effect
-    /// without a restart. Set this or workloadIdentity, not both.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credentials_secret_ref: Option<CredentialsSecretRef>,
+        /// The Secret, in the operator's own namespace, holding the client id and secret
+        /// of the service provider's Entra application. A changed Secret takes effect
+        /// without a restart. Set this or workloadIdentity, not both.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub credentials_secret_ref: Option<CredentialsSecretRef>,
 
-    /// Authenticate as the service provider's Entra application with a federated
-    /// credential instead of a client secret (Azure Workload Identity): the operator
-    /// sends its pod's projected ServiceAccount token, re-read from its file at every
-    /// token request, and no secret exists anywhere. The application needs a
-    /// federated identity credential that trusts the cluster's issuer for the
-    /// operator's ServiceAccount. Set this or credentialsSecretRef, not both.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workload_identity: Option<WorkloadIdentity>,
+        /// Authenticate as the service provider's Entra application with a federated
+        /// credential instead of a client secret (Azure Workload Identity): the operator
+        /// sends its pod's projected ServiceAccount token, re-read from its file at every
+        /// token request, and no secret exists anywhere. The application needs a
+        /// federated identity credential that trusts the cluster's issuer for the
+        /// operator's ServiceAccount. Set this or credentialsSecretRef, not both.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub workload_identity: Option<WorkloadIdentity>,
 
-    /// Restricts every call to the customers of this channel (sent as the
-    /// `X-Ovoc-Channel-Id` header). Leave unset to see all customers.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0))]
-    pub channel_id: Option<i64>,
+        /// Restricts every call to the customers of this channel (sent as the
+        /// `X-Ovoc-Channel-Id` header). Leave unset to see all customers.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(range(min = 0))]
+        pub channel_id: Option<i64>,
 
-    /// How fast the operator may call this platform.
-    #[serde(default)]
-    pub rate_limit: RateLimit,
+        /// How fast the operator may call this platform.
+        #[serde(default)]
+        pub rate_limit: RateLimit,
 
-    /// Namespaces whose OCCustomers may use this platform; `*` allows every
-    /// namespace. A customer in any other namespace gets a clear condition and causes
-    /// no call.
-    #[schemars(length(min = 1, max = 1000))]
-    #[x_kube(merge_strategy = ListMerge::Set)]
-    pub allowed_namespaces: Vec<AllowedNamespace>,
+        /// Namespaces whose OCCustomers may use this platform; `*` allows every
+        /// namespace. A customer in any other namespace gets a clear condition and causes
+        /// no call.
+        #[schemars(length(min = 1, max = 1000))]
+        #[x_kube(merge_strategy = ListMerge::Set)]
+        pub allowed_namespaces: Vec<AllowedNamespace>,
 
-    /// Allow plain `http://` to a host that is not loopback. Only for test platforms.
-    #[serde(default)]
-    pub allow_insecure_http: bool,
+        /// Allow plain `http://` to a host that is not loopback. Only for test platforms.
+        #[serde(default)]
+        pub allow_insecure_http: bool,
 
-    /// How often, in seconds, objects that are Ready are checked against the platform
-    /// for drift (with jitter).
-    #[serde(default = "default_drift_seconds")]
-    #[schemars(range(min = 30, max = 86400))]
-    pub drift_check_seconds: i64,
+        /// How often, in seconds, objects that are Ready are checked against the platform
+        /// for drift (with jitter).
+        #[serde(default = "default_drift_seconds")]
+        #[schemars(range(min = 30, max = 86400))]
+        pub drift_check_seconds: i64,
 
-    /// `Manage` (default) lets each object's own `managementPolicy` decide.
-    /// `ObserveOnly` makes every object on this platform observe only, whatever its own
-    /// policy: the operator reads the platform and lists in each object's
-    /// `status.plannedActions` the calls it would make, and writes nothing. The switch
-    /// for a first look at a production platform.
-    #[serde(default)]
-    pub management_policy: super::common::ManagementPolicy,
+        /// `Manage` (default) lets each object's own `managementPolicy` decide.
+        /// `ObserveOnly` makes every object on this platform observe only, whatever its own
+        /// policy: the operator reads the platform and lists in each object's
+        /// `status.plannedActions` the calls it would make, and writes nothing. The switch
+        /// for a first look at a production platform.
+        #[serde(default)]
+        pub management_policy: super::common::ManagementPolicy,
+    }
 }
 
 /// A namespace name, or `*` for every namespace.
@@ -262,12 +245,16 @@ pub struct OCPlatformStatus {
 pub struct CallingProfileStatus {
     /// The calling profile id to use in OCNumberBlock `callingProfileId`.
     pub id: String,
+    /// The calling profile's name on the platform.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The region the calling profile serves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// The carrier behind the calling profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carrier: Option<String>,
+    /// Whether the calling profile carries emergency calls.
     #[serde(default)]
     pub emergency: bool,
     /// Offer types (number usages) of the profile.
@@ -282,9 +269,12 @@ pub struct CallingProfileStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SbcStatus {
+    /// The SBC's id, the value an OCSipConnection gives as `sbcId`.
     pub id: String,
+    /// The SBC's fully qualified domain name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fqdn: Option<String>,
+    /// The SBC's name on the platform.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The trunk the SBC is enrolled through.

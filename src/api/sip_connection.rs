@@ -3,126 +3,109 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::{CustomResource, KubeSchema};
+use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
+
+use super::kind::declare_kind;
 
 use super::common::{DeletionPolicy, LocalObjectRef, ManagementPolicy, Operation, SecretKeyRef};
 use super::status::{OwnerStatus, ReconcileStatus};
 
-/// A SIP connection: a site location of the customer on one SBC, configured by the
-/// platform's onboarding script and removed by its cleanup script.
-#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[kube(
-    group = "operatorconnect.io",
-    version = "v1alpha1",
-    kind = "OCSipConnection",
-    plural = "ocsipconnections",
-    shortname = "ocsip",
-    category = "operatorconnect",
-    namespaced,
-    status = "OCSipConnectionStatus",
-    doc = "A SIP connection (site location on an SBC) of an Operator Connect customer.",
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    ),
-    printcolumn(
-        name = "Reason",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].reason"
-    ),
-    printcolumn(
-        name = "Site ID",
-        type_ = "string",
-        json_path = ".status.siteLocationId"
-    ),
-    printcolumn(name = "SBC", type_ = "string", json_path = ".spec.sbcId"),
-    printcolumn(
-        name = "Age",
-        type_ = "date",
-        json_path = ".metadata.creationTimestamp"
+declare_kind! {
+    /// A SIP connection: a site location of the customer on one SBC, configured by the
+    /// platform's onboarding script and removed by its cleanup script.
+    resource(
+        kind = "OCSipConnection",
+        plural = "ocsipconnections",
+        shortname = "ocsip",
+        namespaced,
+        status = "OCSipConnectionStatus",
+        doc = "A SIP connection (site location on an SBC) of an Operator Connect customer."
     )
-)]
-#[x_kube(validation = Rule::new(
-    "(has(self.onboardingScript) == has(oldSelf.onboardingScript)) && (!has(self.onboardingScript) || self.onboardingScript == oldSelf.onboardingScript)"
-).message("onboardingScript is immutable; create a new OCSipConnection instead"))]
-#[x_kube(validation = Rule::new(
-    "(has(self.cleanupScript) == has(oldSelf.cleanupScript)) && (!has(self.cleanupScript) || self.cleanupScript == oldSelf.cleanupScript)"
-).message("cleanupScript is immutable; create a new OCSipConnection instead"))]
-#[serde(rename_all = "camelCase")]
-pub struct OCSipConnectionSpec {
-    /// The OCCustomer (same namespace) this site belongs to. Cannot change.
-    #[x_kube(validation = Rule::new("self == oldSelf").message("customerRef is immutable; create a new OCSipConnection instead"))]
-    pub customer_ref: LocalObjectRef,
+    columns(
+        printcolumn(name = "Site ID", type_ = "string", json_path = ".status.siteLocationId"),
+        printcolumn(name = "SBC", type_ = "string", json_path = ".spec.sbcId")
+    )
+    #[x_kube(validation = Rule::new(
+        "(has(self.onboardingScript) == has(oldSelf.onboardingScript)) && (!has(self.onboardingScript) || self.onboardingScript == oldSelf.onboardingScript)"
+    ).message("onboardingScript is immutable; create a new OCSipConnection instead"))]
+    #[x_kube(validation = Rule::new(
+        "(has(self.cleanupScript) == has(oldSelf.cleanupScript)) && (!has(self.cleanupScript) || self.cleanupScript == oldSelf.cleanupScript)"
+    ).message("cleanupScript is immutable; create a new OCSipConnection instead"))]
+    #[serde(rename_all = "camelCase")]
+    pub struct OCSipConnectionSpec {
+        /// The OCCustomer (same namespace) this site belongs to. Cannot change.
+        #[x_kube(validation = Rule::new("self == oldSelf").message("customerRef is immutable; create a new OCSipConnection instead"))]
+        pub customer_ref: LocalObjectRef,
 
-    /// The site location's name; unique per customer.
-    #[schemars(regex(pattern = r"^[^/\\]{1,64}$"))]
-    pub site_name: String,
+        /// The site location's name; unique per customer.
+        #[schemars(regex(pattern = r"^[^/\\]{1,64}$"))]
+        pub site_name: String,
 
-    /// The SBC the site is configured on; it must be mapped by one of the platform's
-    /// calling profiles (see the OCPlatform's `status.callingProfiles[].sbcs`).
-    #[schemars(regex(pattern = r"^[A-Za-z0-9_.-]{1,64}$"))]
-    pub sbc_id: String,
+        /// The SBC the site is configured on; it must be mapped by one of the platform's
+        /// calling profiles (see the OCPlatform's `status.callingProfiles[].sbcs`).
+        #[schemars(regex(pattern = r"^[A-Za-z0-9_.-]{1,64}$"))]
+        pub sbc_id: String,
 
-    /// `IpGroup` (default) or `Tenant`. Cannot change.
-    #[serde(default)]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("customerType is immutable; create a new OCSipConnection instead"))]
-    pub customer_type: SiteCustomerType,
+        /// `IpGroup` (default) or `Tenant`. Cannot change.
+        #[serde(default)]
+        #[x_kube(validation = Rule::new("self == oldSelf").message("customerType is immutable; create a new OCSipConnection instead"))]
+        pub customer_type: SiteCustomerType,
 
-    /// The SBC onboarding script to run. Cannot change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 128))]
-    pub onboarding_script: Option<String>,
+        /// The SBC onboarding script to run. Cannot change.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(length(min = 1, max = 128))]
+        pub onboarding_script: Option<String>,
 
-    /// The SBC cleanup script to run on delete. Cannot change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 128))]
-    pub cleanup_script: Option<String>,
+        /// The SBC cleanup script to run on delete. Cannot change.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(length(min = 1, max = 128))]
+        pub cleanup_script: Option<String>,
 
-    /// Script parameters such as `ProxySet`, `OnlinePstnGateway`, `CarrierUserName`,
-    /// `CarrierMainLine`, `CarrierHostName`. The carrier password never goes here: name
-    /// its Secret in `carrierPasswordSecretRef`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("maxProperties" = 64))]
-    #[x_kube(validation = Rule::new("!self.exists(k, k.lowerAscii() == 'carrieruserpassword')").message(
-        "do not put the carrier password in scriptParameters; put it in a Secret and name it in carrierPasswordSecretRef"
-    ))]
-    pub script_parameters: BTreeMap<String, String>,
+        /// Script parameters such as `ProxySet`, `OnlinePstnGateway`, `CarrierUserName`,
+        /// `CarrierMainLine`, `CarrierHostName`. The carrier password never goes here: name
+        /// its Secret in `carrierPasswordSecretRef`.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        #[schemars(extend("maxProperties" = 64))]
+        #[x_kube(validation = Rule::new("!self.exists(k, k.lowerAscii() == 'carrieruserpassword')").message(
+            "do not put the carrier password in scriptParameters; put it in a Secret and name it in carrierPasswordSecretRef"
+        ))]
+        pub script_parameters: BTreeMap<String, String>,
 
-    /// The Secret (same namespace) and key holding the carrier password.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub carrier_password_secret_ref: Option<SecretKeyRef>,
+        /// The Secret (same namespace) and key holding the carrier password.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub carrier_password_secret_ref: Option<SecretKeyRef>,
 
-    /// Call admission control profile of the site.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 64))]
-    pub cac_profile: Option<String>,
+        /// Call admission control profile of the site.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schemars(length(min = 1, max = 64))]
+        pub cac_profile: Option<String>,
 
-    /// Enable call admission control.
-    #[serde(default)]
-    pub enable_cac: bool,
+        /// Enable call admission control.
+        #[serde(default)]
+        pub enable_cac: bool,
 
-    /// Let the platform configure the SBC.
-    #[serde(default = "default_true")]
-    pub configure_sbc: bool,
+        /// Let the platform configure the SBC.
+        #[serde(default = "default_true")]
+        pub configure_sbc: bool,
 
-    /// Register with the carrier.
-    #[serde(default)]
-    pub carrier_registration: bool,
+        /// Register with the carrier.
+        #[serde(default)]
+        pub carrier_registration: bool,
 
-    /// `Delete` (default) removes the site (running the cleanup script) when this
-    /// object is deleted; `Orphan` leaves it.
-    #[serde(default)]
-    pub deletion_policy: DeletionPolicy,
+        /// `Delete` (default) removes the site (running the cleanup script) when this
+        /// object is deleted; `Orphan` leaves it.
+        #[serde(default)]
+        pub deletion_policy: DeletionPolicy,
 
-    /// `Manage` (default) carries this spec out on the platform. `ObserveOnly` only
-    /// reads the platform and compares it with the spec: nothing is ever written,
-    /// also not when the object is deleted, and `status.plannedActions` lists the calls
-    /// `Manage` would make. An OCPlatform with `managementPolicy: ObserveOnly` makes
-    /// every object on it observe only.
-    #[serde(default)]
-    pub management_policy: ManagementPolicy,
+        /// `Manage` (default) carries this spec out on the platform. `ObserveOnly` only
+        /// reads the platform and compares it with the spec: nothing is ever written,
+        /// also not when the object is deleted, and `status.plannedActions` lists the calls
+        /// `Manage` would make. An OCPlatform with `managementPolicy: ObserveOnly` makes
+        /// every object on it observe only.
+        #[serde(default)]
+        pub management_policy: ManagementPolicy,
+    }
 }
 
 fn default_true() -> bool {
