@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use super::adoption;
 use super::context::Context;
 use super::customer_scope::{CustomerScope, Unscoped, namespace_of};
+use super::declared::Declared;
 use super::error::Result;
 use super::lifecycle::{Departing, Terms};
 use super::management::{planned, requests};
@@ -78,10 +79,7 @@ pub struct Seen {
 /// What the planner knows besides the platform.
 #[derive(Debug, Clone)]
 pub struct Known<'a> {
-    pub spec: &'a OCDialPlanSpec,
-    pub status: &'a OCDialPlanStatus,
-    pub may_adopt: bool,
-    pub deleting: bool,
+    pub object: Declared<'a, OCDialPlan>,
     /// Where the dial plan is, for messages: "site S of tenant T".
     pub place: String,
     /// The operator created the customer (see `OCCustomerStatus::created_by_operator`),
@@ -120,10 +118,11 @@ fn claimed(status: &OCDialPlanStatus) -> bool {
 /// exception: it fills with the customer's uploaded numbers.
 pub fn holds_nothing_yet(known: &Known) -> bool {
     known.customer_created
-        && !claimed(known.status)
-        && !known.may_adopt
-        && !known.deleting
+        && !claimed(known.object.status)
+        && !known.object.may_adopt
+        && !known.object.deleting
         && !known
+            .object
             .spec
             .dial_plan_id
             .eq_ignore_ascii_case(liveplatform::contract::NUMBERS_DIAL_PLAN)
@@ -176,9 +175,9 @@ fn wanted(spec: &OCDialPlanSpec) -> BTreeMap<&str, DialPlanRule> {
 /// so a lost answer is simply read again.
 pub fn plan(known: &Known, seen: &Seen) -> Step {
     use plan::Step::*;
-    let (spec, status) = (known.spec, known.status);
+    let (spec, status) = (known.object.spec, known.object.status);
     let id = &spec.dial_plan_id;
-    if known.deleting {
+    if known.object.deleting {
         return Write(self::Write::Delete);
     }
     let Some(current) = &seen.rules else {
@@ -194,7 +193,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
             current.len(),
             known.place
         );
-        if !known.may_adopt {
+        if !known.object.may_adopt {
             return Refuse {
                 existing,
                 advice: "use another dialPlanId",
@@ -273,10 +272,7 @@ impl Planner for DialPlanReconcile<'_> {
 
     fn plan(&self) -> Step {
         let known = Known {
-            spec: &self.work.obj.spec,
-            status: &self.work.draft.status,
-            may_adopt: adoption::may_adopt(self.work.obj),
-            deleting: self.work.deleting,
+            object: self.work.declared(),
             place: format!("site {} of tenant {}", self.site, self.work.place.tenant),
             customer_created: self.work.place.created_by_operator(),
         };

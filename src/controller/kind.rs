@@ -15,7 +15,10 @@ use crate::api::*;
 pub trait Kind:
     Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned + Send + Sync + 'static
 {
+    type Spec: Debug + Send + Sync;
     type Status: Clone + Default + Debug + PartialEq + Serialize + Send + Sync;
+
+    fn spec(&self) -> &Self::Spec;
 
     fn status(&self) -> Option<&Self::Status>;
     fn conditions(status: &Self::Status) -> &[Condition];
@@ -59,8 +62,13 @@ pub trait Kind:
 }
 
 macro_rules! status_access {
-    ($status:ty) => {
+    ($spec:ty, $status:ty) => {
+        type Spec = $spec;
         type Status = $status;
+
+        fn spec(&self) -> &Self::Spec {
+            &self.spec
+        }
 
         fn status(&self) -> Option<&Self::Status> {
             self.status.as_ref()
@@ -85,16 +93,16 @@ macro_rules! status_access {
 }
 
 macro_rules! kind {
-    ($kind:ty, $status:ty) => {
+    ($kind:ty, $spec:ty, $status:ty) => {
         impl Kind for $kind {
-            status_access!($status);
+            status_access!($spec, $status);
 
             const WRITES_TO_PLATFORM: bool = false;
         }
     };
-    ($kind:ty, $status:ty, owner: |$s:ident| $claim:expr, $($operation:ident)?) => {
+    ($kind:ty, $spec:ty, $status:ty, owner: |$s:ident| $claim:expr, $($operation:ident)?) => {
         impl Kind for $kind {
-            status_access!($status);
+            status_access!($spec, $status);
 
             $(
                 fn $operation(status: &mut Self::Status) -> Option<&mut Option<Operation>> {
@@ -121,18 +129,18 @@ macro_rules! kind {
     };
 }
 
-kind!(OCPlatform, OCPlatformStatus);
-kind!(OCCustomer, OCCustomerStatus,
+kind!(OCPlatform, OCPlatformSpec, OCPlatformStatus);
+kind!(OCCustomer, OCCustomerSpec, OCCustomerStatus,
     owner: |s| s.lead_id.is_some() || s.customer_id.is_some() || s.operation.is_some(),
     operation_mut);
-kind!(OCNumberBlock, OCNumberBlockStatus,
+kind!(OCNumberBlock, OCNumberBlockSpec, OCNumberBlockStatus,
     owner: |s| !s.active.is_empty() || s.operation.is_some(),
     operation_mut);
-kind!(OCSipConnection, OCSipConnectionStatus,
+kind!(OCSipConnection, OCSipConnectionSpec, OCSipConnectionStatus,
     owner: |s| s.site_location_id.is_some() || s.operation.is_some(),
     operation_mut);
-kind!(OCDialPlan, OCDialPlanStatus, owner: |s| !s.managed_rules.is_empty(),);
-kind!(OCEndUser, OCEndUserStatus,
+kind!(OCDialPlan, OCDialPlanSpec, OCDialPlanStatus, owner: |s| !s.managed_rules.is_empty(),);
+kind!(OCEndUser, OCEndUserSpec, OCEndUserStatus,
     owner: |s| s.applied_generation.is_some() || s.operation.is_some(),
     operation_mut);
 

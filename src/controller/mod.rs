@@ -13,6 +13,7 @@ pub mod context;
 mod credentials;
 pub mod customer;
 pub mod customer_scope;
+pub mod declared;
 pub mod dial_plan;
 pub mod drift;
 pub mod drive;

@@ -12,9 +12,11 @@ use std::sync::Arc;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 
+use super::adoption;
 use super::conclusion;
 use super::context::Context;
 use super::customer_scope::{CustomerScope, Unscoped, customer_scope, without_scope};
+use super::declared::Declared;
 use super::drive::drive;
 use super::error::Result;
 use super::finalizer;
@@ -111,6 +113,19 @@ pub struct Work<'a, K: Scoped> {
     pub draft: &'a mut StatusDraft<K>,
     pub place: &'a K::Place,
     pub deleting: bool,
+}
+
+impl<K: Scoped> Work<'_, K> {
+    /// The object as the planner knows it: its spec, the drafted status, and so on.
+    pub fn declared(&self) -> Declared<'_, K> {
+        Declared {
+            spec: self.obj.spec(),
+            status: &self.draft.status,
+            generation: self.draft.generation,
+            may_adopt: adoption::may_adopt(self.obj),
+            deleting: self.deleting,
+        }
+    }
 }
 
 /// The reconcile of an object of kind `K`, as the controller runs it.

@@ -44,9 +44,7 @@ impl CustomerReconcile<'_> {
     pub(super) fn known(&self) -> Known<'_> {
         let status = &self.work.draft.status;
         Known {
-            spec: &self.work.obj.spec,
-            status,
-            may_adopt: adoption::may_adopt(self.work.obj),
+            object: self.work.declared(),
             has_finalizer: finalizer::has(self.work.obj),
             now: jiff::Timestamp::now(),
             lost_answer_grace: self.work.ctx.config.lost_answer_grace,

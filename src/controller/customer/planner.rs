@@ -72,7 +72,7 @@ pub(super) fn upgrade_item(item: &str) -> Option<(LicenseType, i64)> {
 /// The next step towards the spec (pure).
 pub fn plan(known: &Known, seen: &Seen) -> Step {
     use plan::Step::*;
-    let (spec, status) = (known.spec, known.status);
+    let (spec, status) = (known.object.spec, known.object.status);
     let tenant = tenant(spec);
 
     // A licence upgrade whose answer was lost shows on the platform only once its task
@@ -135,7 +135,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         let refused_before = conditions::find(&status.conditions, READY)
             .is_some_and(|c| c.reason == reason::ALREADY_EXISTS);
         let write_first =
-            !(creating_lead || seen.lead_refused || known.may_adopt || refused_before);
+            !(creating_lead || seen.lead_refused || known.object.may_adopt || refused_before);
         if status.lead_id.is_none() && write_first {
             return Write(self::Write::CreateLead);
         }
@@ -154,7 +154,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
                 .unwrap_or_default();
             format!("the lead {} of tenant {tenant}{customer}", lead.id)
         });
-        if adopted.is_some() && !known.may_adopt {
+        if adopted.is_some() && !known.object.may_adopt {
             return Refuse {
                 existing: format!("tenant {tenant} (lead {})", lead.id),
                 advice: "delete this object",
@@ -402,7 +402,7 @@ pub(super) fn follow_creation(spec: &OCCustomerSpec, seen: &Seen, task: &str) ->
 /// the lead, if this object created or took them over.
 pub fn plan_deletion(known: &Known, seen: &Seen) -> Step {
     use plan::Step::*;
-    let (spec, status) = (known.spec, known.status);
+    let (spec, status) = (known.object.spec, known.object.status);
     if spec.deletion_policy == DeletionPolicy::Orphan {
         return Write(self::Write::LetGo(Some(
             "deletionPolicy is Orphan: the lead and the customer stay on the platform",

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use crate::api::conditions::{self, READY, reason};
-use crate::api::customer::{LicenseStatus, LicenseType, OCCustomerSpec, OCCustomerStatus};
+use crate::api::customer::{LicenseStatus, LicenseType, OCCustomer};
+use crate::controller::declared::Declared;
 use crate::controller::plan::{self};
 use liveplatform::TaskOutcome;
 use liveplatform::model::{CustomerDetails, Lead, LicenseInfo, TenantValidation};
@@ -54,9 +55,7 @@ pub struct Dependents {
 /// What the planner knows besides the platform: the object and the moment.
 #[derive(Debug, Clone)]
 pub struct Known<'a> {
-    pub spec: &'a OCCustomerSpec,
-    pub status: &'a OCCustomerStatus,
-    pub may_adopt: bool,
+    pub object: Declared<'a, OCCustomer>,
     pub has_finalizer: bool,
     pub now: jiff::Timestamp,
     /// How long a licence upgrade whose answer was lost is given to show.
@@ -74,7 +73,7 @@ pub struct Known<'a> {
 /// check holds nothing (it confirms on the platform), nor does a write whose answer
 /// was lost (it is looked up), nor a lead last seen not Active.
 pub fn held(known: &Known) -> Seen {
-    let status = known.status;
+    let status = known.object.status;
     let lost = status
         .operation
         .as_ref()

@@ -30,11 +30,7 @@ impl Planner for EndUserReconcile<'_> {
 
     fn plan(&self) -> Step {
         let known = Known {
-            spec: &self.work.obj.spec,
-            status: &self.work.draft.status,
-            generation: self.work.draft.generation,
-            may_adopt: adoption::may_adopt(self.work.obj),
-            deleting: self.work.deleting,
+            object: self.work.declared(),
             licensed: self.licensed,
             upgrade_declared: self.upgrade_declared,
             customer: self

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use crate::api::common::WriteAction;
 use crate::api::conditions::reason;
-use crate::api::end_user::{OCEndUserSpec, OCEndUserStatus};
+use crate::api::end_user::OCEndUser;
+use crate::controller::declared::Declared;
 use crate::controller::plan::{self, Next, Report, Wait};
 use crate::controller::stops::Failure;
 use crate::controller::tasks;
@@ -35,11 +36,7 @@ pub struct Seen {
 /// What the planner knows besides the platform.
 #[derive(Debug, Clone)]
 pub struct Known<'a> {
-    pub spec: &'a OCEndUserSpec,
-    pub status: &'a OCEndUserStatus,
-    pub generation: Option<i64>,
-    pub may_adopt: bool,
-    pub deleting: bool,
+    pub object: Declared<'a, OCEndUser>,
     /// The customer's licence allows end users (OcEssentialsPlus or OcPro).
     pub licensed: bool,
     /// The customer's spec asks for such a licence (an upgrade that will come by
@@ -126,19 +123,19 @@ pub(super) fn license_wait(known: &Known) -> Step {
 /// The next step towards the spec (pure).
 pub fn plan(known: &Known, seen: &Seen) -> Step {
     use plan::Step::*;
-    let (spec, status) = (known.spec, known.status);
+    let (spec, status) = (known.object.spec, known.object.status);
     let sip = &spec.sip_address;
     if !known.licensed || seen.license_required {
-        if known.deleting {
+        if known.object.deleting {
             // Never provisioned under this licence: nothing to take back.
             return Write(self::Write::LetGo);
         }
         return license_wait(known);
     }
-    if known.deleting && seen.removed {
+    if known.object.deleting && seen.removed {
         return Write(self::Write::LetGo);
     }
-    if !known.deleting
+    if !known.object.deleting
         && status.operation.is_none()
         && let Some(block) = known.number_pending
     {
@@ -189,8 +186,8 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     }
     let Some(reported) = &seen.user else {
         let first = known.customer_created
-            && !known.may_adopt
-            && !known.deleting
+            && !known.object.may_adopt
+            && !known.object.deleting
             && !claimed(status)
             && seen.lost.is_none();
         if first {
@@ -210,7 +207,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
             known.tenant,
             user.line_uri.as_deref().unwrap_or("none")
         );
-        if !known.may_adopt {
+        if !known.object.may_adopt {
             return Refuse {
                 existing,
                 advice: "delete this object",
@@ -229,11 +226,15 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     {
         return Settle(self::Settle::Record(user.clone()));
     }
-    let body = if known.deleting { removal() } else { settings };
+    let body = if known.object.deleting {
+        removal()
+    } else {
+        settings
+    };
     let matches = reported
         .as_ref()
         .is_some_and(|u| reported_matches(u, &body));
-    if known.deleting {
+    if known.object.deleting {
         return Write(if reported.is_none() || matches {
             self::Write::LetGo
         } else {
@@ -241,12 +242,12 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         });
     }
     if matches
-        && status.applied_generation != known.generation
-        && let Some(sent) = seen.lost.filter(|sent| *sent == known.generation)
+        && status.applied_generation != known.object.generation
+        && let Some(sent) = seen.lost.filter(|sent| *sent == known.object.generation)
     {
         return Settle(self::Settle::LostWriteLanded(sent));
     }
-    if !matches || status.applied_generation != known.generation {
+    if !matches || status.applied_generation != known.object.generation {
         return Write(self::Write::Provision { deleting: false });
     }
     Ready(Report::new(format!(

@@ -141,11 +141,7 @@ impl Planner for BlockReconcile<'_> {
     fn plan(&self) -> Step {
         let next_due = self.running_due().1;
         let known = Known {
-            spec: &self.work.obj.spec,
-            status: &self.work.draft.status,
-            generation: self.work.draft.generation,
-            may_adopt: adoption::may_adopt(self.work.obj),
-            deleting: self.work.deleting,
+            object: self.work.declared(),
             tenant: &self.work.place.tenant,
             others_own: &self.others_own,
             release_task: self.work.ctx.platform.task_timings.expected(

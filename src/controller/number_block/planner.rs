@@ -23,7 +23,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     if let Some(step) = follow_running(known, seen) {
         return step;
     }
-    if known.deleting && !known.status.running.is_empty() {
+    if known.object.deleting && !known.object.status.running.is_empty() {
         // Numbers in a running upload cannot be released (the platform refuses a
         // number that is in another running operation): nothing to list until they end.
         return Wait(wait_for_running(known));
@@ -39,7 +39,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         // platform lists, not at what the operator's writes made of an older listing.
         return Look(self::Look::FreshListing);
     }
-    if known.deleting {
+    if known.object.deleting {
         return plan_release_all(known, listing);
     }
     plan_apply(known, seen, listing)
@@ -52,7 +52,13 @@ pub(super) fn follow_running(known: &Known, seen: &Seen) -> Option<Step> {
     if let Some(why) = &seen.running_failed {
         return Some(Fail(why.clone()));
     }
-    if let Some(op) = known.status.running.iter().find(|op| op.task_id.is_none()) {
+    if let Some(op) = known
+        .object
+        .status
+        .running
+        .iter()
+        .find(|op| op.task_id.is_none())
+    {
         // Its answer was lost, or a process stopped before it saved the task id: the
         // platform is looked up before anything is written again.
         let Some(found) = &seen.lost_running else {
@@ -75,7 +81,7 @@ pub(super) fn follow_running(known: &Known, seen: &Seen) -> Option<Step> {
             job,
         }));
     }
-    for op in &known.status.running {
+    for op in &known.object.status.running {
         let Some(task) = &op.task_id else { continue };
         match seen.running.iter().find(|(t, _)| t == task) {
             Some((_, TaskOutcome::StillRunning(_))) => {}
@@ -112,7 +118,7 @@ pub(super) fn upload_job<'a>(
 
 /// Waiting for the running uploads: until the next one should have ended.
 pub(super) fn wait_for_running(known: &Known) -> plan::Wait {
-    let running = known.status.running.len();
+    let running = known.object.status.running.len();
     let message = format!(
         "{running} upload{} of this block running on the platform",
         if running == 1 { "" } else { "s" }
@@ -162,22 +168,22 @@ pub(super) fn ended(
 /// read the platform.
 pub fn own_view_serves(known: &Known) -> bool {
     if !known.customer_created
-        || known.deleting
+        || known.object.deleting
         || known.reported
-        || known.may_adopt
-        || known.status.operation.is_some()
+        || known.object.may_adopt
+        || known.object.status.operation.is_some()
     {
         return false;
     }
-    owned(known.status)
+    owned(known.object.status)
         .difference(known.others_own)
-        .is_subset(&NumberSet::declared(known.spec))
+        .is_subset(&NumberSet::declared(known.object.spec))
 }
 
 /// The write in flight, if any: followed to its end before anything else.
 pub(super) fn follow(known: &Known, seen: &Seen) -> Option<Step> {
     use plan::Step::*;
-    let op = known.status.operation.as_ref()?;
+    let op = known.object.status.operation.as_ref()?;
     if let Some(job) = &seen.found_job {
         return Some(Wait(plan::Wait::new(
             reason::WAITING_FOR_TASK,
@@ -226,9 +232,9 @@ pub(super) fn follow(known: &Known, seen: &Seen) -> Option<Step> {
 
 pub(super) fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step {
     use plan::Step::*;
-    let (spec, status) = (known.spec, known.status);
+    let (spec, status) = (known.object.spec, known.object.status);
     if !seen.failures_current
-        && status.reconcile.observed_generation != known.generation
+        && status.reconcile.observed_generation != known.object.generation
         && !status.failed.is_empty()
     {
         return Settle(self::Settle::ClearFailures);
@@ -252,7 +258,7 @@ pub(super) fn plan_apply(known: &Known, seen: &Seen, listing: &Listing) -> Step 
     let existing = declared.intersection(numbers.listed()).difference(&owned);
     if !existing.is_empty() {
         let what = format!("numbers {existing} of tenant {}", known.tenant);
-        if !known.may_adopt {
+        if !known.object.may_adopt {
             return Refuse {
                 existing: what,
                 advice: "remove them from the spec",
@@ -398,7 +404,7 @@ pub(super) fn upload_next(to_upload: &NumberSet, running: usize) -> Step {
 pub(super) fn plan_release_all(known: &Known, listing: &Listing) -> Step {
     use plan::Step::*;
     let numbers = listing.numbers.as_ref();
-    let left = owned(known.status)
+    let left = owned(known.object.status)
         .difference(known.others_own)
         .intersection(numbers.listed());
     if left.is_empty() {
@@ -408,19 +414,19 @@ pub(super) fn plan_release_all(known: &Known, listing: &Listing) -> Step {
         return Write(self::Write::LetGo);
     }
     let progress = release_progress(known, left.len());
-    if known.status.release.as_ref() != Some(&progress) {
+    if known.object.status.release.as_ref() != Some(&progress) {
         return Settle(self::Settle::ReleaseProgress(progress));
     }
     let active = left.to_ranges();
-    if known.status.active != active {
+    if known.object.status.active != active {
         return Settle(self::Settle::Report {
             active,
-            counts: known.status.counts.clone(),
+            counts: known.object.status.counts.clone(),
         });
     }
     let assigned = left.intersection(numbers.assigned());
     if !assigned.is_empty() {
-        if known.spec.assigned_number_policy == AssignedNumberPolicy::Unassign {
+        if known.object.spec.assigned_number_policy == AssignedNumberPolicy::Unassign {
             return Write(self::Write::Unassign(Batch::of(&assigned)));
         }
         if listing.projected {
@@ -458,6 +464,7 @@ pub(super) fn release_progress(known: &Known, remaining: usize) -> ReleaseProgre
     let requests = remaining.div_ceil(MAX_NUMBERS_PER_REQUEST);
     let remaining = i64::try_from(remaining).unwrap_or(i64::MAX);
     let total = known
+        .object
         .status
         .release
         .as_ref()

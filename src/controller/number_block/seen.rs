@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use crate::api::conditions::NUMBERS_UPLOADED;
-use crate::api::number_block::{
-    NumberCounts, OCNumberBlockSpec, OCNumberBlockStatus, ReleaseProgress,
-};
+use crate::api::number_block::OCNumberBlock;
+use crate::api::number_block::{NumberCounts, ReleaseProgress};
+use crate::controller::declared::Declared;
 use crate::controller::number_set::NumberSet;
 use crate::controller::plan::{self, Also};
 use crate::controller::stops::Failure;
@@ -86,11 +86,7 @@ pub struct Seen {
 /// What the planner knows besides the platform.
 #[derive(Debug, Clone)]
 pub struct Known<'a> {
-    pub spec: &'a OCNumberBlockSpec,
-    pub status: &'a OCNumberBlockStatus,
-    pub generation: Option<i64>,
-    pub may_adopt: bool,
-    pub deleting: bool,
+    pub object: Declared<'a, OCNumberBlock>,
     pub tenant: &'a str,
     /// This block's numbers that another block owns.
     pub others_own: &'a NumberSet,

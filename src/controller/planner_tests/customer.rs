@@ -1,5 +1,6 @@
 //! Every step of the `OCCustomer` planner, in-process: (spec, status, seen) -> step.
 
+use crate::controller::declared::Declared;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -109,9 +110,13 @@ fn check(rows: Vec<Row>, planner: fn(&Known, &Seen) -> Step) {
         let spec = spec(r.spec);
         let status = status(r.status);
         let known = Known {
-            spec: &spec,
-            status: &status,
-            may_adopt: r.adopt,
+            object: Declared {
+                spec: &spec,
+                status: &status,
+                generation: None,
+                may_adopt: r.adopt,
+                deleting: false,
+            },
             has_finalizer: r.finalizer,
             now: NOW.parse().expect("a time"),
             lost_answer_grace: Duration::from_secs(120),
@@ -651,9 +656,13 @@ fn held_of(status_value: Value, checking: bool) -> Held {
     let spec = spec(json!({}));
     let status = status(status_value);
     let known = Known {
-        spec: &spec,
-        status: &status,
-        may_adopt: false,
+        object: Declared {
+            spec: &spec,
+            status: &status,
+            generation: None,
+            may_adopt: false,
+            deleting: false,
+        },
         has_finalizer: true,
         now: NOW.parse().expect("a time"),
         lost_answer_grace: Duration::from_secs(120),
@@ -777,9 +786,13 @@ fn what_a_customer_holds_instead_of_reading() {
 /// What a customer knows in a reconcile while it onboards.
 fn onboarding<'a>(spec: &'a OCCustomerSpec, status: &'a OCCustomerStatus) -> Known<'a> {
     Known {
-        spec,
-        status,
-        may_adopt: false,
+        object: Declared {
+            spec: spec,
+            status: status,
+            generation: None,
+            may_adopt: false,
+            deleting: false,
+        },
         has_finalizer: true,
         now: NOW.parse().expect("a time"),
         lost_answer_grace: Duration::from_secs(120),

@@ -1,5 +1,6 @@
 //! Every step of the `OCDialPlan` planner, in-process.
 
+use crate::controller::declared::Declared;
 use serde_json::{Value, json};
 
 use super::{Case, expect_all, merged};
@@ -36,10 +37,13 @@ fn step(
     .expect("a valid spec");
     let status: OCDialPlanStatus = serde_json::from_value(status).expect("a valid status");
     let known = Known {
-        spec: &spec,
-        status: &status,
-        may_adopt: adopt,
-        deleting,
+        object: Declared {
+            spec: &spec,
+            status: &status,
+            generation: None,
+            may_adopt: adopt,
+            deleting: deleting,
+        },
         place: "site s1 of tenant t".into(),
         customer_created: false,
     };
@@ -211,10 +215,13 @@ fn created_customers<T>(
     .expect("a valid spec");
     let status: OCDialPlanStatus = serde_json::from_value(status).expect("a valid status");
     judge(&Known {
-        spec: &spec,
-        status: &status,
-        may_adopt: adopt,
-        deleting,
+        object: Declared {
+            spec: &spec,
+            status: &status,
+            generation: None,
+            may_adopt: adopt,
+            deleting: deleting,
+        },
         place: "site s1 of tenant t".into(),
         customer_created: true,
     })

@@ -1,5 +1,6 @@
 //! Every step of the `OCEndUser` planner, in-process.
 
+use crate::controller::declared::Declared;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -79,11 +80,13 @@ fn step(c: Case) -> Step {
     .expect("a valid spec");
     let status: OCEndUserStatus = serde_json::from_value(c.status).expect("a valid status");
     let known = Known {
-        spec: &spec,
-        status: &status,
-        generation: Some(c.generation),
-        may_adopt: c.adopt,
-        deleting: c.deleting,
+        object: Declared {
+            spec: &spec,
+            status: &status,
+            generation: Some(c.generation),
+            may_adopt: c.adopt,
+            deleting: c.deleting,
+        },
         licensed: c.licensed,
         upgrade_declared: c.upgrade_declared,
         customer: "contoso",

@@ -1,5 +1,6 @@
 //! Every step of the `OCNumberBlock` planner, in-process.
 
+use crate::controller::declared::Declared;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -132,11 +133,13 @@ fn step(c: Case) -> Step {
     let status: OCNumberBlockStatus = serde_json::from_value(c.status).expect("a valid status");
     let others_own = set(&c.others_own);
     let known = Known {
-        spec: &spec,
-        status: &status,
-        generation: Some(1),
-        may_adopt: c.adopt,
-        deleting: c.deleting,
+        object: Declared {
+            spec: &spec,
+            status: &status,
+            generation: Some(1),
+            may_adopt: c.adopt,
+            deleting: c.deleting,
+        },
         tenant: "t",
         others_own: &others_own,
         reported: c.reported,

@@ -1,5 +1,6 @@
 //! Every step of the `OCSipConnection` planner, in-process.
 
+use crate::controller::declared::Declared;
 use serde_json::{Value, json};
 
 use super::{Case, expect_all, task};
@@ -78,11 +79,13 @@ fn step_under(
     .expect("a valid spec");
     let status: OCSipConnectionStatus = serde_json::from_value(status).expect("a valid status");
     let known = Known {
-        spec: &spec,
-        status: &status,
-        generation: Some(generation),
-        may_adopt: adopt,
-        deleting,
+        object: Declared {
+            spec: &spec,
+            status: &status,
+            generation: Some(generation),
+            may_adopt: adopt,
+            deleting: deleting,
+        },
         tenant: "t",
         customer_created,
     };

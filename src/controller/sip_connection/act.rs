@@ -31,11 +31,7 @@ impl Planner for SiteReconcile<'_> {
 
     fn plan(&self) -> Step {
         let known = Known {
-            spec: &self.work.obj.spec,
-            status: &self.work.draft.status,
-            generation: self.work.draft.generation,
-            may_adopt: adoption::may_adopt(self.work.obj),
-            deleting: self.work.deleting,
+            object: self.work.declared(),
             tenant: &self.work.place.tenant,
             customer_created: self.work.place.created_by_operator(),
         };

@@ -3,7 +3,8 @@
 
 use crate::api::common::WriteAction;
 use crate::api::conditions::reason;
-use crate::api::sip_connection::{OCSipConnectionSpec, OCSipConnectionStatus};
+use crate::api::sip_connection::{OCSipConnection, OCSipConnectionStatus};
+use crate::controller::declared::Declared;
 use crate::controller::plan::{self, Next, Report};
 use crate::controller::stops::{Failure, Rejection};
 use liveplatform::TaskOutcome;
@@ -31,11 +32,7 @@ pub struct Seen {
 /// What the planner knows besides the platform.
 #[derive(Debug, Clone)]
 pub struct Known<'a> {
-    pub spec: &'a OCSipConnectionSpec,
-    pub status: &'a OCSipConnectionStatus,
-    pub generation: Option<i64>,
-    pub may_adopt: bool,
-    pub deleting: bool,
+    pub object: Declared<'a, OCSipConnection>,
     pub tenant: &'a str,
     /// The operator created the customer (see `OCCustomerStatus::created_by_operator`):
     /// no site of it predates the operator, so a site not recorded is added without
@@ -102,10 +99,10 @@ pub(super) fn is_add(action: WriteAction) -> bool {
 /// The next step towards the spec (pure).
 pub fn plan(known: &Known, seen: &Seen) -> Step {
     use plan::Step::*;
-    if known.deleting {
+    if known.object.deleting {
         return plan_deletion(known, seen);
     }
-    let (spec, status) = (known.spec, known.status);
+    let (spec, status) = (known.object.spec, known.object.status);
     if let Some((action, task)) = running_op(status) {
         let Some(task) = task else {
             return Settle(self::Settle::ForgetLost {
@@ -130,7 +127,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         (Some(id), Some(Some(site))) => (id, site),
         (None, _) => {
             let first_add = known.customer_created
-                && !known.may_adopt
+                && !known.object.may_adopt
                 && seen.added_unseen.is_none()
                 && status.operation.is_none();
             return match &seen.by_name {
@@ -142,7 +139,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
                         "site {} (site location {id}) of tenant {}",
                         spec.site_name, known.tenant
                     );
-                    if known.may_adopt {
+                    if known.object.may_adopt {
                         Settle(self::Settle::Adopt(existing))
                     } else {
                         Refuse {
@@ -159,7 +156,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
         }
     };
     let (id, site) = site;
-    let spec_changed = status.applied_generation != known.generation;
+    let spec_changed = status.applied_generation != known.object.generation;
     if seen.adopted && spec_changed && !drifted(spec, site) {
         return Settle(self::Settle::AppliedAsIs);
     }
@@ -213,7 +210,7 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
 /// answer was lost, the site is found by name.
 pub(super) fn plan_deletion(known: &Known, seen: &Seen) -> Step {
     use plan::Step::*;
-    let status = known.status;
+    let status = known.object.status;
     let op = running_op(status);
     let id = match (&status.site_location_id, op) {
         (Some(id), _) => id.clone(),
