@@ -787,8 +787,8 @@ fn what_a_customer_holds_instead_of_reading() {
 fn onboarding<'a>(spec: &'a OCCustomerSpec, status: &'a OCCustomerStatus) -> Known<'a> {
     Known {
         object: Declared {
-            spec: spec,
-            status: status,
+            spec,
+            status,
             generation: None,
             may_adopt: false,
             deleting: false,

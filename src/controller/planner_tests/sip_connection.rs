@@ -84,7 +84,7 @@ fn step_under(
             status: &status,
             generation: Some(generation),
             may_adopt: adopt,
-            deleting: deleting,
+            deleting,
         },
         tenant: "t",
         customer_created,
