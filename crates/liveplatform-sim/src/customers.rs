@@ -35,6 +35,18 @@ pub fn customer_not_found(guid: &str) -> ApiError {
     )
 }
 
+/// The customer `guid` as the caller's channel scope sees it, or the platform's
+/// not-found answer.
+pub fn visible_customer<'a>(
+    state: &'a State,
+    scope: ChannelScope,
+    guid: &str,
+) -> Result<&'a CustomerRec, ApiError> {
+    state
+        .customer(scope.0, guid)
+        .ok_or_else(|| customer_not_found(guid))
+}
+
 fn invalid_license_change() -> ApiError {
     ApiError::Bare(
         StatusCode::BAD_REQUEST,
@@ -103,8 +115,7 @@ async fn create_customer(
     }
     errors.into_result()?;
 
-    let delay = app.task_delay();
-    let fails = app.lock_faults().task_fails();
+    let timing = app.next_task();
     let mut state = app.lock_state();
     let mut errors = FieldErrors::default();
     let taken = state.customers.values().any(|c| c.short_name.eq_ignore_ascii_case(&short))
@@ -162,8 +173,7 @@ async fn create_customer(
         TaskKind::CreateCustomer {
             customer: Box::new(customer),
         },
-        delay,
-        fails,
+        timing,
         None,
     );
     if let Some(lead) = state.leads.get_mut(&tenant) {
@@ -205,12 +215,9 @@ async fn upgrade_license(
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     let (to, count) = read_change(&body)?;
-    let delay = app.task_delay();
-    let fails = app.lock_faults().task_fails();
+    let timing = app.next_task();
     let mut state = app.lock_state();
-    let customer = state
-        .customer(scope.0, &guid)
-        .ok_or_else(|| customer_not_found(&guid))?;
+    let customer = visible_customer(&state, scope, &guid)?;
     if customer.license_type != 3
         || !(4..=5).contains(&to)
         || customer.pending_upgrade_task.is_some()
@@ -226,8 +233,7 @@ async fn upgrade_license(
             license_type: to,
             license_count: count,
         },
-        delay,
-        fails,
+        timing,
         None,
     );
     if let Some(c) = state.customers.get_mut(&guid) {
@@ -244,10 +250,7 @@ async fn change_license(
 ) -> Result<Json<Value>, ApiError> {
     let (to, count) = read_change(&body)?;
     let mut state = app.lock_state();
-    let key = state
-        .customer(scope.0, &guid)
-        .map(|c| c.guid.clone())
-        .ok_or_else(|| customer_not_found(&guid))?;
+    let key = visible_customer(&state, scope, &guid)?.guid.clone();
     let customer = state
         .customers
         .get_mut(&key)
@@ -274,9 +277,7 @@ async fn license_info(
         ));
     }
     let state = app.lock_state();
-    let customer = state
-        .customer(scope.0, &guid)
-        .ok_or_else(|| customer_not_found(&guid))?;
+    let customer = visible_customer(&state, scope, &guid)?;
     let users = state
         .users
         .values()
@@ -391,9 +392,7 @@ async fn get_customer(
 ) -> Result<Json<Value>, ApiError> {
     let all = query.bool("allDetails")?;
     let state = app.lock_state();
-    let c = state
-        .customer(scope.0, &guid)
-        .ok_or_else(|| customer_not_found(&guid))?;
+    let c = visible_customer(&state, scope, &guid)?;
     let mut v = service_json(&state, c, all);
     v["MsDefaultDomain"] = json!(format!(
         "{}.onmicrosoft.com",
@@ -411,10 +410,7 @@ async fn delete_service(
     Path(guid): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let mut state = app.lock_state();
-    let c = state
-        .customer(scope.0, &guid)
-        .cloned()
-        .ok_or_else(|| customer_not_found(&guid))?;
+    let c = visible_customer(&state, scope, &guid)?.clone();
     state.customers.remove(&c.guid);
     state.sites.retain(|_, s| s.customer_guid != c.guid);
     state.dial_plans.retain(|_, p| p.customer_guid != c.guid);

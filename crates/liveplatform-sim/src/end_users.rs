@@ -158,8 +158,7 @@ async fn provision(
         );
     }
     errors.into_result()?;
-    let delay = app.task_delay();
-    let fails = app.lock_faults().task_fails();
+    let timing = app.next_task();
     let mut state = app.lock_state();
     let customer = licensed(&state, scope, &guid)?;
     let running = state.tasks.values().any(|t| {
@@ -209,8 +208,7 @@ async fn provision(
             sip_address: sip,
             settings,
         },
-        delay,
-        fails,
+        timing,
         None,
     );
     Ok(Json(json!({"taskId": task})))

@@ -156,6 +156,14 @@ impl Sim {
         let seed_ms = lock(&self.state).seed.task_delay_ms;
         Duration::from_millis(override_ms.unwrap_or(seed_ms))
     }
+
+    /// How the next task will run (taken before the state is locked).
+    pub fn next_task(&self) -> state::TaskTiming {
+        state::TaskTiming {
+            delay: self.task_delay(),
+            will_fail: self.lock_faults().task_fails(),
+        }
+    }
 }
 
 /// Builds the simulator's router over `app`.

@@ -241,11 +241,10 @@ async fn upload(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = required_guid(&query, "msTenantId")?;
     let body: UploadBody = request::body(&body)?;
-    let (delay, fails, injected) = {
-        let delay = app.task_delay();
-        let mut faults = app.lock_faults();
-        let injected: BTreeMap<String, String> = body
-            .phone_numbers_list
+    let timing = app.next_task();
+    let injected: BTreeMap<String, String> = {
+        let faults = app.lock_faults();
+        body.phone_numbers_list
             .iter()
             .filter_map(|n| {
                 faults
@@ -253,8 +252,7 @@ async fn upload(
                     .get(n)
                     .map(|c| (n.clone(), c.clone()))
             })
-            .collect();
-        (delay, faults.task_fails(), injected)
+            .collect()
     };
     let mut state = app.lock_state();
     let mut errors = FieldErrors::default();
@@ -338,8 +336,7 @@ async fn upload(
             numbers,
             injected_failures: injected,
         },
-        delay,
-        fails,
+        timing,
         Some(total),
     );
     Ok(Json(json!({"taskId": id})))
@@ -400,8 +397,7 @@ async fn release(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = required_guid(&query, "msTenantId")?;
     let body: ReleaseBody = request::body(&body)?;
-    let delay = app.task_delay();
-    let fails = app.lock_faults().task_fails();
+    let timing = app.next_task();
     let mut state = app.lock_state();
     let max = state.seed.max_numbers_per_request;
     let mut errors = FieldErrors::default();
@@ -455,8 +451,7 @@ async fn release(
             tenant_id: tenant,
             numbers,
         },
-        delay,
-        fails,
+        timing,
         Some(total),
     );
     Ok(Json(json!({"taskId": id})))
@@ -476,8 +471,7 @@ async fn unassign(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = required_guid(&query, "msTenantId")?;
     let body: UnassignBody = request::body(&body)?;
-    let delay = app.task_delay();
-    let fails = app.lock_faults().task_fails();
+    let timing = app.next_task();
     let mut state = app.lock_state();
     let mut errors = FieldErrors::default();
     let numbers = body.telephone_numbers;
@@ -509,8 +503,7 @@ async fn unassign(
             tenant_id: tenant,
             numbers,
         },
-        delay,
-        fails,
+        timing,
         Some(total),
     );
     Ok(Json(json!({"taskId": id})))

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::App;
-use super::customers::customer_not_found;
+use super::customers::visible_customer;
 use super::gate::ChannelScope;
 use super::problem::{ApiError, FieldErrors};
 use super::request::{self, RawBody};
@@ -74,13 +74,9 @@ async fn add_site(
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     let body: AddSite = request::body(&body)?;
-    let delay = app.task_delay();
-    let fails = app.lock_faults().task_fails();
+    let timing = app.next_task();
     let mut state = app.lock_state();
-    let customer = state
-        .customer(scope.0, &guid)
-        .cloned()
-        .ok_or_else(|| customer_not_found(&guid))?;
+    let customer = visible_customer(&state, scope, &guid)?.clone();
     let mut errors = FieldErrors::default();
     let name = body
         .site_location_name
@@ -154,8 +150,7 @@ async fn add_site(
         TaskKind::AddSite {
             site_id: site_id.clone(),
         },
-        delay,
-        fails,
+        timing,
         None,
     );
     Ok(Json(json!({"siteLocationId": site_id, "taskId": task})))
@@ -179,13 +174,9 @@ async fn modify_site(
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, ApiError> {
     let body: ModifySite = request::body(&body)?;
-    let delay = app.task_delay();
-    let fails = app.lock_faults().task_fails();
+    let timing = app.next_task();
     let mut state = app.lock_state();
-    let customer = state
-        .customer(scope.0, &guid)
-        .cloned()
-        .ok_or_else(|| customer_not_found(&guid))?;
+    let customer = visible_customer(&state, scope, &guid)?.clone();
     let site_id = body.site_location_id.clone().unwrap_or_default();
     if site_id.is_empty() {
         return Err(ApiError::field(
@@ -237,8 +228,7 @@ async fn modify_site(
     state.add_task(
         task.clone(),
         TaskKind::ModifySite { site_id, changes },
-        delay,
-        fails,
+        timing,
         None,
     );
     Ok(Json(json!({"taskId": task})))
@@ -291,8 +281,7 @@ async fn delete_site(
     Extension(scope): Extension<ChannelScope>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let delay = app.task_delay();
-    let fails = app.lock_faults().task_fails();
+    let timing = app.next_task();
     let mut state = app.lock_state();
     let site = state
         .sites
@@ -314,8 +303,7 @@ async fn delete_site(
     state.add_task(
         task.clone(),
         TaskKind::DeleteSite { site_id: id },
-        delay,
-        fails,
+        timing,
         None,
     );
     Ok(Json(

@@ -134,6 +134,14 @@ pub struct ChannelRec {
     pub ms_tenant_id: String,
 }
 
+/// How a new task will run: how long it takes, and whether it fails (a fault
+/// injected by the admin API).
+#[derive(Debug, Clone, Copy)]
+pub struct TaskTiming {
+    pub delay: Duration,
+    pub will_fail: bool,
+}
+
 /// What a task does when it ends.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "camelCase")]
@@ -328,10 +336,10 @@ impl State {
         &mut self,
         id: String,
         kind: TaskKind,
-        delay: Duration,
-        will_fail: bool,
+        timing: TaskTiming,
         total_numbers: Option<i64>,
     ) -> String {
+        let TaskTiming { delay, will_fail } = timing;
         let now = Instant::now();
         let task = TaskRec {
             id: id.clone(),

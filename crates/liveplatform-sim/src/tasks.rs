@@ -391,12 +391,7 @@ impl State {
             .and_then(Value::as_str)
             .map(str::to_owned);
         if let Some(uri) = &line_uri {
-            let number = uri
-                .trim_start_matches("tel:")
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
+            let number = number_of(uri);
             match self.numbers.get(&number) {
                 Some(rec)
                     if rec.tenant_id == tenant
@@ -414,23 +409,13 @@ impl State {
         let key = user_key(guid, sip);
         let previous = self.users.get(&key).and_then(|u| u.line_uri.clone());
         if let Some(prev) = previous.filter(|p| Some(p) != line_uri.as_ref()) {
-            let number = prev
-                .trim_start_matches("tel:")
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
+            let number = number_of(&prev);
             if let Some(rec) = self.numbers.get_mut(&number) {
                 rec.assignment_status = number_status::UNASSIGNED.into();
             }
         }
         if let Some(uri) = &line_uri {
-            let number = uri
-                .trim_start_matches("tel:")
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
+            let number = number_of(uri);
             if let Some(rec) = self.numbers.get_mut(&number) {
                 rec.assignment_status = number_status::USER_ASSIGNED.into();
             }
@@ -524,4 +509,14 @@ pub async fn get_task(
         "cancellationRequested": false,
         "totalNumbersCount": task.total_numbers,
     })))
+}
+
+/// The number of a line URI: `tel:+14255550100;ext=12` -> `+14255550100`.
+fn number_of(line_uri: &str) -> String {
+    line_uri
+        .trim_start_matches("tel:")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
