@@ -78,13 +78,6 @@ impl Serialize for CreateCustomer {
     }
 }
 
-/// Answer of Create Customer from Lead: the task to follow.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct JobStarted {
-    pub job_id: String,
-}
-
 /// Body of both licence changes (POST upgrade and PATCH).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -101,11 +94,7 @@ pub struct LicenseInfo {
     #[serde(deserialize_with = "lenient_i64")]
     pub acquired_licenses: Option<i64>,
     #[serde(deserialize_with = "lenient_i64")]
-    pub total_monitored_users: Option<i64>,
-    #[serde(deserialize_with = "lenient_i64")]
     pub currently_licensed: Option<i64>,
-    #[serde(deserialize_with = "lenient_i64")]
-    pub managed_users_operator_connect: Option<i64>,
     #[serde(deserialize_with = "lenient_i64")]
     pub managed_service_numbers: Option<i64>,
     pub last_update: Option<String>,
@@ -137,8 +126,6 @@ pub struct Service {
     #[serde(deserialize_with = "lenient_i64")]
     pub licensed_users_count: Option<i64>,
     pub ms_tenant_id: Option<String>,
-    #[serde(deserialize_with = "lenient_i64")]
-    pub active_user_count: Option<i64>,
     pub site_location: Vec<SiteLocationBrief>,
 }
 
@@ -162,5 +149,4 @@ pub struct CustomerDetails {
     pub service: Service,
     pub ms_default_domain: Option<String>,
     pub application_client_id: Option<String>,
-    pub client_secret_expiration_date: Option<String>,
 }

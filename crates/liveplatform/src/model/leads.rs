@@ -23,21 +23,9 @@ pub struct Lead {
     /// `Active`, `Suspended` or `Removed`.
     pub status: String,
     pub ump_customer_guid: Option<String>,
-    #[serde(deserialize_with = "lenient_bool")]
-    pub is_not_active: bool,
     #[serde(deserialize_with = "lenient_i64")]
     pub channel_id: Option<i64>,
-    #[serde(deserialize_with = "lenient_i64")]
-    pub ovoc_channel_id: Option<i64>,
-    pub tenant_origin: Option<String>,
-    pub operator_id: Option<String>,
-    pub consented_on: Option<String>,
-    pub last_modified_on: Option<String>,
-    pub consented_countries: Vec<String>,
-    pub comments: Option<String>,
     pub contact_details: Option<ContactDetails>,
-    pub contacts: Vec<serde_json::Value>,
-    pub civic_addresses: Vec<CivicAddress>,
 }
 
 impl Lead {
@@ -54,47 +42,7 @@ impl Lead {
 pub struct ContactDetails {
     pub full_name: Option<String>,
     pub email: Option<String>,
-    pub phone_number: Option<String>,
     pub company_name: Option<String>,
-    pub company_size: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct CivicAddress {
-    pub id: Option<String>,
-    pub country: Option<String>,
-    pub house_number: Option<String>,
-    pub house_number_suffix: Option<String>,
-    pub pre_directional: Option<String>,
-    pub street_name: Option<String>,
-    pub street_suffix: Option<String>,
-    pub post_directional: Option<String>,
-    pub state_or_province: Option<String>,
-    pub county_or_district: Option<String>,
-    pub city_or_town: Option<String>,
-    pub city_or_town_alias: Option<String>,
-    pub postal_or_zip_code: Option<String>,
-    pub description: Option<String>,
-    pub company_name: Option<String>,
-    pub company_id: Option<String>,
-    pub default_location_id: Option<String>,
-    pub validation_status: Option<String>,
-    pub tenant_id: Option<String>,
-    pub partner_id: Option<String>,
-    pub locations: Vec<Location>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct Location {
-    pub id: Option<String>,
-    pub civic_address_id: Option<String>,
-    pub description: Option<String>,
-    pub additional_info: Option<String>,
-    #[serde(deserialize_with = "lenient_bool")]
-    pub is_default: bool,
-    pub elin: Option<String>,
 }
 
 /// Query of Get All OC Leads.

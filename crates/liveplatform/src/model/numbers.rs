@@ -39,7 +39,6 @@ pub struct NumberValidationItem {
 pub struct NumberDetail {
     #[serde(deserialize_with = "lenient_bool")]
     pub number_found: bool,
-    pub number_offering: Option<String>,
     pub assignment_status: Option<String>,
 }
 
@@ -138,21 +137,13 @@ pub struct NumberRecord {
     /// `Unassigned`, `UserAssigned`, `ConferenceAssigned`, `VoiceApp`.
     pub assignment_status: String,
     pub acquired_capabilities: Vec<String>,
-    pub available_capabilities: Vec<String>,
     pub iso_country_code: Option<String>,
     pub civic_address_id: Option<String>,
     pub location_id: Option<String>,
-    pub acquired_on: Option<String>,
-    pub when_created: Option<String>,
     pub tenant_id: Option<String>,
     pub upload_to_account_job_id: Option<String>,
     pub sbc_list: Vec<SbcRef>,
     pub ump_customer_guid: Option<String>,
-    pub ump_customer_full_name: Option<String>,
-    pub ms_company_name: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
-    pub ovoc_channel_id: Option<String>,
-    pub oc_sip_connection_name: Option<String>,
 }
 
 impl NumberRecord {

@@ -16,7 +16,6 @@ pub struct CallingProfile {
     pub offer_types: Vec<OfferType>,
     #[serde(deserialize_with = "lenient_bool")]
     pub is_emergency_profile: bool,
-    pub emergency_dial_strings: Option<serde_json::Value>,
     pub trunks_enrolled: Vec<Trunk>,
 }
 
@@ -24,15 +23,12 @@ pub struct CallingProfile {
 #[serde(default)]
 pub struct OfferType {
     pub offer_type_name: Option<String>,
-    pub test_numbers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Trunk {
     pub trunk_fqdn: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
-    pub trunk_id: Option<String>,
     pub matching_sbc_list: Vec<Sbc>,
 }
 
@@ -42,7 +38,6 @@ pub struct Sbc {
     #[serde(deserialize_with = "lenient_string")]
     pub sbc_id: Option<String>,
     pub fqdn: Option<String>,
-    pub ip_address: Option<String>,
     pub name: Option<String>,
 }
 

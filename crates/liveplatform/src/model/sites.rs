@@ -87,14 +87,7 @@ pub struct SipConnection {
     #[serde(deserialize_with = "lenient_i64")]
     pub sbc_deployment_state: Option<i64>,
     pub pending_tasks: Vec<Value>,
-    pub m365_info: Option<M365Info>,
     pub sbc_info: Option<SbcInfo>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct M365Info {
-    pub m365_scripts: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -102,10 +95,6 @@ pub struct M365Info {
 pub struct SbcInfo {
     pub sbc_configuration_type: Option<String>,
     pub cac_profile: Option<String>,
-    pub carrier_host_name: Option<String>,
-    #[serde(deserialize_with = "lenient_string")]
-    pub carrier_id: Option<String>,
-    pub carrier_main_line: Option<String>,
     pub carrier_user_name: Option<String>,
     #[serde(deserialize_with = "lenient_bool")]
     pub flag_configure_sbc: bool,
@@ -128,7 +117,6 @@ pub struct SbcScripts {
 pub struct SipConnectionDeleted {
     #[serde(deserialize_with = "lenient_bool")]
     pub status: bool,
-    pub msg: Option<String>,
     pub sbc_cleanup_task_id: Option<String>,
     pub o365_cleanup_task: Option<String>,
 }

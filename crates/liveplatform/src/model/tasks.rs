@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::common::{lenient_bool, lenient_i64};
+use super::common::lenient_i64;
 
 /// Status of a task [`CompletedSuccess` and `Failed` doc, the rest chosen].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,8 +85,6 @@ pub struct Task {
     pub output_data: Value,
     pub create_time: Option<String>,
     pub complete_time: Option<String>,
-    #[serde(deserialize_with = "lenient_bool")]
-    pub cancellation_requested: bool,
     #[serde(deserialize_with = "lenient_i64")]
     pub total_numbers_count: Option<i64>,
 }
