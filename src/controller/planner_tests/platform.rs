@@ -21,7 +21,6 @@ fn profiles() -> Vec<CallingProfile> {
         trunks_enrolled: vec![Trunk {
             trunk_fqdn: Some("trunk.example".into()),
             matching_sbc_list: vec![sbc("sbc-1")],
-            ..Trunk::default()
         }],
         ..CallingProfile::default()
     }]
