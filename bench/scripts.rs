@@ -241,13 +241,7 @@ async fn onboard(
     };
     let licensed_users = async {
         let task = client
-            .upgrade_license(
-                &guid,
-                &LicenseChange {
-                    upgrade_to_license: 4,
-                    license_count: LICENSES,
-                },
-            )
+            .upgrade_license(&guid, &LicenseChange::new(4, LICENSES))
             .await
             .map_err(err)?;
         follow(task).await?;

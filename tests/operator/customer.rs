@@ -185,13 +185,7 @@ async fn an_existing_lead_and_customer_are_adopted_not_created() {
         .unwrap()
         .to_owned();
     let t = platform
-        .upgrade_license(
-            &guid,
-            &LicenseChange {
-                upgrade_to_license: 4,
-                license_count: 7,
-            },
-        )
+        .upgrade_license(&guid, &LicenseChange::new(4, 7))
         .await
         .unwrap();
     world.admin.post("/tasks/finish", json!({})).await.unwrap();
@@ -445,13 +439,7 @@ async fn a_refused_upgrade_reads_the_licence_and_finds_it_already_made() {
         .expect("the customer's id is recorded");
     let platform = world.platform_client();
     let task = platform
-        .upgrade_license(
-            &guid,
-            &LicenseChange {
-                upgrade_to_license: 4,
-                license_count: 3,
-            },
-        )
+        .upgrade_license(&guid, &LicenseChange::new(4, 3))
         .await
         .unwrap();
     world.admin.post("/tasks/finish", json!({})).await.unwrap();

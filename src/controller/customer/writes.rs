@@ -197,10 +197,7 @@ impl CustomerReconcile<'_> {
                     format!("upgrading the licence to {to:?}"),
                 );
                 let client = self.client()?.clone();
-                let body = LicenseChange {
-                    upgrade_to_license: to.code(),
-                    license_count: count,
-                };
+                let body = LicenseChange::new(to.code(), count);
                 let sent = tasks::send(
                     api,
                     obj,
@@ -239,13 +236,7 @@ impl CustomerReconcile<'_> {
                 };
                 let changed = self
                     .client()?
-                    .change_license(
-                        &guid,
-                        &LicenseChange {
-                            upgrade_to_license: to.code(),
-                            license_count: count,
-                        },
-                    )
+                    .change_license(&guid, &LicenseChange::new(to.code(), count))
                     .await;
                 match changed {
                     Ok(_) => {}

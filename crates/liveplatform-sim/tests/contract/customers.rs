@@ -68,13 +68,7 @@ async fn licence_upgrade_switch_and_count() {
     // PATCH before the POST upgrade is refused with the documented bare string.
     let err = env
         .client
-        .change_license(
-            &guid,
-            &LicenseChange {
-                upgrade_to_license: 5,
-                license_count: 10,
-            },
-        )
+        .change_license(&guid, &LicenseChange::new(5, 10))
         .await
         .unwrap_err();
     assert!(
@@ -84,13 +78,7 @@ async fn licence_upgrade_switch_and_count() {
 
     let task = env
         .client
-        .upgrade_license(
-            &guid,
-            &LicenseChange {
-                upgrade_to_license: 4,
-                license_count: 10,
-            },
-        )
+        .upgrade_license(&guid, &LicenseChange::new(4, 10))
         .await
         .unwrap();
     assert!(task.0.starts_with("tsk_"), "{task}");
@@ -104,24 +92,12 @@ async fn licence_upgrade_switch_and_count() {
     // A second POST upgrade is no longer valid; PATCH switches 4 <-> 5 and the count.
     assert!(
         env.client
-            .upgrade_license(
-                &guid,
-                &LicenseChange {
-                    upgrade_to_license: 5,
-                    license_count: 10
-                }
-            )
+            .upgrade_license(&guid, &LicenseChange::new(5, 10))
             .await
             .is_err()
     );
     env.client
-        .change_license(
-            &guid,
-            &LicenseChange {
-                upgrade_to_license: 5,
-                license_count: 25,
-            },
-        )
+        .change_license(&guid, &LicenseChange::new(5, 25))
         .await
         .unwrap();
     let c = env.client.get_customer(&guid, false).await.unwrap();
@@ -172,11 +148,7 @@ async fn short_name_rules_and_lead_requirement() {
         })
         .await
         .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("create the consentless lead first"),
-        "{err}"
-    );
+    assert_says(&err, "create the consentless lead first");
 }
 
 #[tokio::test]

@@ -86,8 +86,7 @@ async fn get_modify_and_delete_a_dial_plan_of_a_single_site_customer() {
 async fn uploaded_numbers_are_pushed_into_the_oc_dial_plan() {
     let env = Env::start().await;
     let customer = env.customer(TENANT_A, "contoso").await;
-    let t = env.upload_one(TENANT_A, "+14255550900").await.unwrap();
-    env.finish(&t).await;
+    env.uploaded(TENANT_A, "+14255550900").await;
     let plan = env
         .client
         .get_dial_plan(&customer, &customer, "OCDialPlan")

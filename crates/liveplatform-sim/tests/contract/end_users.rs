@@ -1,4 +1,4 @@
-use liveplatform::model::{LicenseChange, ProvisionEndUser};
+use liveplatform::model::ProvisionEndUser;
 use liveplatform::{Error, TaskOutcome};
 
 use crate::support::*;
@@ -46,20 +46,8 @@ async fn end_users_need_essentials_plus_or_pro() {
 async fn provision_then_list_and_the_number_becomes_assigned() {
     let env = Env::start().await;
     let customer = env.customer(TENANT_A, "contoso").await;
-    let t = env
-        .client
-        .upgrade_license(
-            &customer,
-            &LicenseChange {
-                upgrade_to_license: 4,
-                license_count: 5,
-            },
-        )
-        .await
-        .unwrap();
-    env.finish(&t).await;
-    let up = env.upload_one(TENANT_A, "+14255550800").await.unwrap();
-    env.finish(&up).await;
+    env.upgrade(&customer, 4, 5).await;
+    env.uploaded(TENANT_A, "+14255550800").await;
 
     let t = env
         .client
@@ -86,28 +74,14 @@ async fn provision_then_list_and_the_number_becomes_assigned() {
         .list_end_users(&customer, 1, 1)
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, Error::Validation { fields, .. } if fields.contains_key("PageSize")),
-        "{err:?}"
-    );
+    assert_invalid(&err, "PageSize");
 }
 
 #[tokio::test]
 async fn a_line_uri_outside_the_customer_fails_the_task() {
     let env = Env::start().await;
     let customer = env.customer(TENANT_A, "contoso").await;
-    let t = env
-        .client
-        .upgrade_license(
-            &customer,
-            &LicenseChange {
-                upgrade_to_license: 5,
-                license_count: 5,
-            },
-        )
-        .await
-        .unwrap();
-    env.finish(&t).await;
+    env.upgrade(&customer, 5, 5).await;
     let t = env
         .client
         .provision_end_user(&customer, "bob@contoso.com", &settings("tel:+14255550899"))
@@ -126,8 +100,5 @@ async fn a_line_uri_outside_the_customer_fails_the_task() {
         .provision_end_user(&customer, "bob@contoso.com", &settings("+14255550899"))
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, Error::Validation { fields, .. } if fields.contains_key("LineURI")),
-        "{err:?}"
-    );
+    assert_invalid(&err, "LineURI");
 }

@@ -116,7 +116,7 @@ async fn server_errors_are_not_retried_for_writes() {
     .await;
     let err = env.upload_one(TENANT_A, "+14255551000").await.unwrap_err();
     assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err:?}");
-    assert!(err.to_string().contains("look the state up"), "{err}");
+    assert_says(&err, "look the state up");
     assert_eq!(
         env.count("POST /v2/oc/numbers/action/upload", "total")
             .await,

@@ -27,7 +27,7 @@ async fn bad_client_credentials_are_unauthorized_with_the_entra_text() {
     let client = LivePlatformClient::new(config).unwrap();
     let err = client.calling_profiles().await.unwrap_err();
     assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
-    assert!(err.to_string().contains("AADSTS700016"), "{err}");
+    assert_says(&err, "AADSTS700016");
     // The secret never shows in the error or the client's Debug.
     let mut config = config_for(&env.sim);
     config.credentials.proof = liveplatform::Proof::ClientSecret("super-secret-value".into());
@@ -42,7 +42,7 @@ async fn wrong_secret_is_unauthorized() {
     config.credentials.proof = liveplatform::Proof::ClientSecret("wrong".into());
     let client = LivePlatformClient::new(config).unwrap();
     let err = client.check_credentials().await.unwrap_err();
-    assert!(err.to_string().contains("AADSTS7000215"), "{err}");
+    assert_says(&err, "AADSTS7000215");
 }
 
 #[tokio::test]
@@ -129,7 +129,7 @@ async fn a_federated_credential_is_read_from_its_file_at_each_token_request() {
     let claims = |sub: &str| json!({"iss": "https://cluster.example", "sub": sub, "aud": [liveplatform::contract::FEDERATED_TOKEN_AUDIENCE], "exp": exp});
     std::fs::write(&file, assertion(claims("system:serviceaccount:ops:other"))).unwrap();
     let err = client.check_credentials().await.unwrap_err();
-    assert!(err.to_string().contains("AADSTS700213"), "{err}");
+    assert_says(&err, "AADSTS700213");
 
     std::fs::write(
         &file,

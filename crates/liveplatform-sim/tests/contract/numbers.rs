@@ -1,8 +1,8 @@
+use liveplatform::TaskOutcome;
 use liveplatform::model::{
     Capability, NumberRange, NumbersQuery, ReleaseNumbers, UnassignNumbers, UploadNumbers, Usage,
     ValidateNumbers,
 };
-use liveplatform::{Error, TaskOutcome};
 use serde_json::json;
 
 use crate::support::*;
@@ -252,10 +252,7 @@ async fn numbers_in_a_running_task_are_refused() {
         .upload_numbers(TENANT_A, &upload(&["+14255550400"]))
         .await
         .unwrap_err();
-    assert!(
-        err.to_string().contains("another running operation"),
-        "{err}"
-    );
+    assert_says(&err, "another running operation");
     env.finish(&t).await;
     // Once uploaded, a second upload is refused as already acquired.
     let err = env
@@ -263,7 +260,7 @@ async fn numbers_in_a_running_task_are_refused() {
         .upload_numbers(TENANT_A, &upload(&["+14255550400"]))
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("already acquired"), "{err}");
+    assert_says(&err, "already acquired");
 }
 
 #[tokio::test]
@@ -289,10 +286,7 @@ async fn assigned_numbers_must_be_unassigned_before_release() {
         )
         .await
         .unwrap_err();
-    assert!(
-        err.to_string().contains("unassign it before release"),
-        "{err}"
-    );
+    assert_says(&err, "unassign it before release");
     let t = env
         .client
         .unassign_numbers(
@@ -327,16 +321,13 @@ async fn request_size_and_format_limits() {
         .upload_numbers(TENANT_A, &upload(&refs))
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("At most 1000 numbers"), "{err}");
+    assert_says(&err, "At most 1000 numbers");
     let err = env
         .client
         .upload_numbers(TENANT_A, &upload(&["4255550100"]))
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, Error::Validation { fields, .. } if fields.contains_key("PhoneNumbersList")),
-        "{err:?}"
-    );
+    assert_invalid(&err, "PhoneNumbersList");
     // Exactly 1000 is fine.
     let t = env
         .client
@@ -361,7 +352,7 @@ async fn numbers_need_a_customer_and_a_known_profile() {
         .upload_numbers(TENANT_A, &upload(&["+14255550600"]))
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("No customer exists"), "{err}");
+    assert_says(&err, "No customer exists");
     env.client.delete_lead(TENANT_A).await.unwrap();
     env.customer(TENANT_A, "contoso").await;
     let mut body = upload(&["+14255550600"]);
@@ -371,10 +362,7 @@ async fn numbers_need_a_customer_and_a_known_profile() {
         .upload_numbers(TENANT_A, &body)
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, Error::Validation { fields, .. } if fields.contains_key("CallingProfile")),
-        "{err:?}"
-    );
+    assert_invalid(&err, "CallingProfile");
 }
 
 #[tokio::test]

@@ -136,10 +136,7 @@ async fn unknown_sbc_and_duplicate_names_are_refused() {
         .add_sip_connection(&customer, &site("Redmond", "77"))
         .await
         .unwrap_err();
-    assert!(
-        matches!(&err, Error::Validation { fields, .. } if fields.contains_key("SbcId")),
-        "{err:?}"
-    );
+    assert_invalid(&err, "SbcId");
     env.client
         .add_sip_connection(&customer, &site("Redmond", "11"))
         .await
@@ -149,10 +146,7 @@ async fn unknown_sbc_and_duplicate_names_are_refused() {
         .add_sip_connection(&customer, &site("Redmond", "12"))
         .await
         .unwrap_err();
-    assert!(
-        err.to_string().contains("already has a site location"),
-        "{err}"
-    );
+    assert_says(&err, "already has a site location");
     let err = env
         .client
         .add_sip_connection("5f0e0000-0000-4000-8000-000000000000", &site("X", "11"))

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use liveplatform::model::{
-    ConfigurationType, CreateCustomer, CreateLead, TaskId, UploadNumbers, Usage,
+    ConfigurationType, CreateCustomer, CreateLead, LicenseChange, TaskId, UploadNumbers, Usage,
 };
 use liveplatform::{
     ClientConfig, Credentials, Error, LivePlatformClient, PollOptions, RetryPolicy, TaskOutcome,
@@ -162,6 +162,30 @@ impl Env {
             .to_owned()
     }
 
+    /// Upgrades `customer` to licence type `to` (4 OC Essentials Plus, 5 OC Pro) with
+    /// `count` licences and waits for the task to succeed.
+    pub async fn upgrade(&self, customer: &str, to: i64, count: i64) {
+        let task = self
+            .client
+            .upgrade_license(customer, &LicenseChange::new(to, count))
+            .await
+            .expect("upgrade licence");
+        let outcome = self.finish(&task).await;
+        assert!(matches!(outcome, TaskOutcome::Succeeded(_)), "{outcome:?}");
+    }
+
+    /// Uploads one number to `tenant` (see [`Env::upload_one`]) and waits for its task.
+    pub async fn uploaded(&self, tenant: &str, number: &str) -> TaskOutcome {
+        let task = self.upload_one(tenant, number).await.expect("upload");
+        self.finish(&task).await
+    }
+
+    /// The channel of `tenant`'s lead.
+    pub async fn channel_of(&self, tenant: &str) -> Option<i64> {
+        let lead = self.client.get_lead(tenant).await.expect("get lead");
+        lead.expect("the lead exists").channel_id
+    }
+
     pub async fn finish(&self, task: &TaskId) -> TaskOutcome {
         self.client
             .poll_task(task, quick_poll())
@@ -172,4 +196,19 @@ impl Env {
     pub fn raw(&self) -> &reqwest::Client {
         &self.raw
     }
+}
+
+/// `err` is the platform's validation answer, naming `field` among the invalid ones.
+#[track_caller]
+pub fn assert_invalid(err: &Error, field: &str) {
+    assert!(
+        matches!(err, Error::Validation { fields, .. } if fields.contains_key(field)),
+        "{field} should be invalid: {err:?}"
+    );
+}
+
+/// `err`'s message says `text`.
+#[track_caller]
+pub fn assert_says(err: &Error, text: &str) {
+    assert!(err.to_string().contains(text), "{text:?} not in: {err}");
 }

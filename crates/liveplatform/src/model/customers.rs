@@ -87,6 +87,16 @@ pub struct LicenseChange {
     pub license_count: i64,
 }
 
+impl LicenseChange {
+    /// To licence type `to` (4 OC Essentials Plus, 5 OC Pro) with `count` licences.
+    pub fn new(to: i64, count: i64) -> Self {
+        Self {
+            upgrade_to_license: to,
+            license_count: count,
+        }
+    }
+}
+
 /// One day of Get License Info.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
