@@ -207,7 +207,7 @@ async fn platform_ready(client: &kube::Client) -> Result<(), Box<dyn std::error:
         let platform = platforms.get("bench").await?;
         let ready = platform.status.as_ref().is_some_and(|s| {
             conditions::is_true_for(
-                &s.conditions,
+                &s.reconcile.conditions,
                 conditions::READY,
                 platform.metadata.generation,
             )

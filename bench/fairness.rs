@@ -225,7 +225,11 @@ async fn operator_run(
         for c in arriving.list(&Default::default()).await?.items {
             let name = c.metadata.name.clone().unwrap_or_default();
             let is_ready = c.status.as_ref().is_some_and(|s| {
-                conditions::is_true_for(&s.conditions, conditions::READY, c.metadata.generation)
+                conditions::is_true_for(
+                    &s.reconcile.conditions,
+                    conditions::READY,
+                    c.metadata.generation,
+                )
             });
             if let (true, Some((_, _, when))) = (is_ready, applied.get(&name)) {
                 ready.entry(name).or_insert_with(|| when.elapsed());

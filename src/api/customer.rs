@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
@@ -196,14 +195,10 @@ impl LicenseType {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OCCustomerStatus {
-    /// The fields every kind's status shares: `observedGeneration`,
+    /// The fields every kind's status shares: `conditions`, `observedGeneration`,
     /// `lastChecked`, `rejectedGeneration`.
     #[serde(flatten)]
     pub reconcile: ReconcileStatus,
-    /// `Ready`, `Synced`, `Licensed`, `ChannelAssigned`.
-    #[serde(default)]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
-    pub conditions: Vec<Condition>,
     /// The fields of every kind that owns a platform object: `plannedActions`,
     /// `ownedSince`.
     #[serde(flatten)]

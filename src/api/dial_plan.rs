@@ -1,6 +1,5 @@
 //! `OCDialPlan`: the rules of one dial plan on a site.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
@@ -113,14 +112,10 @@ pub enum UnmanagedRules {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OCDialPlanStatus {
-    /// The fields every kind's status shares: `observedGeneration`,
+    /// The fields every kind's status shares: `conditions`, `observedGeneration`,
     /// `lastChecked`, `rejectedGeneration`.
     #[serde(flatten)]
     pub reconcile: ReconcileStatus,
-    /// `Ready`, `Synced`.
-    #[serde(default)]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
-    pub conditions: Vec<Condition>,
     /// The fields of every kind that owns a platform object: `plannedActions`,
     /// `ownedSince`.
     #[serde(flatten)]

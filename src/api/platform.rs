@@ -1,7 +1,6 @@
 //! `OCPlatform`: one Live Platform endpoint and the credentials to use it.
 
 use super::status::ReconcileStatus;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
@@ -217,14 +216,10 @@ fn default_concurrency() -> i64 {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OCPlatformStatus {
-    /// The fields every kind's status shares: `observedGeneration`,
+    /// The fields every kind's status shares: `conditions`, `observedGeneration`,
     /// `lastChecked`, `rejectedGeneration`.
     #[serde(flatten)]
     pub reconcile: ReconcileStatus,
-    /// `Ready` and `Synced`, with reasons and messages that say what to do.
-    #[serde(default)]
-    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
-    pub conditions: Vec<Condition>,
     /// How many calling profiles the platform offers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calling_profile_count: Option<i64>,

@@ -3,15 +3,27 @@
 //! through [`ReconcileStatus`] and [`OwnerStatus`], and users see them as fields of
 //! `status` like any other.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::PlannedAction;
 
 /// What every kind's status records of its reconciles.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReconcileStatus {
+    /// The object's conditions, one of each type. Every kind has `Ready` (whether the
+    /// platform matches the spec; when not, its reason and message say why and what
+    /// to do) and `Synced` (whether the last reconcile could do its work). An
+    /// OCCustomer also has `Licensed` and `ChannelAssigned`, an OCNumberBlock
+    /// `NumbersUploaded`, and an object under `managementPolicy: ObserveOnly`
+    /// `PlatformMatches`. `Reconciling` and `Stalled` follow kstatus, for tools that
+    /// wait on them.
+    #[serde(default)]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
     /// The generation of the spec this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

@@ -75,11 +75,11 @@ macro_rules! status_access {
         }
 
         fn conditions(status: &Self::Status) -> &[Condition] {
-            &status.conditions
+            &status.reconcile.conditions
         }
 
         fn conditions_mut(status: &mut Self::Status) -> &mut Vec<Condition> {
-            &mut status.conditions
+            &mut status.reconcile.conditions
         }
 
         fn reconciled(status: &Self::Status) -> &ReconcileStatus {

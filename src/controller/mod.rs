@@ -111,10 +111,9 @@ fn customer_id(c: &OCCustomer) -> (bool, Option<String>) {
 /// changed message) do not reconcile a thousand customers; see
 /// [`platform_change_matters_to_customers`].
 fn platform_as_customers_see_it(p: &OCPlatform) -> (Option<u64>, bool) {
-    let ready = p
-        .status
-        .as_ref()
-        .is_some_and(|s| conditions::is_true_for(&s.conditions, READY, p.metadata.generation));
+    let ready = p.status.as_ref().is_some_and(|s| {
+        conditions::is_true_for(&s.reconcile.conditions, READY, p.metadata.generation)
+    });
     (caches::intent(p), ready)
 }
 
@@ -199,7 +198,7 @@ fn users_of_customer_of<D: CustomerOwned>(
 fn stands_ready(user: &OCEndUser) -> bool {
     user.status.as_ref().is_some_and(|s| {
         s.operation.is_none()
-            && conditions::is_true_for(&s.conditions, READY, user.metadata.generation)
+            && conditions::is_true_for(&s.reconcile.conditions, READY, user.metadata.generation)
     })
 }
 
@@ -519,7 +518,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         .watches_shared_stream(
             blocks_watched.changes(|b| {
                 b.status.as_ref().is_some_and(|s| {
-                    conditions::is_true_for(&s.conditions, READY, b.metadata.generation)
+                    conditions::is_true_for(&s.reconcile.conditions, READY, b.metadata.generation)
                 })
             }),
             users_of_customer_of(&ctx),

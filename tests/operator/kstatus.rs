@@ -50,9 +50,11 @@ async fn flux_sees_current_in_progress_and_failed() {
         .await;
     let (verdict, _) = kstatus(&world, "ocnumberblock", "users");
     assert_eq!(verdict, "InProgress");
-    let reconciling =
-        oc_operator::api::conditions::find(&block.status.as_ref().unwrap().conditions, RECONCILING)
-            .unwrap();
+    let reconciling = oc_operator::api::conditions::find(
+        &block.status.as_ref().unwrap().reconcile.conditions,
+        RECONCILING,
+    )
+    .unwrap();
     assert_eq!(
         (reconciling.status.as_str(), reconciling.observed_generation),
         ("True", block.metadata.generation)

@@ -213,7 +213,7 @@ async fn a_writes_task_id_is_saved_with_the_status_write_that_ends_its_reconcile
         .iter()
         .filter_map(|s| {
             let op = s.operation.as_ref()?;
-            let ready = oc_operator::api::conditions::find(&s.conditions, READY)?;
+            let ready = oc_operator::api::conditions::find(&s.reconcile.conditions, READY)?;
             Some((op.task_id.is_some(), ready.reason.clone()))
         })
         .collect();

@@ -633,7 +633,7 @@ async fn onboarding_records_each_step_and_tells_each_write_once() {
     let statuses = statuses.await;
     let without_ready: Vec<_> = statuses
         .iter()
-        .filter(|s| !s.conditions.iter().any(|c| c.type_ == "Ready"))
+        .filter(|s| !s.reconcile.conditions.iter().any(|c| c.type_ == "Ready"))
         .collect();
     assert!(
         without_ready.is_empty(),

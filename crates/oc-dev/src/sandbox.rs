@@ -120,7 +120,7 @@ pub async fn run(
                 l.items.iter().all(|p| {
                     p.status.as_ref().is_some_and(|s| {
                         conditions::is_true_for(
-                            &s.conditions,
+                            &s.reconcile.conditions,
                             conditions::READY,
                             p.metadata.generation,
                         )

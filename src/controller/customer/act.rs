@@ -49,7 +49,11 @@ impl CustomerReconcile<'_> {
             now: jiff::Timestamp::now(),
             lost_answer_grace: self.work.ctx.config.lost_answer_grace,
             checking: status.operation.is_none()
-                && conditions::is_true_for(&status.conditions, READY, self.work.draft.generation),
+                && conditions::is_true_for(
+                    &status.reconcile.conditions,
+                    READY,
+                    self.work.draft.generation,
+                ),
         }
     }
 

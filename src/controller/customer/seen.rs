@@ -81,7 +81,7 @@ pub fn held(known: &Known) -> Seen {
     if known.checking || lost {
         return Seen::default();
     }
-    let lead_inactive = conditions::find(&status.conditions, READY)
+    let lead_inactive = conditions::find(&status.reconcile.conditions, READY)
         .is_some_and(|c| c.reason == reason::LEAD_NOT_ACTIVE);
     let lead = status
         .lead_id

@@ -106,7 +106,7 @@ fn line_number_pending(ctx: &Context, obj: &OCEndUser) -> Option<String> {
 pub fn brings(block: &OCNumberBlock, number: &str) -> bool {
     let status = block.status.as_ref();
     let on_its_way = status
-        .and_then(|s| crate::api::conditions::find(&s.conditions, READY))
+        .and_then(|s| crate::api::conditions::find(&s.reconcile.conditions, READY))
         .is_none_or(|c| {
             c.status != "True"
                 && [

@@ -151,7 +151,7 @@ impl Planner for BlockReconcile<'_> {
             reported: self.work.draft.status.operation.is_none()
                 && self.work.draft.status.running.is_empty()
                 && conditions::is_true_for(
-                    &self.work.draft.status.conditions,
+                    &self.work.draft.status.reconcile.conditions,
                     READY,
                     self.work.draft.generation,
                 ),
