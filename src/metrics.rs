@@ -534,14 +534,7 @@ mod object_tally_tests {
     #[test]
     fn every_kind_is_served_a_read_afresh_count_before_any_read() {
         let text = Metrics::new().encode();
-        for kind in [
-            "OCPlatform",
-            "OCCustomer",
-            "OCNumberBlock",
-            "OCSipConnection",
-            "OCDialPlan",
-            "OCEndUser",
-        ] {
+        for kind in crate::api::kinds() {
             let line = format!("operatorconnect_objects_read_afresh_total{{kind=\"{kind}\"}} 0");
             assert!(text.lines().any(|l| l == line), "{line} not in:\n{text}");
         }

@@ -195,8 +195,10 @@ struct UploadBody {
     location_id: Option<String>,
 }
 
-/// Checks a list of numbers: format, duplicates, size.
-fn check_numbers(errors: &mut FieldErrors, field: &str, numbers: &[String], max: usize) {
+/// Checks the numbers of a request: format, duplicates, size, and none in another
+/// running task.
+fn check_numbers(state: &State, errors: &mut FieldErrors, field: &str, numbers: &[String]) {
+    let max = state.seed.max_numbers_per_request;
     if numbers.is_empty() {
         errors.add(field, "Give at least one telephone number.");
     }
@@ -219,11 +221,6 @@ fn check_numbers(errors: &mut FieldErrors, field: &str, numbers: &[String], max:
         } else if !seen.insert(n) {
             errors.add(field, format!("{n}: listed twice."));
         }
-    }
-}
-
-fn check_not_busy(state: &State, errors: &mut FieldErrors, field: &str, numbers: &[String]) {
-    for n in numbers {
         if let Some(task) = state.busy_numbers.get(n) {
             errors.add(
                 field,
@@ -231,6 +228,15 @@ fn check_not_busy(state: &State, errors: &mut FieldErrors, field: &str, numbers:
             );
         }
     }
+}
+
+/// A new numbers job: its task id, with its numbers held busy until it ends.
+fn start_job(state: &mut State, numbers: &[String]) -> String {
+    let id = format!("tsk_msjob_{}", uuid::Uuid::new_v4());
+    for n in numbers {
+        state.busy_numbers.insert(n.clone(), id.clone());
+    }
+    id
 }
 
 async fn upload(
@@ -284,13 +290,7 @@ async fn upload(
         errors.add("LocationId", "A location needs its civic address id.");
     }
     let numbers = body.phone_numbers_list;
-    check_numbers(
-        &mut errors,
-        "PhoneNumbersList",
-        &numbers,
-        state.seed.max_numbers_per_request,
-    );
-    check_not_busy(&state, &mut errors, "PhoneNumbersList", &numbers);
+    check_numbers(&state, &mut errors, "PhoneNumbersList", &numbers);
     for n in &numbers {
         if state.numbers.get(n).is_some_and(|r| r.tenant_id == tenant) {
             errors.add(
@@ -302,10 +302,9 @@ async fn upload(
     errors.into_result()?;
     require_customer(&state, scope, &tenant)?;
 
-    let id = format!("tsk_msjob_{}", uuid::Uuid::new_v4());
+    let id = start_job(&mut state, &numbers);
     let now = now_text();
     for n in &numbers {
-        state.busy_numbers.insert(n.clone(), id.clone());
         if state.numbers.contains_key(n) {
             continue; // another tenant's number: fails in the task as number_in_use
         }
@@ -407,14 +406,9 @@ async fn release(
     }
     errors.into_result()?;
     let mut errors = FieldErrors::default();
-    check_numbers(&mut errors, "TelephoneNumbers", &numbers, max);
-    check_not_busy(&state, &mut errors, "TelephoneNumbers", &numbers);
+    check_numbers(&state, &mut errors, "TelephoneNumbers", &numbers);
     for n in &numbers {
-        match state.numbers.get(n) {
-            Some(r) if r.tenant_id != tenant => errors.add(
-                "TelephoneNumbers",
-                format!("{n}: not a number of this tenant."),
-            ),
+        match state.numbers.get(n).filter(|r| r.tenant_id == tenant) {
             None => errors.add(
                 "TelephoneNumbers",
                 format!("{n}: not a number of this tenant."),
@@ -437,9 +431,8 @@ async fn release(
     }
     errors.into_result()?;
     require_customer(&state, scope, &tenant)?;
-    let id = format!("tsk_msjob_{}", uuid::Uuid::new_v4());
+    let id = start_job(&mut state, &numbers);
     for n in &numbers {
-        state.busy_numbers.insert(n.clone(), id.clone());
         if let Some(r) = state.numbers.get_mut(n) {
             r.acquired_number_status = number_status::RELEASE_REQUESTED.into();
         }
@@ -475,13 +468,7 @@ async fn unassign(
     let mut state = app.lock_state();
     let mut errors = FieldErrors::default();
     let numbers = body.telephone_numbers;
-    check_numbers(
-        &mut errors,
-        "TelephoneNumbers",
-        &numbers,
-        state.seed.max_numbers_per_request,
-    );
-    check_not_busy(&state, &mut errors, "TelephoneNumbers", &numbers);
+    check_numbers(&state, &mut errors, "TelephoneNumbers", &numbers);
     for n in &numbers {
         if state.numbers.get(n).is_none_or(|r| r.tenant_id != tenant) {
             errors.add(
@@ -492,10 +479,7 @@ async fn unassign(
     }
     errors.into_result()?;
     require_customer(&state, scope, &tenant)?;
-    let id = format!("tsk_msjob_{}", uuid::Uuid::new_v4());
-    for n in &numbers {
-        state.busy_numbers.insert(n.clone(), id.clone());
-    }
+    let id = start_job(&mut state, &numbers);
     let total = numbers.len() as i64;
     state.add_task(
         id.clone(),

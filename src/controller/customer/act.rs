@@ -84,17 +84,25 @@ impl CustomerReconcile<'_> {
         }
     }
 
-    /// After the platform refused a licence write: the licence held is dropped, with
-    /// any snapshot of the customer, so that the plan reads it from the platform.
-    pub(super) fn read_licence_again(&mut self, guid: &str) -> AfterWrite {
-        self.seen.details = None;
-        let platform = &self.work.obj.spec.platform_ref.name;
-        self.work
-            .ctx
-            .platform
-            .snapshots
-            .forget_customer(platform, guid);
+    /// After the platform refused a licence write: the licence held is dropped (see
+    /// [`Self::forget_licence`]), so that the plan reads it from the platform.
+    pub(super) fn read_licence_again(&mut self) -> AfterWrite {
+        self.forget_licence();
         AfterWrite::Replan
+    }
+
+    /// Drops the customer's details held by this reconcile, and any snapshot of them,
+    /// so that what comes next reads them from the platform.
+    pub(super) fn forget_licence(&mut self) {
+        self.seen.details = None;
+        if let Some(guid) = &self.work.draft.status.customer_id {
+            let platform = &self.work.obj.spec.platform_ref.name;
+            self.work
+                .ctx
+                .platform
+                .snapshots
+                .forget_customer(platform, guid);
+        }
     }
 
     /// Keeps the lead and customer as this reconcile knows them now (after a write
@@ -309,17 +317,7 @@ impl Planner for CustomerReconcile<'_> {
                         licence_now(details, to, count);
                         self.remember();
                     }
-                    _ => {
-                        self.seen.details = None;
-                        if let Some(guid) = &self.work.draft.status.customer_id {
-                            let platform = &self.work.obj.spec.platform_ref.name;
-                            self.work
-                                .ctx
-                                .platform
-                                .snapshots
-                                .forget_customer(platform, guid);
-                        }
-                    }
+                    _ => self.forget_licence(),
                 }
                 self.event(
                     "LicenseUpgraded",

@@ -213,7 +213,7 @@ impl CustomerReconcile<'_> {
                     Ok(task) => task,
                     Err(e) if e.conflict() == Some(Conflict::LicenceChangeRefused) => {
                         self.seen.upgrade_refused = true;
-                        return Ok(self.read_licence_again(&guid));
+                        return Ok(self.read_licence_again());
                     }
                     Err(e) => return Err(e.into()),
                 };
@@ -242,7 +242,7 @@ impl CustomerReconcile<'_> {
                     Ok(_) => {}
                     Err(e) if e.conflict() == Some(Conflict::LicenceChangeRefused) => {
                         self.seen.change_refused = true;
-                        return Ok(self.read_licence_again(&guid));
+                        return Ok(self.read_licence_again());
                     }
                     Err(e) => return Err(e.into()),
                 }
