@@ -15,6 +15,11 @@ pub const E164_PATTERN: &str = r"^\+[1-9][0-9]{1,14}$";
 /// Regular expression of a Kubernetes object name (DNS subdomain).
 pub const NAME_PATTERN: &str = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$";
 
+/// The default of a switch that is on unless the spec turns it off.
+pub fn default_true() -> bool {
+    true
+}
+
 /// A reference to another object of this operator in the same namespace.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::kind::declare_kind;
 
-use super::common::{DeletionPolicy, LocalObjectRef, ManagementPolicy, Operation};
+use super::common::{DeletionPolicy, LocalObjectRef, ManagementPolicy, Operation, default_true};
 use super::status::{OwnerStatus, ReconcileStatus};
 
 declare_kind! {
@@ -98,10 +98,6 @@ declare_kind! {
         #[serde(default)]
         pub management_policy: ManagementPolicy,
     }
-}
-
-fn default_true() -> bool {
-    true
 }
 
 /// A postal address.

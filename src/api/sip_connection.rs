@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::kind::declare_kind;
 
-use super::common::{DeletionPolicy, LocalObjectRef, ManagementPolicy, Operation, SecretKeyRef};
+use super::common::{
+    DeletionPolicy, LocalObjectRef, ManagementPolicy, Operation, SecretKeyRef, default_true,
+};
 use super::status::{OwnerStatus, ReconcileStatus};
 
 declare_kind! {
@@ -105,10 +107,6 @@ declare_kind! {
         #[serde(default)]
         pub management_policy: ManagementPolicy,
     }
-}
-
-fn default_true() -> bool {
-    true
 }
 
 /// `ovocCustomerType` of a site.
