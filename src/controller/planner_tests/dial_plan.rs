@@ -35,25 +35,37 @@ fn step(
         spec,
     ))
     .expect("a valid spec");
+    let seen = Seen {
+        rules,
+        adopted: false,
+    };
+    known_of(&spec, status, adopt, deleting, false, |known| {
+        plan(known, &seen)
+    })
+}
+
+/// The planner's `Known` of a dial plan with `spec` and `status` on site s1 of
+/// tenant t, given to `judge`.
+fn known_of<T>(
+    spec: &OCDialPlanSpec,
+    status: Value,
+    may_adopt: bool,
+    deleting: bool,
+    customer_created: bool,
+    judge: impl Fn(&Known) -> T,
+) -> T {
     let status: OCDialPlanStatus = serde_json::from_value(status).expect("a valid status");
-    let known = Known {
+    judge(&Known {
         object: Declared {
-            spec: &spec,
+            spec,
             status: &status,
             generation: None,
-            may_adopt: adopt,
+            may_adopt,
             deleting,
         },
         place: "site s1 of tenant t".into(),
-        customer_created: false,
-    };
-    plan(
-        &known,
-        &Seen {
-            rules,
-            adopted: false,
-        },
-    )
+        customer_created,
+    })
 }
 
 fn declared() -> Vec<DialPlanRule> {
@@ -213,18 +225,7 @@ fn created_customers<T>(
         "rules": [{"name": "emergency", "prefix": "911"}],
     }))
     .expect("a valid spec");
-    let status: OCDialPlanStatus = serde_json::from_value(status).expect("a valid status");
-    judge(&Known {
-        object: Declared {
-            spec: &spec,
-            status: &status,
-            generation: None,
-            may_adopt: adopt,
-            deleting,
-        },
-        place: "site s1 of tenant t".into(),
-        customer_created: true,
-    })
+    known_of(&spec, status, adopt, deleting, true, judge)
 }
 
 /// Whether such a dial plan is taken as holding nothing yet.
