@@ -1,6 +1,7 @@
 //! One numbers listing per customer, shared by all its blocks: a short-lived cache
-//! keyed by tenant, filled by one request at a time, and kept current by the
-//! operator's own writes.
+//! keyed by platform and tenant (as the ledgers and snapshots are: the same tenant on
+//! two OCPlatforms is two customers), filled by one request at a time, and kept
+//! current by the operator's own writes.
 //!
 //! A large block is uploaded in many requests (at most the platform's limit each).
 //! Listing the whole tenant again after each one would cost a page per thousand
@@ -70,7 +71,8 @@ pub struct Numbers {
 #[derive(Debug)]
 pub struct NumbersCache {
     ttl: Duration,
-    slots: Locked<HashMap<String, Slot>>,
+    /// By (OCPlatform name, tenant in lower case).
+    slots: Locked<HashMap<(String, String), Slot>>,
 }
 
 /// Page size of numbers listings.
@@ -88,7 +90,7 @@ impl NumbersCache {
     /// 1,000 customers of 100 numbers, listings kept after their use held tens of
     /// megabytes. A listing is kept a while after it may be read (see
     /// [`ANSWER_WINDOW`]).
-    fn slot(&self, tenant: &str) -> Slot {
+    fn slot(&self, platform: &str, tenant: &str) -> Slot {
         let mut slots = self.slots.lock();
         slots.retain(|_, slot| match slot.try_lock() {
             // In use: kept.
@@ -98,7 +100,7 @@ impl NumbersCache {
                 .is_some_and(|held| held.at.elapsed() < self.kept(held)),
         });
         slots
-            .entry(tenant.to_ascii_lowercase())
+            .entry((platform.to_owned(), tenant.to_ascii_lowercase()))
             .or_default()
             .clone()
     }
@@ -117,10 +119,16 @@ impl NumbersCache {
         self.lifetime(held).max(ANSWER_WINDOW)
     }
 
-    /// The tenant's numbers, fetched at most once per `ttl` however many blocks ask
-    /// (or kept current by writes, see the module's comment).
-    pub async fn list(&self, client: &LivePlatformClient, tenant: &str) -> Result<Numbers> {
-        let slot = self.slot(tenant);
+    /// The numbers of `tenant` on the OCPlatform `platform` (whose client is
+    /// `client`), fetched at most once per `ttl` however many blocks ask (or kept
+    /// current by writes, see the module's comment).
+    pub async fn list(
+        &self,
+        client: &LivePlatformClient,
+        platform: &str,
+        tenant: &str,
+    ) -> Result<Numbers> {
+        let slot = self.slot(platform, tenant);
         let mut guard = slot.lock().await;
         if let Some(held) = guard.as_ref()
             && held.at.elapsed() < self.lifetime(held)
@@ -154,11 +162,12 @@ impl NumbersCache {
     /// and the next block lists the tenant.
     pub async fn project(
         &self,
+        platform: &str,
         tenant: &str,
         projection: Projection,
         change: impl FnOnce(&mut TenantNumbers),
     ) {
-        let slot = self.slot(tenant);
+        let slot = self.slot(platform, tenant);
         let mut guard = slot.lock().await;
         let Some(held) = guard.as_mut() else {
             return;
@@ -183,8 +192,8 @@ impl NumbersCache {
     }
 
     /// Forgets the tenant's listing (a write whose effect is not known).
-    pub async fn invalidate(&self, tenant: &str) {
-        let slot = self.slot(tenant);
+    pub async fn invalidate(&self, platform: &str, tenant: &str) {
+        let slot = self.slot(platform, tenant);
         *slot.lock().await = None;
     }
 }
@@ -207,17 +216,17 @@ mod tests {
             ("projected", 61, true),
             ("projected-old", 601, true),
         ] {
-            *cache.slot(tenant).lock().await = Some(Held {
+            *cache.slot("p", tenant).lock().await = Some(Held {
                 at: ago(secs),
                 numbers: Arc::default(),
                 projected,
                 running: 0,
             });
         }
-        let _ = cache.slot("new");
+        let _ = cache.slot("p", "new");
         let tenants: Vec<String> = {
             let slots = cache.slots.lock();
-            let mut t: Vec<String> = slots.keys().cloned().collect();
+            let mut t: Vec<String> = slots.keys().map(|(_, t)| t.clone()).collect();
             t.sort();
             t
         };
@@ -227,22 +236,22 @@ mod tests {
     #[tokio::test]
     async fn a_listing_is_settled_once_every_write_applied_to_it_has_ended() {
         let cache = NumbersCache::new(Duration::from_secs(60));
-        *cache.slot("t").lock().await = Some(Held {
+        *cache.slot("p", "t").lock().await = Some(Held {
             at: Instant::now(),
             numbers: Arc::default(),
             projected: false,
             running: 0,
         });
         let settled = |cache: &NumbersCache| {
-            let slot = cache.slot("t");
+            let slot = cache.slot("p", "t");
             let held = slot.try_lock().expect("not in use");
             held.as_ref().map(|h| (h.projected, h.running == 0))
         };
-        cache.project("t", Projection::Accepted, |_| {}).await;
-        cache.project("t", Projection::Accepted, |_| {}).await;
-        cache.project("t", Projection::Ended, |_| {}).await;
+        cache.project("p", "t", Projection::Accepted, |_| {}).await;
+        cache.project("p", "t", Projection::Accepted, |_| {}).await;
+        cache.project("p", "t", Projection::Ended, |_| {}).await;
         assert_eq!(settled(&cache), Some((true, false)));
-        cache.project("t", Projection::Ended, |_| {}).await;
+        cache.project("p", "t", Projection::Ended, |_| {}).await;
         assert_eq!(settled(&cache), Some((true, true)));
     }
 
@@ -257,21 +266,46 @@ mod tests {
             assignment_status: NumberRecord::USER_ASSIGNED.into(),
             ..NumberRecord::default()
         }]);
-        *cache.slot("t").lock().await = Some(Held {
+        *cache.slot("p", "t").lock().await = Some(Held {
             at: Instant::now(),
             numbers: Arc::new(numbers),
             projected: false,
             running: 1,
         });
         cache
-            .project("t", Projection::Outside, |numbers| {
+            .project("p", "t", Projection::Outside, |numbers| {
                 numbers.assignment(Some("+14255550100"), None);
             })
             .await;
-        let slot = cache.slot("t");
+        let slot = cache.slot("p", "t");
         let held = slot.try_lock().expect("not in use");
         let held = held.as_ref().expect("held");
         assert_eq!((held.projected, held.running), (true, 1));
         assert!(held.numbers.assigned().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_same_tenant_on_another_platform_has_a_listing_of_its_own() {
+        let cache = NumbersCache::new(Duration::from_secs(60));
+        *cache.slot("one", "t").lock().await = Some(Held {
+            at: Instant::now(),
+            numbers: Arc::default(),
+            projected: false,
+            running: 0,
+        });
+        cache
+            .project("one", "t", Projection::Accepted, |_| {})
+            .await;
+        assert!(
+            cache
+                .slot("other", "t")
+                .try_lock()
+                .expect("not in use")
+                .is_none()
+        );
+        cache.invalidate("other", "T").await;
+        let held = cache.slot("one", "t");
+        let held = held.try_lock().expect("not in use");
+        assert_eq!(held.as_ref().map(|h| h.running), Some(1));
     }
 }

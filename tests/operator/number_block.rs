@@ -1,3 +1,4 @@
+use liveplatform_sim::admin_client::AdminClient;
 use oc_operator::api::conditions::{NUMBERS_UPLOADED, READY, reason};
 use oc_operator::api::{OCCustomer, OCNumberBlock};
 use serde_json::json;
@@ -592,4 +593,94 @@ async fn a_block_declared_first_is_woken_by_its_customer_becoming_a_customer() {
     world.customer_ready().await;
     let b = world.ready::<OCNumberBlock>("users", 60).await;
     assert_eq!(counts(&b), (1, 1));
+}
+
+/// The same tenant on two OCPlatforms is two customers, each with its own numbers:
+/// each platform's blocks upload, report and release on their own platform, with the
+/// first platform's last listing of the tenant still held when the second platform's
+/// block goes. (The numbers listings are keyed by platform and tenant; a deletion
+/// also reads afresh, its new generation, so this passes with listings keyed by tenant
+/// alone too: the key is proved in `numbers::tests`.)
+#[tokio::test]
+async fn the_same_tenant_on_two_platforms_is_listed_on_each() {
+    let mut world = World::new("twoplatforms").await;
+    let other_ns = world.add_namespace("twoplatforms-b").await;
+    world.put_platform(json!([world.ns])).await;
+    let second = world.another_simulator().await;
+    let second_admin = AdminClient::new(&second.admin_url());
+    let second_platform = format!("{}-b", world.platform());
+    world
+        .put_platform_on(&second_platform, &second, json!([other_ns]))
+        .await;
+    // Listings live as long as they do by default, not the tests' 200 ms: the second
+    // block's deletion comes while the first platform's last listing is still held.
+    let mut config = world.config();
+    config.numbers_cache_ttl = std::time::Duration::from_secs(60);
+    world.start_configured(world.client.clone(), config).await;
+
+    world.customer_ready().await;
+    world
+        .block(
+            "users",
+            "contoso",
+            json!({"numbers": ["+14255550100", "+14255550101"]}),
+        )
+        .await;
+    world.ready::<OCNumberBlock>("users", 60).await;
+
+    // On the second platform the same numbers and one the platform refuses: the block
+    // holds two numbers and is not Ready.
+    second_admin
+        .set_faults(json!({"numberFailures": {"+14255550102": "unable_to_retrieve_location"}}))
+        .await
+        .unwrap();
+    let mut customer = customer_json("contoso", TENANT_A, "contoso", json!({}));
+    customer["spec"]["platformRef"]["name"] = json!(second_platform);
+    world
+        .api_in::<OCCustomer>(&other_ns)
+        .create(
+            &Default::default(),
+            &serde_json::from_value(customer).unwrap(),
+        )
+        .await
+        .expect("the customer on the second platform");
+    world.ready_in::<OCCustomer>(&other_ns, "contoso", 60).await;
+    let block = json!({
+        "apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCNumberBlock",
+        "metadata": {"name": "users"},
+        "spec": {"customerRef": {"name": "contoso"}, "callingProfileId": PROFILE_US,
+                 "usage": "CallingUserAssignment", "capabilities": ["InboundCalling", "OutboundCalling"],
+                 "numbers": ["+14255550100", "+14255550101", "+14255550102"]},
+    });
+    let second_blocks = world.api_in::<OCNumberBlock>(&other_ns);
+    second_blocks
+        .create(&Default::default(), &serde_json::from_value(block).unwrap())
+        .await
+        .expect("the block on the second platform");
+    world
+        .wait_in::<OCNumberBlock>(&other_ns, "users", 60, "partly failed", |b| {
+            has_reason(b, READY, reason::REJECTED)
+        })
+        .await;
+    assert_eq!(numbers_held(&second_admin, TENANT_A).await.len(), 2);
+
+    // The first platform's block goes, releasing its numbers there; then the second
+    // platform's block goes, and releases its own there.
+    world.delete::<OCNumberBlock>("users").await;
+    world.wait_gone::<OCNumberBlock>("users", 60).await;
+    assert!(world.platform_numbers(TENANT_A).await.is_empty());
+    second_blocks
+        .delete("users", &Default::default())
+        .await
+        .expect("delete the second block");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while second_blocks.get_opt("users").await.expect("get").is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second block did not go"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let left = numbers_held(&second_admin, TENANT_A).await;
+    assert!(left.is_empty(), "the second platform still holds {left:?}");
 }

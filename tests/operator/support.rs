@@ -282,14 +282,21 @@ impl World {
     }
 
     pub async fn put_platform(&self, allowed: serde_json::Value) {
+        self.put_platform_on(&self.platform(), &self.sim, allowed)
+            .await;
+    }
+
+    /// An OCPlatform `name` of this world's operator, served by `sim`, allowing the
+    /// namespaces `allowed`.
+    pub async fn put_platform_on(&self, name: &str, sim: &Simulator, allowed: serde_json::Value) {
         let platforms: Api<OCPlatform> = Api::all(self.client.clone());
         let platform = json!({
             "apiVersion": "operatorconnect.io/v1alpha1",
             "kind": "OCPlatform",
-            "metadata": {"name": self.platform(), "labels": {"oc-test": self.ns}},
+            "metadata": {"name": name, "labels": {"oc-test": self.ns}},
             "spec": {
-                "baseUrl": self.sim.base_url().as_str(),
-                "identityBaseUrl": self.sim.identity_base().as_str(),
+                "baseUrl": sim.base_url().as_str(),
+                "identityBaseUrl": sim.identity_base().as_str(),
                 "serviceProviderTenantId": SANDBOX_SP_TENANT,
                 "credentialsSecretRef": {"name": "credentials"},
                 "allowedNamespaces": allowed,
@@ -298,12 +305,25 @@ impl World {
         });
         platforms
             .patch(
-                &self.platform(),
+                name,
                 &PatchParams::apply("test").force(),
                 &Patch::Apply(&platform),
             )
             .await
             .expect("platform");
+    }
+
+    /// A second simulator, seeded as this world's, for a second OCPlatform.
+    pub async fn another_simulator(&self) -> Simulator {
+        let seed = Seed {
+            task_delay_ms: 300,
+            requests_per_second: f64::from(PLATFORM_RATE),
+            burst: PLATFORM_RATE,
+            ..Seed::default()
+        };
+        Simulator::start("127.0.0.1:0".parse().unwrap(), seed, Faults::default())
+            .await
+            .expect("simulator")
     }
 
     /// Creates another namespace that this world's platform allows; the operator then
@@ -959,7 +979,14 @@ impl World {
 
     /// Numbers the simulator holds for `tenant`, with their status.
     pub async fn platform_numbers(&self, tenant: &str) -> Vec<(String, String)> {
-        let state = self.admin.state().await.expect("state");
+        numbers_held(&self.admin, tenant).await
+    }
+}
+
+/// Numbers the simulator of `admin` holds for `tenant`, with their status.
+pub async fn numbers_held(admin: &AdminClient, tenant: &str) -> Vec<(String, String)> {
+    {
+        let state = admin.state().await.expect("state");
         let mut out: Vec<(String, String)> = state["numbers"]
             .as_object()
             .map(|m| {

@@ -81,7 +81,7 @@ impl Planner for EndUserReconcile<'_> {
                     obj.spec.line_uri.as_deref()
                 };
                 let before = self.work.draft.status.line_uri.as_deref();
-                record_assignment(ctx, &self.work.place.tenant, before, after).await;
+                record_assignment(ctx, self.work.place, before, after).await;
                 if !self.work.deleting
                     && let Some(object_id) = object_id
                 {

@@ -138,7 +138,12 @@ fn line_number(uri: &str) -> Option<&str> {
 /// the line URI it set is assigned, the one the user had before is free. Applied to
 /// the tenant's held numbers listing at once, so that a block deciding on assigned
 /// numbers (a release that policy Keep holds back) does not decide from before.
-async fn record_assignment(ctx: &Context, tenant: &str, before: Option<&str>, after: Option<&str>) {
+async fn record_assignment(
+    ctx: &Context,
+    scope: &CustomerScope,
+    before: Option<&str>,
+    after: Option<&str>,
+) {
     let freed = before
         .and_then(line_number)
         .filter(|n| Some(*n) != after.and_then(line_number));
@@ -148,9 +153,12 @@ async fn record_assignment(ctx: &Context, tenant: &str, before: Option<&str>, af
     }
     ctx.platform
         .numbers
-        .project(tenant, Projection::Outside, |numbers| {
-            numbers.assignment(freed, assigned)
-        })
+        .project(
+            &scope.platform_name(),
+            &scope.tenant,
+            Projection::Outside,
+            |numbers| numbers.assignment(freed, assigned),
+        )
         .await;
 }
 

@@ -85,9 +85,12 @@ impl BlockReconcile<'_> {
         };
         ctx.platform
             .numbers
-            .project(&self.work.place.tenant, Projection::Ended, |listing| {
-                listing.ended(op.action, &numbers, &failed_numbers)
-            })
+            .project(
+                &self.work.place.platform_name(),
+                &self.work.place.tenant,
+                Projection::Ended,
+                |listing| listing.ended(op.action, &numbers, &failed_numbers),
+            )
             .await;
         match ended {
             Ended::Succeeded => {
@@ -127,7 +130,7 @@ impl BlockReconcile<'_> {
             .ctx
             .platform
             .numbers
-            .invalidate(&self.work.place.tenant)
+            .invalidate(&self.work.place.platform_name(), &self.work.place.tenant)
             .await;
         self.seen.listing = None;
     }
@@ -184,7 +187,7 @@ impl Planner for BlockReconcile<'_> {
                         .ctx
                         .platform
                         .numbers
-                        .invalidate(&scope.tenant)
+                        .invalidate(&scope.platform_name(), &scope.tenant)
                         .await;
                 }
                 let numbers = self
@@ -192,7 +195,7 @@ impl Planner for BlockReconcile<'_> {
                     .ctx
                     .platform
                     .numbers
-                    .list(&scope.client, &scope.tenant)
+                    .list(&scope.client, &scope.platform_name(), &scope.tenant)
                     .await?;
                 self.seen.listing = Some(if numbers.projected {
                     Listing::projected(numbers.numbers, numbers.settled)
@@ -288,9 +291,12 @@ impl Planner for BlockReconcile<'_> {
                             .ctx
                             .platform
                             .numbers
-                            .project(&self.work.place.tenant, Projection::Ended, |listing| {
-                                listing.ended(op.action, &numbers, &numbers)
-                            })
+                            .project(
+                                &self.work.place.platform_name(),
+                                &self.work.place.tenant,
+                                Projection::Ended,
+                                |listing| listing.ended(op.action, &numbers, &numbers),
+                            )
                             .await;
                         self.seen.listing = None;
                         self.seen.running_failed = Some(why);
@@ -435,13 +441,21 @@ impl Planner for BlockReconcile<'_> {
                 let numbers: NumberSet = numbers.iter().collect();
                 ctx.platform
                     .numbers
-                    .project(&scope.tenant, Projection::Accepted, |listing| {
-                        listing.accepted(action, &numbers)
-                    })
+                    .project(
+                        &scope.platform_name(),
+                        &scope.tenant,
+                        Projection::Accepted,
+                        |listing| listing.accepted(action, &numbers),
+                    )
                     .await;
             }
             // What the platform now holds is not known: the next look lists it.
-            Err(_) => ctx.platform.numbers.invalidate(&scope.tenant).await,
+            Err(_) => {
+                ctx.platform
+                    .numbers
+                    .invalidate(&scope.platform_name(), &scope.tenant)
+                    .await
+            }
         }
         match sent {
             Ok(task) => {

@@ -65,9 +65,12 @@ impl BlockReconcile<'_> {
                     ctx.metrics.task_started(action);
                     ctx.platform
                         .numbers
-                        .project(&scope.tenant, Projection::Accepted, |listing| {
-                            listing.accepted(action, set)
-                        })
+                        .project(
+                            &scope.platform_name(),
+                            &scope.tenant,
+                            Projection::Accepted,
+                            |listing| listing.accepted(action, set),
+                        )
                         .await;
                 }
                 Err(e) => failure = Some(e),
@@ -95,7 +98,10 @@ impl BlockReconcile<'_> {
             None => Ok(AfterWrite::Replan),
             Some(e) => {
                 // What the platform now holds is not known: the next look lists it.
-                ctx.platform.numbers.invalidate(&scope.tenant).await;
+                ctx.platform
+                    .numbers
+                    .invalidate(&scope.platform_name(), &scope.tenant)
+                    .await;
                 if state_changed(action, &e) {
                     return Err(Error::TaskFailed(format!(
                         "{e}; the numbers changed on the platform, so the operator lists them again"
