@@ -29,9 +29,13 @@ declare_kind! {
         #[x_kube(validation = Rule::new("self == oldSelf").message("customerRef is immutable; create a new OCEndUser instead"))]
         pub customer_ref: LocalObjectRef,
 
-        /// The user's SIP address (user principal name), such as `adele@contoso.com`.
-        /// Cannot change.
-        #[schemars(length(max = 256), regex(pattern = r"^[^@\s:]+@[^@\s]+\.[^@\s]+$"))]
+        /// The user's SIP address (user principal name), such as `adele@contoso.com`: a
+        /// name, `@`, and a domain of at least two labels, none of them empty. Cannot
+        /// change.
+        #[schemars(
+            length(max = 256),
+            regex(pattern = r"^[^@\s:]+@[^@\s.]+(\.[^@\s.]+)+$")
+        )]
         #[x_kube(validation = Rule::new("self == oldSelf").message("sipAddress is immutable; create a new OCEndUser instead"))]
         pub sip_address: String,
 

@@ -40,9 +40,12 @@ declare_kind! {
         pub numbers: Vec<E164>,
 
         /// Inclusive ranges of numbers, each at most 10000 numbers that differ only in
-        /// their last four digits.
+        /// their last four digits. No two ranges overlap: each number is declared once.
         #[serde(default)]
         #[schemars(length(max = 50))]
+        #[x_kube(validation = Rule::new(
+            "self.all(a, self.exists_one(b, size(a.start) == size(b.start) && a.start <= b.end && b.start <= a.end))"
+        ).message("ranges overlap or repeat: declare each number once"))]
         pub ranges: Vec<NumberRange>,
 
         /// The calling profile to upload with (see the OCPlatform's
