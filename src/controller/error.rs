@@ -81,9 +81,9 @@ impl Error {
             Error::Platform(
                 P::Validation { .. } | P::Rejected { .. } | P::LicenseRequired { .. },
             ) => v(reason::RECONCILE_ERROR, Some(reason::REJECTED), true),
-            Error::Platform(P::NotFound { .. } | P::UnexpectedAnswer { .. }) => {
-                v(reason::RECONCILE_ERROR, None, false)
-            }
+            Error::Platform(
+                P::NotFound { .. } | P::UnexpectedAnswer { .. } | P::AnswerTooLarge { .. },
+            ) => v(reason::RECONCILE_ERROR, None, false),
             Error::Platform(P::Config(_)) | Error::InvalidSpec(_) => {
                 v(reason::RECONCILE_ERROR, Some(reason::INVALID_SPEC), true)
             }
@@ -128,6 +128,9 @@ impl Error {
             }
             Error::Platform(P::NotFound { .. } | P::UnexpectedAnswer { .. })
             | Error::TaskFailed(_) => "the operator retries with backoff",
+            Error::Platform(P::AnswerTooLarge { .. }) => {
+                "the operator stopped reading it and retries with backoff"
+            }
             Error::Kube { .. } => {
                 "the operator retries with backoff; check its RBAC if this persists"
             }

@@ -1,5 +1,5 @@
 use kube::ResourceExt;
-use oc_operator::api::conditions::{READY, reason};
+use oc_operator::api::conditions::{READY, SYNCED, reason};
 use oc_operator::api::{OCCustomer, OCPlatform};
 use serde_json::json;
 
@@ -155,4 +155,34 @@ async fn a_deleted_platform_leaves_no_budget_behind() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+/// An answer far larger than any of the platform's (a wrong URL, a proxy's page) is
+/// not read whole: the OCPlatform says so in its condition, and once the endpoint
+/// answers as the platform does, it is Ready.
+#[tokio::test]
+async fn an_answer_too_large_is_a_condition_and_not_read_whole() {
+    let mut world = World::new("hugeanswer").await;
+    world
+        .admin
+        .set_faults(
+            json!({"hugeAnswerBurst": 1_000_000, "endpoints": ["GET /v2/oc/callingprofile"]}),
+        )
+        .await
+        .unwrap();
+    world.start().await;
+    let platform = world
+        .platform_until(60, "saying its answer is too large", |p| {
+            condition(p, SYNCED).is_some_and(|(status, _, message)| {
+                status == "False" && message.contains("the answer is too large")
+            })
+        })
+        .await;
+    let (_, _, message) = condition(&platform, SYNCED).unwrap();
+    assert!(
+        message.contains("check that the OCPlatform's URL points at the Live Platform"),
+        "{message}"
+    );
+    world.admin.set_faults(json!({})).await.unwrap();
+    platform_ready(&world).await;
 }

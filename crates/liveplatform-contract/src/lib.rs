@@ -69,6 +69,15 @@ pub const DEFAULT_BUDGET: Budget = Budget {
     burst: 40,
 };
 
+/// The largest answer the client reads [chosen]: a page of 1,000 numbers is under
+/// a megabyte; an answer that goes on past this is not the platform's (a wrong
+/// `baseUrl`, a proxy's page) and would otherwise be held whole in memory.
+pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+/// The most pages the client reads of one listing [chosen]: 2,000 pages of 1,000
+/// numbers is four times the numbers a block can declare; a listing whose
+/// `totalPages` goes on past it is not followed to its end.
+pub const MAX_LISTING_PAGES: u32 = 2_000;
+
 /// Token lifetime the identity endpoint grants [doc example].
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3599);
 /// The client renews a token this long before it expires [chosen].

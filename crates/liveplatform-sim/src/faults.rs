@@ -5,6 +5,9 @@
 use std::collections::BTreeMap;
 
 use rand::Rng;
+
+/// The size of an injected huge answer (`hugeAnswerBurst`): 64 MiB.
+pub const HUGE_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -41,6 +44,13 @@ pub struct Faults {
     pub number_failures: BTreeMap<String, String>,
     /// Task duration overriding the seed.
     pub task_delay_ms: Option<u64>,
+    /// The next N answers (of `endpoints`, or any) are replaced, once processed, by a
+    /// body of `HUGE_ANSWER_BYTES` that never ends in valid JSON: a wrong endpoint or a
+    /// proxy's page, which the client must not read whole.
+    pub huge_answer_burst: u32,
+    /// Numbers listings say they have a million pages and answer every page past the
+    /// last with the last page's numbers again: a listing that never ends.
+    pub endless_listings: bool,
     /// Limit request faults to these endpoints (`"POST /v2/oc/lead"`, as counted by
     /// `/admin/counters`); empty means every endpoint.
     pub endpoints: Vec<String>,
@@ -101,6 +111,11 @@ impl Faults {
             self.endpoints.clear();
         }
         dropped
+    }
+
+    /// Whether the answer to a processed request is to be replaced by a huge body.
+    pub fn huge_answer(&mut self, endpoint: &str) -> bool {
+        self.applies_to(endpoint) && take(&mut self.huge_answer_burst)
     }
 
     /// Whether a new task is to fail.

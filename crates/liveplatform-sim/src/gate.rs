@@ -8,6 +8,7 @@ use axum::extract::{MatchedPath, Request, State as AxState};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 
 use super::App;
 use super::faults::RequestFault;
@@ -180,6 +181,10 @@ pub async fn api_gate(AxState(app): AxState<App>, mut request: Request, next: Ne
 
     let response = next.run(request).await;
     app.count(&endpoint, response.status().as_str());
+    if app.lock_faults().huge_answer(&endpoint) {
+        app.count(&endpoint, "huge-answer");
+        return huge_answer();
+    }
     if response.status().is_success() && app.lock_faults().drop_after(&endpoint, is_write) {
         app.count(&endpoint, "answer-dropped");
         if let Some(kill) = kill {
@@ -187,4 +192,23 @@ pub async fn api_gate(AxState(app): AxState<App>, mut request: Request, next: Ne
         }
     }
     response
+}
+
+/// An answer of `HUGE_ANSWER_BYTES`, sent a chunk at a time without a length: the
+/// beginning of a JSON object that goes on and on.
+fn huge_answer() -> Response {
+    const CHUNK: usize = 64 * 1024;
+    let chunks = crate::faults::HUGE_ANSWER_BYTES / CHUNK;
+    let head = futures::stream::once(async {
+        Ok::<_, std::convert::Infallible>(bytes::Bytes::from_static(b"{\"padding\": \""))
+    });
+    let body = futures::stream::iter(
+        std::iter::repeat_n(bytes::Bytes::from(vec![b'x'; CHUNK]), chunks)
+            .map(Ok::<_, std::convert::Infallible>),
+    );
+    Response::builder()
+        .status(200)
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from_stream(head.chain(body)))
+        .unwrap_or_default()
 }

@@ -540,6 +540,7 @@ async fn list_v3(
         ));
     }
     let status = query.get("acquiredNumberStatus").map(str::to_owned);
+    let endless = app.lock_faults().endless_listings;
     let state = app.lock_state();
     let matching: Vec<&NumberRec> = tenant_numbers(&state, scope, &tenant)
         .filter(|n| {
@@ -549,16 +550,28 @@ async fn list_v3(
         })
         .collect();
     let total = matching.len() as i64;
+    let pages = (total + size - 1) / size;
+    // An endless listing (a fault) answers every page past the last with the last.
+    let shown = if endless {
+        page.min(pages.max(1))
+    } else {
+        page
+    };
     let data: Vec<Value> = matching
         .iter()
-        .skip(((page - 1) * size) as usize)
+        .skip(((shown - 1) * size) as usize)
         .take(size as usize)
         .map(|n| number_json(&state, n, true))
         .collect();
+    let (pages, total) = if endless {
+        (1_000_000, 1_000_000 * size)
+    } else {
+        (pages, total)
+    };
     Ok(Json(json!({
         "currentPage": page,
         "pageSize": size,
-        "totalPages": (total + size - 1) / size,
+        "totalPages": pages,
         "totalRecords": total,
         "data": data,
     })))

@@ -179,10 +179,18 @@ impl TokenSource {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = response.bytes().await.map_err(|e| Error::Transient {
-            action,
-            detail: super::client::describe_transport(&e),
-        })?;
+        let body = super::body::read(response)
+            .await
+            .map_err(|unread| match unread {
+                super::body::Unread::Transport(e) => Error::Transient {
+                    action,
+                    detail: super::client::describe_transport(&e),
+                },
+                super::body::Unread::TooLarge => Error::AnswerTooLarge {
+                    action,
+                    detail: unread.describe(),
+                },
+            })?;
         let value = match status {
             // Entra answers a bad client with 400/401 and an OAuth error body.
             400 | 401 => {

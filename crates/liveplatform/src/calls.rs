@@ -5,6 +5,7 @@ use serde_json::Value;
 use super::action::Action;
 use super::answer::{self, FromAnswer, decode, decode_leads, decode_list};
 use super::client::{LivePlatformClient, Request, describe_transport};
+use super::contract;
 use super::error::{Error, Result};
 use super::model::*;
 
@@ -31,11 +32,15 @@ impl LivePlatformClient {
                     let status = response.status().as_u16();
                     self.observer()
                         .call(action, Some(status), started.elapsed());
-                    match response.bytes().await {
+                    match crate::body::read(response).await {
                         Ok(body) => Ok((status, answer::parse_body(&body))),
-                        Err(e) => Err(Error::Transient {
+                        Err(crate::body::Unread::Transport(e)) => Err(Error::Transient {
                             action,
                             detail: describe_transport(&e),
+                        }),
+                        Err(unread) => Err(Error::AnswerTooLarge {
+                            action,
+                            detail: unread.describe(),
                         }),
                     }
                 }
@@ -311,6 +316,16 @@ impl LivePlatformClient {
             take(page.data);
             if count == 0 || i64::from(page_number) >= page.total_pages {
                 return Ok(());
+            }
+            if page_number >= contract::MAX_LISTING_PAGES {
+                return Err(Error::AnswerTooLarge {
+                    action: Action::ListNumbersV3,
+                    detail: format!(
+                        "the listing of tenant {ms_tenant_id} goes on past {} pages ({} said); check that the OCPlatform's URL points at the Live Platform",
+                        contract::MAX_LISTING_PAGES,
+                        page.total_pages
+                    ),
+                });
             }
             page_number += 1;
         }

@@ -489,12 +489,23 @@ impl LivePlatformClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = match response.bytes().await {
+        let body = match super::body::read(response).await {
             Ok(b) => b,
-            Err(e) => {
+            Err(unread) => {
                 self.observer()
                     .call(action, Some(status), started.elapsed());
-                return Err(lost(e));
+                return Err(match unread {
+                    super::body::Unread::Transport(e) => lost(e),
+                    // A write's answer not read whole: its outcome is not known.
+                    super::body::Unread::TooLarge if action.is_write() => Error::OutcomeUnknown {
+                        action,
+                        detail: format!("its answer was not read: {}", unread.describe()),
+                    },
+                    super::body::Unread::TooLarge => Error::AnswerTooLarge {
+                        action,
+                        detail: unread.describe(),
+                    },
+                });
             }
         };
         self.observer()

@@ -64,6 +64,12 @@ pub enum Error {
     #[error("{action}: unexpected answer: {detail}")]
     UnexpectedAnswer { action: Action, detail: String },
 
+    /// A read's answer, or a listing, went on past what the client reads
+    /// (`contract::MAX_ANSWER_BYTES`, `contract::MAX_LISTING_PAGES`). A write's answer
+    /// cut this way is `OutcomeUnknown` instead.
+    #[error("{action}: the answer is too large: {detail}")]
+    AnswerTooLarge { action: Action, detail: String },
+
     /// The client's configuration is unusable (bad URL, plain http to a remote host).
     #[error("Live Platform client configuration: {0}")]
     Config(String),
@@ -93,7 +99,8 @@ impl Error {
             | Error::RateLimited { action, .. }
             | Error::Transient { action, .. }
             | Error::OutcomeUnknown { action, .. }
-            | Error::UnexpectedAnswer { action, .. } => Some(*action),
+            | Error::UnexpectedAnswer { action, .. }
+            | Error::AnswerTooLarge { action, .. } => Some(*action),
             Error::Config(_) => None,
         }
     }

@@ -8,6 +8,7 @@ pub mod action;
 pub mod answer;
 pub mod auth;
 pub mod backoff;
+mod body;
 mod calls;
 pub mod client;
 pub mod error;

@@ -244,3 +244,53 @@ async fn an_admitted_call_takes_no_second_permit_and_the_next_one_waits() {
     assert_eq!(*waits.0.lock().unwrap(), [action]);
     assert_eq!(env.count("GET /v2/oc/callingprofile", "200").await, 2);
 }
+
+#[tokio::test]
+async fn a_huge_answer_to_a_read_is_not_read_whole() {
+    let env = Env::start().await;
+    env.client.check_credentials().await.unwrap();
+    env.set_faults(json!({"hugeAnswerBurst": 1, "endpoints": ["GET /v3/customer"]}))
+        .await;
+    let err = env.client.list_services(false).await.unwrap_err();
+    assert!(matches!(err, Error::AnswerTooLarge { .. }), "{err:?}");
+    assert_says(&err, "goes on past 16 MiB");
+    assert_eq!(env.count("GET /v3/customer", "huge-answer").await, 1);
+    // Not retried: the same endpoint answers again at once when asked again.
+    env.client.list_services(false).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_huge_answer_to_a_write_leaves_its_outcome_unknown() {
+    let env = Env::start().await;
+    env.set_faults(json!({"hugeAnswerBurst": 1, "endpoints": ["POST /v2/oc/lead"]}))
+        .await;
+    let err = env.try_lead(TENANT_A, "Contoso").await.unwrap_err();
+    assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err:?}");
+    // The write happened; only its answer was not read.
+    assert!(env.client.get_lead(TENANT_A).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn an_endless_listing_is_given_up_on_after_the_page_cap() {
+    let mut seed = quick_seed();
+    seed.requests_per_second = 100_000.0;
+    seed.burst = 10_000;
+    let env = Env::with_seed(seed).await;
+    env.customer(TENANT_A, "contoso").await;
+    env.uploaded(TENANT_A, "+14255550100").await;
+    env.set_faults(json!({"endlessListings": true})).await;
+    let mut config = config_for(&env.sim);
+    config.budget = Budget {
+        per_second: 100_000.0,
+        burst: 10_000,
+    };
+    let client = LivePlatformClient::new(config).unwrap();
+    let mut pages = 0_u32;
+    let err = client
+        .each_numbers_page(TENANT_A, 1000, |_| pages += 1)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::AnswerTooLarge { .. }), "{err:?}");
+    assert_says(&err, "goes on past 2000 pages");
+    assert_eq!(pages, liveplatform::contract::MAX_LISTING_PAGES);
+}
