@@ -429,6 +429,14 @@ impl Metrics {
     }
 
     /// The change of `key` was acted on (or the object is gone): forget it.
+    /// How many objects the gauges and the spec-change clock hold.
+    pub fn objects_held(&self) -> (usize, usize) {
+        (
+            self.states.lock().by_key.len(),
+            self.spec_changes.lock().len(),
+        )
+    }
+
     pub fn spec_change_done(&self, key: &str) {
         self.spec_changes.lock().remove(key);
     }

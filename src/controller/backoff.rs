@@ -35,6 +35,15 @@ impl ObjectBackoff {
         self.attempts.lock().remove(key);
     }
 
+    /// How many objects failed last time.
+    pub fn len(&self) -> usize {
+        self.attempts.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn attempts(&self, key: &str) -> u32 {
         self.attempts.lock().get(key).copied().unwrap_or(0)
     }

@@ -28,6 +28,20 @@ impl Resting {
             .insert(key.to_owned(), (std::time::Instant::now() + wait, intent));
     }
 
+    /// Forgets object `key` (it is gone).
+    pub fn forget(&self, key: &str) {
+        self.0.lock().remove(key);
+    }
+
+    /// How many objects rest.
+    pub fn len(&self) -> usize {
+        self.0.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// How much longer object `key` rests, if it still does with `intent`; an object
     /// whose intent changed or whose time came is woken for good.
     pub fn remaining(&self, key: &str, intent: Option<u64>) -> Option<std::time::Duration> {
@@ -151,6 +165,20 @@ pub struct ObjectMemory {
     pub written: Written,
     /// Objects resting after a restart until their drift check is due.
     pub resting: Resting,
+}
+
+impl ObjectMemory {
+    /// Forgets everything remembered of object `key`: it is gone.
+    pub fn forget(&self, key: &str) {
+        self.backoff.succeeded(key);
+        self.written.forget(key);
+        self.resting.forget(key);
+    }
+
+    /// How many objects each structure remembers: (backoff, written, resting).
+    pub fn sizes(&self) -> (usize, usize, usize) {
+        (self.backoff.len(), self.written.len(), self.resting.len())
+    }
 }
 
 impl std::fmt::Debug for Context {

@@ -512,10 +512,12 @@ async fn hold_in_conflict<K: Governed>(
     save_unless_gone(api, obj, draft).await
 }
 
-/// An object that let go of its finalizer: what this process held for it goes too.
-fn forget_gone(ctx: &Context, key: &str, kind: &str) {
+/// An object that let go of its finalizer, or that the watch saw deleted: what this
+/// process held for it goes too (its gauges, a spec change's start, its backoff, the
+/// versions it wrote, its rest).
+pub(super) fn forget_gone(ctx: &Context, key: &str, kind: &str) {
     ctx.metrics.object(key, kind, None);
-    ctx.memory.written.forget(key);
+    ctx.memory.forget(key);
 }
 
 /// A deleted object lets go of its finalizer without touching the platform, and says

@@ -282,12 +282,19 @@ fn observer<K: ownership::Owned + stores::Indexed>(
 
 /// Tells [`written::Written`] which versions the cache of `K` took. Only a watch
 /// event's: the objects of a new listing reach the cache together at its end, so a
-/// write seen in one is left to a read afresh.
+/// write seen in one is left to a read afresh. An object the watch saw deleted is
+/// forgotten whole, also one that never had a finalizer and so never let go of one.
 fn cache_took<K: Kind>(ctx: &Context, event: &watcher::Event<K>) {
-    if let watcher::Event::Apply(obj) = event
-        && let Some(version) = obj.meta().resource_version.as_deref()
-    {
-        ctx.memory.written.cached(&kind::key(obj), version);
+    match event {
+        watcher::Event::Apply(obj) => {
+            if let Some(version) = obj.meta().resource_version.as_deref() {
+                ctx.memory.written.cached(&kind::key(obj), version);
+            }
+        }
+        watcher::Event::Delete(obj) => {
+            drive::forget_gone(ctx, &kind::key(obj), &K::kind(&()));
+        }
+        _ => {}
     }
 }
 
@@ -372,7 +379,10 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let (platforms_watched, platform_watch) =
         caches.watch(Api::<OCPlatform>::all(ctx.client.clone()), platform_wc, {
             let ctx = ctx.clone();
-            move |event| platforms::observed(&ctx, event)
+            move |event| {
+                cache_took(&ctx, event);
+                platforms::observed(&ctx, event)
+            }
         });
     let platform_store = platforms_watched.store.clone();
     ctx.stores.set_platforms(platform_store.clone());

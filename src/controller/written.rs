@@ -99,6 +99,15 @@ impl Written {
         self.0.lock().contains_key(key)
     }
 
+    /// How many objects are remembered.
+    pub fn len(&self) -> usize {
+        self.0.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Forgets an object that is gone.
     pub fn forget(&self, key: &str) {
         self.0.lock().remove(key);

@@ -667,3 +667,83 @@ async fn onboarding_records_each_step_and_tells_each_write_once() {
         "each write told once, and nothing else"
     );
 }
+
+/// What the operator holds per object, all structures together: the gauges' states,
+/// spec changes not acted on, failures in a row, last status writes, rests.
+fn held_per_object(world: &World) -> [usize; 5] {
+    let ctx = world.ctx.as_ref().expect("the operator runs");
+    let (states, spec_changes) = ctx.metrics.objects_held();
+    let (backoff, written, resting) = ctx.memory.sizes();
+    [states, spec_changes, backoff, written, resting]
+}
+
+/// Nothing outlives its object: 1,000 end users whose customer does not exist (they
+/// wait for it and never get a finalizer, so they never let go of one) are reconciled,
+/// then deleted, and everything the operator held for them goes with them.
+#[tokio::test]
+async fn objects_deleted_without_a_finalizer_leave_nothing_behind() {
+    use futures::StreamExt;
+    const USERS: usize = 1_000;
+    let mut world = World::new("gone").await;
+    world.start().await;
+    world.customer_ready().await;
+    let before = held_per_object(&world);
+    let users = world.api::<OCEndUser>();
+    futures::stream::iter(0..USERS)
+        .for_each_concurrent(16, |i| {
+            let users = users.clone();
+            async move {
+                let user: OCEndUser = serde_json::from_value(json!({
+                    "apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCEndUser",
+                    "metadata": {"name": format!("u{i}")},
+                    "spec": {"customerRef": {"name": "nobody"}, "sipAddress": format!("u{i}@contoso.com")},
+                }))
+                .unwrap();
+                users.create(&Default::default(), &user).await.expect("create");
+            }
+        })
+        .await;
+    // Every user reconciled (each is in the gauges), none with a finalizer.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while held_per_object(&world)[0] < before[0] + USERS {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not every user reconciled: {:?} held, {before:?} before",
+            held_per_object(&world)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let listed = users.list(&Default::default()).await.expect("list");
+    assert!(
+        listed
+            .items
+            .iter()
+            .filter(|u| u.metadata.name.as_deref() != Some("contoso"))
+            .all(|u| u.metadata.finalizers.as_ref().is_none_or(|f| f.is_empty())),
+        "a user waiting for its customer holds a finalizer"
+    );
+
+    users
+        .delete_collection(&Default::default(), &Default::default())
+        .await
+        .expect("delete every user");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let now = held_per_object(&world);
+        if now.iter().zip(before).all(|(now, before)| *now <= before) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still held after every user went: {now:?}, {before:?} before"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let metrics = world.ctx.as_ref().unwrap().metrics.encode();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "operatorconnect_objects{kind=\"OCEndUser\",ready=\"false\"} 0"),
+        "{metrics}"
+    );
+}
