@@ -106,6 +106,10 @@ impl Departing for OCDialPlan {
             holds_nothing: !claimed(status),
         })
     }
+
+    fn customer_name(&self) -> Option<&str> {
+        Some(&self.spec.customer_ref.name)
+    }
 }
 
 fn claimed(status: &OCDialPlanStatus) -> bool {

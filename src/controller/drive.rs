@@ -204,15 +204,26 @@ where
         }
         Gate::AwaitSpecChange => return Ok(Action::await_change()),
     }
-    if let Some(departure) = obj
-        .terms(&draft.status)
-        .map(|terms| Leaving::of(terms, facts.deleting, facts.has_finalizer))
-        .and_then(lifecycle::departure)
+    let customer_orphans = facts.deleting && orphaned_by_its_customer(&ctx, &*obj);
+    if let Some(departure) = Leaving::of(
+        obj.terms(&draft.status),
+        facts.deleting,
+        facts.has_finalizer,
+        customer_orphans,
+    )
+    .and_then(lifecycle::departure)
     {
         match departure {
             Departure::AlreadyFree => {}
             Departure::Orphan => {
                 let message = format!("deletionPolicy is Orphan: {}", K::ORPHAN_LEAVES);
+                Box::pin(let_go(&*obj, &ctx, &api, "Orphaned", &message)).await?;
+            }
+            Departure::OrphanedWithCustomer => {
+                let message = format!(
+                    "its OCCustomer is deleted with deletionPolicy Orphan, which orphans its dependents: {}",
+                    K::ORPHAN_LEAVES
+                );
                 Box::pin(let_go(&*obj, &ctx, &api, "Orphaned", &message)).await?;
             }
             Departure::NothingToUndo => Box::pin(finalizer::remove(&api, &*obj)).await?,
@@ -518,6 +529,19 @@ async fn hold_in_conflict<K: Governed>(
 pub(super) fn forget_gone(ctx: &Context, key: &str, kind: &str) {
     ctx.metrics.object(key, kind, None);
     ctx.memory.forget(key);
+}
+
+/// Whether `obj` belongs to an OCCustomer that is being deleted with
+/// `deletionPolicy: Orphan` (as the cache holds it).
+fn orphaned_by_its_customer<K: Departing>(ctx: &Context, obj: &K) -> bool {
+    let Some(customer) = obj.customer_name() else {
+        return false;
+    };
+    let namespace = obj.meta().namespace.as_deref().unwrap_or_default();
+    ctx.stores.customer(namespace, customer).is_some_and(|c| {
+        c.metadata.deletion_timestamp.is_some()
+            && c.spec.deletion_policy == crate::api::common::DeletionPolicy::Orphan
+    })
 }
 
 /// A deleted object lets go of its finalizer without touching the platform, and says

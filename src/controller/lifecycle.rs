@@ -106,6 +106,9 @@ pub struct Leaving {
     /// Nothing of its own is on the platform: it never wrote there, or has nothing
     /// left there and no write in flight.
     pub holds_nothing: bool,
+    /// Its customer is being deleted with `deletionPolicy: Orphan`, which orphans
+    /// its dependents with it.
+    pub customer_orphans: bool,
 }
 
 /// A kind whose deleted objects may leave before their own work runs.
@@ -115,6 +118,11 @@ pub trait Departing: Kind {
 
     /// Its terms of departure; `None` for a kind whose planner decides it.
     fn terms(&self, status: &Self::Status) -> Option<Terms>;
+
+    /// The OCCustomer (same namespace) it belongs to, for a dependent kind.
+    fn customer_name(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// What a kind says of one object's departure.
@@ -126,14 +134,25 @@ pub struct Terms {
 }
 
 impl Leaving {
-    /// An object with these terms, deleted or not, holding the finalizer or not.
-    pub fn of(terms: Terms, deleting: bool, has_finalizer: bool) -> Self {
-        Leaving {
+    /// An object with these terms (`None`: its planner decides), deleted or not,
+    /// holding the finalizer or not, orphaned by its customer or not. `None` when
+    /// its planner decides and its customer does not orphan it.
+    pub fn of(
+        terms: Option<Terms>,
+        deleting: bool,
+        has_finalizer: bool,
+        customer_orphans: bool,
+    ) -> Option<Self> {
+        if terms.is_none() && !customer_orphans {
+            return None;
+        }
+        Some(Leaving {
             deleting,
             has_finalizer,
-            orphan: terms.policy == DeletionPolicy::Orphan,
-            holds_nothing: terms.holds_nothing,
-        }
+            orphan: terms.is_some_and(|t| t.policy == DeletionPolicy::Orphan),
+            holds_nothing: terms.is_some_and(|t| t.holds_nothing),
+            customer_orphans,
+        })
     }
 }
 
@@ -144,6 +163,9 @@ pub enum Departure {
     AlreadyFree,
     /// `deletionPolicy: Orphan`: the finalizer goes, an event says what stays.
     Orphan,
+    /// Its customer is deleted with `deletionPolicy: Orphan`: it is orphaned too (the
+    /// finalizer goes, an event says so and what stays).
+    OrphanedWithCustomer,
     /// Nothing of its own is on the platform: the finalizer goes.
     NothingToUndo,
 }
@@ -158,6 +180,9 @@ pub fn departure(leaving: Leaving) -> Option<Departure> {
     }
     if leaving.orphan {
         return Some(Departure::Orphan);
+    }
+    if leaving.customer_orphans {
+        return Some(Departure::OrphanedWithCustomer);
     }
     leaving.holds_nothing.then_some(Departure::NothingToUndo)
 }
@@ -317,6 +342,23 @@ mod tests {
     }
 
     #[test]
+    fn a_planner_that_decides_its_own_departure_is_left_to_unless_its_customer_orphans_it() {
+        let delete = Terms {
+            policy: DeletionPolicy::Delete,
+            holds_nothing: false,
+        };
+        assert_eq!(Leaving::of(None, true, true, false), None);
+        assert_eq!(
+            Leaving::of(None, true, true, true).and_then(departure),
+            Some(Departure::OrphanedWithCustomer)
+        );
+        assert_eq!(
+            Leaving::of(Some(delete), true, true, false).and_then(departure),
+            None
+        );
+    }
+
+    #[test]
     fn a_deleted_object_leaves_by_its_policy_or_when_it_holds_nothing() {
         let deleted = Leaving {
             deleting: true,
@@ -371,6 +413,31 @@ mod tests {
                     ..deleted
                 },
                 Some(Departure::AlreadyFree),
+            ),
+            (
+                "deleted with its customer, which orphans its dependents",
+                Leaving {
+                    customer_orphans: true,
+                    ..deleted
+                },
+                Some(Departure::OrphanedWithCustomer),
+            ),
+            (
+                "its own Orphan says it first",
+                Leaving {
+                    orphan: true,
+                    customer_orphans: true,
+                    ..deleted
+                },
+                Some(Departure::Orphan),
+            ),
+            (
+                "not deleted, its customer deleted with Orphan: it stays until deleted",
+                Leaving {
+                    customer_orphans: true,
+                    ..Leaving::default()
+                },
+                None,
             ),
         ];
         for (what, leaving, want) in rows {

@@ -474,3 +474,113 @@ async fn a_refused_upgrade_reads_the_licence_and_finds_it_already_made() {
         customer.status
     );
 }
+
+/// The examples in a namespace of their own, their customer with `deletionPolicy:
+/// Orphan`, all Ready; the namespace and what the platform held then.
+async fn orphan_examples(world: &mut World, prefix: &str) -> (String, serde_json::Value) {
+    let ns = world.add_namespace(prefix).await;
+    world.apply_examples_in(&ns).await;
+    world
+        .api_in::<OCCustomer>(&ns)
+        .patch(
+            "contoso",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"deletionPolicy": "Orphan"}})),
+        )
+        .await
+        .expect("the customer orphans");
+    world.start().await;
+    world.examples_ready_in(&ns).await;
+    (ns.clone(), world.admin.state().await.unwrap())
+}
+
+/// The platform holds what it held `before`, and nothing was released or deleted.
+async fn platform_as_it_was(world: &World, before: &serde_json::Value, areas: &[&str]) {
+    let after = world.admin.state().await.unwrap();
+    for area in areas {
+        let (now, then) = (
+            after[area].as_object().unwrap(),
+            before[area].as_object().unwrap(),
+        );
+        assert!(!now.is_empty(), "{area} went from the platform");
+        assert_eq!(now.len(), then.len(), "{area} changed");
+    }
+}
+
+/// A customer with `deletionPolicy: Orphan` deletes its dependents and goes after
+/// them (it used to go at once, its dependents then waiting for ever for its id), and
+/// they are orphaned with it: the platform keeps everything.
+#[tokio::test]
+async fn an_orphan_customer_goes_after_its_dependents_which_are_orphaned_with_it() {
+    let mut world = World::new("orphandeps").await;
+    let (ns, before) = orphan_examples(&mut world, "orphandeps-tenant").await;
+    world
+        .api_in::<OCCustomer>(&ns)
+        .delete("contoso", &Default::default())
+        .await
+        .expect("delete the customer");
+    let customers = world.api_in::<OCCustomer>(&ns);
+    gone_within(60, "the customer", async || {
+        customers.get_opt("contoso").await.expect("get").is_none()
+    })
+    .await;
+    for kind in [
+        "ocnumberblocks",
+        "ocsipconnections",
+        "ocdialplans",
+        "ocendusers",
+    ] {
+        let listed = world
+            .kubectl()
+            .args(["get", kind, "-n", &ns, "-o", "name"])
+            .output()
+            .expect("kubectl");
+        assert!(listed.stdout.is_empty(), "{kind} left: {listed:?}");
+    }
+    platform_as_it_was(
+        &world,
+        &before,
+        &["leads", "customers", "numbers", "sites", "users"],
+    )
+    .await;
+    for endpoint in [
+        "DELETE /v2/customer/{guid}",
+        "POST /v2/oc/numbers/action/release",
+    ] {
+        assert_eq!(
+            world.admin.count(endpoint, "total").await.unwrap(),
+            0,
+            "{endpoint}"
+        );
+    }
+}
+
+/// Deleting the namespace of a customer with `deletionPolicy: Orphan` ends (it stayed
+/// Terminating, its dependents waiting for a customer that had gone), and the lead and
+/// the customer stay on the platform. (Its dependents go in the namespace's deletion
+/// in no set order: one deleted before the customer is seen deleted undoes its own
+/// work by its own policy.)
+#[tokio::test]
+async fn an_orphan_customers_namespace_goes() {
+    let mut world = World::new("orphanns").await;
+    let (ns, before) = orphan_examples(&mut world, "orphanns-tenant").await;
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(world.client.clone());
+    namespaces
+        .delete(&ns, &Default::default())
+        .await
+        .expect("delete namespace");
+    gone_within(60, &format!("namespace {ns}"), async || {
+        namespaces.get_opt(&ns).await.expect("namespace").is_none()
+    })
+    .await;
+    platform_as_it_was(&world, &before, &["leads", "customers"]).await;
+    assert_eq!(
+        world
+            .admin
+            .count("DELETE /v2/customer/{guid}", "total")
+            .await
+            .unwrap(),
+        0
+    );
+}

@@ -192,18 +192,6 @@ async fn a_namespace_whose_users_hold_its_numbers_is_deleted_whole_once_they_are
     world.platform_holds_nothing().await;
 }
 
-/// Waits until `gone` says so, for at most `secs`.
-async fn gone_within(secs: u64, what: &str, mut gone: impl AsyncFnMut() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    while !gone().await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{what}: still there after {secs} s"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_ready_user_asks_nothing_when_a_block_of_its_customer_changes() {
     let mut world = World::new("enduserquiet").await;

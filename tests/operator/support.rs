@@ -1125,3 +1125,15 @@ pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
         .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
         .sum()
 }
+
+/// Waits until `gone` says so, for at most `secs`.
+pub async fn gone_within(secs: u64, what: &str, mut gone: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !gone().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: still there after {secs} s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}

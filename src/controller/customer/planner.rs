@@ -403,14 +403,12 @@ pub(super) fn follow_creation(spec: &OCCustomerSpec, seen: &Seen, task: &str) ->
 pub fn plan_deletion(known: &Known, seen: &Seen) -> Step {
     use plan::Step::*;
     let (spec, status) = (known.object.spec, known.object.status);
-    if spec.deletion_policy == DeletionPolicy::Orphan {
-        return Write(self::Write::LetGo(Some(
-            "deletionPolicy is Orphan: the lead and the customer stay on the platform",
-        )));
-    }
     if !known.has_finalizer {
         return Write(self::Write::LetGo(None));
     }
+    // Whatever its policy, a customer goes after its dependents: they need it (its
+    // customer id, its platform) to undo their work, or, under Orphan, to know that
+    // they are orphaned too.
     let Some(dependents) = &seen.dependents else {
         return Look(self::Look::Dependents);
     };
@@ -428,6 +426,11 @@ pub fn plan_deletion(known: &Known, seen: &Seen) -> Step {
             ),
             Next::Task,
         ));
+    }
+    if spec.deletion_policy == DeletionPolicy::Orphan {
+        return Write(self::Write::LetGo(Some(
+            "deletionPolicy is Orphan: the lead and the customer stay on the platform, and so does what its dependents hold",
+        )));
     }
     if status.lead_id.is_none() && doing(status, WriteAction::CreateLead).is_none() {
         // It never created or took over a lead: nothing on the platform is its own.

@@ -173,6 +173,10 @@ impl Departing for OCEndUser {
             holds_nothing: !claimed(status),
         })
     }
+
+    fn customer_name(&self) -> Option<&str> {
+        Some(&self.spec.customer_ref.name)
+    }
 }
 
 fn claimed(status: &OCEndUserStatus) -> bool {

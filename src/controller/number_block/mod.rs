@@ -84,6 +84,10 @@ impl Departing for OCNumberBlock {
             holds_nothing: owned(status).is_empty() && status.operation.is_none(),
         })
     }
+
+    fn customer_name(&self) -> Option<&str> {
+        Some(&self.spec.customer_ref.name)
+    }
 }
 
 /// Numbers this block has on the platform as far as its status knows.

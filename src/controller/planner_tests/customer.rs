@@ -946,9 +946,30 @@ fn every_step_of_deletion() {
     };
     let rows = vec![
         orphan(row(
-            "Orphan lets go at once",
+            "Orphan lists its dependents first too",
             recorded(),
             Seen::default(),
+            |s| *s == S::Look(Look::Dependents),
+        )),
+        orphan(row(
+            "Orphan deletes its dependents (which are orphaned with it) and waits",
+            recorded(),
+            Seen {
+                dependents: Some(vec![Dependents {
+                    what: "number blocks",
+                    objects: vec![("block".into(), false)],
+                }]),
+                ..Seen::default()
+            },
+            |s| *s == S::Write(Write::DeleteDependents),
+        )),
+        orphan(row(
+            "Orphan lets go once its dependents are gone, leaving the platform as it is",
+            recorded(),
+            Seen {
+                dependents: none_left(),
+                ..Seen::default()
+            },
             |s| matches!(s, S::Write(Write::LetGo(Some(note))) if note.contains("Orphan")),
         )),
         without_finalizer(row(

@@ -34,6 +34,10 @@ impl Departing for OCSipConnection {
             holds_nothing: false,
         })
     }
+
+    fn customer_name(&self) -> Option<&str> {
+        Some(&self.spec.customer_ref.name)
+    }
 }
 
 impl Reconciler for OCSipConnection {
