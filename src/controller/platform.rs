@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 
@@ -11,11 +12,13 @@ use super::conclusion;
 use super::context::Context;
 use super::drive;
 use super::error::Result;
+use super::finalizer;
 use super::lifecycle::{Departing, Terms};
 use super::plan::{self, AfterWrite, Planner, Report};
 use super::platforms;
 use super::status::StatusDraft;
 use crate::api::OCPlatform;
+use crate::api::conditions::{READY, reason};
 use crate::api::platform::{CallingProfileStatus, OCPlatformStatus, SbcStatus};
 use liveplatform::LivePlatformClient;
 use liveplatform::model::{CallingProfile, LeadQuery, SbcMapping};
@@ -43,6 +46,13 @@ async fn apply(
     api: &Api<OCPlatform>,
     draft: &mut StatusDraft<OCPlatform>,
 ) -> Result<Action> {
+    if finalizer::is_deleting(obj) {
+        return leave_once_unused(obj, ctx, api, draft).await;
+    }
+    if let Some(put_on) = finalizer::add(api, obj).await? {
+        draft.wrote_only_the_finalizer(put_on.0);
+        return Ok(Action::await_change());
+    }
     let client = platforms::refresh(ctx, obj).await?;
     let mut reconcile = PlatformReconcile {
         draft,
@@ -51,6 +61,38 @@ async fn apply(
     };
     let outcome = plan::run(&mut reconcile, "OCPlatform", false).await?;
     conclusion::conclude(ctx, api, obj, draft, outcome).await
+}
+
+/// A deleted OCPlatform stays while any OCCustomer is on it: they need it (its URL,
+/// its credentials) to undo their work on the Live Platform, and would otherwise wait
+/// for ever. Its condition says how many and where; it looks again shortly, and lets
+/// go of its finalizer once none is left.
+async fn leave_once_unused(
+    obj: &OCPlatform,
+    ctx: &Context,
+    api: &Api<OCPlatform>,
+    draft: &mut StatusDraft<OCPlatform>,
+) -> Result<Action> {
+    let users = ctx.stores.customers_by_platform.of(None, &obj.name_any());
+    if users.is_empty() {
+        finalizer::remove(api, obj).await?;
+        return Ok(Action::await_change());
+    }
+    let namespaces: std::collections::BTreeSet<&str> = users
+        .iter()
+        .filter_map(|customer| customer.namespace.as_deref())
+        .collect();
+    draft.condition(
+        READY,
+        false,
+        reason::DELETING,
+        format!(
+            "in use by {} OCCustomers (namespaces {}): the platform stays until they are deleted, so that they can undo their work on it",
+            users.len(),
+            namespaces.into_iter().collect::<Vec<_>>().join(", ")
+        ),
+    );
+    Ok(Action::requeue(ctx.config.wait_requeue))
 }
 
 /// What this reconcile has read so far.

@@ -186,3 +186,53 @@ async fn an_answer_too_large_is_a_condition_and_not_read_whole() {
     world.admin.set_faults(json!({})).await.unwrap();
     platform_ready(&world).await;
 }
+
+/// A deleted OCPlatform stays while a customer is on it, and says so; the customer's
+/// deletion then still reaches the platform and deletes the service and the lead
+/// (it used to wait for ever, "cannot reach the platform"), and the OCPlatform goes
+/// after it.
+#[tokio::test]
+async fn a_platform_in_use_stays_until_its_customers_are_gone() {
+    let mut world = World::new("platformuse").await;
+    world.start().await;
+    world.customer_ready().await;
+    let platforms: kube::Api<OCPlatform> = kube::Api::all(world.client.clone());
+    world
+        .platform_until(30, "holding the finalizer", |p| {
+            p.finalizers()
+                .iter()
+                .any(|f| f == "operatorconnect.io/cleanup")
+        })
+        .await;
+    platforms
+        .delete(&world.platform(), &Default::default())
+        .await
+        .expect("delete the platform");
+    let platform = world
+        .platform_until(30, "saying it is in use", |p| {
+            condition(p, READY).is_some_and(|(_, reason, _)| reason == reason::DELETING)
+        })
+        .await;
+    let (_, _, message) = condition(&platform, READY).unwrap();
+    assert!(
+        message.contains("in use by 1 OCCustomers") && message.contains(&world.ns),
+        "{message}"
+    );
+
+    world.delete::<OCCustomer>("contoso").await;
+    world.wait_gone::<OCCustomer>("contoso", 60).await;
+    world.platform_holds_nothing().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while platforms
+        .get_opt(&world.platform())
+        .await
+        .expect("get")
+        .is_some()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the platform stayed after its last customer"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
