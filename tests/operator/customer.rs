@@ -145,14 +145,7 @@ async fn orphan_leaves_the_platform_untouched() {
     let state = world.admin.state().await.unwrap();
     assert!(lead_of(&state, TENANT_B).is_some());
     assert_eq!(state["customers"].as_object().unwrap().len(), 1);
-    assert_eq!(
-        world
-            .admin
-            .count("DELETE /v2/customer/{guid}", "total")
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(world.calls_to("DELETE /v2/customer/{guid}").await, 0);
 }
 
 #[tokio::test]
@@ -547,11 +540,7 @@ async fn an_orphan_customer_goes_after_its_dependents_which_are_orphaned_with_it
         "DELETE /v2/customer/{guid}",
         "POST /v2/oc/numbers/action/release",
     ] {
-        assert_eq!(
-            world.admin.count(endpoint, "total").await.unwrap(),
-            0,
-            "{endpoint}"
-        );
+        assert_eq!(world.calls_to(endpoint).await, 0, "{endpoint}");
     }
 }
 
@@ -564,23 +553,7 @@ async fn an_orphan_customer_goes_after_its_dependents_which_are_orphaned_with_it
 async fn an_orphan_customers_namespace_goes() {
     let mut world = World::new("orphanns").await;
     let (ns, before) = orphan_examples(&mut world, "orphanns-tenant").await;
-    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
-        kube::Api::all(world.client.clone());
-    namespaces
-        .delete(&ns, &Default::default())
-        .await
-        .expect("delete namespace");
-    gone_within(60, &format!("namespace {ns}"), async || {
-        namespaces.get_opt(&ns).await.expect("namespace").is_none()
-    })
-    .await;
+    world.delete_namespace_within(&ns, 60).await;
     platform_as_it_was(&world, &before, &["leads", "customers"]).await;
-    assert_eq!(
-        world
-            .admin
-            .count("DELETE /v2/customer/{guid}", "total")
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(world.calls_to("DELETE /v2/customer/{guid}").await, 0);
 }

@@ -1137,3 +1137,23 @@ pub async fn gone_within(secs: u64, what: &str, mut gone: impl AsyncFnMut() -> b
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
 }
+
+impl World {
+    /// Deletes namespace `ns` and waits, at most `secs`, until it is gone.
+    pub async fn delete_namespace_within(&self, ns: &str, secs: u64) {
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        namespaces
+            .delete(ns, &DeleteParams::default())
+            .await
+            .expect("delete namespace");
+        gone_within(secs, &format!("namespace {ns}"), async || {
+            namespaces.get_opt(ns).await.expect("namespace").is_none()
+        })
+        .await;
+    }
+
+    /// How many requests of `endpoint` the simulator answered.
+    pub async fn calls_to(&self, endpoint: &str) -> u64 {
+        self.admin.count(endpoint, "total").await.expect("counters")
+    }
+}
