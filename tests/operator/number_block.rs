@@ -645,13 +645,11 @@ async fn the_same_tenant_on_two_platforms_is_listed_on_each() {
         .await
         .expect("the customer on the second platform");
     world.ready_in::<OCCustomer>(&other_ns, "contoso", 60).await;
-    let block = json!({
-        "apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCNumberBlock",
-        "metadata": {"name": "users"},
-        "spec": {"customerRef": {"name": "contoso"}, "callingProfileId": PROFILE_US,
-                 "usage": "CallingUserAssignment", "capabilities": ["InboundCalling", "OutboundCalling"],
-                 "numbers": ["+14255550100", "+14255550101", "+14255550102"]},
-    });
+    let block = block_json(
+        "users",
+        "contoso",
+        json!({"numbers": ["+14255550100", "+14255550101", "+14255550102"]}),
+    );
     let second_blocks = world.api_in::<OCNumberBlock>(&other_ns);
     second_blocks
         .create(&Default::default(), &serde_json::from_value(block).unwrap())

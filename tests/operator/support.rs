@@ -95,16 +95,26 @@ pub fn plane_binary(name: &str) -> std::path::PathBuf {
     plane().binary(name)
 }
 
+/// The seed of a world's simulator unless a test gives its own: tasks of 300 ms.
+fn default_seed() -> Seed {
+    Seed {
+        task_delay_ms: 300,
+        ..Seed::default()
+    }
+}
+
+/// A simulator on a free loopback port with `seed`, at the tests' platform budget.
+async fn start_simulator(mut seed: Seed) -> Simulator {
+    seed.requests_per_second = f64::from(PLATFORM_RATE);
+    seed.burst = PLATFORM_RATE;
+    Simulator::start("127.0.0.1:0".parse().unwrap(), seed, Faults::default())
+        .await
+        .expect("simulator")
+}
+
 impl World {
     pub async fn new(test: &str) -> Self {
-        Self::with_seed(
-            test,
-            Seed {
-                task_delay_ms: 300,
-                ..Seed::default()
-            },
-        )
-        .await
+        Self::with_seed(test, default_seed()).await
     }
 
     pub async fn with_seed(test: &str, seed: Seed) -> Self {
@@ -121,15 +131,11 @@ impl World {
         test: &str,
         client: kube::Client,
         kubeconfig: &std::path::Path,
-        mut seed: Seed,
+        seed: Seed,
     ) -> Self {
         capture_logs();
         let ns = create_namespace(&client, test).await;
-        seed.requests_per_second = f64::from(PLATFORM_RATE);
-        seed.burst = PLATFORM_RATE;
-        let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), seed, Faults::default())
-            .await
-            .expect("simulator");
+        let sim = start_simulator(seed).await;
         let admin = AdminClient::new(&sim.admin_url());
         let world = Self {
             ns,
@@ -313,17 +319,10 @@ impl World {
             .expect("platform");
     }
 
-    /// A second simulator, seeded as this world's, for a second OCPlatform.
+    /// A second simulator, seeded as [`World::new`] seeds its own, for a second
+    /// OCPlatform.
     pub async fn another_simulator(&self) -> Simulator {
-        let seed = Seed {
-            task_delay_ms: 300,
-            requests_per_second: f64::from(PLATFORM_RATE),
-            burst: PLATFORM_RATE,
-            ..Seed::default()
-        };
-        Simulator::start("127.0.0.1:0".parse().unwrap(), seed, Faults::default())
-            .await
-            .expect("simulator")
+        start_simulator(default_seed()).await
     }
 
     /// Creates another namespace that this world's platform allows; the operator then
@@ -874,19 +873,7 @@ impl World {
         customer: &str,
         spec: serde_json::Value,
     ) -> oc_operator::api::OCNumberBlock {
-        let mut full = json!({
-            "customerRef": {"name": customer},
-            "callingProfileId": PROFILE_US,
-            "usage": "CallingUserAssignment",
-            "capabilities": ["InboundCalling", "OutboundCalling"],
-        });
-        if let (Some(full), Some(spec)) = (full.as_object_mut(), spec.as_object()) {
-            for (k, v) in spec {
-                full.insert(k.clone(), v.clone());
-            }
-        }
-        self.apply(json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCNumberBlock", "metadata": {"name": name}, "spec": full}))
-            .await
+        self.apply(block_json(name, customer, spec)).await
     }
 
     /// A block `name` of customer `contoso` with the numbers `start` to `end`, sent
@@ -985,28 +972,26 @@ impl World {
 
 /// Numbers the simulator of `admin` holds for `tenant`, with their status.
 pub async fn numbers_held(admin: &AdminClient, tenant: &str) -> Vec<(String, String)> {
-    {
-        let state = admin.state().await.expect("state");
-        let mut out: Vec<(String, String)> = state["numbers"]
-            .as_object()
-            .map(|m| {
-                m.values()
-                    .filter(|n| n["tenantId"] == tenant)
-                    .map(|n| {
-                        (
-                            n["telephoneNumber"].as_str().unwrap_or_default().to_owned(),
-                            n["acquiredNumberStatus"]
-                                .as_str()
-                                .unwrap_or_default()
-                                .to_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.sort();
-        out
-    }
+    let state = admin.state().await.expect("state");
+    let mut out: Vec<(String, String)> = state["numbers"]
+        .as_object()
+        .map(|m| {
+            m.values()
+                .filter(|n| n["tenantId"] == tenant)
+                .map(|n| {
+                    (
+                        n["telephoneNumber"].as_str().unwrap_or_default().to_owned(),
+                        n["acquiredNumberStatus"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
 }
 
 /// Everything the operator logs in this test process (JSON, debug level).
@@ -1156,4 +1141,21 @@ impl World {
     pub async fn calls_to(&self, endpoint: &str) -> u64 {
         self.admin.count(endpoint, "total").await.expect("counters")
     }
+}
+
+/// An OCNumberBlock `name` of customer `customer` (US profile, user assignment,
+/// inbound and outbound calling); `spec` adds or overrides fields.
+pub fn block_json(name: &str, customer: &str, spec: serde_json::Value) -> serde_json::Value {
+    let mut full = json!({
+        "customerRef": {"name": customer},
+        "callingProfileId": PROFILE_US,
+        "usage": "CallingUserAssignment",
+        "capabilities": ["InboundCalling", "OutboundCalling"],
+    });
+    if let (Some(full), Some(spec)) = (full.as_object_mut(), spec.as_object()) {
+        for (k, v) in spec {
+            full.insert(k.clone(), v.clone());
+        }
+    }
+    json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCNumberBlock", "metadata": {"name": name}, "spec": full})
 }

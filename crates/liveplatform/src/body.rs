@@ -31,20 +31,16 @@ pub(crate) fn too_large() -> String {
 
 /// The whole body of `response`, read a chunk at a time and given up on once it
 /// passes the cap.
-pub(crate) async fn read(response: reqwest::Response) -> Result<Vec<u8>, Unread> {
-    read_at_most(response, MAX_ANSWER_BYTES).await
-}
-
-async fn read_at_most(mut response: reqwest::Response, cap: usize) -> Result<Vec<u8>, Unread> {
+pub(crate) async fn read(mut response: reqwest::Response) -> Result<Vec<u8>, Unread> {
     if response
         .content_length()
-        .is_some_and(|length| length > cap as u64)
+        .is_some_and(|length| length > MAX_ANSWER_BYTES as u64)
     {
         return Err(Unread::TooLarge);
     }
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(Unread::Transport)? {
-        if body.len() + chunk.len() > cap {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
             return Err(Unread::TooLarge);
         }
         body.extend_from_slice(&chunk);
