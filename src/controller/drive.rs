@@ -14,6 +14,7 @@ use super::kind::{self, Kind};
 use super::lifecycle::{self, Departing, Departure, Gate, Leaving};
 use super::ownership::Governed;
 use super::status::{self, StatusDraft};
+use super::stores::Cached;
 use super::{admission, caches, finalizer, management, task_timing, tasks};
 use crate::api::conditions::{self, READY, SYNCED, reason};
 use liveplatform::rate_limit::{Caller, Lane};
@@ -73,10 +74,11 @@ async fn held_by_protection<K: Governed>(
 /// - errors become conditions whose message says what to do, and a per-object
 ///   backoff (terminal ones wait for a spec change);
 /// - the status is written once at the end (and by `logic` wherever it must record an
-///   intent first).
+///   intent first);
+/// - an object the watch saw deleted while it ran leaves nothing behind.
 pub async fn drive<K, F>(obj: Arc<K>, ctx: Arc<Context>, api: Api<K>, logic: F) -> Result<Action>
 where
-    K: Governed + Departing,
+    K: Governed + Departing + Cached,
     F: AsyncFnOnce(&K, &Context, &Api<K>, &mut StatusDraft<K>) -> Result<Action>,
 {
     // Nothing is decided on caches that do not hold their first listing yet (an owner
@@ -89,7 +91,14 @@ where
         // Another operator's platform (`--platform-selector`): not ours to touch.
         return Ok(Action::await_change());
     }
-    Box::pin(drive_synced(obj, ctx, api, logic)).await
+    let action = Box::pin(drive_synced(obj.clone(), ctx.clone(), api, logic)).await;
+    // The watch forgets a deleted object when it sees it go (`cache_took`); one that
+    // went while this reconcile ran (nothing held it: it had no finalizer) would
+    // otherwise be remembered again by what the reconcile recorded at its end.
+    if !obj.still_cached(&ctx.stores) {
+        forget_gone(&ctx, &kind::key(&*obj), &K::kind(&()));
+    }
+    action
 }
 
 async fn drive_synced<K, F>(obj: Arc<K>, ctx: Arc<Context>, api: Api<K>, logic: F) -> Result<Action>

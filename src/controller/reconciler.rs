@@ -26,6 +26,7 @@ use super::management;
 use super::ownership::Governed;
 use super::plan::{self, Planner};
 use super::status::{StatusDraft, namespaced_api};
+use super::stores::Cached;
 
 /// What a kind decided before its finalizer is put on.
 pub enum Admission<T> {
@@ -67,7 +68,7 @@ impl<K: CustomerOwned + Governed> Scoped for K {
 
 /// A kind that writes to the platform, as the shared reconcile needs it.
 pub trait Reconciler:
-    Scoped + Departing + kube::Resource<Scope = kube::core::NamespaceResourceScope>
+    Scoped + Departing + Cached + kube::Resource<Scope = kube::core::NamespaceResourceScope>
 {
     /// What [`Reconciler::admit`] found and the planner needs.
     type Found: Send + Default;

@@ -76,6 +76,13 @@ impl Default for Stores {
     }
 }
 
+/// A kind whose watch cache the stores hold.
+pub trait Cached: super::kind::Kind {
+    /// Whether the cache still holds the object (by namespace and name): its watch has
+    /// not seen it deleted. Before the cache is known, it is taken to.
+    fn still_cached(&self, stores: &Stores) -> bool;
+}
+
 macro_rules! store_access {
     ($($field:ident, $set:ident, $kind:ty;)*) => {
         impl Stores {
@@ -89,6 +96,16 @@ macro_rules! store_access {
                 }
             )*
         }
+
+        $(
+            impl Cached for $kind {
+                fn still_cached(&self, stores: &Stores) -> bool {
+                    stores
+                        .$field()
+                        .is_none_or(|store| store.get(&super::kind::found_by(self)).is_some())
+                }
+            }
+        )*
     };
 }
 
