@@ -231,14 +231,33 @@ impl Context {
         action: &str,
         note: impl Into<String>,
     ) {
+        self.event_on(obj.object_ref(&()), warning, reason, action, note)
+            .await
+    }
+
+    /// Publishes a Kubernetes Event on the object `regarding` names. Failures are
+    /// logged, never fatal.
+    pub async fn event_on(
+        &self,
+        regarding: k8s_openapi::api::core::v1::ObjectReference,
+        warning: bool,
+        reason: &str,
+        action: &str,
+        note: impl Into<String>,
+    ) {
         let told = Told {
             warning,
             reason,
             action,
             note: note.into(),
         };
-        if let Err(e) = self.events.publish(obj.object_ref(&()), told).await {
-            tracing::warn!(object = %super::kind::key(obj), error = %e, "could not publish an event");
+        let object = format!(
+            "{}/{}",
+            regarding.namespace.as_deref().unwrap_or_default(),
+            regarding.name.as_deref().unwrap_or_default()
+        );
+        if let Err(e) = self.events.publish(regarding, told).await {
+            tracing::warn!(object = %object, error = %e, "could not publish an event");
         }
     }
 }

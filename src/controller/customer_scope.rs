@@ -14,7 +14,7 @@ use super::platforms;
 use super::status::StatusDraft;
 use super::tasks;
 use crate::api::common::WriteAction;
-use crate::api::conditions::{READY, reason};
+use crate::api::conditions::{self, READY, reason};
 use crate::api::{OCCustomer, OCPlatform};
 use liveplatform::{LivePlatformClient, TaskOutcome};
 
@@ -86,19 +86,22 @@ pub async fn customer_scope<K: CustomerOwned>(
         );
         return Ok(Err(Unscoped::Watched));
     };
+    // The platform first: an object in a namespace the platform does not allow is
+    // told so, like its customer, rather than to wait for a customer id that never
+    // comes.
+    let Some((client, platform)) =
+        platforms::access(ctx, namespace, &customer.spec.platform_ref.name, draft).await?
+    else {
+        return Ok(Err(Unscoped::Platform));
+    };
     let Some(customer_id) = customer.status.as_ref().and_then(|s| s.customer_id.clone()) else {
         draft.condition(
             READY,
             false,
             reason::WAITING_FOR_CUSTOMER,
-            format!("OCCustomer {name} is not a customer on the platform yet"),
+            no_customer_id(&customer),
         );
         return Ok(Err(Unscoped::Watched));
-    };
-    let Some((client, platform)) =
-        platforms::access(ctx, namespace, &customer.spec.platform_ref.name, draft).await?
-    else {
-        return Ok(Err(Unscoped::Platform));
     };
     let tenant = customer.spec.tenant_id.to_ascii_lowercase();
     Ok(Ok(CustomerScope {
@@ -108,6 +111,26 @@ pub async fn customer_scope<K: CustomerOwned>(
         customer_id,
         tenant,
     }))
+}
+
+/// Why `customer` has no id on the platform yet, for its dependents' `Ready`.
+fn no_customer_id(customer: &OCCustomer) -> String {
+    let name = customer.name_any();
+    if held_in_conflict(customer) {
+        format!(
+            "OCCustomer {name} is held in Conflict: another object manages its tenant, so this object makes no platform call either; see the customer's Ready condition"
+        )
+    } else {
+        format!("OCCustomer {name} is not a customer on the platform yet")
+    }
+}
+
+/// Whether `customer` says it is held in conflict (another object owns its tenant).
+pub fn held_in_conflict(customer: &OCCustomer) -> bool {
+    customer.status.as_ref().is_some_and(|s| {
+        conditions::find(&s.reconcile.conditions, READY)
+            .is_some_and(|c| c.reason == reason::CONFLICT)
+    })
 }
 
 /// What an object without a scope does: one being deleted whose platform side is

@@ -2,6 +2,7 @@
 //! the restart check, the budget lane and turn, the kind's own work, errors as
 //! conditions with a per-object backoff, and the status written once at the end.
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use std::sync::Arc;
 
 use kube::ResourceExt;
@@ -12,7 +13,7 @@ use super::context::Context;
 use super::error::{self, Error, Result};
 use super::kind::{self, Kind};
 use super::lifecycle::{self, Departing, Departure, Gate, Leaving};
-use super::ownership::Governed;
+use super::ownership::{Governed, Verdict, describe};
 use super::status::{self, StatusDraft};
 use super::stores::Cached;
 use super::{admission, caches, finalizer, management, task_timing, tasks};
@@ -170,11 +171,14 @@ where
             return Ok(Action::await_change());
         }
         Gate::HoldInConflict => {
-            let message = verdict
-                .as_ref()
-                .and_then(|v| v.message(&K::kind(&())))
-                .unwrap_or_default();
-            Box::pin(hold_in_conflict(&*obj, &ctx, &api, &mut draft, message)).await?;
+            Box::pin(hold_in_conflict(
+                &*obj,
+                &ctx,
+                &api,
+                &mut draft,
+                verdict.as_ref(),
+            ))
+            .await?;
             // Held: not Ready, nothing in flight, nothing scheduled.
             ctx.metrics
                 .object(&key, &K::kind(&()), Some((false, false, false)));
@@ -519,8 +523,13 @@ async fn hold_in_conflict<K: Governed>(
     ctx: &Context,
     api: &Api<K>,
     draft: &mut StatusDraft<K>,
-    message: String,
+    verdict: Option<&Verdict>,
 ) -> Result<()> {
+    let kind = K::kind(&());
+    let namespace = obj.meta().namespace.as_deref().unwrap_or_default();
+    let message = verdict
+        .and_then(|v| v.message(&kind, namespace))
+        .unwrap_or_default();
     let was =
         conditions::find(draft.conditions(), READY).map(|c| (c.reason.clone(), c.message.clone()));
     draft.condition(READY, false, reason::CONFLICT, message.clone());
@@ -528,6 +537,29 @@ async fn hold_in_conflict<K: Governed>(
         tracing::warn!(object = %kind::key(obj), "{message}");
         ctx.event(obj, true, reason::CONFLICT, "Reconcile", message)
             .await;
+        // The owner's namespace is told who else names what it owns; this object's
+        // namespace is not told who the owner is.
+        if let Some(Verdict::Conflict {
+            owner, identities, ..
+        }) = verdict
+            && owner.namespace != namespace
+        {
+            let regarding = ObjectReference {
+                api_version: Some(K::api_version(&()).into_owned()),
+                kind: Some(kind.to_string()),
+                namespace: Some(owner.namespace.clone()),
+                name: Some(owner.name.clone()),
+                uid: Some(owner.uid.clone()),
+                ..ObjectReference::default()
+            };
+            let note = format!(
+                "{kind} {namespace}/{} also names {}, which this object owns; it is held in Conflict and makes no platform call",
+                obj.name_any(),
+                describe(identities)
+            );
+            ctx.event_on(regarding, true, reason::CONFLICT, "Reconcile", note)
+                .await;
+        }
     }
     save_unless_gone(api, obj, draft).await
 }

@@ -1,6 +1,6 @@
 //! Objects the in-process tests share.
 
-use crate::api::OCCustomer;
+use crate::api::{OCCustomer, OCPlatform};
 
 /// Customer `namespace/name` on platform `p` (OC Essentials), generation 1.
 pub fn customer(namespace: &str, name: &str) -> OCCustomer {
@@ -16,4 +16,20 @@ pub fn customer(namespace: &str, name: &str) -> OCCustomer {
         }
     }))
     .expect("a valid customer")
+}
+
+/// OCPlatform `name` that namespaces `allowed` may use (`*`: every namespace).
+pub fn platform(name: &str, allowed: &[&str]) -> OCPlatform {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "operatorconnect.io/v1alpha1",
+        "kind": "OCPlatform",
+        "metadata": {"name": name, "uid": format!("uid-platform-{name}"), "generation": 1},
+        "spec": {
+            "baseUrl": "https://api.example.com",
+            "serviceProviderTenantId": "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e",
+            "credentialsSecretRef": {"name": "credentials"},
+            "allowedNamespaces": allowed,
+        }
+    }))
+    .expect("a valid platform")
 }

@@ -97,12 +97,14 @@ fn log_result<K: Kind>(
 }
 
 /// What number blocks, SIP connections and dial plans read of their customer: its id
-/// on the platform (and whether it goes). A change of anything else (its licence, a
-/// condition message, licence info) does not reconcile them.
-fn customer_id(c: &OCCustomer) -> (bool, Option<String>) {
+/// on the platform, whether it goes, and whether it is held in conflict (which they
+/// say). A change of anything else (its licence, a condition message, licence info)
+/// does not reconcile them.
+fn customer_id(c: &OCCustomer) -> (bool, Option<String>, bool) {
     (
         c.metadata.deletion_timestamp.is_some(),
         c.status.as_ref().and_then(|s| s.customer_id.clone()),
+        customer_scope::held_in_conflict(c),
     )
 }
 
@@ -134,7 +136,7 @@ fn platform_change_matters_to_customers(
 
 /// What end users read of their customer: its id and its licence (an end user
 /// becomes Ready by itself once the licence allows it).
-fn customer_id_and_licence(c: &OCCustomer) -> ((bool, Option<String>), Option<String>) {
+fn customer_id_and_licence(c: &OCCustomer) -> ((bool, Option<String>, bool), Option<String>) {
     let status = c.status.as_ref();
     (
         customer_id(c),
@@ -381,7 +383,8 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             let ctx = ctx.clone();
             move |event| {
                 cache_took(&ctx, event);
-                platforms::observed(&ctx, event)
+                platforms::observed(&ctx, event);
+                ctx.ownership.platform_observed(event)
             }
         });
     let platform_store = platforms_watched.store.clone();

@@ -30,7 +30,8 @@ async fn platform_objects(admin: &AdminClient) -> serde_json::Value {
 const BLOCKS: [&str; 2] = ["contoso-users", "contoso-conferencing"];
 const USERS: [&str; 2] = ["adele-vance", "alex-wilber"];
 
-/// Waits until the object is held in `Conflict` with a message naming `owner`.
+/// Waits until the object is held in `Conflict` with a message that contains `owner`
+/// (the owner's kind and name, in its own namespace).
 async fn in_conflict<K>(world: &World, ns: &str, name: &str, owner: &str)
 where
     K: Kind + Resource<Scope = NamespaceResourceScope>,
@@ -47,24 +48,49 @@ where
     );
 }
 
-/// Every example object of namespace `ns` waits in `Conflict`, naming its owner in
-/// `owner_ns`.
+/// The example objects of namespace `ns`, a copy of those of `owner_ns`: the customer
+/// waits in `Conflict` without naming the owner's namespace, and its dependents take
+/// no part in ownership (their customer owns nothing): they wait for it, saying so.
+/// The owner's customer is told who else declares its tenant, in its own events.
 async fn examples_in_conflict(world: &World, ns: &str, owner_ns: &str) {
-    in_conflict::<OCCustomer>(world, ns, "contoso", &format!("{owner_ns}/contoso")).await;
+    in_conflict::<OCCustomer>(world, ns, "contoso", "by an object in another namespace,").await;
+    let customer = world.api_in::<OCCustomer>(ns).get("contoso").await.unwrap();
+    let message = condition(&customer, READY).unwrap().2;
+    assert!(!message.contains(&format!("{owner_ns}/")), "{message}");
+    waits_for_a_customer_in_conflict::<OCSipConnection>(world, ns, "redmond").await;
+    waits_for_a_customer_in_conflict::<OCDialPlan>(world, ns, "contoso-redmond").await;
     for block in BLOCKS {
-        in_conflict::<OCNumberBlock>(world, ns, block, &format!("{owner_ns}/{block}")).await;
+        waits_for_a_customer_in_conflict::<OCNumberBlock>(world, ns, block).await;
     }
-    in_conflict::<OCSipConnection>(world, ns, "redmond", &format!("{owner_ns}/redmond")).await;
-    in_conflict::<OCDialPlan>(
-        world,
-        ns,
-        "contoso-redmond",
-        &format!("{owner_ns}/contoso-redmond"),
-    )
-    .await;
     for user in USERS {
-        in_conflict::<OCEndUser>(world, ns, user, &format!("{owner_ns}/{user}")).await;
+        waits_for_a_customer_in_conflict::<OCEndUser>(world, ns, user).await;
     }
+    let told = event_notes(world, owner_ns, "contoso").await;
+    assert!(
+        told.iter()
+            .any(|n| n.contains(&format!("OCCustomer {ns}/contoso also names tenant"))),
+        "the owner was not told of the copy: {told:?}"
+    );
+}
+
+/// Waits until the dependent says its customer is held in `Conflict`, without naming
+/// any other namespace.
+async fn waits_for_a_customer_in_conflict<K>(world: &World, ns: &str, name: &str)
+where
+    K: Kind + Resource<Scope = NamespaceResourceScope>,
+{
+    let obj = world
+        .wait_in::<K>(ns, name, 60, "waiting for its customer", |o| {
+            condition(o, READY).is_some_and(|(_, reason, message)| {
+                reason == reason::WAITING_FOR_CUSTOMER && message.contains("held in Conflict")
+            })
+        })
+        .await;
+    let message = condition(&obj, READY).unwrap().2;
+    assert!(
+        !message.contains(&format!("{}/", world.ns)),
+        "{ns}/{name}: {message}"
+    );
 }
 
 #[tokio::test]
@@ -175,22 +201,22 @@ async fn copies_in_the_same_namespace_declared_while_the_operator_was_down_stay_
     copy_examples(&world).await;
     world.start().await;
     let ns = world.ns.clone();
-    in_conflict::<OCCustomer>(&world, &ns, "contoso-copy", &format!("{ns}/contoso")).await;
+    in_conflict::<OCCustomer>(&world, &ns, "contoso-copy", "OCCustomer contoso,").await;
     for block in BLOCKS {
         in_conflict::<OCNumberBlock>(
             &world,
             &ns,
             &format!("{block}-copy"),
-            &format!("{ns}/{block}"),
+            &format!("OCNumberBlock {block},"),
         )
         .await;
     }
-    in_conflict::<OCSipConnection>(&world, &ns, "redmond-copy", &format!("{ns}/redmond")).await;
+    in_conflict::<OCSipConnection>(&world, &ns, "redmond-copy", "OCSipConnection redmond,").await;
     in_conflict::<OCDialPlan>(
         &world,
         &ns,
         "contoso-redmond-copy",
-        &format!("{ns}/contoso-redmond"),
+        "OCDialPlan contoso-redmond,",
     )
     .await;
     for user in USERS {
@@ -198,7 +224,7 @@ async fn copies_in_the_same_namespace_declared_while_the_operator_was_down_stay_
             &world,
             &ns,
             &format!("{user}-copy"),
-            &format!("{ns}/{user}"),
+            &format!("OCEndUser {user},"),
         )
         .await;
     }
@@ -273,8 +299,9 @@ async fn after_an_orphaning_owner_goes_a_waiting_copy_adopts_only_on_request() {
     )
     .await;
     let ns = world.ns.clone();
-    in_conflict::<OCCustomer>(&world, &ns, "successor", &format!("{ns}/contoso")).await;
-    in_conflict::<OCNumberBlock>(&world, &ns, "successor-numbers", &format!("{ns}/numbers")).await;
+    in_conflict::<OCCustomer>(&world, &ns, "successor", "OCCustomer contoso,").await;
+    // The copy's block takes no part while its customer owns nothing.
+    waits_for_a_customer_in_conflict::<OCNumberBlock>(&world, &ns, "successor-numbers").await;
 
     // The owners go and leave their platform objects: the copies, woken by that, find
     // them and refuse to take them over without the opt-in.
@@ -477,4 +504,113 @@ async fn a_number_another_tenant_holds_is_named_and_left_alone() {
         world.platform_numbers(TENANT_B).await,
         vec![("+14255550500".to_owned(), "Active".to_owned())]
     );
+}
+
+/// A namespace the OCPlatform does not allow declares a tenant first, with a SIP
+/// connection: it may not act, so it claims nothing. The allowed namespace that
+/// declares the same tenant and site later onboards both, and neither namespace is
+/// told anything of the other.
+#[tokio::test]
+async fn a_namespace_the_platform_does_not_allow_squats_nothing() {
+    let mut world = World::new("allowed").await;
+    world.watch_all = true;
+    let squatter = create_namespace(&world.client, "squatter").await;
+    world.start().await;
+    world.put_carrier_secret("carrier-password").await;
+    world
+        .customer_in(&squatter, "grab", TENANT_A, "grab", json!({}))
+        .await;
+    let site = |customer: &str| {
+        json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCSipConnection",
+               "metadata": {"name": "redmond"},
+               "spec": {"customerRef": {"name": customer}, "siteName": "Redmond", "sbcId": "11"}})
+    };
+    world
+        .api_in::<OCSipConnection>(&squatter)
+        .patch(
+            "redmond",
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(site("grab")),
+        )
+        .await
+        .expect("the squatter's site");
+    world
+        .wait_in::<OCCustomer>(&squatter, "grab", 60, "refused", |c| {
+            has_reason(c, READY, reason::NAMESPACE_NOT_ALLOWED)
+        })
+        .await;
+    let squatted = world
+        .wait_in::<OCSipConnection>(&squatter, "redmond", 60, "refused", |s| {
+            has_reason(s, READY, reason::NAMESPACE_NOT_ALLOWED)
+        })
+        .await;
+
+    // The allowed namespace declares the same tenant and site, later.
+    world
+        .customer("contoso", TENANT_A, "contoso", json!({}))
+        .await;
+    world.apply::<OCSipConnection>(site("contoso")).await;
+    world.ready::<OCCustomer>("contoso", 60).await;
+    world.ready::<OCSipConnection>("redmond", 60).await;
+    let state = world.admin.state().await.unwrap();
+    assert_eq!(state["customers"].as_object().map(|c| c.len()), Some(1));
+    assert_eq!(state["sites"].as_object().map(|s| s.len()), Some(1));
+
+    // Neither namespace is told of the other's objects.
+    let grab = world
+        .api_in::<OCCustomer>(&squatter)
+        .get("grab")
+        .await
+        .unwrap();
+    assert!(has_reason(&grab, READY, reason::NAMESPACE_NOT_ALLOWED));
+    let mut told = event_notes(&world, &squatter, "grab").await;
+    told.extend(event_notes(&world, &squatter, "redmond").await);
+    told.push(condition(&grab, READY).unwrap().2);
+    told.push(condition(&squatted, READY).unwrap().2);
+    assert!(
+        !told
+            .iter()
+            .any(|n| n.contains("contoso") || n.contains(&format!("{}/", world.ns))),
+        "{told:?}"
+    );
+    let told = [
+        event_notes(&world, &world.ns, "contoso").await,
+        event_notes(&world, &world.ns, "redmond").await,
+    ]
+    .concat();
+    assert!(!told.iter().any(|n| n.contains(&squatter)), "{told:?}");
+}
+
+/// A SIP connection renamed onto the site name another one manages takes nothing: it
+/// is held in `Conflict` and writes nothing, and the other site stays as it is.
+#[tokio::test]
+async fn a_sip_connection_renamed_onto_another_ones_site_takes_nothing() {
+    let mut world = World::new("rename").await;
+    world.start().await;
+    world.put_carrier_secret("carrier-password").await;
+    world.customer_ready().await;
+    let site = |name: &str, site: &str| {
+        json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCSipConnection",
+               "metadata": {"name": name},
+               "spec": {"customerRef": {"name": "contoso"}, "siteName": site, "sbcId": "11"}})
+    };
+    world
+        .apply::<OCSipConnection>(site("redmond", "Redmond"))
+        .await;
+    world
+        .apply::<OCSipConnection>(site("seattle", "Seattle"))
+        .await;
+    world.ready::<OCSipConnection>("redmond", 60).await;
+    world.ready::<OCSipConnection>("seattle", 60).await;
+    let before = platform_objects(&world.admin).await;
+    let writes_before = world.writes().await;
+
+    world
+        .apply::<OCSipConnection>(site("seattle", "REDMOND"))
+        .await;
+    let ns = world.ns.clone();
+    in_conflict::<OCSipConnection>(&world, &ns, "seattle", "OCSipConnection redmond,").await;
+    world.ready::<OCSipConnection>("redmond", 60).await;
+    assert_eq!(world.writes().await, writes_before, "the renamed one wrote");
+    assert_eq!(platform_objects(&world.admin).await, before);
 }

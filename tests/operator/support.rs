@@ -1159,3 +1159,18 @@ pub fn block_json(name: &str, customer: &str, spec: serde_json::Value) -> serde_
     }
     json!({"apiVersion": "operatorconnect.io/v1alpha1", "kind": "OCNumberBlock", "metadata": {"name": name}, "spec": full})
 }
+
+/// The notes of the Events in namespace `ns` about the object named `name`.
+pub async fn event_notes(world: &World, ns: &str, name: &str) -> Vec<String> {
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(world.client.clone(), ns);
+    events
+        .list(&Default::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .filter_map(|e| e.note)
+        .collect()
+}

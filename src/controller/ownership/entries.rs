@@ -30,6 +30,9 @@ pub(super) fn pair(t: jiff::Timestamp) -> (i64, i32) {
 /// What the ledger knows of one object.
 pub(super) struct Entry {
     pub(super) resource_version: Option<String>,
+    /// Whether the object may act (see [`Owned::takes_part`]); one that may not
+    /// names no identity here.
+    pub(super) takes_part: bool,
     pub(super) depends_on: Vec<(String, Option<i64>)>,
     pub(super) refers_to: Vec<Reference>,
     pub(super) identities: Vec<Identity>,
@@ -38,13 +41,19 @@ pub(super) struct Entry {
     pub(super) claimed: Vec<Identity>,
     pub(super) owned_since: Option<(i64, i32)>,
     pub(super) created: (i64, i32),
-    pub(super) name: String,
+    /// `namespace/name`.
+    pub(super) key: String,
 }
 
 impl Entry {
     pub(super) fn of<K: Owned>(obj: &K, stores: &Stores) -> Self {
         // Kept for as long as the object lives: no room beyond what they hold.
-        let mut identities = obj.identities(stores);
+        let takes_part = obj.takes_part(stores);
+        let mut identities = if takes_part {
+            obj.identities(stores)
+        } else {
+            Vec::new()
+        };
         identities.shrink_to_fit();
         let mut claimed = obj.claimed(&identities);
         claimed.shrink_to_fit();
@@ -66,20 +75,23 @@ impl Entry {
             .map(pair);
         Self {
             resource_version: obj.meta().resource_version.clone(),
+            takes_part,
             depends_on,
             refers_to,
             identities,
             claimed,
             owned_since,
             created,
-            name: format!("{} {}", K::kind(&()), key_name(obj)),
+            key: key_name(obj),
         }
     }
 
-    /// Whether this entry still describes `obj` (same version, same customer and site).
+    /// Whether this entry still describes `obj` (same version, same customer and site,
+    /// and it may still act or not).
     pub(super) fn is_current<K: Owned>(&self, obj: &K, stores: &Stores) -> bool {
         self.resource_version == obj.meta().resource_version
             && self.depends_on == obj.depends_on(stores)
+            && self.takes_part == obj.takes_part(stores)
     }
 
     /// When the status says the object claimed what it claimed: `ownedSince`, or its

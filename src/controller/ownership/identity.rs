@@ -12,6 +12,7 @@ use kube::runtime::watcher;
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
 use crate::controller::kind::{CustomerOwned, Kind};
 use crate::controller::number_set::NumberSet;
+use crate::controller::platforms::allows;
 use crate::controller::stores::Stores;
 
 use super::*;
@@ -147,6 +148,15 @@ pub trait Owned: Kind + kube::Resource<Scope = NamespaceResourceScope> {
         }
     }
 
+    /// Whether the object may act at all, and so take part in ownership: an object
+    /// that may not act claims nothing and never wins, whatever its age. A customer
+    /// may act when its OCPlatform is known and allows its namespace; a dependent when
+    /// its customer may act and has claimed its tenant (which only the tenant's owner
+    /// does). Without this, a namespace the platform refuses, or a copy of a tenant
+    /// held in `Conflict`, would squat what it names: an older object wins among
+    /// objects that claimed nothing.
+    fn takes_part(&self, stores: &Stores) -> bool;
+
     /// What `identities` depends on besides the object itself, so that they are
     /// computed again when it changes.
     fn depends_on(&self, stores: &Stores) -> Vec<(String, Option<i64>)>;
@@ -176,6 +186,29 @@ pub(super) fn customer_of<K: CustomerOwned>(obj: &K, stores: &Stores) -> Option<
     stores.customer(&obj.namespace().unwrap_or_default(), obj.customer())
 }
 
+/// Whether `customer` may act: its OCPlatform is in the cache and allows its
+/// namespace.
+pub(super) fn customer_may_act(customer: &OCCustomer, stores: &Stores) -> bool {
+    stores
+        .platform(&customer.spec.platform_ref.name)
+        .is_some_and(|p| allows(&p, &customer.namespace().unwrap_or_default()))
+}
+
+/// Whether `customer` claimed its tenant: it recorded a lead, a customer id or a
+/// write in flight, which only the tenant's owner does.
+pub(super) fn customer_claimed(customer: &OCCustomer) -> bool {
+    customer
+        .status
+        .as_ref()
+        .is_some_and(OCCustomer::records_claim)
+}
+
+/// Whether a dependent of a customer takes part in ownership (see
+/// [`Owned::takes_part`]).
+pub(super) fn dependent_takes_part<K: CustomerOwned>(obj: &K, stores: &Stores) -> bool {
+    customer_of(obj, stores).is_some_and(|c| customer_claimed(&c) && customer_may_act(&c, stores))
+}
+
 pub(super) fn customer_dependency<K: CustomerOwned>(
     obj: &K,
     stores: &Stores,
@@ -197,6 +230,10 @@ impl Owned for OCCustomer {
     fn identities(&self, _stores: &Stores) -> Vec<Identity> {
         let (platform, tenant) = platform_and_tenant(self);
         vec![Identity::Tenant { platform, tenant }]
+    }
+
+    fn takes_part(&self, stores: &Stores) -> bool {
+        customer_may_act(self, stores)
     }
 
     fn depends_on(&self, _stores: &Stores) -> Vec<(String, Option<i64>)> {
@@ -254,6 +291,10 @@ impl Owned for OCNumberBlock {
             .collect()
     }
 
+    fn takes_part(&self, stores: &Stores) -> bool {
+        dependent_takes_part(self, stores)
+    }
+
     fn depends_on(&self, stores: &Stores) -> Vec<(String, Option<i64>)> {
         vec![customer_dependency(self, stores)]
     }
@@ -282,6 +323,10 @@ impl Owned for OCSipConnection {
             tenant,
             site: self.spec.site_name.to_ascii_lowercase().into(),
         }]
+    }
+
+    fn takes_part(&self, stores: &Stores) -> bool {
+        dependent_takes_part(self, stores)
     }
 
     fn depends_on(&self, stores: &Stores) -> Vec<(String, Option<i64>)> {
@@ -332,6 +377,10 @@ impl Owned for OCDialPlan {
         }]
     }
 
+    fn takes_part(&self, stores: &Stores) -> bool {
+        dependent_takes_part(self, stores)
+    }
+
     fn depends_on(&self, stores: &Stores) -> Vec<(String, Option<i64>)> {
         let site = site_of(self, stores)
             .map(|s| (s.uid().unwrap_or_default(), s.metadata.generation))
@@ -376,6 +425,10 @@ impl Owned for OCEndUser {
                 .to_ascii_lowercase()
                 .into(),
         }]
+    }
+
+    fn takes_part(&self, stores: &Stores) -> bool {
+        dependent_takes_part(self, stores)
     }
 
     fn depends_on(&self, stores: &Stores) -> Vec<(String, Option<i64>)> {

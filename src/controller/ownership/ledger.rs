@@ -20,27 +20,47 @@ use super::*;
 pub enum Verdict {
     /// Nothing it names is owned by another object.
     Owner,
-    /// `owner` (`Kind namespace/name`) owns `identities`, which this object names too.
-    /// `owns_claimed` tells whether the object still owns something it claimed (a
+    /// `owner` (an object of the same kind) owns `identities`, which this object names
+    /// too. `owns_claimed` tells whether the object still owns something it claimed (a
     /// block with numbers of its own), which its deletion must undo.
     Conflict {
-        owner: String,
+        owner: OwnerObject,
         identities: Vec<Identity>,
         owns_claimed: bool,
     },
 }
 
+/// The object that owns what another names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerObject {
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+}
+
 impl Verdict {
-    /// The `Ready` message of an object held in conflict.
-    pub fn message(&self, what: &str) -> Option<String> {
+    /// The `Ready` message of an object of kind `what` in `namespace` held in
+    /// conflict. An owner in another namespace is not named: who may read this
+    /// object's namespace learns nothing of another's (the owner's own events name the
+    /// object held, to whoever may read the owner's namespace).
+    pub fn message(&self, what: &str, namespace: &str) -> Option<String> {
         let Verdict::Conflict {
             owner, identities, ..
         } = self
         else {
             return None;
         };
+        let (owner, again) = if owner.namespace == namespace {
+            let named = format!("{what} {}", owner.name);
+            (named.clone(), named)
+        } else {
+            (
+                "an object in another namespace".to_owned(),
+                "that object".to_owned(),
+            )
+        };
         Some(format!(
-            "{} is managed by {owner}, which declared it first; this {what} makes no platform call while that object owns it. Delete this object (nothing on the platform is touched) or change it to name something else; it is looked at again when {owner} changes or goes",
+            "{} is managed by {owner}, which declared it first; this {what} makes no platform call while that object owns it. Delete this object (nothing on the platform is touched) or change it to name something else; it is looked at again when {again} changes or goes",
             describe(identities)
         ))
     }
@@ -287,11 +307,16 @@ impl<K: Owned> Ledger<K> {
                 .insert(me_ref.clone());
         }
         let first_owner = foreign[0].1.clone();
-        let owner = state
+        let (namespace, name) = state
             .entries
             .get(&first_owner)
-            .map(|e| e.name.clone())
-            .unwrap_or_else(|| format!("{} with uid {first_owner}", K::kind(&())));
+            .and_then(|e| e.key.split_once('/'))
+            .unwrap_or_default();
+        let owner = OwnerObject {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            uid: first_owner.to_string(),
+        };
         let identities = foreign
             .into_iter()
             .filter(|(_, o)| *o == first_owner)

@@ -1,7 +1,8 @@
 //! The ledgers' table tests: who owns what, in-process.
 
 use super::*;
-use crate::api::{OCCustomer, OCNumberBlock};
+use crate::api::{OCCustomer, OCNumberBlock, OCPlatform};
+use crate::controller::fixtures::platform;
 use crate::controller::stores::Stores;
 use futures::StreamExt;
 use kube::runtime::reflector::ObjectRef;
@@ -89,8 +90,27 @@ fn block(name: &str, created: i64, numbers: &[&str], active: &[&str]) -> OCNumbe
     .expect("a valid block")
 }
 
+/// Caches holding `customers` and `blocks`, and platforms `p` and `q` that every
+/// namespace may use.
 fn stores_with(customers: &[OCCustomer], blocks: &[OCNumberBlock]) -> Stores {
+    stores_on(
+        &[platform("p", &["*"]), platform("q", &["*"])],
+        customers,
+        blocks,
+    )
+}
+
+fn stores_on(
+    platforms: &[OCPlatform],
+    customers: &[OCCustomer],
+    blocks: &[OCNumberBlock],
+) -> Stores {
     let stores = Stores::default();
+    let (reader, mut writer) = kube::runtime::reflector::store::<OCPlatform>();
+    for p in platforms {
+        writer.apply_watcher_event(&watcher::Event::Apply(p.clone()));
+    }
+    stores.set_platforms(reader);
     let (reader, mut writer) = kube::runtime::reflector::store::<OCCustomer>();
     for c in customers {
         writer.apply_watcher_event(&watcher::Event::Apply(c.clone()));
@@ -105,10 +125,11 @@ fn stores_with(customers: &[OCCustomer], blocks: &[OCNumberBlock]) -> Stores {
     stores
 }
 
-fn owner_of(verdict: &Verdict) -> Option<&str> {
+/// `namespace/name` of the owner that holds the object, if one does.
+fn owner_of(verdict: &Verdict) -> Option<String> {
     match verdict {
         Verdict::Owner => None,
-        Verdict::Conflict { owner, .. } => Some(owner),
+        Verdict::Conflict { owner, .. } => Some(format!("{}/{}", owner.namespace, owner.name)),
     }
 }
 
@@ -120,7 +141,7 @@ fn who_owns_a_tenant() {
             "the older of two that claimed nothing",
             vec![declared("first", 10), declared("second", 20)],
             1,
-            Some("OCCustomer a/first"),
+            Some("a/first"),
         ),
         (
             "the older one is the owner",
@@ -139,7 +160,7 @@ fn who_owns_a_tenant() {
                 },
             ],
             0,
-            Some("OCCustomer a/claimer"),
+            Some("a/claimer"),
         ),
         (
             "the earlier claim wins, whatever the creation order",
@@ -156,7 +177,7 @@ fn who_owns_a_tenant() {
                 },
             ],
             0,
-            Some("OCCustomer a/newer"),
+            Some("a/newer"),
         ),
         (
             "claims recorded before ownedSince existed rank by creation",
@@ -171,7 +192,7 @@ fn who_owns_a_tenant() {
                 },
             ],
             1,
-            Some("OCCustomer a/older"),
+            Some("a/older"),
         ),
         (
             "across namespaces",
@@ -188,7 +209,7 @@ fn who_owns_a_tenant() {
                 },
             ],
             1,
-            Some("OCCustomer owner/contoso"),
+            Some("owner/contoso"),
         ),
         (
             "tenants compare without regard to case",
@@ -200,7 +221,7 @@ fn who_owns_a_tenant() {
                 },
             ],
             1,
-            Some("OCCustomer a/first"),
+            Some("a/first"),
         ),
         (
             "the same tenant on another platform is another customer",
@@ -230,7 +251,7 @@ fn who_owns_a_tenant() {
         let verdict = ledger
             .check(&customers[checked], &stores)
             .expect("decidable");
-        assert_eq!(owner_of(&verdict), want, "{case}: {verdict:?}");
+        assert_eq!(owner_of(&verdict).as_deref(), want, "{case}: {verdict:?}");
     }
 }
 
@@ -286,7 +307,7 @@ fn a_claim_granted_here_holds_before_its_status_reaches_the_cache() {
     assert_eq!(ledger.check(&early, &stores), Some(Verdict::Owner));
     let stores = stores_with(&[early.clone(), late.clone()], &[]);
     let verdict = ledger.check(&late, &stores).expect("decidable");
-    assert_eq!(owner_of(&verdict), Some("OCCustomer a/early"));
+    assert_eq!(owner_of(&verdict).as_deref(), Some("a/early"));
     assert_eq!(ledger.check(&early, &stores), Some(Verdict::Owner));
 }
 
@@ -332,7 +353,7 @@ fn a_customers_change_looks_again_at_the_objects_naming_it_and_only_them() {
 #[test]
 fn a_block_is_held_for_the_numbers_another_owns_and_keeps_its_own() {
     let c = customer(&Declared {
-        name: "c",
+        claimed: true,
         ..declared("c", 1)
     });
     let first = block(
@@ -357,7 +378,7 @@ fn a_block_is_held_for_the_numbers_another_owns_and_keeps_its_own() {
     assert_eq!(
         ledger.check(&second, &stores),
         Some(Verdict::Conflict {
-            owner: "OCNumberBlock a/first".into(),
+            owner: block_owner("first"),
             identities: vec![numbers(&["+14255550101"])],
             owns_claimed: true,
         })
@@ -368,6 +389,15 @@ fn a_block_is_held_for_the_numbers_another_owns_and_keeps_its_own() {
         &stores,
     );
     assert_eq!(others.to_ranges(), ["+14255550101"]);
+}
+
+/// Block `name` of namespace `a`, as the owner of what another names.
+fn block_owner(name: &str) -> OwnerObject {
+    OwnerObject {
+        namespace: "a".into(),
+        name: name.into(),
+        uid: format!("uid-{name}"),
+    }
 }
 
 fn ranged_block(
@@ -386,7 +416,10 @@ fn ranged_block(
 
 #[test]
 fn blocks_meet_where_their_ranges_overlap_however_large() {
-    let c = customer(&declared("c", 1));
+    let c = customer(&Declared {
+        claimed: true,
+        ..declared("c", 1)
+    });
     // 100,000 numbers claimed, and a later block that reaches into them across a
     // stretch boundary and beyond their end.
     let large = ranged_block(
@@ -411,14 +444,17 @@ fn blocks_meet_where_their_ranges_overlap_however_large() {
     else {
         panic!("not held: {verdict:?}");
     };
-    assert_eq!(owner, "OCNumberBlock a/large");
+    assert_eq!(owner, &block_owner("large"));
     assert_eq!(describe(identities), "numbers +14250099990-+14250099999");
     assert_eq!(ledger.check(&large, &stores), Some(Verdict::Owner));
 }
 
 #[test]
 fn numbers_granted_later_rank_by_when_they_were_granted() {
-    let c = customer(&declared("c", 1));
+    let c = customer(&Declared {
+        claimed: true,
+        ..declared("c", 1)
+    });
     let first = block("first", 10, &["+14255550100"], &[]);
     let second = block("second", 20, &["+14255550101"], &[]);
     let stores = stores_with(std::slice::from_ref(&c), &[first.clone(), second.clone()]);
@@ -439,7 +475,7 @@ fn numbers_granted_later_rank_by_when_they_were_granted() {
     assert_eq!(
         verdict,
         Verdict::Conflict {
-            owner: "OCNumberBlock a/second".into(),
+            owner: block_owner("second"),
             identities: vec![Identity::Numbers {
                 platform: "p".into(),
                 numbers: ["+14255550101"].iter().collect(),
@@ -481,16 +517,138 @@ fn messages_name_numbers_as_ranges() {
     );
     assert_eq!(describe(&[n(&["+14255550101"])]), "number +14255550101");
     let verdict = Verdict::Conflict {
-        owner: "OCCustomer owner/contoso".into(),
+        owner: OwnerObject {
+            namespace: "owner".into(),
+            name: "contoso".into(),
+            uid: "uid-1".into(),
+        },
         identities: vec![Identity::Tenant {
             platform: "p".into(),
             tenant: TENANT.into(),
         }],
         owns_claimed: false,
     };
-    let message = verdict.message("OCCustomer").unwrap_or_default();
+    // In the owner's namespace the owner is named; in another, nothing of it is.
+    let message = verdict.message("OCCustomer", "owner").unwrap_or_default();
     assert!(
-        message.contains("OCCustomer owner/contoso") && message.contains(TENANT),
+        message.contains("by OCCustomer contoso,") && message.contains(TENANT),
         "{message}"
+    );
+    let message = verdict
+        .message("OCCustomer", "intruder")
+        .unwrap_or_default();
+    assert!(
+        message.contains("by an object in another namespace,")
+            && message.contains(TENANT)
+            && !message.contains("owner")
+            && !message.contains("contoso"),
+        "{message}"
+    );
+}
+
+#[test]
+fn objects_that_may_not_act_claim_nothing_and_never_win() {
+    // A namespace the platform does not allow declared the tenant first.
+    let squatter = customer(&Declared {
+        namespace: "squatter",
+        ..declared("grab", 10)
+    });
+    let owner = customer(&Declared {
+        namespace: "owner",
+        ..declared("contoso", 20)
+    });
+    let customers = [squatter.clone(), owner.clone()];
+    let stores = stores_on(&[platform("p", &["owner"])], &customers, &[]);
+    let ledger = Ledger::<OCCustomer>::default();
+    assert_eq!(ledger.check(&owner, &stores), Some(Verdict::Owner));
+    // The squatter owns nothing either: it names nothing while it may not act (its
+    // platform access tells it why).
+    assert_eq!(ledger.check(&squatter, &stores), Some(Verdict::Owner));
+    assert!(ledger.state.lock().by_identity.len() == 1);
+
+    // A platform not known yet lets nobody take part.
+    let stores = stores_on(&[], &customers, &[]);
+    let ledger = Ledger::<OCCustomer>::default();
+    ledger.check(&owner, &stores);
+    assert!(ledger.state.lock().by_identity.is_empty());
+
+    // A copy of the tenant in an allowed namespace, held in conflict (it claimed
+    // nothing): its older block takes no part, the owner's block owns the number.
+    let copy = customer(&Declared {
+        namespace: "intruder",
+        ..declared("copy", 5)
+    });
+    let claimed = customer(&Declared {
+        namespace: "owner",
+        claimed: true,
+        owned_since: Some(30),
+        ..declared("contoso", 20)
+    });
+    let in_namespace = |mut b: OCNumberBlock, ns: &str, customer: &str| {
+        b.metadata.namespace = Some(ns.into());
+        b.spec.customer_ref.name = customer.into();
+        b
+    };
+    let copied = in_namespace(
+        block("copied", 6, &["+14255550100"], &[]),
+        "intruder",
+        "copy",
+    );
+    let owned = in_namespace(
+        block("owned", 40, &["+14255550100"], &[]),
+        "owner",
+        "contoso",
+    );
+    let stores = stores_on(
+        &[platform("p", &["*"])],
+        &[copy.clone(), claimed.clone()],
+        &[copied.clone(), owned.clone()],
+    );
+    let ledger = Ledger::<OCNumberBlock>::default();
+    assert_eq!(ledger.check(&owned, &stores), Some(Verdict::Owner));
+    assert_eq!(ledger.check(&copied, &stores), Some(Verdict::Owner));
+    let customers = Ledger::<OCCustomer>::default();
+    assert_eq!(
+        owner_of(&customers.check(&copy, &stores).expect("decidable")).as_deref(),
+        Some("owner/contoso")
+    );
+}
+
+#[test]
+fn a_customers_claim_or_its_platforms_change_looks_again_at_its_dependents() {
+    let unclaimed = customer(&declared("c", 1));
+    let mut claimed = unclaimed.clone();
+    claimed.status = Some(serde_json::from_value(json!({"leadId": "lead-1"})).expect("a status"));
+    let ownership = Ownership::default();
+    let whole = |ownership: &Ownership| ownership.blocks.state.lock().whole;
+    let of_c = block("of-c", 10, &["+14255550100"], &[]);
+    let stores = stores_with(
+        std::slice::from_ref(&unclaimed),
+        std::slice::from_ref(&of_c),
+    );
+    ownership.blocks.check(&of_c, &stores);
+    ownership.customer_observed(&watcher::Event::Apply(unclaimed.clone()));
+    ownership.blocks.check(&of_c, &stores);
+    ownership.customer_observed(&watcher::Event::Apply(claimed));
+    assert_eq!(
+        ownership
+            .blocks
+            .state
+            .lock()
+            .changed
+            .values()
+            .map(|o| o.name.clone())
+            .collect::<Vec<_>>(),
+        ["of-c"]
+    );
+    // A platform's new spec (its allowed namespaces): every entry of every kind.
+    let p = platform("p", &["*"]);
+    ownership.platform_observed(&watcher::Event::Apply(p.clone()));
+    assert!(whole(&ownership) && ownership.customers.state.lock().whole);
+    ownership.blocks.check(&of_c, &stores);
+    ownership.platform_observed(&watcher::Event::Apply(p.clone()));
+    assert!(
+        !whole(&ownership),
+        "the same generation again changes nothing"
     );
 }
