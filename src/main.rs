@@ -241,6 +241,12 @@ struct RunArgs {
     /// Seconds between looks at a missing dependency (customer, platform).
     #[arg(long, env = "OC_WAIT_SECONDS", default_value_t = 10)]
     wait_seconds: u64,
+    /// The hosts (comma-separated; `*.domain` for every host under a domain) that an
+    /// OCPlatform's `baseUrl` and `identityBaseUrl` may name for the operator to send
+    /// them its credentials. A platform elsewhere gets them only if its credentials
+    /// Secret is labelled `operatorconnect.io/platform=<its name>`.
+    #[arg(long, env = "OC_ALLOWED_ENDPOINT_HOSTS", default_value = oc_operator::controller::endpoint_hosts::ENTRA_ID_HOST)]
+    allowed_endpoint_hosts: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -327,6 +333,8 @@ async fn run(args: RunArgs) -> Result<(), CliError> {
     config.task_poll = std::time::Duration::from_secs(args.task_poll_seconds.max(1));
     config.wait_requeue = std::time::Duration::from_secs(args.wait_seconds.max(1));
     config.federated_token_file = args.federated_token_file;
+    config.endpoint_hosts =
+        controller::endpoint_hosts::EndpointHosts::parse(&args.allowed_endpoint_hosts);
     config.secret_access = controller::SecretAccess {
         service_account: args.service_account,
         reader_cluster_role: args.secret_reader_cluster_role,

@@ -100,6 +100,10 @@ pub mod reason {
         WAITING_FOR_PLATFORM = WaitingForPlatform,
         WAITING_FOR_DEPENDENCY = WaitingForDependency,
         NAMESPACE_NOT_ALLOWED = NamespaceNotAllowed,
+        /// OCPlatform (and the objects on it): its `baseUrl` or `identityBaseUrl`
+        /// names a host the operator's installer did not allow, and its credentials
+        /// Secret is not labelled for it, so no credentials are sent there.
+        CREDENTIALS_WITHHELD = CredentialsWithheld,
         /// Reasons of `Synced`.
         SUCCEEDED = Succeeded,
         THROTTLED = Throttled,
@@ -123,6 +127,7 @@ pub mod reason {
                 | Reason::AlreadyExists
                 | Reason::LeadNotActive
                 | Reason::NamespaceNotAllowed
+                | Reason::CredentialsWithheld
                 | Reason::LicenseRequired
                 | Reason::NumbersAssigned
                 | Reason::PartlyFailed

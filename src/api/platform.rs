@@ -276,3 +276,13 @@ pub struct SbcStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trunk_fqdn: Option<String>,
 }
+
+impl OCPlatformSpec {
+    /// Whether objects in `namespace` may use the platform (`allowedNamespaces`, where
+    /// `*` allows every namespace).
+    pub fn allows_namespace(&self, namespace: &str) -> bool {
+        self.allowed_namespaces
+            .iter()
+            .any(|n| n.0 == "*" || n.0 == namespace)
+    }
+}

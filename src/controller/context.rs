@@ -80,6 +80,9 @@ pub struct OperatorConfig {
     pub lost_answer_grace: Duration,
     /// Accepted on every platform client: plain http to non-loopback (tests only).
     pub allow_insecure_http: bool,
+    /// The hosts an OCPlatform's credentials may be sent to without a Secret labelled
+    /// for it (see [`super::endpoint_hosts`]).
+    pub endpoint_hosts: super::endpoint_hosts::EndpointHosts,
     /// The federated token (the pod's projected ServiceAccount token) that platforms
     /// with `workloadIdentity` present to the identity endpoint.
     pub federated_token_file: std::path::PathBuf,
@@ -110,6 +113,7 @@ impl OperatorConfig {
             numbers_cache_ttl: Duration::from_secs(2),
             lost_answer_grace: Duration::from_secs(120),
             allow_insecure_http: false,
+            endpoint_hosts: Default::default(),
             federated_token_file: liveplatform::contract::DEFAULT_FEDERATED_TOKEN_FILE.into(),
             secret_access: SecretAccess::default(),
         }

@@ -32,6 +32,12 @@ pub enum Error {
     #[error("{0}")]
     Dependency(String),
 
+    /// The platform's credentials are not sent where its spec points (see
+    /// [`super::endpoint_hosts`]); says what the installer or the Secret's owner can
+    /// do. Looked at again when the platform or its Secret changes.
+    #[error("{0}")]
+    CredentialsWithheld(String),
+
     /// A task the operator started ended badly; worth another try later.
     #[error("{0}")]
     TaskFailed(String),
@@ -93,6 +99,11 @@ impl Error {
                 Some(reason::WAITING_FOR_DEPENDENCY),
                 false,
             ),
+            Error::CredentialsWithheld(_) => v(
+                reason::RECONCILE_ERROR,
+                Some(reason::CREDENTIALS_WITHHELD),
+                false,
+            ),
             Error::TaskFailed(_) | Error::Kube { .. } => v(reason::RECONCILE_ERROR, None, false),
         }
     }
@@ -135,6 +146,9 @@ impl Error {
                 "the operator retries with backoff; check its RBAC if this persists"
             }
             Error::Dependency(_) => "the operator retries when it appears",
+            Error::CredentialsWithheld(_) => {
+                "nothing is sent to the platform until then; the operator looks again when the OCPlatform or its Secret changes"
+            }
         };
         format!("{what}; {todo}")
     }

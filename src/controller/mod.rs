@@ -18,6 +18,7 @@ pub mod dial_plan;
 pub mod drift;
 pub mod drive;
 pub mod end_user;
+pub mod endpoint_hosts;
 pub mod error;
 mod events;
 pub mod finalizer;

@@ -5,6 +5,7 @@
 use kube::ResourceExt;
 
 use super::context::Context;
+use super::endpoint_hosts::PLATFORM_LABEL;
 use super::error::{Error, Result};
 use super::platform_clients::Entry;
 use super::secret_access::{self, Purpose};
@@ -37,27 +38,28 @@ pub fn observed(ctx: &Context, event: &kube::runtime::watcher::Event<OCPlatform>
     }
 }
 
-/// Whether `namespace` may use `platform`.
-pub fn allows(platform: &OCPlatform, namespace: &str) -> bool {
-    platform
-        .spec
-        .allowed_namespaces
-        .iter()
-        .any(|n| n.0 == "*" || n.0 == namespace)
-}
-
-/// Reads the platform's credentials from its Secret in the operator's namespace.
+/// Reads the platform's credentials from its Secret in the operator's namespace, if
+/// they may go where the platform's spec points (see [`super::endpoint_hosts`]).
 async fn credentials(
     ctx: &Context,
     platform: &OCPlatform,
 ) -> Result<(Credentials, Option<String>)> {
     let ns = &ctx.config.operator_namespace;
+    let hosts = &ctx.config.endpoint_hosts;
+    let outside = hosts.first_outside(&platform.spec);
+    let name = platform.name_any();
     let reference = match (
         &platform.spec.credentials_secret_ref,
         &platform.spec.workload_identity,
     ) {
         (Some(reference), _) => reference,
         (None, Some(identity)) => {
+            if let Some((field, host)) = outside {
+                return Err(Error::CredentialsWithheld(format!(
+                    "the operator's federated token is not sent to {host} ({field}): that host is not among the operator's allowed endpoint hosts ({}); add it to the chart value allowedEndpointHosts if the provider trusts it",
+                    hosts.listed()
+                )));
+            }
             // Nothing to read here: the token file is read at each token request.
             let credentials = Credentials::federated(
                 identity.client_id.clone(),
@@ -83,6 +85,21 @@ async fn credentials(
                 reference.name, reference.client_id_key, reference.client_secret_key
             ))
         })?;
+    let labelled_for_it = secret
+        .metadata
+        .labels
+        .as_ref()
+        .and_then(|labels| labels.get(PLATFORM_LABEL))
+        .is_some_and(|platform| *platform == name);
+    if let Some((field, host)) = outside
+        && !labelled_for_it
+    {
+        return Err(Error::CredentialsWithheld(format!(
+            "the credentials of Secret {ns}/{} are not sent to {host} ({field}): that host is not among the operator's allowed endpoint hosts ({}), and the Secret is not labelled {PLATFORM_LABEL}={name}; add the host to the chart value allowedEndpointHosts, or label the Secret for this OCPlatform",
+            reference.name,
+            hosts.listed()
+        )));
+    }
     let value = |key: &str| -> Result<String> {
         let data = secret
             .data
@@ -157,7 +174,15 @@ pub async fn client_for(ctx: &Context, platform: &OCPlatform) -> Result<LivePlat
 /// are swapped in; a changed spec gives a new client.
 pub async fn refresh(ctx: &Context, platform: &OCPlatform) -> Result<LivePlatformClient> {
     let name = platform.name_any();
-    let (credentials, secret_version) = credentials(ctx, platform).await?;
+    let (credentials, secret_version) = match credentials(ctx, platform).await {
+        Ok(found) => found,
+        // A client built before (the Secret's label since removed) is used no more.
+        Err(e @ Error::CredentialsWithheld(_)) => {
+            ctx.platform.clients.forget(&name);
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     if let Some(mut entry) = ctx.platform.clients.get(&name)
         && entry.generation == platform.metadata.generation
     {
@@ -210,7 +235,7 @@ pub async fn access<K: super::kind::Kind>(
         );
         return Ok(None);
     };
-    if !allows(&platform, namespace) {
+    if !platform.spec.allows_namespace(namespace) {
         draft.condition(
             READY,
             false,

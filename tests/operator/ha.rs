@@ -33,6 +33,7 @@ fn replica(world: &World, identity: &'static str) -> Replica {
             &format!("--probe-listen={probe}"),
             "--task-poll-seconds=1",
             "--wait-seconds=1",
+            "--allowed-endpoint-hosts=127.0.0.1",
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())

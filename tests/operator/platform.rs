@@ -236,3 +236,68 @@ async fn a_platform_in_use_stays_until_its_customers_are_gone() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// An OCPlatform pointed at a host the operator's installer did not allow gets no
+/// credentials: no token is asked there, and its condition says why and what to do.
+/// A Secret labelled for that OCPlatform lets its credentials go there.
+#[tokio::test]
+async fn credentials_go_only_to_allowed_hosts_or_where_their_secret_says() {
+    let mut world = World::new("endpoints").await;
+    world.start().await;
+    platform_ready(&world).await;
+    let tokens = || async {
+        world
+            .admin
+            .count("POST /{tenant}/oauth2/v2.0/token", "total")
+            .await
+            .unwrap()
+    };
+    let before = tokens().await;
+    // The same simulator under a name the operator was not given: as far as the
+    // operator knows, anybody's host.
+    let elsewhere = world
+        .sim
+        .identity_base()
+        .as_str()
+        .replace("127.0.0.1", "localhost");
+    let platform = world.platform();
+    let platforms: kube::Api<OCPlatform> = kube::Api::all(world.client.clone());
+    platforms
+        .patch(
+            &platform,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"identityBaseUrl": elsewhere}})),
+        )
+        .await
+        .unwrap();
+    let p = world
+        .platform_until(30, "CredentialsWithheld", |p| {
+            has_reason(p, READY, reason::CREDENTIALS_WITHHELD)
+                && p.status
+                    .as_ref()
+                    .and_then(|s| s.reconcile.observed_generation)
+                    == p.metadata.generation
+        })
+        .await;
+    let (_, _, message) = condition(&p, READY).unwrap();
+    assert!(
+        message.contains("localhost")
+            && message.contains("identityBaseUrl")
+            && message.contains(&format!("operatorconnect.io/platform={platform}"))
+            && message.contains("allowedEndpointHosts"),
+        "{message}"
+    );
+    assert!(!message.contains(liveplatform_sim::seed::SANDBOX_CLIENT_SECRET));
+    assert_eq!(
+        tokens().await,
+        before,
+        "a token was asked of the other host"
+    );
+
+    // The Secret's owner says this platform may use it there.
+    world
+        .label_secret("operatorconnect.io/platform", &platform)
+        .await;
+    platform_ready(&world).await;
+    assert!(tokens().await > before);
+}

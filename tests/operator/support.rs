@@ -18,6 +18,7 @@ use oc_operator::api::conditions;
 use oc_operator::api::{
     OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection,
 };
+use oc_operator::controller::endpoint_hosts::{ENTRA_ID_HOST, EndpointHosts};
 use oc_operator::controller::{self, Context, OperatorConfig};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -204,6 +205,19 @@ impl World {
         format!("p-{}", self.ns)
     }
 
+    /// Labels the platform's credentials Secret `key=value`.
+    pub async fn label_secret(&self, key: &str, value: &str) {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.ns);
+        secrets
+            .patch(
+                "credentials",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"labels": {key: value}}})),
+            )
+            .await
+            .expect("label the credentials Secret");
+    }
+
     pub async fn put_secret(&self, client_secret: &str) {
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.ns);
         let secret: Secret = serde_json::from_value(json!({
@@ -347,6 +361,8 @@ impl World {
         config.backoff_max = Duration::from_secs(3);
         config.numbers_cache_ttl = Duration::from_millis(200);
         config.lost_answer_grace = Duration::from_secs(3);
+        // The simulators listen on loopback.
+        config.endpoint_hosts = EndpointHosts::parse(&format!("{ENTRA_ID_HOST},127.0.0.1"));
         config
     }
 

@@ -98,3 +98,20 @@ release namespace left out (its Role already grants it). */ -}}
 {{ . }}
 {{- end -}}
 {{- end -}}
+
+{{/* The hosts credentials may be sent to: operator.allowedEndpointHosts, the hosts of
+the chart's own OCPlatform, and the sandbox's simulator; comma-separated. */}}
+{{- define "oc-operator.endpointHosts" -}}
+{{- $hosts := .Values.operator.allowedEndpointHosts | default list -}}
+{{- if .Values.platform.enabled -}}
+{{- range list .Values.platform.baseUrl .Values.platform.identityBaseUrl -}}
+{{- with (urlParse .).host -}}
+{{- $hosts = append $hosts (splitList ":" . | first) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- if .Values.sandbox.enabled -}}
+{{- $hosts = append $hosts (printf "%s-simulator.%s.svc" (include "oc-operator.fullname" .) .Release.Namespace) -}}
+{{- end -}}
+{{- $hosts | uniq | join "," -}}
+{{- end -}}

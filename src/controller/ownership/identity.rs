@@ -12,7 +12,6 @@ use kube::runtime::watcher;
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCSipConnection};
 use crate::controller::kind::{CustomerOwned, Kind};
 use crate::controller::number_set::NumberSet;
-use crate::controller::platforms::allows;
 use crate::controller::stores::Stores;
 
 use super::*;
@@ -191,7 +190,10 @@ pub(super) fn customer_of<K: CustomerOwned>(obj: &K, stores: &Stores) -> Option<
 pub(super) fn customer_may_act(customer: &OCCustomer, stores: &Stores) -> bool {
     stores
         .platform(&customer.spec.platform_ref.name)
-        .is_some_and(|p| allows(&p, &customer.namespace().unwrap_or_default()))
+        .is_some_and(|p| {
+            p.spec
+                .allows_namespace(&customer.namespace().unwrap_or_default())
+        })
 }
 
 /// Whether `customer` claimed its tenant: it recorded a lead, a customer id or a

@@ -69,6 +69,9 @@ async fn two_replicas_with_the_charts_identity_take_over_mid_upload_using_only_w
         "operator.taskPollSeconds=1",
         "--set",
         "operator.waitSeconds=1",
+        // The simulator listens on loopback.
+        "--set",
+        "operator.allowedEndpointHosts={login.microsoftonline.com,127.0.0.1}",
     ]);
     world.crds_established();
     world.put_platform(json!([world.ns])).await;
