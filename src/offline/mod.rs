@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use crate::api::common::PlannedAction;
 use crate::api::conditions::{self, READY, SYNCED};
 use crate::api::{OCCustomer, OCDialPlan, OCEndUser, OCNumberBlock, OCPlatform, OCSipConnection};
+use crate::controller::endpoint_hosts::PLATFORM_LABEL;
 use crate::controller::kind::Kind;
 use crate::controller::stores::Stores;
 use crate::controller::{self, Context, OperatorConfig, finalizer};
@@ -141,8 +142,11 @@ pub async fn plan(options: &Options) -> Result<Vec<ObjectPlan>, Error> {
                 .spec
                 .credentials_secret_ref
                 .ok_or_else(|| Error::NoCredentialsRef(name.clone()))?;
+            // Labelled for its platform: the person running `plan` gave these
+            // credentials for the endpoints its manifests name.
             let secret = json!({"apiVersion": "v1", "kind": "Secret",
-                "metadata": {"name": reference.name, "namespace": CREDENTIALS_NAMESPACE, "resourceVersion": "1"},
+                "metadata": {"name": reference.name, "namespace": CREDENTIALS_NAMESPACE, "resourceVersion": "1",
+                             "labels": {PLATFORM_LABEL: name}},
                 "stringData": {reference.client_id_key: options.client_id,
                                reference.client_secret_key: options.client_secret.expose()}});
             api.insert(

@@ -5,6 +5,7 @@
 mod support;
 
 mod admission;
+mod adoption;
 mod alerts;
 mod apiserver_client;
 pub mod chart;

@@ -67,6 +67,9 @@ async fn protected_objects_and_namespaces_are_not_deleted() {
             o["kind"]
                 .as_str()
                 .is_some_and(|k| k.starts_with("ValidatingAdmissionPolicy"))
+                && o["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.ends_with("-deletion-protection"))
         })
         .collect();
     assert_eq!(policy.len(), 2, "the policy and its binding");

@@ -307,13 +307,28 @@ fn audited(log: &Path, user: &str) -> (BTreeSet<Access>, BTreeSet<Access>) {
     (used, refused)
 }
 
-/// Every (verb, group, resource) the chart's Roles and ClusterRoles grant.
+/// Every (verb, group, resource) the chart grants its ServiceAccount: the rules of
+/// the Roles and ClusterRoles its bindings name (the adopter ClusterRole, which the
+/// chart binds to nobody, is for people to bind).
 fn granted(objects: &[Value]) -> BTreeSet<Access> {
-    let mut granted = BTreeSet::new();
-    for o in objects
+    let bound: BTreeSet<(&str, &str)> = objects
         .iter()
-        .filter(|o| o["kind"] == "Role" || o["kind"] == "ClusterRole")
-    {
+        .filter(|o| o["kind"] == "RoleBinding" || o["kind"] == "ClusterRoleBinding")
+        .filter_map(|b| {
+            Some((
+                b["roleRef"]["kind"].as_str()?,
+                b["roleRef"]["name"].as_str()?,
+            ))
+        })
+        .collect();
+    let mut granted = BTreeSet::new();
+    for o in objects.iter().filter(|o| {
+        (o["kind"] == "Role" || o["kind"] == "ClusterRole")
+            && bound.contains(&(
+                o["kind"].as_str().unwrap_or_default(),
+                o["metadata"]["name"].as_str().unwrap_or_default(),
+            ))
+    }) {
         for rule in o["rules"].as_array().into_iter().flatten() {
             for verb in rule["verbs"].as_array().into_iter().flatten() {
                 for group in rule["apiGroups"].as_array().into_iter().flatten() {
