@@ -11,6 +11,7 @@ mod apiserver_client;
 pub mod chart;
 mod crash;
 mod customer;
+mod deletion_order;
 mod dial_plan;
 mod drift;
 mod end_user;
