@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DeleteParams};
-use oc_operator::api::{OCCustomer, OCNumberBlock};
+use oc_operator::api::{OCCustomer, OCNumberBlock, OCPlatform};
 use serde_json::json;
 
 use super::*;
@@ -119,6 +119,28 @@ async fn after_an_uninstall_release_finalizers_lets_a_namespace_go_and_leaves_th
         "{state}"
     );
     assert_eq!(world.platform_numbers(TENANT_A).await.len(), 2);
+
+    // The OCPlatform carries the finalizer too: deleted now, it waits for an operator
+    // that is not there, and `--all-namespaces` releases it. (A dry run: the control
+    // plane is shared, and other tests' objects wait on their operators.)
+    let platforms: Api<OCPlatform> = Api::all(world.client.clone());
+    platforms
+        .delete(&world.platform(), &DeleteParams::default())
+        .await
+        .unwrap();
+    assert!(
+        platforms
+            .get_opt(&world.platform())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let (ok, out) = release_finalizers(&world, &["-A", "--deleting-only", "--dry-run"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains(&format!("would release OCPlatform {}", world.platform())),
+        "{out}"
+    );
 }
 
 /// Runs `oc-operator release-finalizers` with `args` as admin; whether it succeeded,
