@@ -50,7 +50,7 @@ fn object(kind: &str, conditions: Vec<Value>, annotations: Value) -> Value {
 fn argo_cd_health(objects: &[Value]) -> Vec<(String, String)> {
     let objects: Vec<String> = objects.iter().map(Value::to_string).collect();
     testenv::judge("argocd-health", &[patch_file().as_os_str()], &objects)
-        .expect("argocd-health (hack/build-controlplane.sh)")
+        .expect("argocd-health (hack/build-test-tools.sh)")
         .into_iter()
         .map(|v| (v.status, v.message))
         .collect()

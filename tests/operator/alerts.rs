@@ -340,7 +340,7 @@ fn promtool_test(world: &World, rules: &Value, tests: Value) {
             .args(&args)
             .current_dir(&dir)
             .output()
-            .expect("promtool (hack/build-controlplane.sh)");
+            .expect("promtool (hack/build-test-tools.sh)");
         assert!(
             output.status.success(),
             "promtool {args:?}:\n{}{}\n(files in {})",

@@ -21,7 +21,7 @@ fn kstatus(world: &World, kind: &str, name: &str) -> (String, String) {
     let object: serde_json::Value = serde_json::from_slice(&object.stdout).expect("JSON");
     let object = object.to_string();
     let verdict = testenv::judge("kstatus", &[], &[object])
-        .expect("kstatus (hack/build-controlplane.sh)")
+        .expect("kstatus (hack/build-test-tools.sh)")
         .pop()
         .expect("a verdict");
     (verdict.status, verdict.message)

@@ -91,7 +91,8 @@ pub fn readme_metric_families() -> std::collections::BTreeSet<String> {
         .collect()
 }
 
-/// One of the pinned binaries (kubectl, helm, kubeconform) of hack/build-controlplane.sh.
+/// One of the pinned binaries: kubectl (hack/build-controlplane.sh), or a tool only the
+/// tests use, such as helm or kubeconform (hack/build-test-tools.sh).
 pub fn plane_binary(name: &str) -> std::path::PathBuf {
     plane().binary(name)
 }

@@ -49,10 +49,11 @@ end
 -- fails when the code has a reason these tables do not name.
 -- Degraded: only a person can move it on (a spec, a conflict, a licence to upgrade,
 -- a lead the tenant must reactivate, numbers to unassign in Teams or that the
--- platform refused).
+-- platform refused, credentials withheld from an endpoint).
 local degraded = {
   Rejected = true, InvalidSpec = true, Conflict = true, AlreadyExists = true, LeadNotActive = true, NamespaceNotAllowed = true,
   LicenseRequired = true, NumbersAssigned = true, PartlyFailed = true, Unauthorized = true, DeletionProtected = true,
+  CredentialsWithheld = true,
 }
 -- Progressing: it moves on by itself (work under way, a dependency on its way, a
 -- licence upgrade running, the platform busy or briefly unreachable).

@@ -19,13 +19,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// The binaries a control plane (and the chart tests) need.
-pub const BINARIES: [&str; 5] = [
+/// The binaries a control plane runs (what `hack/build-controlplane.sh` builds; the
+/// tools only the tests use come from `hack/build-test-tools.sh`).
+pub const BINARIES: [&str; 4] = [
     "etcd",
     "kube-apiserver",
     "kube-controller-manager",
     "kubectl",
-    "helm",
 ];
 
 #[derive(Debug, thiserror::Error)]

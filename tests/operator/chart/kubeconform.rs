@@ -104,7 +104,7 @@ fn kubeconform(schemas: &Path, manifests: &str) -> (bool, String) {
         ])
         .arg(&file)
         .output()
-        .expect("kubeconform runs (built by hack/build-controlplane.sh)");
+        .expect("kubeconform runs (built by hack/build-test-tools.sh)");
     let _ = std::fs::remove_file(&file);
     let report = format!(
         "{}{}",
