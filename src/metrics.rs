@@ -1,8 +1,8 @@
 //! The operator's Prometheus metrics, served as text on the admin port. Every family
 //! carries the `operatorconnect_` prefix; `action` is always the API reference's
-//! action in snake case (`upload_numbers`), in call and task families alike. The
-//! README lists each with its labels, and a test compares that list with what a live
-//! operator serves.
+//! action in snake case (`upload_numbers`), in call and task families alike.
+//! docs/operating.md lists each with its labels, and a test compares that list with
+//! what a live operator serves.
 //!
 //! - `operatorconnect_build_info{version}`
 //! - `operatorconnect_reconciles_total{kind,result}`, `operatorconnect_reconcile_duration_seconds{kind}`,

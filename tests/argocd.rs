@@ -238,9 +238,10 @@ fn the_argocd_cm_patch_is_one_wildcard_entry_carrying_the_script() {
 }
 
 #[test]
-fn the_readme_lists_every_reason_with_its_health() {
+fn the_kinds_page_lists_every_reason_with_its_health() {
     let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/kinds.md"))
+            .unwrap();
     let table = &readme[readme
         .find("| reason | condition | means | Argo CD / kstatus |")
         .expect("the reasons table")..];
@@ -258,12 +259,15 @@ fn the_readme_lists_every_reason_with_its_health() {
         .collect();
     let listed: BTreeSet<String> = rows.iter().map(|(r, _)| r.clone()).collect();
     let all: BTreeSet<String> = reason::ALL.iter().map(|r| (*r).to_owned()).collect();
-    assert_eq!(listed, all, "the README's reasons differ from reason::ALL");
+    assert_eq!(
+        listed, all,
+        "docs/kinds.md's reasons differ from reason::ALL"
+    );
     for (r, degraded) in rows {
         assert_eq!(
             degraded,
             reason::needs_a_person(&r),
-            "{r}: the README says otherwise than the code"
+            "{r}: docs/kinds.md says otherwise than the code"
         );
     }
 }

@@ -13,6 +13,7 @@ mod crash;
 mod customer;
 mod deletion_order;
 mod dial_plan;
+mod docs;
 mod drift;
 mod end_user;
 mod examples;

@@ -263,7 +263,7 @@ async fn metrics_count_the_scenarios_calls_reconciles_and_tasks() {
             &[("action", "upload_numbers")]
         ) >= 1.0
     );
-    // Every family has samples now (retries and waits included): the README lists
+    // Every family has samples now (retries and waits included): docs/operating.md lists
     // exactly the families served.
     let served: std::collections::BTreeSet<String> = text
         .lines()
@@ -274,7 +274,7 @@ async fn metrics_count_the_scenarios_calls_reconciles_and_tasks() {
     let documented = readme_metric_families();
     assert_eq!(
         served, documented,
-        "the README's metrics table and the served families differ"
+        "the metrics table of docs/operating.md and the served families differ"
     );
 }
 

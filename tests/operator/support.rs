@@ -75,10 +75,10 @@ pub fn plane() -> &'static testenv::Shared {
     testenv::shared().unwrap_or_else(|e| panic!("the test control plane could not start: {e}"))
 }
 
-/// The metric families the README's metrics table documents (`_total` left off, as
+/// The metric families the metrics table of docs/operating.md documents (`_total` left off, as
 /// in the text format's `# TYPE` lines).
 pub fn readme_metric_families() -> std::collections::BTreeSet<String> {
-    let readme = std::fs::read_to_string(testenv::repository().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(testenv::repository().join("docs/operating.md")).unwrap();
     let table = &readme[readme
         .find("| metric | labels | meaning |")
         .expect("the metrics table")..];

@@ -94,7 +94,7 @@ pub struct ChannelSeed {
     pub ms_tenant_id: String,
 }
 
-/// The sandbox's credentials, also in `examples/` and the README.
+/// The sandbox's credentials, also in `examples/` and docs/simulator.md.
 pub const SANDBOX_CLIENT_ID: &str = "7f1c2a9e-5d1b-4c8e-9a34-0b6f2d8e1a11";
 pub const SANDBOX_CLIENT_SECRET: &str = "sandbox-client-secret";
 pub const SANDBOX_SP_TENANT: &str = "5b3c8a2e-9f1d-4e6a-b7c4-2d8e0f1a3b5c";

@@ -487,16 +487,17 @@ fn workload_identity_labels_the_pod_for_the_webhook_or_projects_the_token_itself
     assert!(!ok && text.contains("/workloadIdentity/clientId"), "{text}");
 }
 
-/// The README's chart section names every value of values.yaml (each top-level key,
-/// and each key below it), so a new value cannot land undocumented.
+/// The chart's page (docs/helm.md, before "Upgrading") names every value of
+/// values.yaml (each top-level key, and each key below it), so a new value cannot land
+/// undocumented.
 #[test]
-fn the_readme_lists_every_value() {
-    let readme = std::fs::read_to_string(testenv::repository().join("README.md")).unwrap();
+fn the_chart_page_lists_every_value() {
+    let readme = std::fs::read_to_string(testenv::repository().join("docs/helm.md")).unwrap();
     let start = readme
-        .find("## Installing with Helm")
+        .find("# Installing with Helm")
         .expect("the chart section");
     let end = readme[start..]
-        .find("### Upgrading")
+        .find("## Upgrading")
         .map_or(readme.len(), |i| start + i);
     let section = &readme[start..end];
     let values: Value = serde_yaml_ng::from_str(
@@ -537,11 +538,11 @@ fn the_readme_lists_every_value() {
     }
     assert!(
         missing.is_empty(),
-        "values the README's chart section does not name: {missing:?}"
+        "values docs/helm.md does not name: {missing:?}"
     );
 }
 
-/// The dashboard reads only families the README documents (which a live operator's
+/// The dashboard reads only families docs/operating.md documents (which a live operator's
 /// families are compared with in `observability.rs`), and is valid JSON in its
 /// ConfigMap, labelled for Grafana's sidecar.
 #[test]

@@ -1,7 +1,7 @@
 //! Upgrading a release from the chart as it was before `status.rejectedGeneration`
 //! existed (from git history, when the CRDs came from Helm's `crds/` folder) to this
 //! chart, on a control plane of its own (the shared one's CRDs stay current for the
-//! other tests), by running the README's "Upgrading" lines themselves: the old schema
+//! other tests), by running the "Upgrading" lines of docs/helm.md themselves: the old schema
 //! drops the new status field, the upgraded one keeps it, and the operator takes the
 //! customer created before the upgrade to Ready.
 
@@ -61,9 +61,9 @@ async fn an_upgrade_from_the_previous_chart_applies_the_new_schema_and_keeps_the
         "the old schema drops the new field"
     );
 
-    // The README's lines, with this test's release and namespace.
-    let readme = std::fs::read_to_string(testenv::repository().join("README.md")).unwrap();
-    let section = &readme[readme.find("### Upgrading").expect("an Upgrading section")..];
+    // The documented lines (docs/helm.md), with this test's release and namespace.
+    let readme = std::fs::read_to_string(testenv::repository().join("docs/helm.md")).unwrap();
+    let section = &readme[readme.find("## Upgrading").expect("an Upgrading section")..];
     let block = section
         .split("```sh\n")
         .nth(1)
