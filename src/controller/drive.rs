@@ -2,9 +2,9 @@
 //! the restart check, the budget lane and turn, the kind's own work, errors as
 //! conditions with a per-object backoff, and the status written once at the end.
 
-use k8s_openapi::api::core::v1::ObjectReference;
 use std::sync::Arc;
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;

@@ -56,7 +56,7 @@ async fn credentials(
         (None, Some(identity)) => {
             if let Some((field, host)) = outside {
                 return Err(Error::CredentialsWithheld(format!(
-                    "the operator's federated token is not sent to {host} ({field}): that host is not among the operator's allowed endpoint hosts ({}); add it to the chart value allowedEndpointHosts if the provider trusts it",
+                    "the operator's federated token is not sent to {host} ({field}): that host is not among the operator's allowed endpoint hosts ({}); add it to the operator's --allowed-endpoint-hosts (the chart value operator.allowedEndpointHosts) if the provider trusts it",
                     hosts.listed()
                 )));
             }
@@ -95,7 +95,7 @@ async fn credentials(
         && !labelled_for_it
     {
         return Err(Error::CredentialsWithheld(format!(
-            "the credentials of Secret {ns}/{} are not sent to {host} ({field}): that host is not among the operator's allowed endpoint hosts ({}), and the Secret is not labelled {PLATFORM_LABEL}={name}; add the host to the chart value allowedEndpointHosts, or label the Secret for this OCPlatform",
+            "the credentials of Secret {ns}/{} are not sent to {host} ({field}): that host is not among the operator's allowed endpoint hosts ({}), and the Secret is not labelled {PLATFORM_LABEL}={name}; add the host to the operator's --allowed-endpoint-hosts (the chart value operator.allowedEndpointHosts), or label the Secret for this OCPlatform",
             reference.name,
             hosts.listed()
         )));
