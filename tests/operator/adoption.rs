@@ -129,17 +129,7 @@ async fn only_a_principal_granted_adopt_may_take_over_what_exists() {
     let mut world = World::new("adopters").await;
     world.start().await;
     // A tenant onboarded before: its customer went with Orphan, the platform kept it.
-    world
-        .customer(
-            "contoso",
-            TENANT_A,
-            "contoso",
-            json!({"deletionPolicy": "Orphan"}),
-        )
-        .await;
-    world.ready::<OCCustomer>("contoso", 60).await;
-    world.delete::<OCCustomer>("contoso").await;
-    world.wait_gone::<OCCustomer>("contoso", 60).await;
+    world.orphaned_customer("contoso", TENANT_A).await;
     let adopter = apply_the_charts_adoption_policy(&world);
     assert!(adopter.ends_with("-adopter"));
     let team = team(&world).await;

@@ -131,17 +131,7 @@ async fn customer_lifecycle_create_update_delete() {
 async fn orphan_leaves_the_platform_untouched() {
     let mut world = World::new("orphan").await;
     world.start().await;
-    world
-        .customer(
-            "fabrikam",
-            TENANT_B,
-            "fabrikam",
-            json!({"deletionPolicy": "Orphan"}),
-        )
-        .await;
-    world.ready::<OCCustomer>("fabrikam", 60).await;
-    world.delete::<OCCustomer>("fabrikam").await;
-    world.wait_gone::<OCCustomer>("fabrikam", 30).await;
+    world.orphaned_customer("fabrikam", TENANT_B).await;
     let state = world.admin.state().await.unwrap();
     assert!(lead_of(&state, TENANT_B).is_some());
     assert_eq!(state["customers"].as_object().unwrap().len(), 1);
@@ -473,15 +463,7 @@ async fn a_refused_upgrade_reads_the_licence_and_finds_it_already_made() {
 async fn orphan_examples(world: &mut World, prefix: &str) -> (String, serde_json::Value) {
     let ns = world.add_namespace(prefix).await;
     world.apply_examples_in(&ns).await;
-    world
-        .api_in::<OCCustomer>(&ns)
-        .patch(
-            "contoso",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"deletionPolicy": "Orphan"}})),
-        )
-        .await
-        .expect("the customer orphans");
+    world.orphan_the_examples_customer(&ns).await;
     world.start().await;
     world.examples_ready_in(&ns).await;
     (ns.clone(), world.admin.state().await.unwrap())

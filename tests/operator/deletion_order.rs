@@ -6,9 +6,8 @@
 //! customer waits for its dependents, and a platform waits for its customers.
 
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use oc_operator::api::{OCCustomer, OCPlatform};
-use serde_json::json;
+use kube::api::{Api, DeleteParams};
+use oc_operator::api::OCPlatform;
 
 use crate::support::*;
 
@@ -49,15 +48,7 @@ async fn deleted_in(prefix: &str, customer: Customer, order: &[Step]) {
     world.start().await;
     world.apply_examples_in(&ns).await;
     if customer == Customer::Orphans {
-        world
-            .api_in::<OCCustomer>(&ns)
-            .patch(
-                "contoso",
-                &PatchParams::default(),
-                &Patch::Merge(json!({"spec": {"deletionPolicy": "Orphan"}})),
-            )
-            .await
-            .expect("the customer orphans");
+        world.orphan_the_examples_customer(&ns).await;
     }
     world.examples_ready_in(&ns).await;
     let platforms: Api<OCPlatform> = Api::all(world.client.clone());

@@ -796,6 +796,29 @@ impl World {
         }
     }
 
+    /// Customer `name` of `tenant` declared with `deletionPolicy: Orphan`, Ready, then
+    /// deleted: the platform keeps its lead and customer, and nothing in the cluster
+    /// owns them (a tenant onboarded before, by hand or by an operator since gone).
+    pub async fn orphaned_customer(&self, name: &str, tenant: &str) {
+        self.customer(name, tenant, name, json!({"deletionPolicy": "Orphan"}))
+            .await;
+        self.ready::<OCCustomer>(name, 60).await;
+        self.delete::<OCCustomer>(name).await;
+        self.wait_gone::<OCCustomer>(name, 60).await;
+    }
+
+    /// Sets `deletionPolicy: Orphan` on the examples' customer in namespace `ns`.
+    pub async fn orphan_the_examples_customer(&self, ns: &str) {
+        self.api_in::<OCCustomer>(ns)
+            .patch(
+                "contoso",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"deletionPolicy": "Orphan"}})),
+            )
+            .await
+            .expect("the customer orphans");
+    }
+
     /// Deletes the examples' customer and checks that nothing of it is left on the
     /// platform; returns the platform's state after.
     pub async fn delete_examples_leaving_nothing(&self) -> serde_json::Value {
