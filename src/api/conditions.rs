@@ -174,6 +174,11 @@ pub fn find<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Conditio
     conditions.iter().find(|c| c.type_ == type_)
 }
 
+/// Whether the condition of `type_` carries `reason`.
+pub fn has_reason(conditions: &[Condition], type_: &str, reason: &str) -> bool {
+    find(conditions, type_).is_some_and(|c| c.reason == reason)
+}
+
 /// Whether `type_` is `True` and was written for `generation`.
 pub fn is_true_for(conditions: &[Condition], type_: &str, generation: Option<i64>) -> bool {
     find(conditions, type_)

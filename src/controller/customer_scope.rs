@@ -127,10 +127,10 @@ fn no_customer_id(customer: &OCCustomer) -> String {
 
 /// Whether `customer` says it is held in conflict (another object owns its tenant).
 pub fn held_in_conflict(customer: &OCCustomer) -> bool {
-    customer.status.as_ref().is_some_and(|s| {
-        conditions::find(&s.reconcile.conditions, READY)
-            .is_some_and(|c| c.reason == reason::CONFLICT)
-    })
+    customer
+        .status
+        .as_ref()
+        .is_some_and(|s| conditions::has_reason(&s.reconcile.conditions, READY, reason::CONFLICT))
 }
 
 /// What an object without a scope does: one being deleted whose platform side is

@@ -44,18 +44,7 @@ fn apply_the_charts_adoption_policy(world: &World) -> String {
         3,
         "the policy, its binding and the ClusterRole"
     );
-    let file = std::env::temp_dir().join(format!("{ns}-adoption.json"));
-    std::fs::write(
-        &file,
-        json!({"apiVersion": "v1", "kind": "List", "items": objects}).to_string(),
-    )
-    .unwrap();
-    let output = world
-        .kubectl()
-        .args(["apply", "-f", &file.display().to_string()])
-        .output()
-        .expect("kubectl runs");
-    assert!(output.status.success(), "{output:?}");
+    world.apply_list(&objects);
     adopter
 }
 

@@ -3,7 +3,6 @@
 //! namespace and platform names replaced by the test's), and every whole manifest of
 //! the README and of docs/ is accepted by the apiserver (a server-side dry run).
 
-use std::path::Path;
 use std::process::Command;
 
 use oc_operator::api::OCNumberBlock;
@@ -26,22 +25,15 @@ fn sh_block_after(doc: &str, heading: &str) -> String {
         .to_owned()
 }
 
-/// The sandbox's names in `text` replaced by `world`'s.
-fn in_world(text: &str, world: &World) -> String {
-    text.replace("-n contoso", &format!("-n {}", world.ns))
-        .replace("namespace: contoso", &format!("namespace: {}", world.ns))
-        .replace("name: sandbox", &format!("name: {}", world.platform()))
-}
-
 #[tokio::test]
 async fn the_readme_tour_runs_as_written() {
     let mut world = World::new("tour").await;
     world.start().await;
     world.apply_examples().await;
     world.examples_ready().await;
-    let tour = in_world(
+    let tour = world.in_namespace(
         &sh_block_after(&text("README.md"), "## A five-minute tour"),
-        &world,
+        &world.ns,
     );
     let kubectl = plane_binary("kubectl");
     let folder = kubectl.parent().expect("the tools' folder");
@@ -116,35 +108,18 @@ async fn every_whole_manifest_of_the_docs_is_accepted() {
         .expect("docs/")
         .map(|e| e.expect("an entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "md"))
-        .map(|p| {
-            format!(
-                "docs/{}",
-                Path::new(&p).file_name().unwrap().to_string_lossy()
-            )
-        })
+        .map(|p| format!("docs/{}", p.file_name().unwrap().to_string_lossy()))
         .collect();
     pages.sort();
     docs.extend(pages);
     let mut checked = std::collections::BTreeMap::new();
     for doc in &docs {
         for manifest in manifests(&text(doc)) {
-            let manifest = in_world(&manifest, &world);
-            let mut apply = world
-                .kubectl()
-                .args(["apply", "--dry-run=server", "-n", &world.ns, "-f", "-"])
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .expect("kubectl runs");
-            use std::io::Write as _;
-            apply
-                .stdin
-                .take()
-                .expect("stdin")
-                .write_all(manifest.as_bytes())
-                .expect("the manifest");
-            let output = apply.wait_with_output().expect("kubectl ends");
+            let manifest = world.in_namespace(&manifest, &world.ns);
+            let output = world.kubectl_with_input(
+                &["apply", "--dry-run=server", "-n", &world.ns, "-f", "-"],
+                &manifest,
+            );
             assert!(
                 output.status.success(),
                 "{doc}: refused:\n{manifest}\n{}",

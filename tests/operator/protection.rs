@@ -73,13 +73,7 @@ async fn protected_objects_and_namespaces_are_not_deleted() {
         })
         .collect();
     assert_eq!(policy.len(), 2, "the policy and its binding");
-    let file = std::env::temp_dir().join(format!("{ns}-policy.json"));
-    std::fs::write(
-        &file,
-        json!({"apiVersion": "v1", "kind": "List", "items": policy}).to_string(),
-    )
-    .unwrap();
-    succeeded(&world, &["apply", "-f", &file.display().to_string()]);
+    world.apply_list(&policy);
 
     // Refused at `kubectl delete`, with how to lift the protection; the policy takes a
     // moment to be in force.
@@ -195,5 +189,4 @@ async fn protected_objects_and_namespaces_are_not_deleted() {
             "operatorconnect.io/protected-",
         ],
     );
-    let _ = std::fs::remove_file(&file);
 }

@@ -274,32 +274,50 @@ impl World {
             if name.as_str() < "20" {
                 continue;
             }
-            let text = std::fs::read_to_string(&file)
-                .unwrap()
-                .replace("namespace: contoso", &format!("namespace: {ns}"))
-                .replace("name: sandbox", &format!("name: {}", self.platform()));
-            // Through stdin: nothing is left behind in the temporary folder.
-            let mut apply = self
-                .kubectl()
-                .args(["apply", "-n", ns, "-f", "-"])
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap();
-            apply
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(text.as_bytes())
-                .unwrap();
-            let output = apply.wait_with_output().unwrap();
+            let text = self.in_namespace(&std::fs::read_to_string(&file).unwrap(), ns);
+            let output = self.kubectl_with_input(&["apply", "-n", ns, "-f", "-"], &text);
             assert!(
                 output.status.success(),
                 "{name}: {}",
                 String::from_utf8_lossy(&output.stderr)
             );
         }
+    }
+
+    /// `text` (manifests or commands written for the sandbox) with the sandbox's
+    /// namespace `contoso` and OCPlatform `sandbox` replaced by namespace `ns` and this
+    /// world's platform.
+    pub fn in_namespace(&self, text: &str, ns: &str) -> String {
+        text.replace("-n contoso", &format!("-n {ns}"))
+            .replace("namespace: contoso", &format!("namespace: {ns}"))
+            .replace("name: sandbox", &format!("name: {}", self.platform()))
+    }
+
+    /// Runs kubectl with `args` and `input` on its standard input (nothing is left
+    /// behind in a temporary folder).
+    pub fn kubectl_with_input(&self, args: &[&str], input: &str) -> std::process::Output {
+        let mut kubectl = self
+            .kubectl()
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        kubectl
+            .stdin
+            .take()
+            .expect("kubectl's stdin")
+            .write_all(input.as_bytes())
+            .expect("kubectl reads its input");
+        kubectl.wait_with_output().expect("kubectl ends")
+    }
+
+    /// Applies `items` (objects as JSON, rendered by the chart for example) as one List.
+    pub fn apply_list(&self, items: &[serde_json::Value]) {
+        let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
+        let output = self.kubectl_with_input(&["apply", "-f", "-"], &list.to_string());
+        assert!(output.status.success(), "kubectl apply: {output:?}");
     }
 
     pub async fn put_platform(&self, allowed: serde_json::Value) {

@@ -132,8 +132,8 @@ pub fn plan(known: &Known, seen: &Seen) -> Step {
     let Some(lead) = &seen.lead else {
         // A customer held back because the tenant's lead is someone else's looks
         // first from then on: it is not sent to be refused again at each reconcile.
-        let refused_before = conditions::find(&status.reconcile.conditions, READY)
-            .is_some_and(|c| c.reason == reason::ALREADY_EXISTS);
+        let refused_before =
+            conditions::has_reason(&status.reconcile.conditions, READY, reason::ALREADY_EXISTS);
         let write_first =
             !(creating_lead || seen.lead_refused || known.object.may_adopt || refused_before);
         if status.lead_id.is_none() && write_first {

@@ -81,8 +81,8 @@ pub fn held(known: &Known) -> Seen {
     if known.checking || lost {
         return Seen::default();
     }
-    let lead_inactive = conditions::find(&status.reconcile.conditions, READY)
-        .is_some_and(|c| c.reason == reason::LEAD_NOT_ACTIVE);
+    let lead_inactive =
+        conditions::has_reason(&status.reconcile.conditions, READY, reason::LEAD_NOT_ACTIVE);
     let lead = status
         .lead_id
         .as_ref()
